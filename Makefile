@@ -1,0 +1,168 @@
+# Chorus - one non-recursive GNU Makefile.
+#
+#   make                 build everything into build/ (build-san/ with SANITIZE=1)
+#   make check           build and run every test; ends with "N passed, N failed"
+#   make check SANITIZE=1  the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz            time-bounded libFuzzer runs (clang), FUZZ_SECONDS each
+#   make bench           benchmarks (figures, never assertions)
+#   make install         PREFIX=/usr/local DESTDIR=
+#   make V=1             show the commands
+#
+# CC, CFLAGS, CPPFLAGS, LDFLAGS, PREFIX and DESTDIR are honoured.
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+LIBDIR ?= $(PREFIX)/lib
+INCDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+FUZZ_SECONDS ?= 60
+
+# The strict warnings of OpenBSD's ntpd, as errors.
+WARNINGS := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
+	-Wmissing-declarations -Wshadow -Wpointer-arith -Wcast-qual \
+	-Wsign-compare -Wformat=2 -Wundef -Wno-unused-parameter \
+	-Wno-format-nonliteral
+
+ifeq ($(SANITIZE),1)
+B := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+else
+B := build
+SANFLAGS :=
+endif
+
+ALL_CPPFLAGS := -Iinclude -Isrc -Itests -D_GNU_SOURCE $(CPPFLAGS)
+ALL_CFLAGS := -std=c11 $(WARNINGS) -MMD -MP $(SANFLAGS) $(CFLAGS)
+ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
+LIBS := -lpthread
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+PROTO_SRC := $(wildcard src/proto/*.c)
+UTIL_SRC := $(wildcard src/util/*.c)
+DAEMON_SRC := $(filter-out src/daemon/main.c,$(wildcard src/daemon/*.c))
+LIB_SRC := $(wildcard src/lib/*.c)
+TOOL_SRC := $(wildcard src/tools/*.c)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+picobj = $(patsubst %.c,$(B)/pic/%.o,$(1))
+
+CORE_A := $(B)/libcore.a
+LIBCHORUS_A := $(B)/libchorus.a
+LIBCHORUS_SO := $(B)/libchorus.so.1
+CHORUSD := $(B)/chorusd
+TOOLS := $(patsubst src/tools/%.c,$(B)/%,$(TOOL_SRC))
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
+INTEG_SRC := $(wildcard tests/integration/test_*.c)
+INTEG_BIN := $(patsubst tests/integration/%.c,$(B)/tests/integration/%,$(INTEG_SRC))
+INTEG_HELPERS := tests/integration/harness.c
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/tests/fuzz/%-replay,$(FUZZ_SRC))
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+
+.PHONY: all check fuzz bench install uninstall clean deps
+.DEFAULT_GOAL := all
+
+all: $(CHORUSD) $(LIBCHORUS_A) $(LIBCHORUS_SO) $(TOOLS)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/pic/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC PIC  $<")
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+
+$(CORE_A): $(call obj,$(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC))
+	@mkdir -p $(@D)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBCHORUS_A): $(call picobj,$(LIB_SRC) $(PROTO_SRC))
+	@mkdir -p $(@D)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBCHORUS_SO): $(call picobj,$(LIB_SRC) $(PROTO_SRC))
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -Wl,-soname,libchorus.so.1 $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)ln -sf libchorus.so.1 $(B)/libchorus.so
+
+$(CHORUSD): $(call obj,src/daemon/main.c) $(CORE_A)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/chorus-%: $(call obj,src/tools/chorus-%.c) $(LIBCHORUS_A) $(CORE_A)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/unit/%: $(call obj,tests/unit/%.c tests/t.c) $(CORE_A) $(LIBCHORUS_A)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/integration/%: $(call obj,tests/integration/%.c tests/t.c $(INTEG_HELPERS)) $(LIBCHORUS_A) $(CORE_A)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/fuzz/%-replay: $(call obj,tests/fuzz/%.c tests/fuzz/replay.c) $(CORE_A) $(LIBCHORUS_A)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/bench/%: $(call obj,bench/%.c) $(LIBCHORUS_A) $(CORE_A)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+# Debian packages the build and the tests need; installed when missing.
+deps:
+	$(Q)sh tests/deps.sh
+
+check: deps all $(UNIT_BIN) $(INTEG_BIN) $(FUZZ_REPLAY)
+	$(Q)sh tests/run.sh $(B)
+
+# libFuzzer needs clang and its runtime; each target runs FUZZ_SECONDS.
+build-fuzz/%: tests/fuzz/%.c $(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LIB_SRC)
+	@mkdir -p $(@D)
+	$(Q)clang $(ALL_CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LIB_SRC) $(LIBS)
+
+fuzz:
+	$(Q)FUZZ=1 sh tests/deps.sh
+	$(Q)$(MAKE) --no-print-directory $(FUZZ_BIN)
+	$(Q)for f in $(FUZZ_BIN); do n=$$(basename $$f); \
+		mkdir -p build-fuzz/corpus/$$n tests/fuzz/corpus/$$n; \
+		echo "fuzzing $$n for $(FUZZ_SECONDS) s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=tests/fuzz/corpus/$$n/crash- \
+			build-fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
+
+bench: all $(BENCH_BIN)
+	$(Q)sh bench/run.sh $(B)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
+		$(DESTDIR)$(INCDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 755 $(CHORUSD) $(DESTDIR)$(SBINDIR)/chorusd
+	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(LIBCHORUS_A) $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(LIBCHORUS_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libchorus.so.1 $(DESTDIR)$(LIBDIR)/libchorus.so
+	install -m 644 include/sp.h include/chorus.h $(DESTDIR)$(INCDIR)/
+	for s in 1 3 5 8; do for f in man/*.$$s; do [ -e "$$f" ] && \
+		install -m 644 $$f $(DESTDIR)$(MANDIR)/man$$s/; done; done; true
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Installs the Debian packages the build and the tests need, when missing.
+# FUZZ=1 adds clang and libFuzzer's runtime.
+need=""
+have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
+for p in gcc make libc6-dev iproute2 procps; do have "$p" || need="$need $p"; done
+if [ "${FUZZ:-0}" = 1 ]; then
+	for p in clang libclang-rt-14-dev; do have "$p" || need="$need $p"; done
+fi
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing Debian packages:$need (run as root to install them)" >&2
+	exit 1
+fi
+echo "deps: installing$need"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null && apt-get install -y -qq $need >/dev/null
