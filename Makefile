@@ -27,11 +27,11 @@ WARNINGS := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 	-Wno-format-nonliteral
 
 ifeq ($(SANITIZE),1)
-B := build-san
+B ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 else
-B := build
+B ?= build
 SANFLAGS :=
 endif
 
