@@ -92,6 +92,7 @@ static int run_case(const char *prog, const struct t_case *c)
 	if (pid == 0) {
 		close(fds[0]);
 		dup2(fds[1], 1);
+		close(fds[1]);
 		setpgid(0, 0);
 		alarm((unsigned)timeout);
 		c->fn();

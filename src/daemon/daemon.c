@@ -1,0 +1,577 @@
+/*
+ * daemon.c - the chorusd instance and its event loop (see daemon.h).
+ *
+ * One epoll loop in the spirit of Redis's first event library and
+ * OpenBSD ntpd's main loop: read the clock once, handle ready sockets,
+ * expire handshake deadlines, let the ordering service deliver, write
+ * queued output, free what was retired, and sleep until the earliest
+ * deadline. The loop is the only place that reads the clock.
+ */
+#include "daemon.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+#define CHD_EVENTS 256
+#define CHD_ACCEPTS_PER_ROUND 256
+
+/* epoll's data word holds a session pointer, or a listener index + 1:
+ * pointers are never that small. */
+#define LISTENER_TAG(i) ((uint64_t)(i) + 1)
+#define IS_LISTENER(u) ((u) <= CHD_MAX_LISTENERS)
+
+static int64_t clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint32_t name_hash(const char *name, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)name[i]) * 16777619u;
+	return h;
+}
+
+uint32_t chd_rand(struct chd *d)
+{
+	/* xorshift64*, seeded once by the shell. */
+	d->rng ^= d->rng >> 12;
+	d->rng ^= d->rng << 25;
+	d->rng ^= d->rng >> 27;
+	return (uint32_t)((d->rng * 2685821657736338717ull) >> 32);
+}
+
+struct sess *chd_find_session(const struct chd *d, const char *name,
+			      size_t len)
+{
+	struct sess *s = d->names[name_hash(name, len) & (d->n_name_buckets - 1)];
+
+	for (; s; s = s->name_next)
+		if (strlen(s->name) == len && memcmp(s->name, name, len) == 0)
+			return s;
+	return NULL;
+}
+
+int chd_name_taken(const struct chd *d, const char *name)
+{
+	return chd_find_session(d, name, strlen(name)) != NULL;
+}
+
+void chd_name_add(struct chd *d, struct sess *s)
+{
+	uint32_t k = name_hash(s->name, strlen(s->name)) & (d->n_name_buckets - 1);
+
+	s->name_next = d->names[k];
+	d->names[k] = s;
+}
+
+static void name_remove(struct chd *d, struct sess *s)
+{
+	struct sess **pp;
+
+	if (!s->name[0])
+		return;
+	pp = &d->names[name_hash(s->name, strlen(s->name)) & (d->n_name_buckets - 1)];
+	for (; *pp; pp = &(*pp)->name_next) {
+		if (*pp == s) {
+			*pp = s->name_next;
+			return;
+		}
+	}
+}
+
+struct sess *chd_session_by_pg(const struct chd *d, const char *field)
+{
+	size_t len = wire_name_len(field), dl = strlen(d->name);
+	const char *h2;
+
+	if (len < 3 || field[0] != '#')
+		return NULL;
+	h2 = memchr(field + 1, '#', len - 1);
+	if (!h2 || h2 == field + 1 || (size_t)(h2 - field - 1) > WIRE_MAX_PRIVATE)
+		return NULL;
+	if ((size_t)(field + len - h2 - 1) != dl || memcmp(h2 + 1, d->name, dl))
+		return NULL;
+	return chd_find_session(d, field + 1, (size_t)(h2 - field - 1));
+}
+
+void chd_hs_remove(struct chd *d, struct sess *s)
+{
+	if (!s->hs_prev && d->hs_head != s)
+		return; /* not on the list */
+	if (s->hs_prev)
+		s->hs_prev->hs_next = s->hs_next;
+	else
+		d->hs_head = s->hs_next;
+	if (s->hs_next)
+		s->hs_next->hs_prev = s->hs_prev;
+	else
+		d->hs_tail = s->hs_prev;
+	s->hs_prev = s->hs_next = NULL;
+	d->n_handshaking--;
+}
+
+void chd_retire(struct chd *d, struct sess *s)
+{
+	if (s->retired)
+		return;
+	s->retired = 1;
+	name_remove(d, s);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		d->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	d->n_sessions--;
+	s->free_next = d->to_free;
+	d->to_free = s;
+}
+
+void chd_mark_dirty(struct chd *d, struct sess *s)
+{
+	s->dirty = 1;
+	s->dirty_next = d->dirty;
+	d->dirty = s;
+}
+
+int chd_epoll_mod(struct chd *d, struct sess *s, int want_out)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | (want_out ? EPOLLOUT : 0);
+	ev.data.ptr = s;
+	return epoll_ctl(d->ep, EPOLL_CTL_MOD, s->fd, &ev);
+}
+
+void chd_submit(struct chd *d, struct sess *s, struct msg *m)
+{
+	if (d->ord->ops->submit(d->ord, m) == 0)
+		return;
+	/* The service is full: let it deliver, then try once more. */
+	d->ord->ops->run(d->ord, d->now_ms);
+	if (d->ord->ops->submit(d->ord, m) == 0)
+		return;
+	msg_unref(m);
+	log_warnx("ordering service full; dropping session %s", s->pg);
+	if (!s->ended)
+		sess_end(d, s, SESS_END_NO_MEMORY, "ordering service full");
+}
+
+/* Called by the ordering service with each event in the agreed order. */
+static void on_deliver(void *ctx, struct msg *m)
+{
+	struct chd *d = ctx;
+	struct wire_hdr h;
+	struct sess *s;
+	uint32_t t;
+
+	wire_hdr_decode(m->data, &h);
+	t = h.type & ~WIRE_MARK;
+	if (t & WIRE_SERVICES) {
+		groups_deliver_data(d, m);
+		return;
+	}
+	s = chd_session_by_pg(d, h.name);
+	if (!s) {
+		log_debug(DBG_GROUPS, "event from unknown session %.32s", h.name);
+		return;
+	}
+	if (t & WIRE_JOIN) {
+		groups_join(d, s, m);
+	} else if (t & WIRE_LEAVE) {
+		groups_leave(d, s, (const char *)m->data + WIRE_HDR_LEN);
+	} else if (t & WIRE_KILL) {
+		groups_disconnect(d, s);
+		chd_retire(d, s);
+	}
+}
+
+static void on_conf_change(void *ctx, const struct ord_conf *c)
+{
+	struct chd *d = ctx;
+
+	log_info("%s configuration installed: id %08x.%u, %d daemon%s",
+		 c->transitional ? "transitional" : "regular", c->memb_proc,
+		 c->memb_time, c->n_daemons, c->n_daemons == 1 ? "" : "s");
+	if (!c->transitional) {
+		d->memb_id[0] = (int32_t)c->memb_proc;
+		d->memb_id[1] = (int32_t)c->memb_time;
+		d->conf_known = 1;
+	}
+}
+
+/* Finds this machine's host entry by its IPv4 addresses. */
+static int find_own_host(const struct conf *c)
+{
+	struct ifaddrs *ifa, *i;
+	int found = -1;
+
+	if (getifaddrs(&ifa) != 0)
+		return -1;
+	for (int h = 0; h < c->n_hosts && found < 0; h++) {
+		for (i = ifa; i; i = i->ifa_next) {
+			const struct sockaddr_in *sin;
+
+			if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+				continue;
+			sin = (const struct sockaddr_in *)i->ifa_addr;
+			if (ntohl(sin->sin_addr.s_addr) == c->hosts[h].addr) {
+				found = h;
+				break;
+			}
+		}
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
+static int add_listener(struct chd *d, int fd, int is_unix, char *err,
+			size_t errlen)
+{
+	struct epoll_event ev;
+	int i = d->n_listeners;
+
+	if (i >= CHD_MAX_LISTENERS) {
+		snprintf(err, errlen, "too many listening sockets");
+		close(fd);
+		return -1;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u64 = LISTENER_TAG(i);
+	if (epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	d->listeners[i].fd = fd;
+	d->listeners[i].is_unix = is_unix;
+	d->n_listeners++;
+	return 0;
+}
+
+static int listen_tcp(struct chd *d, uint32_t addr, char *err, size_t errlen)
+{
+	struct sockaddr_in sin;
+	int fd, one = 1;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	/* Spread's "auto" turns address reuse on only for specific
+	 * interfaces; chorusd always turns it on unless told "off", so a
+	 * restart is not refused while old connections linger. */
+	if (d->conf.socket_port_reuse != CONF_OFF)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(d->port);
+	sin.sin_addr.s_addr = htonl(addr);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    listen(fd, SOMAXCONN) != 0) {
+		struct in_addr a = { htonl(addr) };
+
+		snprintf(err, errlen, "cannot listen on %s:%u: %s",
+			 inet_ntoa(a), d->port, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return add_listener(d, fd, 0, err, errlen);
+}
+
+static int listen_unix(struct chd *d, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%u",
+			     d->conf.unix_socket_dir, d->port) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "Unix socket path too long");
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	unlink(sun.sun_path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    chmod(sun.sun_path, 0666) != 0 || listen(fd, SOMAXCONN) != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", sun.sun_path,
+			 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	snprintf(d->unix_path, sizeof(d->unix_path), "%s", sun.sun_path);
+	return add_listener(d, fd, 1, err, errlen);
+}
+
+static int open_listeners(struct chd *d, char *err, size_t errlen)
+{
+	const struct conf_host *h = &d->conf.hosts[d->host];
+	int n = 0;
+
+	for (int i = 0; i < h->n_ifaces; i++) {
+		if (!(h->ifaces[i].roles & CONF_ROLE_CLIENT))
+			continue;
+		if (listen_tcp(d, h->ifaces[i].addr, err, errlen) != 0)
+			return -1;
+		n++;
+	}
+	if (n == 0 && listen_tcp(d, INADDR_ANY, err, errlen) != 0)
+		return -1;
+	if (d->conf.unix_socket_dir[0] && listen_unix(d, err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
+/* Raises the descriptor limit as far as allowed and bounds the number of
+ * sessions by it. */
+static void fit_fd_limit(struct chd *d)
+{
+	struct rlimit rl;
+	long room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	room = rl.rlim_cur == RLIM_INFINITY ? 1L << 30 : (long)rl.rlim_cur - 64;
+	if (room < d->max_sessions) {
+		log_warnx("descriptor limit %ld allows only %ld sessions "
+			  "(MaxSessions %d)", (long)rl.rlim_cur, room,
+			  d->max_sessions);
+		d->max_sessions = room > 1 ? (int)room : 1;
+	}
+}
+
+int chd_init(struct chd *d, const struct conf *c, const char *name,
+	     uint16_t port_override, char *err, size_t errlen)
+{
+	struct ord_cb cb = { d, on_deliver, on_conf_change };
+	unsigned auth;
+
+	memset(d, 0, sizeof(*d));
+	d->ep = -1;
+	d->conf = *c;
+	d->host = name ? conf_find_host(c, name) : find_own_host(c);
+	if (d->host < 0) {
+		if (name)
+			snprintf(err, errlen, "daemon name '%s' is not in the "
+				 "configuration", name);
+		else
+			snprintf(err, errlen, "no host entry of the configuration "
+				 "has an address of this machine (use -n name)");
+		return -1;
+	}
+	snprintf(d->name, sizeof(d->name), "%s", c->hosts[d->host].name);
+	d->daemon_id = c->hosts[d->host].addr;
+	d->port = port_override ? port_override : conf_host_port(c, d->host);
+	d->max_sessions = c->max_sessions;
+	fit_fd_limit(d);
+
+	auth = c->allowed_auth | c->required_auth;
+	if (auth & CONF_AUTH_IP) {
+		char aerr[256];
+
+		if (acl_ip_load("spread.access_ip", &d->acl, aerr, sizeof(aerr)) == 0 ||
+		    acl_ip_load("/etc/spread.access_ip", &d->acl, aerr, sizeof(aerr)) == 0)
+			d->have_acl = 1;
+		else
+			log_warnx("IP authentication enabled but no access list "
+				  "could be read (%s): every IP check fails", aerr);
+	}
+
+	d->n_name_buckets = 16384;
+	d->names = calloc(d->n_name_buckets, sizeof(*d->names));
+	d->rbuf_cap = CHD_READ_CHUNK + WIRE_MAX_FRAME;
+	d->rbuf = malloc(d->rbuf_cap);
+	if (!d->names || !d->rbuf ||
+	    groups_init(&d->groups, CHD_GROUP_MAX_MEMBERS) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	d->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (d->ep < 0) {
+		snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
+		goto fail;
+	}
+	if (open_listeners(d, err, errlen) != 0)
+		goto fail;
+	d->now_ms = clock_ms();
+	d->rng = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^
+		 (uint64_t)d->now_ms;
+	if (!d->rng)
+		d->rng = 1;
+	d->ord = ord_local_new(&cb, d->daemon_id, (uint32_t)time(NULL));
+	if (!d->ord) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	return 0;
+fail:
+	chd_shutdown(d);
+	return -1;
+}
+
+void chd_request_stop(struct chd *d)
+{
+	d->stop = 1;
+}
+
+static void accept_ready(struct chd *d, int li)
+{
+	const struct chd_listener *l = &d->listeners[li];
+
+	for (int n = 0; n < CHD_ACCEPTS_PER_ROUND; n++) {
+		struct sockaddr_in sin;
+		socklen_t slen = sizeof(sin);
+		uint32_t addr = 0;
+		int fd = accept4(l->fd, (struct sockaddr *)&sin, &slen,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				log_warn("accept");
+			return;
+		}
+		if (!l->is_unix) {
+			int one = 1;
+
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+			setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+			if (sin.sin_family == AF_INET)
+				addr = ntohl(sin.sin_addr.s_addr);
+		}
+		sess_accept(d, fd, addr);
+	}
+}
+
+static int next_timeout(const struct chd *d)
+{
+	int64_t next = -1, od = d->ord->ops->next_deadline(d->ord);
+
+	if (d->hs_head)
+		next = d->hs_head->deadline_ms;
+	if (od >= 0 && (next < 0 || od < next))
+		next = od;
+	if (next < 0)
+		return -1;
+	if (next <= d->now_ms)
+		return 0;
+	return next - d->now_ms > 60000 ? 60000 : (int)(next - d->now_ms);
+}
+
+static void flush_dirty(struct chd *d)
+{
+	while (d->dirty) {
+		struct sess *s = d->dirty;
+
+		d->dirty = s->dirty_next;
+		s->dirty = 0;
+		s->dirty_next = NULL;
+		if (!s->ended && !s->want_out)
+			sess_flush(d, s);
+	}
+}
+
+static void free_retired(struct chd *d)
+{
+	while (d->to_free) {
+		struct sess *s = d->to_free;
+
+		d->to_free = s->free_next;
+		sess_free(s);
+	}
+}
+
+void chd_run(struct chd *d)
+{
+	struct epoll_event evs[CHD_EVENTS];
+
+	while (!d->stop) {
+		int n = epoll_wait(d->ep, evs, CHD_EVENTS, next_timeout(d));
+
+		d->now_ms = clock_ms();
+		if (n < 0 && errno != EINTR)
+			fatal("epoll_wait");
+		for (int i = 0; i < n; i++) {
+			uint64_t u = evs[i].data.u64;
+
+			if (IS_LISTENER(u))
+				accept_ready(d, (int)(u - 1));
+			else
+				sess_on_io(d, evs[i].data.ptr, evs[i].events);
+		}
+		while (d->hs_head && d->hs_head->deadline_ms <= d->now_ms)
+			sess_handshake_expired(d, d->hs_head);
+		d->ord->ops->run(d->ord, d->now_ms);
+		flush_dirty(d);
+		free_retired(d);
+	}
+}
+
+void chd_shutdown(struct chd *d)
+{
+	while (d->sessions) {
+		struct sess *s = d->sessions;
+
+		if (s->fd >= 0) {
+			close(s->fd);
+			s->fd = -1;
+		}
+		s->ended = 1;
+		d->sessions = s->next;
+		sess_free(s);
+	}
+	free_retired(d);
+	for (int i = 0; i < d->n_listeners; i++)
+		close(d->listeners[i].fd);
+	d->n_listeners = 0;
+	if (d->unix_path[0]) {
+		unlink(d->unix_path);
+		d->unix_path[0] = 0;
+	}
+	if (d->ord) {
+		d->ord->ops->destroy(d->ord);
+		d->ord = NULL;
+	}
+	groups_free(&d->groups);
+	if (d->ep >= 0)
+		close(d->ep);
+	d->ep = -1;
+	free(d->names);
+	d->names = NULL;
+	free(d->rbuf);
+	d->rbuf = NULL;
+}

@@ -1,0 +1,181 @@
+/*
+ * main.c - chorusd's command line: read the configuration, set up one
+ * daemon, run it until SIGINT or SIGTERM, shut down in order.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "util/log.h"
+
+#ifndef CHORUS_ETCDIR
+#define CHORUS_ETCDIR "/etc/chorus"
+#endif
+
+static const char default_conf[] =
+	"# built-in default: one daemon on this machine\n"
+	"Spread_Segment 127.0.0.255:4803 {\n\tlocalhost 127.0.0.1\n}\n";
+
+static struct chd *the_daemon; /* for the signal handler only */
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (the_daemon)
+		chd_request_stop(the_daemon);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: chorusd [-btP] [-c config] [-n name] [-p port] "
+		"[-d flags] [-l y|n]\n");
+	exit(1);
+}
+
+static const struct {
+	const char *name;
+	uint32_t mask;
+} debug_names[] = {
+	{ "all", 0xffffffffu }, { "session", DBG_SESSION },
+	{ "groups", DBG_GROUPS }, { "membership", DBG_MEMBERSHIP },
+	{ "protocol", DBG_PROTOCOL }, { "network", DBG_NETWORK },
+	{ "configuration", DBG_CONFIGURATION }, { "flow", DBG_FLOW_CONTROL },
+	{ "events", DBG_EVENTS }, { "security", DBG_SECURITY },
+};
+
+/* Parses "-d session,groups" or a number into a subsystem mask. */
+static uint32_t parse_debug(const char *arg)
+{
+	char buf[256], *tok, *save = NULL;
+	uint32_t mask = 0;
+
+	if (arg[0] >= '0' && arg[0] <= '9')
+		return (uint32_t)strtoul(arg, NULL, 0);
+	snprintf(buf, sizeof(buf), "%s", arg);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		size_t i;
+
+		for (i = 0; i < sizeof(debug_names) / sizeof(debug_names[0]); i++)
+			if (strcmp(tok, debug_names[i].name) == 0)
+				break;
+		if (i == sizeof(debug_names) / sizeof(debug_names[0])) {
+			fprintf(stderr, "chorusd: unknown debug subsystem '%s'\n", tok);
+			exit(1);
+		}
+		mask |= debug_names[i].mask;
+	}
+	return mask;
+}
+
+/* Loads the configuration: -c path, else ./spread.conf, else the
+ * system one, else the built-in single-daemon default. */
+static void load_conf(const char *path, struct conf *c)
+{
+	static const char *const tries[] = { "spread.conf",
+					     CHORUS_ETCDIR "/spread.conf" };
+	char err[512];
+
+	if (path) {
+		if (conf_load(path, c, err, sizeof(err)) != 0)
+			fatalx("%s: %s", path, err);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+		if (access(tries[i], R_OK) != 0)
+			continue;
+		if (conf_load(tries[i], c, err, sizeof(err)) != 0)
+			fatalx("%s: %s", tries[i], err);
+		log_info("configuration %s", tries[i]);
+		return;
+	}
+	if (conf_parse(default_conf, sizeof(default_conf) - 1, c, err,
+		       sizeof(err)) != 0)
+		fatalx("built-in configuration: %s", err);
+	log_info("no spread.conf found; using the built-in single-daemon "
+		 "configuration");
+}
+
+int main(int argc, char **argv)
+{
+	const char *conf_path = NULL, *name = NULL;
+	int background = 0, check_only = 0, print = 0, ch;
+	uint32_t debug = 0;
+	unsigned long port = 0;
+	static struct chd d;
+	struct conf c;
+	struct sigaction sa;
+	char err[512];
+
+	while ((ch = getopt(argc, argv, "bc:d:hl:n:p:tP")) != -1) {
+		switch (ch) {
+		case 'b': background = 1; break;
+		case 'c': conf_path = optarg; break;
+		case 'd': debug |= parse_debug(optarg); break;
+		case 'l':
+			if (strcmp(optarg, "y") && strcmp(optarg, "n"))
+				usage();
+			break;
+		case 'n':
+			if (strlen(optarg) > WIRE_MAX_DAEMON) {
+				fprintf(stderr, "chorusd: daemon name longer than "
+					"%d characters\n", WIRE_MAX_DAEMON);
+				return 1;
+			}
+			name = optarg;
+			break;
+		case 'p': {
+			char *end;
+
+			errno = 0;
+			port = strtoul(optarg, &end, 10);
+			if (errno || *end || port == 0 || port > 65535) {
+				fprintf(stderr, "chorusd: bad port '%s'\n", optarg);
+				return 1;
+			}
+			break;
+		}
+		case 't': check_only = 1; break;
+		case 'P': print = 1; break;
+		default: usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("chorusd", 1);
+	load_conf(conf_path, &c);
+	log_set_debug(debug | (c.debug_flags & ~0x7u));
+	if (print)
+		conf_print(&c, stdout);
+	if (check_only || print) {
+		if (check_only)
+			printf("configuration OK\n");
+		return 0;
+	}
+	for (int i = 0; i < c.n_notes; i++)
+		log_info("%s", c.notes[i]);
+
+	signal(SIGPIPE, SIG_IGN);
+	if (chd_init(&d, &c, name, (uint16_t)port, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	if (background) {
+		if (daemon(0, 0) != 0)
+			fatal("daemon");
+		log_init("chorusd", 0);
+	}
+	the_daemon = &d;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	log_info("daemon %s listening on port %u%s%s", d.name, d.port,
+		 d.unix_path[0] ? " and " : "", d.unix_path);
+	chd_run(&d);
+	log_info("shutting down");
+	chd_shutdown(&d);
+	return 0;
+}

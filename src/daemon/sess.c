@@ -1,0 +1,628 @@
+/*
+ * sess.c - client sessions of chorusd (see sess.h).
+ *
+ * Implements the daemon side of the Spread-4 handshake
+ * (docs/client-protocol.md section 3) as a non-blocking state machine per
+ * connection, with its own deadline and buffering of partial reads, so a
+ * silent or slow client never delays another (the original's defect D5);
+ * the framing and validation of client frames (section 4.6, hardened as
+ * section 11.1 asks); and the bounded output queue of section 8.2, limited
+ * in messages (MaxSessionMessages) and in bytes (MaxSessionBytes).
+ *
+ * Reading, parsing and acting are separate steps: sess_read() moves bytes
+ * from the socket into the daemon's read buffer, parse_frames() cuts and
+ * validates frames, and handle_frame() turns each into an event for the
+ * ordering service.
+ */
+#include "sess.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "groups.h"
+#include "util/log.h"
+
+#define SESS_FLUSH_EARLY 64 /* queue length that triggers a write at once */
+#define SESS_IOV_MAX 64
+
+const char *const sess_end_names[SESS_END__COUNT] = {
+	[SESS_END_EOF] = "connection closed by client",
+	[SESS_END_READ_ERROR] = "read error",
+	[SESS_END_DISCONNECT] = "disconnect requested",
+	[SESS_END_BAD_FRAME] = "malformed frame",
+	[SESS_END_QUEUE_FULL] = "output queue full",
+	[SESS_END_WRITE_ERROR] = "write error",
+	[SESS_END_SHUTDOWN] = "daemon shutting down",
+	[SESS_END_NO_MEMORY] = "out of memory",
+	[SESS_END_HANDSHAKE] = "handshake failed",
+};
+
+/* Sends a short handshake reply in one write. A fresh socket always has
+ * room for it; a short write means the peer is gone. */
+static int hs_write(struct sess *s, const void *buf, size_t len)
+{
+	ssize_t w = send(s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	return w == (ssize_t)len ? 0 : -1;
+}
+
+static void hs_refuse(struct chd *d, struct sess *s, int code,
+		      const char *why)
+{
+	uint8_t b = (uint8_t)(int8_t)code;
+
+	log_debug(DBG_SESSION, "refusing connection fd %d (%s): code %d",
+		  s->fd, why, code);
+	if (code)
+		(void)hs_write(s, &b, 1);
+	sess_end(d, s, SESS_END_HANDSHAKE, why);
+}
+
+struct sess *sess_accept(struct chd *d, int fd, uint32_t peer_addr)
+{
+	struct epoll_event ev;
+	struct sess *s;
+
+	d->stats.accepted++;
+	if (d->n_sessions >= (unsigned)d->max_sessions) {
+		uint8_t b = (uint8_t)(int8_t)WIRE_REJECT_QUOTA;
+
+		d->stats.refused_quota++;
+		(void)send(fd, &b, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		log_debug(DBG_SESSION, "session limit %d reached",
+			  d->max_sessions);
+		return NULL;
+	}
+	if (d->n_handshaking >= CHD_MAX_HANDSHAKING) {
+		close(fd);
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(fd);
+		return NULL;
+	}
+	s->fd = fd;
+	s->state = SESS_HELLO;
+	s->id = ++d->next_sess_id;
+	s->peer_addr = peer_addr;
+	s->deadline_ms = d->now_ms + CHD_HANDSHAKE_MS;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = s;
+	if (epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		log_warn("epoll_ctl add");
+		close(fd);
+		free(s);
+		return NULL;
+	}
+	/* Link into the list of sessions and, at the tail, the handshake
+	 * list: deadlines are set in order, so the list stays sorted. */
+	s->next = d->sessions;
+	if (d->sessions)
+		d->sessions->prev = s;
+	d->sessions = s;
+	d->n_sessions++;
+	s->hs_prev = d->hs_tail;
+	if (d->hs_tail)
+		d->hs_tail->hs_next = s;
+	else
+		d->hs_head = s;
+	d->hs_tail = s;
+	d->n_handshaking++;
+	return s;
+}
+
+/* Chooses a free random private name, r<R>-<fd> cut to 9 characters. */
+static void random_name(struct chd *d, struct sess *s)
+{
+	char buf[32];
+
+	do {
+		snprintf(buf, sizeof(buf), "r%u-%d", chd_rand(d) % 9999, s->fd);
+		buf[9] = 0;
+	} while (chd_name_taken(d, buf));
+	memcpy(s->name, buf, strlen(buf) + 1);
+}
+
+static unsigned auth_enabled(const struct chd *d)
+{
+	return d->conf.allowed_auth | d->conf.required_auth;
+}
+
+/* Runs one authentication method; 1 if it lets the client in. */
+static int auth_run(const struct chd *d, const struct sess *s, unsigned m)
+{
+	if (m == CONF_AUTH_NULL)
+		return 1;
+	if (m == CONF_AUTH_IP)
+		return d->have_acl && acl_ip_allows(&d->acl, s->peer_addr);
+	return 0;
+}
+
+static unsigned auth_method(const char *name)
+{
+	if (strcmp(name, "NULL") == 0)
+		return CONF_AUTH_NULL;
+	if (strcmp(name, "IP") == 0)
+		return CONF_AUTH_IP;
+	return 0;
+}
+
+/* Completes the handshake: sends the accept record and opens the
+ * session. */
+static int hs_accept(struct chd *d, struct sess *s)
+{
+	uint8_t rec[40];
+	size_t n;
+
+	n = wire_accept_encode(rec, s->version >= WIRE_VERSION(3, 15, 0), s->pg);
+	if (hs_write(s, rec, n) != 0) {
+		sess_end(d, s, SESS_END_HANDSHAKE, "accept record not sent");
+		return -1;
+	}
+	chd_hs_remove(d, s);
+	s->state = SESS_OPEN;
+	d->stats.opened++;
+	log_debug(DBG_SESSION, "session %s open (fd %d, %s)", s->pg, s->fd,
+		  s->membership ? "membership" : "no membership");
+	return 0;
+}
+
+/* Handles a complete connect request. Returns 0 to go on, -1 if the
+ * session ended. */
+static int hs_hello(struct chd *d, struct sess *s, const struct wire_connreq *r)
+{
+	char list[WIRE_AUTH_LIST_MAX + 2];
+	unsigned en = auth_enabled(d);
+	size_t len = 0;
+
+	s->version = WIRE_VERSION(r->major, r->minor, r->patch);
+	s->membership = r->membership;
+	if (r->name_len == 0) {
+		random_name(d, s);
+	} else {
+		if (chd_name_taken(d, r->name)) {
+			hs_refuse(d, s, WIRE_REJECT_NOT_UNIQUE, "name in use");
+			return -1;
+		}
+		memcpy(s->name, r->name, (size_t)r->name_len + 1);
+	}
+	snprintf(s->pg, sizeof(s->pg), "#%s#%s", s->name, d->name);
+	chd_name_add(d, s);
+
+	if (s->version < WIRE_VERSION(3, 16, 0)) {
+		/* Libraries before 3.16 have no method exchange. */
+		int ok = (en & CONF_AUTH_IP) ? auth_run(d, s, CONF_AUTH_IP)
+					     : (en & CONF_AUTH_NULL) != 0;
+		if (!ok) {
+			hs_refuse(d, s, WIRE_REJECT_AUTH, "authentication");
+			return -1;
+		}
+		return hs_accept(d, s);
+	}
+	if (en & CONF_AUTH_NULL) {
+		memcpy(list + 1 + len, "NULL ", 5);
+		len += 5;
+	}
+	if (en & CONF_AUTH_IP) {
+		memcpy(list + 1 + len, "IP ", 3);
+		len += 3;
+	}
+	list[0] = (char)len;
+	if (len == 0) {
+		list[1] = (char)(int8_t)WIRE_REJECT_AUTH;
+		(void)hs_write(s, list, 2);
+		sess_end(d, s, SESS_END_HANDSHAKE, "no method enabled");
+		return -1;
+	}
+	if (hs_write(s, list, len + 1) != 0) {
+		sess_end(d, s, SESS_END_HANDSHAKE, "method list not sent");
+		return -1;
+	}
+	s->state = SESS_AUTH;
+	return 0;
+}
+
+/* Handles the 90-byte method choice. Returns 0 or -1 as hs_hello. */
+static int hs_auth(struct chd *d, struct sess *s, const uint8_t *choice)
+{
+	char names[WIRE_AUTH_SLOTS][WIRE_AUTH_SLOT];
+	unsigned en = auth_enabled(d), chosen = 0, plan;
+	int n = wire_authchoice_parse(choice, names);
+
+	if (n < 0) {
+		hs_refuse(d, s, WIRE_REJECT_AUTH, "malformed method choice");
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		unsigned m = auth_method(names[i]);
+
+		if (!m || !(en & m)) {
+			hs_refuse(d, s, WIRE_REJECT_AUTH, "method not allowed");
+			return -1;
+		}
+		chosen |= m;
+	}
+	plan = chosen | d->conf.required_auth;
+	if (!plan) {
+		hs_refuse(d, s, WIRE_REJECT_AUTH, "no method chosen");
+		return -1;
+	}
+	for (unsigned m = 1; m <= plan; m <<= 1) {
+		if ((plan & m) && !auth_run(d, s, m)) {
+			hs_refuse(d, s, WIRE_REJECT_AUTH, "authentication failed");
+			return -1;
+		}
+	}
+	return hs_accept(d, s);
+}
+
+static void parse_input(struct chd *d, struct sess *s, uint8_t *buf,
+			size_t have);
+
+/* Reads handshake bytes and advances the state machine. */
+static void hs_read(struct chd *d, struct sess *s)
+{
+	ssize_t n = recv(s->fd, s->hs + s->hs_len, sizeof(s->hs) - s->hs_len,
+			 MSG_DONTWAIT);
+	size_t used;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		sess_end(d, s, SESS_END_HANDSHAKE,
+			 n == 0 ? "closed during handshake" : "read error");
+		return;
+	}
+	s->hs_len += (size_t)n;
+	if (s->state == SESS_HELLO) {
+		struct wire_connreq r;
+		int c = wire_connreq_parse(s->hs, s->hs_len, &r);
+
+		if (c == 0)
+			return;
+		if (c < 0) {
+			hs_refuse(d, s, c, "bad connect request");
+			return;
+		}
+		s->hs_len -= (size_t)c;
+		memmove(s->hs, s->hs + c, s->hs_len);
+		if (hs_hello(d, s, &r) != 0 || s->state != SESS_AUTH)
+			goto leftover;
+	}
+	if (s->state != SESS_AUTH || s->hs_len < WIRE_AUTH_CHOICE_LEN)
+		return;
+	if (hs_auth(d, s, s->hs) != 0)
+		return;
+	s->hs_len -= WIRE_AUTH_CHOICE_LEN;
+	memmove(s->hs, s->hs + WIRE_AUTH_CHOICE_LEN, s->hs_len);
+leftover:
+	/* A client may send its first frames right behind the handshake. */
+	if (s->state == SESS_OPEN && s->hs_len) {
+		used = s->hs_len;
+		s->hs_len = 0;
+		memcpy(d->rbuf, s->hs, used);
+		parse_input(d, s, d->rbuf, used);
+	}
+}
+
+void sess_handshake_expired(struct chd *d, struct sess *s)
+{
+	if (s->state == SESS_AUTH)
+		hs_refuse(d, s, WIRE_REJECT_AUTH, "method choice timed out");
+	else
+		sess_end(d, s, SESS_END_HANDSHAKE, "connect request timed out");
+}
+
+/* Builds the event for a join or leave: the client's frame with a
+ * clean sender and group field. */
+static struct msg *control_msg(const struct sess *s, uint32_t type,
+			       const char *group)
+{
+	struct wire_hdr h;
+	struct msg *m = msg_new(WIRE_HDR_LEN + WIRE_NAME_LEN);
+	size_t glen = wire_name_len(group);
+
+	if (!m)
+		return NULL;
+	memset(&h, 0, sizeof(h));
+	h.type = type;
+	memcpy(h.name, s->pg, sizeof(h.name));
+	h.num_groups = 1;
+	h.hint = WIRE_OWN_MARK;
+	wire_hdr_encode(&h, m->data);
+	memset(m->data + WIRE_HDR_LEN, 0, WIRE_NAME_LEN);
+	memcpy(m->data + WIRE_HDR_LEN, group, glen);
+	return m;
+}
+
+/* Acts on one validated frame whose body is complete in buf. Returns 0,
+ * or -1 if the session ended. */
+static int handle_frame(struct chd *d, struct sess *s, struct wire_hdr *h,
+			enum wire_kind kind, const uint8_t *body, size_t blen)
+{
+	struct msg *m;
+	int err;
+
+	d->stats.frames_in++;
+	if (kind != WIRE_K_DATA) {
+		err = wire_check_control_group(kind, (const char *)body, s->pg);
+		if (err != WIRE_OK) {
+			sess_end(d, s, SESS_END_BAD_FRAME, wire_err_str(err));
+			return -1;
+		}
+		if (kind == WIRE_K_KILL) {
+			sess_end(d, s, SESS_END_DISCONNECT, NULL);
+			return -1;
+		}
+		m = control_msg(s, kind == WIRE_K_JOIN ? WIRE_JOIN : WIRE_LEAVE,
+				(const char *)body);
+	} else {
+		m = msg_new((uint32_t)(WIRE_HDR_LEN + blen));
+		if (m) {
+			memset(h->name, 0, sizeof(h->name));
+			memcpy(h->name, s->pg, strlen(s->pg));
+			wire_hdr_encode(h, m->data);
+			memcpy(m->data + WIRE_HDR_LEN, body, blen);
+		}
+	}
+	if (!m) {
+		sess_end(d, s, SESS_END_NO_MEMORY, NULL);
+		return -1;
+	}
+	chd_submit(d, s, m);
+	return s->state == SESS_OPEN ? 0 : -1;
+}
+
+/* Cuts frames out of buf[0..have), validates and handles them, and keeps
+ * an incomplete last frame for the next read. */
+static void parse_input(struct chd *d, struct sess *s, uint8_t *buf,
+			size_t have)
+{
+	size_t pos = 0;
+
+	while (have - pos >= WIRE_HDR_LEN) {
+		struct wire_hdr h;
+		enum wire_kind kind;
+		size_t blen;
+		int err;
+
+		wire_hdr_decode(buf + pos, &h);
+		err = wire_check_client_hdr(&h, s->pg, &kind);
+		if (err != WIRE_OK) {
+			sess_end(d, s, SESS_END_BAD_FRAME, wire_err_str(err));
+			return;
+		}
+		blen = (size_t)h.num_groups * WIRE_NAME_LEN + (size_t)h.data_len;
+		if (have - pos - WIRE_HDR_LEN < blen)
+			break;
+		if (handle_frame(d, s, &h, kind, buf + pos + WIRE_HDR_LEN,
+				 blen) != 0)
+			return;
+		pos += WIRE_HDR_LEN + blen;
+	}
+	if (pos < have) {
+		s->rest = malloc(have - pos);
+		if (!s->rest) {
+			sess_end(d, s, SESS_END_NO_MEMORY, NULL);
+			return;
+		}
+		memcpy(s->rest, buf + pos, have - pos);
+		s->rest_len = have - pos;
+	}
+}
+
+/* Reads what the socket has, behind any carried partial frame. */
+static void sess_read(struct chd *d, struct sess *s)
+{
+	size_t have = s->rest_len;
+	ssize_t n;
+
+	if (have)
+		memcpy(d->rbuf, s->rest, have);
+	n = recv(s->fd, d->rbuf + have, d->rbuf_cap - have, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		sess_end(d, s, n == 0 ? SESS_END_EOF : SESS_END_READ_ERROR,
+			 n == 0 ? NULL : strerror(errno));
+		return;
+	}
+	free(s->rest);
+	s->rest = NULL;
+	s->rest_len = 0;
+	parse_input(d, s, d->rbuf, have + (size_t)n);
+}
+
+void sess_on_io(struct chd *d, struct sess *s, uint32_t events)
+{
+	if (s->ended)
+		return;
+	if (events & EPOLLOUT)
+		sess_flush(d, s);
+	if (s->ended || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	if (s->state == SESS_OPEN)
+		sess_read(d, s);
+	else
+		hs_read(d, s);
+}
+
+/* Drops the first `w` bytes of the output queue. */
+static void oq_consume(struct sess *s, size_t w)
+{
+	s->oq_bytes -= w;
+	while (w > 0) {
+		struct msg *m = s->oq[s->oq_head];
+		size_t left = m->len - s->out_off;
+
+		if (w < left) {
+			s->out_off += w;
+			return;
+		}
+		w -= left;
+		msg_unref(m);
+		s->oq_head = (s->oq_head + 1) % s->oq_cap;
+		s->oq_len--;
+		s->out_off = 0;
+	}
+}
+
+static void oq_clear(struct sess *s)
+{
+	while (s->oq_len) {
+		msg_unref(s->oq[s->oq_head]);
+		s->oq_head = (s->oq_head + 1) % s->oq_cap;
+		s->oq_len--;
+	}
+	s->oq_bytes = 0;
+	s->out_off = 0;
+}
+
+static int oq_grow(struct sess *s)
+{
+	uint32_t ncap = s->oq_cap ? s->oq_cap * 2 : 16;
+	struct msg **nq = malloc(ncap * sizeof(*nq));
+
+	if (!nq)
+		return -1;
+	for (uint32_t i = 0; i < s->oq_len; i++)
+		nq[i] = s->oq[(s->oq_head + i) % s->oq_cap];
+	free(s->oq);
+	s->oq = nq;
+	s->oq_head = 0;
+	s->oq_cap = ncap;
+	return 0;
+}
+
+void sess_send(struct chd *d, struct sess *s, struct msg *m)
+{
+	if (s->state != SESS_OPEN || s->ended)
+		return;
+	if (s->oq_len >= (uint32_t)d->conf.max_session_messages ||
+	    s->oq_bytes + m->len > (size_t)d->conf.max_session_bytes) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "%u messages, %zu bytes queued",
+			 s->oq_len, s->oq_bytes);
+		sess_end(d, s, SESS_END_QUEUE_FULL, why);
+		return;
+	}
+	if (s->oq_len == s->oq_cap && oq_grow(s) != 0) {
+		sess_end(d, s, SESS_END_NO_MEMORY, NULL);
+		return;
+	}
+	s->oq[(s->oq_head + s->oq_len) % s->oq_cap] = msg_ref(m);
+	s->oq_len++;
+	s->oq_bytes += m->len;
+	d->stats.msgs_out++;
+	if (!s->dirty)
+		chd_mark_dirty(d, s);
+	if (s->oq_len >= SESS_FLUSH_EARLY && !s->want_out)
+		sess_flush(d, s);
+}
+
+void sess_flush(struct chd *d, struct sess *s)
+{
+	while (s->oq_len && !s->ended) {
+		struct iovec iov[SESS_IOV_MAX];
+		uint32_t n = s->oq_len < SESS_IOV_MAX ? s->oq_len : SESS_IOV_MAX;
+		size_t want = 0;
+		ssize_t w;
+
+		for (uint32_t i = 0; i < n; i++) {
+			struct msg *m = s->oq[(s->oq_head + i) % s->oq_cap];
+			size_t off = i == 0 ? s->out_off : 0;
+
+			iov[i].iov_base = m->data + off;
+			iov[i].iov_len = m->len - off;
+			want += m->len - off;
+		}
+		w = writev(s->fd, iov, (int)n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno != EAGAIN) {
+			sess_end(d, s, SESS_END_WRITE_ERROR, strerror(errno));
+			return;
+		}
+		if (w > 0) {
+			d->stats.bytes_out += (uint64_t)w;
+			oq_consume(s, (size_t)w);
+		}
+		if (w < 0 || (size_t)w < want) {
+			if (!s->want_out && chd_epoll_mod(d, s, 1) == 0)
+				s->want_out = 1;
+			return;
+		}
+	}
+	if (s->want_out && !s->ended && chd_epoll_mod(d, s, 0) == 0)
+		s->want_out = 0;
+}
+
+void sess_end(struct chd *d, struct sess *s, enum sess_end why,
+	      const char *detail)
+{
+	enum sess_state was = s->state;
+
+	if (s->ended)
+		return;
+	s->ended = 1;
+	d->stats.ended[why]++;
+	if (why == SESS_END_BAD_FRAME || why == SESS_END_QUEUE_FULL ||
+	    why == SESS_END_NO_MEMORY || why == SESS_END_WRITE_ERROR ||
+	    why == SESS_END_READ_ERROR)
+		log_warnx("session %s ended: %s%s%s",
+			  s->pg[0] ? s->pg : "(handshake)", sess_end_names[why],
+			  detail ? ": " : "", detail ? detail : "");
+	else
+		log_debug(DBG_SESSION, "session %s ended: %s%s%s",
+			  s->pg[0] ? s->pg : "(handshake)", sess_end_names[why],
+			  detail ? ": " : "", detail ? detail : "");
+	if (s->fd >= 0) {
+		epoll_ctl(d->ep, EPOLL_CTL_DEL, s->fd, NULL);
+		close(s->fd);
+		s->fd = -1;
+	}
+	oq_clear(s);
+	free(s->rest);
+	s->rest = NULL;
+	s->rest_len = 0;
+	s->state = SESS_CLOSED;
+	if (was != SESS_OPEN) {
+		chd_hs_remove(d, s);
+		chd_retire(d, s);
+		return;
+	}
+	/* The record, and so the name, stays until the disconnect comes back
+	 * out of the ordering service. */
+	{
+		struct msg *m = control_msg(s, WIRE_KILL, s->pg);
+
+		if (m) {
+			chd_submit(d, s, m);
+		} else {
+			groups_disconnect(d, s);
+			chd_retire(d, s);
+		}
+	}
+}
+
+void sess_free(struct sess *s)
+{
+	if (!s)
+		return;
+	oq_clear(s);
+	free(s->oq);
+	free(s->rest);
+	free(s->groups);
+	free(s);
+}

@@ -1,0 +1,383 @@
+/*
+ * harness.c - real daemons for integration tests (see harness.h).
+ */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto/wire.h"
+#include "t.h"
+
+int64_t t_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static unsigned free_port(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	unsigned port;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0)
+		t_fail(__FILE__, __LINE__, "no free port: %s", strerror(errno));
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
+static const char *daemon_path(void)
+{
+	static char path[512];
+	const char *b = getenv("CHORUS_BUILD");
+
+	snprintf(path, sizeof(path), "%s/chorusd", b ? b : "build");
+	return path;
+}
+
+void hd_start_ex(struct hd *d, const char *extra, const char *const *args,
+		 const char *access_ip)
+{
+	char *argv[32];
+	int n = 0;
+	FILE *fp;
+	int64_t until;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/chorus-test-XXXXXX");
+	if (!mkdtemp(d->dir))
+		t_fail(__FILE__, __LINE__, "mkdtemp: %s", strerror(errno));
+	d->port = free_port();
+	snprintf(d->conf, sizeof(d->conf), "%s/spread.conf", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/chorusd.log", d->dir);
+	snprintf(d->unix_path, sizeof(d->unix_path), "%s/%u", d->dir, d->port);
+	snprintf(d->tcp_addr, sizeof(d->tcp_addr), "%u@127.0.0.1", d->port);
+	snprintf(d->unix_addr, sizeof(d->unix_addr), "%s", d->unix_path);
+	fp = fopen(d->conf, "w");
+	if (!fp)
+		t_fail(__FILE__, __LINE__, "cannot write %s", d->conf);
+	fprintf(fp, "Spread_Segment 127.0.0.255:%u {\n\tlocalhost 127.0.0.1\n}\n"
+		"UnixSocketDir = \"%s\"\n%s\n", d->port, d->dir, extra ? extra : "");
+	fclose(fp);
+	if (access_ip) {
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/spread.access_ip", d->dir);
+		fp = fopen(path, "w");
+		if (!fp)
+			t_fail(__FILE__, __LINE__, "cannot write %s", path);
+		fputs(access_ip, fp);
+		fclose(fp);
+	}
+
+	argv[n++] = strdup(daemon_path());
+	argv[n++] = strdup("-c");
+	argv[n++] = strdup(d->conf);
+	argv[n++] = strdup("-n");
+	argv[n++] = strdup("localhost");
+	for (; args && *args && n < 30; args++)
+		argv[n++] = strdup(*args);
+	argv[n] = NULL;
+	d->pid = fork();
+	if (d->pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		if (chdir(d->dir) != 0)
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	for (int i = 0; i < n; i++)
+		free(argv[i]);
+	until = t_now_ms() + 10000;
+	while (t_now_ms() < until) {
+		struct stat st;
+		int fd;
+
+		if (!hd_alive(d))
+			t_fail(__FILE__, __LINE__, "chorusd exited at startup (log %s)",
+			       d->log);
+		if (stat(d->unix_path, &st) == 0 && (fd = raw_tcp(d)) >= 0) {
+			close(fd);
+			return;
+		}
+		usleep(5000);
+	}
+	t_fail(__FILE__, __LINE__, "chorusd did not start listening");
+}
+
+void hd_start(struct hd *d, const char *extra)
+{
+	hd_start_ex(d, extra, NULL, NULL);
+}
+
+int hd_alive(const struct hd *d)
+{
+	int status;
+
+	if (d->pid <= 0)
+		return 0;
+	return waitpid(d->pid, &status, WNOHANG) == 0;
+}
+
+void hd_stop(struct hd *d)
+{
+	int status = 0;
+	int64_t until = t_now_ms() + 10000;
+	pid_t r;
+
+	if (d->pid <= 0)
+		return;
+	if (!hd_alive(d))
+		t_fail(__FILE__, __LINE__, "chorusd had died (log %s)", d->log);
+	kill(d->pid, SIGTERM);
+	while ((r = waitpid(d->pid, &status, WNOHANG)) == 0 && t_now_ms() < until)
+		usleep(2000);
+	if (r == 0) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, &status, 0);
+		t_fail(__FILE__, __LINE__, "chorusd ignored SIGTERM");
+	}
+	d->pid = 0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		t_fail(__FILE__, __LINE__, "chorusd exit status %d (log %s)",
+		       status, d->log);
+	if (access(d->unix_path, F_OK) == 0)
+		t_fail(__FILE__, __LINE__, "Unix socket %s left behind",
+		       d->unix_path);
+	{
+		char path[256];
+
+		snprintf(path, sizeof(path), "%s/spread.access_ip", d->dir);
+		unlink(path);
+		unlink(d->conf);
+		unlink(d->log);
+		rmdir(d->dir);
+	}
+}
+
+int hd_log_has(const struct hd *d, const char *needle)
+{
+	char line[2048];
+	FILE *fp = fopen(d->log, "r");
+	int found = 0;
+
+	if (!fp)
+		return 0;
+	while (!found && fgets(line, sizeof(line), fp))
+		found = strstr(line, needle) != NULL;
+	fclose(fp);
+	return found;
+}
+
+int hd_wait_log(const struct hd *d, const char *needle, int ms)
+{
+	int64_t until = t_now_ms() + ms;
+
+	do {
+		if (hd_log_has(d, needle))
+			return 1;
+		usleep(5000);
+	} while (t_now_ms() < until);
+	return 0;
+}
+
+int raw_tcp(const struct hd *d)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)d->port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int raw_unix(const struct hd *d)
+{
+	struct sockaddr_un sun;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(d->unix_path) >= sizeof(sun.sun_path))
+		return -1;
+	memcpy(sun.sun_path, d->unix_path, strlen(d->unix_path) + 1);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void raw_send(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			t_fail(__FILE__, __LINE__, "send: %s", strerror(errno));
+		p += w;
+		len -= (size_t)w;
+	}
+}
+
+ssize_t raw_recv(int fd, void *buf, size_t len, int ms)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+	int64_t until = t_now_ms() + ms;
+
+	while (got < len) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		int64_t left = until - t_now_ms();
+		ssize_t r;
+
+		if (left <= 0)
+			return -1;
+		if (poll(&pfd, 1, (int)left) <= 0)
+			continue;
+		r = recv(fd, p + got, len - got, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return (ssize_t)got;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+int raw_wait_closed(int fd, int ms)
+{
+	int64_t until = t_now_ms() + ms;
+	uint8_t buf[4096];
+
+	while (t_now_ms() < until) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		ssize_t r;
+
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		r = recv(fd, buf, sizeof(buf), 0);
+		if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN))
+			return 1;
+	}
+	return 0;
+}
+
+int raw_connect(int fd, const char *name, int membership, char *pg)
+{
+	uint8_t req[16], b, list[256], choice[90], rec[4];
+	size_t n = wire_connreq_encode(req, name, membership, 0);
+
+	raw_send(fd, req, n);
+	if (raw_recv(fd, &b, 1, 5000) != 1)
+		return 0;
+	if ((int8_t)b < 0)
+		return (int8_t)b;
+	if (b && raw_recv(fd, list, b, 5000) != b)
+		return 0;
+	memset(choice, 0, sizeof(choice));
+	memcpy(choice, "NULL", 4);
+	raw_send(fd, choice, sizeof(choice));
+	if (raw_recv(fd, &b, 1, 5000) != 1)
+		return 0;
+	if ((int8_t)b != 1)
+		return (int8_t)b;
+	if (raw_recv(fd, rec, 4, 5000) != 4)
+		return 0;
+	if (rec[3] < 4 || rec[3] > 31)
+		return 0;
+	memset(pg, 0, 32);
+	if (raw_recv(fd, pg, rec[3], 5000) != rec[3])
+		return 0;
+	return 1;
+}
+
+size_t raw_frame(uint8_t *out, uint32_t type, const char *sender,
+		 int ngroups, const char *const *groups, uint32_t hint,
+		 const void *data, int32_t dlen)
+{
+	struct wire_hdr h;
+	uint8_t *p = out + WIRE_HDR_LEN;
+
+	memset(&h, 0, sizeof(h));
+	h.type = type;
+	memcpy(h.name, sender, strnlen(sender, 32));
+	h.num_groups = ngroups;
+	h.hint = hint;
+	h.data_len = dlen;
+	wire_hdr_encode(&h, out);
+	/* Keep exactly the marker bits the caller asked for. */
+	memcpy(out, &type, 4);
+	for (int i = 0; groups && i < ngroups; i++, p += 32) {
+		memset(p, 0, 32);
+		memcpy(p, groups[i], strnlen(groups[i], 32));
+	}
+	if (data && dlen > 0) {
+		memcpy(p, data, (size_t)dlen);
+		p += dlen;
+	}
+	return (size_t)(p - out);
+}
+
+ssize_t raw_read_frame(int fd, uint8_t *buf, size_t cap, int ms)
+{
+	struct wire_hdr h;
+	size_t body;
+	int extra;
+
+	if (cap < WIRE_HDR_LEN || raw_recv(fd, buf, WIRE_HDR_LEN, ms) != WIRE_HDR_LEN)
+		return -1;
+	wire_hdr_decode(buf, &h);
+	if (h.num_groups < 0 || h.data_len < 0)
+		return -1;
+	extra = (h.type & WIRE_REJECT) ? 4 : 0;
+	body = (size_t)extra + (size_t)h.num_groups * 32 + (size_t)h.data_len;
+	if (WIRE_HDR_LEN + body > cap)
+		return -1;
+	if (body && raw_recv(fd, buf + WIRE_HDR_LEN, body, ms) != (ssize_t)body)
+		return -1;
+	return (ssize_t)(WIRE_HDR_LEN + body);
+}
