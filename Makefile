@@ -33,6 +33,9 @@ SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
 else
 B ?= build
 SANFLAGS :=
+ifeq ($(SANITIZE),0)
+override SANITIZE :=
+endif
 endif
 
 ALL_CPPFLAGS := -Iinclude -Isrc -Itests -D_GNU_SOURCE $(CPPFLAGS)
@@ -72,8 +75,10 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
-.PHONY: all check fuzz bench install uninstall clean deps
+.PHONY: all check test-bins fuzz bench install uninstall clean deps
 .DEFAULT_GOAL := all
+# Keep intermediate objects, so a second make has nothing to do.
+.SECONDARY:
 
 all: $(CHORUSD) $(LIBCHORUS_A) $(LIBCHORUS_SO) $(TOOLS)
 
@@ -128,8 +133,18 @@ $(B)/bench/%: $(call obj,bench/%.c) $(LIBCHORUS_A) $(CORE_A)
 deps:
 	$(Q)sh tests/deps.sh
 
-check: deps all $(UNIT_BIN) $(INTEG_BIN) $(FUZZ_REPLAY)
+test-bins: all $(UNIT_BIN) $(INTEG_BIN) $(FUZZ_REPLAY)
+
+# `make check` runs the suite twice: as built, and under AddressSanitizer
+# and UndefinedBehaviorSanitizer. SANITIZE=1 or SANITIZE=0 runs one.
+ifeq ($(SANITIZE),)
+check: deps test-bins
+	$(Q)$(MAKE) --no-print-directory SANITIZE=1 test-bins
+	$(Q)sh tests/run.sh build build-san
+else
+check: deps test-bins
 	$(Q)sh tests/run.sh $(B)
+endif
 
 # libFuzzer needs clang and its runtime; each target runs FUZZ_SECONDS.
 build-fuzz/%: tests/fuzz/%.c $(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LIB_SRC)

@@ -515,6 +515,15 @@ static void free_retired(struct chd *d)
 	}
 }
 
+void chd_settle(struct chd *d)
+{
+	while (d->hs_head && d->hs_head->deadline_ms <= d->now_ms)
+		sess_handshake_expired(d, d->hs_head);
+	d->ord->ops->run(d->ord, d->now_ms);
+	flush_dirty(d);
+	free_retired(d);
+}
+
 void chd_run(struct chd *d)
 {
 	struct epoll_event evs[CHD_EVENTS];
@@ -533,11 +542,7 @@ void chd_run(struct chd *d)
 			else
 				sess_on_io(d, evs[i].data.ptr, evs[i].events);
 		}
-		while (d->hs_head && d->hs_head->deadline_ms <= d->now_ms)
-			sess_handshake_expired(d, d->hs_head);
-		d->ord->ops->run(d->ord, d->now_ms);
-		flush_dirty(d);
-		free_retired(d);
+		chd_settle(d);
 	}
 }
 

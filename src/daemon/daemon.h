@@ -85,6 +85,10 @@ int chd_init(struct chd *d, const struct conf *c, const char *name,
 /* Runs the loop until chd_request_stop() or a signal. */
 void chd_run(struct chd *d);
 void chd_request_stop(struct chd *d);
+/* The second half of a loop iteration, after the sockets were handled:
+ * expire handshakes, let the ordering service deliver, write queued
+ * output, free retired sessions. Tests and fuzzers call it directly. */
+void chd_settle(struct chd *d);
 /* Closes every session and listener and frees everything. */
 void chd_shutdown(struct chd *d);
 

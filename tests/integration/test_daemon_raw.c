@@ -219,7 +219,7 @@ static void handshake_session_limit(void)
 
 	hd_start(&d, "MaxSessions = 3");
 	for (int i = 0; i < 3; i++) {
-		char name[8];
+		char name[16];
 
 		snprintf(name, sizeof(name), "s%d", i);
 		fds[i] = session(&d, name, 1, pg);
@@ -329,7 +329,7 @@ static void frame_kills(void)
 	expect_type(watcher, b, sizeof(b), WIRE_REG_MEMB | WIRE_BY_JOIN);
 	for (size_t i = 0; i < T_COUNT(cases); i++) {
 		const char *groups[101];
-		char name[8];
+		char name[16];
 		int v;
 		size_t n;
 		struct wire_hdr h;
@@ -380,7 +380,7 @@ static void control_kills(void)
 
 	hd_start(&d, NULL);
 	for (int i = 0; i < 5; i++) {
-		char name[8];
+		char name[16];
 		size_t n;
 
 		snprintf(name, sizeof(name), "c%d", i);
@@ -597,7 +597,7 @@ static void many_connections(void)
 		T_ASSERT(fds[i] >= 0);
 	}
 	for (int i = 0; i < N; i++) {
-		char name[11];
+		char name[16];
 		size_t n;
 
 		snprintf(name, sizeof(name), "m%d", i);
@@ -640,7 +640,7 @@ static void ten_thousand_sessions(void)
 	for (int base = 0; base < N; base += 500) {
 		for (int i = base; i < base + 500; i++) {
 			uint8_t req[16];
-			char name[11];
+			char name[16];
 
 			fds[i] = raw_unix(&d);
 			T_ASSERTF(fds[i] >= 0, "connection %d", i);
