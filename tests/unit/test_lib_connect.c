@@ -627,7 +627,7 @@ static void kill_after_fork(void)
 {
 	struct fake f;
 	mailbox m = fake_session(&f);
-	char out[64];
+	char out[128];
 	int status;
 	pid_t pid = fork();
 
