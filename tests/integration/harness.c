@@ -23,6 +23,8 @@
 #include "proto/wire.h"
 #include "t.h"
 
+const char *hd_unix_dir;
+
 int64_t t_now_ms(void)
 {
 	struct timespec ts;
@@ -73,14 +75,16 @@ void hd_start_ex(struct hd *d, const char *extra, const char *const *args,
 	d->port = free_port();
 	snprintf(d->conf, sizeof(d->conf), "%s/spread.conf", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/chorusd.log", d->dir);
-	snprintf(d->unix_path, sizeof(d->unix_path), "%s/%u", d->dir, d->port);
+	snprintf(d->unix_path, sizeof(d->unix_path), "%s/%u",
+		 hd_unix_dir ? hd_unix_dir : d->dir, d->port);
 	snprintf(d->tcp_addr, sizeof(d->tcp_addr), "%u@127.0.0.1", d->port);
 	snprintf(d->unix_addr, sizeof(d->unix_addr), "%s", d->unix_path);
 	fp = fopen(d->conf, "w");
 	if (!fp)
 		t_fail(__FILE__, __LINE__, "cannot write %s", d->conf);
 	fprintf(fp, "Spread_Segment 127.0.0.255:%u {\n\tlocalhost 127.0.0.1\n}\n"
-		"UnixSocketDir = \"%s\"\n%s\n", d->port, d->dir, extra ? extra : "");
+		"UnixSocketDir = \"%s\"\n%s\n", d->port,
+		hd_unix_dir ? hd_unix_dir : d->dir, extra ? extra : "");
 	fclose(fp);
 	if (access_ip) {
 		char path[256];

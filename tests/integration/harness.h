@@ -26,6 +26,10 @@ struct hd {
 	char unix_addr[192]; /* the socket path, for SP_connect */
 };
 
+/* Directory for the daemon's Unix socket; NULL (the default) is the
+ * daemon's temporary directory. */
+extern const char *hd_unix_dir;
+
 /* Starts chorusd with a one-host configuration plus `extra` lines
  * (may be NULL) and waits until it accepts connections. */
 void hd_start(struct hd *d, const char *extra);
