@@ -26,6 +26,7 @@ WARNINGS := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
 	-Wsign-compare -Wformat=2 -Wundef -Wno-unused-parameter \
 	-Wno-format-nonliteral
 
+CHECK_BOTH := $(if $(SANITIZE),,1)
 ifeq ($(SANITIZE),1)
 B ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -137,7 +138,7 @@ test-bins: all $(UNIT_BIN) $(INTEG_BIN) $(FUZZ_REPLAY)
 
 # `make check` runs the suite twice: as built, and under AddressSanitizer
 # and UndefinedBehaviorSanitizer. SANITIZE=1 or SANITIZE=0 runs one.
-ifeq ($(SANITIZE),)
+ifeq ($(CHECK_BOTH),1)
 check: deps test-bins
 	$(Q)$(MAKE) --no-print-directory SANITIZE=1 test-bins
 	$(Q)sh tests/run.sh build build-san

@@ -411,25 +411,46 @@ static void parse_input(struct chd *d, struct sess *s, uint8_t *buf,
 		pos += WIRE_HDR_LEN + blen;
 	}
 	if (pos < have) {
-		s->rest = malloc(have - pos);
+		size_t left = have - pos, cap = left;
+
+		/* With the header in hand, the frame's size is known (and
+		 * valid): make room for all of it, so the rest can be read in
+		 * place however slowly it comes. */
+		if (left >= WIRE_HDR_LEN) {
+			struct wire_hdr h;
+
+			wire_hdr_decode(buf + pos, &h);
+			cap = WIRE_HDR_LEN + (size_t)h.num_groups * WIRE_NAME_LEN +
+			      (size_t)h.data_len;
+		}
+		s->rest = malloc(cap);
 		if (!s->rest) {
 			sess_end(d, s, SESS_END_NO_MEMORY, NULL);
 			return;
 		}
-		memcpy(s->rest, buf + pos, have - pos);
-		s->rest_len = have - pos;
+		memcpy(s->rest, buf + pos, left);
+		s->rest_len = left;
+		s->rest_cap = cap;
 	}
 }
 
-/* Reads what the socket has, behind any carried partial frame. */
+/* Reads what the socket has. A partial frame whose header has arrived is
+ * completed in its own buffer; shorter leftovers are copied in front of a
+ * fresh read into the daemon's shared buffer. */
 static void sess_read(struct chd *d, struct sess *s)
 {
+	int in_place = s->rest_len >= WIRE_HDR_LEN;
 	size_t have = s->rest_len;
+	uint8_t *buf;
 	ssize_t n;
 
-	if (have)
-		memcpy(d->rbuf, s->rest, have);
-	n = recv(s->fd, d->rbuf + have, d->rbuf_cap - have, MSG_DONTWAIT);
+	if (in_place) {
+		n = recv(s->fd, s->rest + have, s->rest_cap - have, MSG_DONTWAIT);
+	} else {
+		if (have)
+			memcpy(d->rbuf, s->rest, have);
+		n = recv(s->fd, d->rbuf + have, d->rbuf_cap - have, MSG_DONTWAIT);
+	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
@@ -437,10 +458,23 @@ static void sess_read(struct chd *d, struct sess *s)
 			 n == 0 ? NULL : strerror(errno));
 		return;
 	}
+	have += (size_t)n;
+	if (in_place) {
+		if (have < s->rest_cap) {
+			s->rest_len = have;
+			return;
+		}
+		buf = s->rest; /* one whole frame */
+		s->rest = NULL;
+		s->rest_len = s->rest_cap = 0;
+		parse_input(d, s, buf, have);
+		free(buf);
+		return;
+	}
 	free(s->rest);
 	s->rest = NULL;
-	s->rest_len = 0;
-	parse_input(d, s, d->rbuf, have + (size_t)n);
+	s->rest_len = s->rest_cap = 0;
+	parse_input(d, s, d->rbuf, have);
 }
 
 void sess_on_io(struct chd *d, struct sess *s, uint32_t events)
@@ -595,7 +629,7 @@ void sess_end(struct chd *d, struct sess *s, enum sess_end why,
 	oq_clear(s);
 	free(s->rest);
 	s->rest = NULL;
-	s->rest_len = 0;
+	s->rest_len = s->rest_cap = 0;
 	s->state = SESS_CLOSED;
 	if (was != SESS_OPEN) {
 		chd_hs_remove(d, s);

@@ -63,7 +63,7 @@ struct sess {
 
 	/* Bytes of an incomplete frame carried to the next read. */
 	uint8_t *rest;
-	size_t rest_len;
+	size_t rest_len, rest_cap;
 
 	/* Output queue: a ring of messages; the first has out_off bytes
 	 * written already. */

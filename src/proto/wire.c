@@ -151,7 +151,7 @@ int wire_check_client_hdr(struct wire_hdr *h, const char *own,
 	/* The original forces the last byte to NUL before comparing. */
 	memcpy(name, h->name, WIRE_NAME_LEN);
 	name[WIRE_NAME_LEN - 1] = 0;
-	if (strcmp(name, own) != 0)
+	if (memcmp(name, own, strnlen(own, WIRE_NAME_LEN - 1) + 1) != 0)
 		return WIRE_E_SENDER;
 	if (h->num_groups < 0 || h->num_groups > WIRE_MAX_GROUPS)
 		return WIRE_E_NUM_GROUPS;

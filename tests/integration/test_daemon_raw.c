@@ -582,6 +582,37 @@ static void hostile_bytes(void)
 	hd_stop(&d);
 }
 
+/* A large frame that arrives a few bytes at a time is assembled in
+ * place and delivered intact. */
+static void trickled_frame(void)
+{
+	static uint8_t f[40000], b[40000];
+	struct hd d;
+	char pg[32];
+	const char *g[1] = { "trickle" };
+	size_t n;
+	int fd;
+
+	hd_start(&d, NULL);
+	fd = session(&d, "tr", 1, pg);
+	send_control(fd, pg, WIRE_JOIN, "trickle");
+	expect_type(fd, b, sizeof(b), WIRE_REG_MEMB | WIRE_BY_JOIN);
+	n = raw_frame(f, LIB_TYPE(0x10), pg, 1, g, MARK, NULL, 0);
+	for (int i = 0; i < 30000; i++)
+		f[n + (size_t)i] = (uint8_t)(i % 251);
+	memcpy(f + 44, &(int32_t){ 30000 }, 4);
+	n += 30000;
+	for (size_t pos = 0; pos < n; pos += 7) {
+		raw_send(fd, f + pos, n - pos < 7 ? n - pos : 7);
+		if (pos % 7000 == 0)
+			usleep(1000);
+	}
+	T_EQ(raw_read_frame(fd, b, sizeof(b), 5000), (ssize_t)n);
+	T_MEMEQ(b + 48 + 32, f + 48 + 32, 30000);
+	close(fd);
+	hd_stop(&d);
+}
+
 /* Many connections at once, all served; then 10,000 sessions open
  * together (the daemon's bound is far above Spread's 997). */
 static void many_connections(void)
@@ -841,6 +872,7 @@ int main(int argc, char **argv)
 		T_CASE(zero_groups),
 		T_CASE(big_and_foreign_frames),
 		T_CASE_TIMEOUT(hostile_bytes, 60),
+		T_CASE(trickled_frame),
 		T_CASE_TIMEOUT(many_connections, 60),
 		T_CASE_TIMEOUT(ten_thousand_sessions, 120),
 		T_CASE_TIMEOUT(slow_receiver, 60),
