@@ -43,6 +43,8 @@ ALL_CPPFLAGS := -Iinclude -Isrc -Itests -D_GNU_SOURCE $(CPPFLAGS)
 ALL_CFLAGS := -std=c11 $(WARNINGS) -MMD -MP $(SANFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
 LIBS := -lpthread
+# Libraries of the log programs (zlib for batch compression, when used).
+LOG_LIBS ?=
 
 ifeq ($(V),1)
 Q :=
@@ -55,6 +57,10 @@ UTIL_SRC := $(wildcard src/util/*.c)
 DAEMON_SRC := $(filter-out src/daemon/main.c,$(wildcard src/daemon/*.c))
 LIB_SRC := $(wildcard src/lib/*.c)
 TOOL_SRC := $(wildcard src/tools/*.c)
+# The log pipeline: src/log/main_NAME.c is the program chorus-NAME; the
+# other files of src/log/ are its modules (in libcore.a, for the tests).
+LOG_SRC := $(filter-out src/log/main_%.c,$(wildcard src/log/*.c))
+LOG_MAIN := $(wildcard src/log/main_*.c)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 picobj = $(patsubst %.c,$(B)/pic/%.o,$(1))
@@ -63,7 +69,8 @@ CORE_A := $(B)/libcore.a
 LIBCHORUS_A := $(B)/libchorus.a
 LIBCHORUS_SO := $(B)/libchorus.so.1
 CHORUSD := $(B)/chorusd
-TOOLS := $(patsubst src/tools/%.c,$(B)/%,$(TOOL_SRC))
+TOOLS := $(patsubst src/tools/%.c,$(B)/%,$(TOOL_SRC)) \
+	$(patsubst src/log/main_%.c,$(B)/chorus-%,$(LOG_MAIN))
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
@@ -93,7 +100,7 @@ $(B)/pic/%.o: %.c
 	@$(if $(Q),echo "  CC PIC  $<")
 	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 
-$(CORE_A): $(call obj,$(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC))
+$(CORE_A): $(call obj,$(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LOG_SRC))
 	@mkdir -p $(@D)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
@@ -113,6 +120,10 @@ $(CHORUSD): $(call obj,src/daemon/main.c) $(CORE_A)
 $(B)/chorus-%: $(call obj,src/tools/chorus-%.c) $(LIBCHORUS_A) $(CORE_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/chorus-%: $(call obj,src/log/main_%.c) $(LIBCHORUS_A) $(CORE_A)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
 
 $(B)/tests/unit/%: $(call obj,tests/unit/%.c tests/t.c) $(CORE_A) $(LIBCHORUS_A)
 	@mkdir -p $(@D)
