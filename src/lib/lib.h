@@ -1,0 +1,175 @@
+/*
+ * lib.h - internal interface between the modules of libchorus.
+ *
+ * libchorus is the client side of the Spread-4 client protocol
+ * (docs/client-protocol.md sections 3 to 6 and 10). Its modules are:
+ *
+ *   sp_session.c  the mailbox table, per-mailbox locks, fork handlers
+ *   sp_io.c       whole-buffer socket reads and writes (EINTR, EAGAIN,
+ *                 deadlines, MSG_NOSIGNAL)
+ *   sp_connect.c  address strings, the handshake, the auth registry
+ *   sp_send.c     join, leave, the four multicasts, disconnect
+ *   sp_recv.c     SP_receive, SP_scat_receive, SP_poll, read-ahead
+ *   sp_memb.c     membership-body parsers and their scatter twins
+ *   sp_error.c    SP_error and chorus_strerror
+ *
+ * Internal names start with lib_; public ones are SP_* (sp.h) and
+ * chorus_* (chorus.h). The public headers are included with default
+ * visibility so that the shared library, built with -fvisibility=hidden,
+ * exports exactly the API.
+ */
+#ifndef CHORUS_LIB_H
+#define CHORUS_LIB_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#pragma GCC visibility push(default)
+#include "sp.h"
+#include "chorus.h"
+#pragma GCC visibility pop
+
+#include "proto/wire.h"
+
+/* Most mailboxes open at once in one process (Spread: 1024). */
+#ifndef CHORUS_MAX_SESSIONS
+#define CHORUS_MAX_SESSIONS CHORUS_SESSION_LIMIT
+#endif
+/* Mailboxes are indexed by descriptor; larger descriptors are refused. */
+#define LIB_MAX_FD (1 << 20)
+
+/* Largest data + 32 * groups a send accepts. The Spread-compatible default
+ * is 144000; -DCHORUS_MAX_MESSAGE_BODY=143152 gives the limit that a real
+ * 4.4 daemon can carry without aborting (spec section 4.7, question Q2). */
+#ifndef CHORUS_MAX_MESSAGE_BODY
+#define CHORUS_MAX_MESSAGE_BODY MAX_MESSAGE_BODY_LEN
+#endif
+
+/* Directory of the daemon's Unix socket, "<dir>/<port>". */
+#ifndef CHORUS_UNIX_DIR
+#define CHORUS_UNIX_DIR "/tmp"
+#endif
+
+/* Size of the per-mailbox read-ahead buffer (chorus_set_readahead). */
+#define LIB_RA_CAP (256 * 1024)
+
+/* One mailbox. Created by lib_sess_add(), which hands one reference to the
+ * table; lib_sess_get() adds one for the caller. The last lib_sess_put()
+ * after lib_sess_remove() closes the socket and frees the struct, so a
+ * descriptor is never closed (and so never reused) while a thread of this
+ * process still works on it. */
+struct lib_sess {
+	int fd;
+	int refs;   /* under the global lock */
+	int dead;   /* atomic: removed from the table */
+	int broken; /* atomic: an I/O error desynchronised the stream */
+	pthread_mutex_t send_lock;
+	pthread_mutex_t recv_lock;
+	char private_group[WIRE_NAME_LEN]; /* NUL-terminated, read-only */
+
+	/* Receive state, under recv_lock. */
+	int saved; /* saved_hdr holds a header whose body is unread */
+	uint8_t saved_hdr[WIRE_HDR_LEN];
+	int readahead;
+	uint8_t *ra_buf; /* LIB_RA_CAP bytes, or NULL */
+	size_t ra_off, ra_len;
+	/* atomic: bytes the library holds (saved header + read-ahead),
+	 * added to FIONREAD by SP_poll without taking recv_lock. */
+	size_t held;
+};
+
+/* ---- sp_session.c ---- */
+
+/* Runs the one-time set-up (fork handlers, SIGPIPE fallback, default
+ * auth registry). Every public entry point that touches global state
+ * calls it first. */
+void lib_init(void);
+void lib_lock(void);
+void lib_unlock(void);
+
+/* Registers the connected socket fd under the private group name pg.
+ * Returns 0, REJECT_QUOTA at the session limit, or SP_BUG when memory
+ * runs out. The caller keeps ownership of fd on failure. */
+int lib_sess_add(int fd, const char *pg);
+/* Returns the session of mailbox m with a new reference, or NULL. */
+struct lib_sess *lib_sess_get(mailbox m);
+/* Drops a reference from lib_sess_get(); s may be freed. */
+void lib_sess_put(struct lib_sess *s);
+/* Takes mailbox m out of the table and drops the table's reference.
+ * Returns 0 or ILLEGAL_SESSION. */
+int lib_sess_remove(mailbox m);
+void lib_sess_break(struct lib_sess *s);
+int lib_sess_broken(struct lib_sess *s);
+int lib_sess_dead(struct lib_sess *s);
+/* Test hook: sets the session limit; returns the old one. */
+int lib_sess_set_limit(int limit);
+
+/* ---- sp_io.c ---- */
+
+/* Absolute CLOCK_MONOTONIC deadline `ms` milliseconds from now. */
+void lib_deadline(struct timespec *dl, long long ms);
+/* Milliseconds left until dl (0 when past), or -1 when dl is NULL. */
+int lib_ms_left(const struct timespec *dl);
+/* Waits until fd is ready for events (POLLIN, POLLOUT) or the deadline
+ * (NULL: none) passes. Returns 0 when ready, -1 on timeout or error. */
+int lib_io_wait(int fd, short events, const struct timespec *dl);
+/* Sends every byte of iov[0..n), which it modifies. Returns 0, or -1 with
+ * errno set. Never raises SIGPIPE. */
+int lib_io_writev(int fd, struct iovec *iov, int n);
+int lib_io_write(int fd, const void *buf, size_t len);
+/* Reads exactly the bytes of iov[0..n), which it modifies, waiting with
+ * poll() when the socket is non-blocking or a deadline is given (NULL:
+ * none). Returns 0, or -1 on EOF, error or timeout. */
+int lib_io_readv(int fd, struct iovec *iov, int n,
+		 const struct timespec *deadline);
+int lib_io_read(int fd, void *buf, size_t len,
+		const struct timespec *deadline);
+/* One readv() into iov[0..n), waiting until at least one byte arrives.
+ * Returns the byte count, or -1 on EOF or error. */
+ssize_t lib_io_read_some(int fd, struct iovec *iov, int n);
+/* Moves the start of iov[0..n) forward by done bytes; returns the index
+ * of the first element that still has bytes. */
+int lib_iov_advance(struct iovec *iov, int n, size_t done);
+
+/* ---- sp_connect.c ---- */
+
+/* Turns a daemon address string (spec section 2.3, plus "/path") into a
+ * socket address. Returns 0 or ILLEGAL_SPREAD. */
+int lib_addr_parse(const char *spec, struct sockaddr_storage *ss,
+		   socklen_t *len);
+/* Runs the client side of the handshake on the connected socket fd.
+ * On ACCEPT_SESSION, pg holds the NUL-terminated private group name.
+ * Returns ACCEPT_SESSION or a negative code. Does not close fd. */
+int lib_handshake(int fd, const char *private_name, int priority,
+		  int membership, char pg[WIRE_NAME_LEN],
+		  const struct timespec *deadline);
+
+/* ---- sp_memb.c ---- */
+
+/* A read-only or writable byte string made of iovecs; len is the number
+ * of addressable bytes (the sum of the elements, or a clamp for a bare
+ * pointer of unknown length). */
+struct lib_view {
+	const struct iovec *iov;
+	int n;
+	size_t len;
+};
+
+/* Validates a received regular-membership body of len bytes spread over
+ * iov[0..n) (defect L8) and, if swap, converts its integers to host
+ * order. Returns 0, ILLEGAL_MESSAGE if malformed, SP_BUG if memory ran
+ * out. */
+int lib_memb_fix(const struct iovec *iov, int n, size_t len, int swap);
+/* Byte-swaps, in place, the integers of a membership body of which only
+ * the first `have` bytes were received; stops at the first incomplete
+ * integer. */
+void lib_memb_swap_prefix(const struct iovec *iov, int n, size_t have);
+/* Byte-swaps the complete 32-bit words among the first `have` (at most
+ * 12) bytes: a transitional body's group id. */
+void lib_memb_swap_gid(const struct iovec *iov, int n, size_t have);
+
+#endif /* CHORUS_LIB_H */
