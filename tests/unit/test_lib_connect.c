@@ -589,6 +589,7 @@ static void session_limit(void)
 	T_EQ(blob_connect(&f[2], reply_alice, sizeof(reply_alice), "c", 0, 1,
 			  &m[2]), REJECT_QUOTA);
 	T_EQ(f[2].cap_len, 6 + 90); /* and then EOF */
+	fake_close(&f[2]);
 	T_EQ(SP_disconnect(m[0]), 0);
 	T_EQ(blob_connect(&f[2], reply_alice, sizeof(reply_alice), "c", 0, 1,
 			  &m[2]), ACCEPT_SESSION);
