@@ -307,6 +307,7 @@ static int listen_tcp(struct chd *d, uint32_t addr, char *err, size_t errlen)
 static int listen_unix(struct chd *d, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
+	char final[sizeof(sun.sun_path)];
 	int fd;
 
 	memset(&sun, 0, sizeof(sun));
@@ -321,15 +322,26 @@ static int listen_unix(struct chd *d, char *err, size_t errlen)
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
-	unlink(sun.sun_path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    chmod(sun.sun_path, 0666) != 0 || listen(fd, SOMAXCONN) != 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", sun.sun_path,
-			 strerror(errno));
+	/* Bind and listen under a temporary name, then rename into place:
+	 * the socket appears only once it accepts connections. */
+	snprintf(final, sizeof(final), "%s", sun.sun_path);
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s.%ld", final,
+			     (long)getpid()) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "Unix socket path too long");
 		close(fd);
 		return -1;
 	}
-	snprintf(d->unix_path, sizeof(d->unix_path), "%s", sun.sun_path);
+	unlink(sun.sun_path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    chmod(sun.sun_path, 0666) != 0 || listen(fd, SOMAXCONN) != 0 ||
+	    rename(sun.sun_path, final) != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", final,
+			 strerror(errno));
+		unlink(sun.sun_path);
+		close(fd);
+		return -1;
+	}
+	snprintf(d->unix_path, sizeof(d->unix_path), "%s", final);
 	return add_listener(d, fd, 1, err, errlen);
 }
 

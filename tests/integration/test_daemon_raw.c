@@ -781,6 +781,59 @@ static void session_byte_limit(void)
 	hd_stop(&d);
 }
 
+/* A client that stops reading and then sends its last message and hangs
+ * up: the message is still delivered (a write error alone does not end a
+ * session; the daemon reads on until EOF). */
+static void last_words(void)
+{
+	static uint8_t f[30000], b[30000];
+	struct hd d;
+	char pga[32], pgb[32];
+	const char *g[1] = { "rg" };
+	int a, lost = 0;
+
+	hd_start(&d, NULL);
+	a = session(&d, "a", 1, pga);
+	send_control(a, pga, WIRE_JOIN, "rg");
+	expect_type(a, b, sizeof(b), WIRE_REG_MEMB | WIRE_BY_JOIN);
+	for (int round = 0; round < 10; round++) {
+		int bfd = session(&d, "b", 0, pgb), sz = 4096, seen_last = 0;
+		size_t n;
+
+		setsockopt(bfd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		send_control(bfd, pgb, WIRE_JOIN, "rg");
+		expect_type(a, b, sizeof(b), WIRE_REG_MEMB | WIRE_BY_JOIN);
+		n = raw_frame(f, LIB_TYPE(0x02 | 0x40), pga, 1, g, MARK, NULL, 0);
+		memcpy(f + 44, &(int32_t){ 20000 }, 4);
+		for (int i = 0; i < 60; i++)
+			raw_send(a, f, n + 20000);
+		n = raw_frame(f, LIB_TYPE(0x10), pgb, 1, g, MARK, "last", 4);
+		raw_send(bfd, f, n);
+		{
+			const char *me[1] = { pgb };
+
+			n = raw_frame(f, LIB_TYPE(WIRE_KILL), pgb, 1, me, MARK, NULL, 0);
+			raw_send(bfd, f, n);
+		}
+		close(bfd);
+		for (;;) {
+			struct wire_hdr h;
+			ssize_t got = raw_read_frame(a, b, sizeof(b), 5000);
+
+			T_ASSERT(got > 0);
+			wire_hdr_decode(b, &h);
+			if ((h.type & ~WIRE_MARK) == 0x10 && h.data_len == 4)
+				seen_last = 1;
+			if ((h.type & ~WIRE_MARK) == (WIRE_REG_MEMB | WIRE_BY_DISCONNECT))
+				break;
+		}
+		lost += !seen_last;
+	}
+	T_EQ(lost, 0);
+	close(a);
+	hd_stop(&d);
+}
+
 /* Item 61: the name is free again once the disconnect is processed. */
 static void reconnect_same_name(void)
 {
@@ -877,6 +930,7 @@ int main(int argc, char **argv)
 		T_CASE_TIMEOUT(ten_thousand_sessions, 120),
 		T_CASE_TIMEOUT(slow_receiver, 60),
 		T_CASE(session_byte_limit),
+		T_CASE(last_words),
 		T_CASE(reconnect_same_name),
 		T_CASE(ip_authentication),
 	};
