@@ -161,15 +161,19 @@ struct lib_view {
 
 /* Validates a received regular-membership body of len bytes spread over
  * iov[0..n) (defect L8) and, if swap, converts its integers to host
- * order. Returns 0, ILLEGAL_MESSAGE if malformed, SP_BUG if memory ran
- * out. */
-int lib_memb_fix(const struct iovec *iov, int n, size_t len, int swap);
+ * order. Beyond wire_memb_body_fix(), it requires what SP_get_memb_info()
+ * reads for a message of type `type`: at least one vs set, and for a
+ * join, leave or disconnect a first set with a member in it. Returns 0,
+ * ILLEGAL_MESSAGE if malformed, SP_BUG if memory ran out. */
+int lib_memb_fix(const struct iovec *iov, int n, size_t len, int swap,
+		 uint32_t type);
 /* Byte-swaps, in place, the integers of a membership body of which only
  * the first `have` bytes were received; stops at the first incomplete
  * integer. */
 void lib_memb_swap_prefix(const struct iovec *iov, int n, size_t have);
 /* Byte-swaps the complete 32-bit words among the first `have` (at most
- * 12) bytes: a transitional body's group id. */
+ * 12) bytes: the group id that is the whole body of a transitional
+ * message. */
 void lib_memb_swap_gid(const struct iovec *iov, int n, size_t have);
 
 #endif /* CHORUS_LIB_H */

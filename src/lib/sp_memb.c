@@ -94,32 +94,46 @@ static void view_swap32(const struct lib_view *v, uint64_t off)
 }
 
 /* See lib.h. A body in one piece is checked in place; one split over
- * scatter elements is copied, checked, and written back if swapped. */
-int lib_memb_fix(const struct iovec *iov, int n, size_t len, int swap)
+ * scatter elements is copied, checked, and written back if swapped. Both
+ * leave buf holding the body in host order for the last checks. */
+int lib_memb_fix(const struct iovec *iov, int n, size_t len, int swap,
+		 uint32_t type)
 {
 	struct lib_view v = { iov, n, len };
-	uint8_t small[4096], *buf = small;
+	uint8_t small[4096], *heap = NULL, *buf = small;
+	uint32_t nsets, count;
 	int ret = ILLEGAL_MESSAGE;
 
 	if (len < WIRE_MEMB_FIXED)
 		return ILLEGAL_MESSAGE;
-	if (n > 0 && iov[0].iov_len >= len)
-		return wire_memb_body_fix(iov[0].iov_base, len, swap) == 0
-			       ? 0
-			       : ILLEGAL_MESSAGE;
-	/* Split over scatter elements: check a contiguous copy. */
-	if (len > sizeof(small) && !(buf = malloc(len)))
-		return SP_BUG;
-	if (view_get(&v, 0, buf, len) != 0)
+	if (n > 0 && iov[0].iov_len >= len) {
+		buf = iov[0].iov_base; /* in one piece: check it in place */
+		if (wire_memb_body_fix(buf, len, swap) != 0)
+			goto out;
+	} else {
+		/* Split over scatter elements: check a contiguous copy. */
+		if (len > sizeof(small) && !(buf = heap = malloc(len))) {
+			ret = SP_BUG;
+			goto out;
+		}
+		if (view_get(&v, 0, buf, len) != 0 ||
+		    wire_memb_body_fix(buf, len, swap) != 0)
+			goto out;
+		if (swap)
+			view_put(&v, 0, buf, len);
+	}
+	/* Well formed; now what SP_get_memb_info reads must be there too:
+	 * the set at local_vs_offset, and the joiner's (leaver's) name. */
+	memcpy(&nsets, buf + 12, 4);
+	if (nsets == 0)
 		goto out;
-	if (wire_memb_body_fix(buf, len, swap) != 0)
+	memcpy(&count, buf + WIRE_MEMB_FIXED, 4);
+	if (count == 0 && !(type & WIRE_BY_NETWORK) &&
+	    (type & (WIRE_BY_JOIN | WIRE_BY_LEAVE | WIRE_BY_DISCONNECT)))
 		goto out;
-	if (swap)
-		view_put(&v, 0, buf, len);
 	ret = 0;
 out:
-	if (buf != small)
-		free(buf);
+	free(heap);
 	return ret;
 }
 

@@ -17,7 +17,10 @@
  * whenever its frame is consumed (R1, L9) and counted by SP_poll (R2); a
  * negative count breaks the session (L6); skipped lengths are 64-bit
  * (L7); a malformed regular-membership body is consumed and refused with
- * ILLEGAL_MESSAGE (L8); a transitional body's group id is swapped when
+ * ILLEGAL_MESSAGE (L8; also one without a vs set, a join, leave or
+ * disconnect without the member, and a transitional body that is not
+ * exactly a group id, so that SP_get_memb_info never reads past a body
+ * SP_*receive returned); a transitional body's group id is swapped when
  * the daemon's byte order differs (12.1 item 8).
  */
 #include "lib.h"
@@ -169,7 +172,7 @@ static int rcv_frame(struct lib_sess *s, service st_in, char *sender,
 	uint8_t hdr[WIRE_HDR_LEN];
 	struct wire_hdr h;
 	uint32_t type, old_type = 0;
-	int swap, is_reject, is_data, is_reg, is_trans, n = 0, ret;
+	int swap, is_reject, is_data, is_reg, is_gid, n = 0, ret;
 	int64_t ng, dl, ng_fit, dl_fit;
 
 	if (s->saved) {
@@ -193,7 +196,10 @@ static int rcv_frame(struct lib_sess *s, service st_in, char *sender,
 	is_reject = (type & WIRE_REJECT) != 0;
 	is_data = (type & WIRE_SERVICES) || is_reject;
 	is_reg = !is_reject && (type & WIRE_REG_MEMB);
-	is_trans = !is_reject && !is_reg && (type & WIRE_TRANSITION);
+	/* Any other membership kind but a self-leave (in practice: a
+	 * transitional message) carries just a 12-byte group id. */
+	is_gid = !is_reject && !is_reg && (type & WIRE_MEMBERSHIP) &&
+		 !Is_self_leave(type);
 	if (sender)
 		memcpy(sender, h.name, WIRE_NAME_LEN);
 
@@ -251,15 +257,18 @@ static int rcv_frame(struct lib_sess *s, service st_in, char *sender,
 		if (ng_fit == ng)
 			o->mt = own_index(groups, (int)ng, s->private_group);
 		if (dl_fit == dl) {
-			int r = lib_memb_fix(d, dn, (size_t)dl, swap);
+			int r = lib_memb_fix(d, dn, (size_t)dl, swap, type);
 
 			if (r < 0)
 				ret = r;
 		} else if (swap) {
 			lib_memb_swap_prefix(d, dn, (size_t)dl_fit);
 		}
-	} else if (is_trans && swap) {
-		lib_memb_swap_gid(d, dn, (size_t)dl_fit);
+	} else if (is_gid) {
+		if (dl != 12)
+			ret = ILLEGAL_MESSAGE;
+		else if (swap)
+			lib_memb_swap_gid(d, dn, (size_t)dl_fit);
 	}
 	return ret;
 broken:

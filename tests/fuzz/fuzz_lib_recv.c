@@ -75,10 +75,12 @@ static void parse_body(service st, int n)
 						   (int)sets[i].num_members);
 		free(names);
 	}
-	/* The contiguous parsers have no length: only bodies the library
-	 * validated (regular memberships) are safe to give them. */
-	if (Is_reg_memb_mess(st) && !Is_reject_mess(st)) {
+	/* The contiguous parsers have no length: SP_*receive promises that
+	 * SP_get_memb_info stays inside any membership body it returns, and
+	 * the vs-set parsers inside a regular membership's. */
+	if (Is_membership_mess(st))
 		SP_get_memb_info(copy, st, &mi);
+	if (Is_reg_memb_mess(st) && !Is_reject_mess(st)) {
 		k = SP_get_vs_sets_info(copy, sets, 16, &my);
 		for (int i = 0; i < k && i < 16; i++) {
 			char(*names)[MAX_GROUP_NAME] = malloc(

@@ -5,6 +5,7 @@
  */
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 
@@ -623,7 +624,15 @@ static void session_many(void)
 	static mailbox m[MANY];
 	char pg[MAX_GROUP_NAME], want[MAX_GROUP_NAME];
 	struct fake f;
+	struct rlimit rl;
 
+	/* Both ends of every connection live in this process. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 2 * MANY + 64) {
+		rl.rlim_cur = rl.rlim_max;
+		if (rl.rlim_cur < 2 * MANY + 64 ||
+		    setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			t_skip("needs %d descriptors", 2 * MANY + 64);
+	}
 	fake_listen_unix(&f);
 	T_ASSERT(pthread_create(&f.th, NULL, many_thread, &f) == 0);
 	for (int i = 0; i < MANY; i++) {
