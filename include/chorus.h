@@ -17,6 +17,10 @@ extern "C" {
 /* Most mailboxes one process may hold open at once (Spread allows 1024). */
 #define CHORUS_SESSION_LIMIT 16384
 
+/* Data plus 32 bytes per destination group may not exceed this in one
+ * message (the limit of Spread's library). */
+#define CHORUS_MAX_MESSAGE_BODY_LEN (100 * (1472 - 32))
+
 /* Turns read-ahead on (on != 0) or off for a mailbox. With read-ahead the
  * library reads the socket in large chunks and serves whole messages from
  * a per-mailbox buffer, which saves system calls under load. Then

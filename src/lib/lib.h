@@ -35,6 +35,13 @@
 
 #include "proto/wire.h"
 
+/* Spread keeps these out of <sp.h>; so do we. */
+#define SPREAD_MAJOR_VERSION 4
+#define SPREAD_MINOR_VERSION 4
+#define SPREAD_PATCH_VERSION 0
+#define MAX_AUTH_NAME 30
+#define MAX_AUTH_METHODS 3
+
 /* Most mailboxes open at once in one process (Spread: 1024). */
 #ifndef CHORUS_MAX_SESSIONS
 #define CHORUS_MAX_SESSIONS CHORUS_SESSION_LIMIT
@@ -46,7 +53,7 @@
  * is 144000; -DCHORUS_MAX_MESSAGE_BODY=143152 gives the limit that a real
  * 4.4 daemon can carry without aborting (spec section 4.7, question Q2). */
 #ifndef CHORUS_MAX_MESSAGE_BODY
-#define CHORUS_MAX_MESSAGE_BODY MAX_MESSAGE_BODY_LEN
+#define CHORUS_MAX_MESSAGE_BODY CHORUS_MAX_MESSAGE_BODY_LEN
 #endif
 
 /* Directory of the daemon's Unix socket, "<dir>/<port>". */

@@ -366,6 +366,5 @@ int SP_scat_get_vs_set_members(const scatter *memb_mess,
 /* 1 if the three words of g1 and g2 are equal, else 0. */
 int SP_equal_group_ids(group_id g1, group_id g2)
 {
-	return g1.memb_id_proc == g2.memb_id_proc &&
-	       g1.memb_id_time == g2.memb_id_time && g1.index == g2.index;
+	return g1.id[0] == g2.id[0] && g1.id[1] == g2.id[1] && g1.id[2] == g2.id[2];
 }

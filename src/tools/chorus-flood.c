@@ -75,7 +75,7 @@
 
 /* The largest message: the daemon refuses data + 32 * groups above
  * 144000 - 48 (spec section 4.6, check V6); one group here. */
-#define FLOOD_MAX_BYTES (MAX_MESSAGE_BODY_LEN - 48 - MAX_GROUP_NAME)
+#define FLOOD_MAX_BYTES (CHORUS_MAX_MESSAGE_BODY_LEN - 48 - MAX_GROUP_NAME)
 /* Bytes the window may hold in flight, whatever -w says, so that a window
  * of large messages stays well below the daemon's per-session byte limit
  * (64 MiB by default in chorusd). */
@@ -904,7 +904,7 @@ int main(int argc, char **argv)
 	f.step = f.win / 4 > 0 ? (uint32_t)(f.win / 4) : 1;
 
 	f.gcap = 16;
-	f.rcap = MAX_MESSAGE_BODY_LEN;
+	f.rcap = CHORUS_MAX_MESSAGE_BODY_LEN;
 	f.groups = malloc((size_t)f.gcap * MAX_GROUP_NAME);
 	f.rbuf = malloc((size_t)f.rcap);
 	f.sbuf = malloc((size_t)f.bytes);

@@ -46,11 +46,11 @@
 
 /* The longest input line: room for a maximal message written with
  * escapes (four characters a byte) plus the command. */
-#define LINE_CAP (4 * MAX_MESSAGE_BODY_LEN + 1024)
+#define LINE_CAP (4 * CHORUS_MAX_MESSAGE_BODY_LEN + 1024)
 /* Receive buffers start small and grow on BUFFER_TOO_SHORT and
  * GROUPS_TOO_SHORT (spec section 6.3) up to these bounds. */
 #define DATA_CAP_START 4096
-#define DATA_CAP_MAX (MAX_MESSAGE_BODY_LEN + 4096)
+#define DATA_CAP_MAX (CHORUS_MAX_MESSAGE_BODY_LEN + 4096)
 #define GROUPS_CAP_START 16
 #define GROUPS_CAP_MAX 100000
 /* Scripted mode shows at most this many data bytes of a message. */
@@ -592,8 +592,8 @@ fail:
 
 static void print_gid(const group_id *g)
 {
-	printf("%u.%u.%d", (unsigned)g->memb_id_proc, (unsigned)g->memb_id_time,
-	       g->index);
+	printf("%u.%u.%d", (unsigned)g->id[0], (unsigned)g->id[1],
+	       g->id[2]);
 }
 
 /* The one-line scripted form of an event (chorus-user(1), OUTPUT). */
@@ -992,9 +992,9 @@ static long take_text(struct user *u, const char *op, char *p)
 	if (n < 0)
 		report(u, op, 0, "bad escape '%.4s' (use \\\\ \\n \\r \\t \\0 \\xHH)",
 		       bad);
-	else if (n > MAX_MESSAGE_BODY_LEN)
+	else if (n > CHORUS_MAX_MESSAGE_BODY_LEN)
 		report(u, op, 0, "message of %ld bytes is too long", n);
-	return n > MAX_MESSAGE_BODY_LEN ? -1 : n;
+	return n > CHORUS_MAX_MESSAGE_BODY_LEN ? -1 : n;
 }
 
 /* Prints events as they come, for ms_total milliseconds (-1: forever),
@@ -1128,12 +1128,12 @@ static int script_line(struct user *u, char *line)
 		n = BURST_COUNT;
 		bytes = 0;
 		if ((a && parse_num(a, 1, 1000000, &n) != 0) ||
-		    (b && parse_num(b, 0, MAX_MESSAGE_BODY_LEN - 32 * MULTI_MAX_GROUPS,
+		    (b && parse_num(b, 0, CHORUS_MAX_MESSAGE_BODY_LEN - 32 * MULTI_MAX_GROUPS,
 				    &bytes) != 0) ||
 		    next_word(&p)) {
 			report(u, cmd, 0, "usage: burst [-t service] [-x] [-m type] "
 			       "group[,group...] [count [bytes]] (count 1..1000000, "
-			       "bytes 0..%d)", MAX_MESSAGE_BODY_LEN - 32 * MULTI_MAX_GROUPS);
+			       "bytes 0..%d)", CHORUS_MAX_MESSAGE_BODY_LEN - 32 * MULTI_MAX_GROUPS);
 			return 1 + EXIT_USAGE;
 		}
 		if ((ng = split_groups(u, cmd, g, groups)) < 0)
@@ -1327,13 +1327,13 @@ static int interactive_line(struct user *u, char *line)
 			u->multi_len = 0;
 			return 0;
 		}
-		if (u->multi_len + l + 1 > MAX_MESSAGE_BODY_LEN) {
+		if (u->multi_len + l + 1 > CHORUS_MAX_MESSAGE_BODY_LEN) {
 			report(u, "send", 0, "message too long; discarded");
 			u->pending = 0;
 			u->multi_len = 0;
 			return 0;
 		}
-		if (!u->multi_buf && !(u->multi_buf = malloc(MAX_MESSAGE_BODY_LEN))) {
+		if (!u->multi_buf && !(u->multi_buf = malloc(CHORUS_MAX_MESSAGE_BODY_LEN))) {
 			report(u, "send", 0, "out of memory");
 			u->pending = 0;
 			return 0;
@@ -1383,7 +1383,7 @@ static int interactive_line(struct user *u, char *line)
 		n = BURST_COUNT;
 		bytes = 0;
 		if (!g || (a && parse_num(a, 1, 1000000, &n) != 0) ||
-		    (b && parse_num(b, 0, MAX_MESSAGE_BODY_LEN - 32 * MULTI_MAX_GROUPS,
+		    (b && parse_num(b, 0, CHORUS_MAX_MESSAGE_BODY_LEN - 32 * MULTI_MAX_GROUPS,
 				    &bytes) != 0) || next_word(&p)) {
 			report(u, "b", 0, "usage: b <group>[,<group>...] [count "
 			       "[bytes]] (count 1..1000000)");

@@ -304,9 +304,9 @@ static void recv_other_daemon(void)
 	T_EQ(r.mt, 1);
 	T_EQ(r.em, 0);
 	T_EQ(SP_get_memb_info(r.data, r.st, &mi), 1);
-	T_EQ(mi.gid.memb_id_proc, gid_a[0]);
-	T_EQ(mi.gid.memb_id_time, gid_a[1]);
-	T_EQ(mi.gid.index, gid_a[2]);
+	T_EQ(mi.gid.id[0], gid_a[0]);
+	T_EQ(mi.gid.id[1], gid_a[1]);
+	T_EQ(mi.gid.id[2], gid_a[2]);
 	T_STREQ(mi.changed_member, "#x#d");
 	T_EQ(mi.num_vs_sets, 1);
 	T_EQ(mi.my_vs_set.num_members, 1);
@@ -330,8 +330,8 @@ static void recv_other_daemon(void)
 	T_EQ(r.st, TRANSITION_MESS);
 	T_EQ(r.mt, -1);
 	T_EQ(SP_get_memb_info(r.data, r.st, &mi), 1);
-	T_EQ(mi.gid.memb_id_time, gid_a[1]);
-	T_EQ(mi.gid.index, gid_a[2]);
+	T_EQ(mi.gid.id[1], gid_a[1]);
+	T_EQ(mi.gid.id[2], gid_a[2]);
 
 	/* Self-leave. */
 	n = mkframe(fb, CAUSED_BY_LEAVE, "g1", 0, NULL, 0, NULL, 0, 1);
