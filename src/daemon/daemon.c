@@ -395,6 +395,7 @@ int chd_init(struct chd *d, const struct conf *c, const char *name,
 
 	memset(d, 0, sizeof(*d));
 	d->ep = -1;
+	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	d->conf = *c;
 	d->host = name ? conf_find_host(c, name) : find_own_host(c);
 	if (d->host < 0) {
@@ -461,6 +462,23 @@ void chd_request_stop(struct chd *d)
 	d->stop = 1;
 }
 
+/* Out of descriptors: the pending connection would keep the listener
+ * readable and the loop spinning. Free the spare descriptor, accept the
+ * connection and close it at once, then take the spare back. */
+static void shed_connection(struct chd *d, int lfd)
+{
+	int fd;
+
+	log_warn("accept");
+	if (d->spare_fd < 0)
+		return;
+	close(d->spare_fd);
+	fd = accept(lfd, NULL, NULL);
+	if (fd >= 0)
+		close(fd);
+	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 static void accept_ready(struct chd *d, int li)
 {
 	const struct chd_listener *l = &d->listeners[li];
@@ -474,7 +492,7 @@ static void accept_ready(struct chd *d, int li)
 
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
-				log_warn("accept");
+				shed_connection(d, l->fd);
 			return;
 		}
 		if (!l->is_unix) {
@@ -587,6 +605,9 @@ void chd_shutdown(struct chd *d)
 	if (d->ep >= 0)
 		close(d->ep);
 	d->ep = -1;
+	if (d->spare_fd >= 0)
+		close(d->spare_fd);
+	d->spare_fd = -1;
 	free(d->names);
 	d->names = NULL;
 	free(d->rbuf);
