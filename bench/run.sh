@@ -20,23 +20,30 @@ i=0
 until [ -S "$run/$port" ] || [ $i -gt 200 ]; do sleep 0.05; i=$((i + 1)); done
 
 # Prints the receiver's msg/s of one flood run.
-flood() { # address bytes
+flood() { # address bytes send-buffer
 	"$B/chorus-flood" -ro -s "$1" -u rcv -m "$M" -b "$2" -T 120 > "$run/r.out" 2>&1 &
 	r=$!
-	"$B/chorus-flood" -wo -r 1 -s "$1" -u snd -m "$M" -b "$2" -T 120 > "$run/s.out" 2>&1
+	"$B/chorus-flood" -wo -r 1 -s "$1" -u snd -m "$M" -b "$2" -B "$3" -T 120 > "$run/s.out" 2>&1
 	wait $r
 	sed -n 's/.*: \([0-9]*\) msg\/s.*/\1/p' "$run/r.out"
 }
 rate() { sed -n 's/.*: \([0-9]*\) msg\/s.*/\1/p'; }
 
-echo "chorus-flood through chorusd, 1 sender + 1 receiver, $M messages each"
-printf '%-7s %12s %12s %12s %12s %9s %9s\n' bytes "tcp-raw" "tcp-relay" "chorus-tcp" "chorus-unix" "tcp/raw" "unix/raw"
+echo "chorus-flood through chorusd, 1 sender + 1 receiver, $M messages each (msg/s)"
+echo "  one-send: every message its own send() (-B 0), as a Spread client sends"
+echo "  coalesced: chorus-flood's default, 64 KiB send coalescing (chorus_set_send_buffer)"
+printf '%-6s %9s %9s | %9s %9s %9s %9s | %6s %6s\n' bytes tcp-raw relay \
+	tcp-one unix-one tcp-coal unix-coal one/raw coal/raw
 for b in 100 1000 10000; do
 	raw=$("$B/bench/tcp_baseline" -b "$b" -m "$M" | rate)
 	rel=$("$B/bench/tcp_baseline" -r -b "$b" -m "$M" | rate)
-	ct=$(flood "$port@127.0.0.1" "$b")
-	cu=$(flood "$run/$port" "$b")
-	printf '%-7s %12s %12s %12s %12s %9s %9s\n' "$b" "$raw" "$rel" "$ct" "$cu" \
-		"$(awk "BEGIN{printf \"%.2f\", $ct/$raw}")" "$(awk "BEGIN{printf \"%.2f\", $cu/$raw}")"
+	t1=$(flood "$port@127.0.0.1" "$b" 0)
+	u1=$(flood "$run/$port" "$b" 0)
+	tc=$(flood "$port@127.0.0.1" "$b" 65536)
+	uc=$(flood "$run/$port" "$b" 65536)
+	printf '%-6s %9s %9s | %9s %9s %9s %9s | %6s %6s\n' "$b" "$raw" "$rel" \
+		"$t1" "$u1" "$tc" "$uc" \
+		"$(awk "BEGIN{printf \"%.2f\", $t1/$raw}")" "$(awk "BEGIN{printf \"%.2f\", $tc/$raw}")"
 done
-echo "(msg/s; raw = one process sending to another over loopback TCP, relay = through a byte-forwarding process)"
+echo "raw = one process sending to another over loopback TCP, one send() per message;"
+echo "relay = the same through a process that forwards the bytes; ratios are TCP against raw"

@@ -78,6 +78,11 @@ struct lib_sess {
 	pthread_mutex_t recv_lock;
 	char private_group[WIRE_NAME_LEN]; /* NUL-terminated, read-only */
 
+	/* Send coalescing (chorus_set_send_buffer), under send_lock: frames
+	 * not yet written, sbuf_len of sbuf_cap bytes. */
+	uint8_t *sbuf;
+	size_t sbuf_len, sbuf_cap;
+
 	/* Receive state, under recv_lock. */
 	int saved; /* saved_hdr holds a header whose body is unread */
 	uint8_t saved_hdr[WIRE_HDR_LEN];
@@ -114,6 +119,12 @@ int lib_sess_broken(struct lib_sess *s);
 int lib_sess_dead(struct lib_sess *s);
 /* Test hook: sets the session limit; returns the old one. */
 int lib_sess_set_limit(int limit);
+
+/* ---- sp_send.c ---- */
+
+/* Writes the frames held by send coalescing, if any. Takes the send lock.
+ * Returns 0, or CONNECTION_CLOSED (the session is then broken). */
+int lib_send_flush(struct lib_sess *s);
 
 /* ---- sp_io.c ---- */
 

@@ -297,6 +297,12 @@ static int receive(mailbox mbox, service *service_type, char *sender,
 	}
 	if (!groups || max_groups < 0)
 		max_groups = 0;
+	/* What the application sent must go out before it waits for an
+	 * answer. */
+	if (lib_send_flush(s) != 0) {
+		ret = CONNECTION_CLOSED;
+		goto out;
+	}
 	pthread_mutex_lock(&s->recv_lock);
 	if (lib_sess_dead(s))
 		ret = ILLEGAL_SESSION;
@@ -383,6 +389,7 @@ int SP_poll(mailbox mbox)
 
 	if (!s)
 		return ILLEGAL_SESSION;
+	(void)lib_send_flush(s);
 	if (ioctl(s->fd, FIONREAD, &n) < 0) {
 		ret = ILLEGAL_SESSION;
 	} else {

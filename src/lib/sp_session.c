@@ -93,6 +93,7 @@ static void sess_free(struct lib_sess *s)
 	pthread_mutex_destroy(&s->send_lock);
 	pthread_mutex_destroy(&s->recv_lock);
 	free(s->ra_buf);
+	free(s->sbuf);
 	free(s);
 }
 

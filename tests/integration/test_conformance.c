@@ -781,6 +781,58 @@ static void item_63_segment_port(void)
 	hd_stop(&d);
 }
 
+/* chorus_set_send_buffer: frames wait in the buffer until a flush, a
+ * receive, a poll or a disconnect; order is kept, also around a frame
+ * larger than the buffer. */
+static void send_coalescing(void)
+{
+	static char big[5000];
+	struct pair p;
+	struct rx *r;
+	char msg[16];
+
+	pair_up(&p, 1);
+	T_EQ(chorus_set_send_buffer(p.a, 4096), 0);
+	T_EQ(chorus_set_send_buffer(p.a, CHORUS_MAX_SEND_BUFFER + 1), ILLEGAL_MESSAGE);
+	for (int i = 0; i < 10; i++) {
+		snprintf(msg, sizeof(msg), "m%d", i);
+		T_EQ(SP_multicast(p.a, AGREED_MESS | SELF_DISCARD, "g1", (int16)i,
+				  (int)strlen(msg), msg), (int)strlen(msg));
+	}
+	T_ASSERT(quiet(p.b, 300)); /* held */
+	T_EQ(chorus_flush(p.a), 0);
+	for (int i = 0; i < 10; i++) {
+		r = rx(p.b);
+		T_EQ(r->mt, i);
+	}
+	/* Held frames go out before a frame larger than the buffer. */
+	T_EQ(SP_multicast(p.a, AGREED_MESS | SELF_DISCARD, "g1", 1, 2, "s1"), 2);
+	T_EQ(SP_multicast(p.a, AGREED_MESS | SELF_DISCARD, "g1", 2, sizeof(big), big),
+	     (int)sizeof(big));
+	T_EQ(rx(p.b)->mt, 1);
+	T_EQ(rx(p.b)->mt, 2);
+	/* A receive on the mailbox flushes: a leave, then its own notice. */
+	T_EQ(SP_multicast(p.a, AGREED_MESS | SELF_DISCARD, "g1", 3, 2, "s3"), 2);
+	T_EQ(SP_leave(p.a, "g1"), 0);
+	T_ASSERT(quiet(p.b, 200));
+	r = rx(p.a); /* flushes, then waits for the self-leave */
+	T_EQ(r->st, CAUSED_BY_LEAVE);
+	T_EQ(rx(p.b)->mt, 3);
+	T_EQ(rx(p.b)->st, REG_MEMB_MESS | CAUSED_BY_LEAVE);
+	/* Disconnect flushes too. */
+	T_EQ(SP_multicast(p.a, AGREED_MESS, "g1", 4, 2, "s4"), 2);
+	T_EQ(SP_disconnect(p.a), 0);
+	T_EQ(rx(p.b)->mt, 4);
+	T_EQ(chorus_flush(p.a), ILLEGAL_SESSION);
+	/* Turning it off writes what is held. */
+	p.a = conn(&p.d, "a", 1, p.pa);
+	T_EQ(chorus_set_send_buffer(p.a, 1024), 0);
+	T_EQ(SP_multicast(p.a, AGREED_MESS, "g1", 5, 2, "s5"), 2);
+	T_EQ(chorus_set_send_buffer(p.a, 0), 0);
+	T_EQ(rx(p.b)->mt, 5);
+	pair_down(&p);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
@@ -811,6 +863,7 @@ int main(int argc, char **argv)
 		T_CASE(item_62_command_line),
 		T_CASE(item_63_segment_port),
 		T_CASE(agreed_order),
+		T_CASE(send_coalescing),
 		T_CASE_TIMEOUT(group_member_cap, 120),
 	};
 	return t_main(argc, argv, cases, T_COUNT(cases));
