@@ -892,6 +892,28 @@ out:
 	return ret;
 }
 
+void spool_pending(struct spool *sp, const struct spool_cursor *cur,
+		   uint64_t *lines, uint64_t *bytes)
+{
+	uint64_t base, b = 0;
+	size_t i = 0;
+
+	pthread_mutex_lock(&sp->mu);
+	base = base_locked(sp);
+	if (cur->seq < base || seg_find(sp, cur->seg_first) < 0) {
+		*lines = sp->next_seq - base;
+		b = sp->bytes;
+	} else {
+		*lines = cur->seq < sp->next_seq ? sp->next_seq - cur->seq : 0;
+		i = (size_t)seg_find(sp, cur->seg_first);
+		b = sp->segs[i].bytes > cur->off ? sp->segs[i].bytes - cur->off : 0;
+		for (i++; i < sp->nsegs; i++)
+			b += sp->segs[i].bytes;
+	}
+	*bytes = b;
+	pthread_mutex_unlock(&sp->mu);
+}
+
 int spool_ack(struct spool *sp, uint64_t acked)
 {
 	pthread_mutex_lock(&sp->mu);

@@ -140,6 +140,11 @@ int spool_seek(struct spool *sp, struct spool_cursor *cur, uint64_t seq,
 ssize_t spool_read(struct spool *sp, struct spool_cursor *cur, char *buf,
 		   size_t cap, uint64_t *first, uint32_t *lines);
 
+/* Counts what is waiting from cur to the end of the spool: lines and
+ * bytes (from the base if cur is below it). */
+void spool_pending(struct spool *sp, const struct spool_cursor *cur,
+		   uint64_t *lines, uint64_t *bytes);
+
 /* Records that every line up to `acked` is acknowledged, and deletes
  * segments that hold only such lines (never the segment being written).
  * Lower values than the current one are ignored. Returns 0 or -errno. */
