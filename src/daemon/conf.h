@@ -43,6 +43,8 @@ struct conf_iface {
 struct conf_host {
 	char name[CONF_MAX_NAME + 1];
 	uint32_t addr; /* IPv4, host order; the address of the host entry */
+	int dns;       /* 1: written without an address; conf_parse() leaves
+			* addr 0 and conf_load() fills it in by DNS */
 	int segment;   /* index into conf.segments */
 	int n_ifaces;  /* 0: everything on addr */
 	struct conf_iface ifaces[CONF_MAX_IFACES];

@@ -100,6 +100,42 @@ static void load_conf(const char *path, struct conf *c)
 		 "configuration");
 }
 
+/* Applies EventLogFile (with %h or %H for the daemon name),
+ * EventTimeStamp and EventPriority. Failure to open the file is fatal, as
+ * a typo would otherwise lose the log. */
+static void apply_event_log(const struct conf *c, const char *name)
+{
+	char path[CONF_PATH_MAX + 64];
+	size_t o = 0;
+
+	if (c->event_timestamp)
+		log_set_timestamp(c->event_timestamp_fmt[0] ? c->event_timestamp_fmt
+							     : "[%a %d %b %Y %H:%M:%S]");
+	log_set_min_prio(c->event_priority <= 1   ? LOGP_DEBUG
+			 : c->event_priority == 2 ? LOGP_INFO
+			 : c->event_priority == 3 ? LOGP_WARNING
+						  : LOGP_ERROR);
+	if (!c->event_log_file[0])
+		return;
+	for (const char *p = c->event_log_file; *p && o < sizeof(path) - 32; p++) {
+		if (p[0] == '%' && (p[1] == 'h' || p[1] == 'H')) {
+			o += (size_t)snprintf(path + o, sizeof(path) - o, "%s", name);
+			p++;
+		} else {
+			path[o++] = *p;
+		}
+	}
+	path[o] = 0;
+	{
+		FILE *fp = fopen(path, "a");
+
+		if (!fp)
+			fatal("EventLogFile %s", path);
+		setvbuf(fp, NULL, _IOLBF, 0);
+		log_set_file(fp);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *conf_path = NULL, *name = NULL;
@@ -156,9 +192,6 @@ int main(int argc, char **argv)
 			printf("configuration OK\n");
 		return 0;
 	}
-	for (int i = 0; i < c.n_notes; i++)
-		log_info("%s", c.notes[i]);
-
 	signal(SIGPIPE, SIG_IGN);
 	if (chd_init(&d, &c, name, (uint16_t)port, err, sizeof(err)) != 0)
 		fatalx("%s", err);
@@ -167,6 +200,9 @@ int main(int argc, char **argv)
 			fatal("daemon");
 		log_init("chorusd", 0);
 	}
+	apply_event_log(&c, d.name);
+	for (int i = 0; i < c.n_notes; i++)
+		log_info("%s", c.notes[i]);
 	the_daemon = &d;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

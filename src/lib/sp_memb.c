@@ -74,6 +74,7 @@ static int view_put(const struct lib_view *v, size_t off, const void *src,
 	return len ? -1 : 0;
 }
 
+/* Reads the 32-bit word at off (64-bit, so overflowed offsets fail). */
 static int view_get32(const struct lib_view *v, uint64_t off, uint32_t *out)
 {
 	if (off > v->len)
@@ -92,6 +93,8 @@ static void view_swap32(const struct lib_view *v, uint64_t off)
 	}
 }
 
+/* See lib.h. A body in one piece is checked in place; one split over
+ * scatter elements is copied, checked, and written back if swapped. */
 int lib_memb_fix(const struct iovec *iov, int n, size_t len, int swap)
 {
 	struct lib_view v = { iov, n, len };
@@ -120,6 +123,7 @@ out:
 	return ret;
 }
 
+/* See lib.h. */
 void lib_memb_swap_prefix(const struct iovec *iov, int n, size_t have)
 {
 	struct lib_view v = { iov, n, have };
@@ -140,6 +144,7 @@ void lib_memb_swap_prefix(const struct iovec *iov, int n, size_t have)
 	}
 }
 
+/* See lib.h. */
 void lib_memb_swap_gid(const struct iovec *iov, int n, size_t have)
 {
 	struct lib_view v = { iov, n, have };
@@ -187,6 +192,7 @@ done:
 	return 1;
 }
 
+/* SP_get_vs_sets_info over a view. */
 static int vs_sets_get(const struct lib_view *v, vs_set_info *vs_sets,
 			int num_vs_sets, unsigned int *my_vs_set_index)
 {
@@ -214,6 +220,7 @@ static int vs_sets_get(const struct lib_view *v, vs_set_info *vs_sets,
 	return (int)nsets;
 }
 
+/* SP_get_vs_set_members over a view. */
 static int vs_members_get(const struct lib_view *v, const vs_set_info *set,
 			  char names[][MAX_GROUP_NAME], int n)
 {
@@ -305,6 +312,8 @@ int SP_get_vs_set_members(const char *memb_mess, const vs_set_info *vs_set,
 	return vs_members_get(&v, vs_set, member_names, member_names_count);
 }
 
+/* The scatter twins: as above, over the scatter's elements in order,
+ * and ILLEGAL_MESSAGE for a malformed scatter or a read past its end. */
 int SP_scat_get_memb_info(const scatter *memb_mess, const service service_type,
 			  membership_info *memb_info)
 {

@@ -30,6 +30,7 @@
 /* Working iovecs of one frame: old_type, names, up to 100 data elements. */
 #define RD_IOV (2 + MAX_CLIENT_SCATTER_ELEMENTS)
 
+/* Total length of iov[0..n). */
 static size_t iov_total(const struct iovec *iov, int n)
 {
 	size_t t = 0;
@@ -383,6 +384,8 @@ int SP_poll(mailbox mbox)
 	return ret;
 }
 
+/* See chorus.h. The buffer is allocated when read-ahead is first turned
+ * on and freed once it is off and empty. */
 int chorus_set_readahead(mailbox mbox, int on)
 {
 	struct lib_sess *s = lib_sess_get(mbox);

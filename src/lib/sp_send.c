@@ -160,6 +160,7 @@ int SP_multigroup_multicast(mailbox mbox, service service_type,
 			 mess_type, NULL, mess_len, mess);
 }
 
+/* As SP_multigroup_multicast, with scatter data. */
 int SP_multigroup_scat_multicast(mailbox mbox, service service_type,
 				 int num_groups,
 				 const char groups[][MAX_GROUP_NAME],
@@ -197,6 +198,7 @@ int SP_join(mailbox mbox, const char *group)
 	return control(mbox, WIRE_JOIN, group);
 }
 
+/* Leaves group; same rules and returns as SP_join. */
 int SP_leave(mailbox mbox, const char *group)
 {
 	return control(mbox, WIRE_LEAVE, group);

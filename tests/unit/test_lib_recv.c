@@ -552,6 +552,31 @@ static void recv_negative_counts(void)
 	}
 }
 
+/* L7: DROP_RECV with the largest counts a header can carry computes the
+ * bytes to skip without overflow; the stream then ends (EOF) and the
+ * session breaks cleanly. */
+static void recv_huge_counts_drop(void)
+{
+	static const int32_t big = 0x7fffffff;
+	struct fake f;
+	mailbox m = fake_session(&f);
+	size_t n = mkframe(fb, AGREED_MESS, "#b#d", 0, NULL, WIRE_OWN_MARK,
+			   NULL, 0, 0);
+
+	memcpy(fb + 36, &big, 4);
+	memcpy(fb + 44, &big, 4);
+	memset(fb + n, 'x', 1000);
+	fake_write(&f, fb, n + 1000);
+	shutdown(f.dfd, SHUT_WR);
+	T_EQ(rx(m, 0, MAXG, MAXD), GROUPS_TOO_SHORT);
+	T_EQ(r.ng, -big);
+	T_EQ(r.em, -big);
+	T_EQ(rx(m, DROP_RECV, MAXG, MAXD), CONNECTION_CLOSED);
+	T_EQ(rx(m, DROP_RECV, MAXG, MAXD), NET_ERROR_ON_SESSION);
+	T_EQ(SP_disconnect(m), 0);
+	fake_close(&f);
+}
+
 /* Item 58: after CONNECTION_CLOSED every call but SP_poll and
  * SP_disconnect returns -18; after SP_disconnect everything is -11. */
 static void recv_broken_session(void)
@@ -891,6 +916,7 @@ int main(int argc, char **argv)
 		T_CASE(recv_reject),
 		T_CASE(recv_malformed_memb),
 		T_CASE(recv_negative_counts),
+		T_CASE(recv_huge_counts_drop),
 		T_CASE(recv_broken_session),
 		T_CASE(recv_nonblocking),
 		T_CASE(recv_scatter),
