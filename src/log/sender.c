@@ -35,7 +35,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
 #define CONNECT_TIMEOUT_S 3
-#define ADOPT_EVERY_MS 5000
+#define ADOPT_EVERY_MS 1000
 #define SAVE_EVERY_MS 200
 
 /* One stream being sent: the own stream of a group, or an adopted one.
