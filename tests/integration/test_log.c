@@ -97,7 +97,9 @@ static void clp_start(struct clp *c, const char *tag, const char *daemon,
 	for (; extra && *extra && n < 38; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
-	T_EQ(pipe(fds), 0);
+	/* Close-on-exec, so that no other process we start holds the pipe
+	 * open and hides the end of input from chorus-log. */
+	T_EQ(pipe2(fds, O_CLOEXEC), 0);
 	c->pid = fork();
 	if (c->pid == 0) {
 		int fd = open(c->err, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -105,8 +107,12 @@ static void clp_start(struct clp *c, const char *tag, const char *daemon,
 		dup2(fds[0], 0);
 		close(fds[0]);
 		close(fds[1]);
-		if (fd >= 0)
+		/* Nothing of ours may hold the test's stdout open: the
+		 * harness reads it until end of file. */
+		if (fd >= 0) {
+			dup2(fd, 1);
 			dup2(fd, 2);
+		}
 		exec_argv(argv);
 		_exit(127);
 	}
@@ -466,7 +472,7 @@ static void log_two_instances(void)
 	static const char *const quick[] = { "-T", "100", NULL };
 	struct hd d;
 	struct logsub sub;
-	struct clp a, b, c;
+	struct clp a, b;
 	long dups, miss;
 	char cmd[256];
 	int nstreams;
@@ -483,32 +489,20 @@ static void log_two_instances(void)
 	T_EQ(clp_finish(&b, 30000), 0);
 	check_out(outp(), 6000, &dups, &miss, 0);
 	T_EQ(dups, 0);
-	/* Leave lines in one stream (the daemon is away), then run another
-	 * instance beside a third: the left-over stream is drained. */
-	logsub_stop(&sub, SIGKILL);
-	hd_kill9(&d);
-	clp_start(&a, "a2", d.tcp_addr, quick);
+	/* While one instance runs (connected), another whose daemon is away
+	 * leaves lines in a stream of its own and exits, as after a graceful
+	 * restart: the running one adopts the stream, drains and removes it. */
+	clp_start(&b, "b2", d.tcp_addr, NULL);
+	write_lines(b.in, 7000, 8000, NULL, 0);
+	clp_start(&a, "a2", "1@127.0.0.1", quick);
 	write_lines(a.in, 6000, 7000, NULL, 0);
 	T_EQ(clp_finish(&a, 10000), 0);
-	T_ASSERT(file_has(a.err, "1000 left in the spool"));
-	hd_restart(&d);
-	logsub_start(&sub, d.tcp_addr, "logs", outp(), "sub1");
-	clp_start(&b, "b2", d.tcp_addr, NULL);
-	clp_start(&c, "c2", d.tcp_addr, NULL);
-	write_lines(b.in, 7000, 8000, NULL, 0);
-	write_lines(c.in, 8000, 9000, NULL, 0);
-	/* Both run until the backlog is in. */
-	{
-		int64_t until = t_now_ms() + 20000;
-
-		while (t_now_ms() < until && !file_has(outp(), "GET /req/6999 "))
-			usleep(10000);
-	}
+	T_ASSERTF(file_has(a.err, "1000 left in the spool"), "stderr %s", a.err);
+	T_ASSERTF(wait_file_has(b.err, "adopted stream", 10000), "stderr %s", b.err);
+	T_ASSERT(wait_file_has(b.err, "drained; removed", 10000));
 	T_EQ(clp_finish(&b, 30000), 0);
-	T_EQ(clp_finish(&c, 30000), 0);
-	check_out(outp(), 9000, &dups, &miss, 0);
+	check_out(outp(), 8000, &dups, &miss, 0);
 	T_EQ(dups, 0);
-	T_ASSERT(file_has(b.err, "adopted stream") || file_has(c.err, "adopted stream"));
 	snprintf(cmd, sizeof(cmd), "ls -d %s/spool/logs@node1/s-* | wc -l", tdir);
 	fp = popen(cmd, "r");
 	T_ASSERT(fp && fscanf(fp, "%d", &nstreams) == 1);
