@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "logsub.h"
+#include "logtest.h"
 #include "t.h"
 
 /* A chorus-log process: its stdin pipe and its stderr file. */
@@ -259,48 +259,6 @@ static void check_out(const char *path, long count, long *dups, long *missing,
 	T_ASSERTF(missing_ok || nmiss == 0, "%ld of %ld lines missing", nmiss, count);
 	*dups = ndup;
 	*missing = nmiss;
-}
-
-/* Restarts a daemon that was killed, on the same port and config. */
-static void hd_restart(struct hd *d)
-{
-	int64_t until;
-
-	d->pid = fork();
-	if (d->pid == 0) {
-		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		if (chdir(d->dir) != 0)
-			_exit(126);
-		execl(build_path("chorusd"), "chorusd", "-c", d->conf, "-n", "localhost",
-		      (char *)NULL);
-		_exit(127);
-	}
-	until = t_now_ms() + 10000;
-	while (t_now_ms() < until) {
-		int fd = raw_tcp(d);
-
-		if (fd >= 0) {
-			close(fd);
-			return;
-		}
-		T_ASSERTF(hd_alive(d), "chorusd did not restart (log %s)", d->log);
-		usleep(5000);
-	}
-	t_fail(__FILE__, __LINE__, "chorusd did not restart");
-}
-
-static void hd_kill9(struct hd *d)
-{
-	int status;
-
-	kill(d->pid, SIGKILL);
-	waitpid(d->pid, &status, 0);
-	d->pid = 0;
 }
 
 static char out_path[128];
