@@ -60,8 +60,10 @@ struct sender;
 int sender_start(struct sender **out, const struct clog_config *cfg,
 		 struct spool *const *own, struct clog_stats *st);
 
-/* Tells the sender that lines were appended (cheap; callable often). */
-void sender_wake(struct sender *s);
+/* Tells the sender that bytes of lines were appended. Cheap: it wakes
+ * the sender thread only when that is waiting for the first line or a
+ * batch's worth has come in. Called by the reader thread only. */
+void sender_appended(struct sender *s, size_t bytes);
 
 /* End of input: the sender sends everything, waits for the
  * acknowledgements up to cfg->flush_ms, then stops. */

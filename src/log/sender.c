@@ -56,6 +56,8 @@ struct sender {
 	pthread_t thread;
 	int evfd;
 	int eof;                   /* set by sender_eof (atomic) */
+	int idle;                  /* waiting for lines: wake on append */
+	uint64_t unwoken_bytes;    /* appended since the last wake-up */
 	struct stream streams[SENDER_MAX_STREAMS];
 	int nstreams;
 	int nown;
@@ -529,6 +531,20 @@ static void *sender_main(void *arg)
 			if (d >= 0 && (deadline < 0 || d < deadline))
 				deadline = d;
 		}
+		/* With nothing waiting to be sent, the next line starts the
+		 * latency clock: ask the reader for a wake-up. */
+		{
+			int idle = s->connected;
+
+			for (int i = 0; idle && i < s->nstreams; i++) {
+				uint64_t lines, bytes;
+
+				spool_pending(s->streams[i].sp, &s->streams[i].cur,
+					      &lines, &bytes);
+				idle = lines == 0;
+			}
+			__atomic_store_n(&s->idle, idle, __ATOMIC_RELEASE);
+		}
 		if (!s->connected && (deadline < 0 || s->next_connect_ms < deadline))
 			deadline = s->next_connect_ms;
 		if (deadline < 0 || s->next_save_ms < deadline)
@@ -598,7 +614,7 @@ fail:
 	return -1;
 }
 
-void sender_wake(struct sender *s)
+static void wake(struct sender *s)
 {
 	uint64_t one = 1;
 
@@ -606,10 +622,23 @@ void sender_wake(struct sender *s)
 		log_warn("eventfd");
 }
 
+void sender_appended(struct sender *s, size_t bytes)
+{
+	/* A wake-up costs two context switches: only when the sender waits
+	 * for the first line, or a full batch has come in since the last
+	 * one. Otherwise its own deadline brings it round. */
+	s->unwoken_bytes += bytes;
+	if (__atomic_exchange_n(&s->idle, 0, __ATOMIC_ACQ_REL) ||
+	    s->unwoken_bytes >= s->cfg->batch_bytes) {
+		s->unwoken_bytes = 0;
+		wake(s);
+	}
+}
+
 void sender_eof(struct sender *s)
 {
 	__atomic_store_n(&s->eof, 1, __ATOMIC_RELEASE);
-	sender_wake(s);
+	wake(s);
 }
 
 void sender_join(struct sender *s)

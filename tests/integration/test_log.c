@@ -324,7 +324,7 @@ static void log_daemon_kill(void)
 	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
 	T_ASSERT(file_has(c.err, "lost the daemon"));
 	check_out(outp(), 50000, &dups, &miss, 0);
-	printf("daemon SIGKILL: 50000 lines, 0 lost, %ld duplicates dropped\n", dups);
+	fprintf(stderr, "test_log: daemon SIGKILL: 50000 lines, 0 lost, %ld duplicates dropped\n", dups);
 	logsub_stop(&sub, SIGKILL);
 	hd_stop(&d);
 	rmtdir();
@@ -358,7 +358,7 @@ static void log_sub_restart(void)
 	T_EQ(clp_finish(&c, 60000), 0);
 	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
 	check_out(outp(), 50000, &dups, &miss, 0);
-	printf("subscriber SIGKILL: 50000 lines, 0 lost, %ld duplicates\n", dups);
+	fprintf(stderr, "test_log: subscriber SIGKILL: 50000 lines, 0 lost, %ld duplicates\n", dups);
 	T_EQ(dups, 0);
 	logsub_stop(&sub, SIGKILL);
 	hd_stop(&d);
@@ -508,7 +508,7 @@ static void log_overflow(void)
 	T_EQ(clp_finish(&c, 30000), 0);
 	check_out(outp(), 20000, &dups, &miss, 1);
 	T_EQ(miss, dropped);
-	printf("overflow: %ld of 20000 lines dropped and reported\n", dropped);
+	fprintf(stderr, "test_log: overflow: %ld of 20000 lines dropped and reported\n", dropped);
 	logsub_stop(&sub, SIGKILL);
 	hd_stop(&d);
 	rmtdir();

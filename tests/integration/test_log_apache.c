@@ -383,7 +383,8 @@ static void run_with_fault(enum fault f, int requests)
 	T_ASSERTF(complete == requests, "ab completed %ld of %d", complete, requests);
 	httpd_stop(&h);
 	dups = compare(&h, out);
-	printf("%s: %d requests, all stored, %ld duplicates dropped\n",
+	/* To stderr: tests/run.sh keeps it in test-log.txt. */
+	fprintf(stderr, "test_log_apache: %s: %d requests, every line stored, %ld duplicates dropped\n",
 	       f == F_NONE ? "no fault" : f == F_DAEMON_KILL ? "chorusd SIGKILL" :
 	       f == F_GRACEFUL ? "graceful" : "subscriber restart", requests, dups);
 	logsub_stop(&sub, SIGKILL);
@@ -411,11 +412,62 @@ static void apache_sub_restart(void)
 	run_with_fault(F_SUB_RESTART, 20000);
 }
 
+/* One timed run of n requests against a fresh Apache whose CustomLog is
+ * `log`; returns requests per second. */
+static double timed_run(const char *log, int n)
+{
+	struct httpd h;
+	char abo[128];
+	long complete;
+	double rps;
+
+	httpd_init(&h);
+	httpd_conf(&h, log, 0);
+	httpd_start(&h);
+	snprintf(abo, sizeof(abo), "%s/ab.out", h.dir);
+	rps = ab_wait(ab_start(h.port, n, 16, abo), abo, &complete);
+	T_ASSERTF(complete == n, "ab completed %ld of %d", complete, n);
+	httpd_stop(&h);
+	rmdir_all(h.dir);
+	return rps;
+}
+
+/* The daemon is unreachable: Apache with chorus-log (spooling, retrying)
+ * must serve at the rate it serves with plain file logging, within 10%.
+ * Runs alternate and the best of each counts, to damp noise. */
+static void apache_dead_daemon_rate(void)
+{
+	char log[1024], spool[64], file[128];
+	double best_log = 0, best_file = 0;
+
+	need_apache();
+	snprintf(spool, sizeof(spool), "/tmp/chorus-rate-XXXXXX");
+	T_ASSERT(mkdtemp(spool) != NULL);
+	snprintf(file, sizeof(file), "%s/plain.log", spool);
+	/* Port 1 on loopback: nothing listens, connections are refused. */
+	snprintf(log, sizeof(log), "|%s/chorus-log -g apache -h node1 -s 1@127.0.0.1 "
+		 "-d %s -T 100 -i 0", build_dir(), spool);
+	for (int round = 0; round < 3; round++) {
+		double a = timed_run(file, 10000), b = timed_run(log, 10000);
+
+		if (a > best_file)
+			best_file = a;
+		if (b > best_log)
+			best_log = b;
+	}
+	fprintf(stderr, "test_log_apache: dead daemon: chorus-log %.0f req/s, plain file "
+		"%.0f req/s, ratio %.3f\n", best_log, best_file, best_log / best_file);
+	T_ASSERTF(best_log >= 0.9 * best_file, "chorus-log %.0f req/s, file %.0f req/s",
+		  best_log, best_file);
+	rmdir_all(spool);
+}
+
 static const struct t_case cases[] = {
 	T_CASE_TIMEOUT(apache_basic, 120),
 	T_CASE_TIMEOUT(apache_daemon_kill, 120),
 	T_CASE_TIMEOUT(apache_graceful, 120),
 	T_CASE_TIMEOUT(apache_sub_restart, 120),
+	T_CASE_TIMEOUT(apache_dead_daemon_rate, 180),
 };
 
 int main(int argc, char **argv)
