@@ -639,7 +639,30 @@ static void log_usage(void)
 	}
 }
 
+/* The usage text is the synopsis of chorus-log(1), word for word. */
+static void log_usage_matches_man(void)
+{
+	char cmd[1024], a[1024] = "", b[1024] = "";
+	FILE *fp;
+
+	if (system("command -v man >/dev/null 2>&1") != 0)
+		t_skip("man is not installed");
+	snprintf(cmd, sizeof(cmd), "%s --help | sed 's/^usage: //' | tr -s ' \n' '  '",
+		 build_path("chorus-log"));
+	fp = popen(cmd, "r");
+	T_ASSERT(fp && fgets(a, sizeof(a), fp));
+	pclose(fp);
+	fp = popen("MANWIDTH=200 man -l man/chorus-log.1 2>/dev/null | "
+		   "sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' | "
+		   "tr -s ' \n' '  '", "r");
+	T_ASSERT(fp && fgets(b, sizeof(b), fp));
+	pclose(fp);
+	/* Trim the leading space of the indented synopsis. */
+	T_STREQ(a[0] == ' ' ? a + 1 : a, b[0] == ' ' ? b + 1 : b);
+}
+
 static const struct t_case cases[] = {
+	T_CASE(log_usage_matches_man),
 	T_CASE(log_usage),
 	T_CASE(log_basic),
 	T_CASE_TIMEOUT(log_daemon_kill, 90),
