@@ -373,7 +373,8 @@ static int load_segments(struct spool *sp, char *err, size_t errlen)
 		}
 		sp->bytes += s.bytes;
 	}
-	qsort(sp->segs, sp->nsegs, sizeof(*sp->segs), seg_cmp);
+	if (sp->nsegs > 1)
+		qsort(sp->segs, sp->nsegs, sizeof(*sp->segs), seg_cmp);
 	/* Segments are contiguous; a crash between cutting a torn tail and
 	 * the next segment cannot happen (only the last is written), but be
 	 * safe: an overlap is cut, a gap counts as dropped lines. */
