@@ -27,7 +27,7 @@ i=0
 until [ -S "$run/$port" ] || [ $i -gt 200 ]; do sleep 0.05; i=$((i + 1)); done
 
 awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++)
-	printf "192.0.2.%d - - [01/Jan/2025:00:00:%02d +0000] \"GET /debian/pool/main/p/pkg/pkg_%d_amd64.deb HTTP/1.1\" 200 %d \"-\" \"Debian APT-HTTP/1.3 (2.6.1)\"\n", i % 250, i % 60, i, 1000 + i % 90000 }' \
+	printf "192.0.2.%d - - [01/Jan/2025:00:00:%02d +0000] \"GET /debian/pool/main/p/pkg/pkg_%d_amd64.deb HTTP/1.1\" 200 %d \"-\" \"http://mirror.example.org/debian/dists/bookworm/main/\" \"Debian APT-HTTP/1.3 (2.6.1) non-interactive\"\n", i % 250, i % 60, i, 1000 + i % 90000 }' \
 	> "$run/lines"
 bytes=$(wc -c < "$run/lines")
 echo "log_bench: $N lines, $((bytes / N)) bytes each on average"
