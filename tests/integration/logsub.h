@@ -46,10 +46,31 @@ struct logsub {
 	char name[16];
 };
 
+/* Cuts a record torn by a kill in mid-write back to the last '\n', as a
+ * real writer must before it trusts its file. */
+static void logsub_cut_torn(const char *path)
+{
+	int fd = open(path, O_RDWR);
+	off_t end;
+	char c;
+
+	if (fd < 0)
+		return;
+	end = lseek(fd, 0, SEEK_END);
+	while (end > 0 && pread(fd, &c, 1, end - 1) == 1 && c != '\n')
+		end--;
+	if (ftruncate(fd, end) != 0)
+		_exit(5);
+	close(fd);
+}
+
 /* Rebuilds the per-stream high-water marks from the file. */
 static int logsub_recover(const char *path, struct batch_rx *rx, int *nrx)
 {
-	FILE *fp = fopen(path, "r");
+	FILE *fp;
+
+	logsub_cut_torn(path);
+	fp = fopen(path, "r");
 	char *line = NULL;
 	size_t cap = 0;
 
