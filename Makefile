@@ -44,7 +44,8 @@ ALL_CFLAGS := -std=c11 $(WARNINGS) -MMD -MP $(SANFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
 LIBS := -lpthread
 # Libraries of the log programs (zlib for batch compression, when used).
-LOG_LIBS ?=
+# libchorus comes again after libcore.a, whose log modules call it.
+LOG_LIBS ?= $(B)/libchorus.a
 
 ifeq ($(V),1)
 Q :=
