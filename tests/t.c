@@ -3,6 +3,8 @@
  */
 #include "t.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -101,10 +103,22 @@ static int run_case(const char *prog, const struct t_case *c)
 		exit(0);
 	}
 	close(fds[1]);
-	/* Keep what fits; drain the rest so the child never blocks. */
-	for (;;) {
+	/* Keep what fits and drain the rest, so the child never blocks. Stop
+	 * when the child has exited and its process group is taken down:
+	 * a grandchild that inherited the pipe must not hold the run. */
+	for (int exited = 0, quiet_ms = 0;;) {
+		struct pollfd p = { fds[0], POLLIN, 0 };
 		char sink[4096];
 
+		if (!exited && waitpid(pid, &status, WNOHANG) == pid) {
+			exited = 1;
+			kill(-pid, SIGKILL);
+		}
+		if (poll(&p, 1, 50) <= 0) {
+			if (exited && (quiet_ms += 50) >= 1000)
+				break;
+			continue;
+		}
 		if (got < sizeof(why) - 1)
 			r = read(fds[0], why + got, sizeof(why) - 1 - got);
 		else
@@ -118,7 +132,8 @@ static int run_case(const char *prog, const struct t_case *c)
 	while (got > 0 && (why[got - 1] == '\n'))
 		why[--got] = 0;
 	close(fds[0]);
-	waitpid(pid, &status, 0);
+	if (waitpid(pid, &status, 0) < 0 && errno != ECHILD)
+		status = 1;
 	/* Take down anything the case left running in its process group. */
 	kill(-pid, SIGKILL);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
