@@ -44,7 +44,7 @@ ALL_CFLAGS := -std=c11 $(WARNINGS) -MMD -MP $(SANFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
 LIBS := -lpthread
 # Libraries of the log programs (zlib for batch compression, when used).
-LOG_LIBS ?=
+LOG_LIBS ?= -lzstd -lz
 
 ifeq ($(V),1)
 Q :=
