@@ -1,0 +1,202 @@
+/*
+ * logd_store.h - chorus-logd's durable store: the log files it appends
+ * to, the per-stream high-water marks, and the journal that ties the two
+ * together so that a writer killed at any point recovers to a state where
+ * its files hold every acknowledged line exactly once and no torn line.
+ *
+ * The design (docs/logd.md has the long form):
+ *
+ *   - Lines are appended to the files through per-file buffers; nothing
+ *     is acknowledged yet.
+ *   - store_commit() writes the buffers out, fdatasync()s the files that
+ *     changed (unless the policy is "never"), then appends one record to
+ *     the journal: the new committed length of every file written and the
+ *     high-water mark of every stream that moved, closed by a checksum
+ *     line; then fdatasync()s the journal. Only after this does the shell
+ *     send the acknowledgements of the batches it has taken.
+ *   - On start, store_open() replays the journal up to its last intact
+ *     record and cuts every file it names back to its committed length.
+ *     Lines written after that record are gone, and so are the high-water
+ *     marks that covered them; they were never acknowledged, so chorus-log
+ *     sends them again and they are written once.
+ *   - A file is named in the journal (with its length at that moment)
+ *     before the first byte is written to it, so a file created after the
+ *     last record is cut back to what it had, too.
+ *   - Renames (size rotation) are written to the journal before they are
+ *     done and redone on recovery; compressions of rotated files are
+ *     recorded when queued and when finished, and redone when needed.
+ *
+ * Journal: <state_dir>/journal, text, one entry a line (see docs/logd.md):
+ *   F <length> <path>          committed length of a file
+ *   S <stream id, 16 hex> <hwm> <lost>
+ *   R <suffix> <path>          path is renamed to path+suffix (intent)
+ *   r <path>                   that rename is done
+ *   Z <suffix> <path>          path is to be compressed into path+suffix
+ *   z <path>                   that compression is done or abandoned
+ *   C <FNV-1a 64 of the record's bytes, 16 hex>
+ * It is rewritten as a snapshot (journal.new, fsync, rename) at start
+ * and whenever it grows past STORE_JOURNAL_MAX.
+ *
+ * Ownership: store_open() creates the store, store_close() frees it and
+ * every struct store_file; a struct store_file belongs to the store and
+ * is valid until store_close_file(), store_rotate() or store_close().
+ * Single-threaded: only the main thread calls these functions.
+ */
+#ifndef CHORUS_LOGD_STORE_H
+#define CHORUS_LOGD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log/logd.h"
+#include "proto/batch.h"
+
+#define STORE_STREAMS_MAX 65536
+#define STORE_ZIPS_MAX 1024
+#define STORE_BUF 262144            /* write buffer of one file */
+#define STORE_JOURNAL_MAX (16u << 20)
+#define STORE_KEY_MAX 96
+
+struct store_cfg {
+	const char *state_dir;
+	enum logd_fsync fsync;
+	uint32_t max_open;          /* open files at most (>= 4) */
+};
+
+/* An open log file. */
+struct store_file {
+	char path[LOGD_PATH_MAX];
+	char key[STORE_KEY_MAX];    /* the shell's: which rule and node */
+	int fd;
+	uint64_t size;              /* bytes written, buffered included */
+	uint64_t committed;         /* length in the journal */
+	char *buf;
+	size_t buffered;
+	uint64_t last_use;
+	int dirty;                  /* written since the last fdatasync */
+};
+
+/* A stream's entry: the batch_rx bookkeeping plus what was committed. */
+struct store_stream {
+	struct batch_rx rx;
+	uint64_t committed_hwm;
+	uint64_t last_use;
+	int dirty;
+};
+
+/* A compression waiting or running: src into src + suffix. */
+struct store_zip {
+	char src[LOGD_PATH_MAX];
+	char suffix[16];
+	uint64_t gen;               /* tells a requeued compression apart */
+};
+
+struct store_stats {
+	uint64_t commits, fsyncs, journal_bytes, compactions;
+	uint64_t fsync_us_last, fsync_us_max, fsync_us_total;
+	uint64_t streams_evicted, truncated_bytes, files_missing;
+};
+
+struct store {
+	struct store_cfg cfg;
+	char dir[LOGD_PATH_MAX];
+	int lock_fd, jfd;
+	uint64_t jsize;
+	uint64_t clock;                 /* use counter for LRU */
+	struct store_file **files;
+	uint32_t nfiles;
+	struct store_stream *streams;   /* open addressing by stream id */
+	uint32_t streams_cap, nstreams;
+	uint32_t *dirty_idx;            /* streams touched since the commit */
+	uint32_t ndirty;
+	struct store_zip zips[STORE_ZIPS_MAX];
+	int nzips;
+	uint64_t zip_gen;
+	char *rec;                      /* the journal record being built */
+	size_t rec_len, rec_cap;
+	struct store_stats st;
+};
+
+/* Opens the state directory (created if missing, locked against a second
+ * writer), replays the journal, cuts the files it names back to their
+ * committed lengths, redoes interrupted renames, and rewrites the journal
+ * as a snapshot. Pending compressions are left in s->zips for the shell
+ * to start. Returns 0 and *out, or -1 with a message in err. */
+int store_open(struct store **out, const struct store_cfg *cfg, char *err,
+	       size_t errlen);
+
+/* Commits, closes every file and frees the store. NULL is ignored. */
+void store_close(struct store *s);
+
+/* The stream entry of id (created with hwm 0 if create and new; when the
+ * table is full the least recently used entry is evicted and counted).
+ * NULL if absent and !create. The pointer is valid until the next call
+ * that may create a stream. */
+struct store_stream *store_stream(struct store *s, uint64_t id, int create);
+
+/* Marks a stream's bookkeeping as changed, so the next commit records it. */
+void store_stream_touch(struct store *s, struct store_stream *st);
+
+/* The open file for path, or NULL if it is not open. */
+struct store_file *store_find(struct store *s, const char *path);
+
+/* The open file with this key, or NULL. */
+struct store_file *store_find_key(struct store *s, const char *key);
+
+/* Opens path for appending (creating it and its directories), records
+ * its current length in the journal before anything is written, and
+ * tags it with key. A compression queued for this path is abandoned. If
+ * max_open files are open, the least recently used are closed first.
+ * Returns 0 and *out, or a negative errno. */
+int store_file_open(struct store *s, const char *path, const char *key,
+		    struct store_file **out);
+
+/* Appends len bytes (whole lines) to f's buffer, writing it out when
+ * full. Returns 0 or a negative errno (the bytes are then not in the
+ * file, and f->size is unchanged). */
+int store_append(struct store *s, struct store_file *f, const char *data, size_t len);
+
+/* Writes out every buffer; fdatasync()s changed files and the journal
+ * if sync; appends the record of every changed file and stream. Returns
+ * 0 or a negative errno (nothing may be acknowledged then). */
+int store_commit(struct store *s, int sync);
+
+/* Undoes everything since the last commit (a write failed): cuts the
+ * files back to their committed lengths and the streams' high-water marks
+ * to their committed values. Nothing since the commit was acknowledged. */
+void store_rollback(struct store *s);
+
+/* 1 if a commit would record something. */
+int store_uncommitted(const struct store *s);
+
+/* Commits and closes f. */
+int store_close_file(struct store *s, struct store_file *f, int sync);
+
+/* Commits and closes every file (SIGHUP: the next write reopens them by
+ * name, so a file that logrotate moved away is created anew). */
+int store_close_all(struct store *s, int sync);
+
+/* Size rotation: commits, then renames f's file to the first free
+ * "<path>.N" (N >= 1, also free of "<path>.N<zip_ext>"), durably, and
+ * closes f. If zip_ext is not empty (".zst", ".gz") it also queues the
+ * compression of the rotated file (see store_zip_*). The rotated name
+ * goes to rotated. Returns 0 or a negative errno. */
+int store_rotate(struct store *s, struct store_file *f, const char *zip_ext,
+		 char *rotated, size_t cap);
+
+/* Queues the compression of a closed file into path + ext (".N" is added
+ * before ext if that exists). Returns the index in s->zips, or -1. */
+int store_zip_queue(struct store *s, const char *path, const char *ext);
+
+/* A compression of src (queued as generation gen) finished: the compressed copy is tmp
+ * (already fsync'd); unless the source was reopened (the zip is then
+ * gone from the list) it is renamed into place, the source removed and
+ * the end recorded. ok=0: the compression failed; the source stays.
+ * Returns 0, or a negative errno. */
+int store_zip_done(struct store *s, const char *src, uint64_t gen, const char *tmp,
+		   int ok);
+
+/* Index of the pending zip of src, or -1. */
+int store_zip_find(const struct store *s, const char *src);
+
+#endif /* CHORUS_LOGD_STORE_H */

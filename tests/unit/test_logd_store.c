@@ -1,0 +1,482 @@
+/*
+ * test_logd_store.c - chorus-logd's durable store (src/log/logd_store.c)
+ * and compression worker (logd_rotate.c): commit and recovery, a writer
+ * process killed with SIGKILL at random moments (every acknowledged line
+ * exactly once, no torn line, in order), rollback after a failed write,
+ * torn journal records, size rotation with zstd and gzip compression,
+ * and recovery of an interrupted rotation.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "log/logd_rotate.h"
+#include "log/logd_store.h"
+#include "t.h"
+
+static char dir[64], state[96], logpath[96];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/chorus-store-XXXXXX");
+	T_ASSERT(mkdtemp(dir) != NULL);
+	snprintf(state, sizeof(state), "%s/state", dir);
+	snprintf(logpath, sizeof(logpath), "%s/logs/a/access.log", dir);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	T_EQ(system(cmd), 0);
+}
+
+static struct store *reopen(enum logd_fsync policy)
+{
+	struct store_cfg cfg = { state, policy, 16 };
+	struct store *s = NULL;
+	char err[256];
+
+	T_ASSERTF(store_open(&s, &cfg, err, sizeof(err)) == 0, "store_open: %s", err);
+	return s;
+}
+
+/* Appends lines "line <seq>\n" for seq in [from, to] to f. */
+static void put_lines(struct store *s, struct store_file *f, uint64_t from, uint64_t to)
+{
+	char buf[64];
+
+	for (uint64_t q = from; q <= to; q++) {
+		int n = snprintf(buf, sizeof(buf), "line %" PRIu64 "\n", q);
+
+		T_EQ(store_append(s, f, buf, (size_t)n), 0);
+	}
+}
+
+/* Checks that path holds exactly "line 1" .. "line n", in order. */
+static void check_lines(const char *path, uint64_t n)
+{
+	FILE *fp = fopen(path, "r");
+	char line[128];
+	uint64_t want = 1;
+
+	if (!fp) {
+		T_ASSERTF(n == 0, "%s missing, expected %" PRIu64 " lines", path, n);
+		return;
+	}
+	while (fgets(line, sizeof(line), fp)) {
+		char expect[64];
+
+		snprintf(expect, sizeof(expect), "line %" PRIu64 "\n", want);
+		T_ASSERTF(strcmp(line, expect) == 0, "%s: line %" PRIu64 " is \"%s\"", path,
+			  want, line);
+		want++;
+	}
+	fclose(fp);
+	T_ASSERTF(want - 1 == n, "%s has %" PRIu64 " lines, expected %" PRIu64, path,
+		  want - 1, n);
+}
+
+static void store_commit_recover(void)
+{
+	struct store *s;
+	struct store_stream *st;
+	struct store_file *f;
+	pid_t pid;
+	int status;
+
+	setup();
+	s = reopen(LOGD_FSYNC_BATCH);
+	st = store_stream(s, 0xabc, 1);
+	T_ASSERT(st != NULL);
+	T_EQ(store_file_open(s, logpath, "k", &f), 0);
+	put_lines(s, f, 1, 100);
+	st->rx.hwm = 100;
+	store_stream_touch(s, st);
+	T_EQ(store_commit(s, 1), 0);
+	/* A child writes more and dies before committing. */
+	pid = fork();
+	if (pid == 0) {
+		put_lines(s, f, 101, 150);
+		st->rx.hwm = 150;
+		store_stream_touch(s, st);
+		/* Out of the buffer into the file, but no journal record. */
+		for (uint32_t i = 0; i < s->nfiles; i++)
+			if (s->files[i]->buffered &&
+			    write(s->files[i]->fd, s->files[i]->buf, s->files[i]->buffered) < 0)
+				_exit(3);
+		/* A torn half line, as a kill in mid-write leaves it. */
+		if (write(f->fd, "line 15", 7) != 7)
+			_exit(3);
+		kill(getpid(), SIGKILL);
+	}
+	T_EQ(waitpid(pid, &status, 0), pid);
+	/* Drop our copy without committing: as if we were the dead one. */
+	for (uint32_t i = 0; i < s->nfiles; i++) {
+		s->files[i]->buffered = 0;
+		s->files[i]->size = s->files[i]->committed;
+	}
+	close(s->jfd);
+	s->jfd = -1;
+	store_close(s);
+	s = reopen(LOGD_FSYNC_BATCH);
+	st = store_stream(s, 0xabc, 0);
+	T_ASSERT(st != NULL);
+	T_EQ(st->rx.hwm, 100);
+	T_EQ(s->st.truncated_bytes, 50 * 9 + 7);
+	check_lines(logpath, 100);
+	store_close(s);
+	teardown();
+}
+
+/* The writer of the kill test: continues the stream from the recovered
+ * high-water mark, commits every few batches, and reports each commit's
+ * high-water mark on fd (the "acknowledgement"). Never returns. */
+static void writer(int fd, enum logd_fsync policy, unsigned seed)
+{
+	struct store *s = reopen(policy);
+	struct store_stream *st = store_stream(s, 0x5eed, 1);
+	struct store_file *f;
+
+	srand(seed);
+	if (store_file_open(s, logpath, "k", &f) != 0)
+		_exit(2);
+	for (;;) {
+		uint64_t from = st->rx.hwm + 1, to = from + (uint64_t)(rand() % 200);
+
+		put_lines(s, f, from, to);
+		st->rx.hwm = to;
+		store_stream_touch(s, st);
+		if (rand() % 3 == 0) {
+			if (store_commit(s, policy != LOGD_FSYNC_NEVER) != 0)
+				_exit(3);
+			if (write(fd, &st->rx.hwm, sizeof(st->rx.hwm)) != sizeof(st->rx.hwm))
+				_exit(4);
+		}
+	}
+}
+
+static void kill_loop(enum logd_fsync policy, int rounds)
+{
+	uint64_t acked = 0;
+
+	setup();
+	for (int r = 0; r < rounds; r++) {
+		int fds[2];
+		pid_t pid;
+		struct timespec nap = { 0, (long)(1 + rand() % 30) * 1000000L };
+
+		T_EQ(pipe(fds), 0);
+		pid = fork();
+		if (pid == 0) {
+			close(fds[0]);
+			writer(fds[1], policy, (unsigned)r);
+		}
+		close(fds[1]);
+		nanosleep(&nap, NULL);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		{
+			uint64_t v;
+
+			while (read(fds[0], &v, sizeof(v)) == (ssize_t)sizeof(v))
+				acked = v;
+		}
+		close(fds[0]);
+		{
+			struct store *s = reopen(policy);
+			struct store_stream *st = store_stream(s, 0x5eed, 0);
+			uint64_t hwm = st ? st->rx.hwm : 0;
+
+			T_ASSERTF(hwm >= acked, "round %d: recovered %" PRIu64 " < acked %" PRIu64,
+				  r, hwm, acked);
+			store_close(s);
+			check_lines(logpath, hwm);
+		}
+	}
+	teardown();
+}
+
+static void store_kill9_batch(void)
+{
+	srand(1);
+	kill_loop(LOGD_FSYNC_BATCH, 25);
+}
+
+static void store_kill9_never(void)
+{
+	srand(2);
+	kill_loop(LOGD_FSYNC_NEVER, 25);
+}
+
+/* A failed write rolls back to the last commit. */
+static void store_rollback_case(void)
+{
+	struct store *s;
+	struct store_stream *st;
+	struct store_file *f;
+
+	setup();
+	s = reopen(LOGD_FSYNC_NEVER);
+	st = store_stream(s, 7, 1);
+	T_EQ(store_file_open(s, logpath, "k", &f), 0);
+	put_lines(s, f, 1, 10);
+	st->rx.hwm = 10;
+	store_stream_touch(s, st);
+	T_EQ(store_commit(s, 0), 0);
+	put_lines(s, f, 11, 20);
+	st->rx.hwm = 20;
+	store_stream_touch(s, st);
+	T_EQ(store_uncommitted(s), 1);
+	store_rollback(s);
+	T_EQ(st->rx.hwm, 10);
+	T_EQ(store_uncommitted(s), 0);
+	put_lines(s, f, 11, 12);
+	st->rx.hwm = 12;
+	store_stream_touch(s, st);
+	store_close(s);
+	check_lines(logpath, 12);
+	teardown();
+}
+
+/* Garbage and torn records at the end of the journal are dropped; a
+ * wrong checksum stops the replay there. */
+static void store_torn_journal(void)
+{
+	static const char *const tails[] = {
+		"S 0000000000000007 99 0\n",               /* no C line */
+		"S 0000000000000007 99 0\nC 0000000000000000\n", /* bad sum */
+		"S 00000000000000",                         /* torn line */
+		"\n\n\nxx",
+	};
+
+	for (size_t i = 0; i < T_COUNT(tails); i++) {
+		struct store *s;
+		struct store_stream *st;
+		char jpath[128];
+		FILE *fp;
+
+		setup();
+		s = reopen(LOGD_FSYNC_NEVER);
+		st = store_stream(s, 7, 1);
+		st->rx.hwm = 5;
+		store_stream_touch(s, st);
+		T_EQ(store_commit(s, 0), 0);
+		store_close(s);
+		snprintf(jpath, sizeof(jpath), "%s/journal", state);
+		fp = fopen(jpath, "a");
+		T_ASSERT(fp != NULL);
+		fputs(tails[i], fp);
+		fclose(fp);
+		s = reopen(LOGD_FSYNC_NEVER);
+		st = store_stream(s, 7, 0);
+		T_ASSERT(st != NULL);
+		T_EQ(st->rx.hwm, 5);
+		store_close(s);
+		teardown();
+	}
+	/* Not a journal at all: a clear error. */
+	{
+		struct store_cfg cfg = { NULL, LOGD_FSYNC_NEVER, 16 };
+		struct store *s = NULL;
+		char jpath[128], err[256];
+		FILE *fp;
+
+		setup();
+		cfg.state_dir = state;
+		mkdir(state, 0755);
+		snprintf(jpath, sizeof(jpath), "%s/journal", state);
+		fp = fopen(jpath, "w");
+		fputs("hello\n", fp);
+		fclose(fp);
+		T_ASSERT(store_open(&s, &cfg, err, sizeof(err)) != 0);
+		T_ASSERTF(strstr(err, "not a chorus-logd journal") != NULL, "%s", err);
+		teardown();
+	}
+}
+
+/* A second store on the same state directory is refused. */
+static void store_lock(void)
+{
+	struct store_cfg cfg = { NULL, LOGD_FSYNC_NEVER, 16 };
+	struct store *s, *s2 = NULL;
+	char err[256];
+
+	setup();
+	cfg.state_dir = state;
+	s = reopen(LOGD_FSYNC_NEVER);
+	T_ASSERT(store_open(&s2, &cfg, err, sizeof(err)) != 0);
+	T_ASSERTF(strstr(err, "in use") != NULL, "%s", err);
+	store_close(s);
+	teardown();
+}
+
+/* Reads a whole compressed file back. */
+static char *decompress(const char *path, size_t *len)
+{
+	size_t n = strlen(path);
+	char *out = malloc(1 << 20);
+
+	*len = 0;
+	if (n > 4 && strcmp(path + n - 4, ".zst") == 0) {
+		size_t clen;
+		unsigned char *c = t_read_file(path, &clen);
+		size_t r = ZSTD_decompress(out, 1 << 20, c, clen);
+
+		T_ASSERTF(!ZSTD_isError(r), "zstd: %s", ZSTD_getErrorName(r));
+		*len = r;
+		free(c);
+	} else {
+		gzFile gz = gzopen(path, "rb");
+		int r;
+
+		T_ASSERT(gz != NULL);
+		while ((r = gzread(gz, out + *len, (unsigned)((1 << 20) - *len))) > 0)
+			*len += (size_t)r;
+		gzclose(gz);
+	}
+	return out;
+}
+
+static void rotate_with(const char *ext)
+{
+	struct store *s;
+	struct store_stream *st;
+	struct store_file *f;
+	struct zq *q;
+	struct zq_result r;
+	char rotated[LOGD_PATH_MAX], dst[LOGD_PATH_MAX + 32];
+	size_t plain_len, zlen;
+	char *plain, *z;
+
+	setup();
+	s = reopen(LOGD_FSYNC_BATCH);
+	st = store_stream(s, 9, 1);
+	T_EQ(store_file_open(s, logpath, "k", &f), 0);
+	put_lines(s, f, 1, 1000);
+	st->rx.hwm = 1000;
+	store_stream_touch(s, st);
+	T_EQ(store_rotate(s, f, ext, rotated, sizeof(rotated)), 0);
+	snprintf(dst, sizeof(dst), "%s.1", logpath);
+	T_STREQ(rotated, dst);
+	T_EQ(s->nzips, 1);
+	T_ASSERT(access(logpath, F_OK) != 0);
+	plain = (char *)t_read_file(rotated, &plain_len);
+	/* The compression runs in the worker; the store finishes it. */
+	T_EQ(zq_start(&q), 0);
+	snprintf(dst, sizeof(dst), "%s%s", s->zips[0].src, s->zips[0].suffix);
+	T_EQ(zq_push(q, s->zips[0].src, dst, s->zips[0].gen), 0);
+	for (int i = 0; i < 500 && !zq_collect(q, &r); i++)
+		usleep(10000);
+	T_ASSERT(r.ok);
+	T_EQ(r.in_bytes, plain_len);
+	T_EQ(store_zip_done(s, r.src, r.gen, r.tmp, r.ok), 0);
+	zq_stop(q);
+	T_EQ(s->nzips, 0);
+	T_ASSERT(access(rotated, F_OK) != 0);
+	z = decompress(dst, &zlen);
+	T_EQ(zlen, plain_len);
+	T_MEMEQ(z, plain, zlen);
+	/* The next lines go to a new file; a second rotation takes .2. */
+	T_EQ(store_file_open(s, logpath, "k", &f), 0);
+	put_lines(s, f, 1, 3);
+	T_EQ(store_rotate(s, f, ext, rotated, sizeof(rotated)), 0);
+	snprintf(dst, sizeof(dst), "%s.2", logpath);
+	T_STREQ(rotated, dst);
+	store_close(s);
+	/* Reopened with the compression still queued: it is still there. */
+	s = reopen(LOGD_FSYNC_BATCH);
+	T_EQ(s->nzips, 1);
+	T_STREQ(s->zips[0].src, dst);
+	store_close(s);
+	free(plain);
+	free(z);
+	teardown();
+}
+
+static void store_rotate_zstd(void)
+{
+	rotate_with(".zst");
+}
+
+static void store_rotate_gzip(void)
+{
+	rotate_with(".gz");
+}
+
+/* A rotation whose rename was recorded but not done is finished on
+ * recovery; a file reopened while its compression was queued keeps its
+ * lines and the compression is abandoned. */
+static void store_rotate_recovery(void)
+{
+	struct store *s;
+	struct store_file *f;
+	char jpath[128], moved[160];
+	FILE *fp;
+
+	setup();
+	s = reopen(LOGD_FSYNC_NEVER);
+	T_EQ(store_file_open(s, logpath, "k", &f), 0);
+	put_lines(s, f, 1, 10);
+	T_EQ(store_commit(s, 0), 0);
+	store_close(s);
+	/* Forge the intent record of a rotation that died before rename. */
+	snprintf(jpath, sizeof(jpath), "%s/journal", state);
+	{
+		char rec[512];
+		uint64_t h = 0xcbf29ce484222325ull;
+		int n = snprintf(rec, sizeof(rec), "R .1 %s\n", logpath);
+
+		for (int i = 0; i < n; i++) {
+			h ^= (unsigned char)rec[i];
+			h *= 0x100000001b3ull;
+		}
+		fp = fopen(jpath, "a");
+		fprintf(fp, "%sC %016" PRIx64 "\n", rec, h);
+		fclose(fp);
+	}
+	s = reopen(LOGD_FSYNC_NEVER);
+	snprintf(moved, sizeof(moved), "%s.1", logpath);
+	check_lines(moved, 10);
+	T_ASSERT(access(logpath, F_OK) != 0);
+	/* Time rotation: queue a compression, then late lines reopen it. */
+	T_EQ(store_file_open(s, logpath, "k", &f), 0);
+	put_lines(s, f, 1, 5);
+	T_EQ(store_close_file(s, f, 0), 0);
+	T_ASSERT(store_zip_queue(s, logpath, ".zst") >= 0);
+	T_EQ(store_file_open(s, logpath, "k", &f), 0);
+	T_EQ(s->nzips, 0);
+	put_lines(s, f, 6, 7);
+	T_EQ(store_zip_done(s, logpath, 99, NULL, 1), 0);
+	store_close(s);
+	check_lines(logpath, 7);
+	teardown();
+}
+
+static const struct t_case cases[] = {
+	T_CASE(store_commit_recover),
+	T_CASE_TIMEOUT(store_kill9_batch, 60),
+	T_CASE_TIMEOUT(store_kill9_never, 60),
+	T_CASE(store_rollback_case),
+	T_CASE(store_torn_journal),
+	T_CASE(store_lock),
+	T_CASE(store_rotate_zstd),
+	T_CASE(store_rotate_gzip),
+	T_CASE(store_rotate_recovery),
+};
+
+int main(int argc, char **argv)
+{
+	return t_main(argc, argv, cases, T_COUNT(cases));
+}
