@@ -451,7 +451,8 @@ int store_commit(struct store *s, int sync)
 	return 0;
 }
 
-/* Closes the least recently used eighth of the open files. */
+/* Closes the least recently used eighth of the open files, never one
+ * that is pinned (in use by the batch being written). */
 static int evict_files(struct store *s)
 {
 	uint32_t n = s->cfg.max_open / 8;
@@ -461,12 +462,15 @@ static int evict_files(struct store *s)
 		return ret;
 	if (n == 0)
 		n = 1;
-	while (n-- && s->nfiles) {
-		struct store_file *lru = s->files[0];
+	while (n--) {
+		struct store_file *lru = NULL;
 
-		for (uint32_t i = 1; i < s->nfiles; i++)
-			if (s->files[i]->last_use < lru->last_use)
+		for (uint32_t i = 0; i < s->nfiles; i++)
+			if (!s->files[i]->pinned &&
+			    (!lru || s->files[i]->last_use < lru->last_use))
 				lru = s->files[i];
+		if (!lru)
+			break;
 		file_free(s, lru);
 	}
 	return 0;
@@ -497,6 +501,8 @@ int store_file_open(struct store *s, const char *path, const char *key,
 
 	if (s->nfiles >= s->cfg.max_open && (ret = evict_files(s)) != 0)
 		return ret;
+	if (s->nfiles >= s->cfg.max_open + STORE_PIN_MAX)
+		return -EMFILE;
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
@@ -996,7 +1002,8 @@ int store_open(struct store **out, const struct store_cfg *cfg, char *err,
 	if (s->cfg.max_open < 4)
 		s->cfg.max_open = 4;
 	snprintf(s->dir, sizeof(s->dir), "%s", cfg->state_dir);
-	s->files = calloc(s->cfg.max_open, sizeof(*s->files));
+	/* Pinned files may take the count past max_open (see evict_files). */
+	s->files = calloc(s->cfg.max_open + STORE_PIN_MAX, sizeof(*s->files));
 	s->streams_cap = 2 * STORE_STREAMS_MAX;
 	s->streams = calloc(s->streams_cap, sizeof(*s->streams));
 	s->dirty_idx = calloc(s->streams_cap, sizeof(*s->dirty_idx));

@@ -56,6 +56,7 @@
 #define STORE_BUF 262144            /* write buffer of one file */
 #define STORE_JOURNAL_MAX (16u << 20)
 #define STORE_KEY_MAX 96
+#define STORE_PIN_MAX (LOGD_MAX_RULES * 2 + 2) /* files one batch may pin */
 
 struct store_cfg {
 	const char *state_dir;
@@ -74,6 +75,7 @@ struct store_file {
 	size_t buffered;
 	uint64_t last_use;
 	int dirty;                  /* written since the last fdatasync */
+	int pinned;                 /* the shell's: not to be evicted now */
 };
 
 /* A stream's entry: the batch_rx bookkeeping plus what was committed. */
