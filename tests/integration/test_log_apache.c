@@ -10,9 +10,12 @@
  * dropped by stream id and sequence number, must be exactly the
  * reference's lines, also when chorusd is killed with SIGKILL and
  * restarted mid-load, when Apache restarts gracefully mid-load, and when
- * the subscriber is killed and restarted. A last case compares Apache's
- * request rate with chorus-log pointed at a dead daemon against plain
- * file logging.
+ * the subscriber is killed and restarted. The apache_logd_* cases run
+ * the real writer, chorus-logd, instead of the subscriber and compare
+ * its file line by line with Apache's reference file (also when the
+ * writer is killed with SIGKILL mid-load and restarted). A last case
+ * compares Apache's request rate with chorus-log pointed at a dead
+ * daemon against plain file logging.
  *
  * Skipped, with the reason, only when apache2 or ab is not installed.
  */
@@ -324,22 +327,64 @@ static void sub_out_path(const struct httpd *h, char *out, size_t len)
 	snprintf(out, len, "%s/sub.out", h->dir);
 }
 
+/* Waits until chorus-logd's file has as many lines as the reference,
+ * then compares the two as sorted sets of whole lines (Apache's children
+ * write the two logs in different orders): they must be equal, so no
+ * line is missing, doubled or changed. */
+static void compare_logd(const struct httpd *h, const char *file)
+{
+	char cmd[800];
+	int64_t until = t_now_ms() + 60000;
+	long nref = -1, ngot = -1;
+	FILE *fp;
+
+	snprintf(cmd, sizeof(cmd), "wc -l < %s/reference.log", h->dir);
+	fp = popen(cmd, "r");
+	if (fp && fscanf(fp, "%ld", &nref) != 1)
+		nref = -1;
+	if (fp)
+		pclose(fp);
+	T_ASSERTF(nref > 0, "no reference lines");
+	while (t_now_ms() < until) {
+		snprintf(cmd, sizeof(cmd), "cat %s 2>/dev/null | wc -l", file);
+		fp = popen(cmd, "r");
+		if (fp && fscanf(fp, "%ld", &ngot) != 1)
+			ngot = -1;
+		if (fp)
+			pclose(fp);
+		if (ngot >= nref)
+			break;
+		usleep(100000);
+	}
+	snprintf(cmd, sizeof(cmd), "sort %s/reference.log > %s/ref.sorted && sort %s > "
+		 "%s/got.sorted && cmp -s %s/ref.sorted %s/got.sorted", h->dir, h->dir, file,
+		 h->dir, h->dir, h->dir);
+	T_ASSERTF(system(cmd) == 0, "chorus-logd wrote %ld lines, Apache served %ld "
+		  "(diff %s/ref.sorted %s/got.sorted)", ngot, nref, h->dir, h->dir);
+}
+
 enum fault { F_NONE, F_DAEMON_KILL, F_GRACEFUL, F_SUB_RESTART };
 
-static void run_with_fault(enum fault f, int requests)
+static void run_with_fault_writer(enum fault f, int requests, int logd)
 {
 	struct httpd h;
 	struct hd d;
 	struct logsub sub;
+	struct logdp w;
 	char log[1024], out[128], abo[128];
-	long complete, dups;
+	long complete, dups = 0;
 	pid_t ab;
 
 	need_apache();
 	httpd_init(&h);
 	hd_start(&d, NULL);
 	sub_out_path(&h, out, sizeof(out));
-	logsub_start(&sub, d.tcp_addr, "apache", out, "sub1");
+	if (logd) {
+		snprintf(out, sizeof(out), "%s/logs/apache/node1.log", h.dir);
+		logdp_start(&w, d.tcp_addr, "apache", h.dir, "w1");
+	} else {
+		logsub_start(&sub, d.tcp_addr, "apache", out, "sub1");
+	}
 	snprintf(log, sizeof(log),
 		 "|%s/chorus-log -g apache -h node1 -s %s -d %s/spool -t 20 "
 		 "--ack-timeout 300 -T 20000 -i 0", build_dir(), d.tcp_addr, h.dir);
@@ -372,6 +417,11 @@ static void run_with_fault(enum fault f, int requests)
 		break;
 	}
 	case F_SUB_RESTART:
+		if (logd) {
+			logdp_stop(&w, SIGKILL);
+			logdp_start(&w, d.tcp_addr, "apache", h.dir, "w1");
+			break;
+		}
 		logsub_stop(&sub, SIGKILL);
 		usleep(200000);
 		logsub_spawn(&sub, d.tcp_addr, "apache", out, "sub1");
@@ -382,14 +432,39 @@ static void run_with_fault(enum fault f, int requests)
 	ab_wait(ab, abo, &complete);
 	T_ASSERTF(complete == requests, "ab completed %ld of %d", complete, requests);
 	httpd_stop(&h);
-	dups = compare(&h, out);
+	if (logd)
+		compare_logd(&h, out);
+	else
+		dups = compare(&h, out);
 	/* To stderr: tests/run.sh keeps it in test-log.txt. */
-	fprintf(stderr, "test_log_apache: %s: %d requests, every line stored, %ld duplicates dropped\n",
+	fprintf(stderr, "test_log_apache: %s%s: %d requests, every line stored, %ld duplicates dropped\n",
+	       logd ? "chorus-logd, " : "",
 	       f == F_NONE ? "no fault" : f == F_DAEMON_KILL ? "chorusd SIGKILL" :
-	       f == F_GRACEFUL ? "graceful" : "subscriber restart", requests, dups);
-	logsub_stop(&sub, SIGKILL);
+	       f == F_GRACEFUL ? "graceful" : logd ? "writer SIGKILL" : "subscriber restart",
+	       requests, dups);
+	if (logd)
+		logdp_stop(&w, SIGTERM);
+	else
+		logsub_stop(&sub, SIGKILL);
 	hd_stop(&d);
 	rmdir_all(h.dir);
+}
+
+static void run_with_fault(enum fault f, int requests)
+{
+	run_with_fault_writer(f, requests, 0);
+}
+
+/* The whole pipeline: Apache, chorus-log, chorusd, chorus-logd. */
+static void apache_logd_basic(void)
+{
+	run_with_fault_writer(F_NONE, 20000, 1);
+}
+
+/* chorus-logd killed with SIGKILL mid-load and restarted. */
+static void apache_logd_writer_kill(void)
+{
+	run_with_fault_writer(F_SUB_RESTART, 20000, 1);
 }
 
 static void apache_basic(void)
@@ -472,6 +547,8 @@ static const struct t_case cases[] = {
 	T_CASE_TIMEOUT(apache_daemon_kill, 120),
 	T_CASE_TIMEOUT(apache_graceful, 120),
 	T_CASE_TIMEOUT(apache_sub_restart, 120),
+	T_CASE_TIMEOUT(apache_logd_basic, 120),
+	T_CASE_TIMEOUT(apache_logd_writer_kill, 120),
 	T_CASE_TIMEOUT(apache_dead_daemon_rate, 180),
 };
 
