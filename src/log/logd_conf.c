@@ -217,6 +217,9 @@ static int take(struct lexer *lx, const char *kw, char *dst, size_t cap)
 
 	if (n >= cap)
 		return fail(lx, "%s: longer than %zu characters", kw, cap - 1);
+	/* The whole field, so that a value given twice leaves no bytes of
+	 * the first behind (configurations are compared with memcmp). */
+	memset(dst, 0, cap);
 	memcpy(dst, lx->val, n + 1);
 	return 0;
 }
@@ -395,10 +398,10 @@ static int parse_log(struct lexer *lx, struct logd_rule *r, int *has_file,
 				return -1;
 			if (!lx->quoted && strcasecmp(lx->val, "CommonLogFormat") == 0) {
 				r->rewrite = LOGD_RW_CLF;
-				r->rewrite_fmt[0] = 0;
+				memset(r->rewrite_fmt, 0, sizeof(r->rewrite_fmt));
 			} else if (!lx->quoted && strcasecmp(lx->val, "none") == 0) {
 				r->rewrite = LOGD_RW_NONE;
-				r->rewrite_fmt[0] = 0;
+				memset(r->rewrite_fmt, 0, sizeof(r->rewrite_fmt));
 			} else {
 				if (take(lx, "RewriteTimestamp", r->rewrite_fmt,
 					 sizeof(r->rewrite_fmt)) != 0)
@@ -437,6 +440,7 @@ static int parse_log(struct lexer *lx, struct logd_rule *r, int *has_file,
 		 * token of each line) in that directory; File is then unused. */
 		size_t o = 0;
 
+		memset(r->file, 0, sizeof(r->file));
 		for (const char *s = vhost; *s; s++) {
 			if (o + 3 >= sizeof(r->file))
 				return fail(lx, "VhostDir: too long");
