@@ -177,6 +177,7 @@ fuzz:
 bench: all $(BENCH_BIN)
 	$(Q)sh bench/run.sh $(B)
 	$(Q)sh bench/log_bench.sh $(B)
+	$(Q)sh bench/logd_bench.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \

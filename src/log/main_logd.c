@@ -182,6 +182,10 @@ static void conn_try(struct logd *d, struct conn *c, int idx, int64_t now)
 			c->backoff_ms = BACKOFF_MAX_MS;
 		return;
 	}
+	/* Read-ahead: large reads from the daemon, messages served from a
+	 * buffer (SP_poll counts it; see drain and the poll timeout). */
+	if (chorus_set_readahead(c->mb, 1) != 0)
+		log_warnx("no read-ahead on %s", c->addr);
 	if (c->ever_connected)
 		c->reconnects++;
 	c->ever_connected = 1;
@@ -948,6 +952,10 @@ int main(int argc, char **argv)
 		/* A failed commit is retried every second. */
 		if (d.write_failed && (deadline < 0 || now + 1000 < deadline))
 			deadline = now + 1000;
+		/* Messages already in a read-ahead buffer do not wake poll(). */
+		for (int i = 0; i < d.conf.ndaemons; i++)
+			if (d.conns[i].connected && SP_poll(d.conns[i].mb) > 0)
+				deadline = now;
 		wait = deadline < 0 ? 1000 : deadline - now_ms();
 		if (wait < 0)
 			wait = 0;

@@ -84,7 +84,7 @@ static void hd_kill9(struct hd *d)
 }
 
 /* Lines of the file at path that contain needle (0 if it is absent). */
-static long logtest_count(const char *path, const char *needle)
+__attribute__((unused)) static long logtest_count(const char *path, const char *needle)
 {
 	FILE *fp = fopen(path, "r");
 	char *line = NULL;
@@ -115,7 +115,7 @@ struct logdp {
  * pattern, if not NULL), quarantine in dir/quarantine-<group>.log.
  * `global` and `log` are extra configuration lines for the top level and
  * the Log block (may be NULL). Waits until it has joined the group. */
-static void logdp_start_ex(struct logdp *l, const char *daemon, const char *group,
+__attribute__((unused)) static void logdp_start_ex(struct logdp *l, const char *daemon, const char *group,
 			   const char *dir, const char *name, const char *file,
 			   const char *global, const char *log)
 {
@@ -175,14 +175,14 @@ static void logdp_start_ex(struct logdp *l, const char *daemon, const char *grou
 	}
 }
 
-static void logdp_start(struct logdp *l, const char *daemon, const char *group,
+__attribute__((unused)) static void logdp_start(struct logdp *l, const char *daemon, const char *group,
 			const char *dir, const char *name)
 {
 	logdp_start_ex(l, daemon, group, dir, name, NULL, NULL, NULL);
 }
 
 /* Sends sig; waits for the exit. SIGTERM must end it with status 0. */
-static void logdp_stop(struct logdp *l, int sig)
+__attribute__((unused)) static void logdp_stop(struct logdp *l, int sig)
 {
 	int status = 0;
 
