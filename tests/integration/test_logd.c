@@ -389,6 +389,64 @@ static void logd_size_rotation(void)
 	rmtdir();
 }
 
+static void slow_hook(long n)
+{
+	struct timespec nap = { 0, 250 * 1000000L };
+
+	(void)n;
+	nanosleep(&nap, NULL);
+}
+
+/* Rotation by time: a pattern with seconds makes a new file every
+ * second under a load of a few seconds; each closed file is compressed in
+ * the background; the files in name order hold every line once, in
+ * order. */
+static void logd_time_rotation(void)
+{
+	struct hd d;
+	struct logdp w;
+	struct clp c;
+	char pat[200], cmd[1200], all[200];
+	long plain = -1, zipped = 0;
+	int64_t until;
+	FILE *fp;
+
+	mktdir();
+	hd_start(&d, NULL);
+	snprintf(pat, sizeof(pat), "%s/t/%%n-%%Y%%m%%d%%H%%M%%S.log", tdir);
+	logdp_start_ex(&w, d.tcp_addr, "logs", tdir, "w1", pat, NULL, "\t\tCompress = gzip");
+	clp_start(&c, "log", "node1", d.tcp_addr, NULL);
+	write_lines(c.in, 0, 12000, slow_hook, 1000);
+	T_EQ(clp_finish(&c, 30000), 0);
+	until = t_now_ms() + 20000;
+	snprintf(cmd, sizeof(cmd), "ls %s/t | grep -vc '\\.gz$'", tdir);
+	do {
+		fp = popen(cmd, "r");
+		if (fp && fscanf(fp, "%ld", &plain) != 1)
+			plain = -1;
+		if (fp)
+			pclose(fp);
+		if (plain == 1)
+			break;
+		usleep(50000);
+	} while (t_now_ms() < until);
+	T_EQ(plain, 1);
+	snprintf(all, sizeof(all), "%s/all.log", tdir);
+	snprintf(cmd, sizeof(cmd), "cd %s/t && for f in $(ls | sort); do case $f in "
+		 "*.gz) gzip -dc $f;; *) cat $f;; esac; done > %s", tdir, all);
+	T_EQ(system(cmd), 0);
+	check_files(all, 12000, 0);
+	snprintf(cmd, sizeof(cmd), "ls %s/t | grep -c '\\.gz$'", tdir);
+	fp = popen(cmd, "r");
+	T_ASSERT(fp && fscanf(fp, "%ld", &zipped) == 1);
+	pclose(fp);
+	T_ASSERTF(zipped >= 2, "only %ld files rotated by time", zipped);
+	T_ASSERT(file_has(w.err, "rotated by time: closed"));
+	logdp_stop(&w, SIGTERM);
+	hd_stop(&d);
+	rmtdir();
+}
+
 /* Two writers on the group, chorus-log --acks 2: identical files. */
 static void logd_replicas(void)
 {
@@ -562,6 +620,7 @@ static const struct t_case cases[] = {
 	T_CASE_TIMEOUT(logd_kill9, 120),
 	T_CASE_TIMEOUT(logd_sighup, 60),
 	T_CASE_TIMEOUT(logd_size_rotation, 60),
+	T_CASE_TIMEOUT(logd_time_rotation, 60),
 	T_CASE_TIMEOUT(logd_replicas, 60),
 	T_CASE_TIMEOUT(logd_reconnect, 90),
 	T_CASE_TIMEOUT(logd_plain_quarantine_match, 60),
