@@ -116,6 +116,7 @@ struct logd {
 	int terminating;
 };
 
+/* Milliseconds of the monotonic clock. */
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -124,6 +125,7 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Prints the synopsis and exits with status 2. */
 static void usage(void)
 {
 	fputs(usage_text, stderr);
@@ -132,6 +134,8 @@ static void usage(void)
 
 /* ---- Connections ---- */
 
+/* Closes a broken connection, logs why, and schedules the reconnect
+ * after the current backoff. */
 static void conn_lost(struct logd *d, struct conn *c, const char *why, int code)
 {
 	if (!c->connected)
@@ -197,6 +201,8 @@ static void conn_try(struct logd *d, struct conn *c, int idx, int64_t now)
 
 /* ---- Acknowledgements ---- */
 
+/* Sends every queued acknowledgement with its stream's committed
+ * high-water mark, then empties the queue. Called right after a commit. */
 static void send_acks(struct logd *d)
 {
 	uint8_t buf[BATCH_ACK_MAX_LEN];
@@ -254,11 +260,14 @@ static int commit(struct logd *d)
 
 /* ---- Files ---- */
 
+/* The file-name ending of a compression method ("" for none). */
 static const char *zip_ext(enum logd_compress c)
 {
 	return c == LOGD_COMP_ZSTD ? ".zst" : c == LOGD_COMP_GZIP ? ".gz" : "";
 }
 
+/* Hands the queued compression of src to the worker; if the worker's
+ * queue is full the file stays uncompressed (logged, recorded). */
 static void zip_start(struct logd *d, const char *src)
 {
 	int i = store_zip_find(d->store, src);
@@ -414,6 +423,7 @@ static int put_line(struct logd *d, struct target *tg, const char *line, size_t 
 	return 0;
 }
 
+/* Lets the store evict the files of n targets again. */
 static void unpin(struct target *tg, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -458,6 +468,8 @@ static int rule_applies(const struct logd *d, int ri, int ci, const char *g)
 	return d->conf.rules[ri].daemon == ci && strcmp(d->conf.rules[ri].group, g) == 0;
 }
 
+/* Queues the acknowledgement of a batch, sent after the next commit; a
+ * full queue commits (and sends) first. */
 static void queue_ack(struct logd *d, int ci, const char *to, uint64_t stream,
 		      uint64_t batch_id, int gap)
 {
@@ -681,6 +693,7 @@ static void drain(struct logd *d, int ci)
 
 /* ---- Status ---- */
 
+/* Logs the status lines: one per group, one for the store. */
 static void status(struct logd *d)
 {
 	struct store_stats *ss = &d->store->st;
@@ -725,6 +738,8 @@ static void status(struct logd *d)
 
 /* ---- Setup ---- */
 
+/* Reads the command line into d->conf_path and *check (-n); exits
+ * with status 2 on a bad one. */
 static void parse_args(int argc, char **argv, struct logd *d, int *check)
 {
 	static const struct option longopts[] = {
@@ -785,6 +800,9 @@ static void make_writer_id(struct logd *d)
 			d->writer_id[i] = '_';
 }
 
+/* Compiles the filters, opens (and recovers) the store, starts the
+ * compression worker with what the last run left queued, and prepares
+ * the connections. Exits on failure: this runs only at startup. */
 static void setup(struct logd *d)
 {
 	struct store_cfg sc;
@@ -830,6 +848,7 @@ static void setup(struct logd *d)
 	make_writer_id(d);
 }
 
+/* Acts on the signals waiting in the signalfd. */
 static void on_signal(struct logd *d, int sfd)
 {
 	struct signalfd_siginfo si;

@@ -506,7 +506,7 @@ static void logd_reconnect(void)
 
 	mktdir();
 	hd_start(&d, NULL);
-	logdp_start(&w, d.tcp_addr, "logs", tdir, "w1");
+	logdp_start_ex(&w, d.tcp_addr, "logs", tdir, "w1", NULL, "StatusInterval = 1", NULL);
 	fault_d = &d;
 	clp_start(&c, "log", "node1", d.tcp_addr, NULL);
 	write_lines(c.in, 0, 30000, daemon_kill_hook, 1000);
@@ -516,6 +516,8 @@ static void logd_reconnect(void)
 	T_ASSERT(file_has(w.err, "lost the daemon"));
 	T_EQ(logtest_count(w.err, "connected to the daemon"), 2);
 	T_EQ(logtest_count(w.err, "joined logs on"), 2);
+	/* The periodic status line, without SIGUSR1. */
+	T_ASSERT(wait_file_has(w.err, "status: commits ", 3000));
 	logdp_stop(&w, SIGTERM);
 	hd_stop(&d);
 	rmtdir();
