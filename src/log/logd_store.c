@@ -276,6 +276,8 @@ void store_rollback(struct store *s)
 					 f->committed);
 			f->size = f->committed;
 		}
+		if (f->kicked > f->size)
+			f->kicked = f->size;
 	}
 	for (uint32_t i = 0; i < s->ndirty; i++) {
 		struct store_stream *st = &s->streams[s->dirty_idx[i]];
@@ -306,6 +308,21 @@ struct store_file *store_find_key(struct store *s, const char *key)
 	return NULL;
 }
 
+/* Starts the kernel's writeback of what was written since the last
+ * kick once STORE_KICK bytes have gathered, without waiting for it, so
+ * that the fdatasync() of the next commit has little left to do and the
+ * loop is not held up as long. */
+static void kick_writeback(struct store_file *f)
+{
+	uint64_t flushed = f->size - f->buffered;
+
+	if (flushed - f->kicked < STORE_KICK)
+		return;
+	sync_file_range(f->fd, (off64_t)f->kicked, (off64_t)(flushed - f->kicked),
+			SYNC_FILE_RANGE_WRITE);
+	f->kicked = flushed;
+}
+
 static int file_flush(struct store_file *f)
 {
 	int ret;
@@ -324,6 +341,7 @@ static int file_flush(struct store_file *f)
 	}
 	f->buffered = 0;
 	f->dirty = 1;
+	kick_writeback(f);
 	return 0;
 }
 
@@ -361,6 +379,7 @@ int store_append(struct store *s, struct store_file *f, const char *data, size_t
 		}
 		f->size += len;
 		f->dirty = 1;
+		kick_writeback(f);
 		return 0;
 	}
 	memcpy(f->buf + f->buffered, data, len);
@@ -526,7 +545,7 @@ int store_file_open(struct store *s, const char *path, const char *key,
 		ret = -EINVAL;
 		goto fail;
 	}
-	f->size = f->committed = (uint64_t)st.st_size;
+	f->size = f->committed = f->kicked = (uint64_t)st.st_size;
 	/* Late lines for a file whose compression was queued: the file
 	 * lives on and is compressed when it is rotated again. */
 	if ((z = store_zip_find(s, path)) >= 0 && (ret = zip_remove(s, z)) != 0)

@@ -55,6 +55,7 @@
 #define STORE_ZIPS_MAX 1024
 #define STORE_BUF 262144            /* write buffer of one file */
 #define STORE_JOURNAL_MAX (16u << 20)
+#define STORE_KICK (4u << 20)        /* start writeback every 4 MiB */
 #define STORE_KEY_MAX 96
 #define STORE_PIN_MAX (LOGD_MAX_RULES * 2 + 2) /* files one batch may pin */
 
@@ -71,6 +72,7 @@ struct store_file {
 	int fd;
 	uint64_t size;              /* bytes written, buffered included */
 	uint64_t committed;         /* length in the journal */
+	uint64_t kicked;            /* writeback started up to here */
 	char *buf;
 	size_t buffered;
 	uint64_t last_use;
