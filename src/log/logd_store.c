@@ -316,6 +316,8 @@ static void kick_writeback(struct store_file *f)
 {
 	uint64_t flushed = f->size - f->buffered;
 
+	if (flushed < f->kicked)
+		f->kicked = flushed; /* a failed write was cut back */
 	if (flushed - f->kicked < STORE_KICK)
 		return;
 	sync_file_range(f->fd, (off64_t)f->kicked, (off64_t)(flushed - f->kicked),
