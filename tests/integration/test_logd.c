@@ -481,8 +481,19 @@ static void logd_replicas(void)
 		snprintf(cmd, sizeof(cmd), "cmp %s %s >&2", f1, f2);
 		T_ASSERTF(system(cmd) == 0, "%s and %s differ", f1, f2);
 	}
-	logdp_stop(&w1, SIGTERM);
+	/* With one writer left, --acks 2 keeps the lines in the spool even
+	 * though that writer has them. */
 	logdp_stop(&w2, SIGTERM);
+	{
+		static const char *const quick[] = { "--acks", "2", "-T", "1500", NULL };
+
+		clp_start(&a, "logc", "node1", d.tcp_addr, quick);
+		write_lines(a.in, 20000, 21000, NULL, 0);
+		T_EQ(clp_finish(&a, 30000), 0);
+		T_ASSERTF(file_has(a.err, "1000 left in the spool"), "stderr %s", a.err);
+		T_ASSERT(file_has(node_log("node1"), "GET /req/20999 "));
+	}
+	logdp_stop(&w1, SIGTERM);
 	hd_stop(&d);
 	rmtdir();
 }
