@@ -74,8 +74,8 @@ struct ring_config {
 
 	uint32_t token_timeout_ms;  /* 1250: token loss declares a failure */
 	uint32_t hurry_ms;          /* 500: token and commit retransmission */
-	uint32_t join_ms;           /* 250: join rebroadcast in gather */
-	uint32_t consensus_ms;      /* 750: gather gives up on the silent */
+	uint32_t join_ms;           /* 50: join rebroadcast in gather */
+	uint32_t consensus_ms;      /* 1500: gather gives up on disagreement */
 	uint32_t merge_ms;          /* 500: representative's merge probe */
 	uint32_t token_hold_ms;     /* 10: idle token held by the representative */
 

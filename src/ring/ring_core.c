@@ -41,8 +41,8 @@ void ring_config_defaults(struct ring_config *c)
 	memset(c, 0, sizeof(*c));
 	c->token_timeout_ms = 1250;
 	c->hurry_ms = 500;
-	c->join_ms = 250;
-	c->consensus_ms = 750;
+	c->join_ms = 50;
+	c->consensus_ms = 1500;
 	c->merge_ms = 500;
 	c->token_hold_ms = 10;
 	c->window = 160;
@@ -684,11 +684,12 @@ void rc_token_process(struct ring *r, struct ring_token *t, int created)
 		r->last_rec_left = 0;
 	}
 
-	/* My requests. The accelerated ring does not ask for what may still
-	 * be on its way: messages above the seq of my previous token. */
-	rtr_max = t->seq;
-	if (r->cfg.accelerated && r->state == RING_OPERATIONAL)
-		rtr_max = r->sent_seq;
+	/* My requests: only for messages older than a rotation (at most the
+	 * seq of the token I passed on last time). The accelerated ring needs
+	 * this, as the token overtakes the messages sent after it [Accel];
+	 * we do it in both variants, so that messages merely delayed by
+	 * jitter are not sent twice (docs/ring-protocol.md, deviations). */
+	rtr_max = r->sent_seq;
 	add_rtr(r, t, rtr_max);
 
 	/* Totem's aru rule, as Spread has it: lower the aru to mine if I miss
@@ -738,6 +739,7 @@ static int note_sender(struct ring *r, unsigned from, uint32_t inc)
 		r->known_inc[from] = inc;
 		r->seen_ring[from] = 0;
 		r->join_epoch[from] = 0;
+		r->join_jseq[from] = 0;
 		/* A member came back as a new incarnation: the old one has
 		 * failed, whatever the ring still thinks. */
 		if (seen && ((r->state == RING_OPERATIONAL && r->pos[from] >= 0) ||

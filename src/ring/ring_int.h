@@ -103,6 +103,7 @@ struct ring_timers {
 	int64_t probe;             /* representative: merge probe */
 	int64_t join;              /* gather: next join message */
 	int64_t consensus;         /* gather */
+	int64_t silence;           /* gather: old members never heard from */
 	int64_t commit_loss;       /* commit */
 	int64_t commit_retransmit; /* commit, recovery */
 };
@@ -121,7 +122,7 @@ struct ring {
 	uint32_t known_inc[RING_MAX_MEMBERS]; /* newest incarnation seen */
 	uint32_t seen_ring[RING_MAX_MEMBERS]; /* newest ring seq in its data */
 	uint32_t join_epoch[RING_MAX_MEMBERS]; /* newest join epoch seen */
-	uint32_t fail_epoch[RING_MAX_MEMBERS]; /* its epoch when I failed it */
+	uint32_t join_jseq[RING_MAX_MEMBERS];  /* newest join number seen */
 	uint32_t high_ring_seq; /* largest ring seq known */
 
 	/* The ring I take part in: the installed one (operational) or the
@@ -168,7 +169,11 @@ struct ring {
 
 	/* Gather. */
 	struct ring_set proc, fail, consensus;
-	uint32_t epoch;
+	struct ring_set heard; /* sent a join since this gather began */
+	uint32_t epoch;     /* my gather round (ring_memb.c, "Rounds") */
+	uint32_t max_round; /* highest round heard of */
+	uint32_t commit_round; /* my round when I entered commit */
+	uint32_t join_seq;  /* joins sent */
 	int consensus_expired;
 
 	/* Commit: the token being circulated (also kept in recovery). */
@@ -242,6 +247,7 @@ void rt_operational_enter(struct ring *r);
 void rt_gather_enter(struct ring *r);
 void rt_join_sent(struct ring *r);
 void rt_consensus_restart(struct ring *r);
+void rt_round_begin(struct ring *r);
 void rt_commit_enter(struct ring *r);
 void rt_commit_sent(struct ring *r);
 void rt_commit_done(struct ring *r);
@@ -275,6 +281,7 @@ void rm_on_commit(struct ring *r, unsigned from, const struct ring_hdr *h,
 		  const struct ring_commit *k);
 void rm_join_timer(struct ring *r);
 void rm_consensus_timeout(struct ring *r);
+void rm_silence_timeout(struct ring *r);
 void rm_commit_resend(struct ring *r);
 void rm_install(struct ring *r);
 void rm_recovered_data(struct ring *r, const struct ring_data *d);

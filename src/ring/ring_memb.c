@@ -58,6 +58,7 @@ static void send_join(struct ring *r)
 
 	j->high_ring_seq = r->high_ring_seq;
 	j->epoch = r->epoch;
+	j->jseq = ++r->join_seq;
 	j->n_proc = j->n_fail = 0;
 	for (unsigned i = 0; i < r->n_ids; i++) {
 		struct ring_proc p = { r->ids[i], r->known_inc[i] };
@@ -88,6 +89,34 @@ static void fill_entry(struct ring *r, struct ring_commit_entry *e)
 	e->flags = RING_COMMIT_FILLED;
 }
 
+/* A new round of gather begins (see "Rounds" above rm_gather_enter):
+ * nobody is failed, nobody has agreed yet, the timers start again. */
+static void round_begin(struct ring *r, uint32_t round)
+{
+	r->epoch = round;
+	if (round > r->max_round)
+		r->max_round = round;
+	memset(&r->fail, 0, sizeof(r->fail));
+	memset(&r->consensus, 0, sizeof(r->consensus));
+	set_add(&r->consensus, r->me);
+	memset(&r->heard, 0, sizeof(r->heard));
+	r->consensus_expired = 0;
+	rt_round_begin(r);
+}
+
+/*
+ * Rounds. Totem's gather lets fail sets grow until the ring is installed;
+ * daemons whose gathers began at different times then keep failing each
+ * other with what they learned in earlier gathers, and form rings of one
+ * round after round. Here a gather is made of rounds, numbered across the
+ * segment like a Lamport clock (the epoch field of JOIN): entering the
+ * gather state starts a round above every round heard of, and a daemon
+ * that hears a join of a higher round moves to that round. A fail set
+ * belongs to its round and starts empty; within a round the rules are
+ * Totem's. A round ends at consensus or, consensus_ms after it began, with
+ * the failure of those that did not agree (docs/ring-protocol.md,
+ * deviations).
+ */
 void rm_gather_enter(struct ring *r, enum ring_reason why, int extra)
 {
 	enum ring_state from = r->state;
@@ -100,7 +129,6 @@ void rm_gather_enter(struct ring *r, enum ring_reason why, int extra)
 		r->cur = 1 - r->cur;
 		rs_clear(r, rs_cur(r));
 		memset(&r->proc, 0, sizeof(r->proc));
-		memset(&r->fail, 0, sizeof(r->fail));
 		for (unsigned i = 0; i < r->n_memb; i++)
 			set_add(&r->proc, r->memb[i]);
 	} else if (from == RING_RECOVERY) {
@@ -108,8 +136,6 @@ void rm_gather_enter(struct ring *r, enum ring_reason why, int extra)
 		 * stay in the old store. */
 		rs_clear(r, rs_cur(r));
 	}
-	if (from != RING_GATHER || why == RING_WHY_START)
-		r->epoch++;
 	rc_ring_reset(r);
 	r->rid = r->old_rid;
 	for (unsigned i = 0; i < r->n_memb; i++)
@@ -118,25 +144,12 @@ void rm_gather_enter(struct ring *r, enum ring_reason why, int extra)
 	r->my_pos = 0;
 	r->commit.n = 0;
 	set_add(&r->proc, r->me);
-	set_del(&r->fail, r->me);
 	if (extra >= 0)
 		set_add(&r->proc, (unsigned)extra);
-	memset(&r->consensus, 0, sizeof(r->consensus));
-	set_add(&r->consensus, r->me);
-	r->consensus_expired = 0;
 	rc_set_state(r, RING_GATHER, why);
 	rt_gather_enter(r);
+	round_begin(r, (r->max_round > r->epoch ? r->max_round : r->epoch) + 1);
 	send_join(r);
-}
-
-/* My sets changed: everyone must agree again. */
-static void gather_changed(struct ring *r)
-{
-	memset(&r->consensus, 0, sizeof(r->consensus));
-	set_add(&r->consensus, r->me);
-	rt_consensus_restart(r);
-	send_join(r);
-	check_consensus(r);
 }
 
 /* Reads a list of a join into a set. Returns -1 if a daemon is unknown;
@@ -168,34 +181,67 @@ static int join_set(struct ring *r, const struct ring_proc *p, unsigned n,
 	return 0;
 }
 
+static void fail_add(struct ring *r, unsigned i, const char *what)
+{
+	if (set_has(&r->fail, i) || i == r->me)
+		return;
+	set_add(&r->fail, i);
+	rc_event(r, RING_EV_FAILED, r->ids[i], r->epoch, 0, what);
+}
+
+/* My sets changed: everyone must agree again, and gets consensus_ms to
+ * do it (Totem). Within a round the sets only grow, so this ends. */
+static void gather_changed(struct ring *r)
+{
+	memset(&r->consensus, 0, sizeof(r->consensus));
+	set_add(&r->consensus, r->me);
+	rt_consensus_restart(r);
+	send_join(r);
+	check_consensus(r);
+}
+
+/* A join, in the gather state. */
 static void gather_join(struct ring *r, unsigned from, const struct ring_join *j)
 {
 	struct ring_set jp, jf, mp, mf;
 	int stale = 0, changed = 0;
 
-	/* Totem ignores the joins of a daemon it has given up on until the
-	 * next ring is installed. We give it another chance if it has
-	 * started a newer gather since (its epoch grew): otherwise daemons
-	 * that failed each other in one round keep doing so, forming rings
-	 * of one that never merge (docs/ring-protocol.md, deviations). */
-	if (set_has(&r->fail, from)) {
-		if (j->epoch <= r->fail_epoch[from])
-			return;
-		set_del(&r->fail, from);
-		changed = 1;
-	}
 	if (join_set(r, j->proc, j->n_proc, &jp, &stale) != 0 ||
 	    join_set(r, j->fail, j->n_fail, &jf, &stale) != 0) {
 		rc_drop(r, RING_DROP_UNKNOWN, r->ids[from]);
 		return;
 	}
+	set_add(&r->heard, from);
+	if (j->epoch > r->epoch) {
+		round_begin(r, j->epoch);
+		changed = 1;
+	}
+	if (j->epoch < r->epoch) {
+		/* It is a round behind and will come to mine when it hears
+		 * me: only who is alive counts, not its failures. */
+		mp = r->proc;
+		mp.w[0] |= jp.w[0];
+		mp.w[1] |= jp.w[1];
+		if (!set_eq(&mp, &r->proc)) {
+			r->proc = mp;
+			changed = 1;
+		}
+		if (changed)
+			gather_changed(r);
+		return;
+	}
+	/* The same round: Totem's rules. */
+	if (set_has(&r->fail, from)) {
+		if (changed)
+			gather_changed(r);
+		return;
+	}
 	if (set_has(&jf, r->me)) {
 		/* It has given up on me: I give up on it. */
-		set_add(&r->fail, from);
-		r->fail_epoch[from] = j->epoch;
-		rc_event(r, RING_EV_FAILED, r->ids[from], 0, 0, "it failed me");
+		fail_add(r, from, "it failed me");
 		changed = 1;
-	} else if (!stale && set_eq(&jp, &r->proc) && set_eq(&jf, &r->fail)) {
+	} else if (!changed && !stale && set_eq(&jp, &r->proc) &&
+		   set_eq(&jf, &r->fail)) {
 		set_add(&r->consensus, from);
 		check_consensus(r);
 		return;
@@ -203,44 +249,36 @@ static void gather_join(struct ring *r, unsigned from, const struct ring_join *j
 	mp = r->proc;
 	mp.w[0] |= jp.w[0];
 	mp.w[1] |= jp.w[1];
-	/* Failures are taken only from members of my own old ring (as
-	 * Corosync does): merging those of strangers lets one daemon's
-	 * timeout split daemons that hear each other well. */
 	mf = r->fail;
-	if (!set_has(&jf, r->me) && set_has(&r->old_set, from)) {
+	if (!set_has(&jf, r->me)) {
 		mf.w[0] |= jf.w[0];
 		mf.w[1] |= jf.w[1];
 	}
 	set_del(&mf, r->me);
-	for (unsigned i = 0; i < r->n_ids; i++)
-		if (set_has(&mf, i) && !set_has(&r->fail, i))
-			r->fail_epoch[i] = r->join_epoch[i];
 	if (!set_eq(&mp, &r->proc) || !set_eq(&mf, &r->fail)) {
+		for (unsigned i = 0; i < r->n_ids; i++)
+			if (set_has(&mf, i) && !set_has(&r->fail, i))
+				fail_add(r, i, "failed by another");
 		r->proc = mp;
-		r->fail = mf;
 		changed = 1;
 	}
 	if (changed)
 		gather_changed(r);
 }
 
-/* Is this join from a member of the ring being formed a leftover of the
- * gather that formed it? */
-static int join_is_old(struct ring *r, unsigned from, const struct ring_join *j)
+/* Is this join, from a member of the ring being formed, older than the
+ * ring (a leftover of the round that formed it)? */
+static int join_is_old(const struct ring *r, unsigned from,
+		       const struct ring_join *j)
 {
 	for (unsigned i = 0; i < r->commit.n; i++) {
 		const struct ring_commit_entry *e = &r->commit.e[i];
-		struct ring_set jp, jf;
-		int stale = 0;
 
 		if (e->proc.id != r->ids[from])
 			continue;
 		if (e->flags & RING_COMMIT_FILLED)
 			return j->epoch <= e->epoch;
-		if (join_set(r, j->proc, j->n_proc, &jp, &stale) != 0 ||
-		    join_set(r, j->fail, j->n_fail, &jf, &stale) != 0)
-			return 1;
-		return set_eq(&jp, &r->proc) && set_eq(&jf, &r->fail);
+		return j->epoch <= r->commit_round;
 	}
 	return 0;
 }
@@ -251,29 +289,26 @@ void rm_on_join(struct ring *r, unsigned from, const struct ring_hdr *h,
 	(void)h;
 	if (j->high_ring_seq > r->high_ring_seq)
 		r->high_ring_seq = j->high_ring_seq;
-	if (j->epoch < r->join_epoch[from]) {
+	if (j->jseq <= r->join_jseq[from] || j->epoch < r->join_epoch[from]) {
 		rc_drop(r, RING_DROP_STALE_RING, r->ids[from]);
 		return;
 	}
+	r->join_jseq[from] = j->jseq;
 	r->join_epoch[from] = j->epoch;
 	switch (r->state) {
 	case RING_OPERATIONAL:
-		/* A daemon that has given up on me forms its ring without me;
-		 * we merge once it is installed. */
-		for (unsigned i = 0; i < j->n_fail; i++) {
-			if (j->fail[i].id == r->cfg.my_id) {
-				rc_drop(r, RING_DROP_STATE, r->ids[from]);
-				return;
-			}
-		}
 		if (r->pos[from] >= 0) {
-			/* A join older than this ring was sent while it formed. */
+			/* A join of the round that formed this ring is late. */
 			if (j->epoch <= r->memb_epoch[r->pos[from]]) {
 				rc_drop(r, RING_DROP_STALE_RING, r->ids[from]);
 				return;
 			}
+			if (j->epoch > r->max_round)
+				r->max_round = j->epoch;
 			rm_gather_enter(r, RING_WHY_JOIN, -1);
 		} else {
+			if (j->epoch > r->max_round)
+				r->max_round = j->epoch;
 			rm_gather_enter(r, RING_WHY_FOREIGN, (int)from);
 		}
 		break;
@@ -291,6 +326,8 @@ void rm_on_join(struct ring *r, unsigned from, const struct ring_hdr *h,
 			rc_drop(r, RING_DROP_STALE_RING, r->ids[from]);
 			return;
 		}
+		if (j->epoch > r->max_round)
+			r->max_round = j->epoch;
 		rm_gather_enter(r, RING_WHY_JOIN, -1);
 		break;
 	default:
@@ -431,6 +468,7 @@ static void form_commit(struct ring *r)
 	fill_entry(r, &k->e[0]);
 	k->rotation = 0;
 	k->idx = k->n > 1 ? 1 : 0;
+	r->commit_round = r->epoch;
 	rc_set_state(r, RING_COMMIT, RING_WHY_COMMIT);
 	rt_commit_enter(r);
 	if (k->n == 1) {
@@ -467,17 +505,31 @@ void rm_consensus_timeout(struct ring *r)
 
 	if (r->state != RING_GATHER)
 		return;
-	for (unsigned i = 0; i < r->n_ids; i++) {
-		if (i == r->me || !set_has(&m, i) || set_has(&r->consensus, i))
-			continue;
-		set_add(&r->fail, i);
-		r->fail_epoch[i] = r->join_epoch[i];
-		rc_event(r, RING_EV_FAILED, r->ids[i], 0, 0, "silent");
-	}
+	for (unsigned i = 0; i < r->n_ids; i++)
+		if (i != r->me && set_has(&m, i) && !set_has(&r->consensus, i))
+			fail_add(r, i, "no consensus");
 	/* Also when all agreed but no commit token came: ask again, and a
 	 * representative that is gone will be failed next time. */
 	r->consensus_expired = 1;
 	gather_changed(r);
+}
+
+void rm_silence_timeout(struct ring *r)
+{
+	struct ring_set m = set_minus(&r->proc, &r->fail);
+	int changed = 0;
+
+	if (r->state != RING_GATHER)
+		return;
+	for (unsigned i = 0; i < r->n_ids; i++) {
+		if (i == r->me || !set_has(&m, i) || !set_has(&r->old_set, i) ||
+		    set_has(&r->heard, i))
+			continue;
+		fail_add(r, i, "silent member");
+		changed = 1;
+	}
+	if (changed)
+		gather_changed(r);
 }
 
 /* Checks the commit token's list: ids ascending and known, incarnations
@@ -545,6 +597,7 @@ void rm_on_commit(struct ring *r, unsigned from, const struct ring_hdr *h,
 		commit_copy(&r->commit, k);
 		r->commit_rid = h->ring;
 		fill_entry(r, &r->commit.e[k->idx]);
+		r->commit_round = r->epoch;
 		rc_set_state(r, RING_COMMIT, RING_WHY_COMMIT);
 		rt_commit_enter(r);
 		commit_advance(r);

@@ -127,7 +127,7 @@ size_t ring_pkt_max_len(uint32_t max_payload)
 {
 	size_t m = RING_DATA_BASE_LEN + RING_DATA_REC_LEN + (size_t)max_payload;
 	size_t t = RING_TOKEN_BASE_LEN + 8 * RING_RTR_MAX;
-	size_t j = RING_JOIN_BASE_LEN + 2 * 8 * RING_MAX_MEMBERS;
+	size_t j = RING_JOIN_BASE_LEN + 16 * RING_MAX_MEMBERS;
 	size_t k = RING_COMMIT_BASE_LEN +
 		   (size_t)RING_COMMIT_ENTRY_LEN * RING_MAX_MEMBERS;
 
@@ -332,6 +332,7 @@ int ring_pkt_put_join(uint8_t *b, size_t cap, const struct ring_hdr *h,
 	hdr_write(&c, h, RING_PKT_JOIN);
 	put32(&c, j->high_ring_seq);
 	put32(&c, j->epoch);
+	put32(&c, j->jseq);
 	put16(&c, j->n_proc);
 	put16(&c, j->n_fail);
 	put_procs(&c, j->proc, j->n_proc);
@@ -348,12 +349,13 @@ int ring_pkt_get_join(const uint8_t *b, size_t len, struct ring_join *j)
 		return rc;
 	j->high_ring_seq = get32(&c);
 	j->epoch = get32(&c);
+	j->jseq = get32(&c);
 	j->n_proc = get16(&c);
 	j->n_fail = get16(&c);
 	if (c.bad)
 		return RING_PKT_ESHORT;
 	if (j->n_proc > RING_MAX_MEMBERS || j->n_fail > RING_MAX_MEMBERS ||
-	    j->n_proc == 0)
+	    j->n_proc == 0 || j->jseq == 0)
 		return RING_PKT_EFIELD;
 	get_procs(&c, j->proc, j->n_proc);
 	get_procs(&c, j->fail, j->n_fail);

@@ -100,11 +100,12 @@ struct ring_token {
 	uint64_t rtr[RING_RTR_MAX]; /* sequence numbers to retransmit */
 };
 
-#define RING_JOIN_BASE_LEN (RING_HDR_LEN + 12)
+#define RING_JOIN_BASE_LEN (RING_HDR_LEN + 16)
 
 struct ring_join {
 	uint32_t high_ring_seq; /* largest ring seq the sender knows */
-	uint32_t epoch;         /* the sender's gather count */
+	uint32_t epoch;         /* the sender's gather round */
+	uint32_t jseq;          /* the sender's join count: newer joins win */
 	uint16_t n_proc, n_fail;
 	struct ring_proc proc[RING_MAX_MEMBERS];
 	struct ring_proc fail[RING_MAX_MEMBERS];

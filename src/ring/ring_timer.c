@@ -16,8 +16,12 @@
  *   probe              representative, every merge_ms: a merge probe, so
  *                      that rings that can hear each other merge.
  *   join               gather, every join_ms: broadcast my join message.
- *   consensus          gather, consensus_ms after the sets last changed:
- *                      fail whoever has not agreed.
+ *   consensus          gather, consensus_ms after the round began or my
+ *                      sets last changed: fail whoever has not agreed.
+ *   silence            gather, 4 join_ms after the round began: fail the members
+ *                      of my old ring that sent no join at all (a member
+ *                      that lost the token as I did joins at once; one
+ *                      that does not has crashed or is cut off).
  *   commit_loss        token_timeout_ms in the commit state.
  *   commit_retransmit  hurry_ms after sending the commit token, until it
  *                      has moved on.
@@ -68,6 +72,8 @@ void rt_run(struct ring *r)
 		rm_commit_resend(r);
 	if (due(r, &r->t.commit_loss))
 		rm_gather_enter(r, RING_WHY_COMMIT_TIMEOUT, -1);
+	if (due(r, &r->t.silence))
+		rm_silence_timeout(r);
 	if (due(r, &r->t.consensus))
 		rm_consensus_timeout(r);
 	if (due(r, &r->t.join))
@@ -117,7 +123,7 @@ void rt_token_evidence(struct ring *r)
 
 void rt_operational_enter(struct ring *r)
 {
-	r->t.join = r->t.consensus = 0;
+	r->t.join = r->t.consensus = r->t.silence = 0;
 	r->t.commit_loss = r->t.commit_retransmit = 0;
 	if (r->my_pos == 0)
 		arm(r, &r->t.probe, r->cfg.merge_ms);
@@ -130,7 +136,13 @@ void rt_gather_enter(struct ring *r)
 	r->t.token_loss = r->t.token_retransmit = r->t.token_release = 0;
 	r->t.probe = 0;
 	r->t.commit_loss = r->t.commit_retransmit = 0;
+}
+
+/* A gather round begins: consensus and silence count from now. */
+void rt_round_begin(struct ring *r)
+{
 	arm(r, &r->t.consensus, r->cfg.consensus_ms);
+	arm(r, &r->t.silence, 4 * r->cfg.join_ms);
 }
 
 void rt_join_sent(struct ring *r)
@@ -145,7 +157,7 @@ void rt_consensus_restart(struct ring *r)
 
 void rt_commit_enter(struct ring *r)
 {
-	r->t.join = r->t.consensus = 0;
+	r->t.join = r->t.consensus = r->t.silence = 0;
 	arm(r, &r->t.commit_loss, r->cfg.token_timeout_ms);
 }
 

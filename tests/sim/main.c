@@ -46,7 +46,7 @@ static int save_packet(void *ctx, struct sim *s, unsigned from, unsigned to,
 	 * commit tokens on their second and third rounds. */
 	k = (unsigned)type;
 	if ((type == 2 && len > 76) || (type == 1 && len > 41 && (pkt[41] & 1)) ||
-	    (type == 3 && len > 39 && (pkt[38] | pkt[39])) ||
+	    (type == 3 && len > 43 && (pkt[42] | pkt[43])) ||
 	    (type == 4 && len > 32 && pkt[32]))
 		k += 8;
 	if (c->saved[k] >= 4)
@@ -130,6 +130,8 @@ static void soak_worker(uint64_t from, uint64_t n, unsigned job, unsigned jobs,
 	struct totals t;
 
 	memset(&t, 0, sizeof(t));
+	if (getenv("RING_SIM_HIST"))
+		setvbuf(stderr, NULL, _IOLBF, 0);
 	for (uint64_t i = job; i < n; i += jobs) {
 		struct sim_stats st;
 
@@ -140,6 +142,9 @@ static void soak_worker(uint64_t from, uint64_t n, unsigned job, unsigned jobs,
 		t.confs += st.confs_regular;
 		if (st.converge_ms > t.max_converge)
 			t.max_converge = st.converge_ms;
+		if (getenv("RING_SIM_HIST"))
+			fprintf(stderr, "converge %" PRIu64 " %lld\n", from + i,
+				(long long)st.converge_ms);
 	}
 	if (write(fd, &t, sizeof(t)) != (ssize_t)sizeof(t))
 		exit(3);

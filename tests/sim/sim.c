@@ -80,8 +80,8 @@ void sim_opts_plain(uint64_t seed, unsigned n, struct sim_opts *o)
 	ring_config_defaults(&o->ring);
 	o->ring.token_timeout_ms = 200;
 	o->ring.hurry_ms = 50;
-	o->ring.join_ms = 30;
-	o->ring.consensus_ms = 120;
+	o->ring.join_ms = 20;
+	o->ring.consensus_ms = 300;
 	o->ring.merge_ms = 100;
 	o->ring.token_hold_ms = 5;
 	o->ring.store_slots = 1024;
@@ -112,8 +112,8 @@ void sim_opts_from_seed(uint64_t seed, struct sim_opts *o)
 	c->accelerated = (int)opt_below(st, 2);
 	c->token_timeout_ms = 150 + (uint32_t)opt_below(st, 251);
 	c->hurry_ms = c->token_timeout_ms / 5 + (uint32_t)opt_below(st, c->token_timeout_ms / 4);
-	c->join_ms = 15 + (uint32_t)opt_below(st, 36);
-	c->consensus_ms = c->join_ms * (3 + (uint32_t)opt_below(st, 4));
+	c->join_ms = 10 + (uint32_t)opt_below(st, 31);
+	c->consensus_ms = c->token_timeout_ms * 6 / 5 + (uint32_t)opt_below(st, c->token_timeout_ms);
 	c->merge_ms = 50 + (uint32_t)opt_below(st, 151);
 	c->token_hold_ms = (uint32_t)opt_below(st, 6);
 	c->window = windows[opt_below(st, 5)];
@@ -495,9 +495,23 @@ static void io_send(void *ctx, uint32_t to, const uint8_t *pkt, size_t len)
 		sim_trace(s, ((uint64_t)n->i << 40) | ((uint64_t)type << 32) | to,
 			  len ^ w);
 	}
-	if (s->o.verbose > 1)
-		sim_log(s, "node %u sends %s to %08x, %zu bytes", n->i,
-			ring_pkt_type_name(type), to, len);
+	if (s->o.verbose > 1) {
+		static struct ring_token t;
+		struct ring_data d;
+		char what[96] = "";
+
+		if (type == RING_PKT_TOKEN && ring_pkt_get_token(pkt, len, &t) == 0)
+			snprintf(what, sizeof(what), " (visit %llu seq %llu aru %llu by %08x, "
+				 "fcc %u, %u requests%s)", (unsigned long long)t.token_seq,
+				 (unsigned long long)t.seq, (unsigned long long)t.aru,
+				 t.aru_id, t.fcc, t.rtr_n,
+				 t.flags & RING_TOKEN_INSTALLED ? ", installed" : "");
+		else if (type == RING_PKT_DATA && ring_pkt_get_data(pkt, len, &d) == 0)
+			snprintf(what, sizeof(what), " (seq %llu%s)", (unsigned long long)d.seq,
+				 d.flags & RING_DATA_RECOVERED ? ", recovered" : "");
+		sim_log(s, "node %u sends %s to %08x, %zu bytes%s", n->i,
+			ring_pkt_type_name(type), to, len, what);
+	}
 	for (unsigned j = 0; j < s->o.n; j++) {
 		if (j == n->i || (to != RING_BROADCAST && s->nodes[j].id != to))
 			continue;
@@ -695,6 +709,8 @@ struct sim *sim_new(const struct sim_opts *o)
 		s->o.n = SIM_MAX_NODES;
 	if (!s->o.bound_ms)
 		s->o.bound_ms = liveness_bound(&s->o);
+	if (getenv("RING_SIM_BOUND_MS"))
+		s->o.bound_ms = atoll(getenv("RING_SIM_BOUND_MS"));
 	rng_seed(s->rng, o->seed);
 	s->loss_ppm = o->loss_ppm;
 	s->dup_ppm = o->dup_ppm;
@@ -848,7 +864,7 @@ int sim_converged(struct sim *s, unsigned among)
 			continue;
 		ring_get_status(s->nodes[i].r, &st);
 		if (st.state != RING_OPERATIONAL || st.conf.rep != st0.conf.rep ||
-		    st.conf.seq != st0.conf.seq || st.send_queue)
+		    st.conf.seq != st0.conf.seq)
 			return 0;
 		for (unsigned m = 0; m < st.n_members; m++)
 			for (unsigned k = 0; k < s->o.n; k++)
@@ -860,9 +876,32 @@ int sim_converged(struct sim *s, unsigned among)
 	return 1;
 }
 
+/* One line of every live daemon's state, for failure messages. */
+static void status_dump(struct sim *s, char *why, size_t cap)
+{
+	size_t k = 0;
+
+	why[0] = 0;
+	for (unsigned i = 0; i < s->o.n && k + 160 < cap; i++) {
+		struct ring_status st;
+
+		if (!s->nodes[i].r)
+			continue;
+		ring_get_status(s->nodes[i].r, &st);
+		k += (size_t)snprintf(why + k, cap - k,
+				      " [%u: %s %08x.%u n=%u q=%u aru=%llu high=%llu "
+				      "stable=%llu dlv=%llu]", i, ring_state_name(st.state),
+				      st.conf.rep, st.conf.seq, st.n_members, st.send_queue,
+				      (unsigned long long)st.my_aru,
+				      (unsigned long long)st.high_seq,
+				      (unsigned long long)st.stable,
+				      (unsigned long long)st.delivered);
+	}
+}
+
 int sim_finish(struct sim *s)
 {
-	int64_t t, start, bound;
+	int64_t t, start, bound, total = 0;
 	unsigned live = 0;
 
 	if (s->failed)
@@ -876,6 +915,7 @@ int sim_finish(struct sim *s)
 	sim_heal(s);
 	sim_set_loss(s, 0);
 	for (unsigned i = 0; i < s->o.n; i++) {
+		s->nodes[i].want = 0; /* what the workload still wanted to send */
 		if (s->nodes[i].slow_us)
 			sim_set_slow(s, i, 0);
 		if (!s->nodes[i].r && sim_below(s, 3) != 0)
@@ -894,24 +934,43 @@ int sim_finish(struct sim *s)
 			break;
 	}
 	if (t > bound) {
+		char why[1200];
+
+		status_dump(s, why, sizeof(why));
 		sim_fail(s, "liveness: no single configuration of the live daemons "
-			 "within %lld ms of healing", (long long)s->o.bound_ms);
+			 "within %lld ms of healing:%s", (long long)s->o.bound_ms, why);
 		return -1;
 	}
 	s->st.converge_ms = t - start;
 	sim_log(s, "converged %lld ms after healing", (long long)(t - start));
-	/* Everyone sends one last message; all must get all. */
+	/* Everyone sends one last message; all must get all, and every
+	 * daemon its own. The bound adds the time to drain the longest send
+	 * queue at a personal window per rotation. */
+	bound = 0;
 	for (unsigned i = 0; i < s->o.n; i++) {
 		struct sim_node *n = &s->nodes[i];
+		int64_t q;
 
 		if (!n->r)
 			continue;
+		q = ring_send_queue_len(n->r);
+		total += q;
+		if (q / s->o.ring.personal_window > bound)
+			bound = q / s->o.ring.personal_window;
 		n->want = 1;
 		n->want_service = RING_AGREED;
 		feed(n, 1);
 		schedule_wake(n);
 	}
-	bound = sim_now_ms(s) + s->o.bound_ms;
+	/* Rotations to send it all at the window and each queue at the
+	 * personal window, twice over, each of n hops of the largest delay,
+	 * on top of the bound. */
+	if (total / s->o.ring.window > bound)
+		bound = total / s->o.ring.window;
+	bound = 2 * (bound + 2) *
+		(s->o.n * (int64_t)(s->o.delay_us + s->o.jitter_us + 100) / 1000 +
+		 s->o.ring.token_hold_ms + 1);
+	bound += sim_now_ms(s) + s->o.bound_ms;
 	for (t = sim_now_ms(s); t <= bound; t += 5) {
 		if (sim_run_until(s, t) != 0)
 			return -1;
@@ -919,8 +978,12 @@ int sim_finish(struct sim *s)
 			break;
 	}
 	if (t > bound) {
+		char why[1200];
+
+		status_dump(s, why, sizeof(why));
 		sim_fail(s, "liveness: the last messages were not all delivered "
-			 "within %lld ms", (long long)s->o.bound_ms);
+			 "within %lld ms of convergence:%s",
+			 (long long)(bound - s->st.converge_ms - s->heal_us / 1000), why);
 		return -1;
 	}
 	/* A little more time, so stray packets of the end are handled too. */

@@ -58,7 +58,7 @@ struct sim {
 	int workload_on, faults_on;
 	uint64_t trace;
 	int failed;
-	char err[1024];
+	char err[2048];
 	struct chk *chk;
 	struct sim_stats st;
 	int64_t heal_us;

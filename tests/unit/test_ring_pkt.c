@@ -39,6 +39,7 @@ static void make_packets(void)
 	memset(&join, 0, sizeof(join));
 	join.high_ring_seq = 1048580;
 	join.epoch = 4;
+	join.jseq = 9;
 	join.n_proc = 3;
 	join.n_fail = 1;
 	for (unsigned i = 0; i < 3; i++) {
@@ -213,8 +214,9 @@ static const struct bad bads[] = {
 	{ "token unknown flag", 2, 72, 0x80, RING_PKT_EFIELD, 0 },
 	{ "token too many requests", 2, 74, 0xff, RING_PKT_EFIELD, 0 },
 	{ "token request above seq", 2, 76, 0xff, RING_PKT_EFIELD, 0 },
-	{ "join of no daemon", 3, 37, 0x00, RING_PKT_EFIELD, 0 },
-	{ "join too many", 3, 36, 0x01, RING_PKT_EFIELD, 0 },
+	{ "join of no daemon", 3, 41, 0x00, RING_PKT_EFIELD, 0 },
+	{ "join too many", 3, 40, 0x01, RING_PKT_EFIELD, 0 },
+	{ "join seq 0", 3, 36, 0x00, RING_PKT_EFIELD, 4 },
 	{ "commit idx beyond n", 4, 31, 0x05, RING_PKT_EFIELD, 0 },
 	{ "commit rotation 3", 4, 32, 0x03, RING_PKT_EFIELD, 0 },
 	{ "commit of 0", 4, 29, 0x00, RING_PKT_EFIELD, 0 },
