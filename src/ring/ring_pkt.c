@@ -395,18 +395,19 @@ int ring_pkt_get_commit(const uint8_t *b, size_t len, struct ring_commit *k)
 {
 	struct cur c = { .r = b, .len = len };
 	int rc = body_start(&c, RING_PKT_COMMIT);
+	unsigned pad;
 
 	if (rc)
 		return rc;
 	k->n = get16(&c);
 	k->idx = get16(&c);
 	k->rotation = get8(&c);
-	(void)get8(&c);
-	(void)get16(&c);
+	pad = get8(&c);
+	pad |= get16(&c);
 	if (c.bad)
 		return RING_PKT_ESHORT;
 	if (k->n == 0 || k->n > RING_MAX_MEMBERS || k->idx >= k->n ||
-	    k->rotation > 2)
+	    k->rotation > 2 || pad)
 		return RING_PKT_EFIELD;
 	for (unsigned i = 0; i < k->n; i++) {
 		struct ring_commit_entry *e = &k->e[i];

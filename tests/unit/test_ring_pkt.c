@@ -219,6 +219,7 @@ static const struct bad bads[] = {
 	{ "join seq 0", 3, 36, 0x00, RING_PKT_EFIELD, 4 },
 	{ "commit idx beyond n", 4, 31, 0x05, RING_PKT_EFIELD, 0 },
 	{ "commit rotation 3", 4, 32, 0x03, RING_PKT_EFIELD, 0 },
+	{ "commit padding", 4, 33, 0x01, RING_PKT_EFIELD, 0 },
 	{ "commit of 0", 4, 29, 0x00, RING_PKT_EFIELD, 0 },
 	{ "commit safe above aru", 4, 36 + 36, 0xff, RING_PKT_EFIELD, 0 },
 	{ "commit unknown flag", 4, 36 + 48, 0x80, RING_PKT_EFIELD, 0 },
