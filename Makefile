@@ -133,19 +133,19 @@ $(CHORUSD): $(call obj,src/daemon/main.c) $(CORE_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/chorus-%: $(call obj,src/tools/chorus-%.c) $(LIBCHORUS_A) $(CORE_A)
+$(B)/chorus-%: $(call obj,src/tools/chorus-%.c) $(CORE_A) $(LIBCHORUS_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/chorus-%: $(call obj,src/log/main_%.c) $(LIBCHORUS_A) $(CORE_A)
+$(B)/chorus-%: $(call obj,src/log/main_%.c) $(CORE_A) $(LIBCHORUS_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
 
 $(B)/tests/unit/%: $(call obj,tests/unit/%.c tests/t.c) $(SIM_A) $(CORE_A) $(LIBCHORUS_A)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
 
-$(B)/tests/integration/%: $(call obj,tests/integration/%.c tests/t.c $(INTEG_HELPERS)) $(LIBCHORUS_A) $(CORE_A)
+$(B)/tests/integration/%: $(call obj,tests/integration/%.c tests/t.c $(INTEG_HELPERS)) $(CORE_A) $(LIBCHORUS_A)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -153,7 +153,7 @@ $(B)/tests/fuzz/%-replay: $(call obj,tests/fuzz/%.c tests/fuzz/replay.c) $(CORE_
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/bench/%: $(call obj,bench/%.c) $(LIBCHORUS_A) $(CORE_A)
+$(B)/bench/%: $(call obj,bench/%.c) $(CORE_A) $(LIBCHORUS_A)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -175,10 +175,11 @@ check: deps test-bins
 endif
 
 # libFuzzer needs clang and its runtime; each target runs FUZZ_SECONDS.
-build-fuzz/%: tests/fuzz/%.c $(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LIB_SRC) $(RING_SRC)
+FUZZ_LINK_SRC := $(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LOG_SRC) $(LIB_SRC) $(RING_SRC)
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(@D)
 	$(Q)clang $(ALL_CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
-		-o $@ $< $(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LIB_SRC) $(RING_SRC) $(LIBS)
+		-o $@ $< $(FUZZ_LINK_SRC) $(LIBS) $(LOG_LIBS)
 
 fuzz:
 	$(Q)FUZZ=1 sh tests/deps.sh
@@ -195,6 +196,7 @@ sim-soak: $(RING_SIM)
 
 bench: all $(BENCH_BIN)
 	$(Q)sh bench/run.sh $(B)
+	$(Q)sh bench/log_bench.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \

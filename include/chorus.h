@@ -17,6 +17,10 @@ extern "C" {
 /* Most mailboxes one process may hold open at once (Spread allows 1024). */
 #define CHORUS_SESSION_LIMIT 16384
 
+/* Data plus 32 bytes per destination group may not exceed this in one
+ * message (the limit of Spread's library). */
+#define CHORUS_MAX_MESSAGE_BODY_LEN (100 * (1472 - 32))
+
 /* Turns read-ahead on (on != 0) or off for a mailbox. With read-ahead the
  * library reads the socket in large chunks and serves whole messages from
  * a per-mailbox buffer, which saves system calls under load. Then
@@ -29,6 +33,22 @@ int chorus_set_readahead(mailbox mbox, int on);
 /* The description SP_error() prints for code, as a constant string;
  * never NULL and never printed. */
 const char *chorus_strerror(int code);
+
+/* Send coalescing, for programs that send many messages in a row: with a
+ * buffer of `bytes` (0 turns it off; at most CHORUS_MAX_SEND_BUFFER), the
+ * multicast, join and leave calls of this mailbox copy their frame into
+ * the buffer and return; the buffer is written when the next frame does
+ * not fit, on chorus_flush(), and before every SP_receive, SP_scat_receive,
+ * SP_poll and SP_disconnect on the mailbox. Frames larger than the buffer
+ * are written at once, in order. A message sits in the buffer until one
+ * of these happens: call chorus_flush() before waiting for anything else.
+ * A write error found while flushing is returned by the call that
+ * flushed. Returns 0 or ILLEGAL_SESSION, ILLEGAL_MESSAGE, SP_BUG,
+ * CONNECTION_CLOSED. */
+#define CHORUS_MAX_SEND_BUFFER (4 * 1024 * 1024)
+int chorus_set_send_buffer(mailbox mbox, size_t bytes);
+/* Writes what send coalescing holds. Returns 0 or a negative code. */
+int chorus_flush(mailbox mbox);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#include "sp_events.h" /* sp_time, and Spread's event library */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -30,21 +32,10 @@ extern "C" {
 #define SPREAD_VERSION ((4 << 24) | (4 << 16) | 0)
 #define DEFAULT_SPREAD_PORT 4803
 
-#define SPREAD_MAJOR_VERSION 4
-#define SPREAD_MINOR_VERSION 4
-#define SPREAD_PATCH_VERSION 0
-
 #define MAX_GROUP_NAME 32
 #define MAX_PRIVATE_NAME 10
 #define MAX_PROC_NAME 20
 #define MAX_CLIENT_SCATTER_ELEMENTS 100
-#define MAX_AUTH_NAME 30
-#define MAX_AUTH_METHODS 3
-
-/* Priorities of Spread's event library; the connect priority has no effect. */
-#define LOW_PRIORITY 0
-#define MEDIUM_PRIORITY 1
-#define HIGH_PRIORITY 2
 
 /* Service bits. */
 #define UNRELIABLE_MESS 0x00000001
@@ -113,9 +104,6 @@ extern "C" {
 #define NET_ERROR_ON_SESSION (-18)
 #define SP_BUG (-19)
 
-/* Data plus 32 bytes per destination group may not exceed this. */
-#define MAX_MESSAGE_BODY_LEN (100 * (1472 - 32))
-
 #define Flip_int16(v) ((int16)((((v) >> 8) & 0x00ff) | (((v) << 8) & 0xff00)))
 #define Flip_int32(v)                                                         \
 	((int32)((((v) >> 24) & 0x000000ff) | (((v) >> 8) & 0x0000ff00) |     \
@@ -125,9 +113,7 @@ typedef int mailbox;
 typedef int service;
 
 typedef struct dummy_group_id {
-	int32 memb_id_proc;
-	int32 memb_id_time;
-	int32 index;
+	int32 id[3]; /* membership id (representative, time), index */
 } group_id;
 
 typedef struct dummy_vs_set_info {
@@ -152,11 +138,6 @@ typedef struct dummy_scatter {
 	size_t num_elements;
 	scat_element elements[MAX_CLIENT_SCATTER_ELEMENTS];
 } scatter;
-
-typedef struct dummy_sp_time {
-	long sec;
-	long usec;
-} sp_time;
 
 int SP_version(int *major_version, int *minor_version, int *patch_version);
 

@@ -3,7 +3,11 @@
 # FUZZ=1 adds clang and libFuzzer's runtime.
 need=""
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
-for p in gcc make libc6-dev iproute2 procps; do have "$p" || need="$need $p"; done
+# python3: small helpers of the tests and benchmarks; apache2 and
+# apache2-utils (ab): the chorus-log tests with a real httpd.
+for p in gcc make libc6-dev iproute2 procps python3 apache2 apache2-utils; do
+	have "$p" || need="$need $p"
+done
 if [ "${FUZZ:-0}" = 1 ]; then
 	for p in clang libclang-rt-14-dev; do have "$p" || need="$need $p"; done
 fi

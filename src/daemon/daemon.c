@@ -307,6 +307,7 @@ static int listen_tcp(struct chd *d, uint32_t addr, char *err, size_t errlen)
 static int listen_unix(struct chd *d, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
+	char final[sizeof(sun.sun_path)];
 	int fd;
 
 	memset(&sun, 0, sizeof(sun));
@@ -321,15 +322,26 @@ static int listen_unix(struct chd *d, char *err, size_t errlen)
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
-	unlink(sun.sun_path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    chmod(sun.sun_path, 0666) != 0 || listen(fd, SOMAXCONN) != 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", sun.sun_path,
-			 strerror(errno));
+	/* Bind and listen under a temporary name, then rename into place:
+	 * the socket appears only once it accepts connections. */
+	snprintf(final, sizeof(final), "%s", sun.sun_path);
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s.%ld", final,
+			     (long)getpid()) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "Unix socket path too long");
 		close(fd);
 		return -1;
 	}
-	snprintf(d->unix_path, sizeof(d->unix_path), "%s", sun.sun_path);
+	unlink(sun.sun_path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    chmod(sun.sun_path, 0666) != 0 || listen(fd, SOMAXCONN) != 0 ||
+	    rename(sun.sun_path, final) != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", final,
+			 strerror(errno));
+		unlink(sun.sun_path);
+		close(fd);
+		return -1;
+	}
+	snprintf(d->unix_path, sizeof(d->unix_path), "%s", final);
 	return add_listener(d, fd, 1, err, errlen);
 }
 
@@ -383,6 +395,7 @@ int chd_init(struct chd *d, const struct conf *c, const char *name,
 
 	memset(d, 0, sizeof(*d));
 	d->ep = -1;
+	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	d->conf = *c;
 	d->host = name ? conf_find_host(c, name) : find_own_host(c);
 	if (d->host < 0) {
@@ -449,6 +462,23 @@ void chd_request_stop(struct chd *d)
 	d->stop = 1;
 }
 
+/* Out of descriptors: the pending connection would keep the listener
+ * readable and the loop spinning. Free the spare descriptor, accept the
+ * connection and close it at once, then take the spare back. */
+static void shed_connection(struct chd *d, int lfd)
+{
+	int fd;
+
+	log_warn("accept");
+	if (d->spare_fd < 0)
+		return;
+	close(d->spare_fd);
+	fd = accept(lfd, NULL, NULL);
+	if (fd >= 0)
+		close(fd);
+	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 static void accept_ready(struct chd *d, int li)
 {
 	const struct chd_listener *l = &d->listeners[li];
@@ -462,7 +492,7 @@ static void accept_ready(struct chd *d, int li)
 
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
-				log_warn("accept");
+				shed_connection(d, l->fd);
 			return;
 		}
 		if (!l->is_unix) {
@@ -575,6 +605,9 @@ void chd_shutdown(struct chd *d)
 	if (d->ep >= 0)
 		close(d->ep);
 	d->ep = -1;
+	if (d->spare_fd >= 0)
+		close(d->spare_fd);
+	d->spare_fd = -1;
 	free(d->names);
 	d->names = NULL;
 	free(d->rbuf);

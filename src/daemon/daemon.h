@@ -50,6 +50,7 @@ struct chd {
 	int max_sessions;
 
 	int ep;                     /* epoll descriptor */
+	int spare_fd;               /* given up when out of descriptors */
 	struct chd_listener listeners[CHD_MAX_LISTENERS];
 	int n_listeners;
 	int64_t now_ms;             /* the clock, read once per iteration */

@@ -540,7 +540,7 @@ static int oq_grow(struct sess *s)
 
 void sess_send(struct chd *d, struct sess *s, struct msg *m)
 {
-	if (s->state != SESS_OPEN || s->ended)
+	if (s->state != SESS_OPEN || s->ended || s->write_dead)
 		return;
 	if (s->oq_len >= (uint32_t)d->conf.max_session_messages ||
 	    s->oq_bytes + m->len > (size_t)d->conf.max_session_bytes) {
@@ -567,7 +567,7 @@ void sess_send(struct chd *d, struct sess *s, struct msg *m)
 
 void sess_flush(struct chd *d, struct sess *s)
 {
-	while (s->oq_len && !s->ended) {
+	while (s->oq_len && !s->ended && !s->write_dead) {
 		struct iovec iov[SESS_IOV_MAX];
 		uint32_t n = s->oq_len < SESS_IOV_MAX ? s->oq_len : SESS_IOV_MAX;
 		size_t want = 0;
@@ -585,7 +585,15 @@ void sess_flush(struct chd *d, struct sess *s)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && errno != EAGAIN) {
-			sess_end(d, s, SESS_END_WRITE_ERROR, strerror(errno));
+			/* The client stopped reading (it may be closing). Its
+			 * last frames may still be in our receive buffer, so
+			 * keep reading until EOF; just stop writing. */
+			log_debug(DBG_SESSION, "session %s: write error: %s; "
+				  "dropping its output", s->pg, strerror(errno));
+			s->write_dead = 1;
+			oq_clear(s);
+			if (s->want_out && chd_epoll_mod(d, s, 0) == 0)
+				s->want_out = 0;
 			return;
 		}
 		if (w > 0) {

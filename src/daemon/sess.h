@@ -72,6 +72,7 @@ struct sess {
 	size_t oq_bytes;  /* bytes still to write */
 	size_t out_off;
 	int want_out;     /* EPOLLOUT is armed */
+	int write_dead;   /* a write failed: output is dropped, input read on */
 	int dirty;        /* on the daemon's flush list */
 	struct sess *dirty_next;
 

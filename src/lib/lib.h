@@ -35,6 +35,13 @@
 
 #include "proto/wire.h"
 
+/* Spread keeps these out of <sp.h>; so do we. */
+#define SPREAD_MAJOR_VERSION 4
+#define SPREAD_MINOR_VERSION 4
+#define SPREAD_PATCH_VERSION 0
+#define MAX_AUTH_NAME 30
+#define MAX_AUTH_METHODS 3
+
 /* Most mailboxes open at once in one process (Spread: 1024). */
 #ifndef CHORUS_MAX_SESSIONS
 #define CHORUS_MAX_SESSIONS CHORUS_SESSION_LIMIT
@@ -46,7 +53,7 @@
  * is 144000; -DCHORUS_MAX_MESSAGE_BODY=143152 gives the limit that a real
  * 4.4 daemon can carry without aborting (spec section 4.7, question Q2). */
 #ifndef CHORUS_MAX_MESSAGE_BODY
-#define CHORUS_MAX_MESSAGE_BODY MAX_MESSAGE_BODY_LEN
+#define CHORUS_MAX_MESSAGE_BODY CHORUS_MAX_MESSAGE_BODY_LEN
 #endif
 
 /* Directory of the daemon's Unix socket, "<dir>/<port>". */
@@ -70,6 +77,11 @@ struct lib_sess {
 	pthread_mutex_t send_lock;
 	pthread_mutex_t recv_lock;
 	char private_group[WIRE_NAME_LEN]; /* NUL-terminated, read-only */
+
+	/* Send coalescing (chorus_set_send_buffer), under send_lock: frames
+	 * not yet written, sbuf_len of sbuf_cap bytes. */
+	uint8_t *sbuf;
+	size_t sbuf_len, sbuf_cap;
 
 	/* Receive state, under recv_lock. */
 	int saved; /* saved_hdr holds a header whose body is unread */
@@ -107,6 +119,12 @@ int lib_sess_broken(struct lib_sess *s);
 int lib_sess_dead(struct lib_sess *s);
 /* Test hook: sets the session limit; returns the old one. */
 int lib_sess_set_limit(int limit);
+
+/* ---- sp_send.c ---- */
+
+/* Writes the frames held by send coalescing, if any. Takes the send lock.
+ * Returns 0, or CONNECTION_CLOSED (the session is then broken). */
+int lib_send_flush(struct lib_sess *s);
 
 /* ---- sp_io.c ---- */
 
@@ -161,15 +179,19 @@ struct lib_view {
 
 /* Validates a received regular-membership body of len bytes spread over
  * iov[0..n) (defect L8) and, if swap, converts its integers to host
- * order. Returns 0, ILLEGAL_MESSAGE if malformed, SP_BUG if memory ran
- * out. */
-int lib_memb_fix(const struct iovec *iov, int n, size_t len, int swap);
+ * order. Beyond wire_memb_body_fix(), it requires what SP_get_memb_info()
+ * reads for a message of type `type`: at least one vs set, and for a
+ * join, leave or disconnect a first set with a member in it. Returns 0,
+ * ILLEGAL_MESSAGE if malformed, SP_BUG if memory ran out. */
+int lib_memb_fix(const struct iovec *iov, int n, size_t len, int swap,
+		 uint32_t type);
 /* Byte-swaps, in place, the integers of a membership body of which only
  * the first `have` bytes were received; stops at the first incomplete
  * integer. */
 void lib_memb_swap_prefix(const struct iovec *iov, int n, size_t have);
 /* Byte-swaps the complete 32-bit words among the first `have` (at most
- * 12) bytes: a transitional body's group id. */
+ * 12) bytes: the group id that is the whole body of a transitional
+ * message. */
 void lib_memb_swap_gid(const struct iovec *iov, int n, size_t have);
 
 #endif /* CHORUS_LIB_H */

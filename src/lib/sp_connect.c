@@ -37,6 +37,7 @@ struct lib_auth {
 	void *data;
 };
 
+/* The NULL method: no exchange, always succeeds. */
 static int auth_null(int fd, void *data)
 {
 	(void)fd;
@@ -50,6 +51,7 @@ static struct {
 	struct lib_auth m[MAX_AUTH_METHODS];
 } lib_auth = { 1, { { "NULL", auth_null, NULL } } };
 
+/* Stores 4, 4, 0. Returns 1, or 0 (nothing stored) if a pointer is NULL. */
 int SP_version(int *major_version, int *minor_version, int *patch_version)
 {
 	if (!major_version || !minor_version || !patch_version)
@@ -101,6 +103,7 @@ int SP_set_auth_methods(int num_methods, const char *auth_name[],
 	return 1;
 }
 
+/* See lib.h. Uses only the IPv4 resolver, and the first address. */
 int lib_addr_parse(const char *spec, struct sockaddr_storage *ss,
 		   socklen_t *len)
 {
@@ -225,6 +228,8 @@ static int list_has(const char *list, const char *name)
 	return 0;
 }
 
+/* See lib.h. The request and the choice each go out in one send(),
+ * as the daemon requires; every read honours the deadline. */
 int lib_handshake(int fd, const char *private_name, int priority,
 		  int membership, char pg[WIRE_NAME_LEN],
 		  const struct timespec *deadline)
@@ -354,6 +359,7 @@ out:
 	return ret;
 }
 
+/* SP_connect_timeout without a time limit. */
 int SP_connect(const char *spread_name, const char *private_name,
 	       int priority, int group_membership, mailbox *mbox,
 	       char *private_group)

@@ -23,6 +23,7 @@
 #define LIB_SEND_FLAGS 0
 #endif
 
+/* See lib.h for this and the other I/O helpers. */
 void lib_deadline(struct timespec *dl, long long ms)
 {
 	clock_gettime(CLOCK_MONOTONIC, dl);
@@ -50,6 +51,8 @@ int lib_ms_left(const struct timespec *dl)
 	return ms > 1000000000 ? 1000000000 : (int)ms;
 }
 
+/* Polls again after EINTR; a deadline already past still gets one
+ * look at the socket. */
 int lib_io_wait(int fd, short events, const struct timespec *dl)
 {
 	struct pollfd p = { .fd = fd, .events = events };
@@ -74,6 +77,7 @@ int lib_io_wait(int fd, short events, const struct timespec *dl)
 	}
 }
 
+/* Zero-length elements count as done. */
 int lib_iov_advance(struct iovec *iov, int n, size_t done)
 {
 	int i = 0;
@@ -90,6 +94,7 @@ int lib_iov_advance(struct iovec *iov, int n, size_t done)
 	return i;
 }
 
+/* One sendmsg() per round; a short write continues where it stopped. */
 int lib_io_writev(int fd, struct iovec *iov, int n)
 {
 	int i = lib_iov_advance(iov, n, 0);
@@ -112,6 +117,7 @@ int lib_io_writev(int fd, struct iovec *iov, int n)
 	return 0;
 }
 
+/* lib_io_writev() of one buffer. */
 int lib_io_write(int fd, const void *buf, size_t len)
 {
 	struct iovec iov = { (void *)(uintptr_t)buf, len };
@@ -119,6 +125,7 @@ int lib_io_write(int fd, const void *buf, size_t len)
 	return lib_io_writev(fd, &iov, 1);
 }
 
+/* EOF (a read of 0) is an error: a frame never ends early. */
 int lib_io_readv(int fd, struct iovec *iov, int n,
 		 const struct timespec *deadline)
 {
@@ -145,6 +152,7 @@ int lib_io_readv(int fd, struct iovec *iov, int n,
 	return 0;
 }
 
+/* lib_io_readv() of one buffer. */
 int lib_io_read(int fd, void *buf, size_t len,
 		const struct timespec *deadline)
 {
@@ -153,6 +161,7 @@ int lib_io_read(int fd, void *buf, size_t len,
 	return lib_io_readv(fd, &iov, 1, deadline);
 }
 
+/* Used by read-ahead: takes whatever has arrived, at least one byte. */
 ssize_t lib_io_read_some(int fd, struct iovec *iov, int n)
 {
 	for (;;) {

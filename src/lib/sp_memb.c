@@ -74,6 +74,7 @@ static int view_put(const struct lib_view *v, size_t off, const void *src,
 	return len ? -1 : 0;
 }
 
+/* Reads the 32-bit word at off (64-bit, so overflowed offsets fail). */
 static int view_get32(const struct lib_view *v, uint64_t off, uint32_t *out)
 {
 	if (off > v->len)
@@ -92,34 +93,51 @@ static void view_swap32(const struct lib_view *v, uint64_t off)
 	}
 }
 
-int lib_memb_fix(const struct iovec *iov, int n, size_t len, int swap)
+/* See lib.h. A body in one piece is checked in place; one split over
+ * scatter elements is copied, checked, and written back if swapped. Both
+ * leave buf holding the body in host order for the last checks. */
+int lib_memb_fix(const struct iovec *iov, int n, size_t len, int swap,
+		 uint32_t type)
 {
 	struct lib_view v = { iov, n, len };
-	uint8_t small[4096], *buf = small;
+	uint8_t small[4096], *heap = NULL, *buf = small;
+	uint32_t nsets, count;
 	int ret = ILLEGAL_MESSAGE;
 
 	if (len < WIRE_MEMB_FIXED)
 		return ILLEGAL_MESSAGE;
-	if (n > 0 && iov[0].iov_len >= len)
-		return wire_memb_body_fix(iov[0].iov_base, len, swap) == 0
-			       ? 0
-			       : ILLEGAL_MESSAGE;
-	/* Split over scatter elements: check a contiguous copy. */
-	if (len > sizeof(small) && !(buf = malloc(len)))
-		return SP_BUG;
-	if (view_get(&v, 0, buf, len) != 0)
+	if (n > 0 && iov[0].iov_len >= len) {
+		buf = iov[0].iov_base; /* in one piece: check it in place */
+		if (wire_memb_body_fix(buf, len, swap) != 0)
+			goto out;
+	} else {
+		/* Split over scatter elements: check a contiguous copy. */
+		if (len > sizeof(small) && !(buf = heap = malloc(len))) {
+			ret = SP_BUG;
+			goto out;
+		}
+		if (view_get(&v, 0, buf, len) != 0 ||
+		    wire_memb_body_fix(buf, len, swap) != 0)
+			goto out;
+		if (swap)
+			view_put(&v, 0, buf, len);
+	}
+	/* Well formed; now what SP_get_memb_info reads must be there too:
+	 * the set at local_vs_offset, and the joiner's (leaver's) name. */
+	memcpy(&nsets, buf + 12, 4);
+	if (nsets == 0)
 		goto out;
-	if (wire_memb_body_fix(buf, len, swap) != 0)
+	memcpy(&count, buf + WIRE_MEMB_FIXED, 4);
+	if (count == 0 && !(type & WIRE_BY_NETWORK) &&
+	    (type & (WIRE_BY_JOIN | WIRE_BY_LEAVE | WIRE_BY_DISCONNECT)))
 		goto out;
-	if (swap)
-		view_put(&v, 0, buf, len);
 	ret = 0;
 out:
-	if (buf != small)
-		free(buf);
+	free(heap);
 	return ret;
 }
 
+/* See lib.h. */
 void lib_memb_swap_prefix(const struct iovec *iov, int n, size_t have)
 {
 	struct lib_view v = { iov, n, have };
@@ -140,6 +158,7 @@ void lib_memb_swap_prefix(const struct iovec *iov, int n, size_t have)
 	}
 }
 
+/* See lib.h. */
 void lib_memb_swap_gid(const struct iovec *iov, int n, size_t have)
 {
 	struct lib_view v = { iov, n, have };
@@ -187,6 +206,7 @@ done:
 	return 1;
 }
 
+/* SP_get_vs_sets_info over a view. */
 static int vs_sets_get(const struct lib_view *v, vs_set_info *vs_sets,
 			int num_vs_sets, unsigned int *my_vs_set_index)
 {
@@ -214,6 +234,7 @@ static int vs_sets_get(const struct lib_view *v, vs_set_info *vs_sets,
 	return (int)nsets;
 }
 
+/* SP_get_vs_set_members over a view. */
 static int vs_members_get(const struct lib_view *v, const vs_set_info *set,
 			  char names[][MAX_GROUP_NAME], int n)
 {
@@ -305,6 +326,8 @@ int SP_get_vs_set_members(const char *memb_mess, const vs_set_info *vs_set,
 	return vs_members_get(&v, vs_set, member_names, member_names_count);
 }
 
+/* The scatter twins: as above, over the scatter's elements in order,
+ * and ILLEGAL_MESSAGE for a malformed scatter or a read past its end. */
 int SP_scat_get_memb_info(const scatter *memb_mess, const service service_type,
 			  membership_info *memb_info)
 {
@@ -343,6 +366,5 @@ int SP_scat_get_vs_set_members(const scatter *memb_mess,
 /* 1 if the three words of g1 and g2 are equal, else 0. */
 int SP_equal_group_ids(group_id g1, group_id g2)
 {
-	return g1.memb_id_proc == g2.memb_id_proc &&
-	       g1.memb_id_time == g2.memb_id_time && g1.index == g2.index;
+	return g1.id[0] == g2.id[0] && g1.id[1] == g2.id[1] && g1.id[2] == g2.id[2];
 }

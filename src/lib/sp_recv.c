@@ -17,7 +17,10 @@
  * whenever its frame is consumed (R1, L9) and counted by SP_poll (R2); a
  * negative count breaks the session (L6); skipped lengths are 64-bit
  * (L7); a malformed regular-membership body is consumed and refused with
- * ILLEGAL_MESSAGE (L8); a transitional body's group id is swapped when
+ * ILLEGAL_MESSAGE (L8; also one without a vs set, a join, leave or
+ * disconnect without the member, and a transitional body that is not
+ * exactly a group id, so that SP_get_memb_info never reads past a body
+ * SP_*receive returned); a transitional body's group id is swapped when
  * the daemon's byte order differs (12.1 item 8).
  */
 #include "lib.h"
@@ -30,6 +33,7 @@
 /* Working iovecs of one frame: old_type, names, up to 100 data elements. */
 #define RD_IOV (2 + MAX_CLIENT_SCATTER_ELEMENTS)
 
+/* Total length of iov[0..n). */
 static size_t iov_total(const struct iovec *iov, int n)
 {
 	size_t t = 0;
@@ -168,7 +172,7 @@ static int rcv_frame(struct lib_sess *s, service st_in, char *sender,
 	uint8_t hdr[WIRE_HDR_LEN];
 	struct wire_hdr h;
 	uint32_t type, old_type = 0;
-	int swap, is_reject, is_data, is_reg, is_trans, n = 0, ret;
+	int swap, is_reject, is_data, is_reg, is_gid, n = 0, ret;
 	int64_t ng, dl, ng_fit, dl_fit;
 
 	if (s->saved) {
@@ -192,7 +196,10 @@ static int rcv_frame(struct lib_sess *s, service st_in, char *sender,
 	is_reject = (type & WIRE_REJECT) != 0;
 	is_data = (type & WIRE_SERVICES) || is_reject;
 	is_reg = !is_reject && (type & WIRE_REG_MEMB);
-	is_trans = !is_reject && !is_reg && (type & WIRE_TRANSITION);
+	/* Any other membership kind but a self-leave (in practice: a
+	 * transitional message) carries just a 12-byte group id. */
+	is_gid = !is_reject && !is_reg && (type & WIRE_MEMBERSHIP) &&
+		 !Is_self_leave(type);
 	if (sender)
 		memcpy(sender, h.name, WIRE_NAME_LEN);
 
@@ -250,15 +257,18 @@ static int rcv_frame(struct lib_sess *s, service st_in, char *sender,
 		if (ng_fit == ng)
 			o->mt = own_index(groups, (int)ng, s->private_group);
 		if (dl_fit == dl) {
-			int r = lib_memb_fix(d, dn, (size_t)dl, swap);
+			int r = lib_memb_fix(d, dn, (size_t)dl, swap, type);
 
 			if (r < 0)
 				ret = r;
 		} else if (swap) {
 			lib_memb_swap_prefix(d, dn, (size_t)dl_fit);
 		}
-	} else if (is_trans && swap) {
-		lib_memb_swap_gid(d, dn, (size_t)dl_fit);
+	} else if (is_gid) {
+		if (dl != 12)
+			ret = ILLEGAL_MESSAGE;
+		else if (swap)
+			lib_memb_swap_gid(d, dn, (size_t)dl_fit);
 	}
 	return ret;
 broken:
@@ -287,6 +297,12 @@ static int receive(mailbox mbox, service *service_type, char *sender,
 	}
 	if (!groups || max_groups < 0)
 		max_groups = 0;
+	/* What the application sent must go out before it waits for an
+	 * answer. */
+	if (lib_send_flush(s) != 0) {
+		ret = CONNECTION_CLOSED;
+		goto out;
+	}
 	pthread_mutex_lock(&s->recv_lock);
 	if (lib_sess_dead(s))
 		ret = ILLEGAL_SESSION;
@@ -373,6 +389,7 @@ int SP_poll(mailbox mbox)
 
 	if (!s)
 		return ILLEGAL_SESSION;
+	(void)lib_send_flush(s);
 	if (ioctl(s->fd, FIONREAD, &n) < 0) {
 		ret = ILLEGAL_SESSION;
 	} else {
@@ -383,6 +400,8 @@ int SP_poll(mailbox mbox)
 	return ret;
 }
 
+/* See chorus.h. The buffer is allocated when read-ahead is first turned
+ * on and freed once it is off and empty. */
 int chorus_set_readahead(mailbox mbox, int on)
 {
 	struct lib_sess *s = lib_sess_get(mbox);

@@ -13,10 +13,16 @@
  * the group count must be 0..100, the length non-negative and a scatter at
  * most 100 elements of at most INT_MAX bytes (ILLEGAL_MESSAGE). All checks
  * happen before anything is built or sent.
+ *
+ * Send coalescing (chorus_set_send_buffer(), an extension): frames are
+ * copied into a per-mailbox buffer and written when it fills, on
+ * chorus_flush(), and before any receive, poll or disconnect on the
+ * mailbox, so one system call carries many messages.
  */
 #include "lib.h"
 
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The type to send for a multicast service, or 0 if the service is
@@ -30,6 +36,20 @@ static uint32_t send_type(service st)
 	if (svc == 0 || (svc & (svc - 1)))
 		return 0;
 	return t & (WIRE_SERVICES | WIRE_SELF_DISCARD);
+}
+
+/* Writes the held frames; the caller holds the send lock. Returns 0, or
+ * -1 after breaking the session. */
+static int flush_locked(struct lib_sess *s)
+{
+	size_t len = s->sbuf_len;
+
+	__atomic_store_n(&s->sbuf_len, 0, __ATOMIC_RELAXED);
+	if (lib_io_write(s->fd, s->sbuf, len) != 0) {
+		lib_sess_break(s);
+		return -1;
+	}
+	return 0;
 }
 
 /* Builds and sends one frame. The names come from `one` (a C string, at
@@ -69,13 +89,86 @@ static int send_frame(mailbox mbox, uint32_t type, int ng, const char *one,
 		ret = ILLEGAL_SESSION;
 	} else if (lib_sess_broken(s)) {
 		ret = NET_ERROR_ON_SESSION;
-	} else if (lib_io_writev(s->fd, iov, n) != 0) {
+	} else if (s->sbuf && blen + (size_t)data_len <= s->sbuf_cap) {
+		ret = data_len;
+		if (s->sbuf_len + blen + (size_t)data_len > s->sbuf_cap &&
+		    flush_locked(s) != 0)
+			ret = CONNECTION_CLOSED;
+		for (int i = 0; ret >= 0 && i < n; i++) {
+			memcpy(s->sbuf + s->sbuf_len, iov[i].iov_base, iov[i].iov_len);
+			/* Read without the lock by lib_send_flush(). */
+			__atomic_store_n(&s->sbuf_len, s->sbuf_len + iov[i].iov_len,
+					 __ATOMIC_RELAXED);
+		}
+	} else if ((s->sbuf_len && flush_locked(s) != 0) ||
+		   lib_io_writev(s->fd, iov, n) != 0) {
 		lib_sess_break(s);
 		ret = CONNECTION_CLOSED;
 	} else {
 		ret = data_len;
 	}
 	pthread_mutex_unlock(&s->send_lock);
+	lib_sess_put(s);
+	return ret;
+}
+
+int lib_send_flush(struct lib_sess *s)
+{
+	int ret = 0;
+
+	if (!__atomic_load_n(&s->sbuf_len, __ATOMIC_RELAXED))
+		return 0;
+	pthread_mutex_lock(&s->send_lock);
+	if (s->sbuf_len && !lib_sess_broken(s) && flush_locked(s) != 0)
+		ret = CONNECTION_CLOSED;
+	pthread_mutex_unlock(&s->send_lock);
+	return ret;
+}
+
+/* See chorus.h. */
+int chorus_flush(mailbox mbox)
+{
+	struct lib_sess *s = lib_sess_get(mbox);
+	int ret;
+
+	if (!s)
+		return ILLEGAL_SESSION;
+	ret = lib_sess_broken(s) ? NET_ERROR_ON_SESSION : lib_send_flush(s);
+	lib_sess_put(s);
+	return ret;
+}
+
+/* See chorus.h. Turning coalescing off (or resizing) writes what is held
+ * first. */
+int chorus_set_send_buffer(mailbox mbox, size_t bytes)
+{
+	struct lib_sess *s = lib_sess_get(mbox);
+	uint8_t *nb = NULL;
+	int ret = 0;
+
+	if (!s)
+		return ILLEGAL_SESSION;
+	if (bytes > CHORUS_MAX_SEND_BUFFER) {
+		lib_sess_put(s);
+		return ILLEGAL_MESSAGE;
+	}
+	if (bytes && !(nb = malloc(bytes))) {
+		lib_sess_put(s);
+		return SP_BUG;
+	}
+	pthread_mutex_lock(&s->send_lock);
+	if (lib_sess_dead(s)) {
+		ret = ILLEGAL_SESSION;
+	} else if (s->sbuf_len && flush_locked(s) != 0) {
+		ret = CONNECTION_CLOSED;
+	} else {
+		free(s->sbuf);
+		s->sbuf = nb;
+		s->sbuf_cap = bytes;
+		nb = NULL;
+	}
+	pthread_mutex_unlock(&s->send_lock);
+	free(nb);
 	lib_sess_put(s);
 	return ret;
 }
@@ -160,6 +253,7 @@ int SP_multigroup_multicast(mailbox mbox, service service_type,
 			 mess_type, NULL, mess_len, mess);
 }
 
+/* As SP_multigroup_multicast, with scatter data. */
 int SP_multigroup_scat_multicast(mailbox mbox, service service_type,
 				 int num_groups,
 				 const char groups[][MAX_GROUP_NAME],
@@ -197,6 +291,7 @@ int SP_join(mailbox mbox, const char *group)
 	return control(mbox, WIRE_JOIN, group);
 }
 
+/* Leaves group; same rules and returns as SP_join. */
 int SP_leave(mailbox mbox, const char *group)
 {
 	return control(mbox, WIRE_LEAVE, group);
@@ -212,7 +307,8 @@ int SP_disconnect(mailbox mbox)
 	if (!s)
 		return ILLEGAL_SESSION;
 	memcpy(pg, s->private_group, WIRE_NAME_LEN);
-	lib_sess_put(s);
 	(void)control(mbox, WIRE_KILL, pg);
+	(void)lib_send_flush(s);
+	lib_sess_put(s);
 	return lib_sess_remove(mbox);
 }

@@ -30,6 +30,7 @@ static struct {
 	int limit;
 } lib_tab = { NULL, 0, 0, CHORUS_MAX_SESSIONS };
 
+/* Holds the table still across fork(). */
 static void lib_fork_prepare(void)
 {
 	pthread_mutex_lock(&lib_global);
@@ -56,6 +57,7 @@ static void lib_fork_child(void)
 	}
 }
 
+/* One-time set-up, run by lib_init(). */
 static void lib_setup(void)
 {
 	pthread_atfork(lib_fork_prepare, lib_fork_parent, lib_fork_child);
@@ -66,6 +68,7 @@ static void lib_setup(void)
 #endif
 }
 
+/* See lib.h for these. */
 void lib_init(void)
 {
 	pthread_once(&lib_once, lib_setup);
@@ -90,6 +93,7 @@ static void sess_free(struct lib_sess *s)
 	pthread_mutex_destroy(&s->send_lock);
 	pthread_mutex_destroy(&s->recv_lock);
 	free(s->ra_buf);
+	free(s->sbuf);
 	free(s);
 }
 
@@ -124,6 +128,7 @@ static struct lib_sess *tab_take(int fd)
 	return --s->refs == 0 ? s : NULL;
 }
 
+/* See lib.h. */
 int lib_sess_add(int fd, const char *pg)
 {
 	struct lib_sess *s, *stale = NULL;
@@ -170,6 +175,7 @@ out:
 	return ret;
 }
 
+/* See lib.h. */
 struct lib_sess *lib_sess_get(mailbox m)
 {
 	struct lib_sess *s = NULL;
@@ -184,6 +190,7 @@ struct lib_sess *lib_sess_get(mailbox m)
 	return s;
 }
 
+/* See lib.h. */
 void lib_sess_put(struct lib_sess *s)
 {
 	int last;
@@ -195,6 +202,7 @@ void lib_sess_put(struct lib_sess *s)
 		sess_free(s);
 }
 
+/* See lib.h. */
 int lib_sess_remove(mailbox m)
 {
 	struct lib_sess *s = NULL;
@@ -212,6 +220,8 @@ int lib_sess_remove(mailbox m)
 	return ret;
 }
 
+/* Marks s broken; every later send or receive gives
+ * NET_ERROR_ON_SESSION. */
 void lib_sess_break(struct lib_sess *s)
 {
 	__atomic_store_n(&s->broken, 1, __ATOMIC_RELEASE);
@@ -222,11 +232,13 @@ int lib_sess_broken(struct lib_sess *s)
 	return __atomic_load_n(&s->broken, __ATOMIC_ACQUIRE);
 }
 
+/* 1 once s left the table (SP_disconnect, SP_kill). */
 int lib_sess_dead(struct lib_sess *s)
 {
 	return __atomic_load_n(&s->dead, __ATOMIC_ACQUIRE);
 }
 
+/* See lib.h. */
 int lib_sess_set_limit(int limit)
 {
 	int old;

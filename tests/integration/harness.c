@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -51,12 +52,16 @@ static unsigned free_port(void)
 	return port;
 }
 
+/* The daemon's absolute path (the child changes directory first). */
 static const char *daemon_path(void)
 {
-	static char path[512];
+	static char path[PATH_MAX + 16];
 	const char *b = getenv("CHORUS_BUILD");
+	char dir[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/chorusd", b ? b : "build");
+	if (!realpath(b ? b : "build", dir))
+		t_fail(__FILE__, __LINE__, "no build directory %s", b ? b : "build");
+	snprintf(path, sizeof(path), "%s/chorusd", dir);
 	return path;
 }
 
@@ -113,6 +118,8 @@ void hd_start_ex(struct hd *d, const char *extra, const char *const *args,
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
+		/* The daemon gets none of the test's sockets. */
+		close_range(3, ~0u, 0);
 		if (chdir(d->dir) != 0)
 			_exit(126);
 		execv(argv[0], argv);

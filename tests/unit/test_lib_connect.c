@@ -5,6 +5,7 @@
  */
 #include <fcntl.h>
 #include <netinet/tcp.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 
@@ -560,6 +561,23 @@ static void connect_timeout_ok(void)
 	fake_close(&f);
 }
 
+/* A NULL mailbox pointer is refused; a NULL private_group is allowed. */
+static void connect_null_args(void)
+{
+	struct fake f;
+	mailbox m;
+
+	T_EQ(SP_connect("/tmp/chorus-test-none/sock", "a", 0, 1, NULL, NULL),
+	     ILLEGAL_SESSION);
+	fake_listen_unix(&f);
+	fake_blob_start(&f, reply_alice, sizeof(reply_alice));
+	T_EQ(SP_connect(f.addr, "alice", 0, 1, &m, NULL), ACCEPT_SESSION);
+	T_EQ(SP_disconnect(m), 0);
+	fake_blob_join(&f);
+	T_EQ(f.cap_len, 10 + 90 + 80);
+	fake_close(&f);
+}
+
 /* Beyond the session limit: REJECT_QUOTA, and the daemon sees a close. */
 static void session_limit(void)
 {
@@ -572,6 +590,7 @@ static void session_limit(void)
 	T_EQ(blob_connect(&f[2], reply_alice, sizeof(reply_alice), "c", 0, 1,
 			  &m[2]), REJECT_QUOTA);
 	T_EQ(f[2].cap_len, 6 + 90); /* and then EOF */
+	fake_close(&f[2]);
 	T_EQ(SP_disconnect(m[0]), 0);
 	T_EQ(blob_connect(&f[2], reply_alice, sizeof(reply_alice), "c", 0, 1,
 			  &m[2]), ACCEPT_SESSION);
@@ -605,7 +624,15 @@ static void session_many(void)
 	static mailbox m[MANY];
 	char pg[MAX_GROUP_NAME], want[MAX_GROUP_NAME];
 	struct fake f;
+	struct rlimit rl;
 
+	/* Both ends of every connection live in this process. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 2 * MANY + 64) {
+		rl.rlim_cur = rl.rlim_max;
+		if (rl.rlim_cur < 2 * MANY + 64 ||
+		    setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			t_skip("needs %d descriptors", 2 * MANY + 64);
+	}
 	fake_listen_unix(&f);
 	T_ASSERT(pthread_create(&f.th, NULL, many_thread, &f) == 0);
 	for (int i = 0; i < MANY; i++) {
@@ -706,6 +733,7 @@ int main(int argc, char **argv)
 		T_CASE(connect_timeout_read),
 		T_CASE(connect_timeout_connect),
 		T_CASE(connect_timeout_ok),
+		T_CASE(connect_null_args),
 		T_CASE(session_limit),
 		T_CASE_TIMEOUT(session_many, 120),
 		T_CASE(kill_after_fork),

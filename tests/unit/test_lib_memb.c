@@ -39,9 +39,9 @@ static void memb_info_join(void)
 		T_MEMEQ(join_body, observed, sizeof(observed));
 	T_EQ(SP_get_memb_info((char *)join_body, REG_MEMB_MESS | CAUSED_BY_JOIN,
 			      &mi), 1);
-	T_EQ(mi.gid.memb_id_proc, 0x7f000001);
-	T_EQ(mi.gid.memb_id_time, 0x6b0748e1);
-	T_EQ(mi.gid.index, 1);
+	T_EQ(mi.gid.id[0], 0x7f000001);
+	T_EQ(mi.gid.id[1], 0x6b0748e1);
+	T_EQ(mi.gid.id[2], 1);
 	T_STREQ(mi.changed_member, "#alice#localhost");
 	T_EQ(mi.num_vs_sets, 1);
 	T_EQ(mi.my_vs_set.num_members, 1);
@@ -98,9 +98,9 @@ static void memb_info_table(void)
 		T_EQ(mi.my_vs_set.num_members, cases[i].members);
 		T_EQ(mi.my_vs_set.members_offset, cases[i].offset);
 		if (cases[i].gid_zero) {
-			T_EQ(mi.gid.memb_id_proc, 0);
-			T_EQ(mi.gid.memb_id_time, 0);
-			T_EQ(mi.gid.index, 0);
+			T_EQ(mi.gid.id[0], 0);
+			T_EQ(mi.gid.id[1], 0);
+			T_EQ(mi.gid.id[2], 0);
 		} else {
 			T_MEMEQ(&mi.gid, cases[i].body, 12);
 		}
@@ -374,12 +374,12 @@ static void equal_group_ids(void)
 		group_id a, b;
 		int eq;
 	} cases[] = {
-		{ { 1, 2, 3 }, { 1, 2, 3 }, 1 },
-		{ { 1, 2, 3 }, { 0, 2, 3 }, 0 },
-		{ { 1, 2, 3 }, { 1, 0, 3 }, 0 },
-		{ { 1, 2, 3 }, { 1, 2, 0 }, 0 },
-		{ { -1, -1, -1 }, { -1, -1, -1 }, 1 },
-		{ { 0, 0, 0 }, { 0, 0, 0 }, 1 },
+		{ { { 1, 2, 3 } }, { { 1, 2, 3 } }, 1 },
+		{ { { 1, 2, 3 } }, { { 0, 2, 3 } }, 0 },
+		{ { { 1, 2, 3 } }, { { 1, 0, 3 } }, 0 },
+		{ { { 1, 2, 3 } }, { { 1, 2, 0 } }, 0 },
+		{ { { -1, -1, -1 } }, { { -1, -1, -1 } }, 1 },
+		{ { { 0, 0, 0 } }, { { 0, 0, 0 } }, 1 },
 	};
 
 	for (size_t i = 0; i < T_COUNT(cases); i++) {

@@ -304,9 +304,9 @@ static void recv_other_daemon(void)
 	T_EQ(r.mt, 1);
 	T_EQ(r.em, 0);
 	T_EQ(SP_get_memb_info(r.data, r.st, &mi), 1);
-	T_EQ(mi.gid.memb_id_proc, gid_a[0]);
-	T_EQ(mi.gid.memb_id_time, gid_a[1]);
-	T_EQ(mi.gid.index, gid_a[2]);
+	T_EQ(mi.gid.id[0], gid_a[0]);
+	T_EQ(mi.gid.id[1], gid_a[1]);
+	T_EQ(mi.gid.id[2], gid_a[2]);
 	T_STREQ(mi.changed_member, "#x#d");
 	T_EQ(mi.num_vs_sets, 1);
 	T_EQ(mi.my_vs_set.num_members, 1);
@@ -330,8 +330,8 @@ static void recv_other_daemon(void)
 	T_EQ(r.st, TRANSITION_MESS);
 	T_EQ(r.mt, -1);
 	T_EQ(SP_get_memb_info(r.data, r.st, &mi), 1);
-	T_EQ(mi.gid.memb_id_time, gid_a[1]);
-	T_EQ(mi.gid.index, gid_a[2]);
+	T_EQ(mi.gid.id[1], gid_a[1]);
+	T_EQ(mi.gid.id[2], gid_a[2]);
 
 	/* Self-leave. */
 	n = mkframe(fb, CAUSED_BY_LEAVE, "g1", 0, NULL, 0, NULL, 0, 1);
@@ -475,31 +475,38 @@ static void recv_reject(void)
 	fake_close(&f);
 }
 
-/* L8: malformed regular-membership bodies are consumed and refused; the
- * session goes on. Each case edits a good body (one set holding one name,
- * 56 bytes): the number of sets, the local offset, the set's count and
- * the data length. */
+/* L8: malformed membership bodies are consumed and refused; the session
+ * goes on. Each case edits a good body (one set holding one name, 56
+ * bytes): the number of sets, the local offset, the set's count and the
+ * data length. Beyond the layout, a body must hold what SP_get_memb_info
+ * reads: a vs set, and for a join, leave or disconnect the member. */
 static void recv_malformed_memb(void)
 {
 	static const struct {
+		uint32_t type;
 		uint32_t nsets, local, count;
 		int dl;
 		int ok;
 	} cases[] = {
-		{ 1, 0, 1, 56, 1 },
-		{ 0, 0, 1, 20, 1 },          /* no sets at all */
-		{ 1, 0, 0, 24, 1 },          /* one empty set */
-		{ 1, 0, 1, 60, 0 },          /* trailing bytes */
-		{ 1, 0, 1, 55, 0 },          /* set cut short */
-		{ 1, 0, 1, 20, 0 },          /* the set is missing */
-		{ 2, 0, 1, 56, 0 },          /* second set missing */
-		{ 1, 4, 1, 56, 0 },          /* offset inside a set */
-		{ 1, 36, 1, 56, 0 },         /* offset past the sets */
-		{ 1, 0, 0x8000001, 56, 0 },  /* count far too big */
-		{ 1, 0, 0xffffffff, 56, 0 },
-		{ 0xffffffff, 0, 1, 56, 0 },
-		{ 0, 0, 1, 19, 0 },          /* shorter than the fixed part */
-		{ 0, 0, 1, 0, 0 },
+		{ CAUSED_BY_JOIN, 1, 0, 1, 56, 1 },
+		{ CAUSED_BY_NETWORK, 1, 0, 0, 24, 1 }, /* one empty set */
+		{ CAUSED_BY_JOIN, 1, 0, 0, 24, 0 },    /* joiner missing */
+		{ CAUSED_BY_LEAVE, 1, 0, 0, 24, 0 },
+		{ CAUSED_BY_DISCONNECT, 1, 0, 0, 24, 0 },
+		{ CAUSED_BY_NETWORK, 0, 0, 1, 20, 0 }, /* no sets at all */
+		{ CAUSED_BY_JOIN, 0, 0, 1, 20, 0 },
+		{ 0, 0, 0, 1, 20, 0 },
+		{ CAUSED_BY_JOIN, 1, 0, 1, 60, 0 },    /* trailing bytes */
+		{ CAUSED_BY_JOIN, 1, 0, 1, 55, 0 },    /* set cut short */
+		{ CAUSED_BY_JOIN, 1, 0, 1, 20, 0 },    /* the set is missing */
+		{ CAUSED_BY_JOIN, 2, 0, 1, 56, 0 },    /* second set missing */
+		{ CAUSED_BY_JOIN, 1, 4, 1, 56, 0 },    /* offset inside a set */
+		{ CAUSED_BY_JOIN, 1, 36, 1, 56, 0 },   /* offset past the sets */
+		{ CAUSED_BY_JOIN, 1, 0, 0x8000001, 56, 0 }, /* count too big */
+		{ CAUSED_BY_JOIN, 1, 0, 0xffffffff, 56, 0 },
+		{ CAUSED_BY_JOIN, 0xffffffff, 0, 1, 56, 0 },
+		{ CAUSED_BY_JOIN, 0, 0, 1, 19, 0 },    /* shorter than 20 */
+		{ CAUSED_BY_JOIN, 0, 0, 1, 0, 0 },
 	};
 	static const uint32_t one = 1;
 	char g[1][MAX_GROUP_NAME] = { "#alice#localhost" };
@@ -508,6 +515,7 @@ static void recv_malformed_memb(void)
 
 	for (size_t i = 0; i < T_COUNT(cases); i++) {
 		uint8_t body[64];
+		uint32_t type = REG_MEMB_MESS | cases[i].type;
 		int want = cases[i].ok ? cases[i].dl : ILLEGAL_MESSAGE;
 
 		mkbody(body, gid_a, 1, 0, &one, g, 0);
@@ -515,13 +523,44 @@ static void recv_malformed_memb(void)
 		put32x(body + 16, cases[i].local, 0);
 		put32x(body + 20, cases[i].count, 0);
 		fake_write(&f, fb,
-			   mkframe(fb, REG_MEMB_MESS | CAUSED_BY_JOIN, "g1", 1,
-				   g, WIRE_OWN_MARK, body, cases[i].dl, 0));
+			   mkframe(fb, type, "g1", 1, g, WIRE_OWN_MARK, body,
+				   cases[i].dl, 0));
 		send_data(&f, AGREED_MESS, 1, g1, 0, "next", 4, 0, 0);
 		T_ASSERTF(rx(m, 0, MAXG, MAXD) == want, "case %zu", i);
-		T_EQ(r.st, REG_MEMB_MESS | CAUSED_BY_JOIN);
+		T_EQ(r.st, (service)type);
 		T_EQ(rx(m, 0, MAXG, MAXD), 4);
 		T_MEMEQ(r.data, "next", 4);
+	}
+	T_EQ(SP_disconnect(m), 0);
+	fake_close(&f);
+}
+
+/* A transitional message (or any membership kind other than regular and
+ * self-leave) must carry exactly a 12-byte group id. */
+static void recv_malformed_transitional(void)
+{
+	static const struct {
+		uint32_t type;
+		int dl, ok;
+	} cases[] = {
+		{ TRANSITION_MESS, 12, 1 }, { TRANSITION_MESS, 0, 0 },
+		{ TRANSITION_MESS, 11, 0 }, { TRANSITION_MESS, 13, 0 },
+		{ CAUSED_BY_JOIN, 12, 1 },  { CAUSED_BY_NETWORK, 4, 0 },
+		{ CAUSED_BY_LEAVE, 0, 1 },  { CAUSED_BY_LEAVE, 5, 1 },
+	};
+	struct fake f;
+	mailbox m = fake_session(&f);
+	uint8_t body[16] = { 0 };
+
+	for (size_t i = 0; i < T_COUNT(cases); i++) {
+		int want = cases[i].ok ? cases[i].dl : ILLEGAL_MESSAGE;
+
+		fake_write(&f, fb,
+			   mkframe(fb, cases[i].type, "g1", 0, NULL,
+				   WIRE_OWN_MARK, body, cases[i].dl, 0));
+		send_data(&f, AGREED_MESS, 1, g1, 0, "next", 4, 0, 0);
+		T_ASSERTF(rx(m, 0, MAXG, MAXD) == want, "case %zu", i);
+		T_EQ(rx(m, 0, MAXG, MAXD), 4);
 	}
 	T_EQ(SP_disconnect(m), 0);
 	fake_close(&f);
@@ -550,6 +589,31 @@ static void recv_negative_counts(void)
 		T_EQ(SP_disconnect(m), 0);
 		fake_close(&f);
 	}
+}
+
+/* L7: DROP_RECV with the largest counts a header can carry computes the
+ * bytes to skip without overflow; the stream then ends (EOF) and the
+ * session breaks cleanly. */
+static void recv_huge_counts_drop(void)
+{
+	static const int32_t big = 0x7fffffff;
+	struct fake f;
+	mailbox m = fake_session(&f);
+	size_t n = mkframe(fb, AGREED_MESS, "#b#d", 0, NULL, WIRE_OWN_MARK,
+			   NULL, 0, 0);
+
+	memcpy(fb + 36, &big, 4);
+	memcpy(fb + 44, &big, 4);
+	memset(fb + n, 'x', 1000);
+	fake_write(&f, fb, n + 1000);
+	shutdown(f.dfd, SHUT_WR);
+	T_EQ(rx(m, 0, MAXG, MAXD), GROUPS_TOO_SHORT);
+	T_EQ(r.ng, -big);
+	T_EQ(r.em, -big);
+	T_EQ(rx(m, DROP_RECV, MAXG, MAXD), CONNECTION_CLOSED);
+	T_EQ(rx(m, DROP_RECV, MAXG, MAXD), NET_ERROR_ON_SESSION);
+	T_EQ(SP_disconnect(m), 0);
+	fake_close(&f);
 }
 
 /* Item 58: after CONNECTION_CLOSED every call but SP_poll and
@@ -890,7 +954,9 @@ int main(int argc, char **argv)
 		T_CASE(recv_memb_outputs),
 		T_CASE(recv_reject),
 		T_CASE(recv_malformed_memb),
+		T_CASE(recv_malformed_transitional),
 		T_CASE(recv_negative_counts),
+		T_CASE(recv_huge_counts_drop),
 		T_CASE(recv_broken_session),
 		T_CASE(recv_nonblocking),
 		T_CASE(recv_scatter),

@@ -188,7 +188,7 @@ static void recv_event(mailbox m, enum mode mode, char *line, size_t cap)
 			: Is_caused_leave_mess(st) ? "LEAVE"
 			: Is_caused_disconnect_mess(st) ? "DISCONNECT"
 							: "NETWORK",
-			mi.gid.memb_id_proc, mi.gid.memb_id_time, mi.gid.index,
+			mi.gid.id[0], mi.gid.id[1], mi.gid.id[2],
 			(unsigned)st);
 	if (!Is_caused_network_mess(st))
 		len += snprintf(line + len, cap - (size_t)len, " changed=%s",

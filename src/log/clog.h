@@ -1,0 +1,78 @@
+/*
+ * clog.h - what the parts of chorus-log share: its configuration, its
+ * counters, and the sender thread's interface (sender.c).
+ *
+ * chorus-log has two threads. The main thread (main_log.c) only reads
+ * standard input, splits lines (linebuf.c) and appends them to the spool
+ * of each group (spool.c), so that Apache is never held up by the network
+ * or the daemon. The sender thread (sender.c) owns the daemon connection:
+ * it reads batches from the spools, multicasts them, takes
+ * acknowledgements, trims the spools and reconnects; its decisions come
+ * from the pure core in sendq.c.
+ */
+#ifndef CHORUS_CLOG_H
+#define CHORUS_CLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log/spool.h"
+
+#define CLOG_MAX_GROUPS 16
+#define CLOG_NODE_MAX 255
+
+struct clog_config {
+	const char *groups[CLOG_MAX_GROUPS];
+	int ngroups;
+	char node[CLOG_NODE_MAX + 1];
+	const char *daemon;        /* Spread form: "4803", "4803@host" */
+	const char *spool_root;
+	uint64_t spool_max;        /* bytes per group */
+	size_t max_line;           /* without '\n' */
+	uint32_t batch_bytes;
+	int64_t latency_ms;
+	uint32_t window;
+	unsigned acks;
+	int64_t ack_timeout_ms;
+	int64_t flush_ms;          /* at end of input: longest wait for acks */
+	int64_t status_ms;         /* periodic status line, 0: none */
+	int64_t sync_ms;           /* fdatasync of the spool, 0: never */
+	int plain;                 /* one message per line, no acks */
+};
+
+/* Counters of the whole process, written with __atomic builtins by the
+ * thread that owns each and read by anyone. */
+struct clog_stats {
+	uint64_t lines_read, bytes_read, lines_cut, lines_dropped;
+	uint64_t lines_sent, batches_sent, lines_acked, lines_resent;
+	uint64_t reconnects, connect_failures, gaps, timeouts, rejects;
+};
+
+#define CLOG_ADD(field, n) __atomic_add_fetch(&(field), (n), __ATOMIC_RELAXED)
+#define CLOG_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+struct sender;
+
+/* Starts the sender thread for the given own spools (one per group, in
+ * the order of cfg->groups; the caller keeps ownership of them and must
+ * not close them before sender_join()). cfg and st must outlive the
+ * sender. Returns 0 and *out, or -1 (errno) if the thread cannot start. */
+int sender_start(struct sender **out, const struct clog_config *cfg,
+		 struct spool *const *own, struct clog_stats *st);
+
+/* Tells the sender that bytes of lines were appended. Cheap: it wakes
+ * the sender thread only when that is waiting for the first line or a
+ * batch's worth has come in. Called by the reader thread only. */
+void sender_appended(struct sender *s, size_t bytes);
+
+/* End of input: the sender sends everything, waits for the
+ * acknowledgements up to cfg->flush_ms, then stops. */
+void sender_eof(struct sender *s);
+
+/* Waits for the sender thread to stop and frees it. */
+void sender_join(struct sender *s);
+
+/* Writes a one-line status report (no newline) into buf. */
+void sender_status(struct sender *s, char *buf, size_t len);
+
+#endif /* CHORUS_CLOG_H */

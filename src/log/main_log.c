@@ -1,0 +1,409 @@
+/*
+ * main_log.c - chorus-log, the Apache piped logger (issue 3).
+ *
+ *   CustomLog "|/usr/bin/chorus-log -g jigdo -s 4803@logger.example.org" combined
+ *
+ * The main thread is the reader: it drains standard input as fast as it
+ * comes, splits it into lines (linebuf.c), appends them to the spool of
+ * every group (spool.c) and wakes the sender thread (sender.c), which
+ * does everything that touches the network. On SIGTERM it reads on until
+ * end of input (Apache's old children may still write for seconds after
+ * a graceful restart), then lets the sender flush within a deadline;
+ * whatever is not acknowledged by then stays in the spool and is sent
+ * first by the next instance. See chorus-log(1).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sp.h"
+#include "log/clog.h"
+#include "log/linebuf.h"
+#include "log/spool.h"
+#include "proto/batch.h"
+#include "util/log.h"
+
+#define READ_CHUNK (1024 * 1024)
+#define DEFAULT_SPOOL_ROOT "/var/spool/chorus-log"
+
+static const char usage_text[] =
+	"usage: chorus-log -g group [-g group ...] [-h nodename] [-s daemon]\n"
+	"                  [-d spooldir] [-m spoolmax] [-l maxline] [-b batchbytes]\n"
+	"                  [-t latency_ms] [-w window] [-a acks] [-T flush_ms]\n"
+	"                  [-i status_s] [-y sync_ms] [-p]\n";
+
+static void usage(void)
+{
+	fputs(usage_text, stderr);
+	exit(2);
+}
+
+/* Parses a size with an optional K, M or G suffix (powers of 1024). */
+static int parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	}
+	if (*end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int64_t parse_num(const char *opt, const char *s, int64_t min, int64_t max)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max) {
+		fprintf(stderr, "chorus-log: %s: %s is not a number in %" PRId64 "..%" PRId64 "\n",
+			opt, s, min, max);
+		usage();
+	}
+	return v;
+}
+
+/* A group name: 1..31 bytes in 0x24..0x7e, as the daemon accepts. */
+static int group_ok(const char *g)
+{
+	size_t n = strlen(g);
+
+	if (n == 0 || n > MAX_GROUP_NAME - 1)
+		return 0;
+	for (; *g; g++)
+		if ((unsigned char)*g < 0x24 || (unsigned char)*g > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int node_ok(const char *n)
+{
+	size_t len = strlen(n);
+
+	if (len == 0 || len > CLOG_NODE_MAX)
+		return 0;
+	for (; *n; n++)
+		if ((unsigned char)*n < 0x21 || (unsigned char)*n > 0x7e)
+			return 0;
+	return 1;
+}
+
+static void parse_args(int argc, char **argv, struct clog_config *c)
+{
+	static const struct option longopts[] = {
+		{ "group", required_argument, NULL, 'g' },
+		{ "node", required_argument, NULL, 'h' },
+		{ "daemon", required_argument, NULL, 's' },
+		{ "spool-dir", required_argument, NULL, 'd' },
+		{ "spool-max", required_argument, NULL, 'm' },
+		{ "max-line", required_argument, NULL, 'l' },
+		{ "batch-bytes", required_argument, NULL, 'b' },
+		{ "latency", required_argument, NULL, 't' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "acks", required_argument, NULL, 'a' },
+		{ "ack-timeout", required_argument, NULL, 'A' },
+		{ "flush-timeout", required_argument, NULL, 'T' },
+		{ "status-interval", required_argument, NULL, 'i' },
+		{ "sync", required_argument, NULL, 'y' },
+		{ "plain", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'H' },
+		{ NULL, 0, NULL, 0 },
+	};
+	size_t payload_max;
+	uint64_t v;
+	int ch;
+
+	memset(c, 0, sizeof(*c));
+	c->daemon = "4803";
+	c->spool_root = DEFAULT_SPOOL_ROOT;
+	c->spool_max = 1ull << 30;
+	c->max_line = 64 * 1024;
+	c->batch_bytes = 128 * 1024;
+	c->latency_ms = 200;
+	c->window = 32;
+	c->acks = 1;
+	c->ack_timeout_ms = 3000;
+	c->flush_ms = 5000;
+	c->status_ms = 3600 * 1000;
+	c->sync_ms = 1000;
+	while ((ch = getopt_long(argc, argv, "g:h:s:d:m:l:b:t:w:a:A:T:i:y:p", longopts,
+				 NULL)) != -1) {
+		switch (ch) {
+		case 'g':
+			if (!group_ok(optarg)) {
+				fprintf(stderr, "chorus-log: bad group name \"%s\" "
+					"(1 to 31 characters, no spaces or controls)\n", optarg);
+				exit(2);
+			}
+			if (c->ngroups == CLOG_MAX_GROUPS) {
+				fprintf(stderr, "chorus-log: at most %d groups\n",
+					CLOG_MAX_GROUPS);
+				exit(2);
+			}
+			c->groups[c->ngroups++] = optarg;
+			break;
+		case 'h':
+			if (!node_ok(optarg)) {
+				fprintf(stderr, "chorus-log: bad node name \"%s\" "
+					"(1 to 255 printable characters, no spaces)\n", optarg);
+				exit(2);
+			}
+			snprintf(c->node, sizeof(c->node), "%s", optarg);
+			break;
+		case 's': c->daemon = optarg; break;
+		case 'd': c->spool_root = optarg; break;
+		case 'm':
+			if (parse_size(optarg, 1 << 20, 1ull << 50, &c->spool_max) != 0) {
+				fprintf(stderr, "chorus-log: -m: bad size %s (at least 1M)\n",
+					optarg);
+				exit(2);
+			}
+			break;
+		case 'l':
+			if (parse_size(optarg, LB_MAX_LINE_MIN, BATCH_MAX_LEN, &v) != 0) {
+				fprintf(stderr, "chorus-log: -l: bad size %s\n", optarg);
+				exit(2);
+			}
+			c->max_line = (size_t)v;
+			break;
+		case 'b':
+			if (parse_size(optarg, 1024, BATCH_MAX_LEN, &v) != 0) {
+				fprintf(stderr, "chorus-log: -b: bad size %s\n", optarg);
+				exit(2);
+			}
+			c->batch_bytes = (uint32_t)v;
+			break;
+		case 't': c->latency_ms = parse_num("-t", optarg, 0, 60000); break;
+		case 'w': c->window = (uint32_t)parse_num("-w", optarg, 1, 256); break;
+		case 'a': c->acks = (unsigned)parse_num("-a", optarg, 1, 16); break;
+		case 'A': c->ack_timeout_ms = parse_num("--ack-timeout", optarg, 10, 600000); break;
+		case 'T': c->flush_ms = parse_num("-T", optarg, 0, 3600000); break;
+		case 'i': c->status_ms = 1000 * parse_num("-i", optarg, 0, 86400); break;
+		case 'y': c->sync_ms = parse_num("-y", optarg, 0, 3600000); break;
+		case 'p': c->plain = 1; break;
+		case 'H':
+			fputs(usage_text, stdout);
+			exit(0);
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || c->ngroups == 0)
+		usage();
+	if (!c->node[0]) {
+		char host[HOST_NAME_MAX + 1] = "";
+
+		if (gethostname(host, sizeof(host)) != 0 || !node_ok(host)) {
+			fprintf(stderr, "chorus-log: cannot use the host name as node "
+				"name; give one with -h\n");
+			exit(2);
+		}
+		snprintf(c->node, sizeof(c->node), "%s", host);
+	}
+	/* Every line, cut or not, must fit in one message. */
+	payload_max = BATCH_MAX_LEN - batch_hdr_len(strlen(c->node)) -
+		      (c->plain ? strlen(c->node) + 1 : 0);
+	if (c->max_line + 1 > payload_max) {
+		fprintf(stderr, "chorus-log: -l: at most %zu bytes with this node name\n",
+			payload_max - 1);
+		exit(2);
+	}
+}
+
+/* Opens the spool of each group, under the root or, if that cannot be
+ * used, under /tmp (loudly): a logger that cannot start would stall
+ * Apache, which then cannot write its log. */
+static void open_spools(const struct clog_config *c, struct spool *sp)
+{
+	for (int g = 0; g < c->ngroups; g++) {
+		char gdir[SPOOL_PATH_MAX], err[512], alt[128];
+
+		if (spool_group_dir(c->spool_root, c->groups[g], c->node, gdir,
+				    sizeof(gdir)) == 0 &&
+		    spool_open(&sp[g], gdir, c->spool_max, err, sizeof(err)) == 0)
+			continue;
+		log_warnx("cannot use the spool under %s (%s)", c->spool_root, err);
+		snprintf(alt, sizeof(alt), "/tmp/chorus-log-%u", (unsigned)getuid());
+		if (spool_group_dir(alt, c->groups[g], c->node, gdir, sizeof(gdir)) != 0 ||
+		    spool_open(&sp[g], gdir, c->spool_max, err, sizeof(err)) != 0)
+			fatalx("no spool for group %s: %s", c->groups[g], err);
+		log_warnx("SPOOLING UNDER %s INSTEAD", gdir);
+	}
+}
+
+struct reader {
+	const struct clog_config *cfg;
+	struct clog_stats *st;
+	struct spool *sp;
+	struct sender *snd;
+	struct linebuf lb;
+	char *out;
+	uint64_t append_errors;
+};
+
+/* Appends len bytes of `lines` complete lines to every group's spool. */
+static void append_all(struct reader *r, const char *data, size_t len,
+		       uint32_t lines, uint32_t cut)
+{
+	for (int g = 0; g < r->cfg->ngroups; g++) {
+		uint64_t dropped = 0;
+		int err = spool_append(&r->sp[g], data, len, lines, cut, &dropped);
+
+		if (dropped)
+			CLOG_ADD(r->st->lines_dropped, dropped);
+		/* The sender logs spool overflow; here only write errors,
+		 * the first and then every hundredth. */
+		if (err && r->append_errors++ % 100 == 0)
+			log_warnx("LOST %u lines: cannot write the spool of %s: %s",
+				  lines, r->cfg->groups[g], strerror(-err));
+	}
+	CLOG_ADD(r->st->lines_read, lines);
+	CLOG_ADD(r->st->lines_cut, cut);
+	sender_appended(r->snd, len);
+}
+
+static void status(struct reader *r)
+{
+	char line[512];
+
+	sender_status(r->snd, line, sizeof(line));
+	log_info("%s", line);
+}
+
+int main(int argc, char **argv)
+{
+	struct clog_config cfg;
+	struct clog_stats st;
+	struct spool sp[CLOG_MAX_GROUPS];
+	struct spool *own[CLOG_MAX_GROUPS];
+	struct reader r;
+	sigset_t sigs;
+	char *in;
+	int sfd, terminating = 0;
+
+	parse_args(argc, argv, &cfg);
+	log_init("chorus-log", 1);
+	memset(&st, 0, sizeof(st));
+	signal(SIGPIPE, SIG_IGN);
+	/* Every signal we act on arrives through a signalfd in this thread;
+	 * the sender thread inherits the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &sigs, NULL) != 0 ||
+	    (sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
+		fatal("signalfd");
+	/* A larger pipe gives Apache more room while we write the spool. */
+	fcntl(0, F_SETPIPE_SZ, 1024 * 1024);
+	open_spools(&cfg, sp);
+	for (int g = 0; g < cfg.ngroups; g++)
+		own[g] = &sp[g];
+	memset(&r, 0, sizeof(r));
+	r.cfg = &cfg;
+	r.st = &st;
+	r.sp = sp;
+	in = malloc(READ_CHUNK);
+	if (!in || lb_init(&r.lb, cfg.max_line) != 0 ||
+	    !(r.out = malloc(lb_out_max(&r.lb, READ_CHUNK))))
+		fatal("out of memory");
+	if (sender_start(&r.snd, &cfg, own, &st) != 0)
+		fatal("cannot start the sender thread");
+	for (;;) {
+		struct pollfd pfd[2] = { { 0, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+		struct signalfd_siginfo si;
+		uint32_t lines = 0, cut = 0;
+		ssize_t n;
+		size_t o;
+
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			fatal("poll");
+		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if (si.ssi_signo == SIGUSR1) {
+				status(&r);
+			} else if (si.ssi_signo == SIGHUP) {
+				log_info("SIGHUP ignored: nothing to reopen");
+			} else if (!terminating) {
+				terminating = 1;
+				log_info("%s: reading on until end of input",
+					 strsignal((int)si.ssi_signo));
+			}
+		}
+		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		n = read(0, in, READ_CHUNK);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			log_warn("reading standard input; taking it as its end");
+		if (n <= 0)
+			break;
+		CLOG_ADD(st.bytes_read, (uint64_t)n);
+		/* Under a light load every line would cost a wake-up of this
+		 * thread, paid by the Apache child that writes it. A short nap
+		 * after a small read lets lines gather in the pipe (1 MiB when
+		 * F_SETPIPE_SZ worked), which still drains far faster than
+		 * Apache can fill it. */
+		if (n < 65536) {
+			struct timespec nap = { 0, 2 * 1000 * 1000 };
+
+			nanosleep(&nap, NULL);
+		}
+		o = lb_feed(&r.lb, in, (size_t)n, r.out, &lines, &cut);
+		if (lines)
+			append_all(&r, r.out, o, lines, cut);
+	}
+	{
+		uint32_t lines = 0, cut = 0;
+		size_t o = lb_finish(&r.lb, r.out, &lines, &cut);
+
+		if (lines)
+			append_all(&r, r.out, o, lines, cut);
+	}
+	sender_eof(r.snd);
+	sender_join(r.snd);
+	r.snd = NULL;
+	{
+		uint64_t left = 0;
+
+		for (int g = 0; g < cfg.ngroups; g++) {
+			struct spool_stats ss;
+
+			spool_stats(&sp[g], &ss);
+			left += ss.unacked;
+			spool_close(&sp[g]);
+		}
+		log_info("end of input: read %" PRIu64 " lines, sent %" PRIu64
+			 ", acknowledged %" PRIu64 ", %" PRIu64 " left in the spool, "
+			 "dropped %" PRIu64 ", cut %" PRIu64,
+			 CLOG_GET(st.lines_read), CLOG_GET(st.lines_sent),
+			 CLOG_GET(st.lines_acked), left, CLOG_GET(st.lines_dropped),
+			 CLOG_GET(st.lines_cut));
+	}
+	lb_free(&r.lb);
+	free(r.out);
+	free(in);
+	return 0;
+}

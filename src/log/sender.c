@@ -1,0 +1,654 @@
+/*
+ * sender.c - chorus-log's sender thread: the daemon connection, batches
+ * out, acknowledgements in, resends, reconnects with backoff, adoption of
+ * left-over streams, periodic state saves, fsync and status lines.
+ *
+ * It is the shell around the pure core of sendq.c, in the style of the
+ * project's event loops: each iteration reads the clock once, connects
+ * if due, lets each stream's core decide what to send and carries it
+ * out, reads every pending acknowledgement, and sleeps in poll() until
+ * the earliest deadline, an acknowledgement, or a wake-up from the
+ * reader (an eventfd). The batch format and the exchange are
+ * docs/log-batch.md.
+ */
+#include "log/clog.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chorus.h"
+#include "log/sendq.h"
+#include "proto/batch.h"
+#include "util/log.h"
+
+#define SENDER_MAX_STREAMS (CLOG_MAX_GROUPS * 4)
+#define SENDER_MAX_ADOPTED 8
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 10000
+#define CONNECT_TIMEOUT_S 3
+#define ADOPT_EVERY_MS 1000
+#define SAVE_EVERY_MS 200
+
+/* One stream being sent: the own stream of a group, or an adopted one.
+ * Own streams are owned by main; adopted ones by the sender. */
+struct stream {
+	struct spool *sp;
+	int adopted;
+	int group;                 /* index into cfg->groups */
+	struct sendq sq;
+	struct spool_cursor cur;
+	uint64_t lost_reported;    /* dropped total already logged */
+	uint64_t high_sent;        /* highest line ever sent, for resends */
+};
+
+struct sender {
+	const struct clog_config *cfg;
+	struct clog_stats *st;
+	pthread_t thread;
+	int evfd;
+	int eof;                   /* set by sender_eof (atomic) */
+	int idle;                  /* waiting for lines: wake on append */
+	uint64_t unwoken_bytes;    /* appended since the last wake-up */
+	struct stream streams[SENDER_MAX_STREAMS];
+	int nstreams;
+	int nown;
+	mailbox mb;
+	int connected;
+	int ever_connected;
+	char private_group[MAX_GROUP_NAME];
+	int64_t next_connect_ms;
+	int64_t backoff_ms;
+	int64_t next_adopt_ms, next_save_ms, next_sync_ms, next_status_ms;
+	int64_t flush_deadline_ms;
+	uint8_t *buf;              /* one batch */
+	size_t payload_max;
+	uint64_t last_connect_err_logged;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct sq_config sq_cfg(const struct clog_config *cfg)
+{
+	struct sq_config c;
+
+	memset(&c, 0, sizeof(c));
+	c.batch_bytes = cfg->batch_bytes;
+	c.latency_ms = cfg->latency_ms;
+	c.window = cfg->window;
+	c.ack_timeout_ms = cfg->ack_timeout_ms;
+	c.ack_timeout_max_ms = cfg->ack_timeout_ms * 16;
+	c.acks_needed = cfg->acks;
+	c.plain = cfg->plain;
+	return c;
+}
+
+static void stream_init(struct sender *s, struct stream *t, struct spool *sp,
+			int group, int adopted)
+{
+	struct spool_stats ss;
+	struct sq_config c = sq_cfg(s->cfg);
+
+	memset(t, 0, sizeof(*t));
+	spool_stats(sp, &ss);
+	t->sp = sp;
+	t->group = group;
+	t->adopted = adopted;
+	t->lost_reported = ss.dropped;
+	sq_init(&t->sq, &c, ss.acked);
+	spool_seek(sp, &t->cur, ss.acked + 1, NULL);
+	if (s->connected)
+		sq_connected(&t->sq, now_ms());
+}
+
+static void disconnect(struct sender *s, const char *why, int code)
+{
+	if (!s->connected)
+		return;
+	log_warnx("lost the daemon %s (%s: %s); spooling, reconnecting",
+		  s->cfg->daemon, why, chorus_strerror(code));
+	SP_disconnect(s->mb);
+	__atomic_store_n(&s->connected, 0, __ATOMIC_RELAXED);
+	for (int i = 0; i < s->nstreams; i++)
+		sq_disconnected(&s->streams[i].sq);
+	s->next_connect_ms = now_ms() + s->backoff_ms;
+}
+
+static void try_connect(struct sender *s, int64_t now)
+{
+	char name[MAX_PRIVATE_NAME + 1];
+	sp_time to = { CONNECT_TIMEOUT_S, 0 };
+	uint32_t r = 0;
+	int ret;
+
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r = (uint32_t)now ^ (uint32_t)getpid();
+	snprintf(name, sizeof(name), "cl%08" PRIx32, r);
+	ret = SP_connect_timeout(s->cfg->daemon, name, 0, 0, &s->mb,
+				 s->private_group, to);
+	if (ret != ACCEPT_SESSION) {
+		CLOG_ADD(s->st->connect_failures, 1);
+		/* Log the first failure and then every tenth. */
+		if (s->last_connect_err_logged++ % 10 == 0)
+			log_warnx("cannot connect to the daemon %s: %s (retry in %" PRId64
+				  " ms, lines stay in the spool)",
+				  s->cfg->daemon, chorus_strerror(ret), s->backoff_ms);
+		s->next_connect_ms = now_ms() + s->backoff_ms;
+		/* Exponential backoff with jitter, so that many nodes do not
+		 * reconnect in step. */
+		s->backoff_ms = s->backoff_ms * 2 + (int64_t)(r % 100);
+		if (s->backoff_ms > BACKOFF_MAX_MS)
+			s->backoff_ms = BACKOFF_MAX_MS;
+		return;
+	}
+	__atomic_store_n(&s->connected, 1, __ATOMIC_RELAXED);
+	s->backoff_ms = BACKOFF_MIN_MS;
+	s->last_connect_err_logged = 0;
+	if (s->ever_connected)
+		CLOG_ADD(s->st->reconnects, 1);
+	log_info("connected to the daemon %s as %s", s->cfg->daemon,
+		 s->private_group);
+	s->ever_connected = 1;
+	for (int i = 0; i < s->nstreams; i++)
+		sq_connected(&s->streams[i].sq, now);
+	s->next_adopt_ms = now;
+}
+
+/* Multicasts one batch (or, in plain mode, its lines one by one) read at
+ * the stream's cursor. Returns 1 if something was sent, 0 if there was
+ * nothing to read, -1 if the connection broke. */
+static int send_one(struct sender *s, struct stream *t, int64_t now)
+{
+	const char *group = s->cfg->groups[t->group];
+	size_t hlen = batch_hdr_len(strlen(s->cfg->node));
+	size_t cap = s->cfg->batch_bytes;
+	struct spool_stats ss;
+	struct spool_cursor at;
+	struct batch_hdr h;
+	uint64_t first, id;
+	uint32_t count;
+	ssize_t n;
+	int ret;
+
+	if (cap < s->cfg->max_line + 1)
+		cap = s->cfg->max_line + 1;
+	if (cap > s->payload_max)
+		cap = s->payload_max;
+	n = spool_read(t->sp, &t->cur, (char *)s->buf + hlen, cap, &first, &count);
+	if (n == -EMSGSIZE)
+		n = spool_read(t->sp, &t->cur, (char *)s->buf + hlen, s->payload_max,
+			       &first, &count);
+	if (n <= 0) {
+		if (n < 0)
+			log_warnx("spool %s: read: %s", t->sp->dir, strerror((int)-n));
+		return 0;
+	}
+	at = t->cur;
+	at.seq = first;
+	at.off -= (uint64_t)n;
+	if (first > t->sq.next_seq)
+		sq_on_base(&t->sq, first);
+	spool_stats(t->sp, &ss);
+	id = sq_next_id(&t->sq);
+	if (s->cfg->plain) {
+		/* The original form: node name, a space, the line. */
+		char *p = (char *)s->buf + hlen, *end = p + n;
+		size_t nl = strlen(s->cfg->node);
+
+		while (p < end) {
+			char *e = (char *)memchr(p, '\n', (size_t)(end - p)) + 1;
+			char *m = p - nl - 1;
+
+			/* The bytes before the line are free: the header
+			 * space or the previous line, already sent. */
+			memcpy(m, s->cfg->node, nl);
+			m[nl] = ' ';
+			ret = SP_multicast(s->mb, AGREED_MESS, group, 0,
+					   (int)(e - m), m);
+			if (ret < 0) {
+				disconnect(s, "send", ret);
+				return -1;
+			}
+			p = e;
+		}
+	} else {
+		memset(&h, 0, sizeof(h));
+		h.stream_id = ss.stream_id;
+		h.batch_id = id;
+		h.first_seq = first;
+		h.count = count;
+		h.base_seq = ss.base < first ? ss.base : first;
+		h.dropped = ss.dropped;
+		h.cut = ss.cut;
+		h.time_ms = wall_ms();
+		h.node = s->cfg->node;
+		h.node_len = strlen(s->cfg->node);
+		h.payload_len = (size_t)n;
+		if (__atomic_load_n(&s->eof, __ATOMIC_ACQUIRE) &&
+		    first + count == ss.next_seq)
+			h.flags |= BATCH_F_EOF;
+		if (batch_hdr_encode(&h, s->buf, hlen) != (int)hlen)
+			fatalx("batch header encoding failed");
+		ret = SP_multicast(s->mb, AGREED_MESS, group, BATCH_MESS_TYPE,
+				   (int)(hlen + (size_t)n), (const char *)s->buf);
+		if (ret < 0) {
+			disconnect(s, "send", ret);
+			return -1;
+		}
+	}
+	if (first <= t->high_sent) {
+		uint64_t last = first + count - 1;
+
+		CLOG_ADD(s->st->lines_resent,
+			 (last < t->high_sent ? last : t->high_sent) - first + 1);
+	}
+	if (first + count - 1 > t->high_sent)
+		t->high_sent = first + count - 1;
+	sq_sent(&t->sq, now, id, first, count, &at);
+	CLOG_ADD(s->st->lines_sent, count);
+	CLOG_ADD(s->st->batches_sent, 1);
+	if (s->cfg->plain) {
+		spool_ack(t->sp, t->sq.acked);
+		CLOG_ADD(s->st->lines_acked, count);
+	}
+	return 1;
+}
+
+/* Logs loudly any lines the spool of t dropped since the last report. */
+static void report_loss(struct stream *t)
+{
+	struct spool_stats ss;
+
+	spool_stats(t->sp, &ss);
+	if (ss.dropped > t->lost_reported) {
+		log_warnx("LOST %" PRIu64 " lines of stream %016" PRIx64
+			  " (spool full or not writable; %" PRIu64 " in all)",
+			  ss.dropped - t->lost_reported, ss.stream_id, ss.dropped);
+		t->lost_reported = ss.dropped;
+	}
+}
+
+/* Lets the core of t decide, and sends while it says so. */
+static void run_stream(struct sender *s, struct stream *t, int64_t now)
+{
+	uint64_t lines, bytes, seq;
+	struct spool_cursor hint;
+	int hint_ok;
+
+	sq_tick(&t->sq, now);
+	if (sq_take_rewind(&t->sq, &seq, &hint, &hint_ok))
+		spool_seek(t->sp, &t->cur, seq, hint_ok ? &hint : NULL);
+	for (;;) {
+		spool_pending(t->sp, &t->cur, &lines, &bytes);
+		sq_note_pending(&t->sq, now, lines);
+		if (!sq_may_send(&t->sq, now, lines, bytes))
+			break;
+		if (send_one(s, t, now) <= 0)
+			break;
+	}
+	if (!t->adopted)
+		report_loss(t);
+}
+
+/* Handles one acknowledgement. */
+static void on_ack(struct sender *s, const uint8_t *msg, int len, int64_t now)
+{
+	struct batch_ack a;
+	int err = batch_ack_decode(msg, (size_t)len, &a);
+
+	if (err != BATCH_OK) {
+		log_warnx("ignored a bad acknowledgement: %s", batch_err_str(err));
+		return;
+	}
+	for (int i = 0; i < s->nstreams; i++) {
+		struct stream *t = &s->streams[i];
+		struct spool_stats ss;
+		uint64_t before = t->sq.acked, acked = a.acked;
+
+		spool_stats(t->sp, &ss);
+		if (ss.stream_id != a.stream_id)
+			continue;
+		/* Nothing beyond what the spool ever held can be acked. */
+		if (acked >= ss.next_seq)
+			acked = ss.next_seq - 1;
+		if (a.flags & BATCH_ACK_F_GAP)
+			CLOG_ADD(s->st->gaps, 1);
+		if (sq_on_ack(&t->sq, now, a.writer, a.writer_len, acked, a.batch_id,
+			      a.flags & BATCH_ACK_F_GAP)) {
+			spool_ack(t->sp, t->sq.acked);
+			CLOG_ADD(s->st->lines_acked, t->sq.acked - before);
+		}
+		return;
+	}
+}
+
+/* Reads every message that is waiting. */
+static void receive_all(struct sender *s, int64_t now)
+{
+	static char msg[BATCH_ACK_MAX_LEN + 1024];
+
+	while (s->connected && SP_poll(s->mb) > 0) {
+		char sender[MAX_GROUP_NAME], groups[8][MAX_GROUP_NAME];
+		service st = DROP_RECV;
+		int16 mtype = 0;
+		int ng = 0, endian = 0;
+		int ret = SP_receive(s->mb, &st, sender, 8, &ng, groups, &mtype,
+				     &endian, (int)sizeof(msg), msg);
+
+		if (ret < 0 && ret != BUFFER_TOO_SHORT && ret != GROUPS_TOO_SHORT) {
+			disconnect(s, "receive", ret);
+			return;
+		}
+		if (Is_reject_mess(st)) {
+			CLOG_ADD(s->st->rejects, 1);
+			log_warnx("the daemon rejected a message to %s", groups[0]);
+			continue;
+		}
+		if (ret >= 0 && Is_regular_mess(st) && mtype == BATCH_ACK_MESS_TYPE)
+			on_ack(s, (const uint8_t *)msg, ret, now);
+	}
+}
+
+/* Looks for streams left by processes that exited, and takes them on. */
+static void adopt(struct sender *s)
+{
+	int adopted = 0;
+
+	for (int i = 0; i < s->nstreams; i++)
+		adopted += s->streams[i].adopted;
+	for (int g = 0; g < s->nown && adopted < SENDER_MAX_ADOPTED &&
+			s->nstreams < SENDER_MAX_STREAMS; g++) {
+		char gdir[SPOOL_PATH_MAX], err[256];
+		struct spool *sp = malloc(sizeof(*sp));
+		struct spool_stats ss;
+		char *slash;
+		int r;
+
+		if (!sp)
+			return;
+		/* The group directory is the parent of the own stream's. */
+		snprintf(gdir, sizeof(gdir), "%s", s->streams[g].sp->dir);
+		slash = strrchr(gdir, '/');
+		if (slash)
+			*slash = 0;
+		r = spool_adopt(sp, gdir, s->streams[g].sp->stream_id, err, sizeof(err));
+		if (r <= 0) {
+			if (r < 0)
+				log_warnx("cannot adopt a stream in %s: %s", gdir, err);
+			free(sp);
+			continue;
+		}
+		spool_stats(sp, &ss);
+		log_info("adopted stream %016" PRIx64 " of %s with %" PRIu64
+			 " unacknowledged lines", ss.stream_id, gdir, ss.unacked);
+		stream_init(s, &s->streams[s->nstreams++], sp, s->streams[g].group, 1);
+		adopted++;
+		g--; /* look for more in the same group */
+	}
+}
+
+/* Removes adopted streams that are done. */
+static void retire(struct sender *s)
+{
+	for (int i = s->nown; i < s->nstreams; i++) {
+		struct stream *t = &s->streams[i];
+		struct spool_stats ss;
+
+		spool_stats(t->sp, &ss);
+		if (ss.unacked)
+			continue;
+		log_info("stream %016" PRIx64 " drained; removed", ss.stream_id);
+		if (spool_remove(t->sp) != 0)
+			log_warn("removing the stream %016" PRIx64, ss.stream_id);
+		free(t->sp);
+		s->streams[i] = s->streams[--s->nstreams];
+		i--;
+	}
+}
+
+static int all_done(struct sender *s)
+{
+	for (int i = 0; i < s->nstreams; i++) {
+		struct spool_stats ss;
+
+		spool_stats(s->streams[i].sp, &ss);
+		if (ss.unacked)
+			return 0;
+	}
+	return 1;
+}
+
+void sender_status(struct sender *s, char *buf, size_t len)
+{
+	struct clog_stats *st = s->st;
+	uint64_t spooled = 0, bytes = 0;
+
+	for (int i = 0; i < s->nown; i++) {
+		struct spool_stats ss;
+
+		spool_stats(s->streams[i].sp, &ss);
+		spooled += ss.unacked;
+		bytes += ss.bytes;
+	}
+	snprintf(buf, len,
+		 "status: read %" PRIu64 " lines, sent %" PRIu64 ", acknowledged %" PRIu64
+		 ", spooled %" PRIu64 " (%" PRIu64 " bytes), dropped %" PRIu64
+		 ", cut %" PRIu64 ", resent %" PRIu64 ", reconnects %" PRIu64
+		 ", connect failures %" PRIu64 ", gaps %" PRIu64 ", %s",
+		 CLOG_GET(st->lines_read), CLOG_GET(st->lines_sent),
+		 CLOG_GET(st->lines_acked), spooled, bytes,
+		 CLOG_GET(st->lines_dropped), CLOG_GET(st->lines_cut),
+		 CLOG_GET(st->lines_resent), CLOG_GET(st->reconnects),
+		 CLOG_GET(st->connect_failures), CLOG_GET(st->gaps),
+		 __atomic_load_n(&s->connected, __ATOMIC_RELAXED) ? "connected" :
+								  "disconnected");
+}
+
+static void housekeeping(struct sender *s, int64_t now)
+{
+	if (now >= s->next_save_ms) {
+		for (int i = 0; i < s->nstreams; i++)
+			if (spool_save_state(s->streams[i].sp) != 0)
+				log_warn("spool %s: saving the state", s->streams[i].sp->dir);
+		s->next_save_ms = now + SAVE_EVERY_MS;
+	}
+	if (s->cfg->sync_ms > 0 && now >= s->next_sync_ms) {
+		for (int i = 0; i < s->nown; i++)
+			spool_sync(s->streams[i].sp);
+		s->next_sync_ms = now + s->cfg->sync_ms;
+	}
+	if (s->connected && now >= s->next_adopt_ms &&
+	    !__atomic_load_n(&s->eof, __ATOMIC_ACQUIRE)) {
+		adopt(s);
+		s->next_adopt_ms = now + ADOPT_EVERY_MS;
+	}
+	retire(s);
+	if (s->cfg->status_ms > 0 && now >= s->next_status_ms) {
+		char line[512];
+
+		if (s->next_status_ms) {
+			sender_status(s, line, sizeof(line));
+			log_info("%s", line);
+		}
+		s->next_status_ms = now + s->cfg->status_ms;
+	}
+}
+
+static void *sender_main(void *arg)
+{
+	struct sender *s = arg;
+
+	for (;;) {
+		int64_t now = now_ms(), deadline = -1, wait;
+		struct pollfd pfd[2];
+		int eof = __atomic_load_n(&s->eof, __ATOMIC_ACQUIRE), n = 0;
+
+		if (eof && s->flush_deadline_ms < 0) {
+			s->flush_deadline_ms = now + s->cfg->flush_ms;
+			for (int i = 0; i < s->nstreams; i++)
+				s->streams[i].sq.flushing = 1;
+		}
+		if (!s->connected && now >= s->next_connect_ms)
+			try_connect(s, now);
+		if (s->connected)
+			receive_all(s, now);
+		for (int i = 0; i < s->nstreams; i++)
+			run_stream(s, &s->streams[i], now);
+		if (s->connected)
+			receive_all(s, now);
+		housekeeping(s, now);
+		if (eof && (all_done(s) || now >= s->flush_deadline_ms))
+			break;
+		/* Sleep until the earliest deadline. */
+		for (int i = 0; i < s->nstreams; i++) {
+			uint64_t lines, bytes;
+			int64_t d;
+
+			spool_pending(s->streams[i].sp, &s->streams[i].cur, &lines, &bytes);
+			d = sq_deadline(&s->streams[i].sq, lines);
+			if (d >= 0 && (deadline < 0 || d < deadline))
+				deadline = d;
+		}
+		/* With nothing waiting to be sent, the next line starts the
+		 * latency clock: ask the reader for a wake-up. */
+		{
+			int idle = s->connected;
+
+			for (int i = 0; idle && i < s->nstreams; i++) {
+				uint64_t lines, bytes;
+
+				spool_pending(s->streams[i].sp, &s->streams[i].cur,
+					      &lines, &bytes);
+				idle = lines == 0;
+			}
+			__atomic_store_n(&s->idle, idle, __ATOMIC_RELEASE);
+		}
+		if (!s->connected && (deadline < 0 || s->next_connect_ms < deadline))
+			deadline = s->next_connect_ms;
+		if (deadline < 0 || s->next_save_ms < deadline)
+			deadline = s->next_save_ms;
+		if (eof && s->flush_deadline_ms < deadline)
+			deadline = s->flush_deadline_ms;
+		wait = deadline - now_ms();
+		if (wait < 0)
+			wait = 0;
+		if (wait > 1000)
+			wait = 1000;
+		pfd[n].fd = s->evfd;
+		pfd[n++].events = POLLIN;
+		if (s->connected) {
+			pfd[n].fd = s->mb;
+			pfd[n++].events = POLLIN;
+		}
+		if (poll(pfd, (nfds_t)n, (int)wait) > 0 && (pfd[0].revents & POLLIN)) {
+			uint64_t v;
+
+			if (read(s->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				log_warn("eventfd");
+		}
+	}
+	/* Save what was acknowledged; adopted streams are closed here, own
+	 * ones by main. */
+	for (int i = 0; i < s->nstreams; i++)
+		spool_save_state(s->streams[i].sp);
+	if (s->connected)
+		SP_disconnect(s->mb);
+	s->connected = 0;
+	return NULL;
+}
+
+int sender_start(struct sender **out, const struct clog_config *cfg,
+		 struct spool *const *own, struct clog_stats *st)
+{
+	struct sender *s = calloc(1, sizeof(*s));
+	int err;
+
+	if (!s)
+		return -1;
+	s->cfg = cfg;
+	s->st = st;
+	s->buf = malloc(BATCH_MAX_LEN);
+	s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!s->buf || s->evfd < 0)
+		goto fail;
+	s->payload_max = BATCH_MAX_LEN - batch_hdr_len(strlen(cfg->node));
+	s->backoff_ms = BACKOFF_MIN_MS;
+	s->flush_deadline_ms = -1;
+	for (int g = 0; g < cfg->ngroups; g++)
+		stream_init(s, &s->streams[g], own[g], g, 0);
+	s->nstreams = s->nown = cfg->ngroups;
+	err = pthread_create(&s->thread, NULL, sender_main, s);
+	if (err) {
+		errno = err;
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	if (s->evfd >= 0)
+		close(s->evfd);
+	free(s->buf);
+	free(s);
+	return -1;
+}
+
+static void wake(struct sender *s)
+{
+	uint64_t one = 1;
+
+	if (write(s->evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("eventfd");
+}
+
+void sender_appended(struct sender *s, size_t bytes)
+{
+	/* A wake-up costs two context switches: only when the sender waits
+	 * for the first line, or a full batch has come in since the last
+	 * one. Otherwise its own deadline brings it round. */
+	s->unwoken_bytes += bytes;
+	if (__atomic_exchange_n(&s->idle, 0, __ATOMIC_ACQ_REL) ||
+	    s->unwoken_bytes >= s->cfg->batch_bytes) {
+		s->unwoken_bytes = 0;
+		wake(s);
+	}
+}
+
+void sender_eof(struct sender *s)
+{
+	__atomic_store_n(&s->eof, 1, __ATOMIC_RELEASE);
+	wake(s);
+}
+
+void sender_join(struct sender *s)
+{
+	pthread_join(s->thread, NULL);
+	for (int i = s->nown; i < s->nstreams; i++) {
+		spool_close(s->streams[i].sp);
+		free(s->streams[i].sp);
+	}
+	close(s->evfd);
+	free(s->buf);
+	free(s);
+}
