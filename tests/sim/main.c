@@ -7,6 +7,10 @@
  *   ring-sim show --seed N             the parameters a seed chooses
  *   ring-sim corpus --seed N --dir D   saves a few packets of each type
  *                                      (the fuzzer's seed corpus)
+ *   ring-sim failover [--nodes N]      with the default (LAN) timeouts:
+ *                                      time from a crash, and from the
+ *                                      end of a partition, to the new
+ *                                      configuration at every daemon
  *
  * Every failure prints the seed, what failed, and the command that
  * replays it exactly. Exit status: 0 if every run passed.
@@ -117,6 +121,61 @@ static int run_seed(uint64_t seed, int verbose, struct sim_stats *st)
 	fflush(stdout);
 	sim_free(s);
 	return rc;
+}
+
+/* Waits until one configuration of mask; returns the ms it took, or -1. */
+static int64_t until_converged(struct sim *s, unsigned mask, int64_t within)
+{
+	int64_t t0 = sim_now_ms(s);
+
+	while (!sim_converged(s, mask)) {
+		if (sim_now_ms(s) - t0 > within || sim_run_until(s, sim_now_ms(s) + 1))
+			return -1;
+	}
+	return sim_now_ms(s) - t0;
+}
+
+static int failover(unsigned n, uint64_t seed)
+{
+	struct sim_opts o;
+	struct sim *s;
+	unsigned all = (1u << n) - 1, comp[SIM_MAX_NODES];
+	int64_t crash_ms, merge_ms, restart_ms;
+
+	sim_opts_plain(seed, n, &o);
+	ring_config_defaults(&o.ring);
+	o.delay_us = 100;
+	o.jitter_us = 50;
+	o.bursts_per_s = 20;
+	o.fault_ms = 0;
+	s = sim_new(&o);
+	sim_run_until(s, 5000);
+	if (until_converged(s, 0, 10000) < 0)
+		return 1;
+	sim_crash(s, n - 1);
+	crash_ms = until_converged(s, all & ~(1u << (n - 1)), 20000);
+	sim_run_until(s, sim_now_ms(s) + 2000);
+	sim_restart(s, n - 1);
+	restart_ms = until_converged(s, 0, 20000);
+	sim_run_until(s, sim_now_ms(s) + 2000);
+	for (unsigned i = 0; i < n; i++)
+		comp[i] = i < n / 2;
+	sim_partition(s, comp);
+	sim_run_until(s, sim_now_ms(s) + 5000);
+	sim_heal(s);
+	merge_ms = until_converged(s, 0, 20000);
+	printf("%u daemons, LAN defaults (token %u ms, consensus %u, join %u, "
+	       "merge %u): crash -> new configuration %lld ms; restart -> "
+	       "joined %lld ms; partition healed -> merged %lld ms\n", n,
+	       o.ring.token_timeout_ms, o.ring.consensus_ms, o.ring.join_ms,
+	       o.ring.merge_ms, (long long)crash_ms, (long long)restart_ms,
+	       (long long)merge_ms);
+	if (sim_finish(s) != 0) {
+		printf("FAIL: %s\n", sim_error(s));
+		return 1;
+	}
+	sim_free(s);
+	return crash_ms < 0 || merge_ms < 0 || restart_ms < 0;
 }
 
 struct totals {
@@ -288,6 +347,8 @@ int main(int argc, char **argv)
 		sim_free(s);
 		return 0;
 	}
+	if (!strcmp(cmd, "failover"))
+		return failover((unsigned)(nodes ? nodes : 5), seed);
 	if (!strcmp(cmd, "soak"))
 		return soak(from, seeds, (unsigned)jobs);
 	usage();
