@@ -2,8 +2,9 @@
  * ring_int.h - the ring instance, shared by the core's modules and by
  * nothing else.
  *
- *   ring_core.c   the instance, packet input, the token (ordering,
- *                 retransmission, flow control), delivery
+ *   ring_core.c   the instance, configuration, packet input, submissions
+ *   ring_token.c  the token: ordering, retransmission, flow control,
+ *                 delivery
  *   ring_memb.c   membership: gather, commit, recovery, installation
  *   ring_store.c  message slots, per-ring windows by sequence number,
  *                 the send queue
@@ -12,8 +13,8 @@
  *   ring_pkt.c    packet encoders and decoders
  *
  * Every field of struct ring is state of one daemon; nothing is global.
- * Internal functions use the prefixes rc_ (core), rm_ (membership), rs_
- * (store) and rt_ (timers).
+ * Internal functions use the prefixes rc_ (core and token), rm_
+ * (membership), rs_ (store) and rt_ (timers).
  */
 #ifndef CHORUS_RING_INT_H
 #define CHORUS_RING_INT_H
@@ -254,13 +255,14 @@ void rt_commit_done(struct ring *r);
 void rt_recovery_enter(struct ring *r);
 void rt_probe_sent(struct ring *r);
 
-/* ring_core.c */
+/* ring_core.c, ring_token.c */
 void rc_set_state(struct ring *r, enum ring_state to, enum ring_reason why);
 void rc_drop(struct ring *r, enum ring_drop why, uint32_t peer);
 void rc_event(struct ring *r, enum ring_event_type type, uint32_t peer,
 	      uint64_t a, uint64_t b, const char *what);
 void rc_hdr(const struct ring *r, struct ring_hdr *h, const struct ring_rid *rid);
 void rc_send(struct ring *r, uint32_t to, size_t len);
+void rc_send_raw(struct ring *r, uint32_t to, const uint8_t *p, size_t len);
 void rc_token_process(struct ring *r, struct ring_token *t, int created);
 void rc_token_resend(struct ring *r);
 void rc_token_release(struct ring *r);
