@@ -152,8 +152,15 @@ void rm_gather_enter(struct ring *r, enum ring_reason why, int extra)
 	send_join(r);
 }
 
-/* Reads a list of a join into a set. Returns -1 if a daemon is unknown;
- * *stale is set if an entry names an earlier incarnation than I know. */
+/* Reads a list of a join into a set. Returns -1 if a daemon is unknown.
+ * An entry naming an earlier incarnation of me is left out and sets
+ * *stale (the sender will learn mine from my packets); one naming a
+ * newer incarnation of another daemon teaches me that one. An earlier
+ * incarnation of another daemon counts as that daemon: if a daemon the
+ * sender does not know to have restarted (it has not heard it since) is
+ * in my sets too, we agree on it, or fail it, all the same; otherwise a
+ * daemon that never mentions the restarted one could not teach the
+ * sender, and the two would never agree. */
 static int join_set(struct ring *r, const struct ring_proc *p, unsigned n,
 		    struct ring_set *s, int *stale)
 {
@@ -172,9 +179,6 @@ static int join_set(struct ring *r, const struct ring_proc *p, unsigned n,
 			/* Another daemon saw a newer incarnation first. */
 			r->known_inc[k] = p[i].inc;
 			r->seen_ring[k] = 0;
-		} else if (p[i].inc < r->known_inc[k]) {
-			*stale = 1;
-			continue;
 		}
 		set_add(s, (unsigned)k);
 	}
