@@ -312,21 +312,25 @@ static int note_sender(struct ring *r, unsigned from, uint32_t inc)
 		rc_drop(r, RING_DROP_STALE_INC, r->ids[from]);
 		return -1;
 	}
-	if (inc > r->known_inc[from]) {
-		int seen = r->known_inc[from] != 0;
-
-		r->known_inc[from] = inc;
-		r->seen_ring[from] = 0;
-		r->join_epoch[from] = 0;
-		r->join_jseq[from] = 0;
-		/* A member came back as a new incarnation: the old one has
-		 * failed, whatever the ring still thinks. */
-		if (seen && ((r->state == RING_OPERATIONAL && r->pos[from] >= 0) ||
-			     (r->state == RING_RECOVERY && r->pos[from] >= 0) ||
-			     (r->state == RING_COMMIT && rm_in_commit(r, from))))
-			rm_gather_enter(r, RING_WHY_RESTART, -1);
-	}
+	if (inc > r->known_inc[from] && rc_new_incarnation(r, from, inc))
+		rm_gather_enter(r, RING_WHY_RESTART, -1);
 	return 0;
+}
+
+/* Daemon i has a newer incarnation, heard from it or from another's join:
+ * forget what the old one said. Returns 1 if the old one was a member of
+ * the ring I am in or forming (it has failed, whatever the ring thinks). */
+int rc_new_incarnation(struct ring *r, unsigned i, uint32_t inc)
+{
+	int seen = r->known_inc[i] != 0;
+
+	r->known_inc[i] = inc;
+	r->seen_ring[i] = 0;
+	r->join_epoch[i] = 0;
+	r->join_jseq[i] = 0;
+	return seen && ((r->state == RING_OPERATIONAL && r->pos[i] >= 0) ||
+			(r->state == RING_RECOVERY && r->pos[i] >= 0) ||
+			(r->state == RING_COMMIT && rm_in_commit(r, i)));
 }
 
 /* A packet of a ring I am not in. In the operational state it means a
@@ -405,6 +409,12 @@ static void on_token(struct ring *r, unsigned from, const struct ring_hdr *h,
 	    rid_eq(&h->ring, &r->rid)) {
 		if (r->pos[from] < 0) {
 			rc_drop(r, RING_DROP_UNKNOWN, r->ids[from]);
+			return;
+		}
+		/* Every message I hold was numbered before this token: a
+		 * token below them is not one of this ring's. */
+		if (r->tin.seq < rs_cur(r)->high) {
+			rc_drop(r, RING_DROP_MALFORMED, r->ids[from]);
 			return;
 		}
 		if (r->tin.token_seq <= r->last_token_seq) {

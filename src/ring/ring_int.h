@@ -272,6 +272,7 @@ void rc_deliver(struct ring *r, const struct ring_msg *m, const uint8_t *data,
 void rc_deliver_ready(struct ring *r);
 void rc_ring_reset(struct ring *r);
 int rc_index(const struct ring *r, uint32_t id);
+int rc_new_incarnation(struct ring *r, unsigned i, uint32_t inc);
 int rc_store_data(struct ring *r, struct ring_seqbuf *b,
 		  const struct ring_data *d, uint32_t from);
 

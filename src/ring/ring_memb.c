@@ -176,9 +176,9 @@ static int join_set(struct ring *r, const struct ring_proc *p, unsigned n,
 				continue;
 			}
 		} else if (p[i].inc > r->known_inc[k]) {
-			/* Another daemon saw a newer incarnation first. */
-			r->known_inc[k] = p[i].inc;
-			r->seen_ring[k] = 0;
+			/* Another daemon saw a newer incarnation first. We
+			 * are in gather (or about to be): no state change. */
+			rc_new_incarnation(r, (unsigned)k, p[i].inc);
 		}
 		set_add(s, (unsigned)k);
 	}
@@ -618,6 +618,12 @@ void rm_on_commit(struct ring *r, unsigned from, const struct ring_hdr *h,
 				rc_drop(r, RING_DROP_MALFORMED, r->ids[from]);
 				return;
 			}
+		}
+		/* My entry must be what I wrote on the first rotation. */
+		if (!rid_eq(&k->e[k->idx].old_ring, &r->old_rid) ||
+		    k->e[k->idx].epoch != r->commit.e[k->idx].epoch) {
+			rc_drop(r, RING_DROP_MALFORMED, r->ids[from]);
+			return;
 		}
 		commit_copy(&r->commit, k);
 		recovery_enter(r);

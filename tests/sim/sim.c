@@ -978,12 +978,14 @@ int sim_finish(struct sim *s)
 			break;
 	}
 	if (t > bound) {
-		char why[1200];
+		char why[1200], what[200];
 
 		status_dump(s, why, sizeof(why));
+		chk_unsettled(s, what, sizeof(what));
 		sim_fail(s, "liveness: the last messages were not all delivered "
-			 "within %lld ms of convergence:%s",
-			 (long long)(bound - s->st.converge_ms - s->heal_us / 1000), why);
+			 "within %lld ms of convergence (%s):%s",
+			 (long long)(bound - s->st.converge_ms - s->heal_us / 1000),
+			 what, why);
 		return -1;
 	}
 	/* A little more time, so stray packets of the end are handled too. */

@@ -25,6 +25,7 @@
  *     life that installed it and did not crash before leaving it;
  *   - a life that never crashed delivered all its own messages.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -565,6 +566,13 @@ void chk_conf(struct sim *s, unsigned life, const struct ring_conf *cf)
 
 int chk_settled(struct sim *s)
 {
+	return chk_unsettled(s, NULL, 0) == 0;
+}
+
+/* What is still missing, for the failure message: 1 and a description,
+ * or 0 when every live daemon has every marker and its own messages. */
+int chk_unsettled(struct sim *s, char *why, size_t cap)
+{
 	struct chk *c = s->chk;
 
 	for (unsigned i = 0; i < c->n_lives; i++) {
@@ -583,14 +591,26 @@ int chk_settled(struct sim *s)
 			for (sl = 0; sl < c->n_lives; sl++)
 				if (c->lives[sl].stream == m->stream)
 					break;
-			if (sl < c->n_lives && c->lives[sl].alive)
-				return 0;
+			if (sl < c->n_lives && c->lives[sl].alive) {
+				if (why)
+					snprintf(why, cap, "node %u lacks the last message "
+						 "of node %u", l->node, c->streams[m->stream].node);
+				return 1;
+			}
 		}
-		for (uint32_t k = 0; k < st->n; k++)
-			if (!seen(l, st->msg[k]))
-				return 0;
+		for (uint32_t k = 0; k < st->n; k++) {
+			if (!seen(l, st->msg[k])) {
+				const struct msgrec *m = &c->msgs[st->msg[k]];
+
+				if (why)
+					snprintf(why, cap, "node %u lacks its own message "
+						 "#%u (service %d%s)", l->node, k, m->service,
+						 m->marker ? ", the last one" : "");
+				return 1;
+			}
+		}
 	}
-	return 1;
+	return 0;
 }
 
 static int check_total_order(struct sim *s)

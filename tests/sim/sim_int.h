@@ -88,6 +88,7 @@ void chk_deliver(struct sim *s, unsigned life, const struct ring_delivery *d);
 void chk_conf(struct sim *s, unsigned life, const struct ring_conf *c);
 /* 1 when every live daemon delivered every marker and its own messages. */
 int chk_settled(struct sim *s);
+int chk_unsettled(struct sim *s, char *why, size_t cap);
 /* The end-of-run checks; 0 or -1 (sim_fail called). */
 int chk_final(struct sim *s);
 
