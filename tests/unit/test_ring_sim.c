@@ -116,7 +116,23 @@ static void perfect_network(void)
 	}
 }
 
+/* Seeds that once failed, each for a bug since fixed (outside the range
+ * the chunks run). */
+static void regressions(void)
+{
+	static const uint64_t seeds[] = {
+		148060,  /* two daemons waited forever on a third's restart */
+		1136304, /* an incarnation learned from a join: joins dropped */
+		1086341, /* the same */
+		35999, 245, 1712, 772, 1323, 392, 717, 112, /* gather livelocks */
+	};
+
+	for (size_t i = 0; i < T_COUNT(seeds); i++)
+		run_seed(seeds[i]);
+}
+
 static const struct t_case cases[] = {
+	T_CASE_TIMEOUT(regressions, 120),
 	T_CASE(perfect_network),
 	T_CASE_TIMEOUT(same_seed_same_trace, 60),
 	T_CASE_TIMEOUT(seeds_0, 300), T_CASE_TIMEOUT(seeds_1, 300),
