@@ -5,6 +5,7 @@
 #   make check SANITIZE=1  the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz            time-bounded libFuzzer runs (clang), FUZZ_SECONDS each
 #   make bench           benchmarks (figures, never assertions)
+#   make sim-soak SEEDS=N  the ring simulator over N random seeds
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make V=1             show the commands
 #
@@ -61,11 +62,18 @@ TOOL_SRC := $(wildcard src/tools/*.c)
 # other files of src/log/ are its modules (in libcore.a, for the tests).
 LOG_SRC := $(filter-out src/log/main_%.c,$(wildcard src/log/*.c))
 LOG_MAIN := $(wildcard src/log/main_*.c)
+# The ring core (pure; in libcore.a) and its deterministic simulator
+# (tests/sim/: libsim.a for the tests, main.c is the ring-sim program).
+RING_SRC := $(wildcard src/ring/*.c)
+SIM_SRC := $(filter-out tests/sim/main.c,$(wildcard tests/sim/*.c))
+SEEDS ?= 100000
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 picobj = $(patsubst %.c,$(B)/pic/%.o,$(1))
 
 CORE_A := $(B)/libcore.a
+SIM_A := $(B)/libsim.a
+RING_SIM := $(B)/ring-sim
 LIBCHORUS_A := $(B)/libchorus.a
 LIBCHORUS_SO := $(B)/libchorus.so.1
 CHORUSD := $(B)/chorusd
@@ -83,7 +91,7 @@ FUZZ_BIN := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
-.PHONY: all check test-bins fuzz bench install uninstall clean deps
+.PHONY: all check test-bins fuzz bench install uninstall clean deps sim-soak
 .DEFAULT_GOAL := all
 # Keep intermediate objects, so a second make has nothing to do.
 .SECONDARY:
@@ -100,9 +108,17 @@ $(B)/pic/%.o: %.c
 	@$(if $(Q),echo "  CC PIC  $<")
 	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 
-$(CORE_A): $(call obj,$(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LOG_SRC))
+$(CORE_A): $(call obj,$(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LOG_SRC) $(RING_SRC))
 	@mkdir -p $(@D)
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(SIM_A): $(call obj,$(SIM_SRC))
+	@mkdir -p $(@D)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(RING_SIM): $(call obj,tests/sim/main.c) $(SIM_A) $(CORE_A)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(LIBCHORUS_A): $(call picobj,$(LIB_SRC) $(PROTO_SRC))
 	@mkdir -p $(@D)
@@ -125,7 +141,7 @@ $(B)/chorus-%: $(call obj,src/log/main_%.c) $(CORE_A) $(LIBCHORUS_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
 
-$(B)/tests/unit/%: $(call obj,tests/unit/%.c tests/t.c) $(CORE_A) $(LIBCHORUS_A)
+$(B)/tests/unit/%: $(call obj,tests/unit/%.c tests/t.c) $(SIM_A) $(CORE_A) $(LIBCHORUS_A)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
 
@@ -145,7 +161,7 @@ $(B)/bench/%: $(call obj,bench/%.c) $(CORE_A) $(LIBCHORUS_A)
 deps:
 	$(Q)sh tests/deps.sh
 
-test-bins: all $(UNIT_BIN) $(INTEG_BIN) $(FUZZ_REPLAY)
+test-bins: all $(UNIT_BIN) $(INTEG_BIN) $(FUZZ_REPLAY) $(RING_SIM)
 
 # `make check` runs the suite twice: as built, and under AddressSanitizer
 # and UndefinedBehaviorSanitizer. SANITIZE=1 or SANITIZE=0 runs one.
@@ -159,7 +175,7 @@ check: deps test-bins
 endif
 
 # libFuzzer needs clang and its runtime; each target runs FUZZ_SECONDS.
-FUZZ_LINK_SRC := $(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LOG_SRC) $(LIB_SRC)
+FUZZ_LINK_SRC := $(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LOG_SRC) $(LIB_SRC) $(RING_SRC)
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(@D)
 	$(Q)clang $(ALL_CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -174,10 +190,15 @@ fuzz:
 		$$f -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=tests/fuzz/corpus/$$n/crash- \
 			build-fuzz/corpus/$$n tests/fuzz/corpus/$$n || exit 1; done
 
+# Any number of random simulator seeds (make check runs a fixed share).
+sim-soak: $(RING_SIM)
+	$(Q)$(RING_SIM) soak --seeds $(SEEDS)
+
 bench: all $(BENCH_BIN)
 	$(Q)sh bench/run.sh $(B)
 	$(Q)sh bench/log_bench.sh $(B)
 	$(Q)sh bench/logd_bench.sh $(B)
+	$(Q)$(B)/bench/bench_ring
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \

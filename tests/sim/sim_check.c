@@ -1,0 +1,784 @@
+/*
+ * sim_check.c - the simulator's checkers: every property of issue 6, item
+ * 6, over every delivery and configuration of every daemon incarnation
+ * ("life").
+ *
+ * As events happen:
+ *   - a delivered message exists, was sent by its origin, has its length,
+ *     service and bytes (no invented or altered message);
+ *   - no life delivers a message twice;
+ *   - FIFO and causal order: a message is never delivered after one that
+ *     it causally precedes (vector of per-stream counts, transitive);
+ *   - every delivery names the configuration the life is in;
+ *   - a configuration contains the life, members ascending; the same
+ *     regular configuration id always has the same members;
+ *   - a transitional configuration comes between two regular ones and is
+ *     contained in both;
+ *   - virtual synchrony: lives that go from regular configuration c to
+ *     the same c' delivered the same set in c and the same set in the
+ *     transitional configuration between (and had the same one).
+ * At the end:
+ *   - one total order of agreed and safe messages: the union of every
+ *     life's delivery order has no cycle;
+ *   - safe delivery: a safe message delivered in a regular configuration
+ *     is delivered, in it or its transitional configuration, by every
+ *     life that installed it and did not crash before leaving it;
+ *   - a life that never crashed delivered all its own messages.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim_int.h"
+
+#define MAX_STREAMS 512
+#define KEY_LEN 12
+#define KEY_MAGIC 0xc5
+
+struct stream {
+	unsigned node;
+	uint32_t inc;
+	uint32_t n, cap;
+	uint32_t *msg; /* message ids by counter */
+};
+
+struct msgrec {
+	uint32_t stream, counter;
+	uint8_t service, orig_service, marker;
+	uint16_t len;
+	uint32_t vc_off, vc_n;
+};
+
+struct creg {
+	uint32_t rep, seq;
+	unsigned n;
+	uint32_t m[SIM_MAX_NODES];
+};
+
+struct lconf {
+	uint8_t trans;
+	uint32_t reg; /* regular: its creg index */
+	uint32_t log_start;
+};
+
+struct life {
+	unsigned node;
+	uint32_t inc, id, stream;
+	int alive;
+	uint32_t *log;
+	uint32_t n_log, cap_log;
+	struct lconf *confs;
+	uint32_t n_confs, cap_confs;
+	uint32_t know[MAX_STREAMS];  /* causal past for what it sends */
+	uint32_t dpast[MAX_STREAMS]; /* past of what it delivered */
+	uint8_t *seen;
+	uint32_t seen_cap;
+	int has_reg, in_trans;
+	uint32_t cur_reg;
+	uint32_t trans_rep, trans_seq;
+	unsigned trans_n;
+	uint32_t trans_m[SIM_MAX_NODES];
+	uint64_t fp_reg, fp_trans;
+	uint32_t n_reg, n_trans;
+};
+
+struct vsrec {
+	uint32_t c, c2;
+	uint64_t fp_reg, fp_trans, t_hash;
+	uint32_t n_reg, n_trans;
+	unsigned life;
+};
+
+struct chk {
+	struct stream streams[MAX_STREAMS];
+	unsigned n_streams;
+	struct msgrec *msgs;
+	uint32_t n_msgs, cap_msgs;
+	uint32_t *vc;
+	size_t n_vc, cap_vc;
+	struct creg *cregs;
+	uint32_t n_cregs, cap_cregs;
+	struct life *lives;
+	unsigned n_lives, cap_lives;
+	struct vsrec *vs;
+	uint32_t n_vs, cap_vs;
+	uint32_t *markers;
+	uint32_t n_markers, cap_markers;
+};
+
+static void *grow(void *p, uint32_t *cap, uint32_t need, size_t size)
+{
+	if (need <= *cap)
+		return p;
+	while (*cap < need)
+		*cap = *cap ? *cap * 2 : 64;
+	p = realloc(p, (size_t)*cap * size);
+	if (!p)
+		abort();
+	return p;
+}
+
+struct chk *chk_new(struct sim *s)
+{
+	struct chk *c = calloc(1, sizeof(*c));
+
+	(void)s;
+	if (!c)
+		abort();
+	return c;
+}
+
+void chk_free(struct chk *c)
+{
+	if (!c)
+		return;
+	for (unsigned i = 0; i < c->n_streams; i++)
+		free(c->streams[i].msg);
+	for (unsigned i = 0; i < c->n_lives; i++) {
+		free(c->lives[i].log);
+		free(c->lives[i].confs);
+		free(c->lives[i].seen);
+	}
+	free(c->lives);
+	free(c->msgs);
+	free(c->vc);
+	free(c->cregs);
+	free(c->vs);
+	free(c->markers);
+	free(c);
+}
+
+unsigned chk_life_begin(struct sim *s, unsigned node, uint32_t inc)
+{
+	struct chk *c = s->chk;
+	struct life *l;
+
+	c->lives = grow(c->lives, &c->cap_lives, c->n_lives + 1, sizeof(*c->lives));
+	l = &c->lives[c->n_lives];
+	memset(l, 0, sizeof(*l));
+	l->node = node;
+	l->inc = inc;
+	l->id = sim_id(s, node);
+	l->alive = 1;
+	if (c->n_streams == MAX_STREAMS) {
+		sim_fail(s, "checker: more than %d daemon incarnations", MAX_STREAMS);
+		l->stream = 0;
+	} else {
+		l->stream = c->n_streams++;
+		memset(&c->streams[l->stream], 0, sizeof(c->streams[0]));
+		c->streams[l->stream].node = node;
+		c->streams[l->stream].inc = inc;
+	}
+	return c->n_lives++;
+}
+
+void chk_life_end(struct sim *s, unsigned life)
+{
+	s->chk->lives[life].alive = 0;
+}
+
+/* ---- message bytes ------------------------------------------------------------ */
+
+static uint64_t mix(uint64_t x)
+{
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static uint64_t msg_hash(unsigned node, uint32_t inc, uint32_t counter,
+			 size_t len, int service)
+{
+	return mix(((uint64_t)node << 56) ^ ((uint64_t)inc << 40) ^
+		   ((uint64_t)counter << 8) ^ ((uint64_t)len << 20) ^
+		   (uint64_t)service);
+}
+
+static void msg_bytes(uint8_t *buf, unsigned node, uint32_t inc,
+		      uint32_t counter, size_t len, int service)
+{
+	uint64_t h = msg_hash(node, inc, counter, len, service), x = h;
+
+	buf[0] = KEY_MAGIC;
+	buf[1] = (uint8_t)node;
+	buf[2] = (uint8_t)(inc >> 8);
+	buf[3] = (uint8_t)inc;
+	memcpy(buf + 4, &counter, 4);
+	memcpy(buf + 8, &h, 4);
+	for (size_t k = KEY_LEN; k < len; k++) {
+		if ((k & 7) == 0)
+			x = mix(x + k);
+		buf[k] = (uint8_t)(x >> ((k & 7) * 8));
+	}
+}
+
+uint32_t chk_next_msg(struct sim *s, unsigned life, int service, size_t len,
+		      uint8_t *buf)
+{
+	struct chk *c = s->chk;
+	struct life *l = &c->lives[life];
+	struct stream *st = &c->streams[l->stream];
+
+	msg_bytes(buf, l->node, l->inc, st->n, len, service);
+	return st->n;
+}
+
+void chk_sent(struct sim *s, unsigned life, int service, size_t len, int marker)
+{
+	struct chk *c = s->chk;
+	struct life *l = &c->lives[life];
+	struct stream *st = &c->streams[l->stream];
+	struct msgrec *m;
+	uint32_t id = c->n_msgs;
+
+	c->msgs = grow(c->msgs, &c->cap_msgs, c->n_msgs + 1, sizeof(*c->msgs));
+	st->msg = grow(st->msg, &st->cap, st->n + 1, sizeof(*st->msg));
+	if (c->n_vc + c->n_streams > c->cap_vc) {
+		c->cap_vc = (c->n_vc + c->n_streams) * 2 + 1024;
+		c->vc = realloc(c->vc, c->cap_vc * sizeof(*c->vc));
+		if (!c->vc)
+			abort();
+	}
+	m = &c->msgs[c->n_msgs++];
+	m->stream = l->stream;
+	m->counter = st->n;
+	m->service = (uint8_t)(service == RING_UNRELIABLE ? RING_RELIABLE : service);
+	m->orig_service = (uint8_t)service;
+	m->marker = (uint8_t)marker;
+	m->len = (uint16_t)len;
+	m->vc_off = (uint32_t)c->n_vc;
+	m->vc_n = c->n_streams;
+	l->know[l->stream] = st->n;
+	memcpy(c->vc + c->n_vc, l->know, c->n_streams * sizeof(uint32_t));
+	c->n_vc += c->n_streams;
+	l->know[l->stream] = st->n + 1;
+	st->msg[st->n++] = id;
+	if (marker) {
+		c->markers = grow(c->markers, &c->cap_markers, c->n_markers + 1,
+				  sizeof(*c->markers));
+		c->markers[c->n_markers++] = id;
+	}
+}
+
+/* ---- deliveries ---------------------------------------------------------------- */
+
+static int seen(const struct life *l, uint32_t id)
+{
+	return id / 8 < l->seen_cap && (l->seen[id / 8] >> (id % 8) & 1);
+}
+
+static void mark_seen(struct life *l, uint32_t id)
+{
+	uint32_t old = l->seen_cap;
+
+	l->seen = grow(l->seen, &l->seen_cap, id / 8 + 1, 1);
+	memset(l->seen + old, 0, l->seen_cap - old);
+	l->seen[id / 8] |= (uint8_t)(1u << (id % 8));
+}
+
+static uint64_t fp_of(uint32_t id)
+{
+	return mix((uint64_t)id + 0x1234567);
+}
+
+void chk_deliver(struct sim *s, unsigned life, const struct ring_delivery *d)
+{
+	struct chk *c = s->chk;
+	struct life *l = &c->lives[life];
+	unsigned node;
+	uint32_t inc, counter, id, si = MAX_STREAMS;
+	const struct msgrec *m;
+	const uint32_t *vc;
+
+	if (s->failed)
+		return;
+	if (d->len < KEY_LEN || d->data[0] != KEY_MAGIC) {
+		sim_fail(s, "node %u: delivered a message nobody sent (%zu bytes)",
+			 l->node, d->len);
+		return;
+	}
+	node = d->data[1];
+	inc = (uint32_t)d->data[2] << 8 | d->data[3];
+	memcpy(&counter, d->data + 4, 4);
+	for (unsigned k = 0; k < c->n_streams; k++)
+		if (c->streams[k].node == node && c->streams[k].inc == inc)
+			si = k;
+	if (si == MAX_STREAMS || counter >= c->streams[si].n) {
+		sim_fail(s, "node %u: delivered a message nobody sent (%u.%u #%u)",
+			 l->node, node, inc, counter);
+		return;
+	}
+	id = c->streams[si].msg[counter];
+	m = &c->msgs[id];
+	msg_bytes(s->msgbuf, node, inc, counter, m->len, m->orig_service);
+	if (d->len != m->len || d->service != m->service ||
+	    d->origin != sim_id(s, node) ||
+	    memcmp(s->msgbuf, d->data, m->len) != 0) {
+		sim_fail(s, "node %u: message %u.%u #%u altered (len %zu/%u, "
+			 "service %d/%d, origin %08x)", l->node, node, inc, counter,
+			 d->len, m->len, d->service, m->service, d->origin);
+		return;
+	}
+	if (seen(l, id)) {
+		sim_fail(s, "node %u: message %u.%u #%u delivered twice", l->node,
+			 node, inc, counter);
+		return;
+	}
+	mark_seen(l, id);
+	if (counter < l->dpast[si]) {
+		sim_fail(s, "node %u: %s: message %u.%u #%u delivered after one "
+			 "that follows it (past count %u)", l->node,
+			 counter + 1 == l->dpast[si] ? "order" : "FIFO/causal order",
+			 node, inc, counter, l->dpast[si]);
+		return;
+	}
+	vc = c->vc + m->vc_off;
+	for (uint32_t k = 0; k < m->vc_n; k++) {
+		if (vc[k] > l->dpast[k])
+			l->dpast[k] = vc[k];
+		if (vc[k] > l->know[k])
+			l->know[k] = vc[k];
+	}
+	if (counter + 1 > l->dpast[si])
+		l->dpast[si] = counter + 1;
+	if (counter + 1 > l->know[si])
+		l->know[si] = counter + 1;
+	/* The configuration it names must be the one we are in. */
+	if (!l->has_reg) {
+		sim_fail(s, "node %u: delivery before any configuration", l->node);
+		return;
+	}
+	if (d->transitional) {
+		if (!l->in_trans || d->conf.rep != l->trans_rep ||
+		    d->conf.seq != l->trans_seq) {
+			sim_fail(s, "node %u: delivery in transitional configuration "
+				 "%08x.%u that is not the current one", l->node,
+				 d->conf.rep, d->conf.seq);
+			return;
+		}
+		l->fp_trans += fp_of(id);
+		l->n_trans++;
+	} else {
+		const struct creg *r = &c->cregs[l->cur_reg];
+
+		if (l->in_trans || d->conf.rep != r->rep || d->conf.seq != r->seq) {
+			sim_fail(s, "node %u: delivery in regular configuration "
+				 "%08x.%u that is not the current one", l->node,
+				 d->conf.rep, d->conf.seq);
+			return;
+		}
+		l->fp_reg += fp_of(id);
+		l->n_reg++;
+	}
+	l->log = grow(l->log, &l->cap_log, l->n_log + 1, sizeof(*l->log));
+	l->log[l->n_log++] = id;
+}
+
+/* ---- configurations ------------------------------------------------------------ */
+
+static int members_ok(struct sim *s, const struct life *l,
+		      const struct ring_conf *c)
+{
+	int self = 0;
+
+	if (c->n_members < 1 || c->n_members > s->o.n) {
+		sim_fail(s, "node %u: configuration of %u members", l->node,
+			 c->n_members);
+		return 0;
+	}
+	for (unsigned i = 0; i < c->n_members; i++) {
+		if (i && c->members[i] <= c->members[i - 1]) {
+			sim_fail(s, "node %u: configuration members not ascending",
+				 l->node);
+			return 0;
+		}
+		self |= c->members[i] == l->id;
+	}
+	if (!self) {
+		sim_fail(s, "node %u: configuration %08x.%u without itself", l->node,
+			 c->id.rep, c->id.seq);
+		return 0;
+	}
+	return 1;
+}
+
+static int subset(const uint32_t *a, unsigned na, const uint32_t *b, unsigned nb)
+{
+	for (unsigned i = 0; i < na; i++) {
+		unsigned k;
+
+		for (k = 0; k < nb && b[k] != a[i]; k++)
+			;
+		if (k == nb)
+			return 0;
+	}
+	return 1;
+}
+
+static uint32_t creg_find(struct chk *c, uint32_t rep, uint32_t seq)
+{
+	for (uint32_t i = c->n_cregs; i-- > 0;)
+		if (c->cregs[i].rep == rep && c->cregs[i].seq == seq)
+			return i;
+	return UINT32_MAX;
+}
+
+static void push_lconf(struct life *l, int trans, uint32_t reg)
+{
+	struct lconf *lc;
+
+	l->confs = grow(l->confs, &l->cap_confs, l->n_confs + 1, sizeof(*l->confs));
+	lc = &l->confs[l->n_confs++];
+	lc->trans = (uint8_t)trans;
+	lc->reg = reg;
+	lc->log_start = l->n_log;
+}
+
+static void vs_record(struct sim *s, struct life *l, uint32_t c2)
+{
+	struct chk *c = s->chk;
+	uint64_t th = 0;
+
+	for (unsigned i = 0; i < l->trans_n; i++)
+		th = mix(th + l->trans_m[i]);
+	for (uint32_t i = 0; i < c->n_vs; i++) {
+		const struct vsrec *v = &c->vs[i];
+
+		if (v->c != l->cur_reg || v->c2 != c2)
+			continue;
+		if (v->fp_reg != l->fp_reg || v->n_reg != l->n_reg) {
+			sim_fail(s, "virtual synchrony: nodes %u and %u went from "
+				 "%08x.%u to %08x.%u but delivered different sets "
+				 "in the first (%u and %u messages)",
+				 c->lives[v->life].node, l->node,
+				 c->cregs[v->c].rep, c->cregs[v->c].seq,
+				 c->cregs[c2].rep, c->cregs[c2].seq, v->n_reg, l->n_reg);
+			return;
+		}
+		if (v->t_hash != th) {
+			sim_fail(s, "virtual synchrony: nodes %u and %u went from "
+				 "%08x.%u to %08x.%u with different transitional "
+				 "configurations", c->lives[v->life].node, l->node,
+				 c->cregs[v->c].rep, c->cregs[v->c].seq,
+				 c->cregs[c2].rep, c->cregs[c2].seq);
+			return;
+		}
+		if (v->fp_trans != l->fp_trans || v->n_trans != l->n_trans) {
+			sim_fail(s, "virtual synchrony: nodes %u and %u delivered "
+				 "different sets (%u and %u) in the transitional "
+				 "configuration between %08x.%u and %08x.%u",
+				 c->lives[v->life].node, l->node, v->n_trans, l->n_trans,
+				 c->cregs[v->c].rep, c->cregs[v->c].seq,
+				 c->cregs[c2].rep, c->cregs[c2].seq);
+			return;
+		}
+		return;
+	}
+	c->vs = grow(c->vs, &c->cap_vs, c->n_vs + 1, sizeof(*c->vs));
+	c->vs[c->n_vs].c = l->cur_reg;
+	c->vs[c->n_vs].c2 = c2;
+	c->vs[c->n_vs].fp_reg = l->fp_reg;
+	c->vs[c->n_vs].fp_trans = l->fp_trans;
+	c->vs[c->n_vs].n_reg = l->n_reg;
+	c->vs[c->n_vs].n_trans = l->n_trans;
+	c->vs[c->n_vs].t_hash = th;
+	c->vs[c->n_vs].life = (unsigned)(l - c->lives);
+	c->n_vs++;
+}
+
+void chk_conf(struct sim *s, unsigned life, const struct ring_conf *cf)
+{
+	struct chk *c = s->chk;
+	struct life *l = &c->lives[life];
+	uint32_t idx;
+
+	if (s->failed || !members_ok(s, l, cf))
+		return;
+	if (cf->transitional) {
+		const struct creg *r;
+
+		if (!l->has_reg || l->in_trans) {
+			sim_fail(s, "node %u: transitional configuration %s", l->node,
+				 l->in_trans ? "twice in a row" : "before any regular one");
+			return;
+		}
+		r = &c->cregs[l->cur_reg];
+		if (!subset(cf->members, cf->n_members, r->m, r->n)) {
+			sim_fail(s, "node %u: transitional configuration %08x.%u not "
+				 "contained in the old regular one %08x.%u", l->node,
+				 cf->id.rep, cf->id.seq, r->rep, r->seq);
+			return;
+		}
+		l->in_trans = 1;
+		l->trans_rep = cf->id.rep;
+		l->trans_seq = cf->id.seq;
+		l->trans_n = cf->n_members;
+		memcpy(l->trans_m, cf->members, cf->n_members * sizeof(uint32_t));
+		push_lconf(l, 1, l->cur_reg);
+		return;
+	}
+	idx = creg_find(c, cf->id.rep, cf->id.seq);
+	if (idx == UINT32_MAX) {
+		struct creg *r;
+
+		c->cregs = grow(c->cregs, &c->cap_cregs, c->n_cregs + 1, sizeof(*c->cregs));
+		idx = c->n_cregs++;
+		r = &c->cregs[idx];
+		r->rep = cf->id.rep;
+		r->seq = cf->id.seq;
+		r->n = cf->n_members;
+		memcpy(r->m, cf->members, cf->n_members * sizeof(uint32_t));
+	} else {
+		const struct creg *r = &c->cregs[idx];
+
+		if (r->n != cf->n_members ||
+		    memcmp(r->m, cf->members, r->n * sizeof(uint32_t)) != 0) {
+			sim_fail(s, "node %u: regular configuration %08x.%u with other "
+				 "members than elsewhere", l->node, cf->id.rep, cf->id.seq);
+			return;
+		}
+	}
+	if (l->has_reg) {
+		if (!l->in_trans) {
+			sim_fail(s, "node %u: regular configuration %08x.%u without a "
+				 "transitional one before it", l->node, cf->id.rep,
+				 cf->id.seq);
+			return;
+		}
+		if (!subset(l->trans_m, l->trans_n, cf->members, cf->n_members) ||
+		    l->trans_rep != cf->id.rep || l->trans_seq != cf->id.seq) {
+			sim_fail(s, "node %u: transitional configuration %08x.%u not "
+				 "contained in the new regular one %08x.%u", l->node,
+				 l->trans_rep, l->trans_seq, cf->id.rep, cf->id.seq);
+			return;
+		}
+		vs_record(s, l, idx);
+	}
+	l->has_reg = 1;
+	l->in_trans = 0;
+	l->cur_reg = idx;
+	l->fp_reg = l->fp_trans = 0;
+	l->n_reg = l->n_trans = 0;
+	push_lconf(l, 0, idx);
+}
+
+/* ---- the end ------------------------------------------------------------------- */
+
+int chk_settled(struct sim *s)
+{
+	return chk_unsettled(s, NULL, 0) == 0;
+}
+
+/* What is still missing, for the failure message: 1 and a description,
+ * or 0 when every live daemon has every marker and its own messages. */
+int chk_unsettled(struct sim *s, char *why, size_t cap)
+{
+	struct chk *c = s->chk;
+
+	for (unsigned i = 0; i < c->n_lives; i++) {
+		struct life *l = &c->lives[i];
+		const struct stream *st = &c->streams[l->stream];
+
+		if (!l->alive)
+			continue;
+		for (uint32_t k = 0; k < c->n_markers; k++) {
+			const struct msgrec *m = &c->msgs[c->markers[k]];
+			unsigned sl;
+
+			if (seen(l, c->markers[k]))
+				continue;
+			/* Markers of daemons that have crashed since do not count. */
+			for (sl = 0; sl < c->n_lives; sl++)
+				if (c->lives[sl].stream == m->stream)
+					break;
+			if (sl < c->n_lives && c->lives[sl].alive) {
+				if (why)
+					snprintf(why, cap, "node %u lacks the last message "
+						 "of node %u", l->node, c->streams[m->stream].node);
+				return 1;
+			}
+		}
+		for (uint32_t k = 0; k < st->n; k++) {
+			if (!seen(l, st->msg[k])) {
+				const struct msgrec *m = &c->msgs[st->msg[k]];
+
+				if (why)
+					snprintf(why, cap, "node %u lacks its own message "
+						 "#%u (service %d%s)", l->node, k, m->service,
+						 m->marker ? ", the last one" : "");
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int check_total_order(struct sim *s)
+{
+	struct chk *c = s->chk;
+	uint32_t n = c->n_msgs, *indeg = calloc(n + 1, sizeof(uint32_t));
+	uint32_t *first = malloc((n + 1) * sizeof(uint32_t));
+	uint32_t *next, *to, n_edges = 0, *queue, qh = 0, qt = 0, done = 0;
+	uint32_t total = 0;
+
+	if (!indeg || !first)
+		abort();
+	for (unsigned i = 0; i < c->n_lives; i++)
+		total += c->lives[i].n_log;
+	next = malloc((total + 1) * sizeof(uint32_t));
+	to = malloc((total + 1) * sizeof(uint32_t));
+	queue = malloc((n + 1) * sizeof(uint32_t));
+	if (!next || !to || !queue)
+		abort();
+	memset(first, 0xff, (n + 1) * sizeof(uint32_t));
+	/* Edges between consecutive agreed or safe deliveries of each life. */
+	for (unsigned i = 0; i < c->n_lives; i++) {
+		const struct life *l = &c->lives[i];
+		uint32_t prev = UINT32_MAX;
+
+		for (uint32_t k = 0; k < l->n_log; k++) {
+			uint32_t id = l->log[k];
+
+			if (c->msgs[id].service < RING_AGREED)
+				continue;
+			if (prev != UINT32_MAX) {
+				to[n_edges] = id;
+				next[n_edges] = first[prev];
+				first[prev] = n_edges++;
+				indeg[id]++;
+			}
+			prev = id;
+		}
+	}
+	for (uint32_t i = 0; i < n; i++)
+		if (!indeg[i])
+			queue[qt++] = i;
+	while (qh < qt) {
+		uint32_t v = queue[qh++];
+
+		done++;
+		for (uint32_t e = first[v]; e != UINT32_MAX; e = next[e])
+			if (--indeg[to[e]] == 0)
+				queue[qt++] = to[e];
+	}
+	free(indeg);
+	free(first);
+	free(next);
+	free(to);
+	free(queue);
+	if (done != n) {
+		sim_fail(s, "total order: the agreed/safe delivery orders of the "
+			 "daemons contradict each other (%u messages in a cycle)",
+			 n - done);
+		return -1;
+	}
+	return 0;
+}
+
+static int check_self_delivery(struct sim *s)
+{
+	struct chk *c = s->chk;
+
+	for (unsigned i = 0; i < c->n_lives; i++) {
+		const struct life *l = &c->lives[i];
+		const struct stream *st = &c->streams[l->stream];
+
+		if (!l->alive)
+			continue;
+		for (uint32_t k = 0; k < st->n; k++) {
+			if (!seen(l, st->msg[k])) {
+				sim_fail(s, "self delivery: node %u never delivered its "
+					 "own message #%u", l->node, k);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Safe delivery, per regular configuration. */
+static int check_safe(struct sim *s)
+{
+	struct chk *c = s->chk;
+	uint8_t *mark = calloc(c->n_msgs / 8 + 1, 1);
+	uint32_t *safe = malloc((c->n_msgs + 1) * sizeof(uint32_t));
+	int rc = 0;
+
+	if (!mark || !safe)
+		abort();
+	for (uint32_t reg = 0; reg < c->n_cregs && !rc; reg++) {
+		uint32_t n_safe = 0;
+
+		/* Safe messages delivered in reg by anyone (regular part). */
+		for (unsigned i = 0; i < c->n_lives; i++) {
+			const struct life *l = &c->lives[i];
+
+			for (uint32_t j = 0; j < l->n_confs; j++) {
+				uint32_t end;
+
+				if (l->confs[j].trans || l->confs[j].reg != reg)
+					continue;
+				end = j + 1 < l->n_confs ? l->confs[j + 1].log_start : l->n_log;
+				for (uint32_t k = l->confs[j].log_start; k < end; k++) {
+					uint32_t id = l->log[k];
+
+					if (c->msgs[id].service == RING_SAFE &&
+					    !(mark[id / 8] >> (id % 8) & 1)) {
+						mark[id / 8] |= (uint8_t)(1u << (id % 8));
+						safe[n_safe++] = id;
+					}
+				}
+			}
+		}
+		for (uint32_t k = 0; k < n_safe; k++)
+			mark[safe[k] / 8] = 0;
+		if (!n_safe)
+			continue;
+		/* Every life that installed reg and did not crash in it. */
+		for (unsigned i = 0; i < c->n_lives && !rc; i++) {
+			const struct life *l = &c->lives[i];
+
+			for (uint32_t j = 0; j < l->n_confs && !rc; j++) {
+				uint32_t end, k2;
+
+				if (l->confs[j].trans || l->confs[j].reg != reg)
+					continue;
+				/* Its part: the regular configuration and the
+				 * transitional one after it. */
+				for (k2 = j + 1; k2 < l->n_confs && l->confs[k2].trans; k2++)
+					;
+				if (k2 == l->n_confs && !l->alive)
+					break; /* crashed before leaving it */
+				end = k2 < l->n_confs ? l->confs[k2].log_start : l->n_log;
+				for (uint32_t k = l->confs[j].log_start; k < end; k++)
+					mark[l->log[k] / 8] |= (uint8_t)(1u << (l->log[k] % 8));
+				for (uint32_t k = 0; k < n_safe && !rc; k++) {
+					if (!(mark[safe[k] / 8] >> (safe[k] % 8) & 1)) {
+						const struct msgrec *m = &c->msgs[safe[k]];
+
+						sim_fail(s, "safe delivery: message %u.%u #%u "
+							 "delivered in %08x.%u but not by node %u",
+							 c->streams[m->stream].node,
+							 c->streams[m->stream].inc, m->counter,
+							 c->cregs[reg].rep, c->cregs[reg].seq, l->node);
+						rc = -1;
+					}
+				}
+				for (uint32_t k = l->confs[j].log_start; k < end; k++)
+					mark[l->log[k] / 8] = 0;
+			}
+		}
+	}
+	free(mark);
+	free(safe);
+	return rc;
+}
+
+int chk_final(struct sim *s)
+{
+	if (s->failed)
+		return -1;
+	if (check_total_order(s) || check_self_delivery(s) || check_safe(s))
+		return -1;
+	return 0;
+}

@@ -1,0 +1,337 @@
+/*
+ * test_ring_scen.c - scripted scenarios of the ring on the simulator: the
+ * classic hard cases of a membership protocol, each on the same harness
+ * as the random seeds (so every checker of sim_check.c runs), each ending
+ * with healing, liveness and the final checks.
+ *
+ *   token_lost_with_retransmissions_pending
+ *   partition_during_commit_rotation
+ *   three_way_merge
+ *   restart_under_the_same_name
+ *   asymmetric_link
+ *   slow_but_alive_member
+ *   crash_of_the_representative, loss_burst_then_quiet (two more)
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ring/ring_log.h"
+#include "ring/ring_pkt.h"
+#include "sim/sim.h"
+#include "t.h"
+
+static struct sim *start(unsigned n, uint64_t seed)
+{
+	struct sim_opts o;
+
+	sim_opts_plain(seed, n, &o);
+	o.bursts_per_s = 30;
+	o.burst_max = 10;
+	o.delay_us = 200;
+	o.jitter_us = 300;
+	o.fault_ms = 0;
+	/* CHORUS_SCEN_VERBOSE=1 prints the trace of a scenario. */
+	if (getenv("CHORUS_SCEN_VERBOSE"))
+		o.verbose = atoi(getenv("CHORUS_SCEN_VERBOSE"));
+	return sim_new(&o);
+}
+
+static void run_to(struct sim *s, int64_t ms)
+{
+	T_ASSERTF(sim_run_until(s, ms) == 0, "%s", sim_error(s));
+}
+
+static void finish(struct sim *s)
+{
+	sim_set_filter(s, NULL, NULL);
+	T_ASSERTF(sim_finish(s) == 0, "%s", sim_error(s));
+	sim_free(s);
+}
+
+/* Waits (simulated) until the daemons of mask are one configuration. */
+static void wait_converged(struct sim *s, unsigned mask, int64_t within_ms)
+{
+	int64_t end = sim_now_ms(s) + within_ms;
+
+	while (!sim_converged(s, mask)) {
+		T_ASSERTF(sim_now_ms(s) < end, "no configuration of %#x within %lld ms",
+			  mask, (long long)within_ms);
+		run_to(s, sim_now_ms(s) + 5);
+	}
+}
+
+static uint64_t total_stat(struct sim *s, unsigned n, size_t offset)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct ring *r = sim_ring(s, i);
+
+		if (r)
+			sum += *(const uint64_t *)(const void *)
+				((const char *)ring_get_stats(r) + offset);
+	}
+	return sum;
+}
+
+#define STAT(s, n, field) total_stat(s, n, offsetof(struct ring_stats, field))
+
+/* ---- token lost while retransmissions are pending ---------------------- */
+
+struct drop_plan {
+	unsigned victim;     /* data to it is lost in the first window */
+	int64_t data_from_ms, data_to_ms;
+	int64_t token_from_ms, token_to_ms; /* every token is lost */
+	unsigned lost_data, lost_tokens;
+};
+
+static int drop_filter(void *ctx, struct sim *s, unsigned from, unsigned to,
+		       int type, const uint8_t *pkt, size_t len)
+{
+	struct drop_plan *p = ctx;
+	int64_t now = sim_now_ms(s);
+
+	(void)from; (void)pkt; (void)len;
+	if (type == RING_PKT_DATA && to == p->victim && now >= p->data_from_ms &&
+	    now < p->data_to_ms) {
+		p->lost_data++;
+		return 1;
+	}
+	if (type == RING_PKT_TOKEN && now >= p->token_from_ms && now < p->token_to_ms) {
+		p->lost_tokens++;
+		return 1;
+	}
+	return 0;
+}
+
+static void token_lost_with_retransmissions_pending(void)
+{
+	struct sim *s = start(4, 101);
+	struct drop_plan p = { 2, 1000, 1100, 1090, 1600, 0, 0 };
+	uint64_t requests, trans;
+
+	run_to(s, 900);
+	wait_converged(s, 0, 1000);
+	for (unsigned i = 0; i < 4; i++)
+		sim_submit(s, i, 40, RING_SAFE);
+	sim_set_filter(s, drop_filter, &p);
+	/* Daemon 2 misses data; then, with its requests on the token, the
+	 * token is lost for longer than the token timeout. */
+	run_to(s, 1090);
+	requests = STAT(s, 4, retrans_out);
+	run_to(s, 1600);
+	T_ASSERT(p.lost_data > 0 && p.lost_tokens > 0);
+	trans = STAT(s, 4, confs_trans);
+	T_ASSERTF(trans >= 4, "no membership change after the token was lost");
+	(void)requests;
+	/* What daemon 2 still missed when the ring failed came through the
+	 * new ring's recovery. */
+	T_ASSERTF(STAT(s, 4, recovery_msgs_out) > 0, "no recovery messages");
+	finish(s);
+}
+
+/* ---- a partition during the commit token's rotation --------------------- */
+
+struct commit_cut {
+	int armed, done;
+	unsigned comp[SIM_MAX_NODES];
+	unsigned seen;
+};
+
+static int cut_on_commit(void *ctx, struct sim *s, unsigned from, unsigned to,
+			 int type, const uint8_t *pkt, size_t len)
+{
+	struct commit_cut *c = ctx;
+
+	(void)from; (void)to; (void)len;
+	/* At the second commit token of the round (the first member has
+	 * forwarded it), cut the network in two. */
+	if (c->armed && !c->done && type == RING_PKT_COMMIT && pkt[32] == 0 &&
+	    ++c->seen == 2) {
+		sim_partition(s, c->comp);
+		c->done = 1;
+	}
+	return 0;
+}
+
+static void partition_during_commit_rotation(void)
+{
+	struct sim *s = start(5, 102);
+	struct commit_cut c = { 0, 0, { 0, 0, 0, 1, 1 }, 0 };
+
+	run_to(s, 900);
+	wait_converged(s, 0, 1000);
+	sim_set_filter(s, cut_on_commit, &c);
+	c.armed = 1;
+	/* A crash starts a membership change; its commit token is cut. */
+	sim_crash(s, 4);
+	run_to(s, 2500);
+	T_ASSERTF(c.done, "no commit token seen");
+	/* Each side installs a ring of its own and goes on working. */
+	wait_converged(s, 0x07, 2000);
+	wait_converged(s, 0x08, 2000);
+	sim_restart(s, 4);
+	run_to(s, sim_now_ms(s) + 500);
+	finish(s);
+}
+
+/* ---- a three-way merge ---------------------------------------------------- */
+
+static void three_way_merge(void)
+{
+	static const unsigned comp[6] = { 0, 0, 1, 1, 2, 2 };
+	struct sim *s = start(6, 103);
+	struct ring_status a, b, c;
+
+	sim_partition(s, comp);
+	run_to(s, 1500);
+	wait_converged(s, 0x03, 1000);
+	wait_converged(s, 0x0c, 1000);
+	wait_converged(s, 0x30, 1000);
+	ring_get_status(sim_ring(s, 0), &a);
+	ring_get_status(sim_ring(s, 2), &b);
+	ring_get_status(sim_ring(s, 4), &c);
+	T_ASSERT(a.n_members == 2 && b.n_members == 2 && c.n_members == 2);
+	T_ASSERT(a.conf.rep != b.conf.rep && b.conf.rep != c.conf.rep &&
+		 a.conf.rep != c.conf.rep);
+	for (unsigned i = 0; i < 6; i++)
+		sim_submit(s, i, 30, -1);
+	sim_heal(s);
+	wait_converged(s, 0, 2000);
+	ring_get_status(sim_ring(s, 0), &a);
+	T_EQ(a.n_members, 6);
+	finish(s);
+}
+
+/* ---- a restart under the same name ---------------------------------------- */
+
+static void restart_under_the_same_name(void)
+{
+	struct sim *s = start(4, 104);
+	struct ring_status st;
+	uint64_t before;
+
+	run_to(s, 900);
+	wait_converged(s, 0, 1000);
+	for (unsigned i = 0; i < 4; i++)
+		sim_submit(s, i, 20, RING_AGREED);
+	run_to(s, 1000);
+	before = STAT(s, 4, confs_regular);
+	/* Back well within the token timeout: the others learn of the new
+	 * incarnation from its first join, not from token loss. */
+	sim_crash(s, 1);
+	run_to(s, 1010);
+	sim_restart(s, 1);
+	wait_converged(s, 0, 2000);
+	ring_get_status(sim_ring(s, 0), &st);
+	T_EQ(st.n_members, 4);
+	T_ASSERT(STAT(s, 4, confs_regular) > before);
+	/* Someone noticed the new incarnation as such. */
+	T_ASSERT(ring_get_stats(sim_ring(s, 0))->transitions[RING_WHY_RESTART] +
+		 ring_get_stats(sim_ring(s, 2))->transitions[RING_WHY_RESTART] +
+		 ring_get_stats(sim_ring(s, 3))->transitions[RING_WHY_RESTART] > 0);
+	finish(s);
+}
+
+/* ---- an asymmetric link ----------------------------------------------------- */
+
+static void asymmetric_link(void)
+{
+	struct sim *s = start(4, 105);
+	uint64_t delivered;
+
+	run_to(s, 900);
+	wait_converged(s, 0, 1000);
+	/* 2 no longer hears 1; 1 still hears 2. */
+	sim_block(s, 1, 2, 1);
+	run_to(s, 2000);
+	delivered = STAT(s, 4, delivered);
+	for (unsigned i = 0; i < 4; i++)
+		sim_submit(s, i, 30, RING_AGREED);
+	run_to(s, 4000);
+	/* The segment keeps working in whatever rings it forms. */
+	T_ASSERTF(STAT(s, 4, delivered) > delivered + 60, "no progress with an "
+		  "asymmetric link");
+	sim_block(s, 1, 2, 0);
+	finish(s);
+}
+
+/* ---- a member that is slow but alive ---------------------------------------- */
+
+static void slow_but_alive_member(void)
+{
+	struct sim *s = start(4, 106);
+	uint64_t confs, delivered;
+
+	run_to(s, 900);
+	wait_converged(s, 0, 1000);
+	confs = STAT(s, 4, confs_regular);
+	delivered = STAT(s, 4, delivered);
+	/* Every packet to and from 3 takes 30 ms more (token timeout 200):
+	 * slower rotations, but 3 stays a member. */
+	sim_set_slow(s, 3, 30000);
+	for (unsigned i = 0; i < 4; i++)
+		sim_submit(s, i, 50, -1);
+	run_to(s, 4000);
+	T_ASSERTF(STAT(s, 4, confs_regular) == confs, "a slow member was "
+		  "excluded (%" PRIu64 " configurations more)",
+		  STAT(s, 4, confs_regular) - confs);
+	T_ASSERT(STAT(s, 4, delivered) >= delivered + 4 * 200);
+	sim_set_slow(s, 3, 0);
+	finish(s);
+}
+
+/* ---- more: the representative crashes; a loss burst ------------------------- */
+
+static void crash_of_the_representative(void)
+{
+	struct sim *s = start(5, 107);
+	struct ring_status st;
+	unsigned rep = 0;
+
+	run_to(s, 900);
+	wait_converged(s, 0, 1000);
+	for (unsigned i = 0; i < 5; i++) {
+		ring_get_status(sim_ring(s, i), &st);
+		if (st.is_rep)
+			rep = i;
+	}
+	for (unsigned i = 0; i < 5; i++)
+		sim_submit(s, i, 30, RING_SAFE);
+	run_to(s, 950);
+	sim_crash(s, rep);
+	/* Failover: token timeout, silence of the old member, commit,
+	 * recovery. */
+	wait_converged(s, 0, 200 + 4 * 20 + 400);
+	finish(s);
+}
+
+static void loss_burst_then_quiet(void)
+{
+	struct sim *s = start(5, 108);
+
+	run_to(s, 900);
+	sim_set_loss(s, 400000);
+	for (unsigned i = 0; i < 5; i++)
+		sim_submit(s, i, 100, -1);
+	run_to(s, 2500);
+	sim_set_loss(s, 0);
+	finish(s);
+}
+
+static const struct t_case cases[] = {
+	T_CASE(token_lost_with_retransmissions_pending),
+	T_CASE(partition_during_commit_rotation),
+	T_CASE(three_way_merge),
+	T_CASE(restart_under_the_same_name),
+	T_CASE(asymmetric_link),
+	T_CASE(slow_but_alive_member),
+	T_CASE(crash_of_the_representative),
+	T_CASE(loss_burst_then_quiet),
+};
+
+int main(int argc, char **argv)
+{
+	return t_main(argc, argv, cases, T_COUNT(cases));
+}
