@@ -317,12 +317,14 @@ static void log_daemon_kill(void)
 	hd_start(&d, NULL);
 	logsub_start(&sub, d.tcp_addr, "logs", outp(), "sub1");
 	clp_start(&c, "log", d.tcp_addr, NULL);
+	/* The kill must find a connection to lose. */
+	T_ASSERT(wait_file_has(c.err, "connected to the daemon", 10000));
 	fault_d = &d;
 	fault_at = 20000;
 	write_lines(c.in, 0, 50000, kill_daemon_hook, 1000);
 	T_EQ(clp_finish(&c, 60000), 0);
 	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
-	T_ASSERT(file_has(c.err, "lost the daemon"));
+	T_ASSERTF(file_has(c.err, "lost the daemon"), "stderr %s", c.err);
 	check_out(outp(), 50000, &dups, &miss, 0);
 	fprintf(stderr, "test_log: daemon SIGKILL: 50000 lines, 0 lost, %ld duplicates dropped\n", dups);
 	logsub_stop(&sub, SIGKILL);
