@@ -46,11 +46,14 @@ void sq_note_spool(struct sendq *sq, uint64_t base, uint64_t end)
 		sq->next_seq = base;
 }
 
-/* The oldest batch in flight sets the acknowledgement deadline. */
+/* While lines sent are not done, the stream must make progress (its
+ * acked value move) within the timeout. Answers alone are not progress:
+ * with --acks 2 one writer may answer everything while the other hears
+ * nothing. */
 static void set_ack_deadline(struct sendq *sq)
 {
-	sq->ack_deadline = sq->ninflight ?
-		sq->inflight[0].sent_ms + sq->ack_timeout_cur : -1;
+	sq->ack_deadline = !sq->cfg.plain && sq->connected && sq->acked < sq->high_sent ?
+		sq->progress_ms + sq->ack_timeout_cur : -1;
 }
 
 /* Sends again from seq (at least base): forgets what is in flight and
@@ -74,7 +77,6 @@ static void rewind_to(struct sendq *sq, uint64_t seq, int catchup)
 	sq->ninflight = 0;
 	sq->rewind = 1;
 	sq->rewind_id = sq->next_batch_id;
-	sq->ack_deadline = -1;
 	sq->rewinds++;
 	/* What goes again goes at once, not after the latency wait. */
 	sq->pending_since = 0;
@@ -82,10 +84,11 @@ static void rewind_to(struct sendq *sq, uint64_t seq, int catchup)
 
 void sq_connected(struct sendq *sq, int64_t now)
 {
-	(void)now;
 	sq->connected = 1;
 	rewind_to(sq, sq->acked + 1, 0);
 	sq->ack_timeout_cur = sq->cfg.ack_timeout_ms;
+	sq->progress_ms = now;
+	set_ack_deadline(sq);
 }
 
 void sq_disconnected(struct sendq *sq)
@@ -165,8 +168,12 @@ void sq_sent(struct sendq *sq, int64_t now, uint64_t id, uint64_t first,
 	sq->inflight[sq->ninflight].at = *at;
 	sq->inflight[sq->ninflight].sent_ms = now;
 	sq->ninflight++;
-	if (sq->ack_deadline < 0)
-		set_ack_deadline(sq);
+	/* The clock starts when lines are outstanding again. */
+	if (sq->acked >= sq->high_sent)
+		sq->progress_ms = now;
+	if (last > sq->high_sent)
+		sq->high_sent = last;
+	set_ack_deadline(sq);
 }
 
 static struct sq_writer *writer_slot(struct sendq *sq, int64_t now,
@@ -214,10 +221,10 @@ static uint64_t nth_acked(const struct sendq *sq)
 	return best;
 }
 
-/* Forgets batches in flight that are answered: those up to batch_id
- * (every writer sees batches in the order they were sent, so an answer
- * to one means the earlier ones reached it too), and those whose lines
- * are all done. Returns 1 if any went. */
+/* Forgets batches in flight that are answered (for the window): those
+ * up to batch_id (every writer sees batches in the order they were sent,
+ * so an answer to one means the earlier ones reached it too), and those
+ * whose lines are all done. Returns 1 if any went. */
 static int prune(struct sendq *sq, uint64_t batch_id)
 {
 	size_t keep = 0, before = sq->ninflight;
@@ -257,7 +264,7 @@ int sq_on_ack(struct sendq *sq, int64_t now, const char *writer, size_t wlen,
 {
 	struct sq_writer *w;
 	uint64_t eff;
-	int moved = 0, answered;
+	int moved = 0;
 
 	sq->acks++;
 	if (acked >= sq->end) {
@@ -279,11 +286,13 @@ int sq_on_ack(struct sendq *sq, int64_t now, const char *writer, size_t wlen,
 		sq->gap_acks++;
 		gap_resend(sq, now, acked + 1);
 	}
-	answered = !sq->cfg.plain && prune(sq, batch_id);
-	if (moved || answered) {
+	if (!sq->cfg.plain)
+		prune(sq, batch_id);
+	if (moved) {
 		sq->ack_timeout_cur = sq->cfg.ack_timeout_ms;
-		set_ack_deadline(sq);
+		sq->progress_ms = now;
 	}
+	set_ack_deadline(sq);
 	/* Writers may have lines this process never sent (another process
 	 * of the same stream sent them before a restart): skip ahead, unless
 	 * a resend is catching up a writer that is behind. */
@@ -300,13 +309,15 @@ void sq_tick(struct sendq *sq, int64_t now)
 		sq->gap_pending = 0;
 		gap_resend(sq, now, from);
 	}
-	if (sq->ack_deadline < 0 || now < sq->ack_deadline || sq->ninflight == 0)
+	if (sq->ack_deadline < 0 || now < sq->ack_deadline)
 		return;
 	sq->timeouts++;
 	rewind_to(sq, sq->acked + 1, 0);
 	sq->ack_timeout_cur *= 2;
 	if (sq->ack_timeout_cur > sq->cfg.ack_timeout_max_ms)
 		sq->ack_timeout_cur = sq->cfg.ack_timeout_max_ms;
+	sq->progress_ms = now;
+	set_ack_deadline(sq);
 }
 
 static void earliest(int64_t *d, int64_t t)

@@ -76,10 +76,12 @@ struct sendq {
 	 * pass_end; meanwhile acknowledgements from writers that are ahead
 	 * do not make the sender skip forward. */
 	uint64_t pass_end;
+	uint64_t high_sent;        /* highest line sent */
 	/* Deadlines (ms), -1 when unset. */
 	int64_t pending_since;     /* oldest unsent line arrived */
-	int64_t ack_deadline;      /* resend if the oldest batch in flight
-				      has no answer by then */
+	int64_t ack_deadline;      /* resend from acked + 1 if acked has not
+				      moved by then (lines outstanding) */
+	int64_t progress_ms;       /* acked last moved, or lines went out */
 	int64_t gap_next_ms;       /* no gap resend before this */
 	int64_t stall_until;       /* no read before this */
 	int64_t ack_timeout_cur;

@@ -1176,6 +1176,18 @@ static size_t seg_piece(const struct spool *sp, const char *q, size_t n)
 	return nl ? (size_t)(nl - q) + 1 : n;
 }
 
+/* The bytes of the first half of the lines of p (up to and including
+ * the ceil(k/2)-th '\n' of k), if that leaves something; else 0. */
+static size_t half_lines(const char *p, size_t n)
+{
+	uint32_t k = count_nl(p, n), want = (k + 1) / 2, seen = 0;
+
+	for (const char *e = p + n, *q = p; (q = memchr(q, '\n', (size_t)(e - q))); q++)
+		if (++seen == want)
+			return q + 1 < e ? (size_t)(q + 1 - p) : 0;
+	return 0;
+}
+
 /* Writes filter output: segments change only after a '\n'. */
 static void write_out(struct spool *sp, const char *out, size_t len,
 		      struct spool_io *io)
@@ -1213,6 +1225,17 @@ static void write_out(struct spool *sp, const char *out, size_t len,
 			}
 			if (w == -ENOSPC && rotate_for_space(sp, &io->dropped) == 0)
 				continue;
+			if (w == -ENOSPC) {
+				/* Nothing older is left: the oldest lines of
+				 * this very output go, half at a time. */
+				size_t half = half_lines(q, (size_t)(end - q));
+
+				if (half) {
+					lose(sp, q, half, io);
+					q += half;
+					continue;
+				}
+			}
 			io->err = (int)w;
 			lose(sp, q, (size_t)(end - q), io);
 			return;

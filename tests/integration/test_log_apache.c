@@ -44,23 +44,7 @@ struct httpd {
 	char conf[128];
 };
 
-static const char *build_dir(void)
-{
-	const char *b = getenv("CHORUS_BUILD");
-	static char abs[512];
-
-	if (!b)
-		b = "build";
-	if (b[0] != '/') {
-		char cwd[400];
-
-		if (!getcwd(cwd, sizeof(cwd)))
-			t_fail(__FILE__, __LINE__, "getcwd");
-		snprintf(abs, sizeof(abs), "%s/%s", cwd, b);
-		return abs;
-	}
-	return b;
-}
+#define build_dir logtest_build_dir
 
 static void need_apache(void)
 {
@@ -383,10 +367,26 @@ static void run_with_fault(enum fault f, int requests)
 	T_ASSERTF(complete == requests, "ab completed %ld of %d", complete, requests);
 	httpd_stop(&h);
 	dups = compare(&h, out);
-	/* To stderr: tests/run.sh keeps it in test-log.txt. */
-	fprintf(stderr, "test_log_apache: %s: %d requests, every line stored, %ld duplicates dropped\n",
-	       f == F_NONE ? "no fault" : f == F_DAEMON_KILL ? "chorusd SIGKILL" :
-	       f == F_GRACEFUL ? "graceful" : "subscriber restart", requests, dups);
+	/* To stderr: tests/run.sh keeps it in test-log.txt. chorus-log
+	 * writes to Apache's error log; add up every instance's count. */
+	{
+		char elog[160], cmd[300];
+		long resent = 0;
+		FILE *fp;
+
+		snprintf(elog, sizeof(elog), "%s/error.log", h.dir);
+		snprintf(cmd, sizeof(cmd), "sed -n 's/.*end of input.*resent \\([0-9]*\\).*/\\1/p' %s | "
+			 "awk '{ s += $1 } END { print s + 0 }'", elog);
+		fp = popen(cmd, "r");
+		if (!fp || fscanf(fp, "%ld", &resent) != 1)
+			resent = -1;
+		if (fp)
+			pclose(fp);
+		fprintf(stderr, "test_log_apache: %s: %d requests, every line stored, chorus-log "
+			"resent %ld lines, subscriber dropped %ld duplicates\n",
+			f == F_NONE ? "no fault" : f == F_DAEMON_KILL ? "chorusd SIGKILL" :
+			f == F_GRACEFUL ? "graceful" : "subscriber restart", requests, resent, dups);
+	}
 	logsub_stop(&sub, SIGKILL);
 	hd_stop(&d);
 	rmdir_all(h.dir);

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -976,6 +978,128 @@ static void spool_group_dir_long(void)
 	T_STREQ(a, "/r/jigdo@short");
 }
 
+/* Reads every line held and checks that each is kline(its number);
+ * returns how many there are. */
+static uint64_t check_held(struct spool *sp)
+{
+	struct spool_cursor cur;
+	static char buf[400000];
+	char want[512];
+	uint64_t n = 0, last = 0;
+
+	T_EQ(spool_seek(sp, &cur, 1, NULL), 0);
+	for (;;) {
+		uint64_t first;
+		uint32_t lines;
+		ssize_t r = spool_read(sp, &cur, buf, sizeof(buf), &first, &lines);
+		char *p = buf;
+
+		T_ASSERT(r >= 0);
+		if (r == 0)
+			break;
+		T_ASSERT(first > last);
+		for (uint32_t i = 0; i < lines; i++) {
+			size_t l = kline(first + i, want);
+
+			T_ASSERTF(memcmp(p, want, l) == 0, "line %llu: %.40s",
+				  (unsigned long long)(first + i), p);
+			p += l;
+			n++;
+		}
+		last = first + lines - 1;
+	}
+	return n;
+}
+
+/* A full file system (a 512 KiB tmpfs under a stream allowed 64 MiB):
+ * the oldest lines go first; when not even that makes room, the lines
+ * that cannot be written get their numbers and are counted, so writers
+ * see the hole; nothing is mislabelled; a reopen counts nothing twice. */
+static void spool_disk_full(void)
+{
+	struct spool sp;
+	struct spool_stats st;
+	char err[256], mnt[128], gdir[200], blocker[200];
+	uint64_t held, dropped;
+	int fd;
+
+	if (getuid() != 0)
+		t_skip("mounting a small tmpfs needs root");
+	mkroot();
+	snprintf(mnt, sizeof(mnt), "%s/full", root);
+	T_EQ(mkdir(mnt, 0700), 0);
+	if (mount("chorus-test", mnt, "tmpfs", 0, "size=512k") != 0)
+		t_skip("cannot mount a tmpfs: %s", strerror(errno));
+	snprintf(gdir, sizeof(gdir), "%s/g@n", mnt);
+	T_ASSERTF(sp_open(&sp, gdir, 64 << 20, err, sizeof(err)) == 0, "%s", err);
+	put_klines(&sp, 1, 5001);
+	spool_stats(&sp, &st);
+	held = check_held(&sp);
+	/* Only the oldest went. */
+	T_ASSERT(st.dropped > 0);
+	T_EQ(st.base, st.dropped + 1);
+	T_EQ(held, 5000 - st.dropped);
+	/* Now fill the disk with something else, so that nothing can be
+	 * made room for: its blocks, and its inodes (a new segment to move
+	 * the last lines aside needs one). */
+	spool_ack(&sp, 5000);
+	{
+		struct statvfs vfs;
+		char opt[64];
+
+		T_EQ(statvfs(mnt, &vfs), 0);
+		snprintf(opt, sizeof(opt), "size=512k,nr_inodes=%llu",
+			 (unsigned long long)(vfs.f_files - vfs.f_ffree + 1));
+		T_EQ(mount("chorus-test", mnt, "tmpfs", MS_REMOUNT, opt), 0);
+	}
+	snprintf(blocker, sizeof(blocker), "%s/blocker", mnt);
+	fd = open(blocker, O_WRONLY | O_CREAT, 0600);
+	T_ASSERT(fd >= 0);
+	{
+		static char junk[4096];
+
+		while (write(fd, junk, sizeof(junk)) > 0)
+			;
+		while (write(fd, junk, 1) > 0)
+			;
+	}
+	close(fd);
+	dropped = st.dropped;
+	{
+		char buf[60000];
+		size_t n = 0;
+		struct spool_io io;
+
+		for (uint64_t k = 5001; k < 5101; k++)
+			n += kline(k, buf + n);
+		spool_append(&sp, buf, n, &io);
+		T_ASSERT(io.err < 0);
+		T_EQ(io.dropped, 100);
+	}
+	spool_stats(&sp, &st);
+	T_EQ(st.next_seq, 5101);
+	T_EQ(st.dropped, dropped + 100);
+	/* Room again: new lines after the hole, correctly numbered. */
+	T_EQ(unlink(blocker), 0);
+	put_klines(&sp, 5101, 5201);
+	spool_stats(&sp, &st);
+	T_EQ(st.next_seq, 5201);
+	held = check_held(&sp);
+	T_ASSERT(held >= 100);
+	/* The hole is seen: the run holding 5150 starts after it. */
+	T_EQ(spool_run_base(&sp, 5150), 5101);
+	dropped = st.dropped;
+	spool_close(&sp);
+	T_ASSERTF(sp_open(&sp, gdir, 64 << 20, err, sizeof(err)) == 0, "%s", err);
+	check_held(&sp);
+	spool_stats(&sp, &st);
+	T_EQ(st.dropped, dropped);
+	T_EQ(st.next_seq, 5201);
+	spool_close(&sp);
+	T_EQ(umount(mnt), 0);
+	rmroot();
+}
+
 static const struct t_case cases[] = {
 	T_CASE(spool_group_dir_table),
 	T_CASE(spool_group_dir_long),
@@ -989,6 +1113,7 @@ static const struct t_case cases[] = {
 	T_CASE(spool_overlap),
 	T_CASE(spool_corrupt_state),
 	T_CASE(spool_rollback),
+	T_CASE(spool_disk_full),
 	T_CASE_TIMEOUT(spool_kill9, 120),
 	T_CASE_TIMEOUT(spool_kill9_adopt, 120),
 };
