@@ -27,13 +27,14 @@ struct clog_config {
 	char node[CLOG_NODE_MAX + 1];
 	const char *daemon;        /* Spread form: "4803", "4803@host" */
 	const char *spool_root;
-	uint64_t spool_max;        /* bytes per group */
+	uint64_t spool_max;        /* bytes of this process's stream, per group */
 	size_t max_line;           /* without '\n' */
 	uint32_t batch_bytes;
 	int64_t latency_ms;
 	uint32_t window;
 	unsigned acks;
 	int64_t ack_timeout_ms;
+	int64_t gap_holdoff_ms;    /* at most one resend per gap report per this */
 	int64_t flush_ms;          /* at end of input: longest wait for acks */
 	int64_t status_ms;         /* periodic status line, 0: none */
 	int64_t sync_ms;           /* fdatasync of the spool, 0: never */
@@ -69,8 +70,12 @@ void sender_appended(struct sender *s, size_t bytes);
  * acknowledgements up to cfg->flush_ms, then stops. */
 void sender_eof(struct sender *s);
 
-/* Waits for the sender thread to stop and frees it. */
-void sender_join(struct sender *s);
+/* Waits for the sender thread to stop, at most ms milliseconds (-1:
+ * as long as it takes), and frees it. Returns 0, or -1 if it is still
+ * running (a daemon that does not take data can block it in a send):
+ * then nothing is freed, and the caller may still exit, since the spool
+ * is consistent at every point. */
+int sender_join(struct sender *s, int64_t ms);
 
 /* Writes a one-line status report (no newline) into buf. */
 void sender_status(struct sender *s, char *buf, size_t len);

@@ -1,155 +1,166 @@
 /*
- * linebuf.c - line splitting with the overlong-line rule (see linebuf.h).
+ * linebuf.c - the overlong-line rule as a streaming filter (see
+ * linebuf.h).
  */
 #include "log/linebuf.h"
 
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 int lb_init(struct linebuf *lb, size_t max_line)
 {
 	memset(lb, 0, sizeof(*lb));
-	if (max_line < LB_MAX_LINE_MIN || max_line > LB_MAX_LINE_MAX) {
-		errno = EINVAL;
-		return -1;
-	}
-	lb->carry = malloc(max_line);
-	if (!lb->carry)
+	if (max_line < LB_MAX_LINE_MIN || max_line > LB_MAX_LINE_MAX)
 		return -1;
 	lb->max_line = max_line;
 	return 0;
 }
 
-void lb_free(struct linebuf *lb)
+void lb_resume(struct linebuf *lb, uint64_t stored)
 {
-	free(lb->carry);
-	lb->carry = NULL;
+	/* A stored start is at most max_line bytes: a longer line was cut
+	 * back to keep_len() when it went over. Whether the killed process
+	 * was skipping the rest of it is not known; if the line goes on
+	 * past max_line it is cut again here, and its marker then counts
+	 * only the bytes this process saw plus the stored start. */
+	lb->stored = lb->total = stored;
+	lb->cutting = 0;
 }
 
-size_t lb_out_max(const struct linebuf *lb, size_t len)
+size_t lb_out_max(size_t len)
 {
-	/* The carry, all the input, and one marker plus '\n' for a cut
-	 * line that ends in this chunk (each cut line replaces at least
-	 * max_line - LB_MARKER_MAX bytes of input with the marker, so only
-	 * the first can grow the output). */
-	return lb->max_line + len + LB_MARKER_MAX + 1;
+	/* Output never exceeds input except by one marker and '\n' (each
+	 * cut line replaces more input bytes than its marker adds, but the
+	 * first one may be preceded by bytes that were stored earlier). */
+	return len + LB_MARKER_MAX + 1;
 }
 
-/* How many bytes of an overlong line are kept before the marker. */
 static size_t keep_len(const struct linebuf *lb)
 {
 	return lb->max_line - LB_MARKER_MAX;
 }
 
-/* Writes the cut line: the kept prefix in the carry, the marker for a
- * line of total bytes, and '\n'. Returns the bytes written. */
-static size_t emit_cut(struct linebuf *lb, char *out, uint64_t total)
+static size_t put_marker(char *out, uint64_t total)
 {
-	size_t n = lb->carry_len;
-	int m;
+	int m = snprintf(out, LB_MARKER_MAX + 1, " [chorus-log: line cut, %llu bytes]",
+			 (unsigned long long)total);
 
-	memcpy(out, lb->carry, n);
-	m = snprintf(out + n, LB_MARKER_MAX + 1, " [chorus-log: line cut, %llu bytes]",
-		     (unsigned long long)total);
-	n += (size_t)m;
-	out[n++] = '\n';
-	lb->carry_len = 0;
-	lb->cutting = 0;
-	lb->cut_len = 0;
-	lb->lines++;
-	lb->cut++;
-	return n;
-}
-
-/* Starts an overlong line whose first bytes are the carry plus
- * in[0..len): keeps the prefix in the carry. */
-static void start_cut(struct linebuf *lb, const char *in, size_t len)
-{
-	size_t keep = keep_len(lb);
-
-	lb->cut_len = lb->carry_len + len;
-	if (lb->carry_len > keep)
-		lb->carry_len = keep;
-	if (lb->carry_len < keep) {
-		size_t more = keep - lb->carry_len;
-
-		if (more > len)
-			more = len;
-		memcpy(lb->carry + lb->carry_len, in, more);
-		lb->carry_len += more;
-	}
-	lb->cutting = 1;
+	out[m] = '\n';
+	return (size_t)m + 1;
 }
 
 size_t lb_feed(struct linebuf *lb, const char *in, size_t len, char *out,
-	       uint32_t *nlines, uint32_t *ncut)
+	       uint64_t *retract, uint32_t *nlines, uint32_t *ncut)
 {
-	const char *p = in, *end = in + len, *span = in;
-	size_t o = 0;
+	const char *p = in, *end = in + len;
+	/* Bytes of the current line stored before this call, and where its
+	 * bytes of this call begin in out. */
+	uint64_t prior = lb->stored;
+	size_t o = 0, lstart = 0;
 	uint32_t lines = 0, cut = 0;
 
+	*retract = 0;
 	while (p < end) {
-		const char *nl;
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = (size_t)((nl ? nl : end) - p);
 
-		if (lb->cutting) {
-			nl = memchr(p, '\n', (size_t)(end - p));
-			if (!nl) {
-				lb->cut_len += (uint64_t)(end - p);
-				span = p = end;
-				break;
-			}
-			lb->cut_len += (uint64_t)(nl - p);
-			o += emit_cut(lb, out + o, lb->cut_len);
-			lines++;
-			cut++;
-			span = p = nl + 1;
-			continue;
-		}
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl) {
-			size_t rest = (size_t)(end - p);
+		if (!lb->cutting && lb->total + n <= lb->max_line) {
+			memcpy(out + o, p, n);
+			o += n;
+			lb->total += n;
+		} else if (!lb->cutting) {
+			/* The line goes over: keep its first keep_len() bytes,
+			 * wherever they are (stored before, or in out). */
+			uint64_t keep = keep_len(lb), have = prior + (o - lstart);
 
-			/* Flush the complete lines before this one. */
-			memcpy(out + o, span, (size_t)(p - span));
-			o += (size_t)(p - span);
-			if (lb->carry_len + rest <= lb->max_line) {
-				memcpy(lb->carry + lb->carry_len, p, rest);
-				lb->carry_len += rest;
+			if (have > keep) {
+				uint64_t drop = have - keep;
+
+				if (drop <= o - lstart) {
+					o -= (size_t)drop;
+				} else {
+					*retract = prior - keep;
+					prior = keep;
+					o = lstart;
+				}
 			} else {
-				start_cut(lb, p, rest);
+				memcpy(out + o, p, (size_t)(keep - have));
+				o += (size_t)(keep - have);
 			}
-			span = p = end;
+			lb->cutting = 1;
+			lb->total += n;
+		} else {
+			lb->total += n;
+		}
+		if (!nl)
 			break;
+		if (lb->cutting) {
+			o += put_marker(out + o, lb->total);
+			cut++;
+		} else {
+			out[o++] = '\n';
 		}
-		if (lb->carry_len + (size_t)(nl - p) <= lb->max_line) {
-			if (lb->carry_len) {
-				/* The first line of this chunk completes
-				 * the carry: nothing is pending in span. */
-				memcpy(out + o, lb->carry, lb->carry_len);
-				o += lb->carry_len;
-				lb->carry_len = 0;
-			}
-			lines++;
-			lb->lines++;
-			p = nl + 1;
-			continue;
-		}
-		/* An overlong line that ends in this chunk. */
-		memcpy(out + o, span, (size_t)(p - span));
-		o += (size_t)(p - span);
-		start_cut(lb, p, (size_t)(nl - p));
-		o += emit_cut(lb, out + o, lb->cut_len);
 		lines++;
-		cut++;
-		span = p = nl + 1;
+		lb->total = 0;
+		lb->cutting = 0;
+		prior = 0;
+		lstart = o;
+		p = nl + 1;
 	}
-	memcpy(out + o, span, (size_t)(p - span));
-	o += (size_t)(p - span);
+	lb->stored = prior + (o - lstart);
+	lb->lines += lines;
+	lb->cut += cut;
 	*nlines += lines;
 	*ncut += cut;
 	return o;
+}
+
+int lb_fits(const struct linebuf *lb, const char *in, size_t len)
+{
+	const char *p = in, *end = in + len;
+	uint64_t cur = lb->total;
+
+	if (lb->cutting)
+		return 0;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		cur += (uint64_t)((nl ? nl : end) - p);
+		if (cur > lb->max_line)
+			return 0;
+		if (!nl)
+			break;
+		cur = 0;
+		p = nl + 1;
+	}
+	return 1;
+}
+
+void lb_advance(struct linebuf *lb, const char *in, size_t len,
+		uint32_t *nlines)
+{
+	const char *p = in, *end = in + len, *last = NULL;
+	uint32_t lines = 0;
+
+	for (;;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		if (!nl)
+			break;
+		lines++;
+		last = nl;
+		p = nl + 1;
+		if (p >= end)
+			break;
+	}
+	if (last) {
+		lb->stored = lb->total = (uint64_t)(end - last - 1);
+	} else {
+		lb->stored += len;
+		lb->total += len;
+	}
+	lb->lines += lines;
+	*nlines += lines;
 }
 
 size_t lb_finish(struct linebuf *lb, char *out, uint32_t *nlines,
@@ -158,18 +169,18 @@ size_t lb_finish(struct linebuf *lb, char *out, uint32_t *nlines,
 	size_t n;
 
 	if (lb->cutting) {
-		n = emit_cut(lb, out, lb->cut_len);
-		(*nlines)++;
+		n = put_marker(out, lb->total);
+		lb->cut++;
 		(*ncut)++;
-		return n;
-	}
-	if (lb->carry_len == 0)
+	} else if (lb->total > 0) {
+		out[0] = '\n';
+		n = 1;
+	} else {
 		return 0;
-	n = lb->carry_len;
-	memcpy(out, lb->carry, n);
-	out[n++] = '\n';
-	lb->carry_len = 0;
+	}
 	lb->lines++;
 	(*nlines)++;
+	lb->stored = lb->total = 0;
+	lb->cutting = 0;
 	return n;
 }

@@ -3,10 +3,12 @@
  *
  *   CustomLog "|/usr/bin/chorus-log -g jigdo -s 4803@logger.example.org" combined
  *
- * The main thread is the reader: it drains standard input as fast as it
- * comes, splits it into lines (linebuf.c), appends them to the spool of
- * every group (spool.c) and wakes the sender thread (sender.c), which
- * does everything that touches the network. On SIGTERM it reads on until
+ * The main thread is the reader: it moves standard input into the spool
+ * of every group as fast as it comes (spool.c: straight from the pipe
+ * with splice, the overlong-line rule of linebuf.c on the way, partial
+ * lines included, so a kill loses nothing) and wakes the sender thread
+ * (sender.c), which splits the spool into lines and does everything that
+ * touches the network. On SIGTERM it reads on until
  * end of input (Apache's old children may still write for seconds after
  * a graceful restart), then lets the sender flush within a deadline;
  * whatever is not acknowledged by then stays in the spool and is sent
@@ -23,24 +25,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "sp.h"
+#include "lib/lib.h"
 #include "log/clog.h"
-#include "log/linebuf.h"
 #include "log/spool.h"
 #include "proto/batch.h"
 #include "util/log.h"
 
-#define READ_CHUNK (1024 * 1024)
+#define READ_CHUNK SPOOL_CHUNK_MAX
 #define DEFAULT_SPOOL_ROOT "/var/spool/chorus-log"
 
 static const char usage_text[] =
 	"usage: chorus-log -g group [-g group ...] [-h nodename] [-s daemon]\n"
 	"                  [-d spooldir] [-m spoolmax] [-l maxline] [-b batchbytes]\n"
-	"                  [-t latency_ms] [-w window] [-a acks] [-T flush_ms]\n"
-	"                  [-i status_s] [-y sync_ms] [-p]\n";
+	"                  [-t latency_ms] [-w window] [-a acks] [--ack-timeout ms]\n"
+	"                  [-T flush_ms] [-i status_s] [-y sync_ms] [-p]\n";
+
+/* Long options without a short form. */
+enum { OPT_ACK_TIMEOUT = 256, OPT_HELP };
 
 static void usage(void)
 {
@@ -109,6 +116,60 @@ static int node_ok(const char *n)
 	return 1;
 }
 
+/* The grammar of daemon addresses that libchorus accepts (lib_addr_parse
+ * in src/lib/sp_connect.c, Spread's section 2.3 plus "/path"), without
+ * the name lookup: "" (the default), "/path", "PORT" (the Unix socket
+ * /tmp/PORT) or "PORT@HOST", PORT in 0..65535, shorter than 71 bytes.
+ * Returns NULL if spec is well formed, else what is wrong. */
+static const char *daemon_syntax(const char *spec)
+{
+	unsigned long port = 0;
+	const char *p = spec;
+
+	if (!*spec)
+		return NULL;
+	if (spec[0] == '/')
+		return strlen(spec) < sizeof(((struct sockaddr_un *)0)->sun_path) ?
+		       NULL : "socket path too long";
+	if (strlen(spec) >= 71)
+		return "longer than 70 characters";
+	for (; *p >= '0' && *p <= '9'; p++) {
+		port = port * 10 + (unsigned long)(*p - '0');
+		if (port > 65535)
+			return "port above 65535";
+	}
+	if (p == spec)
+		return "no port number (forms: PORT, PORT@HOST, /path)";
+	if (*p == 0)
+		return NULL;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p++ != '@')
+		return "junk after the port (forms: PORT, PORT@HOST, /path)";
+	if (*p == 0)
+		return "no host after '@'";
+	return NULL;
+}
+
+/* Checks -s at startup: a malformed address is a configuration error
+ * (exit 2); a host name that does not resolve may be a passing DNS
+ * failure, so it is reported and chorus-log runs on, spooling and
+ * retrying. The rules are libchorus's own: lib_addr_parse() decides. */
+static void check_daemon(const char *spec)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const char *bad = daemon_syntax(spec);
+
+	if (bad) {
+		fprintf(stderr, "chorus-log: -s: bad daemon address \"%s\": %s\n", spec, bad);
+		exit(2);
+	}
+	if (lib_addr_parse(spec, &ss, &len) != 0)
+		fprintf(stderr, "chorus-log: -s %s: cannot resolve the host name now; "
+			"spooling and retrying\n", spec);
+}
+
 static void parse_args(int argc, char **argv, struct clog_config *c)
 {
 	static const struct option longopts[] = {
@@ -122,12 +183,12 @@ static void parse_args(int argc, char **argv, struct clog_config *c)
 		{ "latency", required_argument, NULL, 't' },
 		{ "window", required_argument, NULL, 'w' },
 		{ "acks", required_argument, NULL, 'a' },
-		{ "ack-timeout", required_argument, NULL, 'A' },
+		{ "ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT },
 		{ "flush-timeout", required_argument, NULL, 'T' },
 		{ "status-interval", required_argument, NULL, 'i' },
 		{ "sync", required_argument, NULL, 'y' },
 		{ "plain", no_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	size_t payload_max;
@@ -144,10 +205,11 @@ static void parse_args(int argc, char **argv, struct clog_config *c)
 	c->window = 32;
 	c->acks = 1;
 	c->ack_timeout_ms = 3000;
+	c->gap_holdoff_ms = 250;
 	c->flush_ms = 5000;
 	c->status_ms = 3600 * 1000;
 	c->sync_ms = 1000;
-	while ((ch = getopt_long(argc, argv, "g:h:s:d:m:l:b:t:w:a:A:T:i:y:p", longopts,
+	while ((ch = getopt_long(argc, argv, "g:h:s:d:m:l:b:t:w:a:T:i:y:p", longopts,
 				 NULL)) != -1) {
 		switch (ch) {
 		case 'g':
@@ -175,21 +237,23 @@ static void parse_args(int argc, char **argv, struct clog_config *c)
 		case 'd': c->spool_root = optarg; break;
 		case 'm':
 			if (parse_size(optarg, 1 << 20, 1ull << 50, &c->spool_max) != 0) {
-				fprintf(stderr, "chorus-log: -m: bad size %s (at least 1M)\n",
+				fprintf(stderr, "chorus-log: -m: %s is not a size in 1M..1024T\n",
 					optarg);
 				exit(2);
 			}
 			break;
 		case 'l':
 			if (parse_size(optarg, LB_MAX_LINE_MIN, BATCH_MAX_LEN, &v) != 0) {
-				fprintf(stderr, "chorus-log: -l: bad size %s\n", optarg);
+				fprintf(stderr, "chorus-log: -l: %s is not a size in %u..%u\n",
+					optarg, (unsigned)LB_MAX_LINE_MIN, (unsigned)BATCH_MAX_LEN);
 				exit(2);
 			}
 			c->max_line = (size_t)v;
 			break;
 		case 'b':
 			if (parse_size(optarg, 1024, BATCH_MAX_LEN, &v) != 0) {
-				fprintf(stderr, "chorus-log: -b: bad size %s\n", optarg);
+				fprintf(stderr, "chorus-log: -b: %s is not a size in 1024..%u\n",
+					optarg, (unsigned)BATCH_MAX_LEN);
 				exit(2);
 			}
 			c->batch_bytes = (uint32_t)v;
@@ -197,12 +261,14 @@ static void parse_args(int argc, char **argv, struct clog_config *c)
 		case 't': c->latency_ms = parse_num("-t", optarg, 0, 60000); break;
 		case 'w': c->window = (uint32_t)parse_num("-w", optarg, 1, 256); break;
 		case 'a': c->acks = (unsigned)parse_num("-a", optarg, 1, 16); break;
-		case 'A': c->ack_timeout_ms = parse_num("--ack-timeout", optarg, 10, 600000); break;
+		case OPT_ACK_TIMEOUT:
+			c->ack_timeout_ms = parse_num("--ack-timeout", optarg, 10, 600000);
+			break;
 		case 'T': c->flush_ms = parse_num("-T", optarg, 0, 3600000); break;
 		case 'i': c->status_ms = 1000 * parse_num("-i", optarg, 0, 86400); break;
 		case 'y': c->sync_ms = parse_num("-y", optarg, 0, 3600000); break;
 		case 'p': c->plain = 1; break;
-		case 'H':
+		case OPT_HELP:
 			fputs(usage_text, stdout);
 			exit(0);
 		default:
@@ -211,10 +277,12 @@ static void parse_args(int argc, char **argv, struct clog_config *c)
 	}
 	if (optind != argc || c->ngroups == 0)
 		usage();
+	check_daemon(c->daemon);
 	if (!c->node[0]) {
 		char host[HOST_NAME_MAX + 1] = "";
 
-		if (gethostname(host, sizeof(host)) != 0 || !node_ok(host)) {
+		if (gethostname(host, sizeof(host)) != 0 || !node_ok(host) ||
+		    strlen(host) > CLOG_NODE_MAX) {
 			fprintf(stderr, "chorus-log: cannot use the host name as node "
 				"name; give one with -h\n");
 			exit(2);
@@ -231,22 +299,69 @@ static void parse_args(int argc, char **argv, struct clog_config *c)
 	}
 }
 
+/* This boot's id (from CHORUS_LOG_BOOT_ID if set, for tests that
+ * simulate a reboot), hashed to 64 bits; 0 if unknown. */
+static uint64_t boot_id(void)
+{
+	const char *env = getenv("CHORUS_LOG_BOOT_ID");
+	char buf[128] = "";
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	if (env && *env) {
+		snprintf(buf, sizeof(buf), "%s", env);
+	} else {
+		FILE *fp = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+		if (!fp || !fgets(buf, sizeof(buf), fp))
+			buf[0] = 0;
+		if (fp)
+			fclose(fp);
+	}
+	if (!buf[0])
+		return 0;
+	for (const char *p = buf; *p && *p != '\n'; p++) {
+		h ^= (unsigned char)*p;
+		h *= 0x100000001b3ull;
+	}
+	return h ? h : 1;
+}
+
 /* Opens the spool of each group, under the root or, if that cannot be
- * used, under /tmp (loudly): a logger that cannot start would stall
- * Apache, which then cannot write its log. */
+ * used, loudly under ${TMPDIR:-/tmp}/chorus-log-<uid>, a directory that
+ * must be ours and private (a logger that cannot start would stall
+ * Apache, which then cannot write its log). */
 static void open_spools(const struct clog_config *c, struct spool *sp)
 {
+	struct spool_opts o;
+	struct stat st;
+
+	memset(&o, 0, sizeof(o));
+	o.max_bytes = c->spool_max;
+	o.max_line = c->max_line;
+	o.boot_id = boot_id();
+	if (fstat(0, &st) == 0) {
+		o.input_dev = (uint64_t)st.st_dev;
+		o.input_ino = (uint64_t)st.st_ino;
+	}
 	for (int g = 0; g < c->ngroups; g++) {
-		char gdir[SPOOL_PATH_MAX], err[512], alt[128];
+		char gdir[SPOOL_PATH_MAX], err[SPOOL_PATH_MAX + 256], alt[SPOOL_PATH_MAX];
+		const char *tmp = getenv("TMPDIR");
 
 		if (spool_group_dir(c->spool_root, c->groups[g], c->node, gdir,
-				    sizeof(gdir)) == 0 &&
-		    spool_open(&sp[g], gdir, c->spool_max, err, sizeof(err)) == 0)
+				    sizeof(gdir)) != 0)
+			snprintf(err, sizeof(err), "the spool directory name is too long");
+		else if (spool_open(&sp[g], gdir, &o, err, sizeof(err)) == 0)
 			continue;
 		log_warnx("cannot use the spool under %s (%s)", c->spool_root, err);
-		snprintf(alt, sizeof(alt), "/tmp/chorus-log-%u", (unsigned)getuid());
-		if (spool_group_dir(alt, c->groups[g], c->node, gdir, sizeof(gdir)) != 0 ||
-		    spool_open(&sp[g], gdir, c->spool_max, err, sizeof(err)) != 0)
+		if (!tmp || tmp[0] != '/')
+			tmp = "/tmp";
+		snprintf(alt, sizeof(alt), "%s/chorus-log-%u", tmp, (unsigned)getuid());
+		if (spool_private_dir(alt, getuid(), err, sizeof(err)) != 0)
+			fatalx("no spool for group %s: %s", c->groups[g], err);
+		if (spool_group_dir(alt, c->groups[g], c->node, gdir, sizeof(gdir)) != 0)
+			fatalx("no spool for group %s: the directory name is too long",
+			       c->groups[g]);
+		if (spool_open(&sp[g], gdir, &o, err, sizeof(err)) != 0)
 			fatalx("no spool for group %s: %s", c->groups[g], err);
 		log_warnx("SPOOLING UNDER %s INSTEAD", gdir);
 	}
@@ -257,30 +372,58 @@ struct reader {
 	struct clog_stats *st;
 	struct spool *sp;
 	struct sender *snd;
-	struct linebuf lb;
-	char *out;
 	uint64_t append_errors;
 };
 
-/* Appends len bytes of `lines` complete lines to every group's spool. */
-static void append_all(struct reader *r, const char *data, size_t len,
-		       uint32_t lines, uint32_t cut)
+/* Counts what an append to the spool of group g did. */
+static void account(struct reader *r, int g, const struct spool_io *io)
 {
-	for (int g = 0; g < r->cfg->ngroups; g++) {
-		uint64_t dropped = 0;
-		int err = spool_append(&r->sp[g], data, len, lines, cut, &dropped);
-
-		if (dropped)
-			CLOG_ADD(r->st->lines_dropped, dropped);
-		/* The sender logs spool overflow; here only write errors,
-		 * the first and then every hundredth. */
-		if (err && r->append_errors++ % 100 == 0)
-			log_warnx("LOST %u lines: cannot write the spool of %s: %s",
-				  lines, r->cfg->groups[g], strerror(-err));
+	if (io->dropped)
+		CLOG_ADD(r->st->lines_dropped, io->dropped);
+	/* The sender logs spool overflow; here only write errors, the
+	 * first and then every hundredth. */
+	if (io->err && r->append_errors++ % 100 == 0)
+		log_warnx("LOST lines: cannot write the spool of %s: %s (counted, "
+			  "with their numbers)", r->cfg->groups[g], strerror(-io->err));
+	if (g == 0) {
+		CLOG_ADD(r->st->lines_read, io->lines);
+		CLOG_ADD(r->st->lines_cut, io->cut);
 	}
-	CLOG_ADD(r->st->lines_read, lines);
-	CLOG_ADD(r->st->lines_cut, cut);
-	sender_appended(r->snd, len);
+}
+
+/* Moves one chunk of standard input into every group's spool: straight
+ * from the pipe into the first one (splice) when it can, else read and
+ * written at once; nothing waits in memory between the two. Returns the
+ * bytes taken, 0 at end of input, -1 if nothing was there. */
+static ssize_t take_input(struct reader *r, char *in)
+{
+	struct spool_io io;
+	ssize_t n = spool_splice(&r->sp[0], 0, in, READ_CHUNK, &io);
+
+	if (n == -EAGAIN)
+		return -1;
+	if (n == -ENOTSUP) {
+		n = read(0, in, READ_CHUNK);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			return -1;
+		if (n < 0) {
+			log_warn("reading standard input; taking it as its end");
+			return 0;
+		}
+		if (n == 0)
+			return 0;
+		spool_append(&r->sp[0], in, (size_t)n, &io);
+	}
+	if (n <= 0)
+		return n;
+	account(r, 0, &io);
+	for (int g = 1; g < r->cfg->ngroups; g++) {
+		spool_append(&r->sp[g], in, (size_t)n, &io);
+		account(r, g, &io);
+	}
+	CLOG_ADD(r->st->bytes_read, (uint64_t)n);
+	sender_appended(r->snd, (size_t)n);
+	return n;
 }
 
 static void status(struct reader *r)
@@ -301,6 +444,7 @@ int main(int argc, char **argv)
 	sigset_t sigs;
 	char *in;
 	int sfd, terminating = 0;
+	ssize_t last = READ_CHUNK;
 
 	parse_args(argc, argv, &cfg);
 	log_init("chorus-log", 1);
@@ -326,18 +470,26 @@ int main(int argc, char **argv)
 	r.st = &st;
 	r.sp = sp;
 	in = malloc(READ_CHUNK);
-	if (!in || lb_init(&r.lb, cfg.max_line) != 0 ||
-	    !(r.out = malloc(lb_out_max(&r.lb, READ_CHUNK))))
+	if (!in)
 		fatal("out of memory");
 	if (sender_start(&r.snd, &cfg, own, &st) != 0)
 		fatal("cannot start the sender thread");
 	for (;;) {
 		struct pollfd pfd[2] = { { 0, POLLIN, 0 }, { sfd, POLLIN, 0 } };
 		struct signalfd_siginfo si;
-		uint32_t lines = 0, cut = 0;
 		ssize_t n;
-		size_t o;
 
+		/* Under a light load every line would cost a wake-up of this
+		 * thread, paid by the Apache child that writes it. A short nap
+		 * after a small chunk lets lines gather in the pipe (1 MiB when
+		 * F_SETPIPE_SZ worked), which still drains far faster than
+		 * Apache can fill it. The nap comes before the next read, never
+		 * between a read and its write: what waits is in the pipe. */
+		if (last < 65536) {
+			struct timespec nap = { 0, 2 * 1000 * 1000 };
+
+			nanosleep(&nap, NULL);
+		}
 		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
 			fatal("poll");
 		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
@@ -351,39 +503,39 @@ int main(int argc, char **argv)
 					 strsignal((int)si.ssi_signo));
 			}
 		}
-		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+		if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+			last = READ_CHUNK;
 			continue;
-		n = read(0, in, READ_CHUNK);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0)
-			log_warn("reading standard input; taking it as its end");
-		if (n <= 0)
-			break;
-		CLOG_ADD(st.bytes_read, (uint64_t)n);
-		/* Under a light load every line would cost a wake-up of this
-		 * thread, paid by the Apache child that writes it. A short nap
-		 * after a small read lets lines gather in the pipe (1 MiB when
-		 * F_SETPIPE_SZ worked), which still drains far faster than
-		 * Apache can fill it. */
-		if (n < 65536) {
-			struct timespec nap = { 0, 2 * 1000 * 1000 };
-
-			nanosleep(&nap, NULL);
 		}
-		o = lb_feed(&r.lb, in, (size_t)n, r.out, &lines, &cut);
-		if (lines)
-			append_all(&r, r.out, o, lines, cut);
+		n = take_input(&r, in);
+		if (n == 0)
+			break;
+		last = n < 0 ? READ_CHUNK : n;
 	}
-	{
-		uint32_t lines = 0, cut = 0;
-		size_t o = lb_finish(&r.lb, r.out, &lines, &cut);
+	for (int g = 0; g < cfg.ngroups; g++) {
+		struct spool_io io;
 
-		if (lines)
-			append_all(&r, r.out, o, lines, cut);
+		spool_finish(&sp[g], &io);
+		account(&r, g, &io);
 	}
 	sender_eof(r.snd);
-	sender_join(r.snd);
+	/* The sender stops by itself at the flush deadline, unless a daemon
+	 * that takes no data holds it in a send: then leave it, with
+	 * everything unacknowledged in the (consistent) spool. */
+	if (sender_join(r.snd, cfg.flush_ms + 1000) != 0) {
+		uint64_t left = 0;
+
+		for (int g = 0; g < cfg.ngroups; g++) {
+			struct spool_stats ss;
+
+			spool_shutdown(&sp[g]);
+			spool_stats(&sp[g], &ss);
+			left += ss.unacked;
+		}
+		log_warnx("the daemon takes no data: giving up after the flush "
+			  "deadline; %" PRIu64 " lines left in the spool", left);
+		_exit(0);
+	}
 	r.snd = NULL;
 	{
 		uint64_t left = 0;
@@ -397,13 +549,11 @@ int main(int argc, char **argv)
 		}
 		log_info("end of input: read %" PRIu64 " lines, sent %" PRIu64
 			 ", acknowledged %" PRIu64 ", %" PRIu64 " left in the spool, "
-			 "dropped %" PRIu64 ", cut %" PRIu64,
+			 "dropped %" PRIu64 ", cut %" PRIu64 ", resent %" PRIu64,
 			 CLOG_GET(st.lines_read), CLOG_GET(st.lines_sent),
 			 CLOG_GET(st.lines_acked), left, CLOG_GET(st.lines_dropped),
-			 CLOG_GET(st.lines_cut));
+			 CLOG_GET(st.lines_cut), CLOG_GET(st.lines_resent));
 	}
-	lb_free(&r.lb);
-	free(r.out);
 	free(in);
 	return 0;
 }

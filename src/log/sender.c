@@ -37,6 +37,11 @@
 #define CONNECT_TIMEOUT_S 3
 #define ADOPT_EVERY_MS 1000
 #define SAVE_EVERY_MS 200
+/* An unfinished line of an exited process is left this long for the
+ * next process on its pipe before another process ends it. */
+#define ADOPT_GRACE_S 10
+/* Acknowledgements are small; anything else on the mailbox is skipped. */
+#define RBUF_LEN (BATCH_ACK_MAX_LEN + 1024)
 
 /* One stream being sent: the own stream of a group, or an adopted one.
  * Own streams are owned by main; adopted ones by the sender. */
@@ -71,6 +76,7 @@ struct sender {
 	int64_t flush_deadline_ms;
 	uint8_t *buf;              /* one batch */
 	size_t payload_max;
+	char *rbuf;                /* one received message */
 	uint64_t last_connect_err_logged;
 };
 
@@ -100,6 +106,7 @@ static struct sq_config sq_cfg(const struct clog_config *cfg)
 	c.window = cfg->window;
 	c.ack_timeout_ms = cfg->ack_timeout_ms;
 	c.ack_timeout_max_ms = cfg->ack_timeout_ms * 16;
+	c.gap_holdoff_ms = cfg->gap_holdoff_ms;
 	c.acks_needed = cfg->acks;
 	c.plain = cfg->plain;
 	return c;
@@ -116,9 +123,12 @@ static void stream_init(struct sender *s, struct stream *t, struct spool *sp,
 	t->sp = sp;
 	t->group = group;
 	t->adopted = adopted;
-	t->lost_reported = ss.dropped;
-	sq_init(&t->sq, &c, ss.acked);
+	/* Losses found when the spool was opened are reported too. */
+	t->lost_reported = ss.dropped_open;
+	sq_init(&t->sq, &c, ss.acked, ss.base, ss.next_seq);
 	spool_seek(sp, &t->cur, ss.acked + 1, NULL);
+	if (__atomic_load_n(&s->eof, __ATOMIC_ACQUIRE))
+		sq_flush(&t->sq);
 	if (s->connected)
 		sq_connected(&t->sq, now_ms());
 }
@@ -150,11 +160,14 @@ static void try_connect(struct sender *s, int64_t now)
 				 s->private_group, to);
 	if (ret != ACCEPT_SESSION) {
 		CLOG_ADD(s->st->connect_failures, 1);
-		/* Log the first failure and then every tenth. */
+		/* Log the first failure and then every tenth. The address was
+		 * checked at startup, so ILLEGAL_SPREAD now means that its
+		 * host name does not resolve. */
 		if (s->last_connect_err_logged++ % 10 == 0)
 			log_warnx("cannot connect to the daemon %s: %s (retry in %" PRId64
-				  " ms, lines stay in the spool)",
-				  s->cfg->daemon, chorus_strerror(ret), s->backoff_ms);
+				  " ms, lines stay in the spool)", s->cfg->daemon,
+				  ret == ILLEGAL_SPREAD ? "cannot resolve its host name" :
+				  chorus_strerror(ret), s->backoff_ms);
 		s->next_connect_ms = now_ms() + s->backoff_ms;
 		/* Exponential backoff with jitter, so that many nodes do not
 		 * reconnect in step. */
@@ -187,8 +200,9 @@ static int send_one(struct sender *s, struct stream *t, int64_t now)
 	struct spool_stats ss;
 	struct spool_cursor at;
 	struct batch_hdr h;
-	uint64_t first, id;
+	uint64_t first, id, base;
 	uint32_t count;
+	uint8_t flags;
 	ssize_t n;
 	int ret;
 
@@ -208,9 +222,8 @@ static int send_one(struct sender *s, struct stream *t, int64_t now)
 	at = t->cur;
 	at.seq = first;
 	at.off -= (uint64_t)n;
-	if (first > t->sq.next_seq)
-		sq_on_base(&t->sq, first);
 	spool_stats(t->sp, &ss);
+	sq_note_spool(&t->sq, ss.base, ss.next_seq);
 	id = sq_next_id(&t->sq);
 	if (s->cfg->plain) {
 		/* The original form: node name, a space, the line. */
@@ -234,21 +247,21 @@ static int send_one(struct sender *s, struct stream *t, int64_t now)
 			p = e;
 		}
 	} else {
+		sq_batch_fields(&t->sq, first, count, spool_run_base(t->sp, first),
+				&base, &flags);
 		memset(&h, 0, sizeof(h));
 		h.stream_id = ss.stream_id;
 		h.batch_id = id;
 		h.first_seq = first;
 		h.count = count;
-		h.base_seq = ss.base < first ? ss.base : first;
+		h.base_seq = base;
+		h.flags = flags;
 		h.dropped = ss.dropped;
 		h.cut = ss.cut;
 		h.time_ms = wall_ms();
 		h.node = s->cfg->node;
 		h.node_len = strlen(s->cfg->node);
 		h.payload_len = (size_t)n;
-		if (__atomic_load_n(&s->eof, __ATOMIC_ACQUIRE) &&
-		    first + count == ss.next_seq)
-			h.flags |= BATCH_F_EOF;
 		if (batch_hdr_encode(&h, s->buf, hlen) != (int)hlen)
 			fatalx("batch header encoding failed");
 		ret = SP_multicast(s->mb, AGREED_MESS, group, BATCH_MESS_TYPE,
@@ -284,8 +297,9 @@ static void report_loss(struct stream *t)
 	spool_stats(t->sp, &ss);
 	if (ss.dropped > t->lost_reported) {
 		log_warnx("LOST %" PRIu64 " lines of stream %016" PRIx64
-			  " (spool full or not writable; %" PRIu64 " in all)",
-			  ss.dropped - t->lost_reported, ss.stream_id, ss.dropped);
+			  " (spool full or not writable, or segments missing; %" PRIu64
+			  " in all)", ss.dropped - t->lost_reported, ss.stream_id,
+			  ss.dropped);
 		t->lost_reported = ss.dropped;
 	}
 }
@@ -293,23 +307,36 @@ static void report_loss(struct stream *t)
 /* Lets the core of t decide, and sends while it says so. */
 static void run_stream(struct sender *s, struct stream *t, int64_t now)
 {
-	uint64_t lines, bytes, seq;
+	uint64_t lines, bytes, seq, timeouts = t->sq.timeouts;
+	struct spool_stats ss;
 	struct spool_cursor hint;
 	int hint_ok;
 
+	spool_stats(t->sp, &ss);
+	sq_note_spool(&t->sq, ss.base, ss.next_seq);
 	sq_tick(&t->sq, now);
+	if (t->sq.timeouts != timeouts)
+		CLOG_ADD(s->st->timeouts, t->sq.timeouts - timeouts);
 	if (sq_take_rewind(&t->sq, &seq, &hint, &hint_ok))
 		spool_seek(t->sp, &t->cur, seq, hint_ok ? &hint : NULL);
 	for (;;) {
+		int r;
+
 		spool_pending(t->sp, &t->cur, &lines, &bytes);
 		sq_note_pending(&t->sq, now, lines);
 		if (!sq_may_send(&t->sq, now, lines, bytes))
 			break;
-		if (send_one(s, t, now) <= 0)
+		r = send_one(s, t, now);
+		if (r == 0) {
+			/* Lines pending but nothing read: never spin. */
+			sq_stalled(&t->sq, now);
+			log_warnx("spool %s: %" PRIu64 " lines pending but none readable "
+				  "at line %" PRIu64, t->sp->dir, lines, t->cur.seq);
+		}
+		if (r <= 0)
 			break;
 	}
-	if (!t->adopted)
-		report_loss(t);
+	report_loss(t);
 }
 
 /* Handles one acknowledgement. */
@@ -325,17 +352,15 @@ static void on_ack(struct sender *s, const uint8_t *msg, int len, int64_t now)
 	for (int i = 0; i < s->nstreams; i++) {
 		struct stream *t = &s->streams[i];
 		struct spool_stats ss;
-		uint64_t before = t->sq.acked, acked = a.acked;
+		uint64_t before = t->sq.acked;
 
 		spool_stats(t->sp, &ss);
 		if (ss.stream_id != a.stream_id)
 			continue;
-		/* Nothing beyond what the spool ever held can be acked. */
-		if (acked >= ss.next_seq)
-			acked = ss.next_seq - 1;
+		sq_note_spool(&t->sq, ss.base, ss.next_seq);
 		if (a.flags & BATCH_ACK_F_GAP)
 			CLOG_ADD(s->st->gaps, 1);
-		if (sq_on_ack(&t->sq, now, a.writer, a.writer_len, acked, a.batch_id,
+		if (sq_on_ack(&t->sq, now, a.writer, a.writer_len, a.acked, a.batch_id,
 			      a.flags & BATCH_ACK_F_GAP)) {
 			spool_ack(t->sp, t->sq.acked);
 			CLOG_ADD(s->st->lines_acked, t->sq.acked - before);
@@ -347,7 +372,7 @@ static void on_ack(struct sender *s, const uint8_t *msg, int len, int64_t now)
 /* Reads every message that is waiting. */
 static void receive_all(struct sender *s, int64_t now)
 {
-	static char msg[BATCH_ACK_MAX_LEN + 1024];
+	char *msg = s->rbuf;
 
 	while (s->connected && SP_poll(s->mb) > 0) {
 		char sender[MAX_GROUP_NAME], groups[8][MAX_GROUP_NAME];
@@ -355,7 +380,7 @@ static void receive_all(struct sender *s, int64_t now)
 		int16 mtype = 0;
 		int ng = 0, endian = 0;
 		int ret = SP_receive(s->mb, &st, sender, 8, &ng, groups, &mtype,
-				     &endian, (int)sizeof(msg), msg);
+				     &endian, RBUF_LEN, msg);
 
 		if (ret < 0 && ret != BUFFER_TOO_SHORT && ret != GROUPS_TOO_SHORT) {
 			disconnect(s, "receive", ret);
@@ -393,7 +418,8 @@ static void adopt(struct sender *s)
 		slash = strrchr(gdir, '/');
 		if (slash)
 			*slash = 0;
-		r = spool_adopt(sp, gdir, s->streams[g].sp->stream_id, err, sizeof(err));
+		r = spool_adopt(sp, gdir, s->streams[g].sp->stream_id, ADOPT_GRACE_S,
+				s->cfg->max_line, err, sizeof(err));
 		if (r <= 0) {
 			if (r < 0)
 				log_warnx("cannot adopt a stream in %s: %s", gdir, err);
@@ -417,7 +443,7 @@ static void retire(struct sender *s)
 		struct spool_stats ss;
 
 		spool_stats(t->sp, &ss);
-		if (ss.unacked)
+		if (!sq_done(&t->sq, ss.last_held))
 			continue;
 		log_info("stream %016" PRIx64 " drained; removed", ss.stream_id);
 		if (spool_remove(t->sp) != 0)
@@ -434,7 +460,7 @@ static int all_done(struct sender *s)
 		struct spool_stats ss;
 
 		spool_stats(s->streams[i].sp, &ss);
-		if (ss.unacked)
+		if (!sq_done(&s->streams[i].sq, ss.last_held))
 			return 0;
 	}
 	return 1;
@@ -453,15 +479,17 @@ void sender_status(struct sender *s, char *buf, size_t len)
 		bytes += ss.bytes;
 	}
 	snprintf(buf, len,
-		 "status: read %" PRIu64 " lines, sent %" PRIu64 ", acknowledged %" PRIu64
-		 ", spooled %" PRIu64 " (%" PRIu64 " bytes), dropped %" PRIu64
-		 ", cut %" PRIu64 ", resent %" PRIu64 ", reconnects %" PRIu64
-		 ", connect failures %" PRIu64 ", gaps %" PRIu64 ", %s",
-		 CLOG_GET(st->lines_read), CLOG_GET(st->lines_sent),
-		 CLOG_GET(st->lines_acked), spooled, bytes,
+		 "status: read %" PRIu64 " lines (%" PRIu64 " bytes), sent %" PRIu64
+		 ", acknowledged %" PRIu64 ", spooled %" PRIu64 " (%" PRIu64
+		 " bytes), dropped %" PRIu64 ", cut %" PRIu64 ", resent %" PRIu64
+		 ", reconnects %" PRIu64 ", connect failures %" PRIu64 ", gaps %" PRIu64
+		 ", timeouts %" PRIu64 ", rejects %" PRIu64 ", %s",
+		 CLOG_GET(st->lines_read), CLOG_GET(st->bytes_read),
+		 CLOG_GET(st->lines_sent), CLOG_GET(st->lines_acked), spooled, bytes,
 		 CLOG_GET(st->lines_dropped), CLOG_GET(st->lines_cut),
 		 CLOG_GET(st->lines_resent), CLOG_GET(st->reconnects),
 		 CLOG_GET(st->connect_failures), CLOG_GET(st->gaps),
+		 CLOG_GET(st->timeouts), CLOG_GET(st->rejects),
 		 __atomic_load_n(&s->connected, __ATOMIC_RELAXED) ? "connected" :
 								  "disconnected");
 }
@@ -474,11 +502,14 @@ static void housekeeping(struct sender *s, int64_t now)
 				log_warn("spool %s: saving the state", s->streams[i].sp->dir);
 		s->next_save_ms = now + SAVE_EVERY_MS;
 	}
-	if (s->cfg->sync_ms > 0 && now >= s->next_sync_ms) {
-		for (int i = 0; i < s->nown; i++)
+	/* A segment change syncs the previous segment and the directory
+	 * at once; the rest every sync_ms. */
+	for (int i = 0; i < s->nstreams; i++)
+		if ((s->cfg->sync_ms > 0 && now >= s->next_sync_ms) ||
+		    spool_sync_due(s->streams[i].sp))
 			spool_sync(s->streams[i].sp);
+	if (s->cfg->sync_ms > 0 && now >= s->next_sync_ms)
 		s->next_sync_ms = now + s->cfg->sync_ms;
-	}
 	if (s->connected && now >= s->next_adopt_ms &&
 	    !__atomic_load_n(&s->eof, __ATOMIC_ACQUIRE)) {
 		adopt(s);
@@ -508,7 +539,7 @@ static void *sender_main(void *arg)
 		if (eof && s->flush_deadline_ms < 0) {
 			s->flush_deadline_ms = now + s->cfg->flush_ms;
 			for (int i = 0; i < s->nstreams; i++)
-				s->streams[i].sq.flushing = 1;
+				sq_flush(&s->streams[i].sq);
 		}
 		if (!s->connected && now >= s->next_connect_ms)
 			try_connect(s, now);
@@ -590,8 +621,9 @@ int sender_start(struct sender **out, const struct clog_config *cfg,
 	s->cfg = cfg;
 	s->st = st;
 	s->buf = malloc(BATCH_MAX_LEN);
+	s->rbuf = malloc(RBUF_LEN);
 	s->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (!s->buf || s->evfd < 0)
+	if (!s->buf || !s->rbuf || s->evfd < 0)
 		goto fail;
 	s->payload_max = BATCH_MAX_LEN - batch_hdr_len(strlen(cfg->node));
 	s->backoff_ms = BACKOFF_MIN_MS;
@@ -610,6 +642,7 @@ fail:
 	if (s->evfd >= 0)
 		close(s->evfd);
 	free(s->buf);
+	free(s->rbuf);
 	free(s);
 	return -1;
 }
@@ -641,14 +674,30 @@ void sender_eof(struct sender *s)
 	wake(s);
 }
 
-void sender_join(struct sender *s)
+int sender_join(struct sender *s, int64_t ms)
 {
-	pthread_join(s->thread, NULL);
+	if (ms < 0) {
+		pthread_join(s->thread, NULL);
+	} else {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += (time_t)(ms / 1000);
+		ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (pthread_timedjoin_np(s->thread, NULL, &ts) != 0)
+			return -1;
+	}
 	for (int i = s->nown; i < s->nstreams; i++) {
 		spool_close(s->streams[i].sp);
 		free(s->streams[i].sp);
 	}
 	close(s->evfd);
 	free(s->buf);
+	free(s->rbuf);
 	free(s);
+	return 0;
 }

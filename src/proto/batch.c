@@ -6,6 +6,8 @@
 
 #include <string.h>
 
+#include "proto/be.h"
+
 static const char *const batch_err_names[] = {
 	"ok",
 	"message shorter than its fixed header",
@@ -26,42 +28,6 @@ const char *batch_err_str(int err)
 	if (err > 0 || err < BATCH_E__MIN)
 		return "unknown batch error";
 	return batch_err_names[-err];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	       ((uint32_t)p[2] << 8) | p[3];
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return ((uint64_t)get32(p) << 32) | get32(p + 4);
 }
 
 /* A node name or writer id: 1..255 printable bytes, no space (the plain
@@ -89,19 +55,19 @@ int batch_hdr_encode(const struct batch_hdr *h, uint8_t *out, size_t cap)
 		return BATCH_E_NAME;
 	if (cap < len)
 		return BATCH_E_SPACE;
-	put32(out, BATCH_MAGIC);
+	be_put32(out, BATCH_MAGIC);
 	out[4] = BATCH_VERSION;
 	out[5] = h->flags;
-	put16(out + 6, (uint16_t)len);
-	put64(out + 8, h->stream_id);
-	put64(out + 16, h->batch_id);
-	put64(out + 24, h->first_seq);
-	put32(out + 32, h->count);
-	put32(out + 36, (uint32_t)h->payload_len);
-	put64(out + 40, h->base_seq);
-	put64(out + 48, h->dropped);
-	put64(out + 56, h->cut);
-	put64(out + 64, h->time_ms);
+	be_put16(out + 6, (uint16_t)len);
+	be_put64(out + 8, h->stream_id);
+	be_put64(out + 16, h->batch_id);
+	be_put64(out + 24, h->first_seq);
+	be_put32(out + 32, h->count);
+	be_put32(out + 36, (uint32_t)h->payload_len);
+	be_put64(out + 40, h->base_seq);
+	be_put64(out + 48, h->dropped);
+	be_put64(out + 56, h->cut);
+	be_put64(out + 64, h->time_ms);
 	out[72] = (uint8_t)h->node_len;
 	memcpy(out + 73, h->node, h->node_len);
 	return (int)len;
@@ -115,7 +81,7 @@ int batch_decode(const uint8_t *msg, size_t len, struct batch_hdr *h)
 	memset(h, 0, sizeof(*h));
 	if (len < BATCH_FIXED_LEN)
 		return BATCH_E_SHORT;
-	if (get32(msg) != BATCH_MAGIC)
+	if (be_get32(msg) != BATCH_MAGIC)
 		return BATCH_E_MAGIC;
 	h->version = msg[4];
 	if (h->version != BATCH_VERSION)
@@ -123,7 +89,7 @@ int batch_decode(const uint8_t *msg, size_t len, struct batch_hdr *h)
 	h->flags = msg[5];
 	if (h->flags & ~BATCH_F_KNOWN)
 		return BATCH_E_FLAGS;
-	hdr_len = get16(msg + 6);
+	hdr_len = be_get16(msg + 6);
 	h->node_len = msg[72];
 	/* Bytes between the node name and hdr_len are extensions of
 	 * version 1, ignored by this decoder. */
@@ -132,15 +98,15 @@ int batch_decode(const uint8_t *msg, size_t len, struct batch_hdr *h)
 	h->node = (const char *)msg + 73;
 	if (!name_ok(h->node, h->node_len))
 		return BATCH_E_NAME;
-	h->stream_id = get64(msg + 8);
-	h->batch_id = get64(msg + 16);
-	h->first_seq = get64(msg + 24);
-	h->count = get32(msg + 32);
-	h->payload_len = get32(msg + 36);
-	h->base_seq = get64(msg + 40);
-	h->dropped = get64(msg + 48);
-	h->cut = get64(msg + 56);
-	h->time_ms = get64(msg + 64);
+	h->stream_id = be_get64(msg + 8);
+	h->batch_id = be_get64(msg + 16);
+	h->first_seq = be_get64(msg + 24);
+	h->count = be_get32(msg + 32);
+	h->payload_len = be_get32(msg + 36);
+	h->base_seq = be_get64(msg + 40);
+	h->dropped = be_get64(msg + 48);
+	h->cut = be_get64(msg + 56);
+	h->time_ms = be_get64(msg + 64);
 	if (h->stream_id == 0)
 		return BATCH_E_STREAM;
 	if (h->first_seq == 0 || h->base_seq == 0 || h->base_seq > h->first_seq ||
@@ -179,14 +145,14 @@ int batch_ack_encode(const struct batch_ack *a, uint8_t *out, size_t cap)
 		return BATCH_E_STREAM;
 	if (cap < len)
 		return BATCH_E_SPACE;
-	put32(out, BATCH_ACK_MAGIC);
+	be_put32(out, BATCH_ACK_MAGIC);
 	out[4] = BATCH_VERSION;
 	out[5] = a->flags;
 	out[6] = (uint8_t)a->writer_len;
 	out[7] = 0;
-	put64(out + 8, a->stream_id);
-	put64(out + 16, a->acked);
-	put64(out + 24, a->batch_id);
+	be_put64(out + 8, a->stream_id);
+	be_put64(out + 16, a->acked);
+	be_put64(out + 24, a->batch_id);
 	memcpy(out + 32, a->writer, a->writer_len);
 	return (int)len;
 }
@@ -196,7 +162,7 @@ int batch_ack_decode(const uint8_t *msg, size_t len, struct batch_ack *a)
 	memset(a, 0, sizeof(*a));
 	if (len < BATCH_ACK_FIXED_LEN)
 		return BATCH_E_SHORT;
-	if (get32(msg) != BATCH_ACK_MAGIC)
+	if (be_get32(msg) != BATCH_ACK_MAGIC)
 		return BATCH_E_MAGIC;
 	a->version = msg[4];
 	if (a->version != BATCH_VERSION)
@@ -211,9 +177,9 @@ int batch_ack_decode(const uint8_t *msg, size_t len, struct batch_ack *a)
 	a->writer = (const char *)msg + 32;
 	if (!name_ok(a->writer, a->writer_len))
 		return BATCH_E_NAME;
-	a->stream_id = get64(msg + 8);
-	a->acked = get64(msg + 16);
-	a->batch_id = get64(msg + 24);
+	a->stream_id = be_get64(msg + 8);
+	a->acked = be_get64(msg + 16);
+	a->batch_id = be_get64(msg + 24);
 	if (a->stream_id == 0)
 		return BATCH_E_STREAM;
 	return BATCH_OK;

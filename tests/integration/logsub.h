@@ -255,7 +255,7 @@ static void logsub_start(struct logsub *s, const char *daemon, const char *group
 }
 
 /* Like logsub_start, without waiting (the daemon may be down). */
-static void logsub_spawn(struct logsub *s, const char *daemon, const char *group,
+static __attribute__((unused)) void logsub_spawn(struct logsub *s, const char *daemon, const char *group,
 			 const char *out, const char *name)
 {
 	memset(s, 0, sizeof(*s));

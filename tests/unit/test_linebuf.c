@@ -1,7 +1,10 @@
 /*
  * test_linebuf.c - line splitting and the overlong-line rule
- * (src/log/linebuf.c): a table of inputs fed whole and byte by byte, and
- * random inputs cut into random chunks compared with a reference split.
+ * (src/log/linebuf.c): a table of inputs fed whole and byte by byte,
+ * random inputs cut into random chunks (and the filter restarted from
+ * what is stored, as after a kill) compared with a reference split,
+ * lb_fits()/lb_advance() against lb_feed(), and taking back a stored
+ * start that turns out overlong.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,31 +13,58 @@
 #include "log/linebuf.h"
 #include "t.h"
 
-/* Feeds `in` in chunks of `step` bytes (0: whole) and then finishes;
- * returns the output (caller frees) and its line and cut counts. */
-static char *split(const char *in, size_t len, size_t max, size_t step,
-		   size_t *olen, uint32_t *lines, uint32_t *cut)
+/* Feeds `in` in chunks of `step` bytes (0: whole) into a "spool" (the
+ * output, from which lb_feed() may take back bytes), and finishes; every
+ * `restart` chunks (0: never) the filter is replaced by a new one that
+ * resumes from what is stored, as a restarted chorus-log does. Returns
+ * the output (caller frees) and its line and cut counts. */
+static char *split_ex(const char *in, size_t len, size_t max, size_t step,
+		      int restart, size_t *olen, uint32_t *lines, uint32_t *cut)
 {
 	struct linebuf lb;
 	char *out;
-	size_t o = 0;
+	size_t o = 0, line_start = 0;
+	int chunks = 0;
 
 	T_EQ(lb_init(&lb, max), 0);
-	out = malloc(len + lb_out_max(&lb, len) + 1);
+	out = malloc(len + lb_out_max(len) + 1);
 	*lines = *cut = 0;
 	for (size_t i = 0; i < len;) {
 		size_t n = step && len - i > step ? step : len - i;
+		uint64_t retract = 0;
+		size_t w;
 
-		o += lb_feed(&lb, in + i, n, out + o, lines, cut);
+		/* (Not inside a line being cut: after such a restart the
+		 * marker counts only the bytes the new filter saw.) */
+		if (restart && ++chunks % restart == 0 && !lb.cutting) {
+			T_EQ(lb_init(&lb, max), 0);
+			lb_resume(&lb, o - line_start);
+		}
+		w = lb_feed(&lb, in + i, n, out + o + 0, &retract, lines, cut);
+		if (retract) {
+			T_ASSERT(retract <= o - line_start);
+			memmove(out + o - retract, out + o, w);
+			o -= (size_t)retract;
+		}
+		o += w;
+		{
+			char *nl = memrchr(out, '\n', o);
+
+			line_start = nl ? (size_t)(nl - out) + 1 : 0;
+		}
+		T_EQ(lb.stored, o - line_start);
 		i += n;
 	}
 	o += lb_finish(&lb, out + o, lines, cut);
 	out[o] = 0;
-	T_EQ(lb.lines, *lines);
-	T_EQ(lb.cut, *cut);
-	lb_free(&lb);
 	*olen = o;
 	return out;
+}
+
+static char *split(const char *in, size_t len, size_t max, size_t step,
+		   size_t *olen, uint32_t *lines, uint32_t *cut)
+{
+	return split_ex(in, len, max, step, 0, olen, lines, cut);
 }
 
 static void linebuf_table(void)
@@ -136,6 +166,79 @@ static void linebuf_boundary(void)
 	T_EQ(lb_init(&(struct linebuf){ 0 }, 100), -1);
 }
 
+/* lb_fits() says yes exactly when the output would be the input, and
+ * lb_advance() then leaves the same state as lb_feed(). */
+static void linebuf_fits(void)
+{
+	static const struct { const char *stored, *in; int fits; } cases[] = {
+		{ "", "abc\nde", 1 },
+		{ "", "", 1 },
+		{ "xx", "yy\n", 1 },
+		{ "", "a\n" /* 300 y follow */, 0 },
+		{ "", "\n\n\n", 1 },
+	};
+	char big[400];
+
+	for (size_t i = 0; i < T_COUNT(cases); i++) {
+		struct linebuf a, b;
+		char in[600], out[1200];
+		size_t len = strlen(cases[i].in);
+		uint32_t la = 0, lb2 = 0, ca = 0;
+		uint64_t retract;
+
+		memcpy(in, cases[i].in, len);
+		if (i == 3) {
+			memset(in + len, 'y', 300);
+			len += 300;
+		}
+		T_EQ(lb_init(&a, 256), 0);
+		lb_resume(&a, strlen(cases[i].stored));
+		b = a;
+		T_EQ(lb_fits(&a, in, len), cases[i].fits);
+		if (!cases[i].fits)
+			continue;
+		T_EQ(lb_feed(&a, in, len, out, &retract, &la, &ca), len);
+		T_MEMEQ(out, in, len);
+		lb_advance(&b, in, len, &lb2);
+		T_EQ(la, lb2);
+		T_EQ(a.stored, b.stored);
+		T_EQ(a.total, b.total);
+		T_EQ(a.lines, b.lines);
+	}
+	/* A stored start that a new chunk pushes over max_line: not as is. */
+	{
+		struct linebuf a;
+
+		T_EQ(lb_init(&a, 256), 0);
+		lb_resume(&a, 250);
+		memset(big, 'z', 10);
+		T_EQ(lb_fits(&a, big, 10), 0);
+	}
+}
+
+/* A line whose start is stored turns out overlong: the filter takes back
+ * the stored bytes beyond what a cut line keeps. */
+static void linebuf_retract(void)
+{
+	struct linebuf lb;
+	char out[1200], in[600];
+	uint64_t retract;
+	uint32_t lines = 0, cut = 0;
+	size_t n;
+
+	T_EQ(lb_init(&lb, 256), 0);
+	lb_resume(&lb, 250);
+	memset(in, 'q', 100);
+	in[100] = '\n';
+	n = lb_feed(&lb, in, 101, out, &retract, &lines, &cut);
+	T_EQ(retract, 250 - (256 - LB_MARKER_MAX));
+	out[n] = 0;
+	T_STREQ(out, " [chorus-log: line cut, 350 bytes]\n");
+	T_EQ(lines, 1);
+	T_EQ(cut, 1);
+	T_EQ(lb.stored, 0);
+}
+
 /* Random lines (some overlong) in random chunks against a reference. */
 static void linebuf_random(void)
 {
@@ -167,8 +270,8 @@ static void linebuf_random(void)
 			rlines++;
 			len += n + 1;
 		}
-		out = split(in, len, max, 1 + (size_t)(rand_r(&seed) % 5000),
-			    &olen, &lines, &cut);
+		out = split_ex(in, len, max, 1 + (size_t)(rand_r(&seed) % 5000),
+			       round % 2 ? 1 + rand_r(&seed) % 4 : 0, &olen, &lines, &cut);
 		T_EQ(olen, rl);
 		T_ASSERT(memcmp(out, ref, rl) == 0);
 		T_EQ(lines, rlines);
@@ -183,6 +286,8 @@ static const struct t_case cases[] = {
 	T_CASE(linebuf_table),
 	T_CASE(linebuf_overlong),
 	T_CASE(linebuf_boundary),
+	T_CASE(linebuf_fits),
+	T_CASE(linebuf_retract),
 	T_CASE(linebuf_random),
 };
 

@@ -2,8 +2,9 @@
  * test_sendq.c - the pure sending core (src/log/sendq.c): the size and
  * latency rules, the window, acknowledgements (one writer and N),
  * timeouts with doubling, gap reports and stale gap reports, reconnects,
- * plain mode; and a seeded simulation of a sender, a lossy connection and
- * a writer that restarts, run to quiescence and checked exactly-once.
+ * plain mode, gap hold-off, base and EOF fields; and a seeded simulation
+ * of a sender, a lossy daemon and several writers (late replica, lost
+ * state, --acks 2), run to quiescence and checked exactly-once.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 static const struct sq_config base_cfg = {
 	.batch_bytes = 1000, .latency_ms = 200, .window = 4,
 	.ack_timeout_ms = 1000, .ack_timeout_max_ms = 8000, .acks_needed = 1,
+	.gap_holdoff_ms = 100,
 };
 
 static struct spool_cursor at(uint64_t seq)
@@ -40,7 +42,7 @@ static void sendq_size_and_latency(void)
 {
 	struct sendq sq;
 
-	sq_init(&sq, &base_cfg, 0);
+	sq_init(&sq, &base_cfg, 0, 1, 1000000);
 	T_EQ(sq.next_seq, 1);
 	/* Not connected: nothing goes. */
 	sq_note_pending(&sq, 1000, 5);
@@ -69,7 +71,7 @@ static void sendq_size_and_latency(void)
 	sq_note_pending(&sq, 2100, 6);
 	T_EQ(sq.pending_since, 2000);
 	/* Flushing at end of input ignores the wait. */
-	sq.flushing = 1;
+	sq_flush(&sq);
 	T_EQ(sq_may_send(&sq, 2001, 3, 300), 1);
 	T_EQ(sq_deadline(&sq, 3), 0);
 }
@@ -78,7 +80,7 @@ static void sendq_window_and_ack(void)
 {
 	struct sendq sq;
 
-	sq_init(&sq, &base_cfg, 100);
+	sq_init(&sq, &base_cfg, 100, 1, 1000000);
 	sq_connected(&sq, 0);
 	sq.rewind = 0;
 	for (int i = 0; i < 4; i++) {
@@ -94,6 +96,7 @@ static void sendq_window_and_ack(void)
 	T_EQ(sq_on_ack(&sq, 60, "w", 1, 120, 2, 0), 1);
 	T_EQ(sq.acked, 120);
 	T_EQ(sq.ninflight, 2);
+	/* Progress at 60 restarts the clock. */
 	T_EQ(sq.ack_deadline, 1060);
 	T_EQ(sq_may_send(&sq, 60, 100, 5000), 1);
 	/* An old ack moves nothing. */
@@ -113,7 +116,7 @@ static void sendq_timeout_doubling(void)
 	struct spool_cursor hint;
 	int ok;
 
-	sq_init(&sq, &base_cfg, 0);
+	sq_init(&sq, &base_cfg, 0, 1, 1000000);
 	sq_connected(&sq, 0);
 	sq_take_rewind(&sq, &seq, &hint, &ok);
 	send(&sq, 0, 10);
@@ -150,7 +153,7 @@ static void sendq_gap(void)
 	struct spool_cursor hint;
 	int ok;
 
-	sq_init(&sq, &base_cfg, 0);
+	sq_init(&sq, &base_cfg, 0, 1, 1000000);
 	sq_connected(&sq, 0);
 	sq_take_rewind(&sq, &seq, &hint, &ok);
 	send(&sq, 0, 10);          /* 1..10, id 1 */
@@ -169,11 +172,97 @@ static void sendq_gap(void)
 	/* A gap report for a batch sent after the rewind counts. */
 	send(&sq, 7, 10);          /* 1..10 again, id 4 */
 	send(&sq, 7, 10);          /* 11..20, id 5 */
+	send(&sq, 7, 10);          /* 21..30, id 6 */
 	T_EQ(sq_on_ack(&sq, 8, "w", 1, 10, 5, 1), 1);
 	T_EQ(sq.gap_acks, 2);
+	/* ...but within the hold-off of the last gap resend it waits. */
+	T_EQ(sq.gaps_held, 1);
+	T_EQ(sq_take_rewind(&sq, &seq, &hint, &ok), 0);
+	T_EQ(sq_deadline(&sq, 0), 105);
+	sq_tick(&sq, 104);
+	T_EQ(sq_take_rewind(&sq, &seq, &hint, &ok), 0);
+	sq_tick(&sq, 105);
 	T_EQ(sq_take_rewind(&sq, &seq, &hint, &ok), 1);
 	T_EQ(seq, 11);
-	T_EQ(hint.seq, 11);
+	T_EQ(sq.gap_resends, 2);
+}
+
+/* A flood of gap reports (a writer that keeps refusing) makes at most
+ * one resend per hold-off. */
+static void sendq_gap_rate_limit(void)
+{
+	struct sendq sq;
+	uint64_t seq;
+	struct spool_cursor hint;
+	int ok;
+
+	sq_init(&sq, &base_cfg, 0, 1, 1000000);
+	sq_connected(&sq, 0);
+	sq_take_rewind(&sq, &seq, &hint, &ok);
+	for (int64_t now = 0; now < 1000; now++) {
+		uint64_t id;
+
+		sq_tick(&sq, now);
+		sq_take_rewind(&sq, &seq, &hint, &ok);
+		id = send(&sq, now, 10);
+		sq_on_ack(&sq, now, "bad", 3, 0, id, 1);
+	}
+	T_ASSERTF(sq.gap_resends <= 11, "%llu resends in 1 s",
+		  (unsigned long long)sq.gap_resends);
+	T_ASSERT(sq.gap_resends >= 9);
+}
+
+/* Base and EOF fields; acks beyond the spool are clamped; a writer that
+ * is behind the spool's base is resent from the base, one behind the
+ * stream's acked value from its own position. */
+static void sendq_base_and_eof(void)
+{
+	struct sq_config cfg = base_cfg;
+	struct sendq sq;
+	uint64_t seq, base;
+	struct spool_cursor hint;
+	uint8_t flags;
+	int ok;
+
+	sq_init(&sq, &cfg, 500, 401, 1001);
+	T_EQ(sq.next_seq, 501);
+	sq_batch_fields(&sq, 501, 10, 401, &base, &flags);
+	T_EQ(base, 401);
+	T_EQ(flags, 0);
+	/* After a hole, the run starts at first. */
+	sq_batch_fields(&sq, 700, 10, 700, &base, &flags);
+	T_EQ(base, 700);
+	sq_flush(&sq);
+	sq_batch_fields(&sq, 991, 10, 401, &base, &flags);
+	T_EQ(flags, BATCH_F_EOF);
+	sq_batch_fields(&sq, 981, 10, 401, &base, &flags);
+	T_EQ(flags, 0);
+	sq_connected(&sq, 0);
+	sq_take_rewind(&sq, &seq, &hint, &ok);
+	T_EQ(seq, 501);
+	send(&sq, 0, 100);
+	T_EQ(sq_on_ack(&sq, 1, "a", 1, 600, 1, 0), 1);
+	T_EQ(sq.acked, 600);
+	/* A new writer (nothing stored) refuses: resend from the base. */
+	send(&sq, 2, 100);
+	T_EQ(sq_on_ack(&sq, 3, "new", 3, 0, 2, 1), 0);
+	T_EQ(sq_take_rewind(&sq, &seq, &hint, &ok), 1);
+	T_EQ(seq, 401);
+	T_EQ(sq.pass_end, 701);
+	/* The writer that is ahead acknowledges more: no skip ahead while
+	 * the catch-up pass runs. */
+	send(&sq, 400, 50);
+	T_EQ(sq_on_ack(&sq, 401, "a", 1, 700, 2, 0), 1);
+	T_EQ(sq_take_rewind(&sq, &seq, &hint, &ok), 0);
+	T_EQ(sq.next_seq, 451);
+	/* A bogus ack far beyond the spool is clamped. */
+	T_EQ(sq_on_ack(&sq, 402, "a", 1, 99999, 3, 0), 1);
+	T_EQ(sq.acked, 1000);
+	T_EQ(sq.acks_clamped, 1);
+	/* Everything held is done. */
+	T_EQ(sq_done(&sq, 1000), 1);
+	T_EQ(sq_done(&sq, 1001), 0);
+	T_EQ(sq_done(&sq, 0), 1);
 }
 
 static void sendq_n_writers(void)
@@ -185,7 +274,7 @@ static void sendq_n_writers(void)
 	int ok;
 
 	cfg.acks_needed = 2;
-	sq_init(&sq, &cfg, 0);
+	sq_init(&sq, &cfg, 0, 1, 1000000);
 	sq_connected(&sq, 0);
 	sq_take_rewind(&sq, &seq, &hint, &ok);
 	send(&sq, 0, 10);
@@ -205,7 +294,7 @@ static void sendq_plain(void)
 	struct sendq sq;
 
 	cfg.plain = 1;
-	sq_init(&sq, &cfg, 0);
+	sq_init(&sq, &cfg, 0, 1, 1000000);
 	sq_connected(&sq, 0);
 	sq.rewind = 0;
 	send(&sq, 0, 10);
@@ -214,117 +303,215 @@ static void sendq_plain(void)
 	T_EQ(sq.ack_deadline, -1);
 }
 
-/* A simulated writer on a connection that the sender loses now and then
- * (everything in transit is lost), that restarts (keeping what it
- * stored, as chorus-logd does), and that is sometimes away so batches
- * sent meanwhile never reach it. The sender must get every line stored
- * exactly once, in order, with a bounded number of steps. */
+/* A seeded simulation of one stream: a sender (the core, with a spool
+ * that trims whole 100-line segments below what is done), a daemon that
+ * delivers each batch to every writer in one order and acknowledgements
+ * back in FIFO order, after random delays, and up to three writers, each
+ * with its own high-water mark (batch_rx). Faults, all from the seed: the
+ * sender's connection drops (everything in transit lost), a writer is
+ * away for a while (batches meanwhile never reach it), a writer loses its
+ * state (starts again from hwm 0, as a replaced writer does), and a
+ * writer joins late (a new replica). Safety, checked at every store: a
+ * writer stores each line at most once since it last lost its state, in
+ * order, never skipping a line the sender still held (only lines below
+ * the base it was told, counted as lost). Liveness: the stream is done
+ * (acked by acks_needed writers) within a bound, and every writer that is
+ * needed for that, or that joined while lines were flowing, has every
+ * line from where it could start. */
 #define SIM_LINES 20000
-#define SIM_Q 4096
+#define SIM_Q 8192
+#define SIM_WRITERS 3
 
 struct sim_msg {
-	int is_ack;
-	uint64_t first, id, acked;
+	int is_ack, writer, gap;
+	uint64_t first, id, acked, base;
 	uint32_t count;
-	int gap;
 	int64_t at;
 };
 
+struct sim_writer {
+	struct batch_rx rx;
+	int present;           /* has joined */
+	int away;              /* steps left away */
+	uint64_t stored, lost;
+};
+
+struct sim_spec {
+	const char *name;
+	int nwriters;
+	unsigned acks_needed;
+	int late;              /* writer 1 joins after this many lines (0: at once) */
+	int lose_state;        /* writer 0 loses its state after this many (0: never) */
+};
+
+static void sim_run(const struct sim_spec *sp, unsigned seed)
+{
+	static struct sim_msg q[SIM_Q];
+	struct sq_config cfg = base_cfg;
+	struct sim_writer w[SIM_WRITERS];
+	struct sendq sq;
+	size_t nq = 0;
+	uint64_t spooled = 0, base = 1;
+	int64_t now = 0;
+	unsigned s = seed;
+	int step, lost_state = 0;
+	unsigned complete = 0;
+	char wid[SIM_WRITERS][2] = { "a", "b", "c" };
+
+	cfg.window = 1 + (uint32_t)(rand_r(&s) % 16);
+	cfg.acks_needed = sp->acks_needed;
+	sq_init(&sq, &cfg, 0, 1, 1);
+	memset(w, 0, sizeof(w));
+	for (int i = 0; i < sp->nwriters; i++) {
+		w[i].present = !(i == 1 && sp->late);
+	}
+	sq_connected(&sq, now);
+	for (step = 0; step < 3000000; step++) {
+		uint64_t seq, unsent;
+		struct spool_cursor hint;
+		int ok, done;
+
+		now += rand_r(&s) % 20;
+		if (spooled < SIM_LINES)
+			spooled += rand_r(&s) % 50;
+		if (spooled > SIM_LINES)
+			spooled = SIM_LINES;
+		/* The spool trims whole segments of 100 below what is done,
+		 * never the one being written. */
+		while (base + 100 <= sq.acked + 1 && base + 100 <= spooled)
+			base += 100;
+		sq_note_spool(&sq, base, spooled + 1);
+		if (sp->late && !w[1].present && spooled >= (uint64_t)sp->late)
+			w[1].present = 1;
+		if (sp->lose_state && !lost_state && spooled >= (uint64_t)sp->lose_state) {
+			lost_state = 1;
+			memset(&w[0].rx, 0, sizeof(w[0].rx));
+			w[0].stored = w[0].lost = 0;
+		}
+		switch (rand_r(&s) % 2000) {
+		case 0: /* the sender's connection drops */
+			nq = 0;
+			sq_disconnected(&sq);
+			sq_connected(&sq, now);
+			break;
+		case 1: /* a writer goes away for a while */
+			w[rand_r(&s) % sp->nwriters].away = 1 + rand_r(&s) % 200;
+			break;
+		}
+		for (int i = 0; i < sp->nwriters; i++)
+			if (w[i].away)
+				w[i].away--;
+		sq_tick(&sq, now);
+		if (sq_take_rewind(&sq, &seq, &hint, &ok) && seq < base)
+			t_fail(__FILE__, __LINE__, "seed %u: rewind below the base", seed);
+		unsent = spooled >= sq.next_seq ? spooled - sq.next_seq + 1 : 0;
+		sq_note_pending(&sq, now, unsent);
+		while (sq_may_send(&sq, now, unsent, unsent * 100) && nq < SIM_Q) {
+			uint32_t n = unsent > 10 ? 10 : (uint32_t)unsent;
+			uint64_t id = sq_next_id(&sq), b;
+			struct spool_cursor c = at(sq.next_seq);
+			uint8_t flags;
+
+			T_ASSERT(sq.next_seq >= base);
+			sq_batch_fields(&sq, sq.next_seq, n, base, &b, &flags);
+			q[nq++] = (struct sim_msg){ 0, -1, 0, sq.next_seq, id, 0, b, n,
+						    now + rand_r(&s) % 30 };
+			sq_sent(&sq, now, id, sq.next_seq, n, &c);
+			unsent -= n;
+			sq_note_pending(&sq, now, unsent);
+		}
+		/* Deliver what is due, in order. */
+		while (nq && q[0].at <= now) {
+			struct sim_msg m = q[0];
+
+			memmove(q, q + 1, --nq * sizeof(*q));
+			if (m.is_ack) {
+				sq_on_ack(&sq, now, wid[m.writer], 1, m.acked, m.id, m.gap);
+				continue;
+			}
+			for (int i = 0; i < sp->nwriters; i++) {
+				struct sim_writer *x = &w[i];
+				struct batch_hdr h;
+				uint32_t skip;
+				uint64_t lost, before = x->rx.hwm;
+				int v;
+
+				if (!x->present || x->away)
+					continue;
+				memset(&h, 0, sizeof(h));
+				h.first_seq = m.first;
+				h.base_seq = m.base;
+				h.count = m.count;
+				v = batch_rx_judge(&x->rx, &h, &skip, &lost);
+				if (v == BATCH_V_STORE) {
+					/* Lost lines are only ever below the
+					 * base: lines the sender no longer had. */
+					T_ASSERTF(lost == 0 || m.base == before + 1 + lost,
+						  "seed %u (%s): lost %llu", seed, sp->name,
+						  (unsigned long long)lost);
+					x->lost += lost;
+					x->stored += m.count - skip;
+					batch_rx_commit(&x->rx, &h, lost);
+					T_EQ(x->rx.hwm, m.first + m.count - 1);
+				}
+				if (nq < SIM_Q)
+					q[nq++] = (struct sim_msg){ 1, i, v == BATCH_V_GAP, 0, m.id,
+						x->rx.hwm, 0, 0, now + rand_r(&s) % 30 };
+			}
+		}
+		done = sq.acked == SIM_LINES && spooled == SIM_LINES;
+		if (done)
+			break;
+	}
+	T_ASSERTF(sq.acked == SIM_LINES, "seed %u (%s): acked %llu after %d steps", seed,
+		  sp->name, (unsigned long long)sq.acked, step);
+	for (int i = 0; i < sp->nwriters; i++) {
+		struct sim_writer *x = &w[i];
+
+		if (!x->present)
+			continue;
+		/* Exactly once since it started (or lost its state): every
+		 * line up to its hwm stored once or, if the sender no longer
+		 * had it (acknowledged by others and trimmed before this
+		 * writer came, or while it was away with acks 1), counted as
+		 * lost. */
+		T_ASSERTF(x->stored + x->lost == x->rx.hwm,
+			  "seed %u (%s): writer %d stored %llu and lost %llu of 1..%llu",
+			  seed, sp->name, i, (unsigned long long)x->stored,
+			  (unsigned long long)x->lost, (unsigned long long)x->rx.hwm);
+		complete += x->rx.hwm == SIM_LINES;
+	}
+	/* At least acks_needed writers have everything. (With fewer acks
+	 * than writers, one that missed the last batches catches up when
+	 * the next batch shows it the gap.) */
+	T_ASSERTF(complete >= sp->acks_needed, "seed %u (%s): %u writers complete", seed,
+		  sp->name, complete);
+	if (sp->late) {
+		/* The late replica got something, from no later than the
+		 * base when it joined. */
+		T_ASSERTF(w[1].stored > 0, "seed %u: late replica stored nothing", seed);
+	}
+	if (sp->lose_state)
+		T_ASSERTF(w[0].lost < (uint64_t)sp->lose_state,
+			  "seed %u: the writer that lost its state got nothing back", seed);
+}
+
 static void sendq_simulation(void)
 {
+	static const struct sim_spec specs[] = {
+		{ "one writer", 1, 1, 0, 0 },
+		{ "two writers, acks 1", 2, 1, 0, 0 },
+		{ "late replica, acks 1", 2, 1, 8000, 0 },
+		{ "late replica, acks 2", 2, 2, 8000, 0 },
+		{ "lost state", 1, 1, 0, 9000 },
+		{ "acks 2 of 3, lost state", 3, 2, 0, 7000 },
+	};
 	unsigned seed = (unsigned)time(NULL);
-	static struct sim_msg q[SIM_Q];
 
 	printf("seed %u\n", seed);
-	for (int run = 0; run < 20; run++, seed++) {
-		struct sq_config cfg = base_cfg;
-		struct sendq sq;
-		struct batch_rx rx;
-		size_t nq = 0;
-		uint64_t spooled = 0, stored_lines = 0;
-		int64_t now = 0;
-		int writer_away = 0;
-		unsigned s = seed;
-
-		cfg.window = 1 + (uint32_t)(rand_r(&s) % 16);
-		sq_init(&sq, &cfg, 0);
-		memset(&rx, 0, sizeof(rx));
-		sq_connected(&sq, now);
-		for (int step = 0; step < 2000000; step++) {
-			uint64_t seq;
-			struct spool_cursor hint;
-			int ok;
-			uint64_t unsent;
-
-			now += rand_r(&s) % 20;
-			if (spooled < SIM_LINES)
-				spooled += rand_r(&s) % 50;
-			if (spooled > SIM_LINES)
-				spooled = SIM_LINES;
-			/* Faults. */
-			switch (rand_r(&s) % 2000) {
-			case 0: /* the sender's connection drops */
-				nq = 0;
-				sq_disconnected(&sq);
-				sq_connected(&sq, now);
-				break;
-			case 1: /* the writer goes away for a while */
-				writer_away = 1 + rand_r(&s) % 200;
-				break;
-			}
-			if (writer_away)
-				writer_away--;
-			sq_take_rewind(&sq, &seq, &hint, &ok);
-			unsent = spooled >= sq.next_seq ? spooled - sq.next_seq + 1 : 0;
-			sq_note_pending(&sq, now, unsent);
-			while (sq_may_send(&sq, now, unsent, unsent * 100) && nq < SIM_Q) {
-				uint32_t n = unsent > 10 ? 10 : (uint32_t)unsent;
-				uint64_t id = sq_next_id(&sq);
-				struct spool_cursor c = at(sq.next_seq);
-
-				q[nq++] = (struct sim_msg){ 0, sq.next_seq, id, 0, n, 0,
-							    now + rand_r(&s) % 30 };
-				sq_sent(&sq, now, id, sq.next_seq, n, &c);
-				unsent -= n;
-				sq_note_pending(&sq, now, unsent);
-			}
-			/* Deliver what is due, in order (a FIFO connection). */
-			while (nq && q[0].at <= now) {
-				struct sim_msg m = q[0];
-
-				memmove(q, q + 1, --nq * sizeof(*q));
-				if (m.is_ack) {
-					sq_on_ack(&sq, now, "w", 1, m.acked, m.id, m.gap);
-				} else if (!writer_away) {
-					struct batch_hdr h;
-					uint32_t skip;
-					uint64_t lost;
-					int v;
-
-					memset(&h, 0, sizeof(h));
-					h.first_seq = m.first;
-					h.base_seq = 1;
-					h.count = m.count;
-					v = batch_rx_judge(&rx, &h, &skip, &lost);
-					T_EQ(lost, 0);
-					if (v == BATCH_V_STORE) {
-						stored_lines += m.count - skip;
-						batch_rx_commit(&rx, &h, lost);
-					}
-					if (nq < SIM_Q)
-						q[nq++] = (struct sim_msg){ 1, 0, m.id, rx.hwm, 0,
-							v == BATCH_V_GAP, now + rand_r(&s) % 30 };
-				}
-			}
-			sq_tick(&sq, now);
-			if (sq.acked == SIM_LINES && spooled == SIM_LINES)
-				break;
-		}
-		T_ASSERTF(sq.acked == SIM_LINES, "seed %u: acked %llu", seed,
-			  (unsigned long long)sq.acked);
-		T_EQ(rx.hwm, SIM_LINES);
-		T_EQ(stored_lines, SIM_LINES);
-	}
+	for (size_t k = 0; k < T_COUNT(specs); k++)
+		for (int run = 0; run < 8; run++)
+			sim_run(&specs[k], seed + (unsigned)(k * 100 + (size_t)run));
 }
 
 static const struct t_case cases[] = {
@@ -332,6 +519,8 @@ static const struct t_case cases[] = {
 	T_CASE(sendq_window_and_ack),
 	T_CASE(sendq_timeout_doubling),
 	T_CASE(sendq_gap),
+	T_CASE(sendq_gap_rate_limit),
+	T_CASE(sendq_base_and_eof),
 	T_CASE(sendq_n_writers),
 	T_CASE(sendq_plain),
 	T_CASE_TIMEOUT(sendq_simulation, 60),

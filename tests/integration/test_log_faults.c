@@ -1,0 +1,699 @@
+/*
+ * test_log_faults.c - chorus-log end to end under the faults of the
+ * review of issue 3, and the options the first tests left out: real
+ * chorus-log processes, a real chorusd on loopback, the acknowledging
+ * test subscriber of logsub.h. Each fault case prints chorus-log's
+ * resent count and the subscriber's duplicate count.
+ *
+ *   kill -9 of chorus-log, again and again, on one pipe kept open
+ *   a machine crash (spool rolled back, another boot id)
+ *   a late replica, a subscriber that lost its state, --acks 2
+ *   a full file system (tmpfs), an unusable spool and the /tmp fallback
+ *   a daemon that hangs (SIGSTOP) at the end of input
+ *   -s forms and errors, two groups, default node name, long node name,
+ *   periodic status lines, resend after an acknowledgement timeout, and
+ *   the default 200 ms latency, measured
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "logtest.h"
+#include "t.h"
+
+static char out1[160], out2[160];
+
+static void outs(void)
+{
+	snprintf(out1, sizeof(out1), "%s/sub1.out", logtest_dir);
+	snprintf(out2, sizeof(out2), "%s/sub2.out", logtest_dir);
+}
+
+static void report(const char *what, const struct clp *c, const struct logcheck *r)
+{
+	fprintf(stderr, "test_log_faults: %s: %ld lost, chorus-log resent %ld lines, "
+		"subscriber dropped %ld duplicates\n", what, r->missing,
+		file_num(c->err, "resent "), r->dups);
+}
+
+/* ---- kill -9 of chorus-log on a pipe kept open ---- */
+
+struct feeder {
+	int fd;
+	long count;
+	unsigned seed;
+};
+
+/* Writes the lines in chunks of random sizes, cutting lines anywhere
+ * (as large lines of concurrent Apache children are), then closes. */
+static void *feed(void *arg)
+{
+	struct feeder *f = arg;
+	static char buf[1 << 16];
+	size_t o = 0;
+
+	for (long n = 0; n < f->count; n++) {
+		o += logtest_line(n, buf + o, sizeof(buf) - o);
+		if (o > sizeof(buf) - 512 || n + 1 == f->count) {
+			size_t p = 0;
+
+			while (p < o) {
+				size_t k = 1 + (size_t)(rand_r(&f->seed) % 9000);
+
+				if (k > o - p)
+					k = o - p;
+				write_all(f->fd, buf + p, k);
+				p += k;
+			}
+			o = 0;
+			usleep(500);
+		}
+	}
+	close(f->fd);
+	return NULL;
+}
+
+static void log_kill9_same_pipe(void)
+{
+	struct hd d;
+	struct logsub sub;
+	struct clp c;
+	struct logcheck r;
+	struct feeder f;
+	pthread_t th;
+	int fds[2], kills = 0;
+	unsigned seed = (unsigned)time(NULL);
+	char tag[16];
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	logsub_start(&sub, d.tcp_addr, "logs", out1, "sub1");
+	T_EQ(pipe2(fds, O_CLOEXEC), 0);
+	f.fd = fds[1];
+	f.count = 60000;
+	f.seed = seed;
+	fprintf(stderr, "test_log_faults: kill -9 seed %u\n", seed);
+	clp_start_ex(&c, "log0", d.tcp_addr, NULL, fds[0], NULL);
+	T_EQ(pthread_create(&th, NULL, feed, &f), 0);
+	for (; kills < 10; kills++) {
+		struct timespec ts = { 0, 30000000 + (long)(rand_r(&seed) % 120000000) };
+
+		nanosleep(&ts, NULL);
+		kill(c.pid, SIGKILL);
+		waitpid(c.pid, NULL, 0);
+		/* At once, on the same pipe (Apache takes about a second). */
+		snprintf(tag, sizeof(tag), "log%d", kills + 1);
+		clp_start_ex(&c, tag, d.tcp_addr, NULL, fds[0], NULL);
+	}
+	pthread_join(th, NULL);
+	close(fds[0]);
+	T_EQ(clp_finish(&c, 30000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	check_out_ex(out1, f.count, 0, &r);
+	fprintf(stderr, "test_log_faults: chorus-log SIGKILL x%d on one pipe: %ld lines, %d "
+		"stream(s)\n", kills, f.count, r.streams);
+	report("chorus-log SIGKILL", &c, &r);
+	logsub_stop(&sub, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* ---- a machine crash ---- */
+
+/* What the disk holds after a crash is an older state of the spool: a
+ * copy taken while chorus-log ran (stopped for the copy) stands in for
+ * it, and CHORUS_LOG_BOOT_ID for the new boot. Lines sent before the
+ * crash must not be lost, and new lines must not be taken for them. */
+static void log_crash_rollback(void)
+{
+	struct hd d;
+	struct logsub sub;
+	struct clp c;
+	struct logcheck r;
+	char cmd[600];
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	logsub_start(&sub, d.tcp_addr, "logs", out1, "sub1");
+	clp_start(&c, "log1", d.tcp_addr, NULL);
+	write_lines(c.in, 0, 900, NULL, 0);
+	T_EQ(clp_finish(&c, 10000), 0);
+	clp_start(&c, "log2", d.tcp_addr, NULL);
+	write_lines(c.in, 900, 950, NULL, 0);
+	T_ASSERT(wait_line(out1, 949, 10000));
+	kill(c.pid, SIGSTOP);
+	snprintf(cmd, sizeof(cmd), "cp -a %s/spool %s/spool.crash", logtest_dir, logtest_dir);
+	T_EQ(system(cmd), 0);
+	kill(c.pid, SIGCONT);
+	write_lines(c.in, 950, 1000, NULL, 0);
+	T_EQ(clp_finish(&c, 10000), 0);
+	T_ASSERT(wait_line(out1, 999, 10000));
+	/* The crash: lines 950..999 and the state that numbered them are
+	 * gone from the disk; the machine boots again. */
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/spool && mv %s/spool.crash %s/spool",
+		 logtest_dir, logtest_dir, logtest_dir);
+	T_EQ(system(cmd), 0);
+	clp_start_ex(&c, "log3", d.tcp_addr, NULL, -1, "CHORUS_LOG_BOOT_ID=after-the-crash");
+	write_lines(c.in, 1000, 1200, NULL, 0);
+	T_EQ(clp_finish(&c, 20000), 0);
+	check_out_ex(out1, 1200, 0, &r);
+	T_ASSERT(r.streams >= 2);
+	report("machine crash (rollback)", &c, &r);
+	logsub_stop(&sub, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* ---- writers that are behind ---- */
+
+/* A second subscriber joins after 20000 lines were stored by the first
+ * (acks 1): it gets every line the spool still holds (all of them here:
+ * one segment), then the new ones. */
+static void log_late_replica(void)
+{
+	struct hd d;
+	struct logsub s1, s2;
+	struct clp c;
+	struct logcheck r1, r2;
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	clp_start(&c, "log", d.tcp_addr, NULL);
+	write_lines(c.in, 0, 20000, NULL, 0);
+	T_ASSERT(wait_line(out1, 19999, 20000));
+	logsub_start(&s2, d.tcp_addr, "logs", out2, "sub2");
+	write_lines(c.in, 20000, 25000, NULL, 0);
+	T_ASSERT(wait_line(out2, 24999, 20000));
+	T_ASSERT(wait_line(out2, 0, 20000));
+	T_EQ(clp_finish(&c, 20000), 0);
+	check_out_ex(out1, 25000, 0, &r1);
+	check_out_ex(out2, 25000, 0, &r2);
+	report("late replica (first)", &c, &r1);
+	report("late replica (second)", &c, &r2);
+	T_ASSERT(file_num(c.err, "gaps ") != 0);
+	logsub_stop(&s1, SIGKILL);
+	logsub_stop(&s2, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* The only subscriber is killed and comes back with nothing (its file
+ * gone): it catches up from what the spool holds and goes on. */
+static void log_sub_lost_state(void)
+{
+	struct hd d;
+	struct logsub s1;
+	struct clp c;
+	struct logcheck r;
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	clp_start(&c, "log", d.tcp_addr, NULL);
+	write_lines(c.in, 0, 20000, NULL, 0);
+	T_ASSERT(wait_line(out1, 19999, 20000));
+	logsub_stop(&s1, SIGKILL);
+	T_EQ(unlink(out1), 0);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	write_lines(c.in, 20000, 25000, NULL, 0);
+	T_ASSERT(wait_line(out1, 24999, 20000));
+	T_ASSERT(wait_line(out1, 0, 20000));
+	T_EQ(clp_finish(&c, 20000), 0);
+	check_out_ex(out1, 25000, 0, &r);
+	report("subscriber lost its state", &c, &r);
+	logsub_stop(&s1, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+static struct hd *hook_d;
+static struct logsub *hook_sub;
+
+static void stop_sub2(long n)
+{
+	if (n == 5000)
+		logsub_stop(hook_sub, SIGKILL);
+}
+
+/* --acks 2: a line leaves the spool only when both subscribers have it;
+ * the second is down for half the load and gets everything after. */
+static void log_acks2(void)
+{
+	static const char *const acks2[] = { "--acks", "2", NULL };
+	struct hd d;
+	struct logsub s1, s2;
+	struct clp c;
+	struct logcheck r1, r2;
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	logsub_start(&s2, d.tcp_addr, "logs", out2, "sub2");
+	clp_start(&c, "log", d.tcp_addr, acks2);
+	hook_d = &d;
+	hook_sub = &s2;
+	write_lines(c.in, 0, 10000, stop_sub2, 1000);
+	T_ASSERT(wait_line(out1, 9999, 20000));
+	/* Nothing leaves the spool while the second is away. */
+	kill(c.pid, SIGUSR1);
+	T_ASSERT(wait_file_has(c.err, "status:", 5000));
+	T_ASSERT(file_num(c.err, "acknowledged ") <= 5000);
+	logsub_start(&s2, d.tcp_addr, "logs", out2, "sub2");
+	T_EQ(clp_finish(&c, 30000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	check_out_ex(out1, 10000, 0, &r1);
+	check_out_ex(out2, 10000, 0, &r2);
+	report("--acks 2, second subscriber down", &c, &r2);
+	logsub_stop(&s1, SIGKILL);
+	logsub_stop(&s2, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* ---- the disk ---- */
+
+/* A 1 MiB file system under a spool allowed 64 MiB, the daemon away:
+ * the disk fills; the oldest lines go, counted, never the newest. */
+static void log_disk_full(void)
+{
+	static const char *const big[] = { "-m", "64M", "-T", "100", "-d", NULL, NULL };
+	const char *args[8];
+	struct hd d;
+	struct logsub s1;
+	struct clp c;
+	struct logcheck r;
+	char mnt[160];
+	long dropped;
+
+	if (getuid() != 0)
+		t_skip("mounting a small tmpfs needs root");
+	logtest_mkdir();
+	outs();
+	snprintf(mnt, sizeof(mnt), "%s/full", logtest_dir);
+	T_EQ(mkdir(mnt, 0700), 0);
+	if (mount("chorus-test", mnt, "tmpfs", 0, "size=1m") != 0)
+		t_skip("cannot mount a tmpfs: %s", strerror(errno));
+	memcpy(args, big, sizeof(big));
+	args[5] = mnt;
+	hd_start(&d, NULL);
+	hd_kill9(&d);
+	clp_start(&c, "log1", d.tcp_addr, args);
+	write_lines(c.in, 0, 20000, NULL, 0);
+	T_EQ(clp_finish(&c, 20000), 0);
+	T_ASSERTF(file_has(c.err, "LOST"), "stderr %s", c.err);
+	dropped = file_num(c.err, "dropped ");
+	T_ASSERT(dropped > 10000);
+	hd_restart(&d);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	clp_start(&c, "log2", d.tcp_addr, args);
+	T_EQ(clp_finish(&c, 20000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	check_out_ex(out1, 20000, 1, &r);
+	/* The missing lines are exactly the oldest. */
+	T_EQ(r.missing, dropped);
+	T_EQ(r.missing_above, 0);
+	T_EQ(r.first_present, dropped);
+	fprintf(stderr, "test_log_faults: disk full (1 MiB tmpfs): %ld of 20000 oldest lines "
+		"dropped and reported\n", dropped);
+	logsub_stop(&s1, SIGKILL);
+	hd_stop(&d);
+	T_EQ(umount(mnt), 0);
+	logtest_rmdir();
+}
+
+/* The spool root cannot be used: the fallback under $TMPDIR is taken,
+ * loudly, if it is a private directory of ours, and refused otherwise. */
+static void log_spool_fallback(void)
+{
+	static const char *const bad_root[] = { "-d", "/proc/chorus-log-nowhere", NULL };
+	struct hd d;
+	struct logsub s1;
+	struct clp c;
+	struct logcheck r;
+	char env[200], tmp[160], fb[200];
+	int status;
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	snprintf(tmp, sizeof(tmp), "%s/tmp", logtest_dir);
+	T_EQ(mkdir(tmp, 0755), 0);
+	snprintf(env, sizeof(env), "TMPDIR=%s", tmp);
+	snprintf(fb, sizeof(fb), "%s/chorus-log-%u", tmp, (unsigned)getuid());
+	clp_start_ex(&c, "log1", d.tcp_addr, bad_root, -1, env);
+	write_lines(c.in, 0, 1000, NULL, 0);
+	T_EQ(clp_finish(&c, 20000), 0);
+	T_ASSERTF(file_has(c.err, "SPOOLING UNDER"), "stderr %s", c.err);
+	check_out_ex(out1, 1000, 0, &r);
+	{
+		struct stat st;
+
+		T_EQ(lstat(fb, &st), 0);
+		T_EQ(st.st_mode & 0777, 0700);
+	}
+	/* Not private: refused, exit status 1. */
+	T_EQ(chmod(fb, 0755), 0);
+	clp_start_ex(&c, "log2", d.tcp_addr, bad_root, -1, env);
+	status = clp_finish(&c, 10000);
+	T_ASSERTF(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+	T_ASSERT(file_has(c.err, "not private"));
+	/* A symbolic link: refused. */
+	{
+		char cmd[1000];
+
+		snprintf(cmd, sizeof(cmd), "rm -rf %s && mkdir -m 700 %s/elsewhere && "
+			 "ln -s %s/elsewhere %s", fb, logtest_dir, logtest_dir, fb);
+		T_EQ(system(cmd), 0);
+	}
+	clp_start_ex(&c, "log3", d.tcp_addr, bad_root, -1, env);
+	status = clp_finish(&c, 10000);
+	T_ASSERTF(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
+	T_ASSERT(file_has(c.err, "not a directory"));
+	logsub_stop(&s1, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* ---- a daemon that hangs ---- */
+
+/* chorusd stopped (SIGSTOP) while chorus-log sends: after end of input
+ * chorus-log still exits by its flush deadline (-T 2000, plus at most a
+ * second), everything unacknowledged stays in the spool, and the next
+ * instance sends it when the daemon is back. */
+static void log_daemon_hangs(void)
+{
+	static const char *const quick[] = { "-T", "2000", NULL };
+	struct hd d;
+	struct logsub s1;
+	struct clp c;
+	struct logcheck r;
+	int64_t t0, took;
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	clp_start(&c, "log1", d.tcp_addr, quick);
+	write_lines(c.in, 0, 100, NULL, 0);
+	T_ASSERT(wait_file_has(c.err, "connected to the daemon", 10000));
+	kill(d.pid, SIGSTOP);
+	write_lines(c.in, 100, 100000, NULL, 0);
+	t0 = t_now_ms();
+	T_EQ(clp_finish(&c, 15000), 0);
+	took = t_now_ms() - t0;
+	fprintf(stderr, "test_log_faults: daemon stopped: chorus-log exited %lld ms after "
+		"end of input (-T 2000)\n", (long long)took);
+	T_ASSERTF(took < 2000 + 1000 + 1500, "took %lld ms", (long long)took);
+	T_ASSERTF(file_has(c.err, "takes no data"), "stderr %s", c.err);
+	kill(d.pid, SIGCONT);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	clp_start(&c, "log2", d.tcp_addr, NULL);
+	T_EQ(clp_finish(&c, 30000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	check_out_ex(out1, 100000, 0, &r);
+	report("daemon stopped at end of input", &c, &r);
+	logsub_stop(&s1, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* ---- options ---- */
+
+/* Bad -s: exit status 2 and a clear message; a host name that does not
+ * resolve is another message, and chorus-log runs on (spooling). */
+static void log_daemon_address(void)
+{
+	static const char *const bad[] = { "abc", "4803@", "@host", "99999", "4803x",
+					   "4803@host extra-long-name-"
+					   "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" };
+	struct clp c;
+	int status;
+
+	logtest_mkdir();
+	for (size_t i = 0; i < T_COUNT(bad); i++) {
+		const char *args[] = { "-", "-g", "logs", "-h", "n", "-d", "/nonexistent",
+				       "-s", bad[i], NULL };
+		char tag[16];
+
+		snprintf(tag, sizeof(tag), "bad%zu", i);
+		clp_start(&c, tag, NULL, args);
+		status = clp_finish(&c, 5000);
+		T_ASSERTF(WIFEXITED(status) && WEXITSTATUS(status) == 2, "-s %s: status %d",
+			  bad[i], status);
+		T_ASSERTF(file_has(c.err, "bad daemon address"), "-s %s: %s", bad[i], c.err);
+	}
+	{
+		static const char *const unres[] = { "-T", "100", "-s",
+						     "4803@no-such-host.invalid", NULL };
+
+		clp_start(&c, "unresolved", "4803", unres);
+		write_lines(c.in, 0, 10, NULL, 0);
+		status = clp_finish(&c, 10000);
+		T_ASSERTF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+		T_ASSERT(file_has(c.err, "cannot resolve the host name"));
+		T_ASSERT(!file_has(c.err, "bad daemon address"));
+		T_ASSERT(file_has(c.err, "10 left in the spool"));
+	}
+	logtest_rmdir();
+}
+
+/* The Unix socket forms: "PORT" (the socket /tmp/PORT, as Spread) and
+ * "/path". */
+static void log_unix_socket(void)
+{
+	struct hd d;
+	struct logsub s1;
+	struct clp c;
+	struct logcheck r;
+	char port[16];
+
+	logtest_mkdir();
+	outs();
+	hd_unix_dir = "/tmp";
+	hd_start(&d, NULL);
+	snprintf(port, sizeof(port), "%u", d.port);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	clp_start(&c, "log1", port, NULL);
+	write_lines(c.in, 0, 1000, NULL, 0);
+	T_EQ(clp_finish(&c, 20000), 0);
+	clp_start(&c, "log2", d.unix_addr, NULL);
+	write_lines(c.in, 1000, 2000, NULL, 0);
+	T_EQ(clp_finish(&c, 20000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	check_out_ex(out1, 2000, 0, &r);
+	logsub_stop(&s1, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* -g twice: every line to both groups, each with its own spool. */
+static void log_two_groups(void)
+{
+	static const char *const two[] = { "-g", "other", NULL };
+	struct hd d;
+	struct logsub s1, s2;
+	struct clp c;
+	struct logcheck r;
+	char path[200];
+	struct stat st;
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	logsub_start(&s2, d.tcp_addr, "other", out2, "sub2");
+	clp_start(&c, "log", d.tcp_addr, two);
+	write_lines(c.in, 0, 20000, NULL, 0);
+	T_EQ(clp_finish(&c, 30000), 0);
+	check_out_ex(out1, 20000, 0, &r);
+	check_out_ex(out2, 20000, 0, &r);
+	snprintf(path, sizeof(path), "%s/spool/other@node1", logtest_dir);
+	T_EQ(stat(path, &st), 0);
+	logsub_stop(&s1, SIGKILL);
+	logsub_stop(&s2, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* Without -h the node name is the host name; -h takes 255 characters. */
+static void log_node_names(void)
+{
+	struct hd d;
+	struct logsub s1;
+	struct clp c;
+	struct logcheck r;
+	char host[256] = "", path[700], spool[160], node[256];
+	struct stat st;
+
+	logtest_mkdir();
+	outs();
+	T_EQ(gethostname(host, sizeof(host)), 0);
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	snprintf(spool, sizeof(spool), "%s/spool", logtest_dir);
+	{
+		const char *args[] = { "-", "-g", "logs", "-s", d.tcp_addr, "-d", spool,
+				       "-t", "20", NULL };
+
+		clp_start(&c, "log1", NULL, args);
+	}
+	write_lines(c.in, 0, 500, NULL, 0);
+	T_EQ(clp_finish(&c, 20000), 0);
+	snprintf(path, sizeof(path), "%s/logs@%s", spool, host);
+	T_ASSERTF(stat(path, &st) == 0, "no spool %s", path);
+	/* A long node name (the review's 200 '~'): a spool, no error. */
+	memset(node, '~', 200);
+	node[200] = 0;
+	{
+		const char *args[] = { "-", "-g", "logs", "-h", node, "-s", d.tcp_addr,
+				       "-d", spool, "-t", "20", NULL };
+
+		clp_start(&c, "log2", NULL, args);
+	}
+	write_lines(c.in, 500, 1000, NULL, 0);
+	T_EQ(clp_finish(&c, 20000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	check_out_ex(out1, 1000, 0, &r);
+	logsub_stop(&s1, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* -i 1: a status line every second, without a signal. */
+static void log_status_interval(void)
+{
+	static const char *const every[] = { "-i", "1", "-T", "100", NULL };
+	struct hd d;
+	struct clp c;
+
+	logtest_mkdir();
+	hd_start(&d, NULL);
+	clp_start(&c, "log", d.tcp_addr, every);
+	write_lines(c.in, 0, 100, NULL, 0);
+	T_ASSERT(wait_file_has(c.err, "status: read 100 lines", 5000));
+	T_ASSERT(file_has(c.err, "reconnects 0"));
+	T_ASSERT(file_has(c.err, "bytes)"));
+	T_EQ(clp_finish(&c, 20000), 0);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* The subscriber stops answering (SIGSTOP): after --ack-timeout (300 ms
+ * here) chorus-log sends again; when it answers, everything is there,
+ * once. */
+static void log_ack_timeout_resend(void)
+{
+	struct hd d;
+	struct logsub s1;
+	struct clp c;
+	struct logcheck r;
+	int64_t until;
+	long timeouts = 0;
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	clp_start(&c, "log", d.tcp_addr, NULL);
+	T_ASSERT(wait_file_has(c.err, "connected to the daemon", 10000));
+	kill(s1.pid, SIGSTOP);
+	write_lines(c.in, 0, 2000, NULL, 0);
+	until = t_now_ms() + 10000;
+	while (timeouts < 2 && t_now_ms() < until) {
+		kill(c.pid, SIGUSR1);
+		usleep(200000);
+		timeouts = file_num(c.err, "timeouts ");
+	}
+	T_ASSERTF(timeouts >= 2, "timeouts %ld", timeouts);
+	kill(s1.pid, SIGCONT);
+	T_EQ(clp_finish(&c, 30000), 0);
+	T_ASSERT(file_num(c.err, "resent ") > 0);
+	check_out_ex(out1, 2000, 0, &r);
+	report("acknowledgement timeout", &c, &r);
+	logsub_stop(&s1, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* The default latency bound (200 ms): a line on a quiet server reaches
+ * the subscriber within it (plus scheduling slack), measured. */
+static void log_default_latency(void)
+{
+	struct hd d;
+	struct logsub s1;
+	struct clp c;
+	char spool[160];
+	int64_t worst = 0, best = 1 << 30;
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	snprintf(spool, sizeof(spool), "%s/spool", logtest_dir);
+	{
+		const char *args[] = { "-", "-g", "logs", "-h", "node1", "-s", d.tcp_addr,
+				       "-d", spool, NULL };
+
+		clp_start(&c, "log", NULL, args);
+	}
+	T_ASSERT(wait_file_has(c.err, "connected to the daemon", 10000));
+	for (long n = 0; n < 8; n++) {
+		int64_t t0 = t_now_ms(), dt;
+
+		write_lines(c.in, n, n + 1, NULL, 0);
+		T_ASSERT(wait_line(out1, n, 5000));
+		dt = t_now_ms() - t0;
+		if (dt > worst)
+			worst = dt;
+		if (dt < best)
+			best = dt;
+	}
+	fprintf(stderr, "test_log_faults: default latency: a line stored %lld..%lld ms "
+		"after it was written (bound 200 ms)\n", (long long)best, (long long)worst);
+	/* It waits for the bound (batching), and not much longer. */
+	T_ASSERTF(best >= 150, "best %lld ms", (long long)best);
+	T_ASSERTF(worst <= 200 + 150, "worst %lld ms", (long long)worst);
+	T_EQ(clp_finish(&c, 20000), 0);
+	logsub_stop(&s1, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+static const struct t_case cases[] = {
+	T_CASE_TIMEOUT(log_kill9_same_pipe, 90),
+	T_CASE_TIMEOUT(log_crash_rollback, 60),
+	T_CASE_TIMEOUT(log_late_replica, 90),
+	T_CASE_TIMEOUT(log_sub_lost_state, 90),
+	T_CASE_TIMEOUT(log_acks2, 90),
+	T_CASE_TIMEOUT(log_disk_full, 60),
+	T_CASE_TIMEOUT(log_spool_fallback, 60),
+	T_CASE_TIMEOUT(log_daemon_hangs, 90),
+	T_CASE(log_daemon_address),
+	T_CASE(log_unix_socket),
+	T_CASE(log_two_groups),
+	T_CASE(log_node_names),
+	T_CASE(log_status_interval),
+	T_CASE(log_ack_timeout_resend),
+	T_CASE(log_default_latency),
+};
+
+int main(int argc, char **argv)
+{
+	return t_main(argc, argv, cases, T_COUNT(cases));
+}
