@@ -16,6 +16,7 @@
  *   the default 200 ms latency, measured
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -309,6 +310,10 @@ static void log_disk_full(void)
 	outs();
 	snprintf(mnt, sizeof(mnt), "%s/full", logtest_dir);
 	T_EQ(mkdir(mnt, 0700), 0);
+	/* In a mount namespace of this case's own, so that the mount goes
+	 * with it even if the case fails half-way. */
+	if (unshare(CLONE_NEWNS) == 0)
+		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
 	if (mount("chorus-test", mnt, "tmpfs", 0, "size=1m") != 0)
 		t_skip("cannot mount a tmpfs: %s", strerror(errno));
 	memcpy(args, big, sizeof(big));

@@ -6,6 +6,7 @@
  * line that was appended is found exactly once and in order.
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1018,6 +1019,10 @@ static void spool_disk_full(void)
 	mkroot();
 	snprintf(mnt, sizeof(mnt), "%s/full", root);
 	T_EQ(mkdir(mnt, 0700), 0);
+	/* In a mount namespace of this case's own, so that the mount goes
+	 * with it even if the case fails half-way. */
+	if (unshare(CLONE_NEWNS) == 0)
+		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
 	if (mount("chorus-test", mnt, "tmpfs", 0, "size=512k") != 0)
 		t_skip("cannot mount a tmpfs: %s", strerror(errno));
 	snprintf(gdir, sizeof(gdir), "%s/g@n", mnt);
