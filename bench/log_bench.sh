@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench/log_bench.sh BUILD_DIR - chorus-log figures (never assertions):
-#  1. lines/s from standard input into the spool alone (daemon unreachable);
+#  1. lines/s from standard input (a file, then a pipe) into the spool
+#     alone (daemon unreachable);
 #  2. lines/s from standard input through chorusd to an acknowledging
 #     writer (bench/log_sink), all lines acknowledged, with ~200-byte
 #     combined lines;
@@ -40,6 +41,13 @@ t0=$(now)
 	< "$run/lines" 2> "$run/log1.err"
 t1=$(now)
 awk -v a="$t0" -v b="$t1" -v n="$N" 'BEGIN { printf "log_bench: stdin -> spool (daemon unreachable): %.0f lines/s\n", n / (b - a) }'
+
+# 1b. Into the spool from a pipe (as from Apache: moved with splice).
+t0=$(now)
+cat "$run/lines" | "$B/chorus-log" -g bench -h node1 -s 1@127.0.0.1 -d "$run/spool1b" -T 0 -i 0 \
+	2> "$run/log1b.err"
+t1=$(now)
+awk -v a="$t0" -v b="$t1" -v n="$N" 'BEGIN { printf "log_bench: stdin pipe -> spool (daemon unreachable): %.0f lines/s\n", n / (b - a) }'
 
 # 2. Through the daemon to an acknowledging writer.
 "$B/bench/log_sink" "$port@127.0.0.1" bench "$N" 120 > "$run/sink.out" &

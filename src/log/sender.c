@@ -503,10 +503,9 @@ static void housekeeping(struct sender *s, int64_t now)
 		s->next_save_ms = now + SAVE_EVERY_MS;
 	}
 	/* A segment change syncs the previous segment and the directory
-	 * at once; the rest every sync_ms. */
-	for (int i = 0; i < s->nstreams; i++)
-		if ((s->cfg->sync_ms > 0 && now >= s->next_sync_ms) ||
-		    spool_sync_due(s->streams[i].sp))
+	 * at once; the rest every sync_ms (-y 0: never). */
+	for (int i = 0; s->cfg->sync_ms > 0 && i < s->nstreams; i++)
+		if (now >= s->next_sync_ms || spool_sync_due(s->streams[i].sp))
 			spool_sync(s->streams[i].sp);
 	if (s->cfg->sync_ms > 0 && now >= s->next_sync_ms)
 		s->next_sync_ms = now + s->cfg->sync_ms;

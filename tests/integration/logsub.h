@@ -158,7 +158,9 @@ static void logsub_run(const struct logsub *s)
 			mb = -1;
 			continue;
 		}
-		if (!Is_regular_mess(st))
+		/* docs/log-batch.md: acknowledgements have no business on the
+		 * log group; any other type is a plain line. */
+		if (!Is_regular_mess(st) || mtype == BATCH_ACK_MESS_TYPE)
 			continue;
 		if (mtype == BATCH_MESS_TYPE) {
 			struct batch_hdr h;
@@ -168,6 +170,7 @@ static void logsub_run(const struct logsub *s)
 			uint64_t lost = 0;
 			int i, v, n;
 
+			/* A batch that does not decode is not acknowledged. */
 			if (batch_decode((uint8_t *)msg, (size_t)ret, &h) != BATCH_OK)
 				continue;
 			for (i = 0; i < nrx && rx[i].stream_id != h.stream_id; i++)

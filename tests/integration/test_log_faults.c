@@ -8,13 +8,15 @@
  *   kill -9 of chorus-log, again and again, on one pipe kept open
  *   a machine crash (spool rolled back, another boot id)
  *   a late replica, a subscriber that lost its state, --acks 2
- *   a full file system (tmpfs), an unusable spool and the /tmp fallback
+ *   a full file system (tmpfs), an unusable spool and the /tmp fallback,
+ *   a segment missing from the spool
  *   a daemon that hangs (SIGSTOP) at the end of input
  *   -s forms and errors, two groups, default node name, long node name,
  *   periodic status lines, resend after an acknowledgement timeout, and
  *   the default 200 ms latency, measured
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -307,6 +310,10 @@ static void log_disk_full(void)
 	outs();
 	snprintf(mnt, sizeof(mnt), "%s/full", logtest_dir);
 	T_EQ(mkdir(mnt, 0700), 0);
+	/* In a mount namespace of this case's own, so that the mount goes
+	 * with it even if the case fails half-way. */
+	if (unshare(CLONE_NEWNS) == 0)
+		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
 	if (mount("chorus-test", mnt, "tmpfs", 0, "size=1m") != 0)
 		t_skip("cannot mount a tmpfs: %s", strerror(errno));
 	memcpy(args, big, sizeof(big));
@@ -386,6 +393,64 @@ static void log_spool_fallback(void)
 	status = clp_finish(&c, 10000);
 	T_ASSERTF(WIFEXITED(status) && WEXITSTATUS(status) == 1, "status %d", status);
 	T_ASSERT(file_has(c.err, "not a directory"));
+	logsub_stop(&s1, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* A middle segment of the spool is gone (a crash, a hand): the lines
+ * around it are sent under their own numbers (none mislabelled), the
+ * hole is reported, and nothing spins. */
+static void log_missing_segment(void)
+{
+	static const char *const small[] = { "-m", "1M", "-T", "0", NULL };
+	struct hd d;
+	struct logsub s1;
+	struct clp c;
+	struct logcheck r;
+	struct rusage ru;
+	char cmd[600], *line = NULL;
+	size_t cap = 0;
+	long records = 0;
+	int status;
+	FILE *fp;
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	clp_start(&c, "log1", "1@127.0.0.1", small);
+	write_lines(c.in, 0, 3000, NULL, 0);
+	T_EQ(clp_finish(&c, 10000), 0);
+	snprintf(cmd, sizeof(cmd), "rm $(ls %s/spool/logs@node1/s-*/*.seg | sed -n 2p)",
+		 logtest_dir);
+	T_EQ(system(cmd), 0);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	clp_start(&c, "log2", d.tcp_addr, NULL);
+	close(c.in);
+	T_EQ(wait4(c.pid, &status, 0, &ru), c.pid);
+	T_EQ(status, 0);
+	fprintf(stderr, "test_log_faults: missing segment: chorus-log used %ld.%03ld s of CPU\n",
+		(long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec),
+		(long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000 % 1000);
+	T_ASSERT(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec < 2);
+	T_ASSERTF(file_has(c.err, "LOST"), "stderr %s", c.err);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	check_out_ex(out1, 3000, 1, &r);
+	T_ASSERT(r.missing > 0 && r.missing < 3000);
+	/* Line n was number n + 1 of the stream: the record must say so. */
+	fp = fopen(out1, "r");
+	T_ASSERT(fp != NULL);
+	while (getline(&line, &cap, fp) > 0) {
+		unsigned long long id, seq;
+		long n = strtol(strstr(line, "GET /req/") + 9, NULL, 10);
+
+		T_EQ(sscanf(line, "%16llx %llu", &id, &seq), 2);
+		T_ASSERTF(seq == (unsigned long long)n + 1, "line %ld sent as %llu", n, seq);
+		records++;
+	}
+	free(line);
+	fclose(fp);
+	T_EQ(records, 3000 - r.missing);
 	logsub_stop(&s1, SIGKILL);
 	hd_stop(&d);
 	logtest_rmdir();
@@ -683,6 +748,7 @@ static const struct t_case cases[] = {
 	T_CASE_TIMEOUT(log_acks2, 90),
 	T_CASE_TIMEOUT(log_disk_full, 60),
 	T_CASE_TIMEOUT(log_spool_fallback, 60),
+	T_CASE_TIMEOUT(log_missing_segment, 60),
 	T_CASE_TIMEOUT(log_daemon_hangs, 90),
 	T_CASE(log_daemon_address),
 	T_CASE(log_unix_socket),
