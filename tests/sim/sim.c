@@ -415,14 +415,8 @@ void sim_crash(struct sim *s, unsigned i)
 		return;
 	sim_log(s, "node %u crashes", i);
 	sim_trace(s, 0xc4a5, i);
-	{
-		/* The shell saved the ring seq at its last configuration
-		 * change (ring.h, ring_seq_base); the god view is the same. */
-		struct ring_status st;
-
-		ring_get_status(n->r, &st);
-		n->saved_ring_seq = st.high_ring_seq;
-	}
+	/* Nothing is saved now: the shell saved the ring seq at the last
+	 * configuration change only (io_conf; ring.h, ring_seq_base). */
 	ring_destroy(n->r);
 	n->r = NULL;
 	n->wake_at = -1;
@@ -557,6 +551,15 @@ static void io_conf(void *ctx, const struct ring_conf *c)
 		sim_log(s, "node %u: %s configuration %08x.%u:%s", n->i,
 			c->transitional ? "transitional" : "regular", c->id.rep,
 			c->id.seq, buf);
+	}
+	/* What the documented shell persists: ring_status.high_ring_seq,
+	 * at each configuration change (ring.h, ring_seq_base). */
+	if (n->r && !c->transitional) {
+		struct ring_status st;
+
+		ring_get_status(n->r, &st);
+		if (st.high_ring_seq > n->saved_ring_seq)
+			n->saved_ring_seq = st.high_ring_seq;
 	}
 	chk_conf(s, n->life, c);
 }

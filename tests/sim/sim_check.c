@@ -23,7 +23,19 @@
  *   - safe delivery: a safe message delivered in a regular configuration
  *     is delivered, in it or its transitional configuration, by every
  *     life that installed it and did not crash before leaving it;
- *   - a life that never crashed delivered all its own messages.
+ *   - a life that never crashed delivered all its own messages;
+ *   - no holes (EVS): within a regular configuration and the transitional
+ *     one after it, every life delivers a gap-free part of the
+ *     configuration's order: if another life delivered m before m' there
+ *     and this one delivered m' there, it delivered m too, unless it
+ *     delivered m' in the transitional configuration and m's sender is
+ *     not in that transitional configuration (a gap nobody of its group
+ *     had);
+ *   - the final configuration: every live daemon is in the same regular
+ *     one and delivered the same set of messages in it (virtual synchrony
+ *     for the last configuration too), and every message a live daemon
+ *     submitted after installing it was delivered by every live daemon
+ *     (liveness of delivery).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +59,7 @@ struct msgrec {
 	uint8_t service, orig_service, marker;
 	uint16_t len;
 	uint32_t vc_off, vc_n;
+	uint32_t sent_nconf; /* the sender's number of configurations then */
 };
 
 struct creg {
@@ -59,6 +72,8 @@ struct lconf {
 	uint8_t trans;
 	uint32_t reg; /* regular: its creg index */
 	uint32_t log_start;
+	unsigned tn; /* transitional: its members */
+	uint32_t tm[SIM_MAX_NODES];
 };
 
 struct life {
@@ -248,6 +263,7 @@ void chk_sent(struct sim *s, unsigned life, int service, size_t len, int marker)
 	m->len = (uint16_t)len;
 	m->vc_off = (uint32_t)c->n_vc;
 	m->vc_n = c->n_streams;
+	m->sent_nconf = l->has_reg && !l->in_trans ? l->n_confs : UINT32_MAX;
 	l->know[l->stream] = st->n;
 	memcpy(c->vc + c->n_vc, l->know, c->n_streams * sizeof(uint32_t));
 	c->n_vc += c->n_streams;
@@ -432,6 +448,7 @@ static void push_lconf(struct life *l, int trans, uint32_t reg)
 	lc->trans = (uint8_t)trans;
 	lc->reg = reg;
 	lc->log_start = l->n_log;
+	lc->tn = 0;
 }
 
 static void vs_record(struct sim *s, struct life *l, uint32_t c2)
@@ -515,6 +532,9 @@ void chk_conf(struct sim *s, unsigned life, const struct ring_conf *cf)
 		l->trans_n = cf->n_members;
 		memcpy(l->trans_m, cf->members, cf->n_members * sizeof(uint32_t));
 		push_lconf(l, 1, l->cur_reg);
+		l->confs[l->n_confs - 1].tn = cf->n_members;
+		memcpy(l->confs[l->n_confs - 1].tm, cf->members,
+		       cf->n_members * sizeof(uint32_t));
 		return;
 	}
 	idx = creg_find(c, cf->id.rep, cf->id.seq);
@@ -774,11 +794,208 @@ static int check_safe(struct sim *s)
 	return rc;
 }
 
+/* The end of a life's part of the regular configuration at confs[j]: the
+ * index of the next regular configuration, or n_confs. */
+static uint32_t part_end(const struct life *l, uint32_t j)
+{
+	uint32_t k2;
+
+	for (k2 = j + 1; k2 < l->n_confs && l->confs[k2].trans; k2++)
+		;
+	return k2;
+}
+
+static uint32_t conf_log_end(const struct life *l, uint32_t k)
+{
+	return k < l->n_confs ? l->confs[k].log_start : l->n_log;
+}
+
+static int in_members(uint32_t id, const uint32_t *m, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (m[i] == id)
+			return 1;
+	return 0;
+}
+
+/* No holes (EVS), per regular configuration. */
+static int check_holes(struct sim *s)
+{
+	struct chk *c = s->chk;
+	uint8_t *mark = calloc(c->n_msgs + 1, 1); /* 1: regular, 2: transitional */
+	int rc = 0;
+
+	if (!mark)
+		abort();
+	for (uint32_t reg = 0; reg < c->n_cregs && !rc; reg++) {
+		for (unsigned i = 0; i < c->n_lives && !rc; i++) {
+			const struct life *l = &c->lives[i];
+
+			for (uint32_t j = 0; j < l->n_confs && !rc; j++) {
+				uint32_t k2, tstart, end;
+				const uint32_t *tm = NULL;
+				unsigned tn = 0;
+
+				if (l->confs[j].trans || l->confs[j].reg != reg)
+					continue;
+				k2 = part_end(l, j);
+				tstart = conf_log_end(l, j + 1);
+				end = conf_log_end(l, k2);
+				if (j + 1 < l->n_confs && l->confs[j + 1].trans) {
+					tm = l->confs[j + 1].tm;
+					tn = l->confs[j + 1].tn;
+				}
+				for (uint32_t k = l->confs[j].log_start; k < end; k++)
+					mark[l->log[k]] = k < tstart ? 1 : 2;
+				/* Against every other life's part of reg. */
+				for (unsigned i2 = 0; i2 < c->n_lives && !rc; i2++) {
+					const struct life *o = &c->lives[i2];
+
+					if (i2 == i)
+						continue;
+					for (uint32_t j2 = 0; j2 < o->n_confs && !rc; j2++) {
+						uint32_t e2, miss = UINT32_MAX;
+
+						if (o->confs[j2].trans || o->confs[j2].reg != reg)
+							continue;
+						e2 = conf_log_end(o, part_end(o, j2));
+						for (uint32_t k = o->confs[j2].log_start; k < e2; k++) {
+							uint32_t id = o->log[k];
+							const struct msgrec *m;
+
+							if (!mark[id]) {
+								if (miss == UINT32_MAX)
+									miss = id;
+								continue;
+							}
+							if (miss == UINT32_MAX)
+								continue;
+							/* l delivered id but not miss, before it
+							 * in o's order. */
+							m = &c->msgs[miss];
+							if (mark[id] == 2 && tm &&
+							    !in_members(sim_id(s, c->streams[m->stream].node),
+									tm, tn)) {
+								/* a gap of its group: every
+								 * later missing one is checked
+								 * on its own */
+								miss = UINT32_MAX;
+								for (uint32_t q = o->confs[j2].log_start;
+								     q < k; q++) {
+									uint32_t id2 = o->log[q];
+									const struct msgrec *m2 = &c->msgs[id2];
+
+									if (!mark[id2] &&
+									    in_members(sim_id(s, c->streams[m2->stream].node),
+										       tm, tn)) {
+										miss = id2;
+										m = m2;
+										break;
+									}
+								}
+								if (miss == UINT32_MAX)
+									continue;
+							}
+							sim_fail(s, "no holes: node %u delivered %u.%u "
+								 "#%u in %s %08x.%u but not %u.%u #%u, "
+								 "which node %u delivered before it there",
+								 l->node, c->streams[c->msgs[id].stream].node,
+								 c->streams[c->msgs[id].stream].inc,
+								 c->msgs[id].counter,
+								 mark[id] == 2 ? "the transitional "
+								 "configuration after" : "regular "
+								 "configuration", c->cregs[reg].rep,
+								 c->cregs[reg].seq,
+								 c->streams[m->stream].node,
+								 c->streams[m->stream].inc, m->counter,
+								 o->node);
+							rc = -1;
+							break;
+						}
+					}
+				}
+				for (uint32_t k = l->confs[j].log_start; k < end; k++)
+					mark[l->log[k]] = 0;
+			}
+		}
+	}
+	free(mark);
+	return rc;
+}
+
+/* The final configuration, after convergence. */
+static int check_final_conf(struct sim *s)
+{
+	struct chk *c = s->chk;
+	const struct life *first = NULL;
+
+	for (unsigned i = 0; i < c->n_lives; i++) {
+		const struct life *l = &c->lives[i];
+
+		if (!l->alive)
+			continue;
+		if (!l->has_reg || l->in_trans) {
+			sim_fail(s, "final configuration: node %u is not in a "
+				 "regular configuration", l->node);
+			return -1;
+		}
+		if (!first) {
+			first = l;
+			continue;
+		}
+		if (l->cur_reg != first->cur_reg) {
+			sim_fail(s, "final configuration: nodes %u and %u end in "
+				 "%08x.%u and %08x.%u", first->node, l->node,
+				 c->cregs[first->cur_reg].rep,
+				 c->cregs[first->cur_reg].seq,
+				 c->cregs[l->cur_reg].rep, c->cregs[l->cur_reg].seq);
+			return -1;
+		}
+		if (l->fp_reg != first->fp_reg || l->n_reg != first->n_reg) {
+			sim_fail(s, "virtual synchrony: nodes %u and %u delivered "
+				 "different sets (%u and %u messages) in the final "
+				 "configuration %08x.%u", first->node, l->node,
+				 first->n_reg, l->n_reg, c->cregs[l->cur_reg].rep,
+				 c->cregs[l->cur_reg].seq);
+			return -1;
+		}
+	}
+	/* Liveness of delivery: what a live daemon submitted in the final
+	 * configuration reached every live daemon. */
+	for (unsigned i = 0; i < c->n_lives; i++) {
+		const struct life *l = &c->lives[i];
+		const struct stream *st = &c->streams[l->stream];
+
+		if (!l->alive)
+			continue;
+		for (uint32_t k = 0; k < st->n; k++) {
+			const struct msgrec *m = &c->msgs[st->msg[k]];
+
+			if (m->sent_nconf != l->n_confs)
+				continue;
+			for (unsigned i2 = 0; i2 < c->n_lives; i2++) {
+				const struct life *o = &c->lives[i2];
+
+				if (o->alive && !seen(o, st->msg[k])) {
+					sim_fail(s, "liveness: node %u never delivered "
+						 "message %u.%u #%u, submitted in the final "
+						 "configuration %08x.%u", o->node, l->node,
+						 l->inc, k, c->cregs[l->cur_reg].rep,
+						 c->cregs[l->cur_reg].seq);
+					return -1;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
 int chk_final(struct sim *s)
 {
 	if (s->failed)
 		return -1;
-	if (check_total_order(s) || check_self_delivery(s) || check_safe(s))
+	if (check_total_order(s) || check_self_delivery(s) || check_safe(s) ||
+	    check_holes(s) || check_final_conf(s))
 		return -1;
 	return 0;
 }

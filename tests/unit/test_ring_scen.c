@@ -11,6 +11,7 @@
  *   asymmetric_link
  *   slow_but_alive_member
  *   crash_of_the_representative, loss_burst_then_quiet (two more)
+ *   restart_of_the_representative_mid_install (ring seq across a restart)
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -320,6 +321,99 @@ static void loss_burst_then_quiet(void)
 	finish(s);
 }
 
+/* ---- the representative's ring seq across a restart (review finding 2) ---- */
+
+/* The shell saves high_ring_seq only at configuration changes (ring.h);
+ * the simulator does the same. Configuration ids (rep, seq) carry no
+ * incarnation, so they stay unique only if no daemon installs a ring
+ * (rep, X) that the representative has not installed (and so saved)
+ * first. Here the representative forms a ring whose commit is lost (a
+ * ring seq it never saves), forms the next one, and is cut off and
+ * crashed the moment anyone installs it; it restarts alone from what was
+ * saved. It must have installed first, and its new ring must not reuse
+ * the id (the checker rejects the same id with other members). */
+struct rep_plan {
+	unsigned rep;
+	int drop_commits, isolate_rep;
+	unsigned commits_dropped;
+};
+
+static int rep_filter(void *ctx, struct sim *s, unsigned from, unsigned to,
+		      int type, const uint8_t *pkt, size_t len)
+{
+	struct rep_plan *p = ctx;
+
+	(void)pkt; (void)len; (void)s;
+	if (p->drop_commits && type == RING_PKT_COMMIT) {
+		p->commits_dropped++;
+		return 1;
+	}
+	return p->isolate_rep && (to == p->rep || from == p->rep);
+}
+
+static void restart_of_the_representative_mid_install(void)
+{
+	struct sim *s = start(3, 109);
+	struct rep_plan p = { 0, 0, 0, 0 };
+	struct ring_status st, so;
+	unsigned crashed, other;
+	uint32_t seq0, formed;
+	static const unsigned alone[3] = { 0, 1, 1 };
+	unsigned comp[3];
+
+	run_to(s, 900);
+	wait_converged(s, 0, 1000);
+	for (unsigned i = 0; i < 3; i++) {
+		ring_get_status(sim_ring(s, i), &st);
+		if (st.is_rep)
+			p.rep = i;
+	}
+	ring_get_status(sim_ring(s, p.rep), &st);
+	seq0 = st.conf.seq;
+	crashed = (p.rep + 1) % 3;
+	other = (p.rep + 2) % 3;
+	sim_set_filter(s, rep_filter, &p);
+	p.drop_commits = 1;
+	sim_crash(s, crashed);
+	/* The first commit round is lost: the representative gives it up
+	 * and forms another ring. */
+	do {
+		run_to(s, sim_now_ms(s) + 1);
+		ring_get_status(sim_ring(s, p.rep), &st);
+		T_ASSERTF(sim_now_ms(s) < 10000, "no second commit round");
+	} while (st.high_ring_seq < seq0 + 2);
+	T_ASSERT(p.commits_dropped > 0);
+	formed = seq0 + 1;
+	p.drop_commits = 0;
+	/* Until anyone installs the next ring. */
+	for (;;) {
+		run_to(s, sim_now_ms(s) + 1);
+		ring_get_status(sim_ring(s, other), &so);
+		ring_get_status(sim_ring(s, p.rep), &st);
+		if (st.conf.seq != seq0 || so.conf.seq != seq0)
+			break;
+	}
+	p.isolate_rep = 1;
+	T_ASSERTF(st.conf.seq != seq0, "daemon %u installed %08x.%u before its "
+		  "representative", other, so.conf.rep, so.conf.seq);
+	T_ASSERTF(st.conf.seq > formed, "ring seq %u reused (%u lost before)",
+		  st.conf.seq, formed);
+	sim_crash(s, p.rep);
+	for (unsigned i = 0; i < 3; i++)
+		comp[i] = alone[(i + 3 - p.rep) % 3];
+	sim_partition(s, comp);
+	p.isolate_rep = 0;
+	sim_restart(s, p.rep);
+	run_to(s, sim_now_ms(s) + 1500);
+	ring_get_status(sim_ring(s, p.rep), &so);
+	T_ASSERTF(so.conf.seq > st.conf.seq && so.n_members == 1,
+		  "the restarted representative is in %08x.%u of %u",
+		  so.conf.rep, so.conf.seq, so.n_members);
+	sim_restart(s, crashed);
+	sim_heal(s);
+	finish(s);
+}
+
 static const struct t_case cases[] = {
 	T_CASE(token_lost_with_retransmissions_pending),
 	T_CASE(partition_during_commit_rotation),
@@ -329,6 +423,7 @@ static const struct t_case cases[] = {
 	T_CASE(slow_but_alive_member),
 	T_CASE(crash_of_the_representative),
 	T_CASE(loss_burst_then_quiet),
+	T_CASE(restart_of_the_representative_mid_install),
 };
 
 int main(int argc, char **argv)
