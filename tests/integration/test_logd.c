@@ -39,7 +39,7 @@ static void keep_logsub(void)
 	logsub_stop(&s, 0);
 }
 
-struct clp {
+struct lclp {
 	pid_t pid;
 	int in;
 	char err[256];
@@ -71,7 +71,7 @@ static void exec_argv(const char **argv)
 
 /* Starts chorus-log for group "logs" as node `node` with extra options
  * (NULL-ended); stderr to <tdir>/<tag>.err. */
-static void clp_start(struct clp *c, const char *tag, const char *node,
+static void lclp_start(struct lclp *c, const char *tag, const char *node,
 		      const char *daemon, const char *const *extra)
 {
 	const char *argv[40];
@@ -117,7 +117,7 @@ static void clp_start(struct clp *c, const char *tag, const char *node,
 	c->in = fds[1];
 }
 
-static int clp_finish(struct clp *c, int ms)
+static int lclp_finish(struct lclp *c, int ms)
 {
 	int64_t until = t_now_ms() + ms;
 	int status = 0;
@@ -137,17 +137,17 @@ static int clp_finish(struct clp *c, int ms)
 	return status;
 }
 
-static int file_has(const char *path, const char *needle)
+static int lfile_has(const char *path, const char *needle)
 {
 	return logtest_count(path, needle) > 0;
 }
 
-static int wait_file_has(const char *path, const char *needle, int ms)
+static int lwait_file_has(const char *path, const char *needle, int ms)
 {
 	int64_t until = t_now_ms() + ms;
 
 	do {
-		if (file_has(path, needle))
+		if (lfile_has(path, needle))
 			return 1;
 		usleep(10000);
 	} while (t_now_ms() < until);
@@ -156,7 +156,7 @@ static int wait_file_has(const char *path, const char *needle, int ms)
 
 /* Writes lines "... GET /req/<n> ... <n>\n" for n in [from, to) in whole
  * lines; every `every` lines calls hook(n) if set. */
-static void write_lines(int fd, long from, long to, void (*hook)(long), long every)
+static void lwrite_lines(int fd, long from, long to, void (*hook)(long), long every)
 {
 	char buf[256 * 64];
 	size_t o = 0;
@@ -230,22 +230,22 @@ static void logd_basic(void)
 {
 	struct hd d;
 	struct logdp w;
-	struct clp c;
+	struct lclp c;
 	char st[64];
 
 	mktdir();
 	hd_start(&d, NULL);
 	logdp_start(&w, d.tcp_addr, "logs", tdir, "w1");
-	clp_start(&c, "log", "node1", d.tcp_addr, NULL);
-	write_lines(c.in, 0, 20000, NULL, 0);
-	T_EQ(clp_finish(&c, 30000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	lclp_start(&c, "log", "node1", d.tcp_addr, NULL);
+	lwrite_lines(c.in, 0, 20000, NULL, 0);
+	T_EQ(lclp_finish(&c, 30000), 0);
+	T_ASSERTF(lfile_has(c.err, "0 left in the spool"), "stderr %s", c.err);
 	check_files(node_log("node1"), 20000, 0);
 	kill(w.pid, SIGUSR1);
 	snprintf(st, sizeof(st), "status logs: lines 20000, bytes ");
-	T_ASSERTF(wait_file_has(w.err, st, 5000), "no status in %s", w.err);
-	T_ASSERT(file_has(w.err, "duplicates dropped 0, filtered 0, quarantined 0"));
-	T_ASSERT(file_has(w.err, "fsync latency ms last"));
+	T_ASSERTF(lwait_file_has(w.err, st, 5000), "no status in %s", w.err);
+	T_ASSERT(lfile_has(w.err, "duplicates dropped 0, filtered 0, quarantined 0"));
+	T_ASSERT(lfile_has(w.err, "fsync latency ms last"));
 	logdp_stop(&w, SIGTERM);
 	hd_stop(&d);
 	rmtdir();
@@ -274,7 +274,7 @@ static void logd_kill9(void)
 {
 	struct hd d;
 	struct logdp w;
-	struct clp c;
+	struct lclp c;
 	long cuts;
 
 	srand((unsigned)time(NULL));
@@ -284,10 +284,10 @@ static void logd_kill9(void)
 	fault_w = &w;
 	fault_d = &d;
 	kills = 0;
-	clp_start(&c, "log", "node1", d.tcp_addr, NULL);
-	write_lines(c.in, 0, 60000, kill_writer_hook, 4000);
-	T_EQ(clp_finish(&c, 60000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	lclp_start(&c, "log", "node1", d.tcp_addr, NULL);
+	lwrite_lines(c.in, 0, 60000, kill_writer_hook, 4000);
+	T_EQ(lclp_finish(&c, 60000), 0);
+	T_ASSERTF(lfile_has(c.err, "0 left in the spool"), "stderr %s", c.err);
 	check_files(node_log("node1"), 60000, 0);
 	cuts = logtest_count(w.err, "unacknowledged bytes");
 	fprintf(stderr, "test_logd: writer SIGKILL: %ld kills, 60000 lines, each once and "
@@ -306,7 +306,7 @@ static void hup_hook(long n)
 	/* What logrotate does: move the file, then SIGHUP. */
 	snprintf(a, sizeof(a), "%s", node_log("node1"));
 	snprintf(b, sizeof(b), "%s.moved", a);
-	T_ASSERTF(wait_file_has(a, "GET /req/", 10000), "nothing in %s yet", a);
+	T_ASSERTF(lwait_file_has(a, "GET /req/", 10000), "nothing in %s yet", a);
 	T_EQ(rename(a, b), 0);
 	kill(fault_w->pid, SIGHUP);
 }
@@ -317,17 +317,17 @@ static void logd_sighup(void)
 {
 	struct hd d;
 	struct logdp w;
-	struct clp c;
+	struct lclp c;
 	char files[600];
 
 	mktdir();
 	hd_start(&d, NULL);
 	logdp_start(&w, d.tcp_addr, "logs", tdir, "w1");
 	fault_w = &w;
-	clp_start(&c, "log", "node1", d.tcp_addr, NULL);
-	write_lines(c.in, 0, 30000, hup_hook, 1000);
-	T_EQ(clp_finish(&c, 30000), 0);
-	T_ASSERT(wait_file_has(w.err, "SIGHUP: reopening every file", 5000));
+	lclp_start(&c, "log", "node1", d.tcp_addr, NULL);
+	lwrite_lines(c.in, 0, 30000, hup_hook, 1000);
+	T_EQ(lclp_finish(&c, 30000), 0);
+	T_ASSERT(lwait_file_has(w.err, "SIGHUP: reopening every file", 5000));
 	snprintf(files, sizeof(files), "%s.moved %s", node_log("node1"), node_log("node1"));
 	check_files(files, 30000, 0);
 	logdp_stop(&w, SIGTERM);
@@ -341,7 +341,7 @@ static void logd_size_rotation(void)
 {
 	struct hd d;
 	struct logdp w;
-	struct clp c;
+	struct lclp c;
 	char cmd[2048], all[300];
 	int64_t until;
 	long rotated;
@@ -351,9 +351,9 @@ static void logd_size_rotation(void)
 	hd_start(&d, NULL);
 	logdp_start_ex(&w, d.tcp_addr, "logs", tdir, "w1", NULL, NULL,
 		       "\t\tRotateSize = 256K\n\t\tCompress = gzip");
-	clp_start(&c, "log", "node1", d.tcp_addr, NULL);
-	write_lines(c.in, 0, 30000, NULL, 0);
-	T_EQ(clp_finish(&c, 30000), 0);
+	lclp_start(&c, "log", "node1", d.tcp_addr, NULL);
+	lwrite_lines(c.in, 0, 30000, NULL, 0);
+	T_EQ(lclp_finish(&c, 30000), 0);
 	/* Wait for the compressions to finish. */
 	until = t_now_ms() + 20000;
 	do {
@@ -405,7 +405,7 @@ static void logd_time_rotation(void)
 {
 	struct hd d;
 	struct logdp w;
-	struct clp c;
+	struct lclp c;
 	char pat[200], cmd[1200], all[200];
 	long plain = -1, zipped = 0;
 	int64_t until;
@@ -415,9 +415,9 @@ static void logd_time_rotation(void)
 	hd_start(&d, NULL);
 	snprintf(pat, sizeof(pat), "%s/t/%%n-%%Y%%m%%d%%H%%M%%S.log", tdir);
 	logdp_start_ex(&w, d.tcp_addr, "logs", tdir, "w1", pat, NULL, "\t\tCompress = gzip");
-	clp_start(&c, "log", "node1", d.tcp_addr, NULL);
-	write_lines(c.in, 0, 12000, slow_hook, 1000);
-	T_EQ(clp_finish(&c, 30000), 0);
+	lclp_start(&c, "log", "node1", d.tcp_addr, NULL);
+	lwrite_lines(c.in, 0, 12000, slow_hook, 1000);
+	T_EQ(lclp_finish(&c, 30000), 0);
 	until = t_now_ms() + 20000;
 	snprintf(cmd, sizeof(cmd), "ls %s/t | grep -vc '\\.gz$'", tdir);
 	do {
@@ -441,7 +441,7 @@ static void logd_time_rotation(void)
 	T_ASSERT(fp && fscanf(fp, "%ld", &zipped) == 1);
 	pclose(fp);
 	T_ASSERTF(zipped >= 2, "only %ld files rotated by time", zipped);
-	T_ASSERT(file_has(w.err, "rotated by time: closed"));
+	T_ASSERT(lfile_has(w.err, "rotated by time: closed"));
 	logdp_stop(&w, SIGTERM);
 	hd_stop(&d);
 	rmtdir();
@@ -453,7 +453,7 @@ static void logd_replicas(void)
 	static const char *const acks2[] = { "--acks", "2", NULL };
 	struct hd d;
 	struct logdp w1, w2;
-	struct clp a, b;
+	struct lclp a, b;
 	char dir2[128], f1[300], f2[300], cmd[1024];
 
 	mktdir();
@@ -461,16 +461,16 @@ static void logd_replicas(void)
 	hd_start(&d, NULL);
 	logdp_start(&w1, d.tcp_addr, "logs", tdir, "w1");
 	logdp_start(&w2, d.tcp_addr, "logs", dir2, "w2");
-	clp_start(&a, "loga", "node1", d.tcp_addr, acks2);
-	clp_start(&b, "logb", "node2", d.tcp_addr, acks2);
+	lclp_start(&a, "loga", "node1", d.tcp_addr, acks2);
+	lclp_start(&b, "logb", "node2", d.tcp_addr, acks2);
 	for (long k = 0; k < 20000; k += 1000) {
-		write_lines(a.in, k, k + 1000, NULL, 0);
-		write_lines(b.in, k, k + 1000, NULL, 0);
+		lwrite_lines(a.in, k, k + 1000, NULL, 0);
+		lwrite_lines(b.in, k, k + 1000, NULL, 0);
 	}
-	T_EQ(clp_finish(&a, 30000), 0);
-	T_EQ(clp_finish(&b, 30000), 0);
-	T_ASSERTF(file_has(a.err, "0 left in the spool"), "stderr %s", a.err);
-	T_ASSERTF(file_has(b.err, "0 left in the spool"), "stderr %s", b.err);
+	T_EQ(lclp_finish(&a, 30000), 0);
+	T_EQ(lclp_finish(&b, 30000), 0);
+	T_ASSERTF(lfile_has(a.err, "0 left in the spool"), "stderr %s", a.err);
+	T_ASSERTF(lfile_has(b.err, "0 left in the spool"), "stderr %s", b.err);
 	for (int n = 1; n <= 2; n++) {
 		char node[8];
 
@@ -487,11 +487,11 @@ static void logd_replicas(void)
 	{
 		static const char *const quick[] = { "--acks", "2", "-T", "1500", NULL };
 
-		clp_start(&a, "logc", "node1", d.tcp_addr, quick);
-		write_lines(a.in, 20000, 21000, NULL, 0);
-		T_EQ(clp_finish(&a, 30000), 0);
-		T_ASSERTF(file_has(a.err, "1000 left in the spool"), "stderr %s", a.err);
-		T_ASSERT(file_has(node_log("node1"), "GET /req/20999 "));
+		lclp_start(&a, "logc", "node1", d.tcp_addr, quick);
+		lwrite_lines(a.in, 20000, 21000, NULL, 0);
+		T_EQ(lclp_finish(&a, 30000), 0);
+		T_ASSERTF(lfile_has(a.err, "1000 left in the spool"), "stderr %s", a.err);
+		T_ASSERT(lfile_has(node_log("node1"), "GET /req/20999 "));
 	}
 	logdp_stop(&w1, SIGTERM);
 	hd_stop(&d);
@@ -513,22 +513,22 @@ static void logd_reconnect(void)
 {
 	struct hd d;
 	struct logdp w;
-	struct clp c;
+	struct lclp c;
 
 	mktdir();
 	hd_start(&d, NULL);
 	logdp_start_ex(&w, d.tcp_addr, "logs", tdir, "w1", NULL, "StatusInterval = 1", NULL);
 	fault_d = &d;
-	clp_start(&c, "log", "node1", d.tcp_addr, NULL);
-	write_lines(c.in, 0, 30000, daemon_kill_hook, 1000);
-	T_EQ(clp_finish(&c, 60000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	lclp_start(&c, "log", "node1", d.tcp_addr, NULL);
+	lwrite_lines(c.in, 0, 30000, daemon_kill_hook, 1000);
+	T_EQ(lclp_finish(&c, 60000), 0);
+	T_ASSERTF(lfile_has(c.err, "0 left in the spool"), "stderr %s", c.err);
 	check_files(node_log("node1"), 30000, 0);
-	T_ASSERT(file_has(w.err, "lost the daemon"));
+	T_ASSERT(lfile_has(w.err, "lost the daemon"));
 	T_EQ(logtest_count(w.err, "connected to the daemon"), 2);
 	T_EQ(logtest_count(w.err, "joined logs on"), 2);
 	/* The periodic status line, without SIGUSR1. */
-	T_ASSERT(wait_file_has(w.err, "status: commits ", 3000));
+	T_ASSERT(lwait_file_has(w.err, "status: commits ", 3000));
 	logdp_stop(&w, SIGTERM);
 	hd_stop(&d);
 	rmtdir();
@@ -543,7 +543,7 @@ static void logd_plain_quarantine_match(void)
 	static const char *const plain[] = { "--plain", NULL };
 	struct hd d;
 	struct logdp w, w2;
-	struct clp c;
+	struct lclp c;
 	char q[300], dir2[128], f[300];
 
 	mktdir();
@@ -552,27 +552,27 @@ static void logd_plain_quarantine_match(void)
 	logdp_start(&w, d.tcp_addr, "logs", tdir, "w1");
 	logdp_start_ex(&w2, d.tcp_addr, "logs", dir2, "w2", NULL, NULL,
 		       "\t\tMatch = '\" 404 '");
-	clp_start(&c, "log", "node3", d.tcp_addr, plain);
-	write_lines(c.in, 0, 2000, NULL, 0);
-	T_EQ(clp_finish(&c, 30000), 0);
-	clp_start(&c, "log2", ".hidden", d.tcp_addr, NULL);
-	write_lines(c.in, 0, 100, NULL, 0);
-	T_EQ(clp_finish(&c, 30000), 0);
-	T_ASSERT(wait_file_has(node_log("node3"), "GET /req/1999 ", 10000));
+	lclp_start(&c, "log", "node3", d.tcp_addr, plain);
+	lwrite_lines(c.in, 0, 2000, NULL, 0);
+	T_EQ(lclp_finish(&c, 30000), 0);
+	lclp_start(&c, "log2", ".hidden", d.tcp_addr, NULL);
+	lwrite_lines(c.in, 0, 100, NULL, 0);
+	T_EQ(lclp_finish(&c, 30000), 0);
+	T_ASSERT(lwait_file_has(node_log("node3"), "GET /req/1999 ", 10000));
 	check_files(node_log("node3"), 2000, 0);
 	snprintf(f, sizeof(f), "%s/logs/logs/node3.log", dir2);
-	T_ASSERT(wait_file_has(f, "GET /req/1997 ", 10000));
+	T_ASSERT(lwait_file_has(f, "GET /req/1997 ", 10000));
 	check_files(f, 2000, 1);
 	snprintf(q, sizeof(q), "%s/quarantine-logs.log", tdir);
-	T_ASSERT(wait_file_has(q, ".hidden 127.0.0.1 - - [01/Jan/2025:00:00:00 +0000] "
+	T_ASSERT(lwait_file_has(q, ".hidden 127.0.0.1 - - [01/Jan/2025:00:00:00 +0000] "
 			       "\"GET /req/99 ", 10000));
 	T_EQ(logtest_count(q, ".hidden 127.0.0.1"), 100);
 	kill(w.pid, SIGUSR1);
-	T_ASSERTF(wait_file_has(w.err, "plain lines 2000, plain bytes ", 5000), "%s", w.err);
-	T_ASSERT(file_has(w.err, "status logs: lines 100, "));
-	T_ASSERT(file_has(w.err, "quarantined 100"));
+	T_ASSERTF(lwait_file_has(w.err, "plain lines 2000, plain bytes ", 5000), "%s", w.err);
+	T_ASSERT(lfile_has(w.err, "status logs: lines 100, "));
+	T_ASSERT(lfile_has(w.err, "quarantined 100"));
 	kill(w2.pid, SIGUSR1);
-	T_ASSERTF(wait_file_has(w2.err, "filtered 1890", 5000), "%s", w2.err);
+	T_ASSERTF(lwait_file_has(w2.err, "filtered 1890", 5000), "%s", w2.err);
 	logdp_stop(&w, SIGTERM);
 	logdp_stop(&w2, SIGTERM);
 	hd_stop(&d);
@@ -594,12 +594,12 @@ static void logd_check_config(void)
 	snprintf(cmd, sizeof(cmd), "%s -n -c %s > %s && cmp %s %s",
 		 logtest_build_path("chorus-logd"), conf, conf2, conf, conf2);
 	T_EQ(system(cmd), 0);
-	T_ASSERT(file_has(conf, "Fsync = 100ms"));
+	T_ASSERT(lfile_has(conf, "Fsync = 100ms"));
 	snprintf(cmd, sizeof(cmd), "printf 'Spread {\\n Log { Group = g }\\n}\\n' > %s; "
 		 "%s -n -c %s 2> %s/err2", conf, logtest_build_path("chorus-logd"), conf, tdir);
 	T_EQ(WEXITSTATUS(system(cmd)), 1);
 	snprintf(conf2, sizeof(conf2), "%s/err2", tdir);
-	T_ASSERT(file_has(conf2, "line 2: Log block for g without File or VhostDir"));
+	T_ASSERT(lfile_has(conf2, "line 2: Log block for g without File or VhostDir"));
 	snprintf(cmd, sizeof(cmd), "%s -x 2>/dev/null", logtest_build_path("chorus-logd"));
 	T_EQ(WEXITSTATUS(system(cmd)), 2);
 	rmtdir();
