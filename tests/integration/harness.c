@@ -34,7 +34,7 @@ int64_t t_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static unsigned free_port(void)
+unsigned hd_free_port(void)
 {
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
@@ -77,7 +77,7 @@ void hd_start_ex(struct hd *d, const char *extra, const char *const *args,
 	snprintf(d->dir, sizeof(d->dir), "/tmp/chorus-test-XXXXXX");
 	if (!mkdtemp(d->dir))
 		t_fail(__FILE__, __LINE__, "mkdtemp: %s", strerror(errno));
-	d->port = free_port();
+	d->port = hd_free_port();
 	snprintf(d->conf, sizeof(d->conf), "%s/spread.conf", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/chorusd.log", d->dir);
 	snprintf(d->unix_path, sizeof(d->unix_path), "%s/%u",

@@ -70,6 +70,9 @@ size_t raw_frame(uint8_t *out, uint32_t type, const char *sender,
  * returns its total length or -1. */
 ssize_t raw_read_frame(int fd, uint8_t *buf, size_t cap, int ms);
 
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+unsigned hd_free_port(void);
+
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t t_now_ms(void);
 

@@ -57,24 +57,6 @@ static void need_apache(void)
 		t_skip("ab (apache2-utils) is not installed");
 }
 
-static unsigned free_port(void)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	unsigned port;
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0)
-		t_fail(__FILE__, __LINE__, "no free port: %s", strerror(errno));
-	port = ntohs(sin.sin_port);
-	close(fd);
-	return port;
-}
-
 /* Writes the configuration: `log` is the CustomLog target of the
  * chorus-log line ("|..." or a file), ref adds the reference file. */
 static void httpd_conf(struct httpd *h, const char *log, int ref)
@@ -185,7 +167,7 @@ static void httpd_init(struct httpd *h)
 	snprintf(h->dir, sizeof(h->dir), "/tmp/chorus-apache-XXXXXX");
 	T_ASSERT(mkdtemp(h->dir) != NULL);
 	chmod(h->dir, 0755);
-	h->port = free_port();
+	h->port = hd_free_port();
 }
 
 static void rmdir_all(const char *dir)
