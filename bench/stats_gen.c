@@ -284,9 +284,15 @@ int main(int argc, char **argv)
 			fprintf(out, "%s\n", junk[rnd_below(4)]);
 			continue;
 		}
-		client(ip, sizeof(ip), rnd_skew(clients));
+		unsigned cl = rnd_skew(clients);
+		const unsigned nag = sizeof(agents) / sizeof(agents[0]);
+
+		client(ip, sizeof(ip), cl);
 		path_for(path, sizeof(path), &bytes, &status);
-		unsigned ag = rnd_skew(sizeof(agents) / sizeof(agents[0]));
+		/* A client mostly keeps its agent (as in real logs); now and then
+		 * it uses another program. */
+		unsigned ag = rnd_below(10) ? (unsigned)(((uint64_t)cl * 2654435761u) >> 7) % nag
+					    : rnd_skew(nag);
 		if (rnd_below(10) < 8)
 			snprintf(ref, sizeof(ref), "-");
 		else

@@ -55,7 +55,8 @@ int agg_init(struct agg *a, const struct agg_limits *lim, const struct rl_set *r
 	vs_init(&a->hosts);
 	a->nodes = calloc(lim->nodes_max, sizeof(*a->nodes));
 	a->agent_info = calloc(lim->agents_max, sizeof(*a->agent_info));
-	if (!a->nodes || !a->agent_info) {
+	a->norel = calloc(AGG_NOREL, sizeof(*a->norel));
+	if (!a->nodes || !a->agent_info || !a->norel) {
 		agg_free(a);
 		return -1;
 	}
@@ -64,7 +65,6 @@ int agg_init(struct agg *a, const struct agg_limits *lim, const struct rl_set *r
 
 static void day_free(struct agg_day *d)
 {
-	tab_free(&d->status);
 	for (int t = 0; t < T__COUNT; t++)
 		tab_free(&d->tabs[t]);
 	free(d);
@@ -84,6 +84,7 @@ void agg_free(struct agg *a)
 		tab_free(&a->tabs[t]);
 	tab_free(&a->agents);
 	free(a->agent_info);
+	free(a->norel);
 	vs_free(&a->vis);
 	vs_free(&a->hosts);
 	memset(a, 0, sizeof(*a));
@@ -122,7 +123,6 @@ struct agg_day *agg_day_get(struct agg *a, int32_t day, int create)
 		return NULL;
 	d->day = day;
 	d->date = lf_date_of_day(day);
-	tab_init(&d->status, 1000);
 	for (int t = 0; t < T__COUNT; t++)
 		tab_init(&d->tabs[t], a->lim.day_capacity);
 	memmove(&a->days[lo + 1], &a->days[lo], (a->ndays - lo) * sizeof(*a->days));
@@ -256,29 +256,45 @@ static int add2(struct agg *a, struct agg_day *d, int t, uint64_t h, const char 
 	return tab_add(&d->tabs[t], h, k, n, 1, bytes, ok);
 }
 
-static int add_str(struct agg *a, struct agg_day *d, int t, const char *s, uint64_t bytes)
+static int add_str(struct agg *a, struct agg_day *d, int t, uint64_t h, const char *s,
+		   uint64_t bytes)
 {
-	size_t n = strlen(s);
+	return add2(a, d, t, h, s, strlen(s), bytes, 0);
+}
 
-	return add2(a, d, t, tab_hash(s, n), s, n, bytes, 0);
+static uint64_t str_hash(const char *s)
+{
+	return s ? tab_hash(s, strlen(s)) : 0;
+}
+
+void agg_agent_classify(struct agg *a, uint32_t i)
+{
+	const struct tab_ent *e = &a->agents.ent[i];
+	struct agg_agent *g = &a->agent_info[i];
+	struct ag_info ai;
+
+	ag_classify(tab_key(&a->agents, e), e->klen, &ai);
+	g->cls = (uint8_t)ai.cls;
+	g->name = ai.name;
+	g->os = ai.os;
+	g->h_ua = tab_hash(tab_key(&a->agents, e), e->klen);
+	g->h_class = str_hash(ag_class_name(ai.cls));
+	g->h_name = str_hash(ai.name);
+	g->h_os = str_hash(ai.os);
 }
 
 /* The exact id of an agent string, classifying it the first time. */
 static uint32_t agent_id(struct agg *a, const char *ua, size_t n, const struct agg_agent **info)
 {
-	static const struct agg_agent unknown = { AG_OTHER, NULL, NULL };
+	static const struct agg_agent unknown = { AG_OTHER, NULL, NULL, 0, 0, 0, 0 };
 	uint64_t h = tab_hash(ua, n);
 	struct tab_ent *e = tab_find(&a->agents, h, ua, n);
 
 	if (!e && a->agents.n < a->lim.agents_max && n <= TAB_KEY_MAX) {
 		uint32_t i = a->agents.n;
-		struct ag_info ai;
 
 		if (tab_add(&a->agents, h, ua, n, 1, 0, 0) == 0) {
-			ag_classify(ua, n, &ai);
-			a->agent_info[i].cls = (uint8_t)ai.cls;
-			a->agent_info[i].name = ai.name;
-			a->agent_info[i].os = ai.os;
+			agg_agent_classify(a, i);
 			*info = &a->agent_info[i];
 			return i;
 		}
@@ -328,10 +344,7 @@ int agg_add(struct agg *a, const struct lf_rec *r, const char *node, size_t node
 	a->hours_bytes[r->hour] += r->bytes;
 	a->status_req[r->status]++;
 	a->status_bytes[r->status] += r->bytes;
-	char sbuf[4];
-	int sl = snprintf(sbuf, sizeof(sbuf), "%d", r->status);
-	if (tab_add(&d->status, tab_hash(sbuf, (size_t)sl), sbuf, (size_t)sl, 1, r->bytes, 0) != 0)
-		return -1;
+	d->status_req[r->status]++;
 
 	const struct agg_agent *ai = NULL;
 	uint32_t ua = 0;
@@ -351,22 +364,25 @@ int agg_add(struct agg *a, const struct lf_rec *r, const char *node, size_t node
 	if (!d->closed) {
 		int nv;
 
+		/* A visitor new to the whole report is new to its node, and
+		 * one the node has seen is not new: the node's set decides
+		 * whether the global one needs a look. */
 		k.day = r->day;
 		k.ua = ua;
-		k.node = VS_NODE_ALL;
-		if ((nv = vs_insert(&a->vis, &k)) < 0)
-			return -1;
-		if (nv) {
-			a->tot.visitors++;
-			d->c.visitors++;
-			a->hours_vis[r->hour]++;
-		}
 		k.node = (uint32_t)(nd - a->nodes);
 		if ((nv = vs_insert(&a->vis, &k)) < 0)
 			return -1;
 		if (nv) {
 			nd->c.visitors++;
 			ndd->c.visitors++;
+			k.node = VS_NODE_ALL;
+			if ((nv = vs_insert(&a->vis, &k)) < 0)
+				return -1;
+			if (nv) {
+				a->tot.visitors++;
+				d->c.visitors++;
+				a->hours_vis[r->hour]++;
+			}
 		}
 	} else {
 		a->late_lines++;
@@ -425,20 +441,27 @@ int agg_add(struct agg *a, const struct lf_rec *r, const char *node, size_t node
 		}
 	}
 	if (r->ua) {
-		if (add_str(a, d, T_CLASSES, ag_class_name(ai->cls), r->bytes) != 0)
+		const char *cn = ag_class_name(ai->cls);
+		uint64_t hc = ai->h_class ? ai->h_class : str_hash(cn);
+		uint64_t hu = ai->h_ua ? ai->h_ua : tab_hash(r->ua, r->ua_len);
+
+		if (add_str(a, d, T_CLASSES, hc, cn, r->bytes) != 0)
 			return -1;
 		static const int by_class[AG__COUNT] = { -1, T_BROWSERS, T_TOOLS, T_CRAWLERS };
 		if (ai->name && by_class[ai->cls] >= 0 &&
-		    add_str(a, d, by_class[ai->cls], ai->name, r->bytes) != 0)
+		    add_str(a, d, by_class[ai->cls], ai->h_name, ai->name, r->bytes) != 0)
 			return -1;
-		if (ai->os && add_str(a, d, T_OS, ai->os, r->bytes) != 0)
+		if (ai->os && add_str(a, d, T_OS, ai->h_os, ai->os, r->bytes) != 0)
 			return -1;
-		if (add2(a, d, T_AGENTS, tab_hash(r->ua, r->ua_len), r->ua, r->ua_len, r->bytes,
-			 0) != 0)
+		if (add2(a, d, T_AGENTS, hu, r->ua, r->ua_len, r->bytes, 0) != 0)
 			return -1;
 	}
 	struct rl_match m;
-	if (a->rel.n && rl_match(&a->rel, p, pl, &m)) {
+	uint64_t *nr = &a->norel[hp & (AGG_NOREL - 1)];
+	int rel = 0;
+	if (a->rel.n && *nr != hp && !(rel = rl_match(&a->rel, p, pl, &m)))
+		*nr = hp;
+	if (rel) {
 		char key[600];
 		int kl = snprintf(key, sizeof(key), "%.*s\x1f%.*s\x1f%s", (int)m.release_len,
 				  m.release, (int)(m.image_len > 400 ? 400 : m.image_len), m.image,

@@ -42,7 +42,7 @@ struct agg_day {
 	uint8_t closed; /* visitor set dropped, tables cut to day_top */
 	struct agg_counts c;
 	uint64_t hreq[24], hbytes[24];
-	struct tab status;            /* "404" -> requests */
+	uint64_t status_req[1000];    /* requests by status code (0: none) */
 	struct tab tabs[T__COUNT];
 };
 
@@ -81,7 +81,13 @@ struct agg_agent {
 	uint8_t cls;
 	const char *name; /* static strings of agent.c */
 	const char *os;
+	uint64_t h_ua, h_class, h_name, h_os; /* their tab_hash() */
 };
+
+/* Paths known not to match a release pattern, by hash: most paths are
+ * not releases, and the patterns are then tried once per distinct path
+ * instead of once per line. */
+#define AGG_NOREL 65536
 
 struct agg {
 	struct agg_limits lim;
@@ -110,7 +116,11 @@ struct agg {
 	uint32_t nex;
 	/* the last day and node looked up (logs come in order) */
 	uint32_t last_day_i, last_node_i;
+	uint64_t *norel; /* AGG_NOREL path hashes */
 };
+
+/* Fills the classification of agent i (after its entry was added). */
+void agg_agent_classify(struct agg *a, uint32_t i);
 
 void agg_default_limits(struct agg_limits *l);
 /* Returns 0 or -1 (memory). */

@@ -376,6 +376,11 @@ int lf_parse(const struct lf_format *f, const char *line, size_t len, struct lf_
 			size_t rest = p < end ? (size_t)(end - p) : 0;
 
 			e = rest ? memchr(p, next->lit[0], rest) : NULL;
+			/* The last field of a shorter line (a common line in a
+			 * combined log) runs to the end of the line. */
+			if (!e && rest && (seen & essential) == (essential & f->have) &&
+			    (seen & ((1u << LF_REQUEST) | (1u << LF_PATH))))
+				e = end;
 			if (!e)
 				return p == end ? LF_R_TRUNCATED : LF_R_BAD_FIELD;
 		} else {

@@ -310,16 +310,9 @@ int rep_json(FILE *o, const struct agg *a, const struct rep_meta *m)
 		/* Ascending by code. */
 		int first = 1;
 		for (int s = 0; s < 1000; s++) {
-			char sb[4];
-			int sl = snprintf(sb, sizeof(sb), "%d", s);
-			const struct tab_ent *e;
-
-			if (!a->status_req[s])
+			if (!d->status_req[s])
 				continue;
-			e = tab_find(&d->status, tab_hash(sb, (size_t)sl), sb, (size_t)sl);
-			if (!e)
-				continue;
-			fprintf(o, "%s\"%d\":%" PRIu64, first ? "" : ",", s, e->req);
+			fprintf(o, "%s\"%d\":%" PRIu64, first ? "" : ",", s, d->status_req[s]);
 			first = 0;
 		}
 		fputs("}}", o);

@@ -146,7 +146,8 @@ int state_save(const char *path, const char *fp, const struct agg *a,
 			w_u64(o, d->hreq[h]);
 			w_u64(o, d->hbytes[h]);
 		}
-		w_tab(o, &d->status);
+		for (int k = 0; k < 1000; k++)
+			w_u64(o, d->status_req[k]);
 		for (int t = 0; t < T__COUNT; t++)
 			w_tab(o, &d->tabs[t]);
 	}
@@ -388,8 +389,8 @@ static int load_body(struct cur *c, struct agg *a, struct in_seen *seen)
 			d->hreq[h] = r_u64(c);
 			d->hbytes[h] = r_u64(c);
 		}
-		if (r_tab(c, &d->status) != 0)
-			return -1;
+		for (int k = 0; k < 1000; k++)
+			d->status_req[k] = r_u64(c);
 		for (int t = 0; t < T__COUNT; t++)
 			if (r_tab(c, &d->tabs[t]) != 0)
 				return -1;
@@ -424,15 +425,10 @@ static int load_body(struct cur *c, struct agg *a, struct in_seen *seen)
 			return -1;
 	if (r_tab(c, &a->agents) != 0)
 		return -1;
-	for (uint32_t i = 0; i < a->agents.n; i++) {
-		struct ag_info ai;
-		const struct tab_ent *e = &a->agents.ent[i];
-
-		ag_classify(tab_key(&a->agents, e), e->klen, &ai);
-		a->agent_info[i].cls = (uint8_t)ai.cls;
-		a->agent_info[i].name = ai.name;
-		a->agent_info[i].os = ai.os;
-	}
+	if (a->agents.n > a->lim.agents_max)
+		return -1;
+	for (uint32_t i = 0; i < a->agents.n; i++)
+		agg_agent_classify(a, i);
 	if (r_vset(c, &a->vis) != 0 || r_vset(c, &a->hosts) != 0)
 		return -1;
 	uint64_t nf = r_u64(c);

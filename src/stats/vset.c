@@ -18,7 +18,6 @@ void vs_init(struct vset *s)
 void vs_free(struct vset *s)
 {
 	free(s->slot);
-	free(s->used);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -37,49 +36,57 @@ static inline uint64_t key_hash(const struct vs_key *k)
 	return h;
 }
 
-static void place(struct vs_key *slot, uint8_t *used, size_t nslot, const struct vs_key *k)
+static void place(struct vs_key *slot, size_t nslot, const struct vs_key *k)
 {
 	size_t i = key_hash(k) & (nslot - 1);
 
-	while (used[i])
+	while (slot[i].day != VS_EMPTY)
 		i = (i + 1) & (nslot - 1);
 	slot[i] = *k;
-	used[i] = 1;
 }
 
-static int resize(struct vset *s, size_t nslot)
+static struct vs_key *empty_slots(size_t nslot)
 {
 	struct vs_key *ns = malloc(nslot * sizeof(*ns));
-	uint8_t *nu = calloc(nslot, 1);
 
-	if (!ns || !nu) {
-		free(ns);
-		free(nu);
+	if (ns)
+		for (size_t i = 0; i < nslot; i++)
+			ns[i].day = VS_EMPTY;
+	return ns;
+}
+
+/* Moves the keys with day >= min_day into a table of nslot slots. */
+static int rebuild(struct vset *s, size_t nslot, int32_t min_day)
+{
+	struct vs_key *ns = empty_slots(nslot);
+	size_t n = 0;
+
+	if (!ns)
 		return -1;
-	}
 	for (size_t i = 0; i < s->nslot; i++)
-		if (s->used[i])
-			place(ns, nu, nslot, &s->slot[i]);
+		if (s->slot[i].day != VS_EMPTY && s->slot[i].day >= min_day) {
+			place(ns, nslot, &s->slot[i]);
+			n++;
+		}
 	free(s->slot);
-	free(s->used);
 	s->slot = ns;
-	s->used = nu;
 	s->nslot = nslot;
+	s->n = n;
 	return 0;
 }
 
 int vs_insert(struct vset *s, const struct vs_key *k)
 {
-	if ((s->n + 1) * 10 > s->nslot * 7 && resize(s, s->nslot ? s->nslot * 2 : 1024) != 0)
+	if ((s->n + 1) * 10 > s->nslot * 7 &&
+	    rebuild(s, s->nslot ? s->nslot * 2 : 1024, VS_EMPTY + 1) != 0)
 		return -1;
 	size_t i = key_hash(k) & (s->nslot - 1);
-	while (s->used[i]) {
+	while (s->slot[i].day != VS_EMPTY) {
 		if (memcmp(&s->slot[i], k, sizeof(*k)) == 0)
 			return 0;
 		i = (i + 1) & (s->nslot - 1);
 	}
 	s->slot[i] = *k;
-	s->used[i] = 1;
 	s->n++;
 	return 1;
 }
@@ -89,36 +96,20 @@ int vs_drop_before(struct vset *s, int32_t day)
 	size_t keep = 0;
 
 	for (size_t i = 0; i < s->nslot; i++)
-		if (s->used[i] && s->slot[i].day >= day)
+		if (s->slot[i].day != VS_EMPTY && s->slot[i].day >= day)
 			keep++;
 	if (keep == s->n)
 		return 0;
 	size_t nslot = 1024;
 	while (keep * 10 > nslot * 5)
 		nslot *= 2;
-	struct vs_key *ns = malloc(nslot * sizeof(*ns));
-	uint8_t *nu = calloc(nslot, 1);
-	if (!ns || !nu) {
-		free(ns);
-		free(nu);
-		return -1;
-	}
-	for (size_t i = 0; i < s->nslot; i++)
-		if (s->used[i] && s->slot[i].day >= day)
-			place(ns, nu, nslot, &s->slot[i]);
-	free(s->slot);
-	free(s->used);
-	s->slot = ns;
-	s->used = nu;
-	s->nslot = nslot;
-	s->n = keep;
-	return 0;
+	return rebuild(s, nslot, day);
 }
 
 void vs_each(const struct vset *s, void (*fn)(const struct vs_key *k, void *arg), void *arg)
 {
 	for (size_t i = 0; i < s->nslot; i++)
-		if (s->used[i])
+		if (s->slot[i].day != VS_EMPTY)
 			fn(&s->slot[i], arg);
 }
 

@@ -21,9 +21,11 @@ struct vs_key {
 	uint32_t node;
 };
 
+/* A slot whose day is VS_EMPTY is free (no log date is that early). */
+#define VS_EMPTY INT32_MIN
+
 struct vset {
 	struct vs_key *slot;
-	uint8_t *used;
 	size_t n, nslot;
 };
 
