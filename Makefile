@@ -207,6 +207,7 @@ bench: all $(BENCH_BIN)
 	$(Q)sh bench/run.sh $(B)
 	$(Q)sh bench/log_bench.sh $(B)
 	$(Q)sh bench/logd_bench.sh $(B)
+	$(Q)sh bench/stats_bench.sh $(B)
 	$(Q)$(B)/bench/bench_ring
 
 install: all
