@@ -169,7 +169,8 @@ $(B)/bench/%: $(call obj,bench/%.c) $(CORE_A) $(LIBCHORUS_A)
 deps:
 	$(Q)sh tests/deps.sh
 
-test-bins: all $(UNIT_BIN) $(INTEG_BIN) $(FUZZ_REPLAY) $(RING_SIM)
+# bench/stats_gen makes the logs of the chorus-stats tests.
+test-bins: all $(UNIT_BIN) $(INTEG_BIN) $(FUZZ_REPLAY) $(RING_SIM) $(B)/bench/stats_gen
 
 # `make check` runs the suite twice: as built, and under AddressSanitizer
 # and UndefinedBehaviorSanitizer. SANITIZE=1 or SANITIZE=0 runs one.

@@ -107,6 +107,21 @@ static int write_atomic(const char *path, int (*fn)(FILE *, void *), void *arg)
 		}
 		return 0;
 	}
+	/* Only a regular file (or a new one) is replaced by a rename: a
+	 * device or a FIFO (/dev/null, a pipe) is written in place. */
+	struct stat sb;
+	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		if (!(o = fopen(path, "w"))) {
+			fprintf(stderr, "chorus-stats: %s: %s\n", path, strerror(errno));
+			return -1;
+		}
+		int rc = fn(o, arg);
+		if (fclose(o) != 0)
+			rc = -1;
+		if (rc != 0)
+			fprintf(stderr, "chorus-stats: %s: %s\n", path, strerror(errno ? errno : EIO));
+		return rc;
+	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
 	if (!(o = fopen(tmp, "w"))) {
 		fprintf(stderr, "chorus-stats: %s: %s\n", tmp, strerror(errno));

@@ -107,6 +107,15 @@ int state_save(const char *path, const char *fp, const struct agg *a,
 	char tmp[PATH_MAX];
 	int fd = -1, ret = -1;
 
+	struct stat sb;
+
+	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "state %s: not a regular file", path);
+		if (o)
+			fclose(o);
+		free(buf);
+		return -1;
+	}
 	if (!o)
 		goto nomem;
 	fwrite(magic, 1, 8, o);
@@ -456,9 +465,14 @@ int state_load(const char *path, const char *fp, struct agg *a, struct in_seen *
 	       const struct agg_limits *lim, const struct rl_set *rel, unsigned have, char *err,
 	       size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat sb;
 	uint8_t *buf = NULL;
+
+	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "state %s: not a regular file", path);
+		return -1;
+	}
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0 && errno == ENOENT)
 		return agg_init(a, lim, rel, have) == 0 ? 0 : (snprintf(err, errlen, "out of memory"), -1);

@@ -105,3 +105,18 @@ if ! "$S" -q "$d/y.gz" 2> "$d/err" > /dev/null && grep -q "gzip" "$d/err"; then
 else
 	fail corrupt_input "a corrupt gzip file was not reported"
 fi
+
+# 7. An output that is not a regular file (a FIFO) is written in place,
+# never replaced by a rename; a state path that is one is refused.
+mkfifo "$d/fifo"
+cat "$d/fifo" > "$d/fifo.out" &
+cat_pid=$!
+"$S" -q --json "$d/fifo" tests/stats/small.log
+wait $cat_pid
+if [ -p "$d/fifo" ] && grep -q '"schema":"chorus-stats"' "$d/fifo.out" &&
+	! "$S" -q --state "$d/fifo" tests/stats/small.log > "$d/out" 2> "$d/err" &&
+	grep -q "not a regular file" "$d/err"; then
+	pass special_files
+else
+	fail special_files "a FIFO output was replaced or a FIFO state accepted"
+fi

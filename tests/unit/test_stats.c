@@ -252,7 +252,8 @@ static void bounded_table(void)
 	/* The most frequent key is exact or within its bound, and first. */
 	uint32_t idx[1];
 	T_EQ(tab_top(&t, 1, idx), 1);
-	T_STREQ(strndup(tab_key(&t, &t.ent[idx[0]]), t.ent[idx[0]].klen), "k0");
+	T_EQ(t.ent[idx[0]].klen, 2);
+	T_ASSERT(memcmp(tab_key(&t, &t.ent[idx[0]]), "k0", 2) == 0);
 	tab_free(&t);
 }
 
