@@ -459,7 +459,7 @@ class Checker:
                             break
 
     # -- expectations of a scenario -----------------------------------------
-    def final_views(self, mode):
+    def final_views(self, mode, only):
         """Clean sessions that end in the same group must end in one view
         listing exactly them (mode merged), or one per daemon (per-daemon)."""
         ends = collections.defaultdict(list)   # (g, key) -> [(sess, view)]
@@ -475,6 +475,8 @@ class Checker:
                     vw = next(views)
                     last[vw.g] = vw
             for g, vw in last.items():
+                if only and g not in only:
+                    continue
                 key = "all" if mode == "merged" else sess.daemon
                 ends[(g, key)].append((sess, vw))
         for (g, key), lst in ends.items():
@@ -536,6 +538,8 @@ def main(argv):
     ap.add_argument("logs", nargs="+")
     ap.add_argument("--final", choices=("none", "merged", "per-daemon"),
                     default="none", help="how clean sessions must end")
+    ap.add_argument("--final-group", action="append", default=[],
+                    help="--final looks at this group only (repeatable)")
     ap.add_argument("--group", default=None,
                     help="the group whose views --split looks at")
     ap.add_argument("--fault-time", type=int, default=None,
@@ -554,7 +558,7 @@ def main(argv):
     c = Checker(sessions, v)
     c.run()
     if a.final != "none":
-        c.final_views(a.final)
+        c.final_views(a.final, set(a.final_group))
     if a.fault_time is not None:
         if not a.group or not a.split:
             sys.stderr.write("evcheck: --fault-time needs --group and --split\n")

@@ -18,7 +18,9 @@
  * delivered a "done" sent in its current view of each group by every
  * member of that view, or when the drain time runs out. As no member sends
  * anything in a view after its "done", every client that ends in the same
- * view has then delivered the same messages in it.
+ * view has then delivered the same messages in it. With -W it then stays
+ * connected, logging nothing more, until a second SIGTERM: so no client
+ * leaves a view before every client has drained in it.
  *
  * Message classes: each message belongs to one class, with its own
  * sequence number per (session, group, class), starting at 1:
@@ -96,6 +98,7 @@ struct evc {
 	int max_bytes;        /* payload sizes are drawn in [64, max_bytes] */
 	int churn_ms;         /* >0: the last group is left and joined again */
 	int drain_ms;
+	int linger;           /* -W: stay connected after END until told */
 	int64_t deadline_ms;  /* monotonic; the client ends by then */
 
 	FILE *log;
@@ -115,12 +118,13 @@ struct evc {
 	char *sbuf;                      /* EV_MAX_BYTES */
 };
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested; /* counts SIGTERM, SIGINT */
 
 static void on_stop(int sig)
 {
 	(void)sig;
-	stop_requested = 1;
+	if (stop_requested < 2)
+		stop_requested++;
 }
 
 static int64_t mono_ms(void)
@@ -600,6 +604,34 @@ static void end(struct evc *e, int clean, const char *why)
 	e->connected = 0;
 }
 
+/* Logs the clean end, then, with -W, keeps the session (reading and
+ * dropping what arrives, logging nothing) until a second stop request or
+ * the deadline: a client that has drained does not change the views of
+ * those still draining by leaving them. */
+static void linger(struct evc *e)
+{
+	char pname[MAX_GROUP_NAME + 1];
+
+	ev_log(e, "END s=%s clean=1 why=drained", tok(e->priv, pname));
+	fflush(e->log);
+	while (e->linger && stop_requested < 2 && mono_ms() < e->deadline_ms) {
+		struct pollfd p = { e->mbox, POLLIN, 0 };
+		char sender[MAX_GROUP_NAME];
+		service st = DROP_RECV;
+		int ng, en, r;
+		int16 mt;
+
+		if (SP_poll(e->mbox) <= 0 && poll(&p, 1, 50) <= 0)
+			continue;
+		r = SP_receive(e->mbox, &st, sender, EV_MAX_MEMBERS, &ng,
+			       e->rgroups, &mt, &en, EV_RECV_CAP - 1, e->rbuf);
+		if (r < 0 && r != GROUPS_TOO_SHORT && r != BUFFER_TOO_SHORT)
+			break;
+	}
+	SP_disconnect(e->mbox);
+	e->connected = 0;
+}
+
 /* Leaves the churning group, or joins it again, when its time has come. */
 static int churn(struct evc *e, int64_t now)
 {
@@ -660,7 +692,7 @@ static int run(struct evc *e)
 				continue;
 			}
 			if (drained(e)) {
-				end(e, 1, "drained");
+				linger(e);
 				return 0;
 			}
 			if (now >= e->drain_end_ms) {
@@ -725,7 +757,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: evclient -s daemon -u prefix -o log [-g g1,g2] [-i index]\n"
 		"                [-r msgs/s] [-b max_bytes] [-L churn_ms] [-D drain_ms]\n"
-		"                [-T seconds] [-S seed]\n");
+		"                [-T seconds] [-S seed] [-W]\n");
 	exit(2);
 }
 
@@ -742,10 +774,11 @@ int main(int argc, char **argv)
 	e.rate = 50;
 	e.max_bytes = 1200;
 	e.drain_ms = 10000;
-	while ((ch = getopt(argc, argv, "b:D:g:i:L:o:r:s:S:T:u:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:D:g:i:L:o:r:s:S:T:u:W")) != -1) {
 		switch (ch) {
 		case 'b': e.max_bytes = atoi(optarg); break;
 		case 'D': e.drain_ms = atoi(optarg); break;
+		case 'W': e.linger = 1; break;
 		case 'g': groups = optarg; break;
 		case 'i': e.cli = atoi(optarg); break;
 		case 'L': e.churn_ms = atoi(optarg); break;

@@ -256,8 +256,10 @@ nsh_start_client() {
 
 # Asks every client to stop and waits; a client still there after the
 # timeout (default 20 s) is killed. Returns 1 if any had to be killed.
+# Clients started with -W first drain and log END, then wait for a second
+# SIGTERM: it is sent once every log has its END (or its client exited).
 nsh_stop_clients() {
-	local t=${1:-20} p left rc=0 i=0
+	local t=${1:-20} p f left rc=0 i=0 phase=1
 	for p in $NSH_CLIENT_PIDS; do
 		kill -TERM "$p" 2>/dev/null
 	done
@@ -267,6 +269,17 @@ nsh_stop_clients() {
 			kill -0 "$p" 2>/dev/null && left="$left $p"
 		done
 		[ -z "$left" ] && break
+		if [ $phase = 1 ]; then
+			phase=2
+			for f in $NSH_CLIENT_LOGS; do
+				grep -q '^END ' "$f" 2>/dev/null || phase=1
+			done
+			if [ $phase = 2 ]; then
+				for p in $NSH_CLIENT_PIDS; do
+					kill -TERM "$p" 2>/dev/null
+				done
+			fi
+		fi
 		sleep 0.1
 		i=$((i + 1))
 	done
