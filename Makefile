@@ -6,6 +6,8 @@
 #   make fuzz            time-bounded libFuzzer runs (clang), FUZZ_SECONDS each
 #   make bench           benchmarks (figures, never assertions)
 #   make sim-soak SEEDS=N  the ring simulator over N random seeds
+#   make netns-soak EPISODES=N  N random fault episodes on daemons in network
+#                        namespaces (root; NETNS_DAEMONS=5, SEED=)
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make V=1             show the commands
 #
@@ -94,7 +96,7 @@ NETNS_BIN := $(patsubst tests/netns/%.c,$(B)/tests/netns/%,$(NETNS_SRC))
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
-.PHONY: all check test-bins fuzz bench install uninstall clean deps sim-soak
+.PHONY: all check test-bins fuzz bench install uninstall clean deps sim-soak netns-soak
 .DEFAULT_GOAL := all
 # Keep intermediate objects, so a second make has nothing to do.
 .SECONDARY:
@@ -200,6 +202,13 @@ fuzz:
 # Any number of random simulator seeds (make check runs a fixed share).
 sim-soak: $(RING_SIM)
 	$(Q)$(RING_SIM) soak --seeds $(SEEDS)
+
+# Any number of random fault episodes (make check runs a fixed list).
+EPISODES ?= 50
+NETNS_DAEMONS ?= 5
+netns-soak: all $(NETNS_BIN)
+	$(Q)CHORUS_BUILD=$(CURDIR)/$(B) sh tests/netns/episodes.sh --daemons $(NETNS_DAEMONS) \
+		--clients 1 --name netns.soak --soak $(EPISODES) $(if $(SEED),--seed $(SEED))
 
 bench: all $(BENCH_BIN)
 	$(Q)sh bench/run.sh $(B)

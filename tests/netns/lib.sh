@@ -136,6 +136,7 @@ nsh_init() {
 		done
 		echo "}"
 		echo 'UnixSocketDir = ""'
+		echo "RuntimeDir = $NSH_RUN"
 		for i in "$@"; do
 			echo "$i"
 		done
