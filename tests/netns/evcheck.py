@@ -211,7 +211,7 @@ class Checker:
         seg_last = {}          # (g, from, c) -> last n in this view
         fifo_last = {}         # (g, from, c) -> last n
         seen = set()
-        leave_pending = set()
+        leave_pending = collections.Counter()  # leaves not yet answered
         my_sends = []          # (id, where) of ordered sends
 
         def close(g, nxt):
@@ -227,9 +227,9 @@ class Checker:
             elif k == "SENDFAIL":
                 pass
             elif k == "JOIN":
-                leave_pending.discard(f.get("g"))
+                pass
             elif k == "LEAVE":
-                leave_pending.add(f.get("g"))
+                leave_pending[f.get("g")] += 1
             elif k in ("BAD", "REJECT"):
                 v.add(k.lower(), w, "%s %s" % (k, " ".join(
                     "%s=%s" % kv for kv in f.items() if kv[0] != "t")))
@@ -258,10 +258,10 @@ class Checker:
                 trans[g] = True
             elif k == "SELFLEAVE":
                 g = f["g"]
-                if g not in leave_pending:
+                if leave_pending[g] <= 0:
                     v.add("notification", w, "self-leave of %s without a "
                           "leave request" % g)
-                leave_pending.discard(g)
+                leave_pending[g] -= 1
                 close(g, ("SELFLEAVE",))
                 cur.pop(g, None)
             elif k == "MSG":

@@ -317,6 +317,22 @@ def m_lost_then_new(l):
         x[j] = x[j].replace("gid=" + V4, "gid=167772417.300.2")
 
 
+def m_queued_churn(l):
+    """Not a violation: a leave and a join, twice, requested while the
+    daemon was stopped, answered in order afterwards."""
+    a = l[A]
+    i = find(a, "END s=")
+    v5 = "167772417.300.%d"
+    a[i:i] = ["LEAVE s=#a#d1 g=g t=1", "JOIN s=#a#d1 g=g t=2",
+              "LEAVE s=#a#d1 g=g t=3", "JOIN s=#a#d1 g=g t=4",
+              "SELFLEAVE s=#a#d1 g=g t=5",
+              "REG s=#a#d1 g=g cause=JOIN gid=%s idx=0 members=#a#d1,#b#d2,#c#d3 "
+              "vs=#a#d1 myvs=0 changed=#a#d1 t=6" % (v5 % 2),
+              "SELFLEAVE s=#a#d1 g=g t=7",
+              "REG s=#a#d1 g=g cause=JOIN gid=%s idx=0 members=#a#d1,#b#d2,#c#d3 "
+              "vs=#a#d1 myvs=0 changed=#a#d1 t=8" % (v5 % 4)]
+
+
 CASES = [
     ("total_order", m_swap_order, "total-order", ()),
     ("vs_missing_last", m_drop_last_of_view, "virtual-synchrony", ()),
@@ -371,6 +387,8 @@ def main():
            out.strip()[-300:])
     rc, kinds, out = run_checker(edit(m_lost_then_new), ("--final", "merged"))
     result("good_daemon_restart", rc == 0 and not kinds, out.strip()[-400:])
+    rc, kinds, out = run_checker(edit(m_queued_churn))
+    result("good_queued_churn", rc == 0 and not kinds, out.strip()[-400:])
     for name, fn, kind, extra in CASES:
         rc, kinds, out = run_checker(edit(fn), extra)
         result(name, rc == 1 and kind in kinds,

@@ -6,4 +6,4 @@
 # one configuration.
 top=$(cd "$(dirname "$0")/../.." && pwd)
 exec sh "$top/tests/netns/episodes.sh" --daemons 5 --clients 1 --name netns.5d \
-	split:4,5 kill:5 loss asym:2:4 pause:2 cut:1 kill:1 split:1,2 pause:5 asym:4:1 cut:3
+	split:4,5 kill:5 loss asym:2:4 pause:2 cut:1 kill:1 split:1,2 pause:5 asym:1:5 cut:3
