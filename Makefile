@@ -210,11 +210,13 @@ netns-soak: all $(NETNS_BIN)
 	$(Q)CHORUS_BUILD=$(CURDIR)/$(B) sh tests/netns/episodes.sh --daemons $(NETNS_DAEMONS) \
 		--clients 1 --name netns.soak --soak $(EPISODES) $(if $(SEED),--seed $(SEED))
 
-bench: all $(BENCH_BIN)
+bench: all $(BENCH_BIN) $(NETNS_BIN)
 	$(Q)sh bench/run.sh $(B)
 	$(Q)sh bench/log_bench.sh $(B)
 	$(Q)sh bench/logd_bench.sh $(B)
 	$(Q)$(B)/bench/bench_ring
+	$(Q)sh bench/netns_throughput.sh $(B)
+	$(Q)sh bench/netns_failover.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \

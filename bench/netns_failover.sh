@@ -27,16 +27,7 @@ if ! why=$(nsh_usable); then
 	echo "netns_failover: skipped: $why"
 	exit 0
 fi
-if [ -n "$NETNS_CONF" ]; then
-	old_ifs=$IFS
-	IFS='|'
-	# shellcheck disable=SC2086
-	set -- $NETNS_CONF
-	IFS=$old_ifs
-else
-	set --
-fi
-nsh_init 3 "$@" || { echo "netns_failover: could not create the namespaces"; exit 1; }
+nsh_init 3 || { echo "netns_failover: could not create the namespaces"; exit 1; }
 for i in 1 2 3; do
 	nsh_start_daemon "$i"
 done

@@ -69,12 +69,7 @@ flood() {
 
 one_mode() { # LABEL CONF-LINES
 	label=$1
-	old_ifs=$IFS
-	IFS='|'
-	# shellcheck disable=SC2086
-	set -- $2
-	IFS=$old_ifs
-	nsh_init 3 "$@" || { echo "$label: could not create the namespaces"; return; }
+	NETNS_CONF=$2 nsh_init 3 || { echo "$label: could not create the namespaces"; return; }
 	raw=$(raw_udp)
 	for i in 1 2 3; do
 		nsh_start_daemon "$i"

@@ -70,16 +70,7 @@ if ! command -v nft >/dev/null 2>&1; then
 fi
 
 setup() {
-	if [ -n "$NETNS_CONF" ]; then
-		old_ifs=$IFS
-		IFS='|'
-		# shellcheck disable=SC2086
-		set -- $NETNS_CONF
-		IFS=$old_ifs
-	else
-		set --
-	fi
-	if ! nsh_init "$N" "$@"; then
+	if ! nsh_init "$N"; then
 		echo "FAIL $NAME.setup: could not create the namespaces"
 		exit 1
 	fi

@@ -15,6 +15,8 @@
 #   nsh_usable                  0 if root and `ip netns add` works, else
 #                               prints the reason to stdout and returns 1
 #   nsh_init N [conf lines]     namespaces, links, addresses, spread.conf
+#                               (plus the lines of $NETNS_CONF, separated
+#                               by '|')
 #   nsh_start_daemon I          chorusd -n dI in its namespace
 #   nsh_kill_daemon I / nsh_term_daemon I
 #   nsh_pause_daemon I / nsh_resume_daemon I   SIGSTOP / SIGCONT
@@ -140,6 +142,7 @@ nsh_init() {
 		for i in "$@"; do
 			echo "$i"
 		done
+		[ -z "$NETNS_CONF" ] || echo "$NETNS_CONF" | tr '|' '\n'
 	} > "$NSH_RUN/spread.conf"
 	for i in $(seq 1 "$n"); do
 		nsh_add_ns "d$i" || return 1
