@@ -269,7 +269,7 @@ int main(int argc, char **argv)
 	unsigned long count = 100000, window = 400;
 	double rate = 0, seconds = 120;
 	int bytes = 1350, ch, is_recv, r;
-	char priv[MAX_GROUP_NAME];
+	char priv[MAX_GROUP_NAME], user[MAX_PRIVATE_NAME + 1];
 	service svc;
 	mailbox mb;
 	sp_time to = { 5, 0 };
@@ -314,8 +314,17 @@ int main(int argc, char **argv)
 			LAT_MAX_BYTES, LAT_MAX_MSGS);
 		return 2;
 	}
-	r = SP_connect_timeout(daemon, is_recv ? "latrecv" : "latsend", 0, 0, &mb,
-			       priv, to);
+	/* A name of this process (the previous run's session may still be
+	 * known to the daemon); the daemon may still be starting: try for up
+	 * to 10 s. */
+	snprintf(user, sizeof(user), "%s%d", is_recv ? "r" : "s",
+		 (int)(getpid() % 100000000));
+	for (int tries = 0;; tries++) {
+		r = SP_connect_timeout(daemon, user, 0, 0, &mb, priv, to);
+		if (r == ACCEPT_SESSION || r != COULD_NOT_CONNECT || tries == 100)
+			break;
+		usleep(100 * 1000);
+	}
 	if (r != ACCEPT_SESSION) {
 		fprintf(stderr, "netns_lat: connect %s: %s\n", daemon,
 			chorus_strerror(r));

@@ -4,7 +4,7 @@
 # AGREED messages of 1350 bytes, as fast as a window of 400 allows and then
 # paced at 1000 msg/s, with throughput and latency percentiles; next to the
 # raw UDP goodput from d1 to d2 over the same veth path and bridge, measured
-# in the same run. Once with the classic ring, once with the accelerated
+# in the same run (best of three short blasts). Once with the classic ring, once with the accelerated
 # ring. Figures only: nothing here is a pass/fail test.
 #
 # Environment: BENCH_MESSAGES (default 100000), BENCH_BYTES (1350),
@@ -38,18 +38,22 @@ field() { # NAME: the number after NAME in the line on stdin
 	sed -n "s/.* $1 \([0-9.]*\).*/\1/p"
 }
 
-# raw: MB/s of UDP from d1 to d2 over 3 s.
+# raw: MB/s of UDP from d1 to d2, the best of three 1.5 s blasts (the
+# sink loses what it cannot take, so a busy machine lowers single runs).
 raw_udp() {
-	nsh_in d2 "$UDP" sink -a "$NSH_NET.2" -p 5999 -t 10 > "$NSH_RUN/sink.out" 2>&1 &
-	sp=$!
-	i=0
-	until grep -q ready "$NSH_RUN/sink.out" 2>/dev/null || [ $i -gt 50 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	nsh_in d1 "$UDP" blast -a "$NSH_NET.2" -p 5999 -b "$BYTES" -t 3 > "$NSH_RUN/blast.out" 2>&1
-	wait $sp
-	sed -n 's/.* \([0-9.]*\) MB\/s$/\1/p' "$NSH_RUN/sink.out"
+	for k in 1 2 3; do
+		nsh_in d2 "$UDP" sink -a "$NSH_NET.2" -p 5999 -t 10 > "$NSH_RUN/sink.out" 2>&1 &
+		sp=$!
+		i=0
+		until grep -q ready "$NSH_RUN/sink.out" 2>/dev/null || [ $i -gt 50 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		nsh_in d1 "$UDP" blast -a "$NSH_NET.2" -p 5999 -b "$BYTES" -t 1.5 \
+			> "$NSH_RUN/blast.out" 2>&1
+		wait $sp
+		sed -n 's/.* \([0-9.]*\) MB\/s$/\1/p' "$NSH_RUN/sink.out"
+	done | sort -n | tail -1
 }
 
 # flood OPTIONS...: runs one receiver on d2 and one sender on d1; prints the
