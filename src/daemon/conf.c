@@ -66,7 +66,7 @@ enum keyword {
 	KW_REPTIMEOUT, KW_SEGTIMEOUT, KW_GATHERTIMEOUT, KW_FORMTIMEOUT,
 	KW_LOOKUPTIMEOUT,
 	/* Chorus extensions. */
-	KW_MAXSESSIONS, KW_MAXSESSIONBYTES, KW_UNIXSOCKETDIR,
+	KW_MAXSESSIONS, KW_MAXSESSIONBYTES, KW_UNIXSOCKETDIR, KW_RINGTRANSPORT,
 };
 
 enum tok_kind {
@@ -126,6 +126,7 @@ static const struct word words[] = {
 	{ "MaxSessions", TK_KEYWORD, KW_MAXSESSIONS },
 	{ "MaxSessionBytes", TK_KEYWORD, KW_MAXSESSIONBYTES },
 	{ "UnixSocketDir", TK_KEYWORD, KW_UNIXSOCKETDIR },
+	{ "RingTransport", TK_KEYWORD, KW_RINGTRANSPORT },
 	{ "Hop", TK_LINKPROT, 1 },
 	{ "TcpHop", TK_LINKPROT, 2 },
 	/* DebugFlags names in bit order; conf_print() relies on ALL and
@@ -1052,6 +1053,21 @@ static int parse_param(struct parser *ps, int kw)
 				    SUN_PATH_ROOM - 7);
 		return 0;
 	}
+	case KW_RINGTRANSPORT: {
+		static const char *const modes[] = { "auto", "broadcast",
+						     "multicast", "unicast" };
+
+		for (int i = 0; i < 4; i++) {
+			if ((ps->tok.kind == TK_TRI && ps->tok.num == CONF_AUTO &&
+			     i == 0) ||
+			    (ps->tok.kind == TK_STRING &&
+			     strcmp(ps->tok.text, modes[i]) == 0)) {
+				c->ring_transport = (enum conf_transport)i;
+				return advance(ps);
+			}
+		}
+		return expected(ps, kw, "auto, broadcast, multicast or unicast");
+	}
 	default:
 		return fail(ps, ps->tok.line, "internal error: keyword %d", kw);
 	}
@@ -1573,4 +1589,8 @@ void conf_print(const struct conf *c, FILE *fp)
 	fputs("UnixSocketDir = ", fp);
 	print_str(fp, c->unix_socket_dir);
 	fputc('\n', fp);
+	fprintf(fp, "RingTransport = %s\n", conf_transport_names[c->ring_transport]);
 }
+
+const char *const conf_transport_names[4] = { "auto", "broadcast",
+					      "multicast", "unicast" };
