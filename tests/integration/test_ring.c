@@ -300,7 +300,7 @@ static void sigkill_failover_then_merge(void)
 	hd_kill(&r.d[2], SIGKILL);
 	t_fail_ms = wait_conf(&r, two, 2, 10000, id2);
 	T_ASSERTF(t_fail_ms >= 0, "no configuration of two after SIGKILL");
-	printf("# failover: %lld ms from SIGKILL to the configuration of two\n",
+	fprintf(stderr, "# failover: %lld ms from SIGKILL to the configuration of two\n",
 	       (long long)t_fail_ms);
 	T_ASSERTF(t_fail_ms <= TOKEN_TIMEOUT_MS + 1000,
 		  "failover took %lld ms", (long long)t_fail_ms);
@@ -308,7 +308,7 @@ static void sigkill_failover_then_merge(void)
 	hd_restart(&r.d[2]);
 	t_merge_ms = wait_conf(&r, all3, 3, 15000, idm);
 	T_ASSERTF(t_merge_ms >= 0, "no merge after the restart");
-	printf("# merge: %lld ms from the restart's listening to the configuration of three\n",
+	fprintf(stderr, "# merge: %lld ms from the restart's listening to the configuration of three\n",
 	       (long long)t_merge_ms);
 	T_ASSERT(idm[1] > id2[1]);
 	hd_ring_stop(&r);
