@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon/status.h"
@@ -342,6 +343,73 @@ static void different_configuration_stays_out(void)
 	hd_ring_stop(&r);
 }
 
+/* Runs chorus-monitor with args; returns its output (static) and exit
+ * status in *rc. */
+static const char *monitor(const char *args, int *rc)
+{
+	static char out[65536];
+	char cmd[1024];
+	const char *b = getenv("CHORUS_BUILD");
+	size_t got;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "%s/chorus-monitor %s", b ? b : "build", args);
+	p = popen(cmd, "r");
+	T_ASSERT(p);
+	got = fread(out, 1, sizeof(out) - 1, p);
+	out[got] = 0;
+	*rc = pclose(p);
+	*rc = WIFEXITED(*rc) ? WEXITSTATUS(*rc) : -1;
+	return out;
+}
+
+static int count_of(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+static void monitor_table_and_json(void)
+{
+	struct hd_ring r;
+	char args[512];
+	const char *out;
+	int rc;
+
+	hd_ring_start(&r, 3, NULL);
+	T_ASSERT(wait_conf(&r, all3, 3, 15000, NULL) >= 0);
+	snprintf(args, sizeof(args), "-c %s -w 300", r.d[0].conf);
+	out = monitor(args, &rc);
+	T_EQ(rc, 0);
+	T_ASSERTF(count_of(out, "operational") == 3, "%s", out);
+	T_ASSERTF(strstr(out, "(unicast): 127.0.0.1 127.0.0.2 127.0.0.3\n"), "%s", out);
+	snprintf(args, sizeof(args), "-j -c %s -w 300", r.d[1].conf);
+	out = monitor(args, &rc);
+	T_EQ(rc, 0);
+	T_EQ(count_of(out, "\"answered\":true"), 3);
+	T_EQ(count_of(out, "\"members\":[\"127.0.0.1\",\"127.0.0.2\",\"127.0.0.3\"]"), 3);
+	T_EQ(count_of(out, "\"is_representative\":true"), 1);
+	/* Two samples: every rate is known. */
+	T_EQ(count_of(out, "_per_s\":null"), 0);
+	/* One daemon gone: it is reported, and the status says so. */
+	hd_kill(&r.d[2], SIGKILL);
+	snprintf(args, sizeof(args), "-j -c %s -w 0 -t 300", r.d[0].conf);
+	out = monitor(args, &rc);
+	T_EQ(rc, 1);
+	T_EQ(count_of(out, "\"answered\":false"), 1);
+	/* Repeated reports: -i 1 -n 2 gives two JSON lines. */
+	snprintf(args, sizeof(args), "-j -s 127.0.0.1:%u -i 1 -n 2", r.port);
+	out = monitor(args, &rc);
+	T_EQ(rc, 0);
+	T_EQ(count_of(out, "\n"), 2);
+	out = monitor("-x", &rc);
+	T_EQ(rc, 2);
+	hd_ring_stop(&r);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
@@ -350,6 +418,7 @@ int main(int argc, char **argv)
 		T_CASE_TIMEOUT(private_message_only_at_destination, 60),
 		T_CASE_TIMEOUT(sigkill_failover_then_merge, 90),
 		T_CASE_TIMEOUT(different_configuration_stays_out, 90),
+		T_CASE_TIMEOUT(monitor_table_and_json, 60),
 	};
 
 	return t_main(argc, argv, cases, T_COUNT(cases));
