@@ -9,7 +9,8 @@
  * loopback addresses and interfaces with the monitor role, so run it on
  * a daemon's machine or from a monitor interface. Rates need two
  * samples: a single report takes them one second apart (-w), repeated
- * reports (-i) use the interval.
+ * reports (-i) use the interval. -W waits until the daemons agree on a
+ * configuration of a given size (for scripts and benchmarks).
  *
  * Ownership: everything lives in main()'s struct mon; nothing is freed
  * before exit but the socket.
@@ -35,7 +36,7 @@
 
 static const char usage_text[] =
 	"usage: " PROG " [-hj] [-c config] [-s address[:port]] [-i seconds] "
-	"[-n count] [-t timeout_ms] [-w ms]\n";
+	"[-n count] [-t timeout_ms] [-w ms] [-W members]\n";
 
 struct target {
 	char label[32];         /* name from the configuration, or address */
@@ -237,6 +238,45 @@ static void print_table(const struct mon *m)
 	fflush(stdout);
 }
 
+/* 1 if every target answered the last sample with the same operational
+ * configuration of `members` daemons. */
+static int together(const struct mon *m, unsigned members)
+{
+	for (int i = 0; i < m->n; i++) {
+		const struct status_info *s = &m->t[i].cur;
+
+		if (!m->t[i].answered[0] || !s->ring ||
+		    s->state != RING_OPERATIONAL || s->n_members != members ||
+		    s->conf_rep != m->t[0].cur.conf_rep ||
+		    s->conf_seq != m->t[0].cur.conf_seq)
+			return 0;
+	}
+	return 1;
+}
+
+/* -W: polls every 10 ms until together() or WAIT_LIMIT_MS; prints the
+ * time it took. Returns the exit status. */
+#define WAIT_LIMIT_MS 60000
+static int wait_members(struct mon *m, unsigned members)
+{
+	int64_t t0 = now_ms();
+
+	for (;;) {
+		sample(m);
+		if (together(m, members)) {
+			printf("together after %lld ms: configuration %08x.%u of %u\n",
+			       (long long)(now_ms() - t0), m->t[0].cur.conf_rep,
+			       m->t[0].cur.conf_seq, members);
+			return 0;
+		}
+		if (now_ms() - t0 > WAIT_LIMIT_MS) {
+			printf("not together after %d ms\n", WAIT_LIMIT_MS);
+			return 1;
+		}
+		usleep(10000);
+	}
+}
+
 static void json_rate(const char *name, double r, int comma)
 {
 	if (r < 0)
@@ -342,7 +382,7 @@ static long num_arg(const char *s, long lo, long hi)
 int main(int argc, char **argv)
 {
 	static struct mon m;
-	long interval = 0, count = 0, wait_ms = 1000;
+	long interval = 0, count = 0, wait_ms = 1000, members = 0;
 	int ch, all;
 
 	m.timeout_ms = 500;
@@ -350,7 +390,7 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--json") == 0)
 			argv[i] = (char *)(uintptr_t)"-j";
-	while ((ch = getopt(argc, argv, "c:hi:jn:s:t:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:hi:jn:s:t:w:W:")) != -1) {
 		switch (ch) {
 		case 'c':
 			if (add_from_conf(&m, optarg) != 0)
@@ -376,6 +416,7 @@ int main(int argc, char **argv)
 		}
 		case 't': m.timeout_ms = (int)num_arg(optarg, 1, 60000); break;
 		case 'w': wait_ms = num_arg(optarg, 0, 60000); break;
+		case 'W': members = num_arg(optarg, 1, RING_MAX_MEMBERS); break;
 		default:
 			fputs(usage_text, stderr);
 			return 2;
@@ -393,6 +434,12 @@ int main(int argc, char **argv)
 	if (m.fd < 0) {
 		perror(PROG ": socket");
 		return 1;
+	}
+	if (members) {
+		int rc = wait_members(&m, (unsigned)members);
+
+		close(m.fd);
+		return rc;
 	}
 	sample(&m);
 	for (long k = 0;; k++) {

@@ -394,6 +394,12 @@ static void monitor_table_and_json(void)
 	T_EQ(count_of(out, "\"is_representative\":true"), 1);
 	/* Two samples: every rate is known. */
 	T_EQ(count_of(out, "_per_s\":null"), 0);
+	/* -W: waits until the daemons agree on a configuration of 3. */
+	snprintf(args, sizeof(args), "-W 3 -s 127.0.0.1:%u -s 127.0.0.3:%u",
+		 r.port, r.port);
+	out = monitor(args, &rc);
+	T_EQ(rc, 0);
+	T_ASSERTF(strncmp(out, "together after ", 15) == 0, "%s", out);
 	/* One daemon gone: it is reported, and the status says so. */
 	hd_kill(&r.d[2], SIGKILL);
 	snprintf(args, sizeof(args), "-j -c %s -w 0 -t 300", r.d[0].conf);
