@@ -203,19 +203,19 @@ enum note_id {
 /* One text per note; conf_print() recognises a note by its exact text,
  * so the notes array is also the record of which keywords were given. */
 static const char *const note_text[NOTE_COUNT] = {
-	"DangerousMonitor is accepted but has no effect: chorusd has no monitor interface yet",
+	"DangerousMonitor is accepted but has no effect: chorus-monitor only reads status",
 	"DebugInitialSequence is accepted but has no effect (a Spread testing option)",
-	"RuntimeDir is accepted but unused: chorusd does not chroot yet",
+	"RuntimeDir holds only the ring's state file: chorusd does not chroot yet",
 	"DaemonUser is accepted but unused: chorusd does not drop privileges yet",
 	"DaemonGroup is accepted but unused: chorusd does not drop privileges yet",
 	"LinkProtocol = Hop is accepted but has no effect in chorusd",
 	"LinkProtocol = TcpHop is accepted but has no effect in chorusd",
 	"RouteMatrix is accepted but has no effect (Spread 4.4 ignores it too)",
-	"Window is checked but has no effect until chorusd has its ring",
-	"PersonalWindow is checked but has no effect until chorusd has its ring",
-	"AcceleratedWindow is checked but has no effect until chorusd has its ring",
-	"AcceleratedRing is accepted but has no effect until chorusd has its ring",
-	"the nine membership timeouts are checked but have no effect until chorusd has its ring",
+	"Window applies to the ring: a segment of one daemon ignores it",
+	"PersonalWindow applies to the ring: a segment of one daemon ignores it",
+	"AcceleratedWindow applies to the ring: a segment of one daemon ignores it",
+	"AcceleratedRing applies to the ring: a segment of one daemon ignores it",
+	"of the nine membership timeouts the ring uses Token, Hurry, Join, Gather and Lookup; Alive, Rep, Seg and Form have no counterpart",
 };
 
 /* ---- Lexer ---------------------------------------------------------- */
@@ -1552,7 +1552,7 @@ void conf_print(const struct conf *c, FILE *fp)
 	if (has_note(c, NOTE_ROUTE_MATRIX))
 		fputs("RouteMatrix { }\n", fp);
 
-	fputs("\n# Ring (checked now, used once chorusd has its ring)\n", fp);
+	fputs("\n# Ring (used by a segment of several daemons)\n", fp);
 	print_noted_int(fp, c, NOTE_WINDOW, "Window", c->window);
 	print_noted_int(fp, c, NOTE_PERSONAL_WINDOW, "PersonalWindow",
 			c->personal_window);

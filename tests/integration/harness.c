@@ -469,13 +469,13 @@ void hd_ring_start(struct hd_ring *r, int n, const char *extra)
 		wait_listening(&r->d[i]);
 }
 
-void hd_restart(struct hd *d)
+void hd_respawn(struct hd *d)
 {
 	const char *argv[6] = { daemon_path(), "-c", d->conf, "-n", d->name,
 				NULL };
 
 	if (hd_alive(d))
-		t_fail(__FILE__, __LINE__, "hd_restart: %s is running", d->name);
+		t_fail(__FILE__, __LINE__, "hd_respawn: %s is running", d->name);
 	spawn(d, argv, 0);
 	wait_listening(d);
 }

@@ -66,7 +66,7 @@ void hd_ring_stop(struct hd_ring *r);
 /* Sends sig; for SIGKILL also reaps the process (then it is not running). */
 void hd_kill(struct hd *d, int sig);
 /* Starts a stopped daemon of a ring again, appending to its log. */
-void hd_restart(struct hd *d);
+void hd_respawn(struct hd *d);
 
 /* Asks the daemon for its status (status.h) on its UDP port; 1 and *si
  * if it answered within ms. */

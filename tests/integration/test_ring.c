@@ -306,7 +306,7 @@ static void sigkill_failover_then_merge(void)
 	T_ASSERTF(t_fail_ms <= TOKEN_TIMEOUT_MS + 1000,
 		  "failover took %lld ms", (long long)t_fail_ms);
 	T_ASSERT(id2[1] > id3[1]);
-	hd_restart(&r.d[2]);
+	hd_respawn(&r.d[2]);
 	t_merge_ms = wait_conf(&r, all3, 3, 15000, idm);
 	T_ASSERTF(t_merge_ms >= 0, "no merge after the restart");
 	fprintf(stderr, "# merge: %lld ms from the restart's listening to the configuration of three\n",
@@ -329,7 +329,7 @@ static void different_configuration_stays_out(void)
 	T_ASSERT(fp);
 	fputs("Window = 100\n", fp);
 	fclose(fp);
-	hd_restart(&r.d[2]);
+	hd_respawn(&r.d[2]);
 	T_ASSERT(wait_conf(&r, two, 2, 10000, NULL) >= 0);
 	T_ASSERT(hd_wait_log(&r.d[0], "has a different configuration", 5000) ||
 		 hd_wait_log(&r.d[1], "has a different configuration", 1000));
