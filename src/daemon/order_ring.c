@@ -236,9 +236,11 @@ static void io_event(void *ctx, const struct ring_event *e)
 
 	(void)ctx;
 	ring_event_format(e, buf, sizeof(buf));
-	if (e->type == RING_EV_STATE || e->type == RING_EV_CONF ||
-	    e->type == RING_EV_FAILED)
+	/* Configurations are logged by the daemon's conf_change. */
+	if (e->type == RING_EV_STATE || e->type == RING_EV_FAILED)
 		log_info("ring: %s", buf);
+	else if (e->type == RING_EV_CONF)
+		log_debug(DBG_MEMBERSHIP, "ring: %s", buf);
 	else if (e->type == RING_EV_DROP && e->drop != RING_DROP_CONF_HASH)
 		log_debug(DBG_NETWORK, "ring: %s", buf);
 	else
