@@ -252,6 +252,63 @@ static void agreed_order_across_daemons(void)
 	hd_ring_stop(&r);
 }
 
+/* A sender far faster than the ring: its daemon stops reading it while
+ * the ring's send queue is full (counted as input pauses) and never ends
+ * its session; every message arrives, in order, at a receiver on another
+ * daemon. */
+#define FLOOD_N 200
+#define FLOOD_LEN 100000
+static void back_pressure_pauses_not_drops(void)
+{
+	static char buf[FLOOD_LEN];
+	struct hd_ring r;
+	struct status_info si;
+	char pg[MAX_GROUP_NAME];
+	mailbox rcv;
+	pid_t child;
+	int status;
+
+	hd_ring_start(&r, 3, NULL);
+	T_ASSERT(wait_conf(&r, all3, 3, 15000, NULL) >= 0);
+	rcv = conn(&r.d[1], "rcv", pg);
+	join_wait(rcv, "flood");
+	child = fork();
+	T_ASSERT(child >= 0);
+	if (child == 0) {
+		mailbox snd;
+
+		if (SP_connect(r.d[0].tcp_addr, "snd", 0, 0, &snd, pg) != ACCEPT_SESSION)
+			_exit(3);
+		for (int i = 0; i < FLOOD_N; i++) {
+			fill(buf, FLOOD_LEN, 0, i);
+			if (SP_multicast(snd, AGREED_MESS, "flood", 0, FLOOD_LEN, buf) !=
+			    FLOOD_LEN)
+				_exit(4);
+		}
+		SP_disconnect(snd);
+		_exit(0);
+	}
+	for (int i = 0; i < FLOOD_N; i++) {
+		struct got *g = recv_data(rcv);
+		int s, k;
+
+		T_ASSERT(sscanf(g->data, "%d:%d:", &s, &k) == 2);
+		T_EQ(k, i);
+		T_EQ(g->len, FLOOD_LEN);
+		fill(buf, FLOOD_LEN, 0, i);
+		T_MEMEQ(g->data, buf, FLOOD_LEN);
+	}
+	T_EQ(waitpid(child, &status, 0), child);
+	T_ASSERTF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "sender: %d", status);
+	T_ASSERT(hd_status(&r.d[0], &si, 1000));
+	fprintf(stderr, "# back-pressure: %llu input pauses at the sender's daemon\n",
+		(unsigned long long)si.c[ST_PAUSES]);
+	T_ASSERT(si.c[ST_PAUSES] > 0);
+	T_ASSERT(!hd_log_has(&r.d[0], "ordering service full"));
+	SP_disconnect(rcv);
+	hd_ring_stop(&r);
+}
+
 /* "#b#d2" is the private group of b at d2; a b at d3 ("#b#d3") must not
  * get what is sent to the first. */
 static void private_message_only_at_destination(void)
@@ -422,6 +479,7 @@ int main(int argc, char **argv)
 		T_CASE_TIMEOUT(three_form_a_ring, 60),
 		T_CASE_TIMEOUT(agreed_order_across_daemons, 120),
 		T_CASE_TIMEOUT(private_message_only_at_destination, 60),
+		T_CASE_TIMEOUT(back_pressure_pauses_not_drops, 120),
 		T_CASE_TIMEOUT(sigkill_failover_then_merge, 90),
 		T_CASE_TIMEOUT(different_configuration_stays_out, 90),
 		T_CASE_TIMEOUT(monitor_table_and_json, 60),

@@ -113,7 +113,8 @@ static struct msg *frame(int origin, int index, int32_t dl, uint32_t service)
 	memset(m->data + WIRE_HDR_LEN, 0, 32);
 	memcpy(m->data + WIRE_HDR_LEN, "grp", 3);
 	memset(m->data + WIRE_HDR_LEN + 32, 0, 16 < dl ? 16 : (size_t)dl);
-	snprintf((char *)m->data + WIRE_HDR_LEN + 32, 16, "%d:%d", origin, index);
+	snprintf((char *)m->data + WIRE_HDR_LEN + 32, 16, "%u:%u",
+		 (unsigned)origin % 10u, (unsigned)index % 100000u);
 	for (int32_t k = 16; k < dl; k++)
 		m->data[WIRE_HDR_LEN + 32 + (size_t)k] = (uint8_t)(origin * 7 + index + k);
 	return m;
