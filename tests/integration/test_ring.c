@@ -171,6 +171,26 @@ static void fill(char *buf, int len, int client, int i)
 		buf[k] = (char)(client * 31 + i * 7 + k);
 }
 
+/* Receives the next data message of a client and checks it: its sender's
+ * next in FIFO order, the size and contents that sender wrote. Agreed
+ * and safe messages are appended to order[] as sender * 1000 + index. */
+static void take(mailbox m, int *next_from, int *order, int *n_order)
+{
+	static char buf[150000];
+	struct got *g = recv_data(m);
+	int s, k;
+
+	T_ASSERT(sscanf(g->data, "%d:%d:", &s, &k) == 2);
+	T_ASSERT(s >= 0 && s < 3);
+	T_EQ(k, next_from[s]); /* FIFO per sender */
+	T_EQ(g->len, msg_size(k + s));
+	fill(buf, g->len, s, k);
+	T_MEMEQ(g->data, buf, (size_t)g->len);
+	next_from[s]++;
+	if (!(g->st & FIFO_MESS))
+		order[(*n_order)++] = s * 1000 + k;
+}
+
 static void agreed_order_across_daemons(void)
 {
 	static char buf[150000];
@@ -205,37 +225,14 @@ static void agreed_order_across_daemons(void)
 		if (i % 10 != 9)
 			continue;
 		for (int c = 0; c < 3; c++) {
-			while (SP_poll(m[c]) > 0) {
-				struct got *g = recv_data(m[c]);
-				int s, k;
-
-				T_ASSERT(sscanf(g->data, "%d:%d:", &s, &k) == 2);
-				T_ASSERT(s >= 0 && s < 3);
-				T_EQ(k, next_from[c][s]); /* FIFO per sender */
-				T_EQ(g->len, msg_size(k + s));
-				fill(buf, g->len, s, k);
-				T_MEMEQ(g->data, buf, (size_t)g->len);
-				next_from[c][s]++;
-				if (!(g->st & FIFO_MESS))
-					order[c][n_order[c]++] = s * 1000 + k;
-			}
+			while (SP_poll(m[c]) > 0)
+				take(m[c], next_from[c], order[c], &n_order[c]);
 		}
 	}
 	for (int c = 0; c < 3; c++) {
 		while (next_from[c][0] + next_from[c][1] + next_from[c][2] <
 		       3 * PER_CLIENT) {
-			struct got *g = recv_data(m[c]);
-			int s, k;
-
-			T_ASSERT(sscanf(g->data, "%d:%d:", &s, &k) == 2);
-			T_ASSERT(s >= 0 && s < 3);
-			T_EQ(k, next_from[c][s]);
-			T_EQ(g->len, msg_size(k + s));
-			fill(buf, g->len, s, k);
-			T_MEMEQ(g->data, buf, (size_t)g->len);
-			next_from[c][s]++;
-			if (!(g->st & FIFO_MESS))
-				order[c][n_order[c]++] = s * 1000 + k;
+			take(m[c], next_from[c], order[c], &n_order[c]);
 		}
 	}
 	/* The same agreed and safe sequence at every daemon. */

@@ -114,39 +114,39 @@ static void pieces_every_size(void)
 	T_EQ(frag_count(FRAG_MAX_FRAME, MP), 105);
 }
 
+/* Feeds piece i (if the frame has it) of origin's frame; 1 when that
+ * completed the frame, which must then equal n. */
+static int feed_piece(struct frag_rx *rx, uint32_t origin, const uint8_t *n,
+		      size_t len, unsigned i)
+{
+	uint8_t p[MP];
+	const uint8_t *out;
+	size_t flen, pl;
+	uint32_t fseq;
+
+	if (i >= frag_count(len, MP))
+		return 0;
+	pl = frag_piece(p, n, len, MP, i, 1, 5);
+	if (frag_rx_input(rx, origin, 5, p, pl, &out, &flen, &fseq) != FRAG_DONE)
+		return 0;
+	T_EQ(flen, len);
+	T_MEMEQ(out, n, len);
+	return 1;
+}
+
 static void interleaved_origins(void)
 {
 	static uint8_t a[20000], b[20000], na[20000], nb[20000];
-	uint8_t p[MP];
 	struct frag_rx rx;
 	size_t la = mkframe(a, 0x10, 1, 9000, 3), lb = mkframe(b, 0x20, 3, 7000, 5);
 	unsigned ca = frag_count(la, MP), cb = frag_count(lb, MP), done = 0;
-	const uint8_t *out;
-	size_t flen;
-	uint32_t fseq;
 
 	frag_rx_init(&rx, MP);
 	frag_frame_to_net(a, la, na);
 	frag_frame_to_net(b, lb, nb);
 	for (unsigned i = 0; i < ca || i < cb; i++) {
-		if (i < ca) {
-			size_t pl = frag_piece(p, na, la, MP, i, 1, 5);
-
-			if (frag_rx_input(&rx, 1, 5, p, pl, &out, &flen, &fseq) == FRAG_DONE) {
-				T_EQ(flen, la);
-				T_MEMEQ(out, na, la);
-				done++;
-			}
-		}
-		if (i < cb) {
-			size_t pl = frag_piece(p, nb, lb, MP, i, 1, 5);
-
-			if (frag_rx_input(&rx, 2, 5, p, pl, &out, &flen, &fseq) == FRAG_DONE) {
-				T_EQ(flen, lb);
-				T_MEMEQ(out, nb, lb);
-				done++;
-			}
-		}
+		done += feed_piece(&rx, 1, na, la, i);
+		done += feed_piece(&rx, 2, nb, lb, i);
 	}
 	T_EQ(done, 2);
 	frag_rx_free(&rx);
