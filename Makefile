@@ -199,6 +199,7 @@ bench: all $(BENCH_BIN)
 	$(Q)sh bench/log_bench.sh $(B)
 	$(Q)sh bench/logd_bench.sh $(B)
 	$(Q)$(B)/bench/bench_ring
+	$(Q)sh bench/ring_failover.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
