@@ -3,6 +3,7 @@
  */
 #include "status.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "proto/be.h"
@@ -22,6 +23,22 @@ const char *const status_counter_names[ST__COUNT] = {
  * a zero u32, five u64 and the counters. */
 #define FIXED_A (STATUS_NAME_LEN + 4 + 6 + 8 + 2)
 #define FIXED_B (4 * 10 + 8 + 8 * 5 + 8 * ST__COUNT)
+
+/* The ten 32-bit fields after the members, in wire order; one list for
+ * the encoder and the decoder. */
+#define N_U32 10
+static const size_t u32_off[N_U32] = {
+	offsetof(struct status_info, window),
+	offsetof(struct status_info, personal_window),
+	offsetof(struct status_info, accel_window),
+	offsetof(struct status_info, max_payload),
+	offsetof(struct status_info, send_queue),
+	offsetof(struct status_info, outq),
+	offsetof(struct status_info, unpushed),
+	offsetof(struct status_info, sessions),
+	offsetof(struct status_info, handshaking),
+	offsetof(struct status_info, groups),
+};
 
 size_t status_req_encode(uint8_t *out, uint32_t nonce)
 {
@@ -52,10 +69,6 @@ size_t status_reply_encode(uint8_t *out, uint32_t nonce,
 	uint8_t *p = out;
 	unsigned n = s->n_members > RING_MAX_MEMBERS ? RING_MAX_MEMBERS
 						     : s->n_members;
-	const uint32_t u[10] = { s->window, s->personal_window, s->accel_window,
-				 s->max_payload, s->send_queue, s->outq,
-				 s->unpushed, s->sessions, s->handshaking,
-				 s->groups };
 
 	be_put16(p, STATUS_MAGIC);
 	p[2] = STATUS_VERSION;
@@ -78,8 +91,12 @@ size_t status_reply_encode(uint8_t *out, uint32_t nonce,
 	p += 20;
 	for (unsigned i = 0; i < n; i++, p += 4)
 		be_put32(p, s->members[i]);
-	for (unsigned i = 0; i < 10; i++, p += 4)
-		be_put32(p, u[i]);
+	for (unsigned i = 0; i < N_U32; i++, p += 4) {
+		uint32_t v;
+
+		memcpy(&v, (const uint8_t *)s + u32_off[i], 4);
+		be_put32(p, v);
+	}
 	be_put32(p, s->session_queued_msgs);
 	p += 4;
 	be_put32(p, 0);
@@ -99,7 +116,6 @@ int status_reply_decode(const uint8_t *b, size_t len, uint32_t *nonce,
 			struct status_info *s)
 {
 	const uint8_t *p = b + 8;
-	uint32_t u[10];
 	unsigned n;
 
 	if (len < 8 + FIXED_A || be_get16(b) != STATUS_MAGIC ||
@@ -127,18 +143,11 @@ int status_reply_decode(const uint8_t *b, size_t len, uint32_t *nonce,
 	s->n_members = (uint16_t)n;
 	for (unsigned i = 0; i < n; i++, p += 4)
 		s->members[i] = be_get32(p);
-	for (unsigned i = 0; i < 10; i++, p += 4)
-		u[i] = be_get32(p);
-	s->window = u[0];
-	s->personal_window = u[1];
-	s->accel_window = u[2];
-	s->max_payload = u[3];
-	s->send_queue = u[4];
-	s->outq = u[5];
-	s->unpushed = u[6];
-	s->sessions = u[7];
-	s->handshaking = u[8];
-	s->groups = u[9];
+	for (unsigned i = 0; i < N_U32; i++, p += 4) {
+		uint32_t v = be_get32(p);
+
+		memcpy((uint8_t *)s + u32_off[i], &v, 4);
+	}
 	s->session_queued_msgs = be_get32(p);
 	if (be_get32(p + 4) != 0)
 		return -1;
