@@ -365,7 +365,6 @@ int store_append(struct store *s, struct store_file *f, const char *data, size_t
 {
 	int ret;
 
-	(void)s;
 	f->last_use = ++s->clock;
 	if (len > STORE_BUF - f->buffered) {
 		ret = file_flush(f);

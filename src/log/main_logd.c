@@ -76,7 +76,8 @@ struct rstat {
 
 /* Counters per group (by its first rule). */
 struct gstat {
-	uint64_t batches, dup_lines, gaps, lost, bad, write_errors;
+	uint64_t batches, dup_lines, gaps, lost, unexplained, bad, write_errors;
+	uint64_t plain_lost;        /* plain messages not written (write error) */
 };
 
 struct ack {
@@ -216,11 +217,13 @@ static void send_acks(struct logd *d)
 
 		if (!c->connected)
 			continue; /* the sender resends after its reconnect */
+		if (!st)
+			continue; /* evicted meanwhile: never acknowledge less */
 		memset(&ack, 0, sizeof(ack));
 		ack.flags = a->gap ? BATCH_ACK_F_GAP : 0;
 		ack.stream_id = a->stream;
 		/* What a commit holds, never more. */
-		ack.acked = st ? st->committed_hwm : 0;
+		ack.acked = st->committed_hwm;
 		ack.batch_id = a->batch_id;
 		ack.writer = d->writer_id;
 		ack.writer_len = strlen(d->writer_id);
@@ -589,10 +592,24 @@ static void on_batch(struct logd *d, int ci, const char *sender, const char *g,
 	}
 	/* (4) The lines are in: advance the high-water mark. */
 	if (lost) {
+		uint64_t unexplained = batch_rx_unexplained(&st->rx, &h, lost);
+
 		gs->lost += lost;
 		log_warnx("LOST %" PRIu64 " lines of stream %016" PRIx64 " (node %.*s): "
 			  "dropped by the sender before this writer had them", lost,
 			  h.stream_id, (int)h.node_len, h.node);
+		if (unexplained) {
+			/* Lines skipped beyond what the sender reports dropped:
+			 * acknowledged by other writers (fewer --acks than
+			 * writers), or lost by a sender that breaks the rules. */
+			gs->unexplained += unexplained;
+			log_warnx("inconsistency: %" PRIu64 " of the %" PRIu64 " lines lost of "
+				  "stream %016" PRIx64 " (node %.*s) are not counted as dropped "
+				  "by the sender (its dropped count grew by %" PRIu64 "): "
+				  "deleted after other writers acknowledged them, or lost "
+				  "unreported", unexplained, lost, h.stream_id, (int)h.node_len,
+				  h.node, lost - unexplained);
+		}
 	}
 	batch_rx_commit(&st->rx, &h, lost);
 	store_stream_touch(d->store, st);
@@ -618,8 +635,13 @@ static void on_plain(struct logd *d, int ci, const char *g, const char *msg, siz
 		struct target tg;
 		int ret;
 
-		if (!rule_applies(d, i, ci, g) || d->write_failed)
+		if (!rule_applies(d, i, ci, g))
 			continue;
+		if (d->write_failed) {
+			/* Not written, and never sent again: counted. */
+			d->gst[d->group_rule[i]].plain_lost++;
+			continue;
+		}
 		if (logd_pattern_has_node(d->conf.rules[i].file)) {
 			/* spreadlogd's VhostDir: the first token names the file
 			 * and is not written. */
@@ -632,12 +654,15 @@ static void on_plain(struct logd *d, int ci, const char *g, const char *msg, siz
 				line_len = len - node_len - 1;
 			}
 		}
-		if (target_for(d, i, node, node_len, now, &tg) != 0)
+		if (target_for(d, i, node, node_len, now, &tg) != 0) {
+			d->gst[d->group_rule[i]].plain_lost++;
 			continue;
+		}
 		ret = put_line(d, &tg, line, line_len, now, node, node_len, 1);
 		tg.f->pinned = 0;
 		if (ret != 0) {
 			d->gst[d->group_rule[i]].write_errors++;
+			d->gst[d->group_rule[i]].plain_lost++;
 			log_warnx("writing %s: %s (plain message lost)", tg.f->path,
 				  strerror(-ret));
 			store_rollback(d->store);
@@ -720,10 +745,11 @@ static void status(struct logd *d)
 			 PRIu64 ", plain bytes %" PRIu64 ", batches %" PRIu64
 			 ", duplicates dropped %" PRIu64 ", filtered %" PRIu64
 			 ", quarantined %" PRIu64 ", gaps %" PRIu64 ", lost %" PRIu64
-			 ", bad %" PRIu64 ", write errors %" PRIu64, d->conf.rules[i].group,
+			 " (unexplained %" PRIu64 "), bad %" PRIu64 ", write errors %" PRIu64
+			 ", plain lost %" PRIu64, d->conf.rules[i].group,
 			 sum.lines, sum.bytes, sum.plain_lines, sum.plain_bytes, g->batches,
-			 g->dup_lines, sum.filtered, sum.quarantined, g->gaps, g->lost, g->bad,
-			 g->write_errors);
+			 g->dup_lines, sum.filtered, sum.quarantined, g->gaps, g->lost,
+			 g->unexplained, g->bad, g->write_errors, g->plain_lost);
 	}
 	for (int i = 0; i < d->conf.ndaemons; i++)
 		reconnects += d->conns[i].reconnects;

@@ -225,11 +225,13 @@ enum batch_verdict batch_rx_judge(struct batch_rx *rx, const struct batch_hdr *h
 uint64_t batch_rx_unexplained(const struct batch_rx *rx, const struct batch_hdr *h,
 			      uint64_t lost)
 {
-	uint64_t grown = h->dropped > rx->dropped ? h->dropped - rx->dropped : 0;
+	uint64_t budget = h->dropped > rx->dropped ? h->dropped : rx->dropped;
+	uint64_t total = rx->lost_seen + lost, over;
 
-	if (rx->hwm == 0 || lost <= grown)
+	if (rx->hwm == 0 || total <= budget)
 		return 0;
-	return lost - grown;
+	over = total - budget;
+	return over > rx->unexplained ? over - rx->unexplained : 0;
 }
 
 void batch_rx_commit(struct batch_rx *rx, const struct batch_hdr *h,
@@ -238,6 +240,8 @@ void batch_rx_commit(struct batch_rx *rx, const struct batch_hdr *h,
 	uint64_t last = h->first_seq + h->count - 1;
 
 	rx->unexplained += batch_rx_unexplained(rx, h, lost);
+	if (rx->hwm)
+		rx->lost_seen += lost;
 	if (last > rx->hwm)
 		rx->hwm = last;
 	rx->lost += lost;

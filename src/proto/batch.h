@@ -143,8 +143,9 @@ struct batch_rx {
 	uint64_t gaps;        /* batches refused because they left a gap */
 	uint64_t dropped;     /* the sender's last reported dropped total */
 	uint64_t cut;         /* the sender's last reported cut total */
-	uint64_t unexplained; /* lines skipped by rule 3 beyond the growth of
-				 `dropped` (see batch_rx_unexplained) */
+	uint64_t lost_seen;   /* lines lost on a stream already stored from */
+	uint64_t unexplained; /* of those, lines beyond the sender's `dropped`
+				 (see batch_rx_unexplained) */
 };
 
 enum batch_verdict {
@@ -164,12 +165,13 @@ enum batch_verdict {
 enum batch_verdict batch_rx_judge(struct batch_rx *rx, const struct batch_hdr *h,
 				  uint32_t *skip, uint64_t *lost);
 
-/* Of `lost` lines skipped for batch h, how many the growth of the
- * sender's `dropped` counter does not account for, on a stream this
- * writer has stored lines of before (0 otherwise). Lines acknowledged by
- * other writers and deleted (fewer --acks than writers) are such lines;
- * so are lines lost by a sender that breaks the rules. The shell logs
- * them; batch_rx_commit() adds them to rx->unexplained. */
+/* Of `lost` lines skipped for batch h, how many the sender's `dropped`
+ * counter does not account for: on a stream this writer has stored lines
+ * of before (0 otherwise), the lines it counted lost since then beyond
+ * `dropped`, less those already reported. Lines acknowledged by other
+ * writers and deleted (fewer --acks than writers) are such lines; so are
+ * lines lost by a sender that breaks the rules. The shell logs them;
+ * batch_rx_commit() adds them to rx->unexplained. */
 uint64_t batch_rx_unexplained(const struct batch_rx *rx, const struct batch_hdr *h,
 			      uint64_t lost);
 

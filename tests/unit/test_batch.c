@@ -355,6 +355,21 @@ static void rx_unexplained(void)
 	T_EQ(rx.unexplained, 10);
 	T_EQ(rx.dropped, 10);
 	T_EQ(rx.lost, 20);
+	T_EQ(rx.lost_seen, 20);
+	/* Reported once: a later loss counted as dropped adds nothing. */
+	rx.hwm = 40;
+	h.first_seq = h.base_seq = 46;
+	h.dropped = 15;
+	T_EQ(batch_rx_unexplained(&rx, &h, 5), 0);
+	T_EQ(batch_rx_unexplained(&rx, &h, 6), 1);
+	/* Drops reported by batches before the loss count too (a resend of
+	 * lines before a hole carries the new total). */
+	memset(&rx, 0, sizeof(rx));
+	rx.hwm = 20;
+	rx.dropped = 10;
+	h.first_seq = h.base_seq = 31;
+	h.dropped = 10;
+	T_EQ(batch_rx_unexplained(&rx, &h, 10), 0);
 	/* A stream never stored before: its skipped lines include every
 	 * line acknowledged and deleted before this writer came. */
 	rx.hwm = 0;
