@@ -334,7 +334,7 @@ static int target_for(struct logd *d, int ri, const char *node, size_t node_len,
 	tg->rule = ri;
 	if (!localtime_r(&t, &tm))
 		memset(&tm, 0, sizeof(tm));
-	if (per_node && (!node || !logd_node_ok(node, node_len)))
+	if (per_node && (!node || !logd_node_ok_for(r->file, node, node_len)))
 		tg->quarantine = 1;
 	if (per_node && !tg->quarantine) {
 		memcpy(nodez, node, node_len);
