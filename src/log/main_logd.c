@@ -27,6 +27,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +57,13 @@
 static const char usage_text[] =
 	"usage: chorus-logd [-nD] [-c config]\n";
 
-/* One daemon connection (a Spread block of the configuration). */
+/* One daemon connection (a Spread block of the configuration). The
+ * connect and the joins block (a daemon that accepts and never answers
+ * holds them for the connect timeout), so they run in a thread of their
+ * own, one attempt at a time, while the main loop goes on writing and
+ * acknowledging for the other daemons. The thread owns the `try_*`
+ * fields while `connecting` is set; it sets `try_done` and writes a byte
+ * to the wake pipe when it is finished, and the main thread joins it. */
 struct conn {
 	const char *addr;
 	mailbox mb;
@@ -67,6 +74,20 @@ struct conn {
 	int readable;              /* poll() saw input or a hang-up */
 	uint64_t reconnects, failures;
 	char pg[MAX_GROUP_NAME];
+	/* The groups to join (set up once). */
+	char groups[LOGD_MAX_RULES][LOGD_GROUP_MAX];
+	int ngroups;
+	/* An attempt in progress. */
+	int connecting;
+	pthread_t thread;
+	int wake_fd;               /* the main loop's wake pipe */
+	uint32_t try_rand;
+	char try_name[MAX_PRIVATE_NAME + 1];
+	int try_ret;               /* ACCEPT_SESSION or the error */
+	int try_failed_group;      /* the join that failed, or -1 */
+	mailbox try_mb;
+	char try_pg[MAX_GROUP_NAME];
+	int try_done;              /* atomic */
 };
 
 /* Counters of one Log rule; the status line sums them by group. */
@@ -114,6 +135,7 @@ struct logd {
 	uint64_t commit_errors, warnings;
 	char *msg;
 	char *line;                        /* one rewritten line */
+	int wake[2];                       /* connection threads -> main loop */
 	int terminating;
 };
 
@@ -137,7 +159,7 @@ static void usage(void)
 
 /* Closes a broken connection, logs why, and schedules the reconnect
  * after the current backoff. */
-static void conn_lost(struct logd *d, struct conn *c, const char *why, int code)
+static void conn_lost(struct conn *c, const char *why, int code)
 {
 	if (!c->connected)
 		return;
@@ -146,47 +168,83 @@ static void conn_lost(struct logd *d, struct conn *c, const char *why, int code)
 	SP_disconnect(c->mb);
 	c->connected = 0;
 	c->next_try_ms = now_ms() + c->backoff_ms;
-	(void)d;
 }
 
-/* Connects to c's daemon and joins every group of its rules. */
-static void conn_try(struct logd *d, struct conn *c, int idx, int64_t now)
+/* The connection thread: connects to c's daemon and joins its groups;
+ * on any failure nothing stays connected. */
+static void *conn_thread(void *arg)
 {
-	char name[MAX_PRIVATE_NAME + 1];
+	struct conn *c = arg;
 	sp_time to = { CONNECT_TIMEOUT_S, 0 };
-	uint32_t r = 0;
+	char one = 1;
 	int ret;
+
+	c->try_failed_group = -1;
+	ret = SP_connect_timeout(c->addr, c->try_name, 0, 0, &c->try_mb, c->try_pg, to);
+	for (int i = 0; ret == ACCEPT_SESSION && i < c->ngroups; i++) {
+		if (SP_join(c->try_mb, c->groups[i]) != 0) {
+			c->try_failed_group = i;
+			ret = ILLEGAL_GROUP;
+			SP_disconnect(c->try_mb);
+		}
+	}
+	c->try_ret = ret;
+	__atomic_store_n(&c->try_done, 1, __ATOMIC_RELEASE);
+	if (write(c->wake_fd, &one, 1) < 0) {
+		/* The pipe is full: the main loop is already awake. */
+	}
+	return NULL;
+}
+
+/* Starts an attempt to connect c (in its thread). */
+static void conn_start(struct conn *c, int64_t now)
+{
+	uint32_t r = 0;
+	int err;
 
 	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
 		r = (uint32_t)now ^ (uint32_t)getpid();
-	snprintf(name, sizeof(name), "ld%08" PRIx32, r);
-	ret = SP_connect_timeout(c->addr, name, 0, 0, &c->mb, c->pg, to);
-	if (ret == ACCEPT_SESSION) {
-		for (int i = 0; i < d->conf.nrules && ret == ACCEPT_SESSION; i++) {
-			const struct logd_rule *rule = &d->conf.rules[i];
-
-			if (rule->daemon != idx || d->group_rule[i] != i)
-				continue;
-			if (SP_join(c->mb, rule->group) != 0)
-				ret = ILLEGAL_GROUP;
-			else
-				log_info("joined %s on %s", rule->group, c->addr);
-		}
-		if (ret != ACCEPT_SESSION)
-			SP_disconnect(c->mb);
+	c->try_rand = r;
+	snprintf(c->try_name, sizeof(c->try_name), "ld%08" PRIx32, r);
+	c->try_done = 0;
+	err = pthread_create(&c->thread, NULL, conn_thread, c);
+	if (err != 0) {
+		log_warnx("cannot start a connection thread for %s: %s", c->addr,
+			  strerror(err));
+		c->next_try_ms = now + c->backoff_ms;
+		return;
 	}
+	c->connecting = 1;
+}
+
+/* Takes the result of c's finished attempt, if any. */
+static void conn_finish(struct conn *c, int64_t now)
+{
+	int ret;
+
+	if (!c->connecting || !__atomic_load_n(&c->try_done, __ATOMIC_ACQUIRE))
+		return;
+	pthread_join(c->thread, NULL);
+	c->connecting = 0;
+	ret = c->try_ret;
 	if (ret != ACCEPT_SESSION) {
 		c->failures++;
 		if (c->failures % 10 == 1)
-			log_warnx("cannot connect to the daemon %s: %s (retry in %" PRId64
-				  " ms)", c->addr, chorus_strerror(ret), c->backoff_ms);
+			log_warnx("cannot connect to the daemon %s%s%s: %s (retry in %" PRId64
+				  " ms)", c->addr, c->try_failed_group >= 0 ? " or join " : "",
+				  c->try_failed_group >= 0 ? c->groups[c->try_failed_group] : "",
+				  chorus_strerror(ret), c->backoff_ms);
 		c->next_try_ms = now + c->backoff_ms;
 		/* Exponential backoff with jitter. */
-		c->backoff_ms = c->backoff_ms * 2 + (int64_t)(r % 100);
+		c->backoff_ms = c->backoff_ms * 2 + (int64_t)(c->try_rand % 100);
 		if (c->backoff_ms > BACKOFF_MAX_MS)
 			c->backoff_ms = BACKOFF_MAX_MS;
 		return;
 	}
+	c->mb = c->try_mb;
+	memcpy(c->pg, c->try_pg, sizeof(c->pg));
+	for (int i = 0; i < c->ngroups; i++)
+		log_info("joined %s on %s", c->groups[i], c->addr);
 	/* Read-ahead: large reads from the daemon, messages served from a
 	 * buffer (SP_poll counts it; see drain and the poll timeout). */
 	if (chorus_set_readahead(c->mb, 1) != 0)
@@ -233,7 +291,7 @@ static void send_acks(struct logd *d)
 		ret = SP_multicast(c->mb, FIFO_MESS, a->to, BATCH_ACK_MESS_TYPE, n,
 				   (const char *)buf);
 		if (ret < 0)
-			conn_lost(d, c, "send", ret);
+			conn_lost(c, "send", ret);
 	}
 	d->nacks = 0;
 }
@@ -686,7 +744,7 @@ static void drain(struct logd *d, int ci)
 		 * poll() said readable, receive once anyway to see the end. */
 		ret = SP_poll(c->mb);
 		if (ret < 0) {
-			conn_lost(d, c, "poll", ret);
+			conn_lost(c, "poll", ret);
 			return;
 		}
 		if (ret == 0 && !c->readable)
@@ -695,7 +753,7 @@ static void drain(struct logd *d, int ci)
 		ret = SP_receive(c->mb, &st, sender, LOGD_MAX_RULES, &ng, groups, &mtype,
 				 &endian, MSG_MAX, d->msg);
 		if (ret < 0) {
-			conn_lost(d, c, "receive", ret);
+			conn_lost(c, "receive", ret);
 			return;
 		}
 		if (!Is_regular_mess(st)) {
@@ -866,9 +924,18 @@ static void setup(struct logd *d)
 	d->line = malloc(MSG_MAX + 2);
 	if (!d->msg || !d->line)
 		fatal("out of memory");
+	if (pipe2(d->wake, O_CLOEXEC | O_NONBLOCK) != 0)
+		fatal("pipe");
 	for (int i = 0; i < d->conf.ndaemons; i++) {
-		d->conns[i].addr = d->conf.daemons[i].addr;
-		d->conns[i].backoff_ms = BACKOFF_MIN_MS;
+		struct conn *c = &d->conns[i];
+
+		c->addr = d->conf.daemons[i].addr;
+		c->backoff_ms = BACKOFF_MIN_MS;
+		c->wake_fd = d->wake[1];
+		for (int k = 0; k < d->conf.nrules; k++)
+			if (d->conf.rules[k].daemon == i && d->group_rule[k] == k)
+				snprintf(c->groups[c->ngroups++], sizeof(c->groups[0]), "%s",
+					 d->conf.rules[k].group);
 	}
 	d->next_commit_ms = -1;
 	make_writer_id(d);
@@ -940,13 +1007,17 @@ int main(int argc, char **argv)
 		 d.conf.state_dir);
 	d.next_status_ms = d.conf.status_s ? now_ms() + d.conf.status_s * 1000 : -1;
 	while (!d.terminating) {
-		struct pollfd pfd[LOGD_MAX_DAEMONS + 2];
-		int map[LOGD_MAX_DAEMONS + 2], n = 0;
+		struct pollfd pfd[LOGD_MAX_DAEMONS + 3];
+		int map[LOGD_MAX_DAEMONS + 3], n = 0;
 		int64_t now = now_ms(), deadline = -1, wait;
 
-		for (int i = 0; i < d.conf.ndaemons; i++)
-			if (!d.conns[i].connected && now >= d.conns[i].next_try_ms)
-				conn_try(&d, &d.conns[i], i, now);
+		for (int i = 0; i < d.conf.ndaemons; i++) {
+			struct conn *c = &d.conns[i];
+
+			conn_finish(c, now);
+			if (!c->connected && !c->connecting && now >= c->next_try_ms)
+				conn_start(c, now);
+		}
 		for (int i = 0; i < d.conf.ndaemons; i++)
 			drain(&d, i);
 		/* The policy decides when what was written is committed and
@@ -980,10 +1051,14 @@ int main(int argc, char **argv)
 				pfd[n].fd = d.conns[i].mb;
 				pfd[n].events = POLLIN;
 				map[n++] = i;
-			} else if (deadline < 0 || d.conns[i].next_try_ms < deadline) {
+			} else if (!d.conns[i].connecting &&
+				   (deadline < 0 || d.conns[i].next_try_ms < deadline)) {
 				deadline = d.conns[i].next_try_ms;
 			}
 		}
+		pfd[n].fd = d.wake[0];
+		pfd[n].events = POLLIN;
+		map[n++] = -3;
 		pfd[n].fd = sfd;
 		pfd[n].events = POLLIN;
 		map[n++] = -1;
@@ -1009,10 +1084,16 @@ int main(int argc, char **argv)
 		if (poll(pfd, (nfds_t)n, (int)wait) < 0 && errno != EINTR)
 			fatal("poll");
 		for (int i = 0; i < n; i++) {
-			if (map[i] == -1 && (pfd[i].revents & POLLIN))
+			if (map[i] == -1 && (pfd[i].revents & POLLIN)) {
 				on_signal(&d, sfd);
-			else if (map[i] >= 0 && pfd[i].revents)
+			} else if (map[i] == -3 && (pfd[i].revents & POLLIN)) {
+				char buf[64];
+
+				while (read(d.wake[0], buf, sizeof(buf)) > 0)
+					;
+			} else if (map[i] >= 0 && pfd[i].revents) {
 				d.conns[map[i]].readable = 1;
+			}
 		}
 		if (d.write_failed && commit(&d) == 0)
 			log_info("writing again after an error");
@@ -1022,9 +1103,20 @@ int main(int argc, char **argv)
 	status(&d);
 	zq_stop(d.zq);
 	store_close(d.store);
-	for (int i = 0; i < d.conf.ndaemons; i++)
-		if (d.conns[i].connected)
-			SP_disconnect(d.conns[i].mb);
+	for (int i = 0; i < d.conf.ndaemons; i++) {
+		struct conn *c = &d.conns[i];
+
+		/* An attempt in progress ends within the connect timeout. */
+		if (c->connecting) {
+			pthread_join(c->thread, NULL);
+			if (c->try_ret == ACCEPT_SESSION)
+				SP_disconnect(c->try_mb);
+		}
+		if (c->connected)
+			SP_disconnect(c->mb);
+	}
+	close(d.wake[0]);
+	close(d.wake[1]);
 	for (int i = 0; i < d.conf.nrules; i++)
 		logd_match_free(&d.match[i]);
 	free(d.msg);

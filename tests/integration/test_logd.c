@@ -14,10 +14,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -667,11 +669,73 @@ static void logd_hole_behind(void)
 	logtest_rmdir();
 }
 
+/* A second daemon that accepts connections and never answers (a hung
+ * chorusd, or a firewall that lets the SYN through): the writer keeps
+ * trying it, and meanwhile lines keep flowing through the healthy daemon
+ * with a latency far below the connect timeout (3 s), which a connect in
+ * the main loop would add to every line sent during an attempt. */
+static void logd_dead_daemon(void)
+{
+	struct hd d;
+	struct logdp w;
+	struct clp c;
+	struct sockaddr_in sa;
+	socklen_t slen = sizeof(sa);
+	char global[512], needle[64];
+	static const char *const quick[] = { "-t", "5", NULL };
+	int64_t worst = 0, total = 0;
+	int lfd;
+
+	logtest_mkdir();
+	/* The listener: a full backlog of accepted connections nobody reads. */
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	T_ASSERT(lfd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	T_EQ(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	T_EQ(listen(lfd, 64), 0);
+	T_EQ(getsockname(lfd, (struct sockaddr *)&sa, &slen), 0);
+	snprintf(global, sizeof(global), "Spread {\n\tPort = %u@127.0.0.1\n\tLog {\n"
+		 "\t\tGroup = other\n\t\tFile = \"%s/other.log\"\n\t}\n}\n",
+		 ntohs(sa.sin_port), logtest_dir);
+	hd_start(&d, NULL);
+	logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", NULL, global, NULL);
+	lclp_start(&c, "log", "node1", d.tcp_addr, quick);
+	/* 40 lines 100 ms apart: more than one connect attempt long. */
+	for (long n = 0; n < 40; n++) {
+		int64_t t0 = t_now_ms(), lat;
+
+		write_lines(c.in, n, n + 1, NULL, 0);
+		snprintf(needle, sizeof(needle), "GET /req/%ld ", n);
+		T_ASSERTF(wait_file_has(node_log("node1"), needle, 10000), "line %ld never came",
+			  n);
+		lat = t_now_ms() - t0;
+		total += lat;
+		if (lat > worst)
+			worst = lat;
+		usleep(100000);
+	}
+	T_EQ(clp_finish(&c, 30000), 0);
+	check_files(node_log("node1"), 40, 0);
+	T_ASSERTF(file_has(w.err, "cannot connect to the daemon"), "no attempt failed (%s)",
+		  w.err);
+	fprintf(stderr, "test_logd: one daemon hung: 40 lines through the other, latency "
+		"avg %lld ms, max %lld ms\n", (long long)(total / 40), (long long)worst);
+	T_ASSERTF(worst < 1500, "a line took %lld ms: the hung daemon held up the writer",
+		  (long long)worst);
+	logdp_stop(&w, SIGTERM);
+	close(lfd);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
 static const struct t_case cases[] = {
 	T_CASE(logd_check_config),
 	T_CASE(logd_usage_matches_man),
 	T_CASE(logd_basic),
 	T_CASE_TIMEOUT(logd_hole_behind, 60),
+	T_CASE_TIMEOUT(logd_dead_daemon, 60),
 	T_CASE_TIMEOUT(logd_kill9, 120),
 	T_CASE_TIMEOUT(logd_sighup, 60),
 	T_CASE_TIMEOUT(logd_size_rotation, 60),
