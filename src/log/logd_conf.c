@@ -510,6 +510,11 @@ static int parse_spread(struct lexer *lx, struct logd_conf *c, int d)
 				if (logd_pattern_check(r->file, 1, why, sizeof(why)) != 0)
 					return fail(lx, "File of %s: %s", r->group, why);
 			}
+			if (r->rewrite != LOGD_RW_NONE && r->clock == LOGD_CLOCK_WRITER)
+				warn(lx, "group %s: RewriteTimestamp with the writer's clock "
+				     "(RewriteClock = writer, the default): replicas write "
+				     "different lines; RewriteClock = sender makes them equal",
+				     r->group);
 			c->nrules++;
 		} else {
 			return fail(lx, "unknown setting \"%s\" in a Spread block", lx->val);

@@ -89,8 +89,10 @@ static int sync_parent(const char *path)
 	return ret;
 }
 
-/* Creates the directories leading to path (like mkdir -p of its parent). */
-static int make_parents(const char *path)
+/* Creates the directories leading to path (like mkdir -p of its parent);
+ * with sync, fsync()s the parent of every directory it makes, so that a
+ * power loss cannot take a new directory and the lines under it. */
+static int make_parents(const char *path, int sync)
 {
 	char tmp[LOGD_PATH_MAX];
 	size_t n = strlen(path);
@@ -102,8 +104,14 @@ static int make_parents(const char *path)
 		if (*p != '/')
 			continue;
 		*p = 0;
-		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+		if (mkdir(tmp, 0755) == 0) {
+			int ret = sync ? sync_parent(tmp) : 0;
+
+			if (ret != 0)
+				return ret;
+		} else if (errno != EEXIST) {
 			return -errno;
+		}
 		*p = '/';
 	}
 	return 0;
@@ -397,7 +405,21 @@ int store_uncommitted(const struct store *s)
 	return s->ndirty != 0 || s->rec_len != 0;
 }
 
+static int commit_record(struct store *s, int sync);
+
+/* A commit that fails leaves nothing of its record behind: entries added
+ * for it (a file opened, a rename or compression intended) must not turn
+ * up in a later record, after the caller has undone what they named. */
 int store_commit(struct store *s, int sync)
+{
+	int ret = commit_record(s, sync);
+
+	if (ret != 0)
+		s->rec_len = 0;
+	return ret;
+}
+
+static int commit_record(struct store *s, int sync)
 {
 	int64_t t0;
 	int ret;
@@ -534,7 +556,7 @@ int store_file_open(struct store *s, const char *path, const char *key,
 		ret = -ENOMEM;
 		goto fail;
 	}
-	ret = make_parents(path);
+	ret = make_parents(path, s->cfg.fsync != LOGD_FSYNC_NEVER);
 	if (ret != 0)
 		goto fail;
 	f->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -615,8 +637,10 @@ int store_zip_queue(struct store *s, const char *path, const char *ext)
 	if (rec_add(s, "Z %s %s\n", z->suffix, z->src) != 0)
 		return -1;
 	s->nzips++;
-	if (store_commit(s, s->cfg.fsync != LOGD_FSYNC_NEVER) != 0)
+	if (store_commit(s, s->cfg.fsync != LOGD_FSYNC_NEVER) != 0) {
+		s->nzips--; /* not recorded: not queued */
 		return -1;
+	}
 	return s->nzips - 1;
 }
 
@@ -655,22 +679,67 @@ int store_zip_done(struct store *s, const char *src, uint64_t gen, const char *t
 	return store_commit(s, s->cfg.fsync != LOGD_FSYNC_NEVER);
 }
 
+/* 1 if "<path><sep><n>" is taken: the file, its compressed form, or a
+ * compression queued for it. */
+static int number_used(struct store *s, const char *path, const char *sep, int n,
+		       const char *zip_ext)
+{
+	char name[LOGD_PATH_MAX + 48], zname[LOGD_PATH_MAX + 64];
+
+	snprintf(name, sizeof(name), "%s%s%d", path, sep, n);
+	snprintf(zname, sizeof(zname), "%s%s", name, zip_ext);
+	return exists(name) || exists(zname) || store_zip_find(s, name) >= 0;
+}
+
+/* The number after the highest of the run "<path><sep>1", "<path><sep>2",
+ * ... that is taken (1 if none): found by doubling and halving, so a
+ * file rotated n times costs O(log n) lookups, not n. Numbers are used
+ * in order, so the run has no holes unless someone removed files from
+ * its middle. -1 past 2^20. */
+static int first_free(struct store *s, const char *path, const char *sep,
+		      const char *zip_ext)
+{
+	int lo = 1, hi = 2;
+
+	if (!number_used(s, path, sep, 1, zip_ext))
+		return 1;
+	while (number_used(s, path, sep, hi, zip_ext)) {
+		lo = hi;
+		if (hi >= (1 << 20))
+			return -1;
+		hi *= 2;
+	}
+	/* lo taken, hi free. */
+	while (hi - lo > 1) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (number_used(s, path, sep, mid, zip_ext))
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return hi;
+}
+
+static int next_number(struct store *s, const char *path, const char *zip_ext)
+{
+	return first_free(s, path, ".", zip_ext);
+}
+
 int store_rotate(struct store *s, struct store_file *f, const char *zip_ext,
 		 char *rotated, size_t cap)
 {
 	int sync = s->cfg.fsync != LOGD_FSYNC_NEVER, ret, n;
-	char to[LOGD_PATH_MAX + 32], zdst[LOGD_PATH_MAX + 48];
+	char to[LOGD_PATH_MAX + 32];
 	char path[LOGD_PATH_MAX];
 
 	ret = store_commit(s, sync);
 	if (ret != 0)
 		return ret;
-	for (n = 1; n < 100000; n++) {
-		snprintf(to, sizeof(to), "%s.%d", f->path, n);
-		snprintf(zdst, sizeof(zdst), "%s%s", to, zip_ext);
-		if (!exists(to) && !exists(zdst) && store_zip_find(s, to) < 0)
-			break;
-	}
+	n = next_number(s, f->path, zip_ext);
+	if (n < 0)
+		return -EEXIST;
+	snprintf(to, sizeof(to), "%s.%d", f->path, n);
 	if (strlen(to) >= LOGD_PATH_MAX)
 		return -ENAMETOOLONG;
 	/* Intent first, so that recovery can finish the rename. */
@@ -942,11 +1011,28 @@ static int store_snapshot(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* Cuts the files named by the journal back to their committed lengths,
- * finishes interrupted renames and settles the compressions. */
-static void recover_files(struct store *s, struct rtable *files,
-			  struct rename_intent *ren, int nren)
+/* Cuts path back to len bytes; with sync, durably (before the snapshot
+ * drops the length from the journal). 0 or a negative errno. */
+static int cut_file(const char *path, uint64_t len, int sync)
 {
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)len) != 0 || (sync && fdatasync(fd) != 0))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Cuts the files named by the journal back to their committed lengths,
+ * finishes interrupted renames and settles the compressions. Returns 0,
+ * or -1 with a message in err if a file cannot be cut. */
+static int recover_files(struct store *s, struct rtable *files,
+			 struct rename_intent *ren, int nren, char *err, size_t errlen)
+{
+	int ret;
+
 	for (size_t i = 0; i < files->cap; i++) {
 		struct rfile *f = &files->v[i];
 		struct stat st;
@@ -962,9 +1048,13 @@ static void recover_files(struct store *s, struct rtable *files,
 			log_info("recovery: %s: cut %" PRIu64 " unacknowledged bytes "
 				 "(%" PRIu64 " kept)", f->path, (uint64_t)st.st_size - f->len,
 				 f->len);
-			if (truncate(f->path, (off_t)f->len) != 0) {
-				log_warn("recovery: cannot cut %s", f->path);
-				continue;
+			ret = cut_file(f->path, f->len, s->cfg.fsync != LOGD_FSYNC_NEVER);
+			if (ret != 0) {
+				/* The snapshot would forget the length: stop here
+				 * rather than let the tail count as written. */
+				snprintf(err, errlen, "recovery: cannot cut %s back to %" PRIu64
+					 " bytes: %s", f->path, f->len, strerror(-ret));
+				return -1;
 			}
 			s->st.truncated_bytes += (uint64_t)st.st_size - f->len;
 		} else if ((uint64_t)st.st_size < f->len) {
@@ -992,6 +1082,11 @@ static void recover_files(struct store *s, struct rtable *files,
 
 		snprintf(dst, sizeof(dst), "%s%s", z->src, z->suffix);
 		if (!exists(z->src)) {
+			char part[LOGD_PATH_MAX + 40];
+
+			/* Abandoned: its unfinished copy goes too. */
+			snprintf(part, sizeof(part), "%s.part", dst);
+			unlink(part);
 			s->zips[i--] = s->zips[--s->nzips];
 		} else if (exists(dst)) {
 			/* Compressed and renamed into place; only the removal
@@ -1000,6 +1095,7 @@ static void recover_files(struct store *s, struct rtable *files,
 			s->zips[i--] = s->zips[--s->nzips];
 		}
 	}
+	return 0;
 }
 
 int store_open(struct store **out, const struct store_cfg *cfg, char *err,
@@ -1034,7 +1130,7 @@ int store_open(struct store **out, const struct store_cfg *cfg, char *err,
 		goto fail;
 	}
 	snprintf(path, sizeof(path), "%s/lock", s->dir);
-	if (make_parents(path) != 0 ||
+	if (make_parents(path, 0) != 0 ||
 	    (mkdir(s->dir, 0755) != 0 && errno != EEXIST)) {
 		snprintf(err, errlen, "state directory %s: %s", s->dir, strerror(errno));
 		goto fail;
@@ -1077,7 +1173,8 @@ int store_open(struct store **out, const struct store_cfg *cfg, char *err,
 				 got - (size_t)good);
 		close(fd);
 		fd = -1;
-		recover_files(s, &files, ren, nren);
+		if (recover_files(s, &files, ren, nren, err, errlen) != 0)
+			goto fail;
 	} else if (errno != ENOENT) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;

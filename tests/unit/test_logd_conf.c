@@ -87,6 +87,10 @@ static void conf_spreadlogd_sample(void)
 	T_ASSERT(strstr(warn, "line 7: PerlUse") != NULL);
 	T_ASSERT(strstr(warn, "line 15: PerlLog") != NULL);
 	T_ASSERT(strstr(warn, "line 22: ModuleLog") != NULL);
+	/* The writer's clock in rewritten lines makes replicas differ. */
+	T_ASSERTF(strstr(warn, "group omniti: RewriteTimestamp with the writer's clock") != NULL,
+		  "%s", warn);
+	T_ASSERT(strstr(warn, "group taub-12: RewriteTimestamp") != NULL);
 	/* Defaults of the native settings. */
 	T_EQ(c1.fsync, LOGD_FSYNC_INTERVAL);
 	T_EQ(c1.fsync_ms, 100);
