@@ -726,6 +726,91 @@ static int next_number(struct store *s, const char *path, const char *zip_ext)
 	return first_free(s, path, ".", zip_ext);
 }
 
+int store_late_name(struct store *s, const char *path, const char *ext, char *out,
+		    size_t cap)
+{
+	int n = first_free(s, path, ".late", ext), len;
+
+	if (n < 0)
+		return -EEXIST;
+	len = snprintf(out, cap, "%s.late%d", path, n);
+	if (len < 0 || (size_t)len >= cap || (size_t)len >= LOGD_PATH_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int store_path_taken(const struct store *s, const char *path, const char *ext)
+{
+	char z[LOGD_PATH_MAX + 16];
+
+	snprintf(z, sizeof(z), "%s%s", path, ext);
+	return exists(path) || (ext[0] && exists(z)) || store_zip_find(s, path) >= 0;
+}
+
+struct store_tfile *store_tfile_find(struct store *s, const char *key)
+{
+	for (uint32_t i = 0; i < s->ntfiles; i++)
+		if (strcmp(s->tfiles[i].key, key) == 0)
+			return &s->tfiles[i];
+	return NULL;
+}
+
+/* Sets key's time file in the table only (replay and store_tfile_set). */
+static int tfile_put(struct store *s, const char *key, const char *path,
+		     const char *ext, int64_t end)
+{
+	struct store_tfile *t = store_tfile_find(s, key);
+
+	if (!t) {
+		if (s->ntfiles >= STORE_TFILES_MAX)
+			return -ENOSPC;
+		if (s->ntfiles == s->tfiles_cap) {
+			uint32_t cap = s->tfiles_cap ? s->tfiles_cap * 2 : 64;
+			struct store_tfile *v = realloc(s->tfiles, cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			s->tfiles = v;
+			s->tfiles_cap = cap;
+		}
+		t = &s->tfiles[s->ntfiles++];
+		memset(t, 0, sizeof(*t));
+		snprintf(t->key, sizeof(t->key), "%s", key);
+	}
+	snprintf(t->path, sizeof(t->path), "%s", path);
+	snprintf(t->ext, sizeof(t->ext), "%s", ext);
+	t->end = end;
+	return 0;
+}
+
+static void tfile_remove(struct store *s, const char *key)
+{
+	struct store_tfile *t = store_tfile_find(s, key);
+
+	if (t)
+		*t = s->tfiles[--s->ntfiles];
+}
+
+int store_tfile_set(struct store *s, const char *key, const char *path,
+		    const char *ext, int64_t end)
+{
+	int ret = tfile_put(s, key, path, ext, end);
+
+	if (ret == 0)
+		ret = rec_add(s, "T %" PRId64 " %s %s %s\n", end, ext[0] ? ext : "-", key,
+			      path);
+	return ret;
+}
+
+void store_tfile_drop(struct store *s, const char *key)
+{
+	if (!store_tfile_find(s, key))
+		return;
+	tfile_remove(s, key);
+	if (rec_add(s, "t %s\n", key) != 0)
+		log_warnx("journal: out of memory (time file of %s)", key);
+}
+
 int store_rotate(struct store *s, struct store_file *f, const char *zip_ext,
 		 char *rotated, size_t cap)
 {
@@ -896,6 +981,20 @@ static int apply_entry(struct store *s, struct rtable *files,
 			s->zips[i] = s->zips[--s->nzips];
 		return 0;
 	}
+	case 'T': {
+		long long end;
+		char ext[8], key[STORE_KEY_MAX];
+		int off = 0;
+
+		if (sscanf(line + 2, "%lld %7s %95s %n", &end, ext, key, &off) != 3 || !off ||
+		    !line[2 + off])
+			return -1;
+		return tfile_put(s, key, line + 2 + off, strcmp(ext, "-") ? ext : "",
+				 (int64_t)end) == 0 ? 0 : -1;
+	}
+	case 't':
+		tfile_remove(s, line + 2);
+		return 0;
 	}
 	return -1;
 }
@@ -974,6 +1073,12 @@ static int store_snapshot(struct store *s, char *err, size_t errlen)
 	}
 	for (int i = 0; ret == 0 && i < s->nzips; i++)
 		ret = rec_add(s, "Z %s %s\n", s->zips[i].suffix, s->zips[i].src);
+	for (uint32_t i = 0; ret == 0 && i < s->ntfiles; i++) {
+		const struct store_tfile *t = &s->tfiles[i];
+
+		ret = rec_add(s, "T %" PRId64 " %s %s %s\n", t->end, t->ext[0] ? t->ext : "-",
+			      t->key, t->path);
+	}
 	if (ret != 0) {
 		snprintf(err, errlen, "snapshot: out of memory");
 		s->rec_len = 0;
@@ -1211,5 +1316,6 @@ void store_close(struct store *s)
 	free(s->streams);
 	free(s->dirty_idx);
 	free(s->rec);
+	free(s->tfiles);
 	free(s);
 }

@@ -53,6 +53,8 @@
 #define BACKOFF_MAX_MS 10000
 #define CONNECT_TIMEOUT_S 3
 #define WARN_EVERY 100            /* rate limit of repeated warnings */
+#define IDLE_CLOSE_S 60           /* time files idle this long are closed */
+#define IDLE_SCAN_MS 10000        /* how often to look for them */
 
 static const char usage_text[] =
 	"usage: chorus-logd [-nD] [-c config]\n";
@@ -131,6 +133,7 @@ struct logd {
 	int sync;                          /* the policy fsyncs */
 	int64_t next_commit_ms;            /* interval policy: -1 when idle */
 	int64_t next_status_ms;
+	int64_t next_idle_ms;              /* next look for idle time files */
 	int write_failed;                  /* since the last good commit */
 	uint64_t commit_errors, warnings;
 	char *msg;
@@ -343,31 +346,12 @@ static void zip_start(struct logd *d, const char *src)
 	}
 }
 
-/* Step 2: the open file for path, tagged key. A file of the same key
- * under another name (the pattern's time moved on) is closed first and
- * queued for compression if the rule asks for it. Returns NULL on error
- * (logged, rate-limited). */
-static struct store_file *resolve(struct logd *d, const struct logd_rule *r,
-				  const char *path, const char *key)
+/* Opens path for key (logged, rate-limited, on error). */
+static struct store_file *open_file(struct logd *d, const char *path, const char *key)
 {
-	struct store_file *f = store_find(d->store, path), *old;
-	int ret;
+	struct store_file *f;
+	int ret = store_file_open(d->store, path, key, &f);
 
-	if (f)
-		return f;
-	old = store_find_key(d->store, key);
-	if (old && !old->pinned) {
-		char prev[LOGD_PATH_MAX];
-
-		snprintf(prev, sizeof(prev), "%s", old->path);
-		if (store_close_file(d->store, old, d->sync) == 0) {
-			log_info("rotated by time: closed %s", prev);
-			if (r->compress != LOGD_COMP_NONE &&
-			    store_zip_queue(d->store, prev, zip_ext(r->compress)) >= 0)
-				zip_start(d, prev);
-		}
-	}
-	ret = store_file_open(d->store, path, key, &f);
 	if (ret != 0) {
 		if (d->warnings++ % WARN_EVERY == 0)
 			log_warnx("cannot open %s: %s; its lines stay with the senders",
@@ -375,6 +359,115 @@ static struct store_file *resolve(struct logd *d, const struct logd_rule *r,
 		return NULL;
 	}
 	return f;
+}
+
+/* Closes a time file for good ("by time"): commits and closes it if it
+ * is open, queues its compression, and forgets it. Returns 0, or -1 if
+ * the commit failed (it stays as it is). */
+static int close_by_time(struct logd *d, struct store_tfile *tf)
+{
+	char path[LOGD_PATH_MAX], ext[8], key[STORE_KEY_MAX];
+	struct store_file *f = store_find(d->store, tf->path);
+
+	snprintf(path, sizeof(path), "%s", tf->path);
+	snprintf(ext, sizeof(ext), "%s", tf->ext);
+	snprintf(key, sizeof(key), "%s", tf->key);
+	if (f && (f->pinned || store_close_file(d->store, f, d->sync) != 0))
+		return -1;
+	store_tfile_drop(d->store, key);
+	if (commit(d) != 0)
+		return -1;
+	log_info("rotated by time: closed %s", path);
+	/* A file moved away (logrotate) and not written since is not there. */
+	if (ext[0] && access(path, F_OK) == 0 && store_zip_queue(d->store, path, ext) >= 0)
+		zip_start(d, path);
+	return 0;
+}
+
+/* Step 2 for a rule whose pattern has time fields: the file of key for a
+ * batch of time t whose pattern gives path. The key's time file is
+ * reopened as long as batches come from its period; a batch from a later
+ * period closes it by time and starts the next; lines for a file closed
+ * by time (an earlier period) go to "<path>.lateN", one at a time per
+ * key. These decisions depend only on the batches, not on when a
+ * compression finishes. */
+static struct store_file *resolve_timed(struct logd *d, const struct logd_rule *r,
+					const char *pat, const char *group,
+					const char *node, const char *path,
+					const char *key, time_t t)
+{
+	const char *ext = zip_ext(r->compress);
+	struct store_tfile *tf = store_tfile_find(d->store, key);
+	struct store_file *f;
+	char late_key[STORE_KEY_MAX + 8], late[LOGD_PATH_MAX];
+	int64_t now = (int64_t)time(NULL);
+	size_t plen = strlen(path);
+
+	if (tf && strcmp(tf->path, path) == 0) {
+		tf->touched = now;
+		f = store_find(d->store, path);
+		return f ? f : open_file(d, path, key);
+	}
+	if (tf && (int64_t)t >= tf->end) {
+		if (close_by_time(d, tf) != 0)
+			return NULL;
+		tf = NULL;
+	}
+	if (!tf) {
+		int64_t end = logd_pattern_period_end(pat, group, node, (int64_t)t);
+
+		/* A file that was closed for good takes no more lines; one
+		 * that is there without a record (written before the record
+		 * existed) is taken on if its period is not over. */
+		if (!store_path_taken(d->store, path, ext) ||
+		    (end > now && !store_zip_find(d->store, path) &&
+		     access(path, F_OK) == 0)) {
+			if (store_tfile_set(d->store, key, path, ext, end < 0 ? INT64_MAX : end) != 0)
+				return NULL;
+			tf = store_tfile_find(d->store, key);
+			tf->touched = now;
+			f = store_find(d->store, path);
+			return f ? f : open_file(d, path, key);
+		}
+	}
+	/* Late lines: for a period before the key's file, or for a file
+	 * closed for good. */
+	if (strlen(key) + sizeof("|late") > STORE_KEY_MAX)
+		return NULL; /* keys are at most "<rule>|<node of 64>" */
+	snprintf(late_key, sizeof(late_key), "%s|late", key);
+	tf = store_tfile_find(d->store, late_key);
+	if (tf && strncmp(tf->path, path, plen) == 0 && strncmp(tf->path + plen, ".late", 5) == 0) {
+		tf->touched = now;
+		f = store_find(d->store, tf->path);
+		return f ? f : open_file(d, tf->path, late_key);
+	}
+	if (tf && close_by_time(d, tf) != 0)
+		return NULL;
+	if (store_late_name(d->store, path, ext, late, sizeof(late)) != 0 ||
+	    store_tfile_set(d->store, late_key, late, ext, 0) != 0)
+		return NULL;
+	store_tfile_find(d->store, late_key)->touched = now;
+	log_info("late lines for %s go to %s", path, late);
+	return open_file(d, late, late_key);
+}
+
+/* Closes for good the time files that lie idle past their period (the
+ * node went quiet, a late file nobody writes to any more): by the
+ * writer's clock, both the period's end and the last write at least
+ * IDLE_CLOSE_S ago. Runs between batches. */
+static void close_idle(struct logd *d)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	for (uint32_t i = 0; i < d->store->ntfiles; i++) {
+		struct store_tfile *tf = &d->store->tfiles[i];
+
+		if (tf->end > now - IDLE_CLOSE_S || tf->touched > now - IDLE_CLOSE_S)
+			continue;
+		if (close_by_time(d, tf) != 0)
+			return;
+		i--; /* the table moved its last entry here */
+	}
 }
 
 /* Resolves the file of rule ri for a message from node (NULL: none
@@ -416,7 +509,18 @@ static int target_for(struct logd *d, int ri, const char *node, size_t node_len,
 		}
 		snprintf(key, sizeof(key), "q|%s", r->group);
 	}
-	tg->f = resolve(d, r, path, key);
+	{
+		const char *pat = tg->quarantine ? d->conf.quarantine : r->file;
+
+		if (logd_pattern_has_time(pat))
+			tg->f = resolve_timed(d, r, pat, r->group,
+					      per_node && !tg->quarantine ? nodez : NULL, path,
+					      key, t);
+		else
+			tg->f = store_find(d->store, path);
+		if (!tg->f && !logd_pattern_has_time(pat))
+			tg->f = open_file(d, path, key);
+	}
 	if (!tg->f)
 		return -1;
 	tg->f->pinned = 1;
@@ -1041,6 +1145,10 @@ int main(int argc, char **argv)
 						 r.src, r.in_bytes, r.out_bytes);
 			}
 		}
+		if (now >= d.next_idle_ms) {
+			close_idle(&d);
+			d.next_idle_ms = now + IDLE_SCAN_MS;
+		}
 		if (d.next_status_ms >= 0 && now >= d.next_status_ms) {
 			status(&d);
 			d.next_status_ms = now + d.conf.status_s * 1000;
@@ -1069,6 +1177,8 @@ int main(int argc, char **argv)
 			deadline = d.next_commit_ms;
 		if (d.next_status_ms >= 0 && (deadline < 0 || d.next_status_ms < deadline))
 			deadline = d.next_status_ms;
+		if (deadline < 0 || d.next_idle_ms < deadline)
+			deadline = d.next_idle_ms;
 		/* A failed commit is retried every second. */
 		if (d.write_failed && (deadline < 0 || now + 1000 < deadline))
 			deadline = now + 1000;

@@ -339,6 +339,113 @@ static void logd_time_rotation(void)
 	logtest_rmdir();
 }
 
+/* The uncompressed files in dir t (name order) into out, one per line;
+ * returns how many. */
+static int plain_files(char *out, size_t cap)
+{
+	char cmd[300];
+	FILE *fp;
+	size_t o = 0;
+	int n = 0;
+	char line[400];
+
+	snprintf(cmd, sizeof(cmd), "ls %s/t | grep -v '\\.gz$' | sort", logtest_dir);
+	fp = popen(cmd, "r");
+	T_ASSERT(fp != NULL);
+	out[0] = 0;
+	while (fgets(line, sizeof(line), fp)) {
+		o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "%s", line);
+		n++;
+	}
+	pclose(fp);
+	return n;
+}
+
+/* Waits until no uncompressed file of dir t is named name (a line of
+ * plain_files()); returns 1 if so. */
+static int wait_compressed(const char *name, int ms)
+{
+	int64_t until = t_now_ms() + ms;
+	char list[4096];
+
+	do {
+		plain_files(list, sizeof(list));
+		if (!strstr(list, name))
+			return 1;
+		usleep(50000);
+	} while (t_now_ms() < until);
+	return 0;
+}
+
+/* Sends lines [from, to) through a new chorus-log and waits until every
+ * one is acknowledged. */
+static void send_all(struct hd *d, const char *tag, long from, long to)
+{
+	struct clp c;
+
+	lclp_start(&c, tag, "node1", d->tcp_addr, NULL);
+	write_lines(c.in, from, to, NULL, 0);
+	T_EQ(clp_finish(&c, 30000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+}
+
+/* Time rotation across a restart and a SIGHUP: the file that was
+ * current when the writer stopped (or was told to reopen) is compressed
+ * once a batch of a later period comes, and every line is in the files
+ * once, in order. */
+static void logd_time_restart(void)
+{
+	struct hd d;
+	struct logdp w;
+	char pat[200], cmd[600], all[200], first[4096], second[4096];
+
+	logtest_mkdir();
+	hd_start(&d, NULL);
+	snprintf(pat, sizeof(pat), "%s/t/%%n-%%Y%%m%%d%%H%%M%%S.log", logtest_dir);
+	logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", pat, NULL,
+		       "\t\tCompress = gzip");
+	send_all(&d, "log1", 0, 500);
+	/* Wait for the compressions of the files closed during the run:
+	 * only the current file stays. */
+	{
+		int64_t until = t_now_ms() + 10000;
+
+		while (plain_files(first, sizeof(first)) != 1 && t_now_ms() < until)
+			usleep(50000);
+	}
+	T_EQ(plain_files(first, sizeof(first)), 1);
+	logdp_stop(&w, SIGTERM);
+	usleep(1100000);
+	logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", pat, NULL,
+		       "\t\tCompress = gzip");
+	send_all(&d, "log2", 500, 1000);
+	/* The file current at the stop is compressed after the restart. */
+	T_ASSERTF(wait_compressed(first, 10000), "%s is still uncompressed after a restart",
+		  first);
+	{
+		int64_t until = t_now_ms() + 10000;
+
+		while (plain_files(second, sizeof(second)) != 1 && t_now_ms() < until)
+			usleep(50000);
+	}
+	T_EQ(plain_files(second, sizeof(second)), 1);
+	/* SIGHUP closes it; the next period's batch compresses it. */
+	kill(w.pid, SIGHUP);
+	T_ASSERT(wait_file_has(w.err, "SIGHUP: reopening every file", 5000));
+	usleep(1100000);
+	send_all(&d, "log3", 1000, 1500);
+	T_ASSERTF(wait_compressed(second, 10000), "%s is still uncompressed after SIGHUP",
+		  second);
+	logdp_stop(&w, SIGTERM);
+	snprintf(all, sizeof(all), "%s/all.log", logtest_dir);
+	snprintf(cmd, sizeof(cmd), "cd %s/t && for f in $(ls | sort); do case $f in "
+		 "*.gz) gzip -dc $f;; *) cat $f;; esac; done > %s", logtest_dir, all);
+	T_EQ(system(cmd), 0);
+	check_files(all, 1500, 0);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
 /* Two writers on the group, chorus-log --acks 2: identical files. */
 static void logd_replicas(void)
 {
@@ -740,6 +847,7 @@ static const struct t_case cases[] = {
 	T_CASE_TIMEOUT(logd_sighup, 60),
 	T_CASE_TIMEOUT(logd_size_rotation, 60),
 	T_CASE_TIMEOUT(logd_time_rotation, 60),
+	T_CASE_TIMEOUT(logd_time_restart, 60),
 	T_CASE_TIMEOUT(logd_replicas, 60),
 	T_CASE_TIMEOUT(logd_reconnect, 90),
 	T_CASE_TIMEOUT(logd_plain_quarantine_match, 60),
