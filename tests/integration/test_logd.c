@@ -145,46 +145,102 @@ static void logd_basic(void)
 
 static struct logdp *fault_w;
 static struct hd *fault_d;
-static long kills;
 
-static void kill_writer_hook(long n)
+#define K9_NODES 3
+#define K9_LINES 45000
+#define K9_CHUNK 1500
+#define K9_LOG "\t\tRotateSize = 1M\n\t\tCompress = zstd"
+#define K9_GLOBAL "Fsync = 250ms"
+
+/* Node n's files in reading order (rotated .N by number, decompressed
+ * if compressed, then the current one) into out. */
+static void k9_gather(int node, const char *out)
 {
-	/* A kill at a random moment: after a random pause of up to 30 ms
-	 * every 4000 lines, while chorus-log keeps sending. */
-	struct timespec nap = { 0, (long)(rand() % 30) * 1000000L };
+	char cmd[2400], base[300];
 
-	(void)n;
-	nanosleep(&nap, NULL);
-	logdp_stop(fault_w, SIGKILL);
-	kills++;
-	logdp_start(fault_w, fault_d->tcp_addr, "logs", logtest_dir, "w1");
+	snprintf(base, sizeof(base), "%s/logs/logs/node%d.log", logtest_dir, node);
+	/* A rotated file whose compression is still queued is there
+	 * uncompressed. */
+	snprintf(cmd, sizeof(cmd), "for i in $(ls %s.* 2>/dev/null | sed -n "
+		 "'s/.*\\.log\\.\\([0-9]*\\)\\(\\.zst\\)\\{0,1\\}$/\\1/p' | sort -nu); do "
+		 "if [ -e %s.$i.zst ]; then zstd -dcq %s.$i.zst; else cat %s.$i; fi; "
+		 "done > %s && { [ ! -e %s ] || cat %s >> %s; }", base, base, base, base, out, base,
+		 base, out);
+	T_EQ(system(cmd), 0);
 }
 
-/* kill -9 of the writer at random moments under a bounded load, each
- * time restarted: every line exactly once, in order. */
+/* kill -9 of the writer at short random moments while three chorus-log
+ * processes send, with size rotation, zstd compression and SIGHUPs before
+ * some of the kills; each time restarted. Every line of every node
+ * exactly once and in order, across the rotated files; and the kills
+ * must have hit the writer at work: some recoveries cut an
+ * unacknowledged tail. Bounded: 3 x 45000 lines. */
 static void logd_kill9(void)
 {
 	struct hd d;
 	struct logdp w;
-	struct clp c;
-	long cuts;
+	struct clp c[K9_NODES];
+	long kills = 0, hups = 0, cuts, renames, rezips;
+	int64_t t0 = t_now_ms();
+	unsigned seed = (unsigned)time(NULL);
 
-	srand((unsigned)time(NULL));
+	srand(seed);
 	logtest_mkdir();
 	hd_start(&d, NULL);
-	logdp_start(&w, d.tcp_addr, "logs", logtest_dir, "w1");
-	fault_w = &w;
-	fault_d = &d;
-	kills = 0;
-	lclp_start(&c, "log", "node1", d.tcp_addr, NULL);
-	write_lines(c.in, 0, 60000, kill_writer_hook, 4000);
-	T_EQ(clp_finish(&c, 60000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
-	check_files(node_log("node1"), 60000, 0);
-	cuts = logtest_count(w.err, "unacknowledged bytes");
-	fprintf(stderr, "test_logd: writer SIGKILL: %ld kills, 60000 lines, each once and "
-		"in order; %ld recoveries cut an unacknowledged tail\n", kills, cuts);
+	logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", NULL, K9_GLOBAL, K9_LOG);
+	for (int i = 0; i < K9_NODES; i++) {
+		char tag[16], node[16];
+
+		snprintf(tag, sizeof(tag), "log%d", i);
+		snprintf(node, sizeof(node), "node%d", i);
+		lclp_start(&c[i], tag, node, d.tcp_addr, NULL);
+	}
+	/* Uncommitted bytes reach a file only when its 256 KiB buffer fills
+	 * between two commits (or in the moment of a commit's fdatasync):
+	 * commits every 250 ms, chunks of 1500 lines (300 KB) per node, and
+	 * a kill at a random moment of the next 330 ms, while the writer
+	 * takes them in. */
+	for (long k = 0; k < K9_LINES; k += K9_CHUNK) {
+		struct timespec nap = { 0, (long)(30 + rand() % 300) * 1000000L };
+
+		for (int i = 0; i < K9_NODES; i++)
+			write_lines(c[i].in, k, k + K9_CHUNK, NULL, 0);
+		if (rand() % 5 == 0)
+			continue;
+		if (rand() % 3 == 0) {
+			kill(w.pid, SIGHUP);
+			hups++;
+		}
+		nanosleep(&nap, NULL);
+		logdp_stop(&w, SIGKILL);
+		kills++;
+		logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", NULL, K9_GLOBAL, K9_LOG);
+	}
+	for (int i = 0; i < K9_NODES; i++) {
+		T_EQ(clp_finish(&c[i], 60000), 0);
+		T_ASSERTF(file_has(c[i].err, "0 left in the spool"), "stderr %s", c[i].err);
+	}
+	/* Let the last compressions finish, then stop cleanly. */
+	usleep(500000);
 	logdp_stop(&w, SIGTERM);
+	for (int i = 0; i < K9_NODES; i++) {
+		char all[200];
+
+		snprintf(all, sizeof(all), "%s/all%d.log", logtest_dir, i);
+		k9_gather(i, all);
+		check_files(all, K9_LINES, 0);
+	}
+	cuts = logtest_count(w.err, "unacknowledged bytes");
+	renames = logtest_count(w.err, "recovery: finished renaming");
+	rezips = logtest_count(w.err, "recovery: compressing");
+	fprintf(stderr, "test_logd: writer SIGKILL (seed %u): %ld kills, %ld SIGHUPs, %d nodes x "
+		"%d lines = %d lines checked, 0 lost, 0 duplicated; recoveries: %ld cut an "
+		"unacknowledged tail, %ld finished a rename, %ld compressed again; %lld ms\n",
+		seed, kills, hups, K9_NODES, K9_LINES, K9_NODES * K9_LINES, cuts, renames, rezips,
+		(long long)(t_now_ms() - t0));
+	T_ASSERTF(kills >= 8, "only %ld kills", kills);
+	T_ASSERTF(cuts >= 1, "no recovery cut a tail in %ld kills: the kills missed the writer "
+		  "at work", kills);
 	hd_stop(&d);
 	logtest_rmdir();
 }
