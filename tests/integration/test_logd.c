@@ -502,7 +502,41 @@ static void logd_time_restart(void)
 	logtest_rmdir();
 }
 
-/* Two writers on the group, chorus-log --acks 2: identical files. */
+/* Every file under dir a and under dir b, by name, decompressed: the
+ * same names (endings .gz and .zst aside) and the same bytes. Returns
+ * the number of files compared, or fails. */
+static long same_tree(const char *a, const char *b)
+{
+	char path[200], cmd[300];
+	FILE *fp;
+	long n = -1;
+
+	snprintf(path, sizeof(path), "%s/same.sh", logtest_dir);
+	fp = fopen(path, "w");
+	T_ASSERT(fp != NULL);
+	fprintf(fp,
+		"names() { cd \"$1\" && find . -type f ! -name '*.part' | "
+		"sed 's/\\.\\(gz\\|zst\\)$//' | sort; }\n"
+		"un() { if [ -e \"$1.gz\" ]; then gzip -dc \"$1.gz\"; elif [ -e \"$1.zst\" ]; "
+		"then zstd -dcq \"$1.zst\"; else cat \"$1\"; fi; }\n"
+		"la=$(names %s) && lb=$(names %s) || exit 1\n"
+		"[ \"$la\" = \"$lb\" ] || { echo \"file names differ\" >&2; diff <(echo \"$la\") "
+		"<(echo \"$lb\") >&2; exit 1; }\n"
+		"k=0\nfor f in $la; do\n"
+		"  cmp -s <(cd %s && un $f) <(cd %s && un $f) || { echo \"$f differs\" >&2; exit 1; }\n"
+		"  k=$((k+1))\ndone\necho $k\n", a, b, a, b);
+	fclose(fp);
+	snprintf(cmd, sizeof(cmd), "bash %s", path);
+	fp = popen(cmd, "r");
+	T_ASSERT(fp != NULL);
+	if (fscanf(fp, "%ld", &n) != 1)
+		n = -1;
+	T_ASSERTF(pclose(fp) == 0 && n > 0, "%s and %s differ (see the test log)", a, b);
+	return n;
+}
+
+/* Two writers on the group, chorus-log --acks 2, one of them killed
+ * with SIGKILL four times: the same bytes per node. */
 static void logd_replicas(void)
 {
 	static const char *const acks2[] = { "--acks", "2", NULL };
@@ -518,9 +552,17 @@ static void logd_replicas(void)
 	logdp_start(&w2, d.tcp_addr, "logs", dir2, "w2");
 	lclp_start(&a, "loga", "node1", d.tcp_addr, acks2);
 	lclp_start(&b, "logb", "node2", d.tcp_addr, acks2);
+	/* The second replica is killed now and then and restarted: it gets
+	 * the lines again in other batches, and still has per node (one
+	 * stream each) the same bytes. */
 	for (long k = 0; k < 20000; k += 1000) {
 		write_lines(a.in, k, k + 1000, NULL, 0);
 		write_lines(b.in, k, k + 1000, NULL, 0);
+		if (k % 4000 == 2000) {
+			usleep((useconds_t)(rand() % 200) * 1000);
+			logdp_stop(&w2, SIGKILL);
+			logdp_start(&w2, d.tcp_addr, "logs", dir2, "w2");
+		}
 	}
 	T_EQ(clp_finish(&a, 30000), 0);
 	T_EQ(clp_finish(&b, 30000), 0);
@@ -549,6 +591,48 @@ static void logd_replicas(void)
 		T_ASSERT(file_has(node_log("node1"), "GET /req/20999 "));
 	}
 	logdp_stop(&w1, SIGTERM);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* Two writers without faults, with time rotation (a file a second), size
+ * rotation and gzip: the same files, by name and content. */
+static void logd_replicas_rotation(void)
+{
+	static const char *const acks2[] = { "--acks", "2", NULL };
+	static const char opts[] = "\t\tRotateSize = 16K\n\t\tCompress = gzip";
+	struct hd d;
+	struct logdp w1, w2;
+	struct clp a, b;
+	char dir2[128], p1[200], p2[200], t1[160], t2[160];
+	long files;
+
+	logtest_mkdir();
+	snprintf(dir2, sizeof(dir2), "%s/second", logtest_dir);
+	snprintf(t1, sizeof(t1), "%s/r", logtest_dir);
+	snprintf(t2, sizeof(t2), "%s/r", dir2);
+	snprintf(p1, sizeof(p1), "%s/%%n/%%H%%M%%S.log", t1);
+	snprintf(p2, sizeof(p2), "%s/%%n/%%H%%M%%S.log", t2);
+	hd_start(&d, NULL);
+	logdp_start_ex(&w1, d.tcp_addr, "logs", logtest_dir, "w1", p1, NULL, opts);
+	logdp_start_ex(&w2, d.tcp_addr, "logs", dir2, "w2", p2, NULL, opts);
+	lclp_start(&a, "loga", "node1", d.tcp_addr, acks2);
+	lclp_start(&b, "logb", "node2", d.tcp_addr, acks2);
+	for (long k = 0; k < 6000; k += 500) {
+		write_lines(a.in, k, k + 500, NULL, 0);
+		write_lines(b.in, k, k + 500, NULL, 0);
+		usleep(300000);
+	}
+	T_EQ(clp_finish(&a, 30000), 0);
+	T_EQ(clp_finish(&b, 30000), 0);
+	/* Stopping commits and leaves queued compressions queued: the same
+	 * names either way (compared without the .gz). */
+	logdp_stop(&w1, SIGTERM);
+	logdp_stop(&w2, SIGTERM);
+	files = same_tree(t1, t2);
+	fprintf(stderr, "test_logd: replicas with rotation: %ld files, the same in both\n",
+		files);
+	T_ASSERTF(files >= 6, "only %ld files", files);
 	hd_stop(&d);
 	logtest_rmdir();
 }
@@ -905,6 +989,7 @@ static const struct t_case cases[] = {
 	T_CASE_TIMEOUT(logd_time_rotation, 60),
 	T_CASE_TIMEOUT(logd_time_restart, 60),
 	T_CASE_TIMEOUT(logd_replicas, 60),
+	T_CASE_TIMEOUT(logd_replicas_rotation, 60),
 	T_CASE_TIMEOUT(logd_reconnect, 90),
 	T_CASE_TIMEOUT(logd_plain_quarantine_match, 60),
 };
