@@ -770,6 +770,7 @@ static void logd_usage_matches_man(void)
 struct crafted {
 	mailbox mb;
 	uint64_t batch_id;
+	uint64_t time_ms;      /* of the batches; 0: now */
 };
 
 /* Sends lines first..first+n-1 ("hole line <seq>") of stream `stream` to
@@ -792,7 +793,7 @@ static void crafted_send(struct crafted *cs, uint64_t stream, uint64_t first, ui
 	h.dropped = dropped;
 	h.has_held_below = held >= 0;
 	h.held_below = held >= 0 ? (uint64_t)held : 0;
-	h.time_ms = (uint64_t)time(NULL) * 1000;
+	h.time_ms = cs->time_ms ? cs->time_ms : (uint64_t)time(NULL) * 1000;
 	h.node = "hnode";
 	h.node_len = 5;
 	hl = (int)batch_hdr_len(h.node_len);
@@ -977,12 +978,74 @@ static void logd_dead_daemon(void)
 	logtest_rmdir();
 }
 
+/* Two streams of one node on both sides of midnight (Apache's double
+ * start), with a day pattern and gzip: the first batch of the new day
+ * closes the old day's file for good, once; the old stream's later
+ * batches go to "<old day>.late1" while the new day's file stays open:
+ * no closing and reopening in turn, and no dependence on whether the
+ * compression has finished. */
+static void logd_late_lines(void)
+{
+	struct hd d;
+	struct logdp w;
+	struct crafted cs;
+	char pg[MAX_GROUP_NAME], pat[200], d1[300], d2[300], late[320], zipped[320];
+	char got[2048], day[16];
+	time_t t1 = 1700000000, t2 = t1 + 86400;
+	struct tm tm;
+	int gap = 0;
+
+	logtest_mkdir();
+	snprintf(pat, sizeof(pat), "%s/late/%%n-%%Y%%m%%d.log", logtest_dir);
+	localtime_r(&t1, &tm);
+	strftime(day, sizeof(day), "%Y%m%d", &tm);
+	snprintf(d1, sizeof(d1), "%s/late/hnode-%s.log", logtest_dir, day);
+	localtime_r(&t2, &tm);
+	strftime(day, sizeof(day), "%Y%m%d", &tm);
+	snprintf(d2, sizeof(d2), "%s/late/hnode-%s.log", logtest_dir, day);
+	snprintf(late, sizeof(late), "%s.late1", d1);
+	snprintf(zipped, sizeof(zipped), "%s.gz", d1);
+	hd_start(&d, NULL);
+	logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", pat, NULL,
+		       "\t\tCompress = gzip");
+	memset(&cs, 0, sizeof(cs));
+	T_EQ(SP_connect(d.tcp_addr, "crafted", 0, 0, &cs.mb, pg), ACCEPT_SESSION);
+	for (int k = 0; k < 6; k++) {
+		/* Old stream (day 1), new stream (day 2), in turn. */
+		cs.time_ms = (uint64_t)t1 * 1000 + 500 + (uint64_t)k;
+		crafted_send(&cs, 0xaaaa, (uint64_t)k * 10 + 1, 10, 1, 0, 0);
+		T_EQ(crafted_ack(&cs, &gap), (uint64_t)k * 10 + 10);
+		cs.time_ms = (uint64_t)t2 * 1000 + (uint64_t)k;
+		crafted_send(&cs, 0xbbbb, (uint64_t)k * 10 + 1, 10, 1, 0, 0);
+		T_EQ(crafted_ack(&cs, &gap), (uint64_t)k * 10 + 10);
+	}
+	SP_disconnect(cs.mb);
+	T_ASSERTF(wait_file_has(w.err, "compressed ", 10000), "no compression (%s)", w.err);
+	logdp_stop(&w, SIGTERM);
+	/* Day 1's first batch, then day 2's file; the rest of the old stream
+	 * in the late file. */
+	T_ASSERT(access(zipped, F_OK) == 0);
+	T_ASSERT(access(d1, F_OK) != 0);
+	hole_lines(d2, got, sizeof(got));
+	T_EQ(strlen(got) > 0, 1);
+	T_ASSERT(file_has(d2, "hole line 60"));
+	hole_lines(late, got, sizeof(got));
+	T_STREQ(got, "11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 "
+		"34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 "
+		"60 ");
+	T_EQ(logtest_count(w.err, "rotated by time: closed"), 1);
+	T_EQ(logtest_count(w.err, "late lines for"), 1);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
 static const struct t_case cases[] = {
 	T_CASE(logd_check_config),
 	T_CASE(logd_usage_matches_man),
 	T_CASE(logd_basic),
 	T_CASE_TIMEOUT(logd_hole_behind, 60),
 	T_CASE_TIMEOUT(logd_dead_daemon, 60),
+	T_CASE_TIMEOUT(logd_late_lines, 60),
 	T_CASE_TIMEOUT(logd_kill9, 120),
 	T_CASE_TIMEOUT(logd_sighup, 60),
 	T_CASE_TIMEOUT(logd_size_rotation, 60),
