@@ -1038,8 +1038,8 @@ static void setup(struct logd *d)
 		c->wake_fd = d->wake[1];
 		for (int k = 0; k < d->conf.nrules; k++)
 			if (d->conf.rules[k].daemon == i && d->group_rule[k] == k)
-				snprintf(c->groups[c->ngroups++], sizeof(c->groups[0]), "%s",
-					 d->conf.rules[k].group);
+				memcpy(c->groups[c->ngroups++], d->conf.rules[k].group,
+				       sizeof(c->groups[0])); /* both LOGD_GROUP_MAX */
 	}
 	d->next_commit_ms = -1;
 	make_writer_id(d);

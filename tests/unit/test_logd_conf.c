@@ -369,6 +369,20 @@ static void path_node_aliases(void)
 			  "case %zu (%s under %s)", i, cases[i].name, cases[i].pat);
 }
 
+/* Friday, 7 March 2025, 04:15:06: the time of the path tables. */
+static void sample_tm(struct tm *tm)
+{
+	memset(tm, 0, sizeof(*tm));
+	tm->tm_year = 125;
+	tm->tm_mon = 2;
+	tm->tm_mday = 7;
+	tm->tm_hour = 4;
+	tm->tm_min = 15;
+	tm->tm_sec = 6;
+	tm->tm_yday = 65;
+	tm->tm_wday = 5;
+}
+
 /* The end of a time pattern's period. */
 static void path_period_end(void)
 {
@@ -377,13 +391,7 @@ static void path_period_end(void)
 
 	setenv("TZ", "UTC", 1);
 	tzset();
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = 125;
-	tm.tm_mon = 2;
-	tm.tm_mday = 7;
-	tm.tm_hour = 4;
-	tm.tm_min = 15;
-	tm.tm_sec = 6;
+	sample_tm(&tm);
 	t = timegm(&tm);
 	T_EQ(logd_pattern_period_end("/l/%Y%m%d.log", "g", NULL, t),
 	     (int64_t)t + 19 * 3600 + 44 * 60 + 54);
@@ -414,15 +422,7 @@ static void path_expand(void)
 	struct tm tm;
 	char out[LOGD_PATH_MAX], small[12];
 
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = 125;
-	tm.tm_mon = 2;
-	tm.tm_mday = 7;
-	tm.tm_hour = 4;
-	tm.tm_min = 15;
-	tm.tm_sec = 6;
-	tm.tm_yday = 65;
-	tm.tm_wday = 5;
+	sample_tm(&tm);
 	for (size_t i = 0; i < T_COUNT(cases); i++) {
 		int n = logd_pattern_expand(cases[i].pat, cases[i].group, cases[i].node, &tm,
 					    out, sizeof(out));
