@@ -420,7 +420,7 @@ static struct store_file *resolve_timed(struct logd *d, const struct logd_rule *
 		 * that is there without a record (written before the record
 		 * existed) is taken on if its period is not over. */
 		if (!store_path_taken(d->store, path, ext) ||
-		    (end > now && !store_zip_find(d->store, path) &&
+		    (end > now && store_zip_find(d->store, path) < 0 &&
 		     access(path, F_OK) == 0)) {
 			if (store_tfile_set(d->store, key, path, ext, end < 0 ? INT64_MAX : end) != 0)
 				return NULL;
