@@ -408,15 +408,14 @@ static int seg_cmp(const void *a, const void *b)
 	return x->first_seq < y->first_seq ? -1 : x->first_seq > y->first_seq;
 }
 
-/* Removes segment i (closing and unlinking it). */
-static void seg_delete(struct spool *sp, size_t i)
+/* Takes segment i out of the spool; its file (path, *fd) is for the
+ * caller to unlink and close. */
+static void seg_detach(struct spool *sp, size_t i, char *path, size_t len, int *fd)
 {
-	char path[SPOOL_PATH_MAX + 32];
 	struct spool_seg *s = &sp->segs[i];
 
-	seg_path(sp, s, path, sizeof(path));
-	unlink(path);
-	close(s->fd);
+	seg_path(sp, s, path, len);
+	*fd = s->fd;
 	sp->bytes -= s->bytes;
 	if (i + 1 == sp->nsegs)
 		sp->tail = 0;
@@ -424,6 +423,17 @@ static void seg_delete(struct spool *sp, size_t i)
 	sp->nsegs--;
 	sp->dir_dirty = 1;
 	sp->sync_due = 1;
+}
+
+/* Removes segment i (closing and unlinking it). */
+static void seg_delete(struct spool *sp, size_t i)
+{
+	char path[SPOOL_PATH_MAX + 32];
+	int fd;
+
+	seg_detach(sp, i, path, sizeof(path), &fd);
+	unlink(path);
+	close(fd);
 }
 
 /* Unacknowledged lines held in segment i. */
@@ -1041,108 +1051,128 @@ static size_t seg_at(const struct spool *sp, uint64_t seq)
 	return i;
 }
 
-static int seek_locked(struct spool *sp, struct spool_cursor *cur,
-		       uint64_t seq, const struct spool_cursor *from)
-{
-	struct spool_seg *s;
-	uint64_t at, off;
-	size_t i;
-	char *buf;
-	int ret = 0;
+/* What a scan of a segment found. */
+enum { SCAN_OK, SCAN_SHORT };
 
-again:
-	if (seq < base_locked(sp))
-		seq = base_locked(sp);
-	i = seg_at(sp, seq);
-	if (i == sp->nsegs) {
-		/* At the end (or past a hole at the end). */
-		if (sp->nsegs && seg_end(&sp->segs[sp->nsegs - 1]) == sp->next_seq) {
-			s = &sp->segs[sp->nsegs - 1];
-			cur->seq = sp->next_seq;
-			cur->seg_first = s->first_seq;
-			cur->off = s->bytes;
-		} else {
-			cur->seq = cur->seg_first = sp->next_seq;
-			cur->off = 0;
-		}
-		return 0;
-	}
-	s = &sp->segs[i];
-	if (seq < s->first_seq)
-		seq = s->first_seq; /* in a hole: the next line held */
-	at = s->first_seq;
-	off = 0;
-	if (from && from->seg_first == s->first_seq && from->seq <= seq &&
-	    from->seq >= s->first_seq) {
-		at = from->seq;
-		off = from->off;
-	}
-	if (at == seq)
-		goto done;
-	buf = malloc(SCAN_BLOCK);
+/* Counts lines in segment file fd from line *at at byte *off until line
+ * seq, reading below limit only; without the spool's lock (segments are
+ * immutable where read). Returns SCAN_OK with *at == seq and *off where
+ * it starts, SCAN_SHORT if the file ends first (*at, *off: after the
+ * last whole line), or -errno. */
+static int seg_scan(int fd, uint64_t limit, uint64_t seq, uint64_t *at, uint64_t *off)
+{
+	char *buf = malloc(SCAN_BLOCK);
+	uint64_t pos = *off, line = *off, n = *at;
+	int ret = SCAN_OK;
+
 	if (!buf)
 		return -ENOMEM;
-	while (at < seq) {
-		uint64_t limit = s->verified ? s->bytes : UINT64_MAX;
-		size_t want = SCAN_BLOCK;
-		ssize_t r;
-		char *p = buf, *e;
+	while (n < seq) {
+		size_t want = limit - pos < SCAN_BLOCK ? (size_t)(limit - pos) : SCAN_BLOCK;
+		ssize_t r = want ? pread(fd, buf, want, (off_t)pos) : 0;
 
-		if (limit - off < want)
-			want = (size_t)(limit - off);
-		r = want ? pread(s->fd, buf, want, (off_t)off) : 0;
 		if (r < 0) {
 			ret = -errno;
 			break;
 		}
 		if (r == 0) {
-			/* Fewer lines than implied: lines missing. */
-			seg_short(sp, i, at - s->first_seq, off);
-			free(buf);
-			from = NULL;
-			goto again;
+			ret = SCAN_SHORT;
+			break;
 		}
-		e = buf + r;
-		while (at < seq && p < e) {
+		for (char *p = buf, *e = buf + r; n < seq && p < e;) {
 			char *nl = memchr(p, '\n', (size_t)(e - p));
 
 			if (!nl)
 				break;
-			at++;
+			n++;
 			p = nl + 1;
+			line = pos + (uint64_t)(p - buf);
 		}
-		if (p == buf && r < (ssize_t)want) {
-			/* Only a torn line before the end of the file. */
-			seg_short(sp, i, at - s->first_seq, off);
-			free(buf);
-			from = NULL;
-			goto again;
-		}
-		if (p == buf) {
-			ret = -EMSGSIZE;
-			break;
-		}
-		off += (uint64_t)(p - buf);
+		pos += (uint64_t)r;
 	}
 	free(buf);
-	if (ret)
-		return ret;
-done:
-	cur->seq = seq;
-	cur->seg_first = s->first_seq;
-	cur->off = off;
-	return 0;
+	*at = n;
+	*off = line;
+	return ret;
+}
+
+/* Places cur at line seq (see spool_seek()); takes the lock itself and
+ * scans without it. */
+static int seek_to(struct spool *sp, struct spool_cursor *cur, uint64_t seq,
+		   const struct spool_cursor *from)
+{
+	for (;;) {
+		struct spool_seg *s;
+		uint64_t at, off, first, limit;
+		size_t i;
+		long k;
+		int fd, r;
+
+		pthread_mutex_lock(&sp->mu);
+		if (seq < base_locked(sp))
+			seq = base_locked(sp);
+		i = seg_at(sp, seq);
+		if (i == sp->nsegs) {
+			/* At the end (or past a hole at the end). */
+			if (sp->nsegs && seg_end(&sp->segs[sp->nsegs - 1]) == sp->next_seq) {
+				s = &sp->segs[sp->nsegs - 1];
+				cur->seq = sp->next_seq;
+				cur->seg_first = s->first_seq;
+				cur->off = s->bytes;
+			} else {
+				cur->seq = cur->seg_first = sp->next_seq;
+				cur->off = 0;
+			}
+			pthread_mutex_unlock(&sp->mu);
+			return 0;
+		}
+		s = &sp->segs[i];
+		if (seq < s->first_seq)
+			seq = s->first_seq; /* in a hole: the next line held */
+		first = at = s->first_seq;
+		off = 0;
+		if (from && from->seg_first == s->first_seq && from->seq <= seq &&
+		    from->seq >= s->first_seq) {
+			at = from->seq;
+			off = from->off;
+		}
+		if (at == seq) {
+			cur->seq = seq;
+			cur->seg_first = first;
+			cur->off = off;
+			pthread_mutex_unlock(&sp->mu);
+			return 0;
+		}
+		limit = s->verified ? s->bytes : UINT64_MAX;
+		fd = dup(s->fd);
+		pthread_mutex_unlock(&sp->mu);
+		if (fd < 0)
+			return -errno;
+		r = seg_scan(fd, limit, seq, &at, &off);
+		close(fd);
+		if (r < 0)
+			return r;
+		pthread_mutex_lock(&sp->mu);
+		k = seg_find(sp, first);
+		if (k >= 0 && r == SCAN_SHORT)
+			seg_short(sp, (size_t)k, at - first, off); /* lines missing */
+		if (k >= 0 && r == SCAN_OK) {
+			cur->seq = seq;
+			cur->seg_first = first;
+			cur->off = off;
+			pthread_mutex_unlock(&sp->mu);
+			return 0;
+		}
+		/* The segment changed meanwhile: again. */
+		pthread_mutex_unlock(&sp->mu);
+		from = NULL;
+	}
 }
 
 int spool_seek(struct spool *sp, struct spool_cursor *cur, uint64_t seq,
 	       const struct spool_cursor *from)
 {
-	int ret;
-
-	pthread_mutex_lock(&sp->mu);
-	ret = seek_locked(sp, cur, seq, from);
-	pthread_mutex_unlock(&sp->mu);
-	return ret;
+	return seek_to(sp, cur, seq, from);
 }
 
 /* Is cur a valid place in the spool? */
@@ -1155,47 +1185,90 @@ static long cursor_seg(const struct spool *sp, const struct spool_cursor *cur)
 	return i;
 }
 
-ssize_t spool_read(struct spool *sp, struct spool_cursor *cur, char *buf,
-		   size_t cap, uint64_t *first, uint32_t *lines)
+/* Where the next read at cur goes, taken under the lock. */
+struct read_at {
+	int fd;                /* a dup of the segment's, or -1 */
+	uint64_t first_seq, bytes, avail;
+	int last_verified;     /* the last segment, counted */
+};
+
+/* Places cur on a readable segment (the next one at a segment's end) and
+ * fills *ra. Called with the lock held; returns 1, 0 at the end, or
+ * -errno (the lock is dropped and taken again to seek). */
+static int read_locate(struct spool *sp, struct spool_cursor *cur, uint64_t cap,
+		       struct read_at *ra)
 {
 	struct spool_seg *s;
-	ssize_t ret = 0, r;
-	uint64_t avail, room;
-	uint32_t n = 0;
-	long i;
-	char *p, *e, *end_ok = NULL;
+	long i = cursor_seg(sp, cur);
 
-	*lines = 0;
-	pthread_mutex_lock(&sp->mu);
-again:
-	i = cursor_seg(sp, cur);
 	if (i < 0) {
-		ret = seek_locked(sp, cur, cur->seq, NULL);
+		int ret;
+
+		pthread_mutex_unlock(&sp->mu);
+		ret = seek_to(sp, cur, cur->seq, NULL);
+		pthread_mutex_lock(&sp->mu);
 		if (ret)
-			goto out;
+			return ret;
 		i = cursor_seg(sp, cur);
 		if (i < 0)
-			goto out; /* at the end past a hole */
+			return 0; /* at the end past a hole */
 	}
 	s = &sp->segs[i];
 	if (cur->seq >= seg_end(s)) {
 		/* At the end of a segment: on to the next (across a hole). */
 		if ((size_t)i + 1 >= sp->nsegs)
-			goto out;
+			return 0;
 		s = &sp->segs[i + 1];
 		cur->seq = s->first_seq;
 		cur->seg_first = s->first_seq;
 		cur->off = 0;
 	}
-	avail = s->bytes > cur->off ? s->bytes - cur->off : 0;
-	if (avail > cap)
-		avail = cap;
-	r = avail ? pread(s->fd, buf, avail, (off_t)cur->off) : 0;
+	ra->first_seq = s->first_seq;
+	ra->bytes = s->bytes;
+	ra->last_verified = s == &sp->segs[sp->nsegs - 1] && s->verified;
+	ra->avail = s->bytes > cur->off ? s->bytes - cur->off : 0;
+	if (ra->avail > cap)
+		ra->avail = cap;
+	ra->fd = ra->avail ? dup(s->fd) : -1;
+	if (ra->avail && ra->fd < 0)
+		return -errno;
+	return 1;
+}
+
+ssize_t spool_read(struct spool *sp, struct spool_cursor *cur, char *buf,
+		   size_t cap, uint64_t *first, uint32_t *lines)
+{
+	struct spool_seg *s;
+	struct read_at ra;
+	ssize_t ret, r;
+	uint64_t room;
+	uint32_t n;
+	long i;
+	char *p, *e, *end_ok;
+
+	*lines = 0;
+	pthread_mutex_lock(&sp->mu);
+again:
+	ret = read_locate(sp, cur, cap, &ra);
+	if (ret <= 0)
+		goto out;
+	/* Whole lines below `bytes` never change: read them unlocked. */
+	pthread_mutex_unlock(&sp->mu);
+	r = ra.avail ? pread(ra.fd, buf, ra.avail, (off_t)cur->off) : 0;
+	if (ra.fd >= 0)
+		close(ra.fd);
+	pthread_mutex_lock(&sp->mu);
 	if (r < 0) {
 		ret = -errno;
 		goto out;
 	}
+	i = seg_find(sp, ra.first_seq);
+	if (i < 0 || cur->seg_first != ra.first_seq)
+		goto again; /* dropped meanwhile */
+	s = &sp->segs[i];
 	room = seg_end(s) - cur->seq;
+	n = 0;
+	end_ok = NULL;
 	for (p = buf, e = buf + r; n < room && p < e; p++) {
 		p = memchr(p, '\n', (size_t)(e - p));
 		if (!p)
@@ -1204,27 +1277,87 @@ again:
 		end_ok = p + 1;
 	}
 	if (n == 0) {
-		if ((uint64_t)r == avail && cur->off + (uint64_t)r >= s->bytes &&
-		    !(s == &sp->segs[sp->nsegs - 1] && s->verified)) {
+		if ((uint64_t)r == ra.avail && cur->off + (uint64_t)r >= ra.bytes &&
+		    !ra.last_verified) {
 			/* The end of a segment that implied more lines. */
-			seg_short(sp, (size_t)(s - sp->segs), cur->seq - s->first_seq, cur->off);
+			seg_short(sp, (size_t)i, cur->seq - s->first_seq, cur->off);
 			goto again;
 		}
 		ret = r == 0 ? 0 : -EMSGSIZE;
 		goto out;
 	}
-	if (!s->verified && n < room && (uint64_t)r == avail &&
-	    cur->off + (uint64_t)r >= s->bytes) {
+	if (!s->verified && n < room && (uint64_t)r == ra.avail &&
+	    cur->off + (uint64_t)r >= ra.bytes) {
 		/* Whole file read and still short: mark what it holds. */
 		uint64_t got = cur->seq + n - s->first_seq;
 
-		seg_short(sp, (size_t)(s - sp->segs), got, cur->off + (uint64_t)(end_ok - buf));
+		seg_short(sp, (size_t)i, got, cur->off + (uint64_t)(end_ok - buf));
 	}
 	*first = cur->seq;
 	*lines = n;
 	cur->seq += n;
 	cur->off += (uint64_t)(end_ok - buf);
 	ret = end_ok - buf;
+out:
+	pthread_mutex_unlock(&sp->mu);
+	return ret;
+}
+
+ssize_t spool_read_cut(struct spool *sp, struct spool_cursor *cur, char *buf,
+		       size_t cap, uint64_t *first, uint32_t *lines)
+{
+	char mark[LB_MARKER_MAX + 1];
+	struct read_at ra;
+	uint64_t len = 0, at, off;
+	size_t keep;
+	ssize_t ret;
+	int m;
+
+	*lines = 0;
+	if (cap < 2 * LB_MARKER_MAX)
+		return -EINVAL;
+	keep = cap - LB_MARKER_MAX;
+	pthread_mutex_lock(&sp->mu);
+	ret = read_locate(sp, cur, UINT64_MAX, &ra);
+	if (ret <= 0)
+		goto out;
+	pthread_mutex_unlock(&sp->mu);
+	/* The line's length: up to its '\n', below `bytes`. */
+	at = cur->seq;
+	off = cur->off;
+	ret = seg_scan(ra.fd, ra.bytes, cur->seq + 1, &at, &off);
+	if (ret == SCAN_OK) {
+		len = off - cur->off - 1;
+		ret = pread(ra.fd, buf, keep, (off_t)cur->off);
+		if (ret >= 0 && (size_t)ret != keep)
+			ret = -EIO;
+	}
+	close(ra.fd);
+	pthread_mutex_lock(&sp->mu);
+	if (ret == SCAN_SHORT || len < keep) {
+		ret = -EMSGSIZE; /* not a whole line longer than cap */
+		goto out;
+	}
+	if (ret < 0)
+		goto out;
+	if (seg_find(sp, ra.first_seq) < 0 || cur->seg_first != ra.first_seq) {
+		ret = -EAGAIN;
+		goto out;
+	}
+	m = snprintf(mark, sizeof(mark), " [chorus-log: line cut, %llu bytes]\n",
+		     (unsigned long long)len);
+	memcpy(buf + keep, mark, (size_t)m);
+	*first = cur->seq;
+	*lines = 1;
+	/* Counted once, however often it is read. */
+	if (cur->seq > sp->cut_read_high) {
+		sp->cut_read_high = cur->seq;
+		sp->cut++;
+		sp->state_dirty = 1;
+	}
+	cur->seq++;
+	cur->off = off;
+	ret = (ssize_t)(keep + (size_t)m);
 out:
 	pthread_mutex_unlock(&sp->mu);
 	return ret;
@@ -1282,6 +1415,10 @@ uint64_t spool_run_base(struct spool *sp, uint64_t seq)
 
 int spool_ack(struct spool *sp, uint64_t acked)
 {
+	char paths[8][SPOOL_PATH_MAX + 32];
+	int fds[8], n = 0;
+
+again:
 	pthread_mutex_lock(&sp->mu);
 	if (acked >= sp->next_seq)
 		acked = sp->next_seq - 1;
@@ -1292,11 +1429,22 @@ int spool_ack(struct spool *sp, uint64_t acked)
 			/* On disk before the lines go, so that a kill in
 			 * between does not make them look dropped. */
 			state_write(sp);
-			while (sp->nsegs > 1 && seg_end(&sp->segs[0]) <= acked + 1)
-				seg_delete(sp, 0);
 		}
 	}
+	/* The files go outside the lock (8 at a time). */
+	while (n < 8 && sp->nsegs > 1 && seg_end(&sp->segs[0]) <= sp->acked + 1) {
+		seg_detach(sp, 0, paths[n], sizeof(paths[n]), &fds[n]);
+		n++;
+	}
 	pthread_mutex_unlock(&sp->mu);
+	for (int k = 0; k < n; k++) {
+		unlink(paths[k]);
+		close(fds[k]);
+	}
+	if (n == 8) {
+		n = 0;
+		goto again;
+	}
 	return 0;
 }
 

@@ -119,6 +119,7 @@ struct spool {
 	int skip_nl;           /* a lost line ended: ST_F_SKIP_NL */
 	int hole_open;         /* lines were numbered past the last segment */
 	uint64_t sent_high;    /* highest line this process sent */
+	uint64_t cut_read_high; /* highest line spool_read_cut() counted */
 	uint64_t dropped_sent; /* dropped lines that this process had sent */
 	/* What the state records about the writer (kept as found for an
 	 * adopted stream). */
@@ -233,6 +234,15 @@ int spool_seek(struct spool *sp, struct spool_cursor *cur, uint64_t seq,
  * lost): it counts them as dropped and moves on. */
 ssize_t spool_read(struct spool *sp, struct spool_cursor *cur, char *buf,
 		   size_t cap, uint64_t *first, uint32_t *lines);
+
+/* For a line at cur longer than cap (spool_read() said -EMSGSIZE): reads
+ * it cut to cap bytes, its first cap - LB_MARKER_MAX bytes and the marker
+ * " [chorus-log: line cut, N bytes]\n", counted as cut (once), and moves
+ * cur past it: a stored line too long to send never stops a stream.
+ * Returns the bytes, with *first and *lines (1), or -errno (-EMSGSIZE if
+ * the line at cur is not such a line). */
+ssize_t spool_read_cut(struct spool *sp, struct spool_cursor *cur, char *buf,
+		       size_t cap, uint64_t *first, uint32_t *lines);
 
 /* Counts the whole lines held from cur to the end, and their bytes. */
 void spool_pending(struct spool *sp, const struct spool_cursor *cur,
