@@ -254,6 +254,10 @@ static int send_one(struct sender *s, struct stream *t, int64_t now)
 		 * an older version): sent cut, never a stall. */
 		size_t room = s->payload_max - (s->cfg->plain ? strlen(s->cfg->node) + 1 : 0);
 
+		/* Cut by the rule of -l, like every other line. */
+		if (room > s->cfg->max_line + 1)
+			room = s->cfg->max_line + 1;
+
 		n = spool_read_cut(t->sp, &t->cur, (char *)s->buf + hlen, room, &first,
 				   &count);
 		if (n > 0)

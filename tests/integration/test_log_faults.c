@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "log/spool.h"
 #include "logtest.h"
 #include "t.h"
 
@@ -55,6 +56,7 @@ struct feeder {
 	int fd;
 	long count;
 	unsigned seed;
+	int done;
 };
 
 /* Writes the lines in chunks of random sizes, cutting lines anywhere
@@ -127,6 +129,173 @@ static void log_kill9_same_pipe(void)
 	fprintf(stderr, "test_log_faults: chorus-log SIGKILL x%d on one pipe: %ld lines, %d "
 		"stream(s)\n", kills, f.count, r.streams);
 	report("chorus-log SIGKILL", &c, &r);
+	logsub_stop(&sub, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* ---- kill -9 with overlong lines ---- */
+
+/* Line n of the overlong tests: "L<n> " and filler; 2 % are 150 to
+ * 400 KB (longer than any message), 8 % 800 to 3000 bytes, the rest 200.
+ * Writes it into out (400 KB) and returns its length with its '\n'. */
+static size_t ol_line(long n, char *out)
+{
+	unsigned h = (unsigned)n * 2654435761u >> 7;
+	size_t len = h % 50 == 7 ? 150000 + h % 250000 : h % 50 < 5 ? 800 + h % 2200 : 200;
+	int m = sprintf(out, "L%ld ", n);
+
+	for (size_t i = (size_t)m; i < len; i++)
+		out[i] = (char)('a' + (n + (long)i) % 26);
+	out[len] = '\n';
+	return len + 1;
+}
+
+/* Checks a subscriber's records against ol_line(0 .. count-1): each
+ * line stored once, in order within its stream, whole if at most max
+ * bytes, else its start (at least keep bytes) and the marker with its
+ * length (or, cut across a restart, without); nothing joined. Returns
+ * the number of lines cut. */
+static long check_ol(const char *path, long count, size_t max, size_t keep)
+{
+	static char want[400001];
+	FILE *fp = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t got;
+	unsigned char *seen = calloc((size_t)count, 1);
+	long cut = 0, missing = 0, last_n = -1;
+	unsigned long long last_id = 0, last_seq = 0;
+
+	T_ASSERTF(fp != NULL, "no subscriber output %s", path);
+	while ((got = getline(&line, &cap, fp)) > 0) {
+		unsigned long long id, seq;
+		int off = 0;
+		long n;
+		size_t l, rl;
+		char *rec, *mk;
+
+		T_ASSERTF(sscanf(line, "%16llx %llu %n", &id, &seq, &off) == 2 && off > 0,
+			  "bad record %.80s", line);
+		rec = line + off;
+		rl = (size_t)got - (size_t)off - 1;
+		T_ASSERTF(rec[0] == 'L', "not a line: %.80s", rec);
+		n = strtol(rec + 1, NULL, 10);
+		T_ASSERTF(n >= 0 && n < count, "line number %ld", n);
+		if (id == last_id && seq <= last_seq)
+			continue; /* stored again under its number */
+		if (id == last_id)
+			T_ASSERTF(n > last_n, "line %ld after %ld", n, last_n);
+		last_id = id;
+		last_seq = seq;
+		last_n = n;
+		T_ASSERTF(!seen[n], "line %ld stored twice", n);
+		seen[n] = 1;
+		l = ol_line(n, want) - 1;
+		mk = strstr(rec, " [chorus-log: line cut");
+		if (l <= max) {
+			T_ASSERTF(rl == l && memcmp(rec, want, l) == 0 && !mk,
+				  "line %ld changed or joined (%zu, %zu bytes)", n, l, rl);
+			continue;
+		}
+		T_ASSERTF(mk != NULL, "line %ld (%zu bytes) not cut (%zu)", n, l, rl);
+		T_ASSERTF(rl <= max, "line %ld cut to %zu bytes", n, rl);
+		T_ASSERTF((size_t)(mk - rec) >= keep && memcmp(rec, want, (size_t)(mk - rec)) == 0,
+			  "line %ld: %zu bytes kept, or not its start", n, (size_t)(mk - rec));
+		{
+			char m1[80];
+			int k = snprintf(m1, sizeof(m1), " [chorus-log: line cut, %zu bytes]", l);
+
+			T_ASSERTF(strncmp(mk, m1, (size_t)k) == 0 && rec + rl == mk + k ?
+				  1 : strcmp(mk, " [chorus-log: line cut]\n") == 0,
+				  "line %ld: bad marker %.60s", n, mk);
+		}
+		cut++;
+	}
+	for (long n = 0; n < count; n++)
+		missing += !seen[n];
+	T_ASSERTF(missing == 0, "%ld of %ld lines missing", missing, count);
+	free(line);
+	free(seen);
+	fclose(fp);
+	return cut;
+}
+
+/* Writes lines ol_line(from .. to-1) in writes of random sizes, cutting
+ * lines anywhere (as concurrent Apache children's long lines are). */
+static void *ol_feed(void *arg)
+{
+	struct feeder *f = arg;
+	static char buf[1 << 20];
+	size_t o = 0;
+
+	for (long n = 0; n < f->count; n++) {
+		o += ol_line(n, buf + o);
+		if (o > sizeof(buf) - 400002 || n + 1 == f->count) {
+			for (size_t p = 0; p < o;) {
+				size_t k = 1 + (size_t)(rand_r(&f->seed) % 70000);
+
+				if (k > o - p)
+					k = o - p;
+				write_all(f->fd, buf + p, k);
+				p += k;
+				if (rand_r(&f->seed) % 10 == 0)
+					usleep(1000);
+			}
+			o = 0;
+		}
+	}
+	__atomic_store_n(&f->done, 1, __ATOMIC_RELEASE);
+	close(f->fd);
+	return NULL;
+}
+
+/* kill -9 of chorus-log again and again while lines over the limit (-l
+ * 1024) and over any message size go through one pipe: no line missing,
+ * none uncut, none joined. */
+static void log_kill9_overlong(void)
+{
+	static const char *const args[] = { "-l", "1024", NULL };
+	struct hd d;
+	struct logsub sub;
+	struct clp c;
+	struct feeder f;
+	pthread_t th;
+	int fds[2], kills = 0;
+	unsigned seed = (unsigned)time(NULL);
+	long cut;
+	char tag[16];
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	logsub_start(&sub, d.tcp_addr, "logs", out1, "sub1");
+	T_EQ(pipe2(fds, O_CLOEXEC), 0);
+	memset(&f, 0, sizeof(f));
+	f.fd = fds[1];
+	f.count = 8000;
+	f.seed = seed;
+	fprintf(stderr, "test_log_faults: kill -9 overlong seed %u\n", seed);
+	clp_start_ex(&c, "log0", d.tcp_addr, args, fds[0], NULL);
+	T_EQ(pthread_create(&th, NULL, ol_feed, &f), 0);
+	while (!__atomic_load_n(&f.done, __ATOMIC_ACQUIRE) && kills < 40) {
+		struct timespec ts = { 0, 10000000 + (long)(rand_r(&seed) % 60000000) };
+
+		nanosleep(&ts, NULL);
+		kill(c.pid, SIGKILL);
+		waitpid(c.pid, NULL, 0);
+		kills++;
+		snprintf(tag, sizeof(tag), "log%d", kills);
+		clp_start_ex(&c, tag, d.tcp_addr, args, fds[0], NULL);
+	}
+	pthread_join(th, NULL);
+	close(fds[0]);
+	T_EQ(clp_finish(&c, 30000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	cut = check_ol(out1, f.count, 1024, 1024 - 64);
+	fprintf(stderr, "test_log_faults: chorus-log SIGKILL x%d, overlong lines: %ld lines, "
+		"%ld cut, 0 lost, 0 uncut, 0 joined\n", kills, f.count, cut);
+	T_ASSERT(kills >= 5);
 	logsub_stop(&sub, SIGKILL);
 	hd_stop(&d);
 	logtest_rmdir();
@@ -498,6 +667,242 @@ static void log_daemon_hangs(void)
 	logtest_rmdir();
 }
 
+/* Feeds numbered lines into fd until *stop, paced; *count is how many. */
+struct pacer {
+	int fd;
+	long count;
+	int stop;
+};
+
+static void *pace(void *arg)
+{
+	struct pacer *p = arg;
+
+	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
+		write_lines(p->fd, p->count, p->count + 500, NULL, 0);
+		p->count += 500;
+		usleep(5000);
+	}
+	return NULL;
+}
+
+/* chorusd stopped (SIGSTOP) while chorus-log sends, mid-run: the status
+ * lines (-i 1) and the spool syncs (-y 100, counted in the status line)
+ * go on while the send blocks; after SIGCONT everything arrives. */
+static void log_daemon_stopped_midrun(void)
+{
+	static const char *const args[] = { "-i", "1", "-y", "100", NULL };
+	struct hd d;
+	struct logsub s1;
+	struct clp c;
+	struct logcheck r;
+	struct pacer p;
+	pthread_t th;
+	long status0, syncs0, status1, syncs1;
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	clp_start(&c, "log", d.tcp_addr, args);
+	T_ASSERT(wait_file_has(c.err, "connected to the daemon", 10000));
+	memset(&p, 0, sizeof(p));
+	p.fd = c.in;
+	T_EQ(pthread_create(&th, NULL, pace, &p), 0);
+	usleep(1500000);
+	kill(d.pid, SIGSTOP);
+	usleep(1000000);
+	status0 = logtest_count(c.err, "status:");
+	syncs0 = file_num(c.err, "syncs ");
+	usleep(3500000);
+	status1 = logtest_count(c.err, "status:");
+	syncs1 = file_num(c.err, "syncs ");
+	fprintf(stderr, "test_log_faults: daemon stopped mid-run for 3.5 s: %ld status lines, "
+		"%ld syncs\n", status1 - status0, syncs1 - syncs0);
+	T_ASSERTF(status1 - status0 >= 2, "status lines %ld -> %ld", status0, status1);
+	T_ASSERTF(syncs0 >= 0 && syncs1 - syncs0 >= 5, "syncs %ld -> %ld", syncs0, syncs1);
+	kill(d.pid, SIGCONT);
+	__atomic_store_n(&p.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	T_EQ(clp_finish(&c, 60000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	check_out_ex(out1, p.count, 0, &r);
+	report("daemon stopped mid-run", &c, &r);
+	logsub_stop(&s1, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* The dropped count a stream's state records (read by adopting it). */
+static uint64_t stream_dropped(const char *gdir)
+{
+	struct spool sp;
+	struct spool_stats st;
+	char err[256];
+
+	T_ASSERTF(spool_adopt(&sp, gdir, 0, 0, 65536, err, sizeof(err)) == 1, "%s", err);
+	spool_stats(&sp, &st);
+	spool_close(&sp);
+	return st.dropped;
+}
+
+/* Fills the file system of path with the file path. */
+static void fill_disk(const char *path)
+{
+	static char junk[4096];
+	int fd = open(path, O_WRONLY | O_CREAT, 0600);
+
+	T_ASSERT(fd >= 0);
+	while (write(fd, junk, sizeof(junk)) > 0)
+		;
+	while (write(fd, junk, 1) > 0)
+		;
+	close(fd);
+}
+
+/* kill -9 of chorus-log again and again while the disk is full, so that
+ * lines are lost (numbered, counted, their rest skipped), then room
+ * again: every line stored is whole (no rest of a lost line taken for a
+ * line), and exactly the lines counted as dropped are missing. */
+static void log_kill9_disk_full(void)
+{
+	struct hd d;
+	struct logsub s1;
+	struct clp c;
+	struct logcheck r;
+	struct feeder f;
+	pthread_t th;
+	char mnt[160], blocker[200], gdir[220], state[300];
+	const char *args[5] = { "-d", NULL, "-T", "100", NULL };
+	int fds[2], kills = 0;
+	unsigned seed = (unsigned)time(NULL);
+	uint64_t dropped;
+
+	if (getuid() != 0)
+		t_skip("mounting a small tmpfs needs root");
+	logtest_mkdir();
+	outs();
+	snprintf(mnt, sizeof(mnt), "%s/full", logtest_dir);
+	T_EQ(mkdir(mnt, 0700), 0);
+	if (unshare(CLONE_NEWNS) == 0)
+		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+	if (mount("chorus-test", mnt, "tmpfs", 0, "size=1m") != 0)
+		t_skip("cannot mount a tmpfs: %s", strerror(errno));
+	args[1] = mnt;
+	snprintf(gdir, sizeof(gdir), "%s/logs@node1", mnt);
+	T_EQ(pipe2(fds, O_CLOEXEC), 0);
+	/* The daemon is away: nothing is acknowledged, so every line missing
+	 * at the end was dropped. */
+	clp_start_ex(&c, "log0", "1@127.0.0.1", args, fds[0], NULL);
+	snprintf(state, sizeof(state), "ls %s/s-*/state >/dev/null 2>&1", gdir);
+	for (int i = 0; i < 500 && system(state) != 0; i++)
+		usleep(10000);
+	/* Then the disk is full. */
+	snprintf(blocker, sizeof(blocker), "%s/blocker", mnt);
+	fill_disk(blocker);
+	memset(&f, 0, sizeof(f));
+	f.fd = fds[1];
+	f.count = 30000;
+	f.seed = seed;
+	fprintf(stderr, "test_log_faults: kill -9 disk full seed %u\n", seed);
+	T_EQ(pthread_create(&th, NULL, feed, &f), 0);
+	for (; kills < 20; kills++) {
+		struct timespec ts = { 0, 10000000 + (long)(rand_r(&seed) % 50000000) };
+		char tag[16];
+
+		nanosleep(&ts, NULL);
+		kill(c.pid, SIGKILL);
+		waitpid(c.pid, NULL, 0);
+		/* Room again for every other process: the rest of a line
+		 * lost by the one before must not be stored as a line. */
+		if (kills % 2 == 0)
+			T_EQ(unlink(blocker), 0);
+		else
+			fill_disk(blocker);
+		snprintf(tag, sizeof(tag), "log%d", kills + 1);
+		clp_start_ex(&c, tag, "1@127.0.0.1", args, fds[0], NULL);
+	}
+	pthread_join(th, NULL);
+	close(fds[0]);
+	T_EQ(clp_finish(&c, 20000), 0);
+	unlink(blocker);
+	dropped = stream_dropped(gdir);
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	{
+		const char *a2[] = { "-d", mnt, NULL };
+
+		clp_start(&c, "last", d.tcp_addr, a2);
+	}
+	T_EQ(clp_finish(&c, 30000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	check_out_ex(out1, f.count, 1, &r);
+	fprintf(stderr, "test_log_faults: kill -9 x%d with the disk full: %ld of %ld lines "
+		"lost, %llu counted as dropped\n", kills, r.missing, f.count,
+		(unsigned long long)dropped);
+	T_ASSERT(dropped > 0);
+	T_EQ((uint64_t)r.missing, dropped);
+	logsub_stop(&s1, SIGKILL);
+	hd_stop(&d);
+	T_EQ(umount(mnt), 0);
+	logtest_rmdir();
+}
+
+/* A spool that holds a whole line longer than any message (written by
+ * hand, or by another version): it is sent cut with its marker, and the
+ * lines after it follow (the stream never stalls). */
+static void log_long_stored_line(void)
+{
+	static char big[400002];
+	static const char *const quick[] = { "-T", "0", NULL };
+	struct hd d;
+	struct logsub s1;
+	struct clp c;
+	char cmd[400], seg[300];
+	size_t l;
+	FILE *fp;
+	int fd;
+
+	long nb = 0;
+
+	/* The first line of ol_line() over 150 KB. */
+	while (ol_line(nb, big) < 150000)
+		nb++;
+	logtest_mkdir();
+	outs();
+	clp_start(&c, "log1", "1@127.0.0.1", quick);
+	for (long n = 0; n < nb; n++) {
+		l = ol_line(n, big);
+		write_all(c.in, big, l);
+	}
+	T_EQ(clp_finish(&c, 10000), 0);
+	/* Line nb: into the segment, by hand. */
+	snprintf(cmd, sizeof(cmd), "ls %s/spool/logs@node1/s-*/*.seg | tail -1", logtest_dir);
+	fp = popen(cmd, "r");
+	T_ASSERT(fp && fgets(seg, sizeof(seg), fp));
+	pclose(fp);
+	seg[strcspn(seg, "\n")] = 0;
+	fd = open(seg, O_WRONLY | O_APPEND);
+	T_ASSERT(fd >= 0);
+	l = ol_line(nb, big);
+	write_all(fd, big, l);
+	close(fd);
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	clp_start(&c, "log2", d.tcp_addr, NULL);
+	for (long n = nb + 1; n < nb + 13; n++) {
+		l = ol_line(n, big);
+		write_all(c.in, big, l);
+	}
+	T_EQ(clp_finish(&c, 20000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(file_has(c.err, "longer than a message"), "stderr %s", c.err);
+	T_ASSERT(check_ol(out1, nb + 13, 65536, 65536 - 64) >= 1);
+	logsub_stop(&s1, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
 /* ---- options ---- */
 
 /* Bad -s: exit status 2 and a clear message; a host name that does not
@@ -744,6 +1149,7 @@ static void log_default_latency(void)
 
 static const struct t_case cases[] = {
 	T_CASE_TIMEOUT(log_kill9_same_pipe, 90),
+	T_CASE_TIMEOUT(log_kill9_overlong, 120),
 	T_CASE_TIMEOUT(log_crash_rollback, 60),
 	T_CASE_TIMEOUT(log_late_replica, 90),
 	T_CASE_TIMEOUT(log_sub_lost_state, 90),
@@ -752,6 +1158,9 @@ static const struct t_case cases[] = {
 	T_CASE_TIMEOUT(log_spool_fallback, 60),
 	T_CASE_TIMEOUT(log_missing_segment, 60),
 	T_CASE_TIMEOUT(log_daemon_hangs, 90),
+	T_CASE_TIMEOUT(log_daemon_stopped_midrun, 90),
+	T_CASE_TIMEOUT(log_kill9_disk_full, 90),
+	T_CASE_TIMEOUT(log_long_stored_line, 60),
 	T_CASE(log_daemon_address),
 	T_CASE(log_unix_socket),
 	T_CASE(log_two_groups),
