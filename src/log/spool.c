@@ -648,7 +648,7 @@ static int open_locked(struct spool *sp, int *state_ok, char *err, size_t errlen
 static int create_stream(struct spool *sp, const char *gdir, char *err,
 			 size_t errlen)
 {
-	char tmp[SPOOL_PATH_MAX], path[SPOOL_PATH_MAX + 16];
+	char tmp[SPOOL_PATH_MAX], path[SPOOL_PATH_MAX + 16], lock[SPOOL_PATH_MAX + 16];
 	uint64_t id = 0;
 	int fd;
 
@@ -662,9 +662,13 @@ static int create_stream(struct spool *sp, const char *gdir, char *err,
 		errf(err, errlen, "%s: cannot make a stream: %s", gdir, strerror(errno));
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/lock", tmp);
+	/* The lock file gets its name only once it is locked: another
+	 * process cleaning up (clean_leftovers()) must never find it free
+	 * and remove the new stream under us. */
+	snprintf(path, sizeof(path), "%s/lock.new", tmp);
+	snprintf(lock, sizeof(lock), "%s/lock", tmp);
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0 || rename(path, lock) != 0) {
 		errf(err, errlen, "%s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
