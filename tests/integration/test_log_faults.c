@@ -52,40 +52,99 @@ static void report(const char *what, const struct clp *c, const struct logcheck 
 
 /* ---- kill -9 of chorus-log on a pipe kept open ---- */
 
+/* Lines 0 .. count-1 for a pipe kept open: line(n, out) writes line n
+ * (at most line_max bytes); writes are of 1 .. write_max bytes, cutting
+ * lines anywhere (as large lines of concurrent Apache children are). */
 struct feeder {
 	int fd;
 	long count;
 	unsigned seed;
+	size_t (*line)(long n, char *out);
+	size_t line_max, write_max;
 	int done;
 };
 
-/* Writes the lines in chunks of random sizes, cutting lines anywhere
- * (as large lines of concurrent Apache children are), then closes. */
+static size_t std_line(long n, char *out)
+{
+	return logtest_line(n, out, 512);
+}
+
+/* Writes the lines, pausing now and then, then closes. */
 static void *feed(void *arg)
 {
 	struct feeder *f = arg;
-	static char buf[1 << 16];
+	static char buf[1 << 20];
 	size_t o = 0;
 
 	for (long n = 0; n < f->count; n++) {
-		o += logtest_line(n, buf + o, sizeof(buf) - o);
-		if (o > sizeof(buf) - 512 || n + 1 == f->count) {
-			size_t p = 0;
-
-			while (p < o) {
-				size_t k = 1 + (size_t)(rand_r(&f->seed) % 9000);
+		o += f->line(n, buf + o);
+		if (o > sizeof(buf) - f->line_max || n + 1 == f->count) {
+			for (size_t p = 0; p < o;) {
+				size_t k = 1 + (size_t)(rand_r(&f->seed) % f->write_max);
 
 				if (k > o - p)
 					k = o - p;
 				write_all(f->fd, buf + p, k);
 				p += k;
+				if (rand_r(&f->seed) % 10 == 0)
+					usleep(500);
 			}
 			o = 0;
-			usleep(500);
 		}
 	}
+	__atomic_store_n(&f->done, 1, __ATOMIC_RELEASE);
 	close(f->fd);
 	return NULL;
+}
+
+/* A feeder of the standard lines (logtest_line()). */
+static void std_feeder(struct feeder *f, int fd, long count, unsigned seed)
+{
+	memset(f, 0, sizeof(*f));
+	f->fd = fd;
+	f->count = count;
+	f->seed = seed;
+	f->line = std_line;
+	f->line_max = 512;
+	f->write_max = 9000;
+}
+
+/* How a run of kills goes: a chorus-log on the pipe fd (daemon, extra
+ * options) killed after min_ms + up to span_ms, and started again at
+ * once on the same pipe (Apache takes about a second), `kills` times or
+ * until the feeder is done; between(k) if not NULL runs before restart k
+ * (from 1). Then waits for the feeder and closes fd. Returns the kills. */
+struct killrun {
+	const char *daemon;
+	const char *const *args;
+	int fd, kills, until_done;
+	long min_ms, span_ms;
+	void (*between)(int k);
+};
+
+static int kill_loop(struct clp *c, const struct killrun *k, struct feeder *f,
+		     pthread_t th, unsigned *seed)
+{
+	int n = 0;
+
+	for (; n < k->kills; n++) {
+		long ms = k->min_ms + (long)(rand_r(seed) % (unsigned)k->span_ms);
+		struct timespec ts = { ms / 1000, ms % 1000 * 1000000L };
+		char tag[16];
+
+		if (k->until_done && __atomic_load_n(&f->done, __ATOMIC_ACQUIRE))
+			break;
+		nanosleep(&ts, NULL);
+		kill(c->pid, SIGKILL);
+		waitpid(c->pid, NULL, 0);
+		if (k->between)
+			k->between(n + 1);
+		snprintf(tag, sizeof(tag), "log%d", n + 1);
+		clp_start_ex(c, tag, k->daemon, k->args, k->fd, NULL);
+	}
+	pthread_join(th, NULL);
+	close(k->fd);
+	return n;
 }
 
 static void log_kill9_same_pipe(void)
@@ -95,34 +154,27 @@ static void log_kill9_same_pipe(void)
 	struct clp c;
 	struct logcheck r;
 	struct feeder f;
+	struct killrun k;
 	pthread_t th;
-	int fds[2], kills = 0;
+	int fds[2], kills;
 	unsigned seed = (unsigned)time(NULL);
-	char tag[16];
 
 	logtest_mkdir();
 	outs();
 	hd_start(&d, NULL);
 	logsub_start(&sub, d.tcp_addr, "logs", out1, "sub1");
 	T_EQ(pipe2(fds, O_CLOEXEC), 0);
-	f.fd = fds[1];
-	f.count = 60000;
-	f.seed = seed;
+	std_feeder(&f, fds[1], 60000, seed);
 	fprintf(stderr, "test_log_faults: kill -9 seed %u\n", seed);
 	clp_start_ex(&c, "log0", d.tcp_addr, NULL, fds[0], NULL);
 	T_EQ(pthread_create(&th, NULL, feed, &f), 0);
-	for (; kills < 10; kills++) {
-		struct timespec ts = { 0, 30000000 + (long)(rand_r(&seed) % 120000000) };
-
-		nanosleep(&ts, NULL);
-		kill(c.pid, SIGKILL);
-		waitpid(c.pid, NULL, 0);
-		/* At once, on the same pipe (Apache takes about a second). */
-		snprintf(tag, sizeof(tag), "log%d", kills + 1);
-		clp_start_ex(&c, tag, d.tcp_addr, NULL, fds[0], NULL);
-	}
-	pthread_join(th, NULL);
-	close(fds[0]);
+	memset(&k, 0, sizeof(k));
+	k.daemon = d.tcp_addr;
+	k.fd = fds[0];
+	k.kills = 10;
+	k.min_ms = 30;
+	k.span_ms = 120;
+	kills = kill_loop(&c, &k, &f, th, &seed);
 	T_EQ(clp_finish(&c, 30000), 0);
 	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
 	check_out_ex(out1, f.count, 0, &r);
@@ -221,35 +273,6 @@ static long check_ol(const char *path, long count, size_t max, size_t keep)
 	return cut;
 }
 
-/* Writes lines ol_line(from .. to-1) in writes of random sizes, cutting
- * lines anywhere (as concurrent Apache children's long lines are). */
-static void *ol_feed(void *arg)
-{
-	struct feeder *f = arg;
-	static char buf[1 << 20];
-	size_t o = 0;
-
-	for (long n = 0; n < f->count; n++) {
-		o += ol_line(n, buf + o);
-		if (o > sizeof(buf) - 400002 || n + 1 == f->count) {
-			for (size_t p = 0; p < o;) {
-				size_t k = 1 + (size_t)(rand_r(&f->seed) % 70000);
-
-				if (k > o - p)
-					k = o - p;
-				write_all(f->fd, buf + p, k);
-				p += k;
-				if (rand_r(&f->seed) % 10 == 0)
-					usleep(1000);
-			}
-			o = 0;
-		}
-	}
-	__atomic_store_n(&f->done, 1, __ATOMIC_RELEASE);
-	close(f->fd);
-	return NULL;
-}
-
 /* kill -9 of chorus-log again and again while lines over the limit (-l
  * 1024) and over any message size go through one pipe: no line missing,
  * none uncut, none joined. */
@@ -260,36 +283,33 @@ static void log_kill9_overlong(void)
 	struct logsub sub;
 	struct clp c;
 	struct feeder f;
+	struct killrun k;
 	pthread_t th;
-	int fds[2], kills = 0;
+	int fds[2], kills;
 	unsigned seed = (unsigned)time(NULL);
 	long cut;
-	char tag[16];
 
 	logtest_mkdir();
 	outs();
 	hd_start(&d, NULL);
 	logsub_start(&sub, d.tcp_addr, "logs", out1, "sub1");
 	T_EQ(pipe2(fds, O_CLOEXEC), 0);
-	memset(&f, 0, sizeof(f));
-	f.fd = fds[1];
-	f.count = 8000;
-	f.seed = seed;
+	std_feeder(&f, fds[1], 8000, seed);
+	f.line = ol_line;
+	f.line_max = 400002;
+	f.write_max = 70000;
 	fprintf(stderr, "test_log_faults: kill -9 overlong seed %u\n", seed);
 	clp_start_ex(&c, "log0", d.tcp_addr, args, fds[0], NULL);
-	T_EQ(pthread_create(&th, NULL, ol_feed, &f), 0);
-	while (!__atomic_load_n(&f.done, __ATOMIC_ACQUIRE) && kills < 40) {
-		struct timespec ts = { 0, 10000000 + (long)(rand_r(&seed) % 60000000) };
-
-		nanosleep(&ts, NULL);
-		kill(c.pid, SIGKILL);
-		waitpid(c.pid, NULL, 0);
-		kills++;
-		snprintf(tag, sizeof(tag), "log%d", kills);
-		clp_start_ex(&c, tag, d.tcp_addr, args, fds[0], NULL);
-	}
-	pthread_join(th, NULL);
-	close(fds[0]);
+	T_EQ(pthread_create(&th, NULL, feed, &f), 0);
+	memset(&k, 0, sizeof(k));
+	k.daemon = d.tcp_addr;
+	k.args = args;
+	k.fd = fds[0];
+	k.kills = 40;
+	k.until_done = 1;
+	k.min_ms = 10;
+	k.span_ms = 60;
+	kills = kill_loop(&c, &k, &f, th, &seed);
 	T_EQ(clp_finish(&c, 30000), 0);
 	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
 	cut = check_ol(out1, f.count, 1024, 1024 - 64);
@@ -460,6 +480,21 @@ static void log_acks2(void)
 
 /* ---- the disk ---- */
 
+/* Mounts a 1 MiB tmpfs on <test dir>/full (its path into mnt), in a
+ * mount namespace of the case's own, so that the mount goes with it even
+ * if the case fails half-way; skips without root. */
+static void small_tmpfs(char *mnt, size_t len)
+{
+	if (getuid() != 0)
+		t_skip("mounting a small tmpfs needs root");
+	snprintf(mnt, len, "%s/full", logtest_dir);
+	T_EQ(mkdir(mnt, 0700), 0);
+	if (unshare(CLONE_NEWNS) == 0)
+		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+	if (mount("chorus-test", mnt, "tmpfs", 0, "size=1m") != 0)
+		t_skip("cannot mount a tmpfs: %s", strerror(errno));
+}
+
 /* A 1 MiB file system under a spool allowed 64 MiB, the daemon away:
  * the disk fills; the oldest lines go, counted, never the newest. */
 static void log_disk_full(void)
@@ -473,18 +508,9 @@ static void log_disk_full(void)
 	char mnt[160];
 	long dropped;
 
-	if (getuid() != 0)
-		t_skip("mounting a small tmpfs needs root");
 	logtest_mkdir();
 	outs();
-	snprintf(mnt, sizeof(mnt), "%s/full", logtest_dir);
-	T_EQ(mkdir(mnt, 0700), 0);
-	/* In a mount namespace of this case's own, so that the mount goes
-	 * with it even if the case fails half-way. */
-	if (unshare(CLONE_NEWNS) == 0)
-		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
-	if (mount("chorus-test", mnt, "tmpfs", 0, "size=1m") != 0)
-		t_skip("cannot mount a tmpfs: %s", strerror(errno));
+	small_tmpfs(mnt, sizeof(mnt));
 	memcpy(args, big, sizeof(big));
 	args[5] = mnt;
 	hd_start(&d, NULL);
@@ -746,18 +772,27 @@ static uint64_t stream_dropped(const char *gdir)
 	return st.dropped;
 }
 
-/* Fills the file system of path with the file path. */
+/* Fills the file system of path with the file path (the last write is
+ * short: to the last byte). */
 static void fill_disk(const char *path)
 {
-	static char junk[4096];
-	int fd = open(path, O_WRONLY | O_CREAT, 0600);
+	char cmd[300];
 
-	T_ASSERT(fd >= 0);
-	while (write(fd, junk, sizeof(junk)) > 0)
-		;
-	while (write(fd, junk, 1) > 0)
-		;
-	close(fd);
+	snprintf(cmd, sizeof(cmd), "cat /dev/zero > %s 2>/dev/null", path);
+	T_ASSERT(system(cmd) != -1);
+}
+
+/* The disk of log_kill9_disk_full: room again for every other process,
+ * so that the rest of a line lost by the one before must not be stored
+ * as a line. */
+static char blocker[200];
+
+static void room_or_not(int k)
+{
+	if (k % 2)
+		T_EQ(unlink(blocker), 0);
+	else
+		fill_disk(blocker);
 }
 
 /* kill -9 of chorus-log again and again while the disk is full, so that
@@ -771,23 +806,17 @@ static void log_kill9_disk_full(void)
 	struct clp c;
 	struct logcheck r;
 	struct feeder f;
+	struct killrun k;
 	pthread_t th;
-	char mnt[160], blocker[200], gdir[220], state[300];
+	char mnt[160], gdir[220], state[300];
 	const char *args[5] = { "-d", NULL, "-T", "100", NULL };
-	int fds[2], kills = 0;
+	int fds[2], kills;
 	unsigned seed = (unsigned)time(NULL);
 	uint64_t dropped;
 
-	if (getuid() != 0)
-		t_skip("mounting a small tmpfs needs root");
 	logtest_mkdir();
 	outs();
-	snprintf(mnt, sizeof(mnt), "%s/full", logtest_dir);
-	T_EQ(mkdir(mnt, 0700), 0);
-	if (unshare(CLONE_NEWNS) == 0)
-		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
-	if (mount("chorus-test", mnt, "tmpfs", 0, "size=1m") != 0)
-		t_skip("cannot mount a tmpfs: %s", strerror(errno));
+	small_tmpfs(mnt, sizeof(mnt));
 	args[1] = mnt;
 	snprintf(gdir, sizeof(gdir), "%s/logs@node1", mnt);
 	T_EQ(pipe2(fds, O_CLOEXEC), 0);
@@ -800,30 +829,18 @@ static void log_kill9_disk_full(void)
 	/* Then the disk is full. */
 	snprintf(blocker, sizeof(blocker), "%s/blocker", mnt);
 	fill_disk(blocker);
-	memset(&f, 0, sizeof(f));
-	f.fd = fds[1];
-	f.count = 30000;
-	f.seed = seed;
+	std_feeder(&f, fds[1], 30000, seed);
 	fprintf(stderr, "test_log_faults: kill -9 disk full seed %u\n", seed);
 	T_EQ(pthread_create(&th, NULL, feed, &f), 0);
-	for (; kills < 20; kills++) {
-		struct timespec ts = { 0, 10000000 + (long)(rand_r(&seed) % 50000000) };
-		char tag[16];
-
-		nanosleep(&ts, NULL);
-		kill(c.pid, SIGKILL);
-		waitpid(c.pid, NULL, 0);
-		/* Room again for every other process: the rest of a line
-		 * lost by the one before must not be stored as a line. */
-		if (kills % 2 == 0)
-			T_EQ(unlink(blocker), 0);
-		else
-			fill_disk(blocker);
-		snprintf(tag, sizeof(tag), "log%d", kills + 1);
-		clp_start_ex(&c, tag, "1@127.0.0.1", args, fds[0], NULL);
-	}
-	pthread_join(th, NULL);
-	close(fds[0]);
+	memset(&k, 0, sizeof(k));
+	k.daemon = "1@127.0.0.1";
+	k.args = args;
+	k.fd = fds[0];
+	k.kills = 20;
+	k.min_ms = 10;
+	k.span_ms = 50;
+	k.between = room_or_not;
+	kills = kill_loop(&c, &k, &f, th, &seed);
 	T_EQ(clp_finish(&c, 20000), 0);
 	unlink(blocker);
 	dropped = stream_dropped(gdir);
