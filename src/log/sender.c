@@ -152,13 +152,32 @@ static void stream_init(struct sender *s, struct stream *t, struct spool *sp,
 		sq_connected(&t->sq, now_ms());
 }
 
+/* A send is under way (for the keeper's watchdog). */
+static void send_begin(struct sender *s)
+{
+	pthread_mutex_lock(&s->send_mu);
+	s->sending = 1;
+	s->send_since_ms = now_ms();
+	pthread_mutex_unlock(&s->send_mu);
+}
+
+static void send_end(struct sender *s)
+{
+	pthread_mutex_lock(&s->send_mu);
+	s->sending = 0;
+	pthread_mutex_unlock(&s->send_mu);
+}
+
 static void disconnect(struct sender *s, const char *why, int code)
 {
 	if (!s->connected)
 		return;
 	log_warnx("lost the daemon %s (%s: %s); spooling, reconnecting",
 		  s->cfg->daemon, why, chorus_strerror(code));
+	/* A disconnect sends too: under the watchdog. */
+	send_begin(s);
 	SP_disconnect(s->mb);
+	send_end(s);
 	__atomic_store_n(&s->connected, 0, __ATOMIC_RELAXED);
 	for (int i = 0; i < s->nstreams; i++)
 		sq_disconnected(&s->streams[i].sq);
@@ -206,22 +225,6 @@ static void try_connect(struct sender *s, int64_t now)
 	for (int i = 0; i < s->nstreams; i++)
 		sq_connected(&s->streams[i].sq, now);
 	s->next_adopt_ms = now;
-}
-
-/* A send is under way (for the keeper's watchdog). */
-static void send_begin(struct sender *s)
-{
-	pthread_mutex_lock(&s->send_mu);
-	s->sending = 1;
-	s->send_since_ms = now_ms();
-	pthread_mutex_unlock(&s->send_mu);
-}
-
-static void send_end(struct sender *s)
-{
-	pthread_mutex_lock(&s->send_mu);
-	s->sending = 0;
-	pthread_mutex_unlock(&s->send_mu);
 }
 
 /* Multicasts one batch (or, in plain mode, its lines one by one) read at
@@ -715,8 +718,11 @@ static void *sender_main(void *arg)
 	 * ones by main. */
 	for (int i = 0; i < s->nstreams; i++)
 		spool_save_state(s->streams[i].sp);
-	if (s->connected)
+	if (s->connected) {
+		send_begin(s);
 		SP_disconnect(s->mb);
+		send_end(s);
+	}
 	s->connected = 0;
 	return NULL;
 }
