@@ -2,13 +2,15 @@
  * clog.h - what the parts of chorus-log share: its configuration, its
  * counters, and the sender thread's interface (sender.c).
  *
- * chorus-log has two threads. The main thread (main_log.c) only reads
- * standard input, splits lines (linebuf.c) and appends them to the spool
- * of each group (spool.c), so that Apache is never held up by the network
- * or the daemon. The sender thread (sender.c) owns the daemon connection:
+ * chorus-log has three threads. The main thread (main_log.c) only moves
+ * standard input into the spool of each group (spool_in.c, by the
+ * overlong-line rule of linebuf.c), so that Apache is never held up by
+ * the network or the daemon. The sender thread (sender.c) owns the daemon connection:
  * it reads batches from the spools, multicasts them, takes
  * acknowledgements, trims the spools and reconnects; its decisions come
- * from the pure core in sendq.c.
+ * from the pure core in sendq.c. A third thread, the sender's keeper,
+ * saves and syncs the spools and writes the status lines, so that none
+ * of these waits for the daemon.
  */
 #ifndef CHORUS_CLOG_H
 #define CHORUS_CLOG_H
@@ -47,6 +49,7 @@ struct clog_stats {
 	uint64_t lines_read, bytes_read, lines_cut, lines_dropped;
 	uint64_t lines_sent, batches_sent, lines_acked, lines_resent;
 	uint64_t reconnects, connect_failures, gaps, timeouts, rejects;
+	uint64_t syncs;            /* spool fdatasync rounds (-y) */
 };
 
 #define CLOG_ADD(field, n) __atomic_add_fetch(&(field), (n), __ATOMIC_RELAXED)

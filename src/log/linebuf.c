@@ -1,6 +1,5 @@
 /*
- * linebuf.c - the overlong-line rule as a streaming filter (see
- * linebuf.h).
+ * linebuf.c - the overlong-line rule as a plan of moves (see linebuf.h).
  */
 #include "log/linebuf.h"
 
@@ -16,171 +15,258 @@ int lb_init(struct linebuf *lb, size_t max_line)
 	return 0;
 }
 
-void lb_resume(struct linebuf *lb, uint64_t stored)
-{
-	/* A stored start is at most max_line bytes: a longer line was cut
-	 * back to keep_len() when it went over. Whether the killed process
-	 * was skipping the rest of it is not known; if the line goes on
-	 * past max_line it is cut again here, and its marker then counts
-	 * only the bytes this process saw plus the stored start. */
-	lb->stored = lb->total = stored;
-	lb->cutting = 0;
-}
-
-size_t lb_out_max(size_t len)
-{
-	/* Output never exceeds input except by one marker and '\n' (each
-	 * cut line replaces more input bytes than its marker adds, but the
-	 * first one may be preceded by bytes that were stored earlier). */
-	return len + LB_MARKER_MAX + 1;
-}
-
-static size_t keep_len(const struct linebuf *lb)
+size_t lb_keep(const struct linebuf *lb)
 {
 	return lb->max_line - LB_MARKER_MAX;
 }
 
-static size_t put_marker(char *out, uint64_t total)
+/* Is s (n bytes) a complete end of a marker: ", <digits> bytes]" or "]"? */
+static int close_ok(const char *s, size_t n)
 {
-	int m = snprintf(out, LB_MARKER_MAX + 1, " [chorus-log: line cut, %llu bytes]",
-			 (unsigned long long)total);
+	size_t d = 0;
 
-	out[m] = '\n';
-	return (size_t)m + 1;
-}
-
-size_t lb_feed(struct linebuf *lb, const char *in, size_t len, char *out,
-	       uint64_t *retract, uint32_t *nlines, uint32_t *ncut)
-{
-	const char *p = in, *end = in + len;
-	/* Bytes of the current line stored before this call, and where its
-	 * bytes of this call begin in out. */
-	uint64_t prior = lb->stored;
-	size_t o = 0, lstart = 0;
-	uint32_t lines = 0, cut = 0;
-
-	*retract = 0;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = (size_t)((nl ? nl : end) - p);
-
-		if (!lb->cutting && lb->total + n <= lb->max_line) {
-			memcpy(out + o, p, n);
-			o += n;
-			lb->total += n;
-		} else if (!lb->cutting) {
-			/* The line goes over: keep its first keep_len() bytes,
-			 * wherever they are (stored before, or in out). */
-			uint64_t keep = keep_len(lb), have = prior + (o - lstart);
-
-			if (have > keep) {
-				uint64_t drop = have - keep;
-
-				if (drop <= o - lstart) {
-					o -= (size_t)drop;
-				} else {
-					*retract = prior - keep;
-					prior = keep;
-					o = lstart;
-				}
-			} else {
-				memcpy(out + o, p, (size_t)(keep - have));
-				o += (size_t)(keep - have);
-			}
-			lb->cutting = 1;
-			lb->total += n;
-		} else {
-			lb->total += n;
-		}
-		if (!nl)
-			break;
-		if (lb->cutting) {
-			o += put_marker(out + o, lb->total);
-			cut++;
-		} else {
-			out[o++] = '\n';
-		}
-		lines++;
-		lb->total = 0;
-		lb->cutting = 0;
-		prior = 0;
-		lstart = o;
-		p = nl + 1;
-	}
-	lb->stored = prior + (o - lstart);
-	lb->lines += lines;
-	lb->cut += cut;
-	*nlines += lines;
-	*ncut += cut;
-	return o;
-}
-
-int lb_fits(const struct linebuf *lb, const char *in, size_t len)
-{
-	const char *p = in, *end = in + len;
-	uint64_t cur = lb->total;
-
-	if (lb->cutting)
+	if (n == 1)
+		return s[0] == ']';
+	if (n < 2 || s[0] != ',' || s[1] != ' ')
 		return 0;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-
-		cur += (uint64_t)((nl ? nl : end) - p);
-		if (cur > lb->max_line)
-			return 0;
-		if (!nl)
-			break;
-		cur = 0;
-		p = nl + 1;
-	}
-	return 1;
+	while (2 + d < n && s[2 + d] >= '0' && s[2 + d] <= '9')
+		d++;
+	return d > 0 && d <= 20 && n - 2 - d == 7 && memcmp(s + 2 + d, " bytes]", 7) == 0;
 }
 
-void lb_advance(struct linebuf *lb, const char *in, size_t len,
-		uint32_t *nlines)
+uint64_t lb_resume(struct linebuf *lb, uint64_t tail_len, const char *from,
+		   size_t flen, int skip, int skip_nl, int *rewrite_open)
 {
-	const char *p = in, *end = in + len, *last = NULL;
+	uint64_t keep = lb_keep(lb), open_end = keep + LB_CUT_OPEN_LEN;
+
+	*rewrite_open = 0;
+	lb->stored = tail_len;
+	lb->total = 0;
+	lb->total_known = 0;
+	lb->mode = LB_LINE;
+	if (skip) {
+		/* A lost line: its stored start goes. */
+		lb->mode = LB_SKIP;
+		lb->stored = 0;
+		return 0;
+	}
+	if (skip_nl && tail_len == 0)
+		lb->mode = LB_SKIP_NL;
+	if (tail_len <= keep || flen == 0)
+		return tail_len;
+	if (tail_len < open_end) {
+		/* The marker's start, torn (or a line that happens to hold
+		 * its first bytes there: then it is cut, visibly). */
+		if (memcmp(from, LB_CUT_OPEN, flen) != 0)
+			return tail_len;
+		*rewrite_open = 1;
+		lb->mode = LB_CUT;
+		lb->stored = open_end;
+		return open_end;
+	}
+	if (flen < LB_CUT_OPEN_LEN || memcmp(from, LB_CUT_OPEN, LB_CUT_OPEN_LEN) != 0)
+		return tail_len;
+	lb->stored = open_end;
+	lb->mode = LB_CUT;
+	if (tail_len == open_end)
+		return open_end;
+	if (tail_len - open_end <= flen - LB_CUT_OPEN_LEN &&
+	    close_ok(from + LB_CUT_OPEN_LEN, (size_t)(tail_len - open_end))) {
+		lb->mode = LB_CUT_DONE;
+		lb->stored = tail_len;
+		return tail_len;
+	}
+	/* The line's old bytes after the marker's start (killed between
+	 * writing it and truncating), or a torn end of the marker. */
+	return open_end;
+}
+
+static void take(struct lb_step *st, size_t n, uint32_t lines)
+{
+	st->kind = LB_TAKE;
+	st->n = n;
+	st->lines = lines;
+}
+
+/* The start of a line: whole lines, and the start of the last one up to
+ * the keep length (or all of it once its '\n' is in sight within
+ * max_line); an overlong line is taken up to keep, then opened. */
+static void plan_line(struct linebuf *lb, const char *in, size_t len, int final,
+		      uint64_t room, struct lb_step *st)
+{
+	uint64_t keep = lb_keep(lb), cur = lb->stored;
+	size_t i = 0;
 	uint32_t lines = 0;
 
-	for (;;) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
+	while (i < len) {
+		const char *nl = memchr(in + i, '\n', len - i);
+		size_t seg = (size_t)((nl ? nl : in + len) - (in + i));
+		size_t k = cur < keep ? (size_t)(keep - cur) : 0;
 
-		if (!nl)
-			break;
+		if (cur + seg > lb->max_line) {
+			/* Overlong: its kept start, then the marker. */
+			if (k > seg)
+				k = seg;
+			if (i + k > 0) {
+				take(st, i + k, lines);
+			} else {
+				st->kind = LB_OPEN;
+				st->at = keep;
+				memcpy(st->text, LB_CUT_OPEN, LB_CUT_OPEN_LEN);
+				st->tlen = LB_CUT_OPEN_LEN;
+			}
+			return;
+		}
+		if (!nl) {
+			if (final)
+				k = seg;
+			else if (k > seg)
+				k = seg;
+			if (i + k > 0)
+				take(st, i + k, lines);
+			else
+				st->kind = LB_WAIT;
+			return;
+		}
+		i += seg + 1;
 		lines++;
-		last = nl;
-		p = nl + 1;
-		if (p >= end)
+		cur = 0;
+		if (i >= room)
 			break;
 	}
-	if (last) {
-		lb->stored = lb->total = (uint64_t)(end - last - 1);
-	} else {
-		lb->stored += len;
-		lb->total += len;
-	}
-	lb->lines += lines;
-	*nlines += lines;
+	take(st, i, lines);
 }
 
-size_t lb_finish(struct linebuf *lb, char *out, uint32_t *nlines,
-		 uint32_t *ncut)
+void lb_plan(struct linebuf *lb, const char *in, size_t len, int final,
+	     uint64_t room, struct lb_step *st)
 {
-	size_t n;
+	const char *nl;
 
-	if (lb->cutting) {
-		n = put_marker(out, lb->total);
-		lb->cut++;
-		(*ncut)++;
-	} else if (lb->total > 0) {
-		out[0] = '\n';
-		n = 1;
-	} else {
+	memset(st, 0, sizeof(*st));
+	if (lb->mode == LB_SKIP_NL) {
+		lb->mode = LB_LINE;
+		if (in[0] == '\n') {
+			st->kind = LB_DROP;
+			st->n = 1;
+			return;
+		}
+	}
+	if (lb->mode == LB_LINE) {
+		plan_line(lb, in, len, final, room, st);
+		return;
+	}
+	nl = memchr(in, '\n', len);
+	st->kind = LB_DROP;
+	st->n = nl ? (size_t)(nl - in) : len;
+	if (st->n > 0)
+		return;
+	/* The line's '\n' is next. */
+	switch (lb->mode) {
+	case LB_CUT:
+		st->kind = LB_CLOSE;
+		if (lb->total_known)
+			st->tlen = (size_t)snprintf(st->text, sizeof(st->text), ", %llu bytes]",
+						    (unsigned long long)lb->total);
+		else
+			st->tlen = (size_t)snprintf(st->text, sizeof(st->text), "]");
+		break;
+	case LB_CUT_DONE:
+		take(st, 1, 1);
+		break;
+	default:
+		st->kind = LB_END_LOST;
+		st->n = 1;
+		break;
+	}
+}
+
+void lb_done(struct linebuf *lb, const struct lb_step *st, const char *in,
+	     size_t n, uint32_t *lines, uint32_t *cut)
+{
+	switch (st->kind) {
+	case LB_TAKE:
+		if (lb->mode == LB_CUT_DONE) {
+			if (n == 1) {
+				lb->mode = LB_LINE;
+				lb->stored = 0;
+				(*lines)++;
+				(*cut)++;
+			}
+			return;
+		}
+		for (const char *p = in, *e = in + n; p < e;) {
+			const char *nl = memchr(p, '\n', (size_t)(e - p));
+
+			if (!nl) {
+				lb->stored += (uint64_t)(e - p);
+				break;
+			}
+			(*lines)++;
+			lb->stored = 0;
+			p = nl + 1;
+		}
+		break;
+	case LB_DROP:
+		if (lb->mode == LB_CUT)
+			lb->total += n;
+		break;
+	case LB_OPEN:
+		lb->total = lb->stored;
+		lb->total_known = 1;
+		lb->stored = lb_keep(lb) + LB_CUT_OPEN_LEN;
+		lb->mode = LB_CUT;
+		break;
+	case LB_CLOSE:
+		lb->stored += st->tlen;
+		lb->mode = LB_CUT_DONE;
+		break;
+	case LB_END_LOST:
+		lb->mode = LB_LINE;
+		lb->stored = 0;
+		break;
+	case LB_WAIT:
+		break;
+	}
+}
+
+void lb_lose(struct linebuf *lb)
+{
+	lb->mode = LB_SKIP;
+	lb->stored = 0;
+	lb->total = 0;
+	lb->total_known = 0;
+}
+
+size_t lb_finish(struct linebuf *lb, char *out, uint32_t *lines, uint32_t *cut)
+{
+	size_t n = 0;
+
+	switch (lb->mode) {
+	case LB_LINE:
+		if (lb->stored == 0)
+			return 0;
+		out[n++] = '\n';
+		break;
+	case LB_CUT:
+		if (lb->total_known)
+			n = (size_t)snprintf(out, LB_CUT_END_MAX, ", %llu bytes]",
+					     (unsigned long long)lb->total);
+		else
+			n = (size_t)snprintf(out, LB_CUT_END_MAX, "]");
+		out[n++] = '\n';
+		(*cut)++;
+		break;
+	case LB_CUT_DONE:
+		out[n++] = '\n';
+		(*cut)++;
+		break;
+	default:
+		lb->mode = LB_LINE;
+		lb->stored = 0;
 		return 0;
 	}
-	lb->lines++;
-	(*nlines)++;
-	lb->stored = lb->total = 0;
-	lb->cutting = 0;
+	(*lines)++;
+	lb->mode = LB_LINE;
+	lb->stored = 0;
 	return n;
 }

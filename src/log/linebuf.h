@@ -1,27 +1,40 @@
 /*
  * linebuf.h - the overlong-line rule of chorus-log (issue 3, item 7), as
- * a streaming filter that holds nothing back.
+ * a plan of moves on input that stays where it is until it is stored.
  *
- * chorus-log writes what it reads from standard input to the spool at
- * once, partial lines included, so that a process killed at any moment
- * loses nothing it has read (the next instance on the same pipe finds
- * the start of the line in the spool and completes it). This filter is
- * what stands between the input and the spool: it copies every byte
- * through, except that a line longer than max_line bytes (without its
- * '\n') is never split and never dropped: its first max_line -
- * LB_MARKER_MAX bytes are kept, followed by a visible marker with the
- * original length, e.g.
+ * chorus-log never holds input only in memory: it looks at what waits in
+ * the pipe (tee(2)) and then moves exactly the bytes the rule allows from
+ * the pipe into the spool (splice(2)), or consumes bytes the rule drops.
+ * Either step is one system call that stores and consumes together, so a
+ * process killed at any point loses nothing and stores nothing twice. This
+ * module decides the steps; it is pure (no I/O, no clock, no allocation);
+ * spool.c carries them out.
+ *
+ * The rule: a line of at most max_line bytes (without its '\n') is kept
+ * whole; a longer one keeps its first max_line - LB_MARKER_MAX bytes (the
+ * "keep" length), followed by a visible marker, e.g.
  *
  *     GET /very/long... [chorus-log: line cut, 3145728 bytes]
  *
- * and it is counted. A cut line is therefore at most max_line bytes
- * long, like every other line. The rest of an overlong line is skipped
- * as it arrives, so a line of megabytes costs neither memory nor spool.
+ * and is counted as cut. A cut line is at most max_line bytes long, never
+ * split and never joined to another.
  *
- * Because the start of the current line may already be stored when the
- * line turns out to be too long, lb_feed() may ask the caller to take
- * back the end of what it stored (*retract bytes) before it appends the
- * new output. Pure: no I/O, no clock, no allocation.
+ * How the spool's last unfinished line (its "tail") records where the
+ * rule stands, so that the next process on the same pipe continues
+ * exactly (lb_resume()):
+ *   - LB_LINE: the start of a line. Bytes of a line beyond the keep
+ *     length are stored only once its '\n' is in sight within max_line
+ *     (until then they wait in the pipe, at most LB_MARKER_MAX of them),
+ *     so a tail longer than keep belongs to a line that fits.
+ *   - LB_CUT: the kept start followed by LB_CUT_OPEN (written at the keep
+ *     offset, then the file truncated after it): the line is overlong;
+ *     its rest is consumed and dropped up to its '\n'.
+ *   - LB_CUT_DONE: ... followed by the end of the marker (", N bytes]",
+ *     or "]" when the process that ends it did not see the whole line, a
+ *     restart in between): consume up to the '\n', then store the '\n'.
+ * And, from the state file, a line lost to a write failure (counted):
+ *   - LB_SKIP: consume through its '\n'; LB_SKIP_NL: its '\n' may still
+ *     wait: a '\n' right at the start is consumed.
  */
 #ifndef CHORUS_LINEBUF_H
 #define CHORUS_LINEBUF_H
@@ -33,48 +46,78 @@
 #define LB_MARKER_MAX 64
 #define LB_MAX_LINE_MIN 256
 #define LB_MAX_LINE_MAX (16u * 1024 * 1024)
+#define LB_CUT_OPEN " [chorus-log: line cut"
+#define LB_CUT_OPEN_LEN (sizeof(LB_CUT_OPEN) - 1)
+/* The longest end of a marker: ", <20 digits> bytes]". */
+#define LB_CUT_END_MAX 32
+
+enum lb_mode { LB_LINE, LB_CUT, LB_CUT_DONE, LB_SKIP, LB_SKIP_NL };
 
 struct linebuf {
 	size_t max_line;   /* longest line kept whole, without its '\n' */
-	uint64_t stored;   /* bytes of the current line already output */
-	uint64_t total;    /* its length in the input so far */
-	int cutting;       /* it is overlong: its rest is being skipped */
-	uint64_t lines;    /* lines completed */
-	uint64_t cut;      /* of which cut */
+	enum lb_mode mode;
+	uint64_t stored;   /* bytes of the current line in the spool (the tail) */
+	uint64_t total;    /* a cut line's length in the input so far */
+	int total_known;   /* total counts the whole line (not resumed) */
+};
+
+/* What to do next with the input bytes in sight. */
+enum lb_step_kind {
+	LB_WAIT,       /* nothing until more input comes */
+	LB_TAKE,       /* store the first n bytes (completing `lines` lines) */
+	LB_DROP,       /* consume the first n bytes without storing them */
+	LB_OPEN,       /* write text at tail offset `at`, truncate after it */
+	LB_CLOSE,      /* append text to the tail */
+	LB_END_LOST,   /* record that the lost line ends (state), then drop 1 */
+};
+
+struct lb_step {
+	enum lb_step_kind kind;
+	size_t n;
+	uint32_t lines;
+	uint64_t at;
+	char text[LB_CUT_END_MAX + LB_CUT_OPEN_LEN + 2];
+	size_t tlen;
 };
 
 /* Prepares lb for lines of at most max_line bytes (LB_MAX_LINE_MIN ..
  * LB_MAX_LINE_MAX). Returns 0, or -1 (bad size). */
 int lb_init(struct linebuf *lb, size_t max_line);
 
-/* After a restart: the current line already has `stored` bytes in the
- * spool (its start, written by a process that was killed). */
-void lb_resume(struct linebuf *lb, uint64_t stored);
+/* The first max_line - LB_MARKER_MAX bytes of a cut line are kept. */
+size_t lb_keep(const struct linebuf *lb);
 
-/* The most bytes lb_feed() or lb_finish() can write for len input
- * bytes: the caller's output buffer must hold that many. */
-size_t lb_out_max(size_t len);
+/* After a restart: the spool's tail is tail_len bytes, of which `from`
+ * (at most LB_CUT_OPEN_LEN + LB_CUT_END_MAX bytes from offset lb_keep(),
+ * flen of them; nothing when tail_len <= lb_keep()) says whether a cut was
+ * under way; skip and skip_nl come from the state. Sets the mode; returns
+ * the length the tail must be truncated to (a marker torn by the kill),
+ * or tail_len. When the result is lb_keep() + 1 .. and `*rewrite_open`
+ * is set, LB_CUT_OPEN must first be written again at lb_keep(). */
+uint64_t lb_resume(struct linebuf *lb, uint64_t tail_len, const char *from,
+		   size_t flen, int skip, int skip_nl, int *rewrite_open);
 
-/* Filters len bytes of input into out and returns the bytes written.
- * The caller first removes *retract bytes from the end of what it has
- * stored (always bytes of the current line's start), then appends out.
- * Adds the lines completed to *nlines and the cut ones among them to
- * *ncut. A line's unfinished end is output too (nothing is held). */
-size_t lb_feed(struct linebuf *lb, const char *in, size_t len, char *out,
-	       uint64_t *retract, uint32_t *nlines, uint32_t *ncut);
+/* Decides the next step for the len bytes in sight (in; len > 0). `final`
+ * says no more input will follow them; `room` is how many bytes the
+ * segment takes before it should change (a step stops at the first line
+ * end past it). May change lb's mode when that needs no I/O. */
+void lb_plan(struct linebuf *lb, const char *in, size_t len, int final,
+	     uint64_t room, struct lb_step *st);
 
-/* 1 if lb_feed() would output exactly the input (no line of it, with
- * what is stored of the current one, reaches over max_line), so a caller
- * that already stored the input may keep it; then lb_advance() records
- * it. 0 otherwise. */
-int lb_fits(const struct linebuf *lb, const char *in, size_t len);
-void lb_advance(struct linebuf *lb, const char *in, size_t len,
-		uint32_t *nlines);
+/* The step was carried out: for LB_TAKE and LB_DROP, n of its bytes (in,
+ * possibly fewer than asked); for the others, n is ignored. Adds the
+ * lines completed to *lines and the cut ones to *cut. */
+void lb_done(struct linebuf *lb, const struct lb_step *st, const char *in,
+	     size_t n, uint32_t *lines, uint32_t *cut);
 
-/* At end of input: ends a final unterminated line with '\n' (or the
- * marker and '\n' if it was overlong). Returns the bytes written (0 if
- * the last line was complete), counting into *nlines and *ncut. */
-size_t lb_finish(struct linebuf *lb, char *out, uint32_t *nlines,
-		 uint32_t *ncut);
+/* The current line cannot be stored (a write failed for good): its
+ * stored start goes and the rest of it is skipped (LB_SKIP). */
+void lb_lose(struct linebuf *lb);
+
+/* At end of input: what ends the last line (written at the end of the
+ * tail): "\n", the end of a marker and "\n", or nothing. Writes it into
+ * out (LB_CUT_END_MAX + 2 bytes), returns its length, and counts the
+ * line into *lines and *cut. */
+size_t lb_finish(struct linebuf *lb, char *out, uint32_t *lines, uint32_t *cut);
 
 #endif /* CHORUS_LINEBUF_H */

@@ -4,9 +4,10 @@
  *   CustomLog "|/usr/bin/chorus-log -g jigdo -s 4803@logger.example.org" combined
  *
  * The main thread is the reader: it moves standard input into the spool
- * of every group as fast as it comes (spool.c: straight from the pipe
- * with splice, the overlong-line rule of linebuf.c on the way, partial
- * lines included, so a kill loses nothing) and wakes the sender thread
+ * of every group as fast as it comes (spool_in.c: it looks at the pipe
+ * first, then moves straight from it with splice exactly what the
+ * overlong-line rule of linebuf.c keeps, partial lines included, so a
+ * kill loses nothing) and wakes the sender thread
  * (sender.c), which splits the spool into lines and does everything that
  * touches the network. On SIGTERM it reads on until
  * end of input (Apache's old children may still write for seconds after
@@ -372,6 +373,7 @@ struct reader {
 	struct clog_stats *st;
 	struct spool *sp;
 	struct sender *snd;
+	struct intake in;          /* standard input */
 	uint64_t append_errors;
 };
 
@@ -391,34 +393,29 @@ static void account(struct reader *r, int g, const struct spool_io *io)
 	}
 }
 
-/* Moves one chunk of standard input into every group's spool: straight
- * from the pipe into the first one (splice) when it can, else read and
- * written at once; nothing waits in memory between the two. Returns the
- * bytes taken, 0 at end of input, -1 if nothing was there. */
-static ssize_t take_input(struct reader *r, char *in)
+/* Moves one chunk of standard input into the first group's spool
+ * (spool_take(): looked at, then moved, never only in memory) and a copy
+ * of what it took into the others' (see chorus-log(1) on several
+ * groups). `final`: the writers are gone. Returns the bytes taken, 0 at
+ * end of input, -1 if nothing could be taken now. */
+static ssize_t take_input(struct reader *r, int final)
 {
 	struct spool_io io;
-	ssize_t n = spool_splice(&r->sp[0], 0, in, READ_CHUNK, &io);
+	const char *taken;
+	ssize_t n = spool_take(&r->sp[0], &r->in, final, &taken, &io);
 
 	if (n == -EAGAIN)
 		return -1;
-	if (n == -ENOTSUP) {
-		n = read(0, in, READ_CHUNK);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			return -1;
-		if (n < 0) {
-			log_warn("reading standard input; taking it as its end");
-			return 0;
-		}
-		if (n == 0)
-			return 0;
-		spool_append(&r->sp[0], in, (size_t)n, &io);
+	if (n < 0 && n != -EAGAIN) {
+		log_warnx("reading standard input: %s; taking it as its end",
+			  strerror((int)-n));
+		return 0;
 	}
-	if (n <= 0)
-		return n;
+	if (n == 0)
+		return 0;
 	account(r, 0, &io);
 	for (int g = 1; g < r->cfg->ngroups; g++) {
-		spool_append(&r->sp[g], in, (size_t)n, &io);
+		spool_append(&r->sp[g], taken, (size_t)n, &io);
 		account(r, g, &io);
 	}
 	CLOG_ADD(r->st->bytes_read, (uint64_t)n);
@@ -442,8 +439,7 @@ int main(int argc, char **argv)
 	struct spool *own[CLOG_MAX_GROUPS];
 	struct reader r;
 	sigset_t sigs;
-	char *in;
-	int sfd, terminating = 0;
+	int sfd, terminating = 0, waits = 0;
 	ssize_t last = READ_CHUNK;
 
 	parse_args(argc, argv, &cfg);
@@ -469,9 +465,8 @@ int main(int argc, char **argv)
 	r.cfg = &cfg;
 	r.st = &st;
 	r.sp = sp;
-	in = malloc(READ_CHUNK);
-	if (!in)
-		fatal("out of memory");
+	if (in_open(&r.in, 0, READ_CHUNK) != 0)
+		fatal("standard input");
 	if (sender_start(&r.snd, &cfg, own, &st) != 0)
 		fatal("cannot start the sender thread");
 	for (;;) {
@@ -486,7 +481,9 @@ int main(int argc, char **argv)
 		 * Apache can fill it. The nap comes before the next read, never
 		 * between a read and its write: what waits is in the pipe. */
 		if (last < 65536) {
-			struct timespec nap = { 0, 2 * 1000 * 1000 };
+			/* Longer while the only input is the end of a line
+			 * that is still being written (it waits in the pipe). */
+			struct timespec nap = { 0, (2L << (waits < 5 ? waits : 5)) * 1000 * 1000 };
 
 			nanosleep(&nap, NULL);
 		}
@@ -507,10 +504,13 @@ int main(int argc, char **argv)
 			last = READ_CHUNK;
 			continue;
 		}
-		n = take_input(&r, in);
+		n = take_input(&r, (pfd[0].revents & POLLHUP) != 0);
 		if (n == 0)
 			break;
-		last = n < 0 ? READ_CHUNK : n;
+		/* Nothing taken with input waiting: the end of a line that
+		 * may still fit; wait for more of it. */
+		waits = n < 0 ? waits + 1 : 0;
+		last = n < 0 ? 0 : n;
 	}
 	for (int g = 0; g < cfg.ngroups; g++) {
 		struct spool_io io;
@@ -554,6 +554,6 @@ int main(int argc, char **argv)
 			 CLOG_GET(st.lines_acked), left, CLOG_GET(st.lines_dropped),
 			 CLOG_GET(st.lines_cut), CLOG_GET(st.lines_resent));
 	}
-	free(in);
+	in_close(&r.in);
 	return 0;
 }

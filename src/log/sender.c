@@ -1,7 +1,11 @@
 /*
  * sender.c - chorus-log's sender thread: the daemon connection, batches
  * out, acknowledgements in, resends, reconnects with backoff, adoption of
- * left-over streams, periodic state saves, fsync and status lines.
+ * left-over streams; and its keeper thread: periodic state saves, fsync
+ * and status lines of the own streams, and a watchdog on sends, so that
+ * a daemon that stops taking data (a send that blocks) holds up none of
+ * these: after SEND_TIMEOUT_MS the keeper shuts the connection down,
+ * which ends the send with an error, and the sender reconnects.
  *
  * It is the shell around the pure core of sendq.c, in the style of the
  * project's event loops: each iteration reads the clock once, connects
@@ -22,6 +26,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,6 +42,10 @@
 #define CONNECT_TIMEOUT_S 3
 #define ADOPT_EVERY_MS 1000
 #define SAVE_EVERY_MS 200
+#define KEEPER_TICK_MS 50
+#define SEND_TIMEOUT_MS 10000
+/* "lines pending but none readable": at most once per this. */
+#define STALL_LOG_EVERY_MS 10000
 /* An unfinished line of an exited process is left this long for the
  * next process on its pipe before another process ends it. */
 #define ADOPT_GRACE_S 10
@@ -52,7 +61,10 @@ struct stream {
 	struct sendq sq;
 	struct spool_cursor cur;
 	uint64_t lost_reported;    /* dropped total already logged */
+	uint64_t lost_sent_reported; /* ... of which this process had sent */
 	uint64_t high_sent;        /* highest line ever sent, for resends */
+	int64_t stall_logged_ms;   /* last "none readable" warning */
+	uint64_t stalls;           /* ... and how many since */
 };
 
 struct sender {
@@ -72,8 +84,15 @@ struct sender {
 	char private_group[MAX_GROUP_NAME];
 	int64_t next_connect_ms;
 	int64_t backoff_ms;
-	int64_t next_adopt_ms, next_save_ms, next_sync_ms, next_status_ms;
+	int64_t next_adopt_ms, next_save_ms, next_sync_ms;
 	int64_t flush_deadline_ms;
+	/* The keeper thread (own streams only: streams[0, nown)). */
+	pthread_t keeper;
+	int keeper_started;
+	int stop;                  /* atomic: the keeper ends */
+	pthread_mutex_t send_mu;   /* sending, send_since_ms, the mailbox */
+	int sending;
+	int64_t send_since_ms;
 	uint8_t *buf;              /* one batch */
 	size_t payload_max;
 	char *rbuf;                /* one received message */
@@ -133,13 +152,32 @@ static void stream_init(struct sender *s, struct stream *t, struct spool *sp,
 		sq_connected(&t->sq, now_ms());
 }
 
+/* A send is under way (for the keeper's watchdog). */
+static void send_begin(struct sender *s)
+{
+	pthread_mutex_lock(&s->send_mu);
+	s->sending = 1;
+	s->send_since_ms = now_ms();
+	pthread_mutex_unlock(&s->send_mu);
+}
+
+static void send_end(struct sender *s)
+{
+	pthread_mutex_lock(&s->send_mu);
+	s->sending = 0;
+	pthread_mutex_unlock(&s->send_mu);
+}
+
 static void disconnect(struct sender *s, const char *why, int code)
 {
 	if (!s->connected)
 		return;
 	log_warnx("lost the daemon %s (%s: %s); spooling, reconnecting",
 		  s->cfg->daemon, why, chorus_strerror(code));
+	/* A disconnect sends too: under the watchdog. */
+	send_begin(s);
 	SP_disconnect(s->mb);
+	send_end(s);
 	__atomic_store_n(&s->connected, 0, __ATOMIC_RELAXED);
 	for (int i = 0; i < s->nstreams; i++)
 		sq_disconnected(&s->streams[i].sq);
@@ -214,6 +252,21 @@ static int send_one(struct sender *s, struct stream *t, int64_t now)
 	if (n == -EMSGSIZE)
 		n = spool_read(t->sp, &t->cur, (char *)s->buf + hlen, s->payload_max,
 			       &first, &count);
+	if (n == -EMSGSIZE) {
+		/* A stored line longer than a message (written by hand, or by
+		 * an older version): sent cut, never a stall. */
+		size_t room = s->payload_max - (s->cfg->plain ? strlen(s->cfg->node) + 1 : 0);
+
+		/* Cut by the rule of -l, like every other line. */
+		if (room > s->cfg->max_line + 1)
+			room = s->cfg->max_line + 1;
+
+		n = spool_read_cut(t->sp, &t->cur, (char *)s->buf + hlen, room, &first,
+				   &count);
+		if (n > 0)
+			log_warnx("spool %s: line %" PRIu64 " is longer than a message: "
+				  "sent cut", t->sp->dir, first);
+	}
 	if (n <= 0) {
 		if (n < 0)
 			log_warnx("spool %s: read: %s", t->sp->dir, strerror((int)-n));
@@ -238,8 +291,10 @@ static int send_one(struct sender *s, struct stream *t, int64_t now)
 			 * space or the previous line, already sent. */
 			memcpy(m, s->cfg->node, nl);
 			m[nl] = ' ';
+			send_begin(s);
 			ret = SP_multicast(s->mb, AGREED_MESS, group, 0,
 					   (int)(e - m), m);
+			send_end(s);
 			if (ret < 0) {
 				disconnect(s, "send", ret);
 				return -1;
@@ -268,8 +323,10 @@ static int send_one(struct sender *s, struct stream *t, int64_t now)
 		h.payload_len = (size_t)n;
 		if (batch_hdr_encode(&h, s->buf, hlen) != (int)hlen)
 			fatalx("batch header encoding failed");
+		send_begin(s);
 		ret = SP_multicast(s->mb, AGREED_MESS, group, BATCH_MESS_TYPE,
 				   (int)(hlen + (size_t)n), (const char *)s->buf);
+		send_end(s);
 		if (ret < 0) {
 			disconnect(s, "send", ret);
 			return -1;
@@ -281,8 +338,10 @@ static int send_one(struct sender *s, struct stream *t, int64_t now)
 		CLOG_ADD(s->st->lines_resent,
 			 (last < t->high_sent ? last : t->high_sent) - first + 1);
 	}
-	if (first + count - 1 > t->high_sent)
+	if (first + count - 1 > t->high_sent) {
 		t->high_sent = first + count - 1;
+		spool_note_sent(t->sp, t->high_sent);
+	}
 	sq_sent(&t->sq, now, id, first, count, &at);
 	CLOG_ADD(s->st->lines_sent, count);
 	CLOG_ADD(s->st->batches_sent, 1);
@@ -302,9 +361,12 @@ static void report_loss(struct stream *t)
 	if (ss.dropped > t->lost_reported) {
 		log_warnx("LOST %" PRIu64 " lines of stream %016" PRIx64
 			  " (spool full or not writable, or segments missing; %" PRIu64
-			  " in all)", ss.dropped - t->lost_reported, ss.stream_id,
-			  ss.dropped);
+			  " in all; %" PRIu64 " of these had been sent, without an "
+			  "acknowledgement yet: a writer may have them)",
+			  ss.dropped - t->lost_reported, ss.stream_id, ss.dropped,
+			  ss.dropped_sent - t->lost_sent_reported);
 		t->lost_reported = ss.dropped;
+		t->lost_sent_reported = ss.dropped_sent;
 	}
 }
 
@@ -332,10 +394,17 @@ static void run_stream(struct sender *s, struct stream *t, int64_t now)
 			break;
 		r = send_one(s, t, now);
 		if (r == 0) {
-			/* Lines pending but nothing read: never spin. */
+			/* Lines pending but nothing read: never spin, and
+			 * say so at most every STALL_LOG_EVERY_MS. */
 			sq_stalled(&t->sq, now);
-			log_warnx("spool %s: %" PRIu64 " lines pending but none readable "
-				  "at line %" PRIu64, t->sp->dir, lines, t->cur.seq);
+			t->stalls++;
+			if (!t->stall_logged_ms || now - t->stall_logged_ms >= STALL_LOG_EVERY_MS) {
+				log_warnx("spool %s: %" PRIu64 " lines pending but none "
+					  "readable at line %" PRIu64 " (%" PRIu64 " times)",
+					  t->sp->dir, lines, t->cur.seq, t->stalls);
+				t->stall_logged_ms = now;
+				t->stalls = 0;
+			}
 		}
 		if (r <= 0)
 			break;
@@ -487,31 +556,40 @@ void sender_status(struct sender *s, char *buf, size_t len)
 		 ", acknowledged %" PRIu64 ", spooled %" PRIu64 " (%" PRIu64
 		 " bytes), dropped %" PRIu64 ", cut %" PRIu64 ", resent %" PRIu64
 		 ", reconnects %" PRIu64 ", connect failures %" PRIu64 ", gaps %" PRIu64
-		 ", timeouts %" PRIu64 ", rejects %" PRIu64 ", %s",
+		 ", timeouts %" PRIu64 ", rejects %" PRIu64 ", syncs %" PRIu64 ", %s",
 		 CLOG_GET(st->lines_read), CLOG_GET(st->bytes_read),
 		 CLOG_GET(st->lines_sent), CLOG_GET(st->lines_acked), spooled, bytes,
 		 CLOG_GET(st->lines_dropped), CLOG_GET(st->lines_cut),
 		 CLOG_GET(st->lines_resent), CLOG_GET(st->reconnects),
 		 CLOG_GET(st->connect_failures), CLOG_GET(st->gaps),
-		 CLOG_GET(st->timeouts), CLOG_GET(st->rejects),
+		 CLOG_GET(st->timeouts), CLOG_GET(st->rejects), CLOG_GET(st->syncs),
 		 __atomic_load_n(&s->connected, __ATOMIC_RELAXED) ? "connected" :
 								  "disconnected");
 }
 
+/* Syncs stream t when due (a segment changed, or every sync_ms). */
+static void sync_stream(struct sender *s, struct stream *t, int due)
+{
+	if (s->cfg->sync_ms <= 0 || !(due || spool_sync_due(t->sp)))
+		return;
+	if (spool_sync(t->sp) != 0)
+		log_warn("spool %s: fdatasync", t->sp->dir);
+	CLOG_ADD(s->st->syncs, 1);
+}
+
+/* The sender thread's share: adopted streams, adoption and retirement. */
 static void housekeeping(struct sender *s, int64_t now)
 {
-	if (now >= s->next_save_ms) {
-		for (int i = 0; i < s->nstreams; i++)
-			if (spool_save_state(s->streams[i].sp) != 0)
-				log_warn("spool %s: saving the state", s->streams[i].sp->dir);
-		s->next_save_ms = now + SAVE_EVERY_MS;
+	int save = now >= s->next_save_ms, sync = now >= s->next_sync_ms;
+
+	for (int i = s->nown; i < s->nstreams; i++) {
+		if (save && spool_save_state(s->streams[i].sp) != 0)
+			log_warn("spool %s: saving the state", s->streams[i].sp->dir);
+		sync_stream(s, &s->streams[i], sync);
 	}
-	/* A segment change syncs the previous segment and the directory
-	 * at once; the rest every sync_ms (-y 0: never). */
-	for (int i = 0; s->cfg->sync_ms > 0 && i < s->nstreams; i++)
-		if (now >= s->next_sync_ms || spool_sync_due(s->streams[i].sp))
-			spool_sync(s->streams[i].sp);
-	if (s->cfg->sync_ms > 0 && now >= s->next_sync_ms)
+	if (save)
+		s->next_save_ms = now + SAVE_EVERY_MS;
+	if (sync && s->cfg->sync_ms > 0)
 		s->next_sync_ms = now + s->cfg->sync_ms;
 	if (s->connected && now >= s->next_adopt_ms &&
 	    !__atomic_load_n(&s->eof, __ATOMIC_ACQUIRE)) {
@@ -519,15 +597,52 @@ static void housekeeping(struct sender *s, int64_t now)
 		s->next_adopt_ms = now + ADOPT_EVERY_MS;
 	}
 	retire(s);
-	if (s->cfg->status_ms > 0 && now >= s->next_status_ms) {
-		char line[512];
+}
 
-		if (s->next_status_ms) {
+/* The keeper thread: the own streams' state saves and syncs, the status
+ * lines, and the watchdog on sends; never held up by the daemon. */
+static void *keeper_main(void *arg)
+{
+	struct sender *s = arg;
+	int64_t next_save = 0, next_sync = 0, next_status = 0;
+
+	if (s->cfg->status_ms > 0)
+		next_status = now_ms() + s->cfg->status_ms;
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		struct timespec tick = { 0, KEEPER_TICK_MS * 1000000L };
+		int64_t now = now_ms();
+		int sync = s->cfg->sync_ms > 0 && now >= next_sync;
+
+		if (now >= next_save) {
+			for (int i = 0; i < s->nown; i++)
+				if (spool_save_state(s->streams[i].sp) != 0)
+					log_warn("spool %s: saving the state",
+						 s->streams[i].sp->dir);
+			next_save = now + SAVE_EVERY_MS;
+		}
+		for (int i = 0; i < s->nown; i++)
+			sync_stream(s, &s->streams[i], sync);
+		if (sync)
+			next_sync = now + s->cfg->sync_ms;
+		if (s->cfg->status_ms > 0 && now >= next_status) {
+			char line[600];
+
 			sender_status(s, line, sizeof(line));
 			log_info("%s", line);
+			next_status = now + s->cfg->status_ms;
 		}
-		s->next_status_ms = now + s->cfg->status_ms;
+		pthread_mutex_lock(&s->send_mu);
+		if (s->sending && now - s->send_since_ms > SEND_TIMEOUT_MS) {
+			/* The blocked send fails, the sender reconnects. */
+			log_warnx("the daemon %s has taken no data for %d s; "
+				  "disconnecting", s->cfg->daemon, SEND_TIMEOUT_MS / 1000);
+			shutdown(s->mb, SHUT_RDWR);
+			s->send_since_ms = now;
+		}
+		pthread_mutex_unlock(&s->send_mu);
+		nanosleep(&tick, NULL);
 	}
+	return NULL;
 }
 
 static void *sender_main(void *arg)
@@ -607,8 +722,11 @@ static void *sender_main(void *arg)
 	 * ones by main. */
 	for (int i = 0; i < s->nstreams; i++)
 		spool_save_state(s->streams[i].sp);
-	if (s->connected)
+	if (s->connected) {
+		send_begin(s);
 		SP_disconnect(s->mb);
+		send_end(s);
+	}
 	s->connected = 0;
 	return NULL;
 }
@@ -634,6 +752,13 @@ int sender_start(struct sender **out, const struct clog_config *cfg,
 	for (int g = 0; g < cfg->ngroups; g++)
 		stream_init(s, &s->streams[g], own[g], g, 0);
 	s->nstreams = s->nown = cfg->ngroups;
+	pthread_mutex_init(&s->send_mu, NULL);
+	err = pthread_create(&s->keeper, NULL, keeper_main, s);
+	if (err) {
+		errno = err;
+		goto fail;
+	}
+	s->keeper_started = 1;
 	err = pthread_create(&s->thread, NULL, sender_main, s);
 	if (err) {
 		errno = err;
@@ -642,6 +767,10 @@ int sender_start(struct sender **out, const struct clog_config *cfg,
 	*out = s;
 	return 0;
 fail:
+	if (s->keeper_started) {
+		__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
+		pthread_join(s->keeper, NULL);
+	}
 	if (s->evfd >= 0)
 		close(s->evfd);
 	free(s->buf);
@@ -694,6 +823,9 @@ int sender_join(struct sender *s, int64_t ms)
 		if (pthread_timedjoin_np(s->thread, NULL, &ts) != 0)
 			return -1;
 	}
+	__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(s->keeper, NULL);
+	pthread_mutex_destroy(&s->send_mu);
 	for (int i = s->nown; i < s->nstreams; i++) {
 		spool_close(s->streams[i].sp);
 		free(s->streams[i].sp);

@@ -2,7 +2,7 @@
  * spool.c - chorus-log's crash-safe spool (see spool.h for the layout and
  * the guarantees).
  */
-#include "log/spool.h"
+#include "log/spool_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,12 +29,8 @@
 #define STATE_CRC_AT 120
 #define STATE_MAGIC 0x434c5353u /* "CLSS" */
 #define STATE_VERSION 2
-#define ST_F_CLEAN 0x01u        /* closed cleanly: everything synced */
-#define ST_F_HOLE 0x02u         /* next_seq is past the last segment by
-				   lines the spool dropped (counted) */
 #define SCAN_BLOCK (256 * 1024)
 #define NAME_COMPONENT_MAX 200
-#define INCOMPLETE_MARK " [chorus-log: line incomplete]\n"
 
 static void errf(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -276,7 +272,10 @@ static int state_write(struct spool *sp)
 
 	if (sp->state_fd < 0)
 		return -EBADF;
-	sp->flags = (uint8_t)((sp->flags & ~ST_F_HOLE) | (sp->hole_open ? ST_F_HOLE : 0));
+	sp->flags = (uint8_t)((sp->flags & ~(ST_F_HOLE | ST_F_SKIP | ST_F_SKIP_NL)) |
+			      (sp->hole_open ? ST_F_HOLE : 0) |
+			      (sp->writable && sp->lb.mode == LB_SKIP ? ST_F_SKIP : 0) |
+			      (sp->writable && sp->skip_nl ? ST_F_SKIP_NL : 0));
 	state_encode(sp, gen, slot);
 	w = pwrite(sp->state_fd, slot, sizeof(slot), (off_t)((gen % 2) * STATE_SLOT));
 	if (w != (ssize_t)sizeof(slot))
@@ -409,20 +408,14 @@ static int seg_cmp(const void *a, const void *b)
 	return x->first_seq < y->first_seq ? -1 : x->first_seq > y->first_seq;
 }
 
-static uint64_t seg_end(const struct spool_seg *s)
+/* Takes segment i out of the spool; its file (path, *fd) is for the
+ * caller to unlink and close. */
+static void seg_detach(struct spool *sp, size_t i, char *path, size_t len, int *fd)
 {
-	return s->first_seq + s->lines;
-}
-
-/* Removes segment i (closing and unlinking it). */
-static void seg_delete(struct spool *sp, size_t i)
-{
-	char path[SPOOL_PATH_MAX + 32];
 	struct spool_seg *s = &sp->segs[i];
 
-	seg_path(sp, s, path, sizeof(path));
-	unlink(path);
-	close(s->fd);
+	seg_path(sp, s, path, len);
+	*fd = s->fd;
 	sp->bytes -= s->bytes;
 	if (i + 1 == sp->nsegs)
 		sp->tail = 0;
@@ -430,6 +423,17 @@ static void seg_delete(struct spool *sp, size_t i)
 	sp->nsegs--;
 	sp->dir_dirty = 1;
 	sp->sync_due = 1;
+}
+
+/* Removes segment i (closing and unlinking it). */
+static void seg_delete(struct spool *sp, size_t i)
+{
+	char path[SPOOL_PATH_MAX + 32];
+	int fd;
+
+	seg_detach(sp, i, path, sizeof(path), &fd);
+	unlink(path);
+	close(fd);
 }
 
 /* Unacknowledged lines held in segment i. */
@@ -441,6 +445,33 @@ static uint64_t seg_unacked(const struct spool *sp, size_t i)
 	if (sp->acked + 1 >= end)
 		return 0;
 	return sp->acked + 1 > s->first_seq ? end - sp->acked - 1 : s->lines;
+}
+
+/* For spool_in.c (spool_int.h). */
+int spool_i_state_write(struct spool *sp)
+{
+	return state_write(sp);
+}
+
+void spool_i_seg_path(const struct spool *sp, const struct spool_seg *s,
+		      char *out, size_t len)
+{
+	seg_path(sp, s, out, len);
+}
+
+int spool_i_seg_push(struct spool *sp, const struct spool_seg *s)
+{
+	return seg_push(sp, s);
+}
+
+void spool_i_seg_delete(struct spool *sp, size_t i)
+{
+	seg_delete(sp, i);
+}
+
+uint64_t spool_i_seg_unacked(const struct spool *sp, size_t i)
+{
+	return seg_unacked(sp, i);
 }
 
 /* Loads the segments of sp->dir. Every segment but the last is taken as
@@ -530,13 +561,7 @@ static void release_files(struct spool *sp)
 	if (sp->lock_fd >= 0)
 		close(sp->lock_fd);
 	sp->state_fd = sp->lock_fd = -1;
-	free(sp->obuf);
-	sp->obuf = NULL;
-	for (int i = 0; i < 2; i++) {
-		if (sp->peek[i] >= 0)
-			close(sp->peek[i]);
-		sp->peek[i] = -1;
-	}
+	spool_i_writer_close(sp);
 }
 
 static void release(struct spool *sp)
@@ -551,7 +576,7 @@ static void spool_init(struct spool *sp)
 	pthread_mutex_init(&sp->mu, NULL);
 	sp->lock_fd = -1;
 	sp->state_fd = -1;
-	sp->peek[0] = sp->peek[1] = -1;
+	sp->mem.peek[0] = sp->mem.peek[1] = -1;
 }
 
 static uint64_t stream_id_of(const char *dir)
@@ -623,7 +648,7 @@ static int open_locked(struct spool *sp, int *state_ok, char *err, size_t errlen
 static int create_stream(struct spool *sp, const char *gdir, char *err,
 			 size_t errlen)
 {
-	char tmp[SPOOL_PATH_MAX], path[SPOOL_PATH_MAX + 16];
+	char tmp[SPOOL_PATH_MAX], path[SPOOL_PATH_MAX + 16], lock[SPOOL_PATH_MAX + 16];
 	uint64_t id = 0;
 	int fd;
 
@@ -637,9 +662,13 @@ static int create_stream(struct spool *sp, const char *gdir, char *err,
 		errf(err, errlen, "%s: cannot make a stream: %s", gdir, strerror(errno));
 		return -1;
 	}
-	snprintf(path, sizeof(path), "%s/lock", tmp);
+	/* The lock file gets its name only once it is locked: another
+	 * process cleaning up (clean_leftovers()) must never find it free
+	 * and remove the new stream under us. */
+	snprintf(path, sizeof(path), "%s/lock.new", tmp);
+	snprintf(lock, sizeof(lock), "%s/lock", tmp);
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0 || rename(path, lock) != 0) {
 		errf(err, errlen, "%s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -837,13 +866,8 @@ int spool_open(struct spool *sp, const char *gdir, const struct spool_opts *o,
 	if (sp->seg_bytes > 8 * 1024 * 1024)
 		sp->seg_bytes = 8 * 1024 * 1024;
 	sp->writable = 1;
-	if (lb_init(&sp->lb, o->max_line) != 0) {
+	if (o->max_line < LB_MAX_LINE_MIN || o->max_line > LB_MAX_LINE_MAX) {
 		errf(err, errlen, "bad maximum line length %zu", o->max_line);
-		goto fail;
-	}
-	sp->obuf = malloc(lb_out_max(SPOOL_CHUNK_MAX));
-	if (!sp->obuf) {
-		errf(err, errlen, "out of memory");
 		goto fail;
 	}
 	if (mkdir_p(gdir) != 0) {
@@ -857,7 +881,10 @@ int spool_open(struct spool *sp, const char *gdir, const struct spool_opts *o,
 		goto fail;
 	if (open_locked(sp, &state_ok, err, errlen) != 0)
 		goto fail;
-	lb_resume(&sp->lb, sp->tail);
+	if (spool_i_writer_open(sp, (o->input_dev || o->input_ino) &&
+				sp->input_dev == o->input_dev &&
+				sp->input_ino == o->input_ino, err, errlen) != 0)
+		goto fail;
 	/* Before anything is appended: on disk, this boot writes it and has
 	 * not closed it cleanly. */
 	sp->flags &= (uint8_t)~ST_F_CLEAN;
@@ -899,28 +926,7 @@ int spool_adopt(struct spool *sp, const char *gdir, uint64_t except,
 	}
 	sp->o.max_bytes = UINT64_MAX;
 	sp->o.max_line = max_line;
-	if (sp->tail && sp->nsegs && !sp->hole_open) {
-		/* The writer is gone for good: end its last line, visibly. */
-		struct spool_seg *last = &sp->segs[sp->nsegs - 1];
-		uint64_t keep = sp->tail, at;
-		size_t mlen = strlen(INCOMPLETE_MARK);
-
-		if (max_line > LB_MARKER_MAX && keep > max_line - LB_MARKER_MAX)
-			keep = max_line - LB_MARKER_MAX;
-		at = last->bytes + keep;
-		if (ftruncate(last->fd, (off_t)at) == 0 &&
-		    pwrite(last->fd, INCOMPLETE_MARK, mlen, (off_t)at) == (ssize_t)mlen) {
-			last->bytes = at + mlen;
-			last->lines++;
-			last->dirty = 1;
-			sp->bytes += keep + mlen;
-			sp->tail = 0;
-			sp->next_seq = seg_end(last);
-			sp->cut++;
-			sp->state_dirty = 1;
-			sp->sync_due = 1;
-		}
-	}
+	spool_i_end_tail(sp, max_line);
 	if (sp->state_dirty)
 		state_write(sp);
 	return 1;
@@ -991,462 +997,6 @@ int spool_remove(struct spool *sp)
 	return ret;
 }
 
-/* ---- Appending ---- */
-
-static ssize_t pwrite_all(int fd, const char *p, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t w = pwrite(fd, p + done, len - done, (off_t)(off + done));
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		if (w == 0)
-			return -EIO;
-		done += (size_t)w;
-	}
-	return (ssize_t)done;
-}
-
-/* Starts a new segment at next_seq (after the hole, if one is open).
- * An empty last segment is reused or, before a hole, replaced. Returns
- * 0 or -errno. */
-static int seg_new(struct spool *sp)
-{
-	char path[SPOOL_PATH_MAX + 32];
-	struct spool_seg s;
-	int r;
-
-	if (sp->nsegs) {
-		struct spool_seg *last = &sp->segs[sp->nsegs - 1];
-
-		if (last->lines == 0 && sp->tail == 0 && last->bytes == 0) {
-			if (last->first_seq == sp->next_seq && !sp->hole_open)
-				return 0;
-			seg_delete(sp, sp->nsegs - 1);
-		}
-	}
-	memset(&s, 0, sizeof(s));
-	s.first_seq = sp->next_seq;
-	s.after_hole = (uint8_t)sp->hole_open;
-	s.verified = 1;
-	seg_path(sp, &s, path, sizeof(path));
-	s.fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (s.fd < 0)
-		return -errno;
-	if ((r = seg_push(sp, &s)) != 0) {
-		close(s.fd);
-		unlink(path);
-		return r;
-	}
-	if (sp->nsegs > 1)
-		sp->segs[sp->nsegs - 2].verified = 1;
-	if (sp->hole_open) {
-		sp->hole_open = 0;
-		sp->state_dirty = 1;
-	}
-	/* The new name and the previous segment's data go to disk soon. */
-	sp->dir_dirty = 1;
-	sp->sync_due = 1;
-	return 0;
-}
-
-/* Drops the oldest segment (never the one being written); adds its
- * unacknowledged lines to the counters, on disk before the delete. */
-static void drop_oldest(struct spool *sp, uint64_t *dropped_now)
-{
-	uint64_t n = seg_unacked(sp, 0);
-
-	sp->dropped += n;
-	*dropped_now += n;
-	state_write(sp);
-	seg_delete(sp, 0);
-}
-
-/* The disk is full and only the segment being written is left: starts
- * a new one with the tail, so that the old one's lines (the oldest) can
- * be dropped. Returns 0 or -errno. */
-static int rotate_for_space(struct spool *sp, uint64_t *dropped_now)
-{
-	struct spool_seg *old = &sp->segs[sp->nsegs - 1];
-	uint64_t tail = sp->tail, from = old->bytes;
-	char *buf = NULL;
-	int r;
-
-	if (old->lines == 0)
-		return -ENOSPC;
-	if (tail) {
-		buf = malloc(tail);
-		if (!buf || pread(old->fd, buf, tail, (off_t)from) != (ssize_t)tail) {
-			free(buf);
-			return -ENOSPC;
-		}
-	}
-	sp->tail = 0;
-	if ((r = seg_new(sp)) != 0) {
-		sp->tail = tail;
-		free(buf);
-		return r;
-	}
-	if (tail && pwrite_all(sp->segs[sp->nsegs - 1].fd, buf, tail, 0) < 0) {
-		/* Undo: the old segment keeps its tail. */
-		seg_delete(sp, sp->nsegs - 1);
-		sp->tail = tail;
-		free(buf);
-		return -ENOSPC;
-	}
-	free(buf);
-	sp->tail = tail;
-	drop_oldest(sp, dropped_now);
-	return 0;
-}
-
-static uint32_t count_nl(const char *p, size_t n)
-{
-	uint32_t c = 0;
-
-	for (const char *e = p + n; (p = memchr(p, '\n', (size_t)(e - p))); p++)
-		c++;
-	return c;
-}
-
-/* Records that n bytes (c lines) were written at the end of the last
- * segment. */
-static void took(struct spool *sp, const char *p, size_t n, uint32_t c)
-{
-	struct spool_seg *last = &sp->segs[sp->nsegs - 1];
-
-	if (c) {
-		const char *nl = memrchr(p, '\n', n);
-		uint64_t whole = sp->tail + (uint64_t)(nl - p) + 1;
-
-		last->bytes += whole;
-		sp->bytes += whole;
-		sp->tail = n - (size_t)(nl - p) - 1;
-		last->lines += c;
-		sp->next_seq += c;
-	} else {
-		sp->tail += n;
-	}
-	last->dirty = 1;
-	sp->state_dirty = 1;
-}
-
-/* A write failed for good: the current line and the lines of out (from
- * p) are lost. They get their numbers and are counted, so writers see
- * the hole; the rest of an unfinished line is skipped as it comes. */
-static void lose(struct spool *sp, const char *p, size_t n, struct spool_io *io)
-{
-	uint32_t c = count_nl(p, n);
-
-	if (sp->tail && sp->nsegs) {
-		struct spool_seg *last = &sp->segs[sp->nsegs - 1];
-
-		if (ftruncate(last->fd, (off_t)last->bytes) == 0)
-			sp->tail = 0;
-	}
-	sp->next_seq += c;
-	sp->dropped += c;
-	io->dropped += c;
-	sp->losing = n == 0 || p[n - 1] != '\n';
-	if (sp->losing)
-		lb_resume(&sp->lb, 0);
-	if (c || sp->losing)
-		sp->hole_open = 1;
-	state_write(sp);
-}
-
-/* How much of n bytes at q goes into the last segment: all of it, or, if
- * that fills the segment, up to the first '\n' from where it is full, so
- * that segments change only between lines. */
-static size_t seg_piece(const struct spool *sp, const char *q, size_t n)
-{
-	const struct spool_seg *last = &sp->segs[sp->nsegs - 1];
-	uint64_t size = last->bytes + sp->tail;
-	size_t room = size < sp->seg_bytes ? (size_t)(sp->seg_bytes - size) : 0;
-	const char *nl;
-
-	if (n <= room)
-		return n;
-	room = room ? room - 1 : 0;
-	nl = memchr(q + room, '\n', n - room);
-	return nl ? (size_t)(nl - q) + 1 : n;
-}
-
-/* The bytes of the first half of the lines of p (up to and including
- * the ceil(k/2)-th '\n' of k), if that leaves something; else 0. */
-static size_t half_lines(const char *p, size_t n)
-{
-	uint32_t k = count_nl(p, n), want = (k + 1) / 2, seen = 0;
-
-	for (const char *e = p + n, *q = p; (q = memchr(q, '\n', (size_t)(e - q))); q++)
-		if (++seen == want)
-			return q + 1 < e ? (size_t)(q + 1 - p) : 0;
-	return 0;
-}
-
-/* Writes filter output: segments change only after a '\n'. */
-static void write_out(struct spool *sp, const char *out, size_t len,
-		      struct spool_io *io)
-{
-	const char *q = out, *end = out + len;
-
-	while (q < end) {
-		struct spool_seg *last;
-		size_t piece = (size_t)(end - q);
-		ssize_t w;
-		int r;
-
-		if (!sp->nsegs || sp->hole_open ||
-		    (sp->tail == 0 && sp->segs[sp->nsegs - 1].bytes >= sp->seg_bytes)) {
-			if ((r = seg_new(sp)) != 0) {
-				io->err = r;
-				lose(sp, q, (size_t)(end - q), io);
-				return;
-			}
-		}
-		last = &sp->segs[sp->nsegs - 1];
-		piece = seg_piece(sp, q, piece);
-		while (sp->bytes + sp->tail + piece > sp->o.max_bytes && sp->nsegs > 1)
-			drop_oldest(sp, &io->dropped);
-		last = &sp->segs[sp->nsegs - 1];
-		w = pwrite_all(last->fd, q, piece, last->bytes + sp->tail);
-		if (w < 0) {
-			/* Take back a partial write so the segment stays as
-			 * counted. */
-			r = ftruncate(last->fd, (off_t)(last->bytes + sp->tail));
-			(void)r;
-			if (w == -ENOSPC && sp->nsegs > 1) {
-				drop_oldest(sp, &io->dropped);
-				continue;
-			}
-			if (w == -ENOSPC && rotate_for_space(sp, &io->dropped) == 0)
-				continue;
-			if (w == -ENOSPC) {
-				/* Nothing older is left: the oldest lines of
-				 * this very output go, half at a time. */
-				size_t half = half_lines(q, (size_t)(end - q));
-
-				if (half) {
-					lose(sp, q, half, io);
-					q += half;
-					continue;
-				}
-			}
-			io->err = (int)w;
-			lose(sp, q, (size_t)(end - q), io);
-			return;
-		}
-		took(sp, q, piece, count_nl(q, piece));
-		q += piece;
-	}
-}
-
-/* Skips input while a lost line goes on; returns the bytes consumed. */
-static size_t skip_lost(struct spool *sp, const char *p, size_t len,
-			struct spool_io *io)
-{
-	const char *nl = memchr(p, '\n', len);
-
-	if (!nl)
-		return len;
-	sp->losing = 0;
-	sp->next_seq++;
-	sp->dropped++;
-	io->dropped++;
-	sp->hole_open = 1;
-	sp->state_dirty = 1;
-	return (size_t)(nl - p) + 1;
-}
-
-static void append_locked(struct spool *sp, const char *data, size_t len,
-			  struct spool_io *io)
-{
-	uint64_t retract = 0;
-	uint32_t lines = 0, cut = 0;
-	size_t o;
-
-	if (sp->losing) {
-		size_t k = skip_lost(sp, data, len, io);
-
-		data += k;
-		len -= k;
-		if (len == 0)
-			return;
-	}
-	o = lb_feed(&sp->lb, data, len, sp->obuf, &retract, &lines, &cut);
-	if (retract && sp->nsegs) {
-		struct spool_seg *last = &sp->segs[sp->nsegs - 1];
-
-		if (ftruncate(last->fd, (off_t)(last->bytes + sp->tail - retract)) == 0)
-			sp->tail -= retract;
-	}
-	sp->cut += cut;
-	io->cut += cut;
-	write_out(sp, sp->obuf, o, io);
-	io->lines += lines;
-}
-
-int spool_append(struct spool *sp, const char *data, size_t len,
-		 struct spool_io *io)
-{
-	memset(io, 0, sizeof(*io));
-	if (len > SPOOL_CHUNK_MAX)
-		return -EINVAL;
-	pthread_mutex_lock(&sp->mu);
-	if (!sp->writable)
-		io->err = -EBADF;
-	else
-		append_locked(sp, data, len, io);
-	pthread_mutex_unlock(&sp->mu);
-	return io->err;
-}
-
-/* Copies (tee) up to cap bytes waiting in the pipe fd into buf without
- * taking them, and returns the offset of the first '\n' at or after
- * `from`; -1 if there is none, -2 if the pipe cannot be looked at. */
-static ssize_t peek_newline(struct spool *sp, int fd, char *buf, size_t cap,
-			    size_t from)
-{
-	ssize_t m, r;
-	char *nl;
-
-	if (sp->peek[0] < 0) {
-		if (pipe2(sp->peek, O_CLOEXEC | O_NONBLOCK) != 0)
-			return -2;
-		fcntl(sp->peek[1], F_SETPIPE_SZ, SPOOL_CHUNK_MAX);
-	}
-	m = tee(fd, sp->peek[1], cap, SPLICE_F_NONBLOCK);
-	if (m < 0)
-		return errno == EAGAIN ? -1 : -2;
-	r = read(sp->peek[0], buf, (size_t)m);
-	if (r != m)
-		return -2;
-	if ((size_t)m <= from)
-		return -1;
-	nl = memchr(buf + from, '\n', (size_t)m - from);
-	return nl ? nl - buf : -1;
-}
-
-ssize_t spool_splice(struct spool *sp, int fd, char *buf, size_t cap,
-		     struct spool_io *io)
-{
-	struct spool_seg *last;
-	loff_t off, start;
-	ssize_t n, r;
-	int wfd;
-
-	memset(io, 0, sizeof(*io));
-	if (cap > SPOOL_CHUNK_MAX)
-		cap = SPOOL_CHUNK_MAX;
-	pthread_mutex_lock(&sp->mu);
-	if (!sp->writable || sp->no_splice || sp->losing || sp->lb.cutting ||
-	    sp->hole_open)
-		goto use_read;
-	if (!sp->nsegs ||
-	    (sp->tail == 0 && sp->segs[sp->nsegs - 1].bytes >= sp->seg_bytes)) {
-		if (seg_new(sp) != 0)
-			goto use_read;
-	}
-	last = &sp->segs[sp->nsegs - 1];
-	{
-		uint64_t size = last->bytes + sp->tail;
-		size_t room = size < sp->seg_bytes ? (size_t)(sp->seg_bytes - size) : 0;
-
-		if (room < cap) {
-			/* This chunk fills the segment: take it only up to the
-			 * end of a line, found by looking at the pipe's data
-			 * without consuming it. */
-			ssize_t k = peek_newline(sp, fd, buf, cap, room ? room - 1 : 0);
-
-			if (k == -2)
-				goto use_read;
-			if (k >= 0)
-				cap = (size_t)k + 1;
-		}
-	}
-	wfd = last->fd;
-	start = off = (loff_t)(last->bytes + sp->tail);
-	/* The reader is the only appender and the last segment is never
-	 * deleted under it: splice outside the lock, so a slow disk does
-	 * not hold up the sender. */
-	pthread_mutex_unlock(&sp->mu);
-	n = splice(fd, NULL, wfd, &off, cap, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-	if (n < 0) {
-		int e = errno;
-
-		if (e == EAGAIN)
-			return -EAGAIN;
-		pthread_mutex_lock(&sp->mu);
-		if (e == EINVAL || e == ENOSYS || e == EBADF || e == ESPIPE)
-			sp->no_splice = 1;
-		goto use_read;
-	}
-	if (n == 0)
-		return 0;
-	r = pread(wfd, buf, (size_t)n, start);
-	pthread_mutex_lock(&sp->mu);
-	if (r != n) {
-		/* Cannot happen short of an I/O error: the bytes are in the
-		 * page cache. They cannot be counted: take them back. */
-		r = ftruncate(wfd, start);
-		(void)r;
-		io->err = -EIO;
-		pthread_mutex_unlock(&sp->mu);
-		return n;
-	}
-	if (lb_fits(&sp->lb, buf, (size_t)n)) {
-		uint32_t lines = 0;
-
-		lb_advance(&sp->lb, buf, (size_t)n, &lines);
-		took(sp, buf, (size_t)n, lines);
-		io->lines = lines;
-		while (sp->bytes + sp->tail > sp->o.max_bytes && sp->nsegs > 1)
-			drop_oldest(sp, &io->dropped);
-	} else {
-		/* A line to cut: the bytes are in buf; put them through the
-		 * filter instead. */
-		r = ftruncate(wfd, start);
-		(void)r;
-		append_locked(sp, buf, (size_t)n, io);
-	}
-	pthread_mutex_unlock(&sp->mu);
-	return n;
-use_read:
-	pthread_mutex_unlock(&sp->mu);
-	return -ENOTSUP;
-}
-
-int spool_finish(struct spool *sp, struct spool_io *io)
-{
-	char out[LB_MARKER_MAX + 2];
-	uint32_t lines = 0, cut = 0;
-	size_t n;
-
-	memset(io, 0, sizeof(*io));
-	pthread_mutex_lock(&sp->mu);
-	if (sp->losing) {
-		sp->losing = 0;
-		sp->next_seq++;
-		sp->dropped++;
-		io->dropped++;
-		sp->hole_open = 1;
-		sp->state_dirty = 1;
-	} else if (sp->writable) {
-		n = lb_finish(&sp->lb, out, &lines, &cut);
-		sp->cut += cut;
-		io->cut = cut;
-		if (n)
-			write_out(sp, out, n, io);
-		io->lines = lines;
-	}
-	pthread_mutex_unlock(&sp->mu);
-	return io->err;
-}
-
 /* ---- Reading ---- */
 
 static uint64_t base_locked(const struct spool *sp)
@@ -1505,108 +1055,128 @@ static size_t seg_at(const struct spool *sp, uint64_t seq)
 	return i;
 }
 
-static int seek_locked(struct spool *sp, struct spool_cursor *cur,
-		       uint64_t seq, const struct spool_cursor *from)
-{
-	struct spool_seg *s;
-	uint64_t at, off;
-	size_t i;
-	char *buf;
-	int ret = 0;
+/* What a scan of a segment found. */
+enum { SCAN_OK, SCAN_SHORT };
 
-again:
-	if (seq < base_locked(sp))
-		seq = base_locked(sp);
-	i = seg_at(sp, seq);
-	if (i == sp->nsegs) {
-		/* At the end (or past a hole at the end). */
-		if (sp->nsegs && seg_end(&sp->segs[sp->nsegs - 1]) == sp->next_seq) {
-			s = &sp->segs[sp->nsegs - 1];
-			cur->seq = sp->next_seq;
-			cur->seg_first = s->first_seq;
-			cur->off = s->bytes;
-		} else {
-			cur->seq = cur->seg_first = sp->next_seq;
-			cur->off = 0;
-		}
-		return 0;
-	}
-	s = &sp->segs[i];
-	if (seq < s->first_seq)
-		seq = s->first_seq; /* in a hole: the next line held */
-	at = s->first_seq;
-	off = 0;
-	if (from && from->seg_first == s->first_seq && from->seq <= seq &&
-	    from->seq >= s->first_seq) {
-		at = from->seq;
-		off = from->off;
-	}
-	if (at == seq)
-		goto done;
-	buf = malloc(SCAN_BLOCK);
+/* Counts lines in segment file fd from line *at at byte *off until line
+ * seq, reading below limit only; without the spool's lock (segments are
+ * immutable where read). Returns SCAN_OK with *at == seq and *off where
+ * it starts, SCAN_SHORT if the file ends first (*at, *off: after the
+ * last whole line), or -errno. */
+static int seg_scan(int fd, uint64_t limit, uint64_t seq, uint64_t *at, uint64_t *off)
+{
+	char *buf = malloc(SCAN_BLOCK);
+	uint64_t pos = *off, line = *off, n = *at;
+	int ret = SCAN_OK;
+
 	if (!buf)
 		return -ENOMEM;
-	while (at < seq) {
-		uint64_t limit = s->verified ? s->bytes : UINT64_MAX;
-		size_t want = SCAN_BLOCK;
-		ssize_t r;
-		char *p = buf, *e;
+	while (n < seq) {
+		size_t want = limit - pos < SCAN_BLOCK ? (size_t)(limit - pos) : SCAN_BLOCK;
+		ssize_t r = want ? pread(fd, buf, want, (off_t)pos) : 0;
 
-		if (limit - off < want)
-			want = (size_t)(limit - off);
-		r = want ? pread(s->fd, buf, want, (off_t)off) : 0;
 		if (r < 0) {
 			ret = -errno;
 			break;
 		}
 		if (r == 0) {
-			/* Fewer lines than implied: lines missing. */
-			seg_short(sp, i, at - s->first_seq, off);
-			free(buf);
-			from = NULL;
-			goto again;
+			ret = SCAN_SHORT;
+			break;
 		}
-		e = buf + r;
-		while (at < seq && p < e) {
+		for (char *p = buf, *e = buf + r; n < seq && p < e;) {
 			char *nl = memchr(p, '\n', (size_t)(e - p));
 
 			if (!nl)
 				break;
-			at++;
+			n++;
 			p = nl + 1;
+			line = pos + (uint64_t)(p - buf);
 		}
-		if (p == buf && r < (ssize_t)want) {
-			/* Only a torn line before the end of the file. */
-			seg_short(sp, i, at - s->first_seq, off);
-			free(buf);
-			from = NULL;
-			goto again;
-		}
-		if (p == buf) {
-			ret = -EMSGSIZE;
-			break;
-		}
-		off += (uint64_t)(p - buf);
+		pos += (uint64_t)r;
 	}
 	free(buf);
-	if (ret)
-		return ret;
-done:
-	cur->seq = seq;
-	cur->seg_first = s->first_seq;
-	cur->off = off;
-	return 0;
+	*at = n;
+	*off = line;
+	return ret;
+}
+
+/* Places cur at line seq (see spool_seek()); takes the lock itself and
+ * scans without it. */
+static int seek_to(struct spool *sp, struct spool_cursor *cur, uint64_t seq,
+		   const struct spool_cursor *from)
+{
+	for (;;) {
+		struct spool_seg *s;
+		uint64_t at, off, first, limit;
+		size_t i;
+		long k;
+		int fd, r;
+
+		pthread_mutex_lock(&sp->mu);
+		if (seq < base_locked(sp))
+			seq = base_locked(sp);
+		i = seg_at(sp, seq);
+		if (i == sp->nsegs) {
+			/* At the end (or past a hole at the end). */
+			if (sp->nsegs && seg_end(&sp->segs[sp->nsegs - 1]) == sp->next_seq) {
+				s = &sp->segs[sp->nsegs - 1];
+				cur->seq = sp->next_seq;
+				cur->seg_first = s->first_seq;
+				cur->off = s->bytes;
+			} else {
+				cur->seq = cur->seg_first = sp->next_seq;
+				cur->off = 0;
+			}
+			pthread_mutex_unlock(&sp->mu);
+			return 0;
+		}
+		s = &sp->segs[i];
+		if (seq < s->first_seq)
+			seq = s->first_seq; /* in a hole: the next line held */
+		first = at = s->first_seq;
+		off = 0;
+		if (from && from->seg_first == s->first_seq && from->seq <= seq &&
+		    from->seq >= s->first_seq) {
+			at = from->seq;
+			off = from->off;
+		}
+		if (at == seq) {
+			cur->seq = seq;
+			cur->seg_first = first;
+			cur->off = off;
+			pthread_mutex_unlock(&sp->mu);
+			return 0;
+		}
+		limit = s->verified ? s->bytes : UINT64_MAX;
+		fd = dup(s->fd);
+		pthread_mutex_unlock(&sp->mu);
+		if (fd < 0)
+			return -errno;
+		r = seg_scan(fd, limit, seq, &at, &off);
+		close(fd);
+		if (r < 0)
+			return r;
+		pthread_mutex_lock(&sp->mu);
+		k = seg_find(sp, first);
+		if (k >= 0 && r == SCAN_SHORT)
+			seg_short(sp, (size_t)k, at - first, off); /* lines missing */
+		if (k >= 0 && r == SCAN_OK) {
+			cur->seq = seq;
+			cur->seg_first = first;
+			cur->off = off;
+			pthread_mutex_unlock(&sp->mu);
+			return 0;
+		}
+		/* The segment changed meanwhile: again. */
+		pthread_mutex_unlock(&sp->mu);
+		from = NULL;
+	}
 }
 
 int spool_seek(struct spool *sp, struct spool_cursor *cur, uint64_t seq,
 	       const struct spool_cursor *from)
 {
-	int ret;
-
-	pthread_mutex_lock(&sp->mu);
-	ret = seek_locked(sp, cur, seq, from);
-	pthread_mutex_unlock(&sp->mu);
-	return ret;
+	return seek_to(sp, cur, seq, from);
 }
 
 /* Is cur a valid place in the spool? */
@@ -1619,47 +1189,90 @@ static long cursor_seg(const struct spool *sp, const struct spool_cursor *cur)
 	return i;
 }
 
-ssize_t spool_read(struct spool *sp, struct spool_cursor *cur, char *buf,
-		   size_t cap, uint64_t *first, uint32_t *lines)
+/* Where the next read at cur goes, taken under the lock. */
+struct read_at {
+	int fd;                /* a dup of the segment's, or -1 */
+	uint64_t first_seq, bytes, avail;
+	int last_verified;     /* the last segment, counted */
+};
+
+/* Places cur on a readable segment (the next one at a segment's end) and
+ * fills *ra. Called with the lock held; returns 1, 0 at the end, or
+ * -errno (the lock is dropped and taken again to seek). */
+static int read_locate(struct spool *sp, struct spool_cursor *cur, uint64_t cap,
+		       struct read_at *ra)
 {
 	struct spool_seg *s;
-	ssize_t ret = 0, r;
-	uint64_t avail, room;
-	uint32_t n = 0;
-	long i;
-	char *p, *e, *end_ok = NULL;
+	long i = cursor_seg(sp, cur);
 
-	*lines = 0;
-	pthread_mutex_lock(&sp->mu);
-again:
-	i = cursor_seg(sp, cur);
 	if (i < 0) {
-		ret = seek_locked(sp, cur, cur->seq, NULL);
+		int ret;
+
+		pthread_mutex_unlock(&sp->mu);
+		ret = seek_to(sp, cur, cur->seq, NULL);
+		pthread_mutex_lock(&sp->mu);
 		if (ret)
-			goto out;
+			return ret;
 		i = cursor_seg(sp, cur);
 		if (i < 0)
-			goto out; /* at the end past a hole */
+			return 0; /* at the end past a hole */
 	}
 	s = &sp->segs[i];
 	if (cur->seq >= seg_end(s)) {
 		/* At the end of a segment: on to the next (across a hole). */
 		if ((size_t)i + 1 >= sp->nsegs)
-			goto out;
+			return 0;
 		s = &sp->segs[i + 1];
 		cur->seq = s->first_seq;
 		cur->seg_first = s->first_seq;
 		cur->off = 0;
 	}
-	avail = s->bytes > cur->off ? s->bytes - cur->off : 0;
-	if (avail > cap)
-		avail = cap;
-	r = avail ? pread(s->fd, buf, avail, (off_t)cur->off) : 0;
+	ra->first_seq = s->first_seq;
+	ra->bytes = s->bytes;
+	ra->last_verified = s == &sp->segs[sp->nsegs - 1] && s->verified;
+	ra->avail = s->bytes > cur->off ? s->bytes - cur->off : 0;
+	if (ra->avail > cap)
+		ra->avail = cap;
+	ra->fd = ra->avail ? dup(s->fd) : -1;
+	if (ra->avail && ra->fd < 0)
+		return -errno;
+	return 1;
+}
+
+ssize_t spool_read(struct spool *sp, struct spool_cursor *cur, char *buf,
+		   size_t cap, uint64_t *first, uint32_t *lines)
+{
+	struct spool_seg *s;
+	struct read_at ra;
+	ssize_t ret, r;
+	uint64_t room;
+	uint32_t n;
+	long i;
+	char *p, *e, *end_ok;
+
+	*lines = 0;
+	pthread_mutex_lock(&sp->mu);
+again:
+	ret = read_locate(sp, cur, cap, &ra);
+	if (ret <= 0)
+		goto out;
+	/* Whole lines below `bytes` never change: read them unlocked. */
+	pthread_mutex_unlock(&sp->mu);
+	r = ra.avail ? pread(ra.fd, buf, ra.avail, (off_t)cur->off) : 0;
+	if (ra.fd >= 0)
+		close(ra.fd);
+	pthread_mutex_lock(&sp->mu);
 	if (r < 0) {
 		ret = -errno;
 		goto out;
 	}
+	i = seg_find(sp, ra.first_seq);
+	if (i < 0 || cur->seg_first != ra.first_seq)
+		goto again; /* dropped meanwhile */
+	s = &sp->segs[i];
 	room = seg_end(s) - cur->seq;
+	n = 0;
+	end_ok = NULL;
 	for (p = buf, e = buf + r; n < room && p < e; p++) {
 		p = memchr(p, '\n', (size_t)(e - p));
 		if (!p)
@@ -1668,27 +1281,87 @@ again:
 		end_ok = p + 1;
 	}
 	if (n == 0) {
-		if ((uint64_t)r == avail && cur->off + (uint64_t)r >= s->bytes &&
-		    !(s == &sp->segs[sp->nsegs - 1] && s->verified)) {
+		if ((uint64_t)r == ra.avail && cur->off + (uint64_t)r >= ra.bytes &&
+		    !ra.last_verified) {
 			/* The end of a segment that implied more lines. */
-			seg_short(sp, (size_t)(s - sp->segs), cur->seq - s->first_seq, cur->off);
+			seg_short(sp, (size_t)i, cur->seq - s->first_seq, cur->off);
 			goto again;
 		}
 		ret = r == 0 ? 0 : -EMSGSIZE;
 		goto out;
 	}
-	if (!s->verified && n < room && (uint64_t)r == avail &&
-	    cur->off + (uint64_t)r >= s->bytes) {
+	if (!s->verified && n < room && (uint64_t)r == ra.avail &&
+	    cur->off + (uint64_t)r >= ra.bytes) {
 		/* Whole file read and still short: mark what it holds. */
 		uint64_t got = cur->seq + n - s->first_seq;
 
-		seg_short(sp, (size_t)(s - sp->segs), got, cur->off + (uint64_t)(end_ok - buf));
+		seg_short(sp, (size_t)i, got, cur->off + (uint64_t)(end_ok - buf));
 	}
 	*first = cur->seq;
 	*lines = n;
 	cur->seq += n;
 	cur->off += (uint64_t)(end_ok - buf);
 	ret = end_ok - buf;
+out:
+	pthread_mutex_unlock(&sp->mu);
+	return ret;
+}
+
+ssize_t spool_read_cut(struct spool *sp, struct spool_cursor *cur, char *buf,
+		       size_t cap, uint64_t *first, uint32_t *lines)
+{
+	char mark[LB_MARKER_MAX + 1];
+	struct read_at ra;
+	uint64_t len = 0, at, off;
+	size_t keep;
+	ssize_t ret;
+	int m;
+
+	*lines = 0;
+	if (cap < 2 * LB_MARKER_MAX)
+		return -EINVAL;
+	keep = cap - LB_MARKER_MAX;
+	pthread_mutex_lock(&sp->mu);
+	ret = read_locate(sp, cur, UINT64_MAX, &ra);
+	if (ret <= 0)
+		goto out;
+	pthread_mutex_unlock(&sp->mu);
+	/* The line's length: up to its '\n', below `bytes`. */
+	at = cur->seq;
+	off = cur->off;
+	ret = seg_scan(ra.fd, ra.bytes, cur->seq + 1, &at, &off);
+	if (ret == SCAN_OK) {
+		len = off - cur->off - 1;
+		ret = pread(ra.fd, buf, keep, (off_t)cur->off);
+		if (ret >= 0 && (size_t)ret != keep)
+			ret = -EIO;
+	}
+	close(ra.fd);
+	pthread_mutex_lock(&sp->mu);
+	if (ret == SCAN_SHORT || len < keep) {
+		ret = -EMSGSIZE; /* not a whole line longer than cap */
+		goto out;
+	}
+	if (ret < 0)
+		goto out;
+	if (seg_find(sp, ra.first_seq) < 0 || cur->seg_first != ra.first_seq) {
+		ret = -EAGAIN;
+		goto out;
+	}
+	m = snprintf(mark, sizeof(mark), " [chorus-log: line cut, %llu bytes]\n",
+		     (unsigned long long)len);
+	memcpy(buf + keep, mark, (size_t)m);
+	*first = cur->seq;
+	*lines = 1;
+	/* Counted once, however often it is read. */
+	if (cur->seq > sp->cut_read_high) {
+		sp->cut_read_high = cur->seq;
+		sp->cut++;
+		sp->state_dirty = 1;
+	}
+	cur->seq++;
+	cur->off = off;
+	ret = (ssize_t)(keep + (size_t)m);
 out:
 	pthread_mutex_unlock(&sp->mu);
 	return ret;
@@ -1761,6 +1434,10 @@ uint64_t spool_held_below(struct spool *sp, uint64_t run_base)
 
 int spool_ack(struct spool *sp, uint64_t acked)
 {
+	char paths[8][SPOOL_PATH_MAX + 32];
+	int fds[8], n = 0;
+
+again:
 	pthread_mutex_lock(&sp->mu);
 	if (acked >= sp->next_seq)
 		acked = sp->next_seq - 1;
@@ -1771,11 +1448,22 @@ int spool_ack(struct spool *sp, uint64_t acked)
 			/* On disk before the lines go, so that a kill in
 			 * between does not make them look dropped. */
 			state_write(sp);
-			while (sp->nsegs > 1 && seg_end(&sp->segs[0]) <= acked + 1)
-				seg_delete(sp, 0);
 		}
 	}
+	/* The files go outside the lock (8 at a time). */
+	while (n < 8 && sp->nsegs > 1 && seg_end(&sp->segs[0]) <= sp->acked + 1) {
+		seg_detach(sp, 0, paths[n], sizeof(paths[n]), &fds[n]);
+		n++;
+	}
 	pthread_mutex_unlock(&sp->mu);
+	for (int k = 0; k < n; k++) {
+		unlink(paths[k]);
+		close(fds[k]);
+	}
+	if (n == 8) {
+		n = 0;
+		goto again;
+	}
 	return 0;
 }
 
@@ -1857,6 +1545,7 @@ void spool_stats(struct spool *sp, struct spool_stats *st)
 	st->dropped = sp->dropped;
 	st->dropped_open = sp->dropped_open;
 	st->cut = sp->cut;
+	st->dropped_sent = sp->dropped_sent;
 	st->bytes = sp->bytes + sp->tail;
 	st->unacked = unacked;
 	st->tail = sp->tail;

@@ -28,13 +28,17 @@
  * removed by hand), counted when found. Only the last segment is ever
  * written; segments change only between lines.
  *
- * Raw input. The bytes are stored as they come, partial lines included
- * (the overlong-line rule of linebuf.h is applied on the way in), so a
- * process killed at any point loses nothing it read: the last segment
- * may end in the start of a line, the "tail", which the next process
- * reading the same pipe completes. spool_splice() moves bytes from a pipe
- * into the spool without their passing through the process at all. A
- * stream records the identity (device, inode) of the input it reads, and
+ * Raw input. The bytes are stored as they come, partial lines included,
+ * by the plan of linebuf.h (the overlong-line rule), from a source of
+ * intake.h: spool_take() looks at what waits in the pipe and then moves
+ * exactly the bytes the rule keeps into the spool with splice(2), or
+ * consumes the bytes it drops, each in one system call, so a process
+ * killed at any point loses nothing it read and stores nothing twice:
+ * the last segment may end in the start of a line, the "tail" (which
+ * also records a cut under way, linebuf.h), which the next process
+ * reading the same pipe continues. A write that fails for good loses the
+ * current line, numbered and counted before any of it is consumed
+ * (spool_in.c). A stream records the identity (device, inode) of the input it reads, and
  * spool_open() prefers the stream of its own input; a stream whose tail
  * belongs to another input is not continued (and is adopted only once
  * the tail has not moved for a grace period; the adopter ends the line
@@ -61,10 +65,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "log/intake.h"
 #include "log/linebuf.h"
 
 #define SPOOL_PATH_MAX 1024
-/* Longest chunk spool_append() and spool_splice() take at once. */
+/* Longest chunk spool_append() and spool_take() take at once. */
 #define SPOOL_CHUNK_MAX (1024 * 1024)
 #define SPOOL_MIN_BYTES (1024 * 1024)
 
@@ -108,12 +113,14 @@ struct spool {
 	uint64_t cut;          /* lines cut since the stream was made */
 	uint64_t bytes;        /* bytes of whole lines in all segments */
 	uint64_t tail;         /* bytes of the unfinished last line */
-	struct linebuf lb;
-	char *obuf;            /* filter output, lb_out_max(SPOOL_CHUNK_MAX) */
-	int losing;            /* a write failed inside the current line */
+	struct linebuf lb;     /* the overlong-line rule, where the tail is */
+	struct intake mem;     /* spool_append()'s source (holds back at most
+				  LB_MARKER_MAX bytes of an unfinished line) */
+	int skip_nl;           /* a lost line ended: ST_F_SKIP_NL */
 	int hole_open;         /* lines were numbered past the last segment */
-	int no_splice;
-	int peek[2];           /* a pipe to look at input without taking it */
+	uint64_t sent_high;    /* highest line this process sent */
+	uint64_t cut_read_high; /* highest line spool_read_cut() counted */
+	uint64_t dropped_sent; /* dropped lines that this process had sent */
 	/* What the state records about the writer (kept as found for an
 	 * adopted stream). */
 	uint8_t flags;
@@ -181,31 +188,35 @@ struct spool_io {
 	int err;               /* 0, or -errno of a write that failed */
 };
 
-/* Appends len bytes of raw input (any boundaries; at most
- * SPOOL_CHUNK_MAX) through the overlong-line filter. When the stream is
- * over its size it first drops whole segments, oldest first (the
- * unacknowledged lines they held are counted); if the disk is full it
- * drops the oldest lines it can, down to the segment being written. If a
- * write still fails, the lines it held are numbered and counted as
- * dropped, so that writers see the hole. Results in *io. Returns 0 or
- * the error of *io. */
+/* Takes what waits in the source src into the spool by the overlong-line
+ * rule: looks at it (in_peek()) and consumes only what it stored or what
+ * the rule drops. `final`: no more input will follow what waits (the
+ * writers of a pipe are gone). When the stream is over its size it
+ * drops whole segments, oldest first (the unacknowledged lines they held
+ * are counted); if the disk is full it drops the oldest lines it can,
+ * down to the segment being written; if a write still fails, the current
+ * line is lost: numbered and counted as dropped, so that writers see the
+ * hole. Returns the input bytes consumed, which *taken points to (in the
+ * source's buffer, valid until its next look), 0 at the end of input,
+ * -EAGAIN if nothing could be taken now, or another -errno. Results in
+ * *io. */
+ssize_t spool_take(struct spool *sp, struct intake *src, int final,
+		   const char **taken, struct spool_io *io);
+
+/* spool_take() from memory: len bytes of raw input (any boundaries; at
+ * most SPOOL_CHUNK_MAX). At most LB_MARKER_MAX bytes of an unfinished
+ * line that might still fit are held back in memory until more input or
+ * spool_finish(). Returns 0 or the error of *io. */
 int spool_append(struct spool *sp, const char *data, size_t len,
 		 struct spool_io *io);
 
-/* Moves up to cap bytes (at most SPOOL_CHUNK_MAX) from the pipe fd
- * straight into the spool with splice(2), so that they are never only
- * in this process's memory, and copies them into buf (for the spools of
- * other groups). Returns the bytes moved, 0 at end of input, -EAGAIN if
- * nothing is waiting, or -ENOTSUP if the caller must read() and
- * spool_append() this chunk instead (fd is not a pipe, the file system
- * cannot splice, a line is being cut or lost, a segment change is due
- * inside a line, or a write failed). */
-ssize_t spool_splice(struct spool *sp, int fd, char *buf, size_t cap,
-		     struct spool_io *io);
-
-/* End of input: ends an unfinished last line with '\n' (the marker if
- * it is overlong). */
+/* End of input: ends an unfinished last line with '\n' (the end of the
+ * marker first if it is being cut). */
 int spool_finish(struct spool *sp, struct spool_io *io);
+
+/* Lines up to seq were sent by this process (for the count of dropped
+ * lines that a writer may have, spool_stats().dropped_sent). */
+void spool_note_sent(struct spool *sp, uint64_t seq);
 
 /* Positions cur at line seq (clamped to the lines the spool holds: a seq
  * below the base or in a hole lands on the next line held). from, if not
@@ -223,6 +234,15 @@ int spool_seek(struct spool *sp, struct spool_cursor *cur, uint64_t seq,
  * lost): it counts them as dropped and moves on. */
 ssize_t spool_read(struct spool *sp, struct spool_cursor *cur, char *buf,
 		   size_t cap, uint64_t *first, uint32_t *lines);
+
+/* For a line at cur longer than cap (spool_read() said -EMSGSIZE): reads
+ * it cut to cap bytes, its first cap - LB_MARKER_MAX bytes and the marker
+ * " [chorus-log: line cut, N bytes]\n", counted as cut (once), and moves
+ * cur past it: a stored line too long to send never stops a stream.
+ * Returns the bytes, with *first and *lines (1), or -errno (-EMSGSIZE if
+ * the line at cur is not such a line). */
+ssize_t spool_read_cut(struct spool *sp, struct spool_cursor *cur, char *buf,
+		       size_t cap, uint64_t *first, uint32_t *lines);
 
 /* Counts the whole lines held from cur to the end, and their bytes. */
 void spool_pending(struct spool *sp, const struct spool_cursor *cur,
@@ -257,6 +277,8 @@ struct spool_stats {
 	uint64_t last_held;    /* highest whole line held, 0 if none */
 	uint64_t acked;
 	uint64_t dropped, dropped_open, cut;
+	uint64_t dropped_sent; /* of dropped: lines this process had sent
+				  (a writer may have them) */
 	uint64_t bytes;        /* bytes held */
 	uint64_t unacked;      /* lines held and not acknowledged */
 	uint64_t tail;         /* bytes of an unfinished last line */

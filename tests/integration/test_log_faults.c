@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "log/spool.h"
 #include "logtest.h"
 #include "t.h"
 
@@ -51,39 +52,99 @@ static void report(const char *what, const struct clp *c, const struct logcheck 
 
 /* ---- kill -9 of chorus-log on a pipe kept open ---- */
 
+/* Lines 0 .. count-1 for a pipe kept open: line(n, out) writes line n
+ * (at most line_max bytes); writes are of 1 .. write_max bytes, cutting
+ * lines anywhere (as large lines of concurrent Apache children are). */
 struct feeder {
 	int fd;
 	long count;
 	unsigned seed;
+	size_t (*line)(long n, char *out);
+	size_t line_max, write_max;
+	int done;
 };
 
-/* Writes the lines in chunks of random sizes, cutting lines anywhere
- * (as large lines of concurrent Apache children are), then closes. */
+static size_t std_line(long n, char *out)
+{
+	return logtest_line(n, out, 512);
+}
+
+/* Writes the lines, pausing now and then, then closes. */
 static void *feed(void *arg)
 {
 	struct feeder *f = arg;
-	static char buf[1 << 16];
+	static char buf[1 << 20];
 	size_t o = 0;
 
 	for (long n = 0; n < f->count; n++) {
-		o += logtest_line(n, buf + o, sizeof(buf) - o);
-		if (o > sizeof(buf) - 512 || n + 1 == f->count) {
-			size_t p = 0;
-
-			while (p < o) {
-				size_t k = 1 + (size_t)(rand_r(&f->seed) % 9000);
+		o += f->line(n, buf + o);
+		if (o > sizeof(buf) - f->line_max || n + 1 == f->count) {
+			for (size_t p = 0; p < o;) {
+				size_t k = 1 + (size_t)(rand_r(&f->seed) % f->write_max);
 
 				if (k > o - p)
 					k = o - p;
 				write_all(f->fd, buf + p, k);
 				p += k;
+				if (rand_r(&f->seed) % 10 == 0)
+					usleep(500);
 			}
 			o = 0;
-			usleep(500);
 		}
 	}
+	__atomic_store_n(&f->done, 1, __ATOMIC_RELEASE);
 	close(f->fd);
 	return NULL;
+}
+
+/* A feeder of the standard lines (logtest_line()). */
+static void std_feeder(struct feeder *f, int fd, long count, unsigned seed)
+{
+	memset(f, 0, sizeof(*f));
+	f->fd = fd;
+	f->count = count;
+	f->seed = seed;
+	f->line = std_line;
+	f->line_max = 512;
+	f->write_max = 9000;
+}
+
+/* How a run of kills goes: a chorus-log on the pipe fd (daemon, extra
+ * options) killed after min_ms + up to span_ms, and started again at
+ * once on the same pipe (Apache takes about a second), `kills` times or
+ * until the feeder is done; between(k) if not NULL runs before restart k
+ * (from 1). Then waits for the feeder and closes fd. Returns the kills. */
+struct killrun {
+	const char *daemon;
+	const char *const *args;
+	int fd, kills, until_done;
+	long min_ms, span_ms;
+	void (*between)(int k);
+};
+
+static int kill_loop(struct clp *c, const struct killrun *k, struct feeder *f,
+		     pthread_t th, unsigned *seed)
+{
+	int n = 0;
+
+	for (; n < k->kills; n++) {
+		long ms = k->min_ms + (long)(rand_r(seed) % (unsigned)k->span_ms);
+		struct timespec ts = { ms / 1000, ms % 1000 * 1000000L };
+		char tag[16];
+
+		if (k->until_done && __atomic_load_n(&f->done, __ATOMIC_ACQUIRE))
+			break;
+		nanosleep(&ts, NULL);
+		kill(c->pid, SIGKILL);
+		waitpid(c->pid, NULL, 0);
+		if (k->between)
+			k->between(n + 1);
+		snprintf(tag, sizeof(tag), "log%d", n + 1);
+		clp_start_ex(c, tag, k->daemon, k->args, k->fd, NULL);
+	}
+	pthread_join(th, NULL);
+	close(k->fd);
+	return n;
 }
 
 static void log_kill9_same_pipe(void)
@@ -93,40 +154,168 @@ static void log_kill9_same_pipe(void)
 	struct clp c;
 	struct logcheck r;
 	struct feeder f;
+	struct killrun k;
 	pthread_t th;
-	int fds[2], kills = 0;
+	int fds[2], kills;
 	unsigned seed = (unsigned)time(NULL);
-	char tag[16];
 
 	logtest_mkdir();
 	outs();
 	hd_start(&d, NULL);
 	logsub_start(&sub, d.tcp_addr, "logs", out1, "sub1");
 	T_EQ(pipe2(fds, O_CLOEXEC), 0);
-	f.fd = fds[1];
-	f.count = 60000;
-	f.seed = seed;
+	std_feeder(&f, fds[1], 60000, seed);
 	fprintf(stderr, "test_log_faults: kill -9 seed %u\n", seed);
 	clp_start_ex(&c, "log0", d.tcp_addr, NULL, fds[0], NULL);
 	T_EQ(pthread_create(&th, NULL, feed, &f), 0);
-	for (; kills < 10; kills++) {
-		struct timespec ts = { 0, 30000000 + (long)(rand_r(&seed) % 120000000) };
-
-		nanosleep(&ts, NULL);
-		kill(c.pid, SIGKILL);
-		waitpid(c.pid, NULL, 0);
-		/* At once, on the same pipe (Apache takes about a second). */
-		snprintf(tag, sizeof(tag), "log%d", kills + 1);
-		clp_start_ex(&c, tag, d.tcp_addr, NULL, fds[0], NULL);
-	}
-	pthread_join(th, NULL);
-	close(fds[0]);
+	memset(&k, 0, sizeof(k));
+	k.daemon = d.tcp_addr;
+	k.fd = fds[0];
+	k.kills = 10;
+	k.min_ms = 30;
+	k.span_ms = 120;
+	kills = kill_loop(&c, &k, &f, th, &seed);
 	T_EQ(clp_finish(&c, 30000), 0);
 	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
 	check_out_ex(out1, f.count, 0, &r);
 	fprintf(stderr, "test_log_faults: chorus-log SIGKILL x%d on one pipe: %ld lines, %d "
 		"stream(s)\n", kills, f.count, r.streams);
 	report("chorus-log SIGKILL", &c, &r);
+	logsub_stop(&sub, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* ---- kill -9 with overlong lines ---- */
+
+/* Line n of the overlong tests: "L<n> " and filler; 2 % are 150 to
+ * 400 KB (longer than any message), 8 % 800 to 3000 bytes, the rest 200.
+ * Writes it into out (400 KB) and returns its length with its '\n'. */
+static size_t ol_line(long n, char *out)
+{
+	unsigned h = (unsigned)n * 2654435761u >> 7;
+	size_t len = h % 50 == 7 ? 150000 + h % 250000 : h % 50 < 5 ? 800 + h % 2200 : 200;
+	int m = sprintf(out, "L%ld ", n);
+
+	for (size_t i = (size_t)m; i < len; i++)
+		out[i] = (char)('a' + (n + (long)i) % 26);
+	out[len] = '\n';
+	return len + 1;
+}
+
+/* Checks a subscriber's records against ol_line(0 .. count-1): each
+ * line stored once, in order within its stream, whole if at most max
+ * bytes, else its start (at least keep bytes) and the marker with its
+ * length (or, cut across a restart, without); nothing joined. Returns
+ * the number of lines cut. */
+static long check_ol(const char *path, long count, size_t max, size_t keep)
+{
+	static char want[400001];
+	FILE *fp = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t got;
+	unsigned char *seen = calloc((size_t)count, 1);
+	long cut = 0, missing = 0, last_n = -1;
+	unsigned long long last_id = 0, last_seq = 0;
+
+	T_ASSERTF(fp != NULL, "no subscriber output %s", path);
+	while ((got = getline(&line, &cap, fp)) > 0) {
+		unsigned long long id, seq;
+		int off = 0;
+		long n;
+		size_t l, rl;
+		char *rec, *mk;
+
+		T_ASSERTF(sscanf(line, "%16llx %llu %n", &id, &seq, &off) == 2 && off > 0,
+			  "bad record %.80s", line);
+		rec = line + off;
+		rl = (size_t)got - (size_t)off - 1;
+		T_ASSERTF(rec[0] == 'L', "not a line: %.80s", rec);
+		n = strtol(rec + 1, NULL, 10);
+		T_ASSERTF(n >= 0 && n < count, "line number %ld", n);
+		if (id == last_id && seq <= last_seq)
+			continue; /* stored again under its number */
+		if (id == last_id)
+			T_ASSERTF(n > last_n, "line %ld after %ld", n, last_n);
+		last_id = id;
+		last_seq = seq;
+		last_n = n;
+		T_ASSERTF(!seen[n], "line %ld stored twice", n);
+		seen[n] = 1;
+		l = ol_line(n, want) - 1;
+		mk = strstr(rec, " [chorus-log: line cut");
+		if (l <= max) {
+			T_ASSERTF(rl == l && memcmp(rec, want, l) == 0 && !mk,
+				  "line %ld changed or joined (%zu, %zu bytes)", n, l, rl);
+			continue;
+		}
+		T_ASSERTF(mk != NULL, "line %ld (%zu bytes) not cut (%zu)", n, l, rl);
+		T_ASSERTF(rl <= max, "line %ld cut to %zu bytes", n, rl);
+		T_ASSERTF((size_t)(mk - rec) >= keep && memcmp(rec, want, (size_t)(mk - rec)) == 0,
+			  "line %ld: %zu bytes kept, or not its start", n, (size_t)(mk - rec));
+		{
+			char m1[80];
+			int k = snprintf(m1, sizeof(m1), " [chorus-log: line cut, %zu bytes]", l);
+
+			T_ASSERTF(strncmp(mk, m1, (size_t)k) == 0 && rec + rl == mk + k ?
+				  1 : strcmp(mk, " [chorus-log: line cut]\n") == 0,
+				  "line %ld: bad marker %.60s", n, mk);
+		}
+		cut++;
+	}
+	for (long n = 0; n < count; n++)
+		missing += !seen[n];
+	T_ASSERTF(missing == 0, "%ld of %ld lines missing", missing, count);
+	free(line);
+	free(seen);
+	fclose(fp);
+	return cut;
+}
+
+/* kill -9 of chorus-log again and again while lines over the limit (-l
+ * 1024) and over any message size go through one pipe: no line missing,
+ * none uncut, none joined. */
+static void log_kill9_overlong(void)
+{
+	static const char *const args[] = { "-l", "1024", NULL };
+	struct hd d;
+	struct logsub sub;
+	struct clp c;
+	struct feeder f;
+	struct killrun k;
+	pthread_t th;
+	int fds[2], kills;
+	unsigned seed = (unsigned)time(NULL);
+	long cut;
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	logsub_start(&sub, d.tcp_addr, "logs", out1, "sub1");
+	T_EQ(pipe2(fds, O_CLOEXEC), 0);
+	std_feeder(&f, fds[1], 8000, seed);
+	f.line = ol_line;
+	f.line_max = 400002;
+	f.write_max = 70000;
+	fprintf(stderr, "test_log_faults: kill -9 overlong seed %u\n", seed);
+	clp_start_ex(&c, "log0", d.tcp_addr, args, fds[0], NULL);
+	T_EQ(pthread_create(&th, NULL, feed, &f), 0);
+	memset(&k, 0, sizeof(k));
+	k.daemon = d.tcp_addr;
+	k.args = args;
+	k.fd = fds[0];
+	k.kills = 40;
+	k.until_done = 1;
+	k.min_ms = 10;
+	k.span_ms = 60;
+	kills = kill_loop(&c, &k, &f, th, &seed);
+	T_EQ(clp_finish(&c, 30000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	cut = check_ol(out1, f.count, 1024, 1024 - 64);
+	fprintf(stderr, "test_log_faults: chorus-log SIGKILL x%d, overlong lines: %ld lines, "
+		"%ld cut, 0 lost, 0 uncut, 0 joined\n", kills, f.count, cut);
+	T_ASSERT(kills >= 5);
 	logsub_stop(&sub, SIGKILL);
 	hd_stop(&d);
 	logtest_rmdir();
@@ -291,6 +480,21 @@ static void log_acks2(void)
 
 /* ---- the disk ---- */
 
+/* Mounts a 1 MiB tmpfs on <test dir>/full (its path into mnt), in a
+ * mount namespace of the case's own, so that the mount goes with it even
+ * if the case fails half-way; skips without root. */
+static void small_tmpfs(char *mnt, size_t len)
+{
+	if (getuid() != 0)
+		t_skip("mounting a small tmpfs needs root");
+	snprintf(mnt, len, "%s/full", logtest_dir);
+	T_EQ(mkdir(mnt, 0700), 0);
+	if (unshare(CLONE_NEWNS) == 0)
+		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+	if (mount("chorus-test", mnt, "tmpfs", 0, "size=1m") != 0)
+		t_skip("cannot mount a tmpfs: %s", strerror(errno));
+}
+
 /* A 1 MiB file system under a spool allowed 64 MiB, the daemon away:
  * the disk fills; the oldest lines go, counted, never the newest. */
 static void log_disk_full(void)
@@ -304,18 +508,9 @@ static void log_disk_full(void)
 	char mnt[160];
 	long dropped;
 
-	if (getuid() != 0)
-		t_skip("mounting a small tmpfs needs root");
 	logtest_mkdir();
 	outs();
-	snprintf(mnt, sizeof(mnt), "%s/full", logtest_dir);
-	T_EQ(mkdir(mnt, 0700), 0);
-	/* In a mount namespace of this case's own, so that the mount goes
-	 * with it even if the case fails half-way. */
-	if (unshare(CLONE_NEWNS) == 0)
-		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
-	if (mount("chorus-test", mnt, "tmpfs", 0, "size=1m") != 0)
-		t_skip("cannot mount a tmpfs: %s", strerror(errno));
+	small_tmpfs(mnt, sizeof(mnt));
 	memcpy(args, big, sizeof(big));
 	args[5] = mnt;
 	hd_start(&d, NULL);
@@ -493,6 +688,233 @@ static void log_daemon_hangs(void)
 	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
 	check_out_ex(out1, 100000, 0, &r);
 	report("daemon stopped at end of input", &c, &r);
+	logsub_stop(&s1, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* Feeds numbered lines into fd until *stop, paced; *count is how many. */
+struct pacer {
+	int fd;
+	long count;
+	int stop;
+};
+
+static void *pace(void *arg)
+{
+	struct pacer *p = arg;
+
+	while (!__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) {
+		write_lines(p->fd, p->count, p->count + 500, NULL, 0);
+		p->count += 500;
+		usleep(5000);
+	}
+	return NULL;
+}
+
+/* chorusd stopped (SIGSTOP) while chorus-log sends, mid-run: the status
+ * lines (-i 1) and the spool syncs (-y 100, counted in the status line)
+ * go on while the send blocks; after SIGCONT everything arrives. */
+static void log_daemon_stopped_midrun(void)
+{
+	static const char *const args[] = { "-i", "1", "-y", "100", NULL };
+	struct hd d;
+	struct logsub s1;
+	struct clp c;
+	struct logcheck r;
+	struct pacer p;
+	pthread_t th;
+	long status0, syncs0, status1, syncs1;
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	clp_start(&c, "log", d.tcp_addr, args);
+	T_ASSERT(wait_file_has(c.err, "connected to the daemon", 10000));
+	memset(&p, 0, sizeof(p));
+	p.fd = c.in;
+	T_EQ(pthread_create(&th, NULL, pace, &p), 0);
+	usleep(1500000);
+	kill(d.pid, SIGSTOP);
+	usleep(1000000);
+	status0 = logtest_count(c.err, "status:");
+	syncs0 = file_num(c.err, "syncs ");
+	usleep(3500000);
+	status1 = logtest_count(c.err, "status:");
+	syncs1 = file_num(c.err, "syncs ");
+	fprintf(stderr, "test_log_faults: daemon stopped mid-run for 3.5 s: %ld status lines, "
+		"%ld syncs\n", status1 - status0, syncs1 - syncs0);
+	T_ASSERTF(status1 - status0 >= 2, "status lines %ld -> %ld", status0, status1);
+	T_ASSERTF(syncs0 >= 0 && syncs1 - syncs0 >= 5, "syncs %ld -> %ld", syncs0, syncs1);
+	kill(d.pid, SIGCONT);
+	__atomic_store_n(&p.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	T_EQ(clp_finish(&c, 60000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	check_out_ex(out1, p.count, 0, &r);
+	report("daemon stopped mid-run", &c, &r);
+	logsub_stop(&s1, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* The dropped count a stream's state records (read by adopting it). */
+static uint64_t stream_dropped(const char *gdir)
+{
+	struct spool sp;
+	struct spool_stats st;
+	char err[256];
+
+	T_ASSERTF(spool_adopt(&sp, gdir, 0, 0, 65536, err, sizeof(err)) == 1, "%s", err);
+	spool_stats(&sp, &st);
+	spool_close(&sp);
+	return st.dropped;
+}
+
+/* Fills the file system of path with the file path (the last write is
+ * short: to the last byte). */
+static void fill_disk(const char *path)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "cat /dev/zero > %s 2>/dev/null", path);
+	T_ASSERT(system(cmd) != -1);
+}
+
+/* The disk of log_kill9_disk_full: room again for every other process,
+ * so that the rest of a line lost by the one before must not be stored
+ * as a line. */
+static char blocker[200];
+
+static void room_or_not(int k)
+{
+	if (k % 2)
+		T_EQ(unlink(blocker), 0);
+	else
+		fill_disk(blocker);
+}
+
+/* kill -9 of chorus-log again and again while the disk is full, so that
+ * lines are lost (numbered, counted, their rest skipped), then room
+ * again: every line stored is whole (no rest of a lost line taken for a
+ * line), and exactly the lines counted as dropped are missing. */
+static void log_kill9_disk_full(void)
+{
+	struct hd d;
+	struct logsub s1;
+	struct clp c;
+	struct logcheck r;
+	struct feeder f;
+	struct killrun k;
+	pthread_t th;
+	char mnt[160], gdir[220], state[300];
+	const char *args[5] = { "-d", NULL, "-T", "100", NULL };
+	int fds[2], kills;
+	unsigned seed = (unsigned)time(NULL);
+	uint64_t dropped;
+
+	logtest_mkdir();
+	outs();
+	small_tmpfs(mnt, sizeof(mnt));
+	args[1] = mnt;
+	snprintf(gdir, sizeof(gdir), "%s/logs@node1", mnt);
+	T_EQ(pipe2(fds, O_CLOEXEC), 0);
+	/* The daemon is away: nothing is acknowledged, so every line missing
+	 * at the end was dropped. */
+	clp_start_ex(&c, "log0", "1@127.0.0.1", args, fds[0], NULL);
+	snprintf(state, sizeof(state), "ls %s/s-*/state >/dev/null 2>&1", gdir);
+	for (int i = 0; i < 500 && system(state) != 0; i++)
+		usleep(10000);
+	/* Then the disk is full. */
+	snprintf(blocker, sizeof(blocker), "%s/blocker", mnt);
+	fill_disk(blocker);
+	std_feeder(&f, fds[1], 30000, seed);
+	fprintf(stderr, "test_log_faults: kill -9 disk full seed %u\n", seed);
+	T_EQ(pthread_create(&th, NULL, feed, &f), 0);
+	memset(&k, 0, sizeof(k));
+	k.daemon = "1@127.0.0.1";
+	k.args = args;
+	k.fd = fds[0];
+	k.kills = 20;
+	k.min_ms = 10;
+	k.span_ms = 50;
+	k.between = room_or_not;
+	kills = kill_loop(&c, &k, &f, th, &seed);
+	T_EQ(clp_finish(&c, 20000), 0);
+	unlink(blocker);
+	dropped = stream_dropped(gdir);
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	{
+		const char *a2[] = { "-d", mnt, NULL };
+
+		clp_start(&c, "last", d.tcp_addr, a2);
+	}
+	T_EQ(clp_finish(&c, 30000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	check_out_ex(out1, f.count, 1, &r);
+	fprintf(stderr, "test_log_faults: kill -9 x%d with the disk full: %ld of %ld lines "
+		"lost, %llu counted as dropped\n", kills, r.missing, f.count,
+		(unsigned long long)dropped);
+	T_ASSERT(dropped > 0);
+	T_EQ((uint64_t)r.missing, dropped);
+	logsub_stop(&s1, SIGKILL);
+	hd_stop(&d);
+	T_EQ(umount(mnt), 0);
+	logtest_rmdir();
+}
+
+/* A spool that holds a whole line longer than any message (written by
+ * hand, or by another version): it is sent cut with its marker, and the
+ * lines after it follow (the stream never stalls). */
+static void log_long_stored_line(void)
+{
+	static char big[400002];
+	static const char *const quick[] = { "-T", "0", NULL };
+	struct hd d;
+	struct logsub s1;
+	struct clp c;
+	char cmd[400], seg[300];
+	size_t l;
+	FILE *fp;
+	int fd;
+
+	long nb = 0;
+
+	/* The first line of ol_line() over 150 KB. */
+	while (ol_line(nb, big) < 150000)
+		nb++;
+	logtest_mkdir();
+	outs();
+	clp_start(&c, "log1", "1@127.0.0.1", quick);
+	for (long n = 0; n < nb; n++) {
+		l = ol_line(n, big);
+		write_all(c.in, big, l);
+	}
+	T_EQ(clp_finish(&c, 10000), 0);
+	/* Line nb: into the segment, by hand. */
+	snprintf(cmd, sizeof(cmd), "ls %s/spool/logs@node1/s-*/*.seg | tail -1", logtest_dir);
+	fp = popen(cmd, "r");
+	T_ASSERT(fp && fgets(seg, sizeof(seg), fp));
+	pclose(fp);
+	seg[strcspn(seg, "\n")] = 0;
+	fd = open(seg, O_WRONLY | O_APPEND);
+	T_ASSERT(fd >= 0);
+	l = ol_line(nb, big);
+	write_all(fd, big, l);
+	close(fd);
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	clp_start(&c, "log2", d.tcp_addr, NULL);
+	for (long n = nb + 1; n < nb + 13; n++) {
+		l = ol_line(n, big);
+		write_all(c.in, big, l);
+	}
+	T_EQ(clp_finish(&c, 20000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(file_has(c.err, "longer than a message"), "stderr %s", c.err);
+	T_ASSERT(check_ol(out1, nb + 13, 65536, 65536 - 64) >= 1);
 	logsub_stop(&s1, SIGKILL);
 	hd_stop(&d);
 	logtest_rmdir();
@@ -744,6 +1166,7 @@ static void log_default_latency(void)
 
 static const struct t_case cases[] = {
 	T_CASE_TIMEOUT(log_kill9_same_pipe, 90),
+	T_CASE_TIMEOUT(log_kill9_overlong, 120),
 	T_CASE_TIMEOUT(log_crash_rollback, 60),
 	T_CASE_TIMEOUT(log_late_replica, 90),
 	T_CASE_TIMEOUT(log_sub_lost_state, 90),
@@ -752,6 +1175,9 @@ static const struct t_case cases[] = {
 	T_CASE_TIMEOUT(log_spool_fallback, 60),
 	T_CASE_TIMEOUT(log_missing_segment, 60),
 	T_CASE_TIMEOUT(log_daemon_hangs, 90),
+	T_CASE_TIMEOUT(log_daemon_stopped_midrun, 90),
+	T_CASE_TIMEOUT(log_kill9_disk_full, 90),
+	T_CASE_TIMEOUT(log_long_stored_line, 60),
 	T_CASE(log_daemon_address),
 	T_CASE(log_unix_socket),
 	T_CASE(log_two_groups),
