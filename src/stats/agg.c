@@ -51,8 +51,10 @@ int agg_init(struct agg *a, const struct agg_limits *lim, const struct rl_set *r
 	for (int t = 0; t < T__COUNT; t++)
 		tab_init(&a->tabs[t], lim->capacity);
 	tab_init(&a->agents, lim->agents_max);
-	vs_init(&a->vis);
-	vs_init(&a->hosts);
+	hs_init(&a->hosts);
+	/* Visitor entries number their node in 16 bits. */
+	if (a->lim.nodes_max >= VS_NODES_MAX)
+		a->lim.nodes_max = VS_NODES_MAX - 1;
 	a->nodes = calloc(lim->nodes_max, sizeof(*a->nodes));
 	a->agent_info = calloc(lim->agents_max, sizeof(*a->agent_info));
 	a->norel = calloc(AGG_NOREL, sizeof(*a->norel));
@@ -67,6 +69,7 @@ static void day_free(struct agg_day *d)
 {
 	for (int t = 0; t < T__COUNT; t++)
 		tab_free(&d->tabs[t]);
+	vs_free(&d->vis);
 	free(d);
 }
 
@@ -85,8 +88,7 @@ void agg_free(struct agg *a)
 	tab_free(&a->agents);
 	free(a->agent_info);
 	free(a->norel);
-	vs_free(&a->vis);
-	vs_free(&a->hosts);
+	hs_free(&a->hosts);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -205,9 +207,10 @@ int agg_close_old(struct agg *a)
 		for (int t = 0; t < T__COUNT; t++)
 			if (tab_prune(&d->tabs[t], a->lim.day_top) != 0)
 				return -1;
+		vs_free(&d->vis);
 		d->closed = 1;
 	}
-	return vs_drop_before(&a->vis, cutoff);
+	return 0;
 }
 
 static inline int is_page(const char *p, size_t n)
@@ -351,41 +354,33 @@ int agg_add(struct agg *a, const struct lf_rec *r, const char *node, size_t node
 	if (r->ua)
 		ua = agent_id(a, r->ua, r->ua_len, &ai);
 
-	struct vs_key k;
-	memset(&k, 0, sizeof(k));
-	if (vs_addr(r->host, r->host_len, k.ip))
+	uint8_t ip[16];
+	int nv = 0;
+	if (vs_addr(r->host, r->host_len, ip))
 		a->host_hashed++;
-	if (a->hosts.n < a->lim.hosts_max) {
-		if (vs_insert(&a->hosts, &k) < 0)
-			return -1;
-	} else {
-		a->hosts_over++;
-	}
 	if (!d->closed) {
-		int nv;
-
-		/* A visitor new to the whole report is new to its node, and
-		 * one the node has seen is not new: the node's set decides
-		 * whether the global one needs a look. */
-		k.day = r->day;
-		k.ua = ua;
-		k.node = (uint32_t)(nd - a->nodes);
-		if ((nv = vs_insert(&a->vis, &k)) < 0)
+		/* One lookup says whether the visitor is new to its node and
+		 * whether it is new to the day. */
+		if ((nv = vs_visit(&d->vis, ip, ua, (uint32_t)(nd - a->nodes))) < 0)
 			return -1;
-		if (nv) {
+		if (nv & VS_NEW_NODE) {
 			nd->c.visitors++;
 			ndd->c.visitors++;
-			k.node = VS_NODE_ALL;
-			if ((nv = vs_insert(&a->vis, &k)) < 0)
-				return -1;
-			if (nv) {
-				a->tot.visitors++;
-				d->c.visitors++;
-				a->hours_vis[r->hour]++;
-			}
+		}
+		if (nv & VS_NEW_DAY) {
+			a->tot.visitors++;
+			d->c.visitors++;
+			a->hours_vis[r->hour]++;
 		}
 	} else {
 		a->late_lines++;
+	}
+	/* A visitor seen before on its day had its address counted then. */
+	if ((d->closed || (nv & VS_NEW_DAY)) && !hs_has(&a->hosts, ip)) {
+		if (a->hosts.n >= a->lim.hosts_max)
+			a->hosts_over++;
+		else if (hs_add(&a->hosts, ip) < 0)
+			return -1;
 	}
 
 	/* Tables. */

@@ -44,6 +44,7 @@ struct agg_day {
 	uint64_t hreq[24], hbytes[24];
 	uint64_t status_req[1000];    /* requests by status code (0: none) */
 	struct tab tabs[T__COUNT];
+	struct vset vis;              /* the day's visitors while open */
 };
 
 struct agg_nday {
@@ -104,9 +105,8 @@ struct agg {
 	struct tab tabs[T__COUNT];
 	struct tab agents;        /* agent string -> exact id (entry index) */
 	struct agg_agent *agent_info;
-	struct vset vis;          /* (ip, day, agent, node or VS_NODE_ALL) */
-	struct vset hosts;        /* (ip, 0, 0, 0) */
-	uint64_t hosts_over;      /* addresses not counted: set was full */
+	struct hset hosts;        /* distinct client addresses */
+	uint64_t hosts_over;      /* lines of addresses not counted: set was full */
 	uint64_t host_hashed;     /* long host names identified by hash */
 	uint64_t agent_overflow;
 	uint64_t late_lines;

@@ -87,15 +87,74 @@ static void w_tab(FILE *o, const struct tab *t)
 	}
 }
 
-static void w_key(const struct vs_key *k, void *arg)
+/* A visitor or address as the state file holds it (28 bytes, host byte
+ * order): a visitor is (address, day, agent id, node), and again with
+ * node ST_NODE_ALL for its first entry of the day; an address is
+ * (address, 0, 0, 0). */
+struct st_vkey {
+	uint8_t ip[16];
+	int32_t day;
+	uint32_t ua;
+	uint32_t node;
+};
+#define ST_NODE_ALL 0xffffffffu
+
+struct vis_w {
+	FILE *o;
+	int32_t day;
+	uint64_t n;
+};
+
+static void count_vis(const struct vs_ent *e, void *arg)
 {
-	fwrite(k, 1, sizeof(*k), arg);
+	struct vis_w *w = arg;
+
+	w->n += (e->flags & VS_FIRST) ? 2 : 1;
 }
 
-static void w_vset(FILE *o, const struct vset *s)
+static void w_vis(const struct vs_ent *e, void *arg)
+{
+	struct vis_w *w = arg;
+	struct st_vkey k;
+
+	memset(&k, 0, sizeof(k));
+	memcpy(k.ip, e->ip, 16);
+	k.day = w->day;
+	k.ua = e->ua;
+	k.node = e->node;
+	fwrite(&k, 1, sizeof(k), w->o);
+	if (e->flags & VS_FIRST) {
+		k.node = ST_NODE_ALL;
+		fwrite(&k, 1, sizeof(k), w->o);
+	}
+}
+
+static void w_visitors(FILE *o, const struct agg *a)
+{
+	struct vis_w w = { o, 0, 0 };
+
+	for (uint32_t i = 0; i < a->ndays; i++)
+		vs_each(&a->days[i]->vis, count_vis, &w);
+	w_u64(o, w.n);
+	for (uint32_t i = 0; i < a->ndays; i++) {
+		w.day = a->days[i]->day;
+		vs_each(&a->days[i]->vis, w_vis, &w);
+	}
+}
+
+static void w_host(const uint8_t ip[16], void *arg)
+{
+	struct st_vkey k;
+
+	memset(&k, 0, sizeof(k));
+	memcpy(k.ip, ip, 16);
+	fwrite(&k, 1, sizeof(k), arg);
+}
+
+static void w_hosts(FILE *o, const struct hset *s)
 {
 	w_u64(o, s->n);
-	vs_each(s, w_key, o);
+	hs_each(s, w_host, o);
 }
 
 int state_save(const char *path, const char *fp, const struct agg *a,
@@ -176,8 +235,8 @@ int state_save(const char *path, const char *fp, const struct agg *a,
 	for (int t = 0; t < T__COUNT; t++)
 		w_tab(o, &a->tabs[t]);
 	w_tab(o, &a->agents);
-	w_vset(o, &a->vis);
-	w_vset(o, &a->hosts);
+	w_visitors(o, a);
+	w_hosts(o, &a->hosts);
 	w_u64(o, seen ? seen->n : 0);
 	for (uint32_t i = 0; seen && i < seen->n; i++) {
 		const struct in_file *f = &seen->f[i];
@@ -328,20 +387,46 @@ static int r_tab(struct cur *c, struct tab *t)
 	return c->bad ? -1 : 0;
 }
 
-static int r_vset(struct cur *c, struct vset *s)
+/* The visitors go into the sets of their (open) days; the entries of
+ * node ST_NODE_ALL follow from the others. */
+static int r_visitors(struct cur *c, struct agg *a)
 {
 	uint64_t n = r_u64(c);
 
-	if (c->bad || n > (uint64_t)(c->end - c->p) / sizeof(struct vs_key)) {
+	if (c->bad || n > (uint64_t)(c->end - c->p) / sizeof(struct st_vkey)) {
 		c->bad = 1;
 		return -1;
 	}
 	for (uint64_t i = 0; i < n; i++) {
-		struct vs_key k;
+		struct st_vkey k;
 
 		memcpy(&k, c->p, sizeof(k));
 		c->p += sizeof(k);
-		if (vs_insert(s, &k) < 0)
+		if (k.node == ST_NODE_ALL)
+			continue;
+		struct agg_day *d = agg_day_get(a, k.day, 0);
+		if (!d || k.node >= a->nnodes)
+			return -1;
+		if (!d->closed && vs_visit(&d->vis, k.ip, k.ua, k.node) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int r_hosts(struct cur *c, struct hset *s)
+{
+	uint64_t n = r_u64(c);
+
+	if (c->bad || n > (uint64_t)(c->end - c->p) / sizeof(struct st_vkey)) {
+		c->bad = 1;
+		return -1;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		struct st_vkey k;
+
+		memcpy(&k, c->p, sizeof(k));
+		c->p += sizeof(k);
+		if (hs_add(s, k.ip) < 0)
 			return -1;
 	}
 	return 0;
@@ -438,7 +523,7 @@ static int load_body(struct cur *c, struct agg *a, struct in_seen *seen)
 		return -1;
 	for (uint32_t i = 0; i < a->agents.n; i++)
 		agg_agent_classify(a, i);
-	if (r_vset(c, &a->vis) != 0 || r_vset(c, &a->hosts) != 0)
+	if (r_visitors(c, a) != 0 || r_hosts(c, &a->hosts) != 0)
 		return -1;
 	uint64_t nf = r_u64(c);
 	if (c->bad || nf > 100000000)

@@ -1,6 +1,6 @@
 /*
- * vset.c - exact visitor sets (see vset.h): open addressing with linear
- * probing over whole keys, grown at 70 % load.
+ * vset.c - exact visitor and address sets (see vset.h): open addressing
+ * with linear probing over whole keys, doubled at 75 % load.
  */
 #include "stats/vset.h"
 
@@ -9,6 +9,26 @@
 #include <string.h>
 
 #include "stats/tab.h"
+
+static inline uint64_t mix(uint64_t a, uint64_t b, uint64_t c)
+{
+	uint64_t h = (a * 0x9E3779B97F4A7C15ULL) ^ (b * 0xc2b2ae3d27d4eb4fULL) ^
+		     (c * 0x165667b19e3779f9ULL);
+
+	h ^= h >> 32;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 29;
+	return h;
+}
+
+static inline uint64_t ip_hash(const uint8_t ip[16], uint32_t ua)
+{
+	uint64_t a, b;
+
+	memcpy(&a, ip, 8);
+	memcpy(&b, ip + 8, 8);
+	return mix(a, b, ua);
+}
 
 void vs_init(struct vset *s)
 {
@@ -21,96 +41,146 @@ void vs_free(struct vset *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static inline uint64_t key_hash(const struct vs_key *k)
+/* Doubles the table (or makes the first one). Linear probing without
+ * removal keeps every entry between its home slot and the next free one,
+ * so the entries of one (address, agent) stay on one probe run. */
+static int vs_grow(struct vset *s)
 {
-	uint64_t a, b;
-
-	memcpy(&a, k->ip, 8);
-	memcpy(&b, k->ip + 8, 8);
-	uint64_t h = (a * 0x9E3779B97F4A7C15ULL) ^ (b * 0xc2b2ae3d27d4eb4fULL);
-	h ^= ((uint64_t)(uint32_t)k->day << 32 | k->ua) * 0x165667b19e3779f9ULL;
-	h ^= (uint64_t)k->node * 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 29;
-	return h;
-}
-
-static void place(struct vs_key *slot, size_t nslot, const struct vs_key *k)
-{
-	size_t i = key_hash(k) & (nslot - 1);
-
-	while (slot[i].day != VS_EMPTY)
-		i = (i + 1) & (nslot - 1);
-	slot[i] = *k;
-}
-
-static struct vs_key *empty_slots(size_t nslot)
-{
-	struct vs_key *ns = malloc(nslot * sizeof(*ns));
-
-	if (ns)
-		for (size_t i = 0; i < nslot; i++)
-			ns[i].day = VS_EMPTY;
-	return ns;
-}
-
-/* Moves the keys with day >= min_day into a table of nslot slots. */
-static int rebuild(struct vset *s, size_t nslot, int32_t min_day)
-{
-	struct vs_key *ns = empty_slots(nslot);
-	size_t n = 0;
+	size_t nslot = s->nslot ? s->nslot * 2 : 1024;
+	struct vs_ent *ns = calloc(nslot, sizeof(*ns));
 
 	if (!ns)
 		return -1;
-	for (size_t i = 0; i < s->nslot; i++)
-		if (s->slot[i].day != VS_EMPTY && s->slot[i].day >= min_day) {
-			place(ns, nslot, &s->slot[i]);
-			n++;
-		}
+	for (size_t i = 0; i < s->nslot; i++) {
+		const struct vs_ent *e = &s->slot[i];
+
+		if (!(e->flags & VS_USED))
+			continue;
+		size_t k = ip_hash(e->ip, e->ua) & (nslot - 1);
+		while (ns[k].flags & VS_USED)
+			k = (k + 1) & (nslot - 1);
+		ns[k] = *e;
+	}
 	free(s->slot);
 	s->slot = ns;
 	s->nslot = nslot;
-	s->n = n;
 	return 0;
 }
 
-int vs_insert(struct vset *s, const struct vs_key *k)
+int vs_visit(struct vset *s, const uint8_t ip[16], uint32_t ua, uint32_t node)
 {
-	if ((s->n + 1) * 10 > s->nslot * 7 &&
-	    rebuild(s, s->nslot ? s->nslot * 2 : 1024, VS_EMPTY + 1) != 0)
+	if ((s->n + 1) * 4 > s->nslot * 3 && vs_grow(s) != 0)
 		return -1;
-	size_t i = key_hash(k) & (s->nslot - 1);
-	while (s->slot[i].day != VS_EMPTY) {
-		if (memcmp(&s->slot[i], k, sizeof(*k)) == 0)
-			return 0;
-		i = (i + 1) & (s->nslot - 1);
+	size_t m = s->nslot - 1, i = ip_hash(ip, ua) & m;
+	int seen = 0;
+
+	for (;; i = (i + 1) & m) {
+		const struct vs_ent *e = &s->slot[i];
+
+		if (!(e->flags & VS_USED))
+			break;
+		if (e->ua == ua && memcmp(e->ip, ip, 16) == 0) {
+			if (e->node == node)
+				return 0;
+			seen = 1;
+		}
 	}
-	s->slot[i] = *k;
+	struct vs_ent *e = &s->slot[i];
+	memcpy(e->ip, ip, 16);
+	e->ua = ua;
+	e->node = (uint16_t)node;
+	e->flags = (uint16_t)(VS_USED | (seen ? 0 : VS_FIRST));
+	s->n++;
+	return VS_NEW_NODE | (seen ? 0 : VS_NEW_DAY);
+}
+
+void vs_each(const struct vset *s, void (*fn)(const struct vs_ent *e, void *arg), void *arg)
+{
+	for (size_t i = 0; i < s->nslot; i++)
+		if (s->slot[i].flags & VS_USED)
+			fn(&s->slot[i], arg);
+}
+
+static const uint8_t zero16[16];
+
+void hs_init(struct hset *s)
+{
+	memset(s, 0, sizeof(*s));
+}
+
+void hs_free(struct hset *s)
+{
+	free(s->slot);
+	memset(s, 0, sizeof(*s));
+}
+
+static int hs_grow(struct hset *s)
+{
+	size_t nslot = s->nslot ? s->nslot * 2 : 1024;
+	uint8_t (*ns)[16] = calloc(nslot, sizeof(*ns));
+
+	if (!ns)
+		return -1;
+	for (size_t i = 0; i < s->nslot; i++) {
+		if (memcmp(s->slot[i], zero16, 16) == 0)
+			continue;
+		size_t k = ip_hash(s->slot[i], 0) & (nslot - 1);
+		while (memcmp(ns[k], zero16, 16) != 0)
+			k = (k + 1) & (nslot - 1);
+		memcpy(ns[k], s->slot[i], 16);
+	}
+	free(s->slot);
+	s->slot = ns;
+	s->nslot = nslot;
+	return 0;
+}
+
+/* The slot of ip, or of the free slot where it would go. */
+static size_t hs_pos(const struct hset *s, const uint8_t ip[16])
+{
+	size_t m = s->nslot - 1, i = ip_hash(ip, 0) & m;
+
+	while (memcmp(s->slot[i], ip, 16) != 0 && memcmp(s->slot[i], zero16, 16) != 0)
+		i = (i + 1) & m;
+	return i;
+}
+
+int hs_has(const struct hset *s, const uint8_t ip[16])
+{
+	if (memcmp(ip, zero16, 16) == 0)
+		return s->zero;
+	return s->nslot && memcmp(s->slot[hs_pos(s, ip)], ip, 16) == 0;
+}
+
+int hs_add(struct hset *s, const uint8_t ip[16])
+{
+	if (memcmp(ip, zero16, 16) == 0) {
+		if (s->zero)
+			return 0;
+		s->zero = 1;
+		s->n++;
+		return 1;
+	}
+	if (s->nslot) {
+		size_t i = hs_pos(s, ip);
+
+		if (memcmp(s->slot[i], ip, 16) == 0)
+			return 0;
+	}
+	if ((s->n + 1) * 4 > s->nslot * 3 && hs_grow(s) != 0)
+		return -1;
+	memcpy(s->slot[hs_pos(s, ip)], ip, 16);
 	s->n++;
 	return 1;
 }
 
-int vs_drop_before(struct vset *s, int32_t day)
+void hs_each(const struct hset *s, void (*fn)(const uint8_t ip[16], void *arg), void *arg)
 {
-	size_t keep = 0;
-
+	if (s->zero)
+		fn(zero16, arg);
 	for (size_t i = 0; i < s->nslot; i++)
-		if (s->slot[i].day != VS_EMPTY && s->slot[i].day >= day)
-			keep++;
-	if (keep == s->n)
-		return 0;
-	size_t nslot = 1024;
-	while (keep * 10 > nslot * 5)
-		nslot *= 2;
-	return rebuild(s, nslot, day);
-}
-
-void vs_each(const struct vset *s, void (*fn)(const struct vs_key *k, void *arg), void *arg)
-{
-	for (size_t i = 0; i < s->nslot; i++)
-		if (s->slot[i].day != VS_EMPTY)
-			fn(&s->slot[i], arg);
+		if (memcmp(s->slot[i], zero16, 16) != 0)
+			fn(s->slot[i], arg);
 }
 
 static int addr4(const char *s, size_t n, uint8_t out[16])
