@@ -522,7 +522,8 @@ static int load_body(struct cur *c, struct agg *a, struct in_seen *seen)
 	if (a->agents.n > a->lim.agents_max)
 		return -1;
 	for (uint32_t i = 0; i < a->agents.n; i++)
-		agg_agent_classify(a, i);
+		if (agg_agent_classify(a, i) != 0)
+			return -1;
 	if (r_visitors(c, a) != 0 || r_hosts(c, &a->hosts) != 0)
 		return -1;
 	uint64_t nf = r_u64(c);
