@@ -145,11 +145,11 @@ struct agg_node *agg_node_get(struct agg *a, const char *name, size_t len, int c
 	if (a->last_node_i < a->nnodes) {
 		struct agg_node *n = &a->nodes[a->last_node_i];
 
-		if (strlen(n->name) == len && memcmp(n->name, name, len) == 0)
+		if (n->name_len == len && memcmp(n->name, name, len) == 0)
 			return n;
 	}
 	for (uint32_t i = 0; i < a->nnodes; i++) {
-		if (strlen(a->nodes[i].name) == len && memcmp(a->nodes[i].name, name, len) == 0) {
+		if (a->nodes[i].name_len == len && memcmp(a->nodes[i].name, name, len) == 0) {
 			a->last_node_i = i;
 			return &a->nodes[i];
 		}
@@ -159,6 +159,7 @@ struct agg_node *agg_node_get(struct agg *a, const char *name, size_t len, int c
 	struct agg_node *n = &a->nodes[a->nnodes];
 	memset(n, 0, sizeof(*n));
 	memcpy(n->name, name, len);
+	n->name_len = (uint8_t)len;
 	tab_init(&n->paths, a->lim.node_capacity);
 	tab_enable_refs(&n->paths, &a->gens);
 	a->last_node_i = a->nnodes++;
@@ -365,6 +366,40 @@ static struct agg_path *path_info(struct agg *a, const char *p, size_t n,
 	return pc;
 }
 
+/* Counts the visitor (ip, ua) of a line of day d and node nd. */
+static int count_visitor(struct agg *a, struct agg_day *d, struct agg_node *nd,
+			 struct agg_nday *ndd, const struct lf_rec *r, const uint8_t ip[16],
+			 uint32_t ua)
+{
+	int nv = 0;
+
+	if (!d->closed) {
+		/* One lookup says whether the visitor is new to its node and
+		 * whether it is new to the day. */
+		if ((nv = vs_visit(&d->vis, ip, ua, (uint32_t)(nd - a->nodes))) < 0)
+			return -1;
+		if (nv & VS_NEW_NODE) {
+			nd->c.visitors++;
+			ndd->c.visitors++;
+		}
+		if (nv & VS_NEW_DAY) {
+			a->tot.visitors++;
+			d->c.visitors++;
+			a->hours_vis[r->hour]++;
+		}
+	} else {
+		a->late_lines++;
+	}
+	/* A visitor seen before on its day had its address counted then. */
+	if ((d->closed || (nv & VS_NEW_DAY)) && !hs_has(&a->hosts, ip)) {
+		if (a->hosts.n >= a->lim.hosts_max)
+			a->hosts_over++;
+		else if (hs_add(&a->hosts, ip) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int agg_add(struct agg *a, const struct lf_rec *r, const char *node, size_t node_len)
 {
 	if (r->day > a->newest_day) {
@@ -408,33 +443,10 @@ int agg_add(struct agg *a, const struct lf_rec *r, const char *node, size_t node
 		return -1;
 
 	uint8_t ip[16];
-	int nv = 0;
 	if (vs_addr(r->host, r->host_len, ip))
 		a->host_hashed++;
-	if (!d->closed) {
-		/* One lookup says whether the visitor is new to its node and
-		 * whether it is new to the day. */
-		if ((nv = vs_visit(&d->vis, ip, ua, (uint32_t)(nd - a->nodes))) < 0)
-			return -1;
-		if (nv & VS_NEW_NODE) {
-			nd->c.visitors++;
-			ndd->c.visitors++;
-		}
-		if (nv & VS_NEW_DAY) {
-			a->tot.visitors++;
-			d->c.visitors++;
-			a->hours_vis[r->hour]++;
-		}
-	} else {
-		a->late_lines++;
-	}
-	/* A visitor seen before on its day had its address counted then. */
-	if ((d->closed || (nv & VS_NEW_DAY)) && !hs_has(&a->hosts, ip)) {
-		if (a->hosts.n >= a->lim.hosts_max)
-			a->hosts_over++;
-		else if (hs_add(&a->hosts, ip) < 0)
-			return -1;
-	}
+	if (!d->closed)
+		vs_prefetch(&d->vis, ip, ua);
 
 	/* Tables. Each key's position is remembered (by the path's cache
 	 * entry, by the agent's id), so a line mostly adds to entries it
@@ -516,6 +528,9 @@ int agg_add(struct agg *a, const struct lf_rec *r, const char *node, size_t node
 			 r->ua_len, r->bytes, 0) != 0)
 			return -1;
 	}
+	/* The visitor last: its slot was fetched meanwhile. */
+	if (count_visitor(a, d, nd, ndd, r, ip, ua) != 0)
+		return -1;
 	if (pc->rel) {
 		struct tab_ref *rg = &pr[AR_G][PT_RELEASES], *rd = &pr[AR_D][PT_RELEASES];
 		char key[600];

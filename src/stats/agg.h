@@ -54,6 +54,7 @@ struct agg_nday {
 
 struct agg_node {
 	char name[65];
+	uint8_t name_len;
 	struct agg_counts c;
 	struct agg_nday *days; /* sorted by day */
 	uint32_t ndays, adays;

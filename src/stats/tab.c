@@ -236,20 +236,15 @@ int tab_add(struct tab *t, uint64_t h, const char *key, size_t klen, uint64_t re
 	return 0;
 }
 
-int tab_add_ref(struct tab *t, struct tab_ref *r, uint64_t h, const char *key, size_t klen,
-		uint64_t req, uint64_t bytes, uint64_t ok)
+int tab_add_remember(struct tab *t, struct tab_ref *r, uint64_t h, const char *key,
+		     size_t klen, uint64_t req, uint64_t bytes, uint64_t ok)
 {
-	struct tab_ent *e;
+	struct tab_ent *e = klen <= TAB_KEY_MAX ? tab_find(t, h, key, klen) : NULL;
 
-	if (tab_ref_valid(t, r)) {
-		e = &t->ent[r->idx];
-	} else {
-		e = klen <= TAB_KEY_MAX ? tab_find(t, h, key, klen) : NULL;
-		if (!e && !(e = insert(t, h, key, klen)))
-			return -1;
-		r->gen = t->gen;
-		r->idx = (uint32_t)(e - t->ent);
-	}
+	if (!e && !(e = insert(t, h, key, klen)))
+		return -1;
+	r->gen = t->gen;
+	r->idx = (uint32_t)(e - t->ent);
 	e->req += req;
 	e->bytes += bytes;
 	e->ok += ok;

@@ -82,11 +82,26 @@ static inline int tab_ref_valid(const struct tab *t, const struct tab_ref *r)
 	return t->gen && r->gen == t->gen;
 }
 
+/* As tab_add(), and sets *r to the key's entry. */
+int tab_add_remember(struct tab *t, struct tab_ref *r, uint64_t h, const char *key,
+		     size_t klen, uint64_t req, uint64_t bytes, uint64_t ok);
+
 /* As tab_add(), through *r: when *r is valid for t the entry is counted
  * directly (key and h are not read; key may be NULL); otherwise the key
  * is looked up or inserted and *r set to it. */
-int tab_add_ref(struct tab *t, struct tab_ref *r, uint64_t h, const char *key, size_t klen,
-		uint64_t req, uint64_t bytes, uint64_t ok);
+static inline int tab_add_ref(struct tab *t, struct tab_ref *r, uint64_t h, const char *key,
+			      size_t klen, uint64_t req, uint64_t bytes, uint64_t ok)
+{
+	if (!tab_ref_valid(t, r))
+		return tab_add_remember(t, r, h, key, klen, req, bytes, ok);
+	struct tab_ent *e = &t->ent[r->idx];
+	e->req += req;
+	e->bytes += bytes;
+	e->ok += ok;
+	t->req += req;
+	t->bytes += bytes;
+	return 0;
+}
 
 /* Adds a whole entry with its own error (merging, loading state). */
 int tab_add_ent(struct tab *t, const char *key, size_t klen, uint64_t req, uint64_t bytes,

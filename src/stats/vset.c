@@ -10,24 +10,9 @@
 
 #include "stats/tab.h"
 
-static inline uint64_t mix(uint64_t a, uint64_t b, uint64_t c)
-{
-	uint64_t h = (a * 0x9E3779B97F4A7C15ULL) ^ (b * 0xc2b2ae3d27d4eb4fULL) ^
-		     (c * 0x165667b19e3779f9ULL);
-
-	h ^= h >> 32;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 29;
-	return h;
-}
-
 static inline uint64_t ip_hash(const uint8_t ip[16], uint32_t ua)
 {
-	uint64_t a, b;
-
-	memcpy(&a, ip, 8);
-	memcpy(&b, ip + 8, 8);
-	return mix(a, b, ua);
+	return vs_hash(ip, ua);
 }
 
 void vs_init(struct vset *s)
@@ -183,25 +168,38 @@ void hs_each(const struct hset *s, void (*fn)(const uint8_t ip[16], void *arg), 
 			fn(s->slot[i], arg);
 }
 
+static inline int digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* A dotted quad (1 to 3 digits per part, each at most 255). */
 static int addr4(const char *s, size_t n, uint8_t out[16])
 {
-	unsigned part = 0, val = 0, digits = 0;
+	const char *e = s + n;
+	uint8_t b[4];
 
+	for (int k = 0; k < 4; k++) {
+		if (s == e || !digit(*s))
+			return -1;
+		unsigned v = (unsigned)(*s++ - '0');
+		for (int i = 0; i < 2 && s < e && digit(*s); i++)
+			v = v * 10 + (unsigned)(*s++ - '0');
+		if (v > 255)
+			return -1;
+		b[k] = (uint8_t)v;
+		if (k < 3) {
+			if (s == e || *s != '.')
+				return -1;
+			s++;
+		}
+	}
+	if (s != e)
+		return -1;
 	memset(out, 0, 10);
 	out[10] = out[11] = 0xff;
-	for (size_t i = 0; i <= n; i++) {
-		if (i == n || s[i] == '.') {
-			if (!digits || val > 255 || part > 3)
-				return -1;
-			out[12 + part++] = (uint8_t)val;
-			val = digits = 0;
-			continue;
-		}
-		if (s[i] < '0' || s[i] > '9' || ++digits > 3)
-			return -1;
-		val = val * 10 + (unsigned)(s[i] - '0');
-	}
-	return part == 4 ? 0 : -1;
+	memcpy(out + 12, b, 4);
+	return 0;
 }
 
 int vs_addr(const char *s, size_t n, uint8_t out[16])

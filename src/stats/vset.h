@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Nodes are numbered below this (agg_limits.nodes_max is smaller). */
 #define VS_NODES_MAX 0xffffu
@@ -43,6 +44,29 @@ struct vset {
 /* vs_visit() result bits */
 #define VS_NEW_NODE 1 /* first sighting of the visitor on this node */
 #define VS_NEW_DAY 2  /* first sighting of the visitor on any node */
+
+/* The home slot's hash of visitor (ip, ua). */
+static inline uint64_t vs_hash(const uint8_t ip[16], uint32_t ua)
+{
+	uint64_t a, b, h;
+
+	memcpy(&a, ip, 8);
+	memcpy(&b, ip + 8, 8);
+	h = (a * 0x9E3779B97F4A7C15ULL) ^ (b * 0xc2b2ae3d27d4eb4fULL) ^
+	    ((uint64_t)ua * 0x165667b19e3779f9ULL);
+	h ^= h >> 32;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 29;
+	return h;
+}
+
+/* Starts loading the home slot of (ip, ua) into the cache, so that a
+ * vs_visit() a little later finds it there. */
+static inline void vs_prefetch(const struct vset *s, const uint8_t ip[16], uint32_t ua)
+{
+	if (s->nslot)
+		__builtin_prefetch(&s->slot[vs_hash(ip, ua) & (s->nslot - 1)]);
+}
 
 void vs_init(struct vset *s);
 void vs_free(struct vset *s);
