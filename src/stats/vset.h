@@ -46,7 +46,7 @@ struct vset {
 #define VS_NEW_DAY 2  /* first sighting of the visitor on any node */
 
 /* The home slot's hash of visitor (ip, ua). */
-static inline uint64_t vs_hash(const uint8_t ip[16], uint32_t ua)
+static inline __attribute__((always_inline)) uint64_t vs_hash(const uint8_t ip[16], uint32_t ua)
 {
 	uint64_t a, b, h;
 
@@ -61,8 +61,9 @@ static inline uint64_t vs_hash(const uint8_t ip[16], uint32_t ua)
 }
 
 /* Starts loading the home slot of (ip, ua) into the cache, so that a
- * vs_visit() a little later finds it there. */
-static inline void vs_prefetch(const struct vset *s, const uint8_t ip[16], uint32_t ua)
+ * vs_visit() a little later finds it there. (Inlined early: as a call of
+ * its own, the compiler would find it without effect and drop it.) */
+static inline __attribute__((always_inline)) void vs_prefetch(const struct vset *s, const uint8_t ip[16], uint32_t ua)
 {
 	if (s->nslot)
 		__builtin_prefetch(&s->slot[vs_hash(ip, ua) & (s->nslot - 1)]);
