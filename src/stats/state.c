@@ -105,20 +105,21 @@ struct vis_w {
 	uint64_t n;
 };
 
-static void count_vis(const struct vs_ent *e, void *arg)
+static void count_vis(const uint8_t ip[16], const struct vs_ent *e, void *arg)
 {
 	struct vis_w *w = arg;
 
+	(void)ip;
 	w->n += (e->flags & VS_FIRST) ? 2 : 1;
 }
 
-static void w_vis(const struct vs_ent *e, void *arg)
+static void w_vis(const uint8_t ip[16], const struct vs_ent *e, void *arg)
 {
 	struct vis_w *w = arg;
 	struct st_vkey k;
 
 	memset(&k, 0, sizeof(k));
-	memcpy(k.ip, e->ip, 16);
+	memcpy(k.ip, ip, 16);
 	k.day = w->day;
 	k.ua = e->ua;
 	k.node = e->node;

@@ -10,9 +10,17 @@
 
 #include "stats/tab.h"
 
-static inline uint64_t ip_hash(const uint8_t ip[16], uint32_t ua)
+static inline uint64_t ip_hash(const uint8_t ip[16])
 {
-	return vs_hash(ip, ua);
+	uint64_t a, b;
+
+	memcpy(&a, ip, 8);
+	memcpy(&b, ip + 8, 8);
+	a = (a * 0x9E3779B97F4A7C15ULL) ^ (b * 0xc2b2ae3d27d4eb4fULL);
+	a ^= a >> 32;
+	a *= 0xc4ceb9fe1a85ec53ULL;
+	a ^= a >> 29;
+	return a;
 }
 
 void vs_init(struct vset *s)
@@ -23,7 +31,14 @@ void vs_init(struct vset *s)
 void vs_free(struct vset *s)
 {
 	free(s->slot);
+	free(s->lng);
+	free(s->lslot);
 	memset(s, 0, sizeof(*s));
+}
+
+static inline uint64_t ent_hash(const struct vs_ent *e)
+{
+	return vs_hash(e->addr, e->flags & VS_LONG, e->ua);
 }
 
 /* Doubles the table (or makes the first one). Linear probing without
@@ -41,7 +56,7 @@ static int vs_grow(struct vset *s)
 
 		if (!(e->flags & VS_USED))
 			continue;
-		size_t k = ip_hash(e->ip, e->ua) & (nslot - 1);
+		size_t k = ent_hash(e) & (nslot - 1);
 		while (ns[k].flags & VS_USED)
 			k = (k + 1) & (nslot - 1);
 		ns[k] = *e;
@@ -52,11 +67,65 @@ static int vs_grow(struct vset *s)
 	return 0;
 }
 
+/* The number of a long address (numbered now when new), or -1 when
+ * memory ran out. */
+static int64_t long_id(struct vset *s, const uint8_t ip[16])
+{
+	if ((s->nlong + 1) * 4 > s->nlslot * 3) {
+		uint32_t n = s->nlslot ? s->nlslot * 2 : 256;
+		uint32_t *ns = calloc(n, sizeof(*ns));
+
+		if (!ns)
+			return -1;
+		for (uint32_t i = 0; i < s->nlong; i++) {
+			uint32_t k = (uint32_t)ip_hash(s->lng[i]) & (n - 1);
+
+			while (ns[k])
+				k = (k + 1) & (n - 1);
+			ns[k] = i + 1;
+		}
+		free(s->lslot);
+		s->lslot = ns;
+		s->nlslot = n;
+	}
+	uint32_t k = (uint32_t)ip_hash(ip) & (s->nlslot - 1);
+	for (; s->lslot[k]; k = (k + 1) & (s->nlslot - 1))
+		if (memcmp(s->lng[s->lslot[k] - 1], ip, 16) == 0)
+			return s->lslot[k] - 1;
+	if (s->nlong == UINT32_MAX - 1)
+		return -1;
+	if (s->nlong == s->along) {
+		uint32_t na = s->along ? s->along * 2 : 64;
+		uint8_t (*nl)[16] = realloc(s->lng, (size_t)na * sizeof(*nl));
+
+		if (!nl)
+			return -1;
+		s->lng = nl;
+		s->along = na;
+	}
+	memcpy(s->lng[s->nlong], ip, 16);
+	s->lslot[k] = ++s->nlong;
+	return s->nlong - 1;
+}
+
 int vs_visit(struct vset *s, const uint8_t ip[16], uint32_t ua, uint32_t node)
 {
+	uint32_t addr;
+	uint16_t lng = 0;
+
+	if (vs_is_v4(ip)) {
+		memcpy(&addr, ip + 12, 4);
+	} else {
+		int64_t id = long_id(s, ip);
+
+		if (id < 0)
+			return -1;
+		addr = (uint32_t)id;
+		lng = VS_LONG;
+	}
 	if ((s->n + 1) * 4 > s->nslot * 3 && vs_grow(s) != 0)
 		return -1;
-	size_t m = s->nslot - 1, i = ip_hash(ip, ua) & m;
+	size_t m = s->nslot - 1, i = vs_hash(addr, lng, ua) & m;
 	int seen = 0;
 
 	for (;; i = (i + 1) & m) {
@@ -64,26 +133,38 @@ int vs_visit(struct vset *s, const uint8_t ip[16], uint32_t ua, uint32_t node)
 
 		if (!(e->flags & VS_USED))
 			break;
-		if (e->ua == ua && memcmp(e->ip, ip, 16) == 0) {
+		if (e->addr == addr && e->ua == ua && (e->flags & VS_LONG) == lng) {
 			if (e->node == node)
 				return 0;
 			seen = 1;
 		}
 	}
 	struct vs_ent *e = &s->slot[i];
-	memcpy(e->ip, ip, 16);
+	e->addr = addr;
 	e->ua = ua;
 	e->node = (uint16_t)node;
-	e->flags = (uint16_t)(VS_USED | (seen ? 0 : VS_FIRST));
+	e->flags = (uint16_t)(VS_USED | lng | (seen ? 0 : VS_FIRST));
 	s->n++;
 	return VS_NEW_NODE | (seen ? 0 : VS_NEW_DAY);
 }
 
-void vs_each(const struct vset *s, void (*fn)(const struct vs_ent *e, void *arg), void *arg)
+void vs_each(const struct vset *s,
+	     void (*fn)(const uint8_t ip[16], const struct vs_ent *e, void *arg), void *arg)
 {
-	for (size_t i = 0; i < s->nslot; i++)
-		if (s->slot[i].flags & VS_USED)
-			fn(&s->slot[i], arg);
+	uint8_t ip[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	for (size_t i = 0; i < s->nslot; i++) {
+		const struct vs_ent *e = &s->slot[i];
+
+		if (!(e->flags & VS_USED))
+			continue;
+		if (e->flags & VS_LONG) {
+			fn(s->lng[e->addr], e, arg);
+		} else {
+			memcpy(ip + 12, &e->addr, 4);
+			fn(ip, e, arg);
+		}
+	}
 }
 
 static const uint8_t zero16[16];
@@ -109,7 +190,7 @@ static int hs_grow(struct hset *s)
 	for (size_t i = 0; i < s->nslot; i++) {
 		if (memcmp(s->slot[i], zero16, 16) == 0)
 			continue;
-		size_t k = ip_hash(s->slot[i], 0) & (nslot - 1);
+		size_t k = ip_hash(s->slot[i]) & (nslot - 1);
 		while (memcmp(ns[k], zero16, 16) != 0)
 			k = (k + 1) & (nslot - 1);
 		memcpy(ns[k], s->slot[i], 16);
@@ -123,7 +204,7 @@ static int hs_grow(struct hset *s)
 /* The slot of ip, or of the free slot where it would go. */
 static size_t hs_pos(const struct hset *s, const uint8_t ip[16])
 {
-	size_t m = s->nslot - 1, i = ip_hash(ip, 0) & m;
+	size_t m = s->nslot - 1, i = ip_hash(ip) & m;
 
 	while (memcmp(s->slot[i], ip, 16) != 0 && memcmp(s->slot[i], zero16, 16) != 0)
 		i = (i + 1) & m;

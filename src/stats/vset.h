@@ -2,13 +2,15 @@
  * vset.h - exact sets of visitors and of client addresses.
  *
  * A visitor set holds one day's visitors: entries (client address, agent
- * id, node) of 24 bytes, kept whole (no hash decides membership). The
- * probe position depends on the address and agent only, so the entries
- * of one visitor on several nodes lie on one probe run: one lookup tells
- * whether the visitor is new to its node and whether it is new to the
- * day (GoAccess's definition of a visitor: address + date + User-Agent).
- * The day is not in the key: the aggregator keeps a set per open day and
- * frees it when the day closes.
+ * id, node) of 12 bytes, kept whole (no hash decides membership). An IPv4
+ * address is in the entry itself; any other address (IPv6, a name) is
+ * numbered by the set in order of arrival and the entry holds its number.
+ * The probe position depends on the address and agent only, so the
+ * entries of one visitor on several nodes lie on one probe run: one
+ * lookup tells whether the visitor is new to its node and whether it is
+ * new to the day (GoAccess's definition of a visitor: address + date +
+ * User-Agent). The day is not in the key: the aggregator keeps a set per
+ * open day and frees it when the day closes.
  *
  * An address set holds distinct 16-byte client addresses (vs_addr()).
  *
@@ -28,9 +30,10 @@
 /* vs_ent.flags */
 #define VS_USED 1u  /* the slot holds an entry */
 #define VS_FIRST 2u /* the visitor's first entry of the day (any node) */
+#define VS_LONG 4u  /* addr numbers one of the set's other addresses */
 
 struct vs_ent {
-	uint8_t ip[16];
+	uint32_t addr; /* IPv4 address (network order), or a number (VS_LONG) */
 	uint32_t ua;
 	uint16_t node;
 	uint16_t flags;
@@ -39,34 +42,50 @@ struct vs_ent {
 struct vset {
 	struct vs_ent *slot;
 	size_t n, nslot;
+	uint8_t (*lng)[16]; /* the addresses other than IPv4, by number */
+	uint32_t nlong, along;
+	uint32_t *lslot;    /* number + 1 (0: free), by the address's hash */
+	uint32_t nlslot;
 };
 
 /* vs_visit() result bits */
 #define VS_NEW_NODE 1 /* first sighting of the visitor on this node */
 #define VS_NEW_DAY 2  /* first sighting of the visitor on any node */
 
-/* The home slot's hash of visitor (ip, ua). */
-static inline __attribute__((always_inline)) uint64_t vs_hash(const uint8_t ip[16], uint32_t ua)
+/* An IPv4 address as vs_addr() gives it (v4-mapped IPv6). */
+static inline int vs_is_v4(const uint8_t ip[16])
 {
-	uint64_t a, b, h;
+	static const uint8_t pre[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
-	memcpy(&a, ip, 8);
-	memcpy(&b, ip + 8, 8);
-	h = (a * 0x9E3779B97F4A7C15ULL) ^ (b * 0xc2b2ae3d27d4eb4fULL) ^
-	    ((uint64_t)ua * 0x165667b19e3779f9ULL);
+	return memcmp(ip, pre, 12) == 0;
+}
+
+/* The home slot's hash of an entry's (addr, long, ua). */
+static inline __attribute__((always_inline)) uint64_t vs_hash(uint32_t addr, unsigned lng,
+							      uint32_t ua)
+{
+	uint64_t h = ((uint64_t)addr << 32 | ua) * 0x9E3779B97F4A7C15ULL;
+
+	h ^= (uint64_t)lng * 0xc2b2ae3d27d4eb4fULL;
 	h ^= h >> 32;
 	h *= 0xc4ceb9fe1a85ec53ULL;
 	h ^= h >> 29;
 	return h;
 }
 
-/* Starts loading the home slot of (ip, ua) into the cache, so that a
- * vs_visit() a little later finds it there. (Inlined early: as a call of
- * its own, the compiler would find it without effect and drop it.) */
-static inline __attribute__((always_inline)) void vs_prefetch(const struct vset *s, const uint8_t ip[16], uint32_t ua)
+/* Starts loading the home slot of an IPv4 visitor (ip, ua) into the
+ * cache, so that a vs_visit() a little later finds it there. (Inlined
+ * early: as a call of its own, the compiler would find it without effect
+ * and drop it.) */
+static inline __attribute__((always_inline)) void vs_prefetch(const struct vset *s,
+							       const uint8_t ip[16], uint32_t ua)
 {
-	if (s->nslot)
-		__builtin_prefetch(&s->slot[vs_hash(ip, ua) & (s->nslot - 1)]);
+	uint32_t v4;
+
+	if (s->nslot && vs_is_v4(ip)) {
+		memcpy(&v4, ip + 12, 4);
+		__builtin_prefetch(&s->slot[vs_hash(v4, 0, ua) & (s->nslot - 1)]);
+	}
 }
 
 void vs_init(struct vset *s);
@@ -75,8 +94,9 @@ void vs_free(struct vset *s);
  * VS_NEW_* bits that apply (0: seen before on this node), or -1 when
  * memory ran out (nothing recorded). */
 int vs_visit(struct vset *s, const uint8_t ip[16], uint32_t ua, uint32_t node);
-/* Calls fn for each entry (state file). */
-void vs_each(const struct vset *s, void (*fn)(const struct vs_ent *e, void *arg), void *arg);
+/* Calls fn for each entry with its full address (state file). */
+void vs_each(const struct vset *s,
+	     void (*fn)(const uint8_t ip[16], const struct vs_ent *e, void *arg), void *arg);
 
 struct hset {
 	uint8_t (*slot)[16]; /* all zero: free (the zero address is `zero`) */
