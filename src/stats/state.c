@@ -388,9 +388,8 @@ static int r_tab(struct cur *c, struct tab *t)
 	return c->bad ? -1 : 0;
 }
 
-/* The visitors go into the sets of their (open) days; the entries of
- * node ST_NODE_ALL follow from the others. */
-static int r_visitors(struct cur *c, struct agg *a)
+/* Reads a count and that many keys, calling fn on each (0 or -1). */
+static int r_keys(struct cur *c, struct agg *a, int (*fn)(struct agg *a, const struct st_vkey *k))
 {
 	uint64_t n = r_u64(c);
 
@@ -403,34 +402,27 @@ static int r_visitors(struct cur *c, struct agg *a)
 
 		memcpy(&k, c->p, sizeof(k));
 		c->p += sizeof(k);
-		if (k.node == ST_NODE_ALL)
-			continue;
-		struct agg_day *d = agg_day_get(a, k.day, 0);
-		if (!d || k.node >= a->nnodes)
-			return -1;
-		if (!d->closed && vs_visit(&d->vis, k.ip, k.ua, k.node) < 0)
+		if (fn(a, &k) != 0)
 			return -1;
 	}
 	return 0;
 }
 
-static int r_hosts(struct cur *c, struct hset *s)
+/* A visitor goes into the set of its (open) day; the entries of node
+ * ST_NODE_ALL follow from the others. */
+static int load_visitor(struct agg *a, const struct st_vkey *k)
 {
-	uint64_t n = r_u64(c);
-
-	if (c->bad || n > (uint64_t)(c->end - c->p) / sizeof(struct st_vkey)) {
-		c->bad = 1;
+	if (k->node == ST_NODE_ALL)
+		return 0;
+	struct agg_day *d = agg_day_get(a, k->day, 0);
+	if (!d || k->node >= a->nnodes)
 		return -1;
-	}
-	for (uint64_t i = 0; i < n; i++) {
-		struct st_vkey k;
+	return !d->closed && vs_visit(&d->vis, k->ip, k->ua, k->node) < 0 ? -1 : 0;
+}
 
-		memcpy(&k, c->p, sizeof(k));
-		c->p += sizeof(k);
-		if (hs_add(s, k.ip) < 0)
-			return -1;
-	}
-	return 0;
+static int load_host(struct agg *a, const struct st_vkey *k)
+{
+	return hs_add(&a->hosts, k->ip) < 0 ? -1 : 0;
 }
 
 static int load_body(struct cur *c, struct agg *a, struct in_seen *seen)
@@ -525,7 +517,7 @@ static int load_body(struct cur *c, struct agg *a, struct in_seen *seen)
 	for (uint32_t i = 0; i < a->agents.n; i++)
 		if (agg_agent_classify(a, i) != 0)
 			return -1;
-	if (r_visitors(c, a) != 0 || r_hosts(c, &a->hosts) != 0)
+	if (r_keys(c, a, load_visitor) != 0 || r_keys(c, a, load_host) != 0)
 		return -1;
 	uint64_t nf = r_u64(c);
 	if (c->bad || nf > 100000000)

@@ -228,11 +228,7 @@ int tab_add(struct tab *t, uint64_t h, const char *key, size_t klen, uint64_t re
 
 	if (!e && !(e = insert(t, h, key, klen)))
 		return -1;
-	e->req += req;
-	e->bytes += bytes;
-	e->ok += ok;
-	t->req += req;
-	t->bytes += bytes;
+	tab_count(t, e, req, bytes, ok);
 	return 0;
 }
 
@@ -245,11 +241,7 @@ int tab_add_remember(struct tab *t, struct tab_ref *r, uint64_t h, const char *k
 		return -1;
 	r->gen = t->gen;
 	r->idx = (uint32_t)(e - t->ent);
-	e->req += req;
-	e->bytes += bytes;
-	e->ok += ok;
-	t->req += req;
-	t->bytes += bytes;
+	tab_count(t, e, req, bytes, ok);
 	return 0;
 }
 

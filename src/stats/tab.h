@@ -82,6 +82,17 @@ static inline int tab_ref_valid(const struct tab *t, const struct tab_ref *r)
 	return t->gen && r->gen == t->gen;
 }
 
+/* Adds req, bytes and ok to entry e of t. */
+static inline void tab_count(struct tab *t, struct tab_ent *e, uint64_t req, uint64_t bytes,
+			     uint64_t ok)
+{
+	e->req += req;
+	e->bytes += bytes;
+	e->ok += ok;
+	t->req += req;
+	t->bytes += bytes;
+}
+
 /* As tab_add(), and sets *r to the key's entry. */
 int tab_add_remember(struct tab *t, struct tab_ref *r, uint64_t h, const char *key,
 		     size_t klen, uint64_t req, uint64_t bytes, uint64_t ok);
@@ -94,12 +105,7 @@ static inline int tab_add_ref(struct tab *t, struct tab_ref *r, uint64_t h, cons
 {
 	if (!tab_ref_valid(t, r))
 		return tab_add_remember(t, r, h, key, klen, req, bytes, ok);
-	struct tab_ent *e = &t->ent[r->idx];
-	e->req += req;
-	e->bytes += bytes;
-	e->ok += ok;
-	t->req += req;
-	t->bytes += bytes;
+	tab_count(t, &t->ent[r->idx], req, bytes, ok);
 	return 0;
 }
 
