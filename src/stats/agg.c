@@ -7,6 +7,7 @@
 #include "stats/agg.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,15 +49,18 @@ int agg_init(struct agg *a, const struct agg_limits *lim, const struct rl_set *r
 	a->rel = *rel;
 	a->have = have;
 	a->newest_day = INT32_MIN;
-	for (int t = 0; t < T__COUNT; t++)
+	for (int t = 0; t < T__COUNT; t++) {
 		tab_init(&a->tabs[t], lim->capacity);
+		tab_enable_refs(&a->tabs[t], &a->gens);
+	}
 	tab_init(&a->agents, lim->agents_max);
-	vs_init(&a->vis);
-	vs_init(&a->hosts);
+	hs_init(&a->hosts);
+	/* Visitor entries number their node in 16 bits. */
+	if (a->lim.nodes_max >= VS_NODES_MAX)
+		a->lim.nodes_max = VS_NODES_MAX - 1;
 	a->nodes = calloc(lim->nodes_max, sizeof(*a->nodes));
-	a->agent_info = calloc(lim->agents_max, sizeof(*a->agent_info));
-	a->norel = calloc(AGG_NOREL, sizeof(*a->norel));
-	if (!a->nodes || !a->agent_info || !a->norel) {
+	a->pcache = calloc(AGG_PCACHE, sizeof(*a->pcache));
+	if (!a->nodes || !a->pcache) {
 		agg_free(a);
 		return -1;
 	}
@@ -67,6 +71,7 @@ static void day_free(struct agg_day *d)
 {
 	for (int t = 0; t < T__COUNT; t++)
 		tab_free(&d->tabs[t]);
+	vs_free(&d->vis);
 	free(d);
 }
 
@@ -84,9 +89,8 @@ void agg_free(struct agg *a)
 		tab_free(&a->tabs[t]);
 	tab_free(&a->agents);
 	free(a->agent_info);
-	free(a->norel);
-	vs_free(&a->vis);
-	vs_free(&a->hosts);
+	free(a->pcache);
+	hs_free(&a->hosts);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -123,8 +127,10 @@ struct agg_day *agg_day_get(struct agg *a, int32_t day, int create)
 		return NULL;
 	d->day = day;
 	d->date = lf_date_of_day(day);
-	for (int t = 0; t < T__COUNT; t++)
+	for (int t = 0; t < T__COUNT; t++) {
 		tab_init(&d->tabs[t], a->lim.day_capacity);
+		tab_enable_refs(&d->tabs[t], &a->gens);
+	}
 	memmove(&a->days[lo + 1], &a->days[lo], (a->ndays - lo) * sizeof(*a->days));
 	a->days[lo] = d;
 	a->ndays++;
@@ -139,11 +145,11 @@ struct agg_node *agg_node_get(struct agg *a, const char *name, size_t len, int c
 	if (a->last_node_i < a->nnodes) {
 		struct agg_node *n = &a->nodes[a->last_node_i];
 
-		if (strlen(n->name) == len && memcmp(n->name, name, len) == 0)
+		if (n->name_len == len && memcmp(n->name, name, len) == 0)
 			return n;
 	}
 	for (uint32_t i = 0; i < a->nnodes; i++) {
-		if (strlen(a->nodes[i].name) == len && memcmp(a->nodes[i].name, name, len) == 0) {
+		if (a->nodes[i].name_len == len && memcmp(a->nodes[i].name, name, len) == 0) {
 			a->last_node_i = i;
 			return &a->nodes[i];
 		}
@@ -153,7 +159,9 @@ struct agg_node *agg_node_get(struct agg *a, const char *name, size_t len, int c
 	struct agg_node *n = &a->nodes[a->nnodes];
 	memset(n, 0, sizeof(*n));
 	memcpy(n->name, name, len);
+	n->name_len = (uint8_t)len;
 	tab_init(&n->paths, a->lim.node_capacity);
+	tab_enable_refs(&n->paths, &a->gens);
 	a->last_node_i = a->nnodes++;
 	return n;
 }
@@ -205,9 +213,10 @@ int agg_close_old(struct agg *a)
 		for (int t = 0; t < T__COUNT; t++)
 			if (tab_prune(&d->tabs[t], a->lim.day_top) != 0)
 				return -1;
+		vs_free(&d->vis);
 		d->closed = 1;
 	}
-	return vs_drop_before(&a->vis, cutoff);
+	return 0;
 }
 
 static inline int is_page(const char *p, size_t n)
@@ -247,19 +256,23 @@ static inline void count(struct agg_counts *c, const struct lf_rec *r, int page)
 		c->not_found++;
 }
 
-/* Adds to the overall table and the day's. */
-static int add2(struct agg *a, struct agg_day *d, int t, uint64_t h, const char *k, size_t n,
-		uint64_t bytes, uint64_t ok)
+/* Adds to the overall table and the day's, through the refs rg and rd
+ * (see tab_add_ref()). */
+static int add2(struct agg *a, struct agg_day *d, int t, struct tab_ref *rg, struct tab_ref *rd,
+		uint64_t h, const char *k, size_t n, uint64_t bytes, uint64_t ok)
 {
-	if (tab_add(&a->tabs[t], h, k, n, 1, bytes, ok) != 0)
+	if (tab_add_ref(&a->tabs[t], rg, h, k, n, 1, bytes, ok) != 0)
 		return -1;
-	return tab_add(&d->tabs[t], h, k, n, 1, bytes, ok);
+	return tab_add_ref(&d->tabs[t], rd, h, k, n, 1, bytes, ok);
 }
 
-static int add_str(struct agg *a, struct agg_day *d, int t, uint64_t h, const char *s,
-		   uint64_t bytes)
+/* The same without a remembered position. */
+static int add2_once(struct agg *a, struct agg_day *d, int t, uint64_t h, const char *k,
+		     size_t n, uint64_t bytes)
 {
-	return add2(a, d, t, h, s, strlen(s), bytes, 0);
+	struct tab_ref rg = { 0, 0 }, rd = { 0, 0 };
+
+	return add2(a, d, t, &rg, &rd, h, k, n, bytes, 0);
 }
 
 static uint64_t str_hash(const char *s)
@@ -267,12 +280,25 @@ static uint64_t str_hash(const char *s)
 	return s ? tab_hash(s, strlen(s)) : 0;
 }
 
-void agg_agent_classify(struct agg *a, uint32_t i)
+int agg_agent_classify(struct agg *a, uint32_t i)
 {
+	if (i >= a->nagent_info) {
+		uint32_t na = a->nagent_info ? a->nagent_info : 64;
+
+		while (na <= i)
+			na *= 2;
+		struct agg_agent *g = realloc(a->agent_info, na * sizeof(*g));
+		if (!g)
+			return -1;
+		memset(g + a->nagent_info, 0, (na - a->nagent_info) * sizeof(*g));
+		a->agent_info = g;
+		a->nagent_info = na;
+	}
 	const struct tab_ent *e = &a->agents.ent[i];
 	struct agg_agent *g = &a->agent_info[i];
 	struct ag_info ai;
 
+	memset(g, 0, sizeof(*g));
 	ag_classify(tab_key(&a->agents, e), e->klen, &ai);
 	g->cls = (uint8_t)ai.cls;
 	g->name = ai.name;
@@ -281,34 +307,97 @@ void agg_agent_classify(struct agg *a, uint32_t i)
 	g->h_class = str_hash(ag_class_name(ai.cls));
 	g->h_name = str_hash(ai.name);
 	g->h_os = str_hash(ai.os);
+	return 0;
 }
 
-/* The exact id of an agent string, classifying it the first time. */
-static uint32_t agent_id(struct agg *a, const char *ua, size_t n, const struct agg_agent **info)
+/* The exact id of an agent string in *id, classifying it the first time;
+ * *info is its classification, or NULL when no exact id was left (a hash
+ * stands in then, and the report says so). Returns 0 or -1 (memory). */
+static int agent_id(struct agg *a, const char *ua, size_t n, uint32_t *id,
+		    struct agg_agent **info)
 {
-	static const struct agg_agent unknown = { AG_OTHER, NULL, NULL, 0, 0, 0, 0 };
 	uint64_t h = tab_hash(ua, n);
 	struct tab_ent *e = tab_find(&a->agents, h, ua, n);
+	uint32_t i;
 
-	if (!e && a->agents.n < a->lim.agents_max && n <= TAB_KEY_MAX) {
-		uint32_t i = a->agents.n;
-
-		if (tab_add(&a->agents, h, ua, n, 1, 0, 0) == 0) {
-			agg_agent_classify(a, i);
-			*info = &a->agent_info[i];
-			return i;
-		}
-	}
 	if (e) {
 		e->req++;
-		uint32_t i = (uint32_t)(e - a->agents.ent);
-		*info = &a->agent_info[i];
-		return i;
+		i = (uint32_t)(e - a->agents.ent);
+	} else if (a->agents.n < a->lim.agents_max && n <= TAB_KEY_MAX) {
+		i = a->agents.n;
+		if (tab_add(&a->agents, h, ua, n, 1, 0, 0) != 0 || agg_agent_classify(a, i) != 0)
+			return -1;
+	} else {
+		a->agent_overflow++;
+		*info = NULL;
+		*id = 0x80000000u | (uint32_t)(h >> 33);
+		return 0;
 	}
-	/* No exact id left: a hash stands in (the report says so). */
-	a->agent_overflow++;
-	*info = &unknown;
-	return 0x80000000u | (uint32_t)(h >> 33);
+	*info = &a->agent_info[i];
+	*id = i;
+	return 0;
+}
+
+/* The facts of path p (n bytes): from the cache when it holds the path,
+ * else derived (and cached when the path fits). */
+static struct agg_path *path_info(struct agg *a, const char *p, size_t n,
+				  struct agg_path *scratch)
+{
+	uint64_t h = tab_hash(p, n);
+	struct agg_path *pc = scratch;
+
+	if (n > 0 && n <= AGG_PC_KEY) {
+		pc = &a->pcache[h & (AGG_PCACHE - 1)];
+		if (pc->len == n && pc->hash == h && memcmp(pc->key, p, n) == 0)
+			return pc;
+		memcpy(pc->key, p, n);
+		p = pc->key; /* the match below points into the entry */
+	}
+	memset(pc, 0, offsetof(struct agg_path, key));
+	pc->hash = h;
+	pc->len = (uint32_t)n;
+	pc->page = (uint8_t)is_page(p, n);
+	size_t dl = n;
+	while (dl > 0 && p[dl - 1] != '/')
+		dl--;
+	pc->dir_len = (uint32_t)dl;
+	pc->dir_hash = dl ? tab_hash(p, dl) : 0;
+	pc->rel = (uint8_t)(a->rel.n && rl_match(&a->rel, p, n, &pc->m));
+	return pc;
+}
+
+/* Counts the visitor (ip, ua) of a line of day d and node nd. */
+static int count_visitor(struct agg *a, struct agg_day *d, struct agg_node *nd,
+			 struct agg_nday *ndd, const struct lf_rec *r, const uint8_t ip[16],
+			 uint32_t ua)
+{
+	int nv = 0;
+
+	if (!d->closed) {
+		/* One lookup says whether the visitor is new to its node and
+		 * whether it is new to the day. */
+		if ((nv = vs_visit(&d->vis, ip, ua, (uint32_t)(nd - a->nodes))) < 0)
+			return -1;
+		if (nv & VS_NEW_NODE) {
+			nd->c.visitors++;
+			ndd->c.visitors++;
+		}
+		if (nv & VS_NEW_DAY) {
+			a->tot.visitors++;
+			d->c.visitors++;
+			a->hours_vis[r->hour]++;
+		}
+	} else {
+		a->late_lines++;
+	}
+	/* A visitor seen before on its day had its address counted then. */
+	if ((d->closed || (nv & VS_NEW_DAY)) && !hs_has(&a->hosts, ip)) {
+		if (a->hosts.n >= a->lim.hosts_max)
+			a->hosts_over++;
+		else if (hs_add(&a->hosts, ip) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 int agg_add(struct agg *a, const struct lf_rec *r, const char *node, size_t node_len)
@@ -333,7 +422,9 @@ int agg_add(struct agg *a, const struct lf_rec *r, const char *node, size_t node
 	struct agg_nday *ndd = agg_nday_get(nd, r->day, 1);
 	if (!ndd)
 		return -1;
-	int page = is_page(r->path, r->path_len);
+	struct agg_path scratch;
+	struct agg_path *pc = path_info(a, r->path, r->path_len, &scratch);
+	int page = pc->page;
 	count(&a->tot, r, page);
 	count(&d->c, r, page);
 	count(&nd->c, r, page);
@@ -346,60 +437,31 @@ int agg_add(struct agg *a, const struct lf_rec *r, const char *node, size_t node
 	a->status_bytes[r->status] += r->bytes;
 	d->status_req[r->status]++;
 
-	const struct agg_agent *ai = NULL;
+	struct agg_agent *ai = NULL;
 	uint32_t ua = 0;
-	if (r->ua)
-		ua = agent_id(a, r->ua, r->ua_len, &ai);
+	if (r->ua && agent_id(a, r->ua, r->ua_len, &ua, &ai) != 0)
+		return -1;
 
-	struct vs_key k;
-	memset(&k, 0, sizeof(k));
-	if (vs_addr(r->host, r->host_len, k.ip))
+	uint8_t ip[16];
+	if (vs_addr(r->host, r->host_len, ip))
 		a->host_hashed++;
-	if (a->hosts.n < a->lim.hosts_max) {
-		if (vs_insert(&a->hosts, &k) < 0)
-			return -1;
-	} else {
-		a->hosts_over++;
-	}
-	if (!d->closed) {
-		int nv;
+	if (!d->closed)
+		vs_prefetch(&d->vis, ip, ua);
 
-		/* A visitor new to the whole report is new to its node, and
-		 * one the node has seen is not new: the node's set decides
-		 * whether the global one needs a look. */
-		k.day = r->day;
-		k.ua = ua;
-		k.node = (uint32_t)(nd - a->nodes);
-		if ((nv = vs_insert(&a->vis, &k)) < 0)
-			return -1;
-		if (nv) {
-			nd->c.visitors++;
-			ndd->c.visitors++;
-			k.node = VS_NODE_ALL;
-			if ((nv = vs_insert(&a->vis, &k)) < 0)
-				return -1;
-			if (nv) {
-				a->tot.visitors++;
-				d->c.visitors++;
-				a->hours_vis[r->hour]++;
-			}
-		}
-	} else {
-		a->late_lines++;
-	}
-
-	/* Tables. */
+	/* Tables. Each key's position is remembered (by the path's cache
+	 * entry, by the agent's id), so a line mostly adds to entries it
+	 * reaches directly. */
 	const char *p = r->path;
 	size_t pl = r->path_len;
-	uint64_t hp = tab_hash(p, pl);
-	if (add2(a, d, T_PATHS, hp, p, pl, r->bytes, 0) != 0 ||
-	    add2(a, d, page ? T_PAGES : T_STATIC, hp, p, pl, r->bytes, 0) != 0 ||
-	    tab_add(&nd->paths, hp, p, pl, 1, r->bytes, 0) != 0)
+	struct tab_ref (*pr)[PT__COUNT] = pc->ref;
+	if (add2(a, d, T_PATHS, &pr[AR_G][PT_PATHS], &pr[AR_D][PT_PATHS], pc->hash, p, pl,
+		 r->bytes, 0) != 0 ||
+	    add2(a, d, page ? T_PAGES : T_STATIC, &pr[AR_G][PT_PGST], &pr[AR_D][PT_PGST],
+		 pc->hash, p, pl, r->bytes, 0) != 0 ||
+	    tab_add_ref(&nd->paths, &pc->node, pc->hash, p, pl, 1, r->bytes, 0) != 0)
 		return -1;
-	size_t dl = pl;
-	while (dl > 0 && p[dl - 1] != '/')
-		dl--;
-	if (dl > 0 && add2(a, d, T_DIRS, tab_hash(p, dl), p, dl, r->bytes, 0) != 0)
+	if (pc->dir_len && add2(a, d, T_DIRS, &pr[AR_G][PT_DIRS], &pr[AR_D][PT_DIRS],
+				pc->dir_hash, p, pc->dir_len, r->bytes, 0) != 0)
 		return -1;
 	if (r->status == 404) {
 		char key[TAB_KEY_MAX];
@@ -407,7 +469,8 @@ int agg_add(struct agg *a, const struct lf_rec *r, const char *node, size_t node
 		size_t rl = r->ref ? r->ref_len : 1;
 		size_t kl = 0;
 
-		if (add2(a, d, T_NOTFOUND, hp, p, pl, r->bytes, 0) != 0)
+		if (add2(a, d, T_NOTFOUND, &pr[AR_G][PT_NOTFOUND], &pr[AR_D][PT_NOTFOUND],
+			 pc->hash, p, pl, r->bytes, 0) != 0)
 			return -1;
 		kl = pl < TAB_KEY_MAX / 2 ? pl : TAB_KEY_MAX / 2;
 		memcpy(key, p, kl);
@@ -416,12 +479,12 @@ int agg_add(struct agg *a, const struct lf_rec *r, const char *node, size_t node
 			rl = TAB_KEY_MAX - kl;
 		memcpy(key + kl, ref, rl);
 		kl += rl;
-		if (add2(a, d, T_NFREF, tab_hash(key, kl), key, kl, r->bytes, 0) != 0)
+		if (add2_once(a, d, T_NFREF, tab_hash(key, kl), key, kl, r->bytes) != 0)
 			return -1;
 	}
 	if (r->ref) {
-		if (add2(a, d, T_REFERRERS, tab_hash(r->ref, r->ref_len), r->ref, r->ref_len,
-			 r->bytes, 0) != 0)
+		if (add2_once(a, d, T_REFERRERS, tab_hash(r->ref, r->ref_len), r->ref, r->ref_len,
+			      r->bytes) != 0)
 			return -1;
 		const char *s = memmem(r->ref, r->ref_len, "://", 3);
 		if (s) {
@@ -436,39 +499,57 @@ int agg_add(struct agg *a, const struct lf_rec *r, const char *node, size_t node
 
 				host[hl++] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
 			}
-			if (hl && add2(a, d, T_SITES, tab_hash(host, hl), host, hl, r->bytes, 0) != 0)
+			if (hl && add2_once(a, d, T_SITES, tab_hash(host, hl), host, hl, r->bytes) != 0)
 				return -1;
 		}
 	}
 	if (r->ua) {
-		const char *cn = ag_class_name(ai->cls);
-		uint64_t hc = ai->h_class ? ai->h_class : str_hash(cn);
-		uint64_t hu = ai->h_ua ? ai->h_ua : tab_hash(r->ua, r->ua_len);
+		static const struct agg_agent unknown = { .cls = AG_OTHER };
+		struct tab_ref none[2][AT__COUNT];
+		struct tab_ref (*ar)[AT__COUNT] = ai ? ai->ref : none;
+		const struct agg_agent *g = ai ? ai : &unknown;
+		const char *cn = ag_class_name(g->cls);
+		uint64_t hc = g->h_class ? g->h_class : str_hash(cn);
+		uint64_t hu = g->h_ua ? g->h_ua : tab_hash(r->ua, r->ua_len);
 
-		if (add_str(a, d, T_CLASSES, hc, cn, r->bytes) != 0)
+		memset(none, 0, sizeof(none));
+		if (add2(a, d, T_CLASSES, &ar[AR_G][AT_CLASS], &ar[AR_D][AT_CLASS], hc, cn,
+			 strlen(cn), r->bytes, 0) != 0)
 			return -1;
 		static const int by_class[AG__COUNT] = { -1, T_BROWSERS, T_TOOLS, T_CRAWLERS };
-		if (ai->name && by_class[ai->cls] >= 0 &&
-		    add_str(a, d, by_class[ai->cls], ai->h_name, ai->name, r->bytes) != 0)
+		if (g->name && by_class[g->cls] >= 0 &&
+		    add2(a, d, by_class[g->cls], &ar[AR_G][AT_NAME], &ar[AR_D][AT_NAME], g->h_name,
+			 g->name, strlen(g->name), r->bytes, 0) != 0)
 			return -1;
-		if (ai->os && add_str(a, d, T_OS, ai->h_os, ai->os, r->bytes) != 0)
+		if (g->os && add2(a, d, T_OS, &ar[AR_G][AT_OS], &ar[AR_D][AT_OS], g->h_os, g->os,
+				  strlen(g->os), r->bytes, 0) != 0)
 			return -1;
-		if (add2(a, d, T_AGENTS, hu, r->ua, r->ua_len, r->bytes, 0) != 0)
+		if (add2(a, d, T_AGENTS, &ar[AR_G][AT_AGENT], &ar[AR_D][AT_AGENT], hu, r->ua,
+			 r->ua_len, r->bytes, 0) != 0)
 			return -1;
 	}
-	struct rl_match m;
-	uint64_t *nr = &a->norel[hp & (AGG_NOREL - 1)];
-	int rel = 0;
-	if (a->rel.n && *nr != hp && !(rel = rl_match(&a->rel, p, pl, &m)))
-		*nr = hp;
-	if (rel) {
+	/* The visitor last: its slot was fetched meanwhile. */
+	if (count_visitor(a, d, nd, ndd, r, ip, ua) != 0)
+		return -1;
+	if (pc->rel) {
+		struct tab_ref *rg = &pr[AR_G][PT_RELEASES], *rd = &pr[AR_D][PT_RELEASES];
 		char key[600];
-		int kl = snprintf(key, sizeof(key), "%.*s\x1f%.*s\x1f%s", (int)m.release_len,
-				  m.release, (int)(m.image_len > 400 ? 400 : m.image_len), m.image,
-				  m.kind);
+		int kl = 0;
+		uint64_t hk = 0;
 
-		if (kl > 0 && (size_t)kl < sizeof(key) &&
-		    add2(a, d, T_RELEASES, tab_hash(key, (size_t)kl), key, (size_t)kl, r->bytes,
+		/* The key is made only when a table has to look it up. */
+		if (!tab_ref_valid(&a->tabs[T_RELEASES], rg) ||
+		    !tab_ref_valid(&d->tabs[T_RELEASES], rd)) {
+			const struct rl_match *m = &pc->m;
+
+			kl = snprintf(key, sizeof(key), "%.*s\x1f%.*s\x1f%s", (int)m->release_len,
+				      m->release, (int)(m->image_len > 400 ? 400 : m->image_len),
+				      m->image, m->kind);
+			if (kl <= 0 || (size_t)kl >= sizeof(key))
+				return 0;
+			hk = tab_hash(key, (size_t)kl);
+		}
+		if (add2(a, d, T_RELEASES, rg, rd, hk, key, (size_t)kl, r->bytes,
 			 r->status == 200 || r->status == 206) != 0)
 			return -1;
 	}

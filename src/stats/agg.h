@@ -44,6 +44,7 @@ struct agg_day {
 	uint64_t hreq[24], hbytes[24];
 	uint64_t status_req[1000];    /* requests by status code (0: none) */
 	struct tab tabs[T__COUNT];
+	struct vset vis;              /* the day's visitors while open */
 };
 
 struct agg_nday {
@@ -53,6 +54,7 @@ struct agg_nday {
 
 struct agg_node {
 	char name[65];
+	uint8_t name_len;
 	struct agg_counts c;
 	struct agg_nday *days; /* sorted by day */
 	uint32_t ndays, adays;
@@ -77,17 +79,36 @@ struct agg_example {
 	char line[AGG_EXAMPLE_LEN + 1];
 };
 
+/* The tables an agent is counted in, and where: AR_G (overall) and AR_D
+ * (the current day's). */
+enum { AT_CLASS, AT_NAME, AT_OS, AT_AGENT, AT__COUNT };
+enum { AR_G, AR_D };
+
 struct agg_agent {
 	uint8_t cls;
 	const char *name; /* static strings of agent.c */
 	const char *os;
 	uint64_t h_ua, h_class, h_name, h_os; /* their tab_hash() */
+	struct tab_ref ref[2][AT__COUNT];
 };
 
-/* Paths known not to match a release pattern, by hash: most paths are
- * not releases, and the patterns are then tried once per distinct path
- * instead of once per line. */
-#define AGG_NOREL 65536
+/* What a path's line adds to, derived once per distinct path and kept in
+ * a direct-mapped cache of AGG_PCACHE entries (paths of up to AGG_PC_KEY
+ * bytes; longer ones are derived on every line). The key is compared in
+ * full: the cache never confuses two paths. */
+#define AGG_PCACHE 8192
+#define AGG_PC_KEY 200
+enum { PT_PATHS, PT_PGST, PT_DIRS, PT_NOTFOUND, PT_RELEASES, PT__COUNT };
+
+struct agg_path {
+	uint64_t hash, dir_hash;
+	uint32_t len, dir_len;  /* len 0: empty entry */
+	uint8_t page;           /* a page, not a static file */
+	uint8_t rel;            /* a release pattern matched (m) */
+	struct rl_match m;      /* pointing into key and the patterns */
+	struct tab_ref ref[2][PT__COUNT], node;
+	char key[AGG_PC_KEY];
+};
 
 struct agg {
 	struct agg_limits lim;
@@ -103,10 +124,10 @@ struct agg {
 	uint32_t nnodes;
 	struct tab tabs[T__COUNT];
 	struct tab agents;        /* agent string -> exact id (entry index) */
-	struct agg_agent *agent_info;
-	struct vset vis;          /* (ip, day, agent, node or VS_NODE_ALL) */
-	struct vset hosts;        /* (ip, 0, 0, 0) */
-	uint64_t hosts_over;      /* addresses not counted: set was full */
+	struct agg_agent *agent_info; /* by agent id */
+	uint32_t nagent_info;
+	struct hset hosts;        /* distinct client addresses */
+	uint64_t hosts_over;      /* lines of addresses not counted: set was full */
 	uint64_t host_hashed;     /* long host names identified by hash */
 	uint64_t agent_overflow;
 	uint64_t late_lines;
@@ -116,11 +137,13 @@ struct agg {
 	uint32_t nex;
 	/* the last day and node looked up (logs come in order) */
 	uint32_t last_day_i, last_node_i;
-	uint64_t *norel; /* AGG_NOREL path hashes */
+	struct agg_path *pcache; /* AGG_PCACHE entries */
+	uint32_t gens;           /* generations of the tables (tab_enable_refs) */
 };
 
-/* Fills the classification of agent i (after its entry was added). */
-void agg_agent_classify(struct agg *a, uint32_t i);
+/* Fills the classification of agent i (after its entry was added).
+ * Returns 0 or -1 (memory). */
+int agg_agent_classify(struct agg *a, uint32_t i);
 
 void agg_default_limits(struct agg_limits *l);
 /* Returns 0 or -1 (memory). */

@@ -143,6 +143,22 @@ static void rd_close(struct reader *r)
 /* Up to cap uncompressed bytes into out; 0 at the end, -1 on error. */
 static ssize_t rd_read(struct reader *r, uint8_t *out, size_t cap, char *err, size_t errlen)
 {
+	/* Plain data goes straight into out once the first bytes (read to
+	 * see the magic) are used up. */
+	if (r->kind == RD_PLAIN && r->in_pos == r->in_len && !r->in_eof) {
+		ssize_t n;
+
+		do
+			n = read(r->fd, out, cap);
+		while (n < 0 && errno == EINTR);
+		if (n < 0) {
+			snprintf(err, errlen, "read: %s", strerror(errno));
+			return -1;
+		}
+		if (n == 0)
+			r->in_eof = 1;
+		return n;
+	}
 	for (;;) {
 		ssize_t avail = raw_read(r);
 

@@ -214,6 +214,15 @@ static int month_of(const char *m)
 	return 0;
 }
 
+/* memcmp() for the short literals of a format. */
+static inline int lit_eq(const char *p, const char *lit, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != lit[i])
+			return 0;
+	return 1;
+}
+
 static inline int dig(char c)
 {
 	return c >= '0' && c <= '9';
@@ -319,12 +328,12 @@ static const char *quoted_end(const char *p, const char *end, const struct lf_it
 		if (bs % 2 == 0) {
 			size_t rest = (size_t)(end - q);
 
-			if (rest >= next->len && memcmp(q, next->lit, next->len) == 0 &&
+			if (rest >= next->len && lit_eq(q, next->lit, next->len) &&
 			    (!last_lit || rest == next->len || q[next->len] == ' '))
 				return q;
 			/* A quote at the very end of a line whose remaining
 			 * fields are missing. */
-			if (rest < next->len && memcmp(q, next->lit, rest) == 0)
+			if (rest < next->len && lit_eq(q, next->lit, rest))
 				return q;
 		}
 		q++;
@@ -349,13 +358,13 @@ int lf_parse(const struct lf_format *f, const char *line, size_t len, struct lf_
 		if (it->kind == LF_LIT) {
 			size_t rest = (size_t)(end - p);
 
-			if (rest >= it->len && memcmp(p, it->lit, it->len) == 0) {
+			if (rest >= it->len && lit_eq(p, it->lit, it->len)) {
 				p += it->len;
 				continue;
 			}
 			/* The line stops here: tolerated when the essentials
 			 * are in (a shorter format in the same log). */
-			if ((rest == 0 || (rest < it->len && memcmp(p, it->lit, rest) == 0)) &&
+			if ((rest == 0 || (rest < it->len && lit_eq(p, it->lit, rest))) &&
 			    (seen & essential) == (essential & f->have) &&
 			    (seen & ((1u << LF_REQUEST) | (1u << LF_PATH))))
 				goto done;

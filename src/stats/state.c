@@ -87,15 +87,75 @@ static void w_tab(FILE *o, const struct tab *t)
 	}
 }
 
-static void w_key(const struct vs_key *k, void *arg)
+/* A visitor or address as the state file holds it (28 bytes, host byte
+ * order): a visitor is (address, day, agent id, node), and again with
+ * node ST_NODE_ALL for its first entry of the day; an address is
+ * (address, 0, 0, 0). */
+struct st_vkey {
+	uint8_t ip[16];
+	int32_t day;
+	uint32_t ua;
+	uint32_t node;
+};
+#define ST_NODE_ALL 0xffffffffu
+
+struct vis_w {
+	FILE *o;
+	int32_t day;
+	uint64_t n;
+};
+
+static void count_vis(const uint8_t ip[16], const struct vs_ent *e, void *arg)
 {
-	fwrite(k, 1, sizeof(*k), arg);
+	struct vis_w *w = arg;
+
+	(void)ip;
+	w->n += (e->flags & VS_FIRST) ? 2 : 1;
 }
 
-static void w_vset(FILE *o, const struct vset *s)
+static void w_vis(const uint8_t ip[16], const struct vs_ent *e, void *arg)
+{
+	struct vis_w *w = arg;
+	struct st_vkey k;
+
+	memset(&k, 0, sizeof(k));
+	memcpy(k.ip, ip, 16);
+	k.day = w->day;
+	k.ua = e->ua;
+	k.node = e->node;
+	fwrite(&k, 1, sizeof(k), w->o);
+	if (e->flags & VS_FIRST) {
+		k.node = ST_NODE_ALL;
+		fwrite(&k, 1, sizeof(k), w->o);
+	}
+}
+
+static void w_visitors(FILE *o, const struct agg *a)
+{
+	struct vis_w w = { o, 0, 0 };
+
+	for (uint32_t i = 0; i < a->ndays; i++)
+		vs_each(&a->days[i]->vis, count_vis, &w);
+	w_u64(o, w.n);
+	for (uint32_t i = 0; i < a->ndays; i++) {
+		w.day = a->days[i]->day;
+		vs_each(&a->days[i]->vis, w_vis, &w);
+	}
+}
+
+static void w_host(const uint8_t ip[16], void *arg)
+{
+	struct st_vkey k;
+
+	memset(&k, 0, sizeof(k));
+	memcpy(k.ip, ip, 16);
+	fwrite(&k, 1, sizeof(k), arg);
+}
+
+static void w_hosts(FILE *o, const struct hset *s)
 {
 	w_u64(o, s->n);
-	vs_each(s, w_key, o);
+	hs_each(s, w_host, o);
 }
 
 int state_save(const char *path, const char *fp, const struct agg *a,
@@ -176,8 +236,8 @@ int state_save(const char *path, const char *fp, const struct agg *a,
 	for (int t = 0; t < T__COUNT; t++)
 		w_tab(o, &a->tabs[t]);
 	w_tab(o, &a->agents);
-	w_vset(o, &a->vis);
-	w_vset(o, &a->hosts);
+	w_visitors(o, a);
+	w_hosts(o, &a->hosts);
 	w_u64(o, seen ? seen->n : 0);
 	for (uint32_t i = 0; seen && i < seen->n; i++) {
 		const struct in_file *f = &seen->f[i];
@@ -328,23 +388,41 @@ static int r_tab(struct cur *c, struct tab *t)
 	return c->bad ? -1 : 0;
 }
 
-static int r_vset(struct cur *c, struct vset *s)
+/* Reads a count and that many keys, calling fn on each (0 or -1). */
+static int r_keys(struct cur *c, struct agg *a, int (*fn)(struct agg *a, const struct st_vkey *k))
 {
 	uint64_t n = r_u64(c);
 
-	if (c->bad || n > (uint64_t)(c->end - c->p) / sizeof(struct vs_key)) {
+	if (c->bad || n > (uint64_t)(c->end - c->p) / sizeof(struct st_vkey)) {
 		c->bad = 1;
 		return -1;
 	}
 	for (uint64_t i = 0; i < n; i++) {
-		struct vs_key k;
+		struct st_vkey k;
 
 		memcpy(&k, c->p, sizeof(k));
 		c->p += sizeof(k);
-		if (vs_insert(s, &k) < 0)
+		if (fn(a, &k) != 0)
 			return -1;
 	}
 	return 0;
+}
+
+/* A visitor goes into the set of its (open) day; the entries of node
+ * ST_NODE_ALL follow from the others. */
+static int load_visitor(struct agg *a, const struct st_vkey *k)
+{
+	if (k->node == ST_NODE_ALL)
+		return 0;
+	struct agg_day *d = agg_day_get(a, k->day, 0);
+	if (!d || k->node >= a->nnodes)
+		return -1;
+	return !d->closed && vs_visit(&d->vis, k->ip, k->ua, k->node) < 0 ? -1 : 0;
+}
+
+static int load_host(struct agg *a, const struct st_vkey *k)
+{
+	return hs_add(&a->hosts, k->ip) < 0 ? -1 : 0;
 }
 
 static int load_body(struct cur *c, struct agg *a, struct in_seen *seen)
@@ -437,8 +515,9 @@ static int load_body(struct cur *c, struct agg *a, struct in_seen *seen)
 	if (a->agents.n > a->lim.agents_max)
 		return -1;
 	for (uint32_t i = 0; i < a->agents.n; i++)
-		agg_agent_classify(a, i);
-	if (r_vset(c, &a->vis) != 0 || r_vset(c, &a->hosts) != 0)
+		if (agg_agent_classify(a, i) != 0)
+			return -1;
+	if (r_keys(c, a, load_visitor) != 0 || r_keys(c, a, load_host) != 0)
 		return -1;
 	uint64_t nf = r_u64(c);
 	if (c->bad || nf > 100000000)

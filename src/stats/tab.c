@@ -40,8 +40,25 @@ void tab_init(struct tab *t, uint32_t cap)
 	t->cap = cap < 2 ? 2 : cap;
 }
 
+/* Entries moved or went: every ref to t is void. */
+static void new_gen(struct tab *t)
+{
+	if (!t->gens)
+		return;
+	if (++*t->gens == 0) /* 0 means no refs */
+		++*t->gens;
+	t->gen = *t->gens;
+}
+
+void tab_enable_refs(struct tab *t, uint32_t *gens)
+{
+	t->gens = gens;
+	new_gen(t);
+}
+
 void tab_free(struct tab *t)
 {
+	new_gen(t);
 	free(t->ent);
 	free(t->slot);
 	free(t->keys);
@@ -115,6 +132,7 @@ static int drop_upto(struct tab *t, uint64_t limit)
 		t->ent[m++] = e;
 	}
 	free(t->keys);
+	new_gen(t);
 	t->keys = nk;
 	t->klen_used = used;
 	t->n = m;
@@ -210,11 +228,20 @@ int tab_add(struct tab *t, uint64_t h, const char *key, size_t klen, uint64_t re
 
 	if (!e && !(e = insert(t, h, key, klen)))
 		return -1;
-	e->req += req;
-	e->bytes += bytes;
-	e->ok += ok;
-	t->req += req;
-	t->bytes += bytes;
+	tab_count(t, e, req, bytes, ok);
+	return 0;
+}
+
+int tab_add_remember(struct tab *t, struct tab_ref *r, uint64_t h, const char *key,
+		     size_t klen, uint64_t req, uint64_t bytes, uint64_t ok)
+{
+	struct tab_ent *e = klen <= TAB_KEY_MAX ? tab_find(t, h, key, klen) : NULL;
+
+	if (!e && !(e = insert(t, h, key, klen)))
+		return -1;
+	r->gen = t->gen;
+	r->idx = (uint32_t)(e - t->ent);
+	tab_count(t, e, req, bytes, ok);
 	return 0;
 }
 

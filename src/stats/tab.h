@@ -9,6 +9,13 @@
  * lies in [req, req + err] and err <= floor; floor is 0 while nothing was
  * ever dropped (the counts are exact).
  *
+ * A caller that counts the same key again and again may keep its position
+ * in a struct tab_ref: tab_add_ref() then adds without hashing or
+ * comparing the key. A table hands out such positions only after
+ * tab_enable_refs(): it then carries a generation number drawn from a
+ * counter shared by every table the same refs may meet, and draws a new
+ * one whenever its entries move or go, which voids every older ref.
+ *
  * Ownership: tab_init() allocates, tab_free() releases; the caller owns
  * the struct. Entry pointers and indices are valid until the next
  * tab_add() or tab_prune() (which may move or drop entries).
@@ -41,6 +48,14 @@ struct tab {
 	uint64_t floor;     /* largest count ever dropped (max error) */
 	uint64_t distinct;  /* keys inserted (counts a dropped key again) */
 	uint64_t req, bytes; /* totals of everything added */
+	uint32_t gen;       /* generation; 0: no refs */
+	uint32_t *gens;     /* where generations come from (tab_enable_refs) */
+};
+
+/* A remembered position of a key in a table (zero: none). */
+struct tab_ref {
+	uint32_t gen;
+	uint32_t idx;
 };
 
 /* Longest key kept; longer keys are cut and end in "...". */
@@ -56,6 +71,43 @@ void tab_free(struct tab *t);
  * 0, or -1 when memory ran out (nothing was added). */
 int tab_add(struct tab *t, uint64_t h, const char *key, size_t klen, uint64_t req,
 	    uint64_t bytes, uint64_t ok);
+
+/* Lets refs point into t, its generations drawn from *gens (shared by
+ * all the tables the same refs are used with; it must outlive t). Call
+ * before adding. */
+void tab_enable_refs(struct tab *t, uint32_t *gens);
+
+static inline int tab_ref_valid(const struct tab *t, const struct tab_ref *r)
+{
+	return t->gen && r->gen == t->gen;
+}
+
+/* Adds req, bytes and ok to entry e of t. */
+static inline void tab_count(struct tab *t, struct tab_ent *e, uint64_t req, uint64_t bytes,
+			     uint64_t ok)
+{
+	e->req += req;
+	e->bytes += bytes;
+	e->ok += ok;
+	t->req += req;
+	t->bytes += bytes;
+}
+
+/* As tab_add(), and sets *r to the key's entry. */
+int tab_add_remember(struct tab *t, struct tab_ref *r, uint64_t h, const char *key,
+		     size_t klen, uint64_t req, uint64_t bytes, uint64_t ok);
+
+/* As tab_add(), through *r: when *r is valid for t the entry is counted
+ * directly (key and h are not read; key may be NULL); otherwise the key
+ * is looked up or inserted and *r set to it. */
+static inline int tab_add_ref(struct tab *t, struct tab_ref *r, uint64_t h, const char *key,
+			      size_t klen, uint64_t req, uint64_t bytes, uint64_t ok)
+{
+	if (!tab_ref_valid(t, r))
+		return tab_add_remember(t, r, h, key, klen, req, bytes, ok);
+	tab_count(t, &t->ent[r->idx], req, bytes, ok);
+	return 0;
+}
 
 /* Adds a whole entry with its own error (merging, loading state). */
 int tab_add_ent(struct tab *t, const char *key, size_t klen, uint64_t req, uint64_t bytes,

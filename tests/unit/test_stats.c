@@ -405,10 +405,200 @@ static void addresses(void)
 	T_ASSERT(a[0] == 0xfe);
 }
 
+struct walk { unsigned n, first, v4, v6, nm; };
+struct walk_ctx { struct walk *w; const uint8_t *v4, *v6, *nm; };
+
+static void walk_fn(const uint8_t ip[16], const struct vs_ent *e, void *arg)
+{
+	struct walk_ctx *c = arg;
+
+	c->w->n++;
+	c->w->first += (e->flags & VS_FIRST) != 0;
+	c->w->v4 += memcmp(ip, c->v4, 16) == 0;
+	c->w->v6 += memcmp(ip, c->v6, 16) == 0;
+	c->w->nm += memcmp(ip, c->nm, 16) == 0;
+}
+
+/* One day's visitor set: new to the node, new to the day, on IPv4, IPv6
+ * and name addresses, through many growths; every entry comes back with
+ * its full address. */
+static void visitor_set(void)
+{
+	struct vset s;
+	uint8_t v4[16], v6[16], nm[16];
+
+	vs_init(&s);
+	T_EQ(vs_addr("192.0.2.1", 9, v4), 0);
+	T_EQ(vs_addr("2001:db8::1", 11, v6), 0);
+	T_EQ(vs_addr("host.example", 12, nm), 0);
+	T_EQ(vs_visit(&s, v4, 7, 0), VS_NEW_NODE | VS_NEW_DAY);
+	T_EQ(vs_visit(&s, v4, 7, 0), 0);
+	T_EQ(vs_visit(&s, v4, 7, 3), VS_NEW_NODE);  /* same visitor, another node */
+	T_EQ(vs_visit(&s, v4, 7, 3), 0);
+	T_EQ(vs_visit(&s, v4, 8, 3), VS_NEW_NODE | VS_NEW_DAY); /* another agent */
+	T_EQ(vs_visit(&s, v6, 7, 0), VS_NEW_NODE | VS_NEW_DAY);
+	T_EQ(vs_visit(&s, v6, 7, 0), 0);
+	T_EQ(vs_visit(&s, nm, 7, 1), VS_NEW_NODE | VS_NEW_DAY);
+	T_EQ(vs_visit(&s, nm, 7, 0), VS_NEW_NODE);
+	/* The number of a long address must not meet an IPv4 address of the
+	 * same value: 0.0.0.0 and the first long address (number 0). */
+	uint8_t zero4[16];
+	T_EQ(vs_addr("0.0.0.0", 7, zero4), 0);
+	T_EQ(vs_visit(&s, zero4, 7, 0), VS_NEW_NODE | VS_NEW_DAY);
+	T_EQ(s.n, 7);
+	/* Many visitors: every answer as a plain list would give it. */
+	for (unsigned i = 0; i < 20000; i++) {
+		char a[64];
+		uint8_t ip[16];
+		int n = i % 2 ? snprintf(a, sizeof(a), "10.%u.%u.%u", i >> 16, (i >> 8) & 255, i & 255)
+			      : snprintf(a, sizeof(a), "2001:db8::%x", i);
+
+		T_EQ(vs_addr(a, (size_t)n, ip), 0);
+		T_EQ(vs_visit(&s, ip, i % 5, i % 3), VS_NEW_NODE | VS_NEW_DAY);
+		T_EQ(vs_visit(&s, ip, i % 5, i % 3), 0);
+		T_EQ(vs_visit(&s, ip, i % 5, 3), VS_NEW_NODE);
+	}
+	T_EQ(s.n, 7 + 40000);
+	T_EQ(vs_visit(&s, v4, 7, 3), 0);
+	T_EQ(vs_visit(&s, nm, 7, 1), 0);
+	/* Walk: the addresses come back whole. */
+	struct walk w = { 0, 0, 0, 0, 0 };
+	struct walk_ctx c = { &w, v4, v6, nm };
+	vs_each(&s, walk_fn, &c);
+	T_EQ(w.n, s.n);
+	T_EQ(w.first, 5 + 20000);
+	T_EQ(w.v4, 3);
+	T_EQ(w.v6, 1);
+	T_EQ(w.nm, 2);
+	vs_free(&s);
+}
+
+
+static void address_set(void)
+{
+	struct hset s;
+	uint8_t a[16], z[16];
+
+	hs_init(&s);
+	memset(z, 0, 16);
+	T_EQ(hs_add(&s, z), 1); /* "::" is an address too */
+	T_EQ(hs_add(&s, z), 0);
+	T_ASSERT(hs_has(&s, z));
+	for (unsigned i = 1; i <= 5000; i++) {
+		memset(a, 0, 16);
+		memcpy(a + 12, &i, 4);
+		T_ASSERT(!hs_has(&s, a));
+		T_EQ(hs_add(&s, a), 1);
+		T_EQ(hs_add(&s, a), 0);
+	}
+	T_EQ(s.n, 5001);
+	for (unsigned i = 1; i <= 5000; i++) {
+		memset(a, 0, 16);
+		memcpy(a + 12, &i, 4);
+		T_ASSERT(hs_has(&s, a));
+	}
+	hs_free(&s);
+}
+
+/* A remembered position counts the entry it was taken for, and is void
+ * after the table moved its entries (a prune), never counting another. */
+static void table_refs(void)
+{
+	struct tab t;
+	struct tab_ref r[40];
+	uint32_t gens = 0;
+	char key[16];
+
+	memset(r, 0, sizeof(r));
+	tab_init(&t, 16);
+	tab_enable_refs(&t, &gens);
+	for (int round = 0; round < 5; round++)
+		for (int i = 0; i < 40; i++) {
+			int n = snprintf(key, sizeof(key), "k%d", i);
+
+			/* k0..k7 often, the rest once a round: prunes keep k0..k7 */
+			for (int k = 0; k < (i < 8 ? 10 : 1); k++)
+				T_ASSERT(tab_add_ref(&t, &r[i], tab_hash(key, (size_t)n), key, (size_t)n,
+						     1, 1, 0) == 0);
+			T_ASSERT(tab_ref_valid(&t, &r[i]));
+			T_ASSERT(memcmp(tab_key(&t, &t.ent[r[i].idx]), key, (size_t)n) == 0);
+		}
+	T_ASSERT(t.floor > 0); /* pruned */
+	for (int i = 0; i < 8; i++) {
+		int n = snprintf(key, sizeof(key), "k%d", i);
+		const struct tab_ent *e = tab_find(&t, tab_hash(key, (size_t)n), key, (size_t)n);
+
+		T_ASSERT(e && e->req == 50 && e->err == 0);
+	}
+	T_EQ(t.req, 5 * (8 * 10 + 32));
+	/* A table without refs never accepts one. */
+	struct tab u;
+	struct tab_ref z = { 0, 0 };
+	tab_init(&u, 16);
+	T_ASSERT(!tab_ref_valid(&u, &z));
+	T_ASSERT(tab_add_ref(&u, &z, tab_hash("a", 1), "a", 1, 1, 0, 0) == 0);
+	T_ASSERT(!tab_ref_valid(&u, &z));
+	T_ASSERT(tab_add_ref(&u, &z, tab_hash("b", 1), "b", 1, 1, 0, 0) == 0);
+	T_EQ(u.n, 2);
+	tab_free(&u);
+	tab_free(&t);
+}
+
+/* Two paths that share a slot of the path cache, alternating, with a
+ * release path and a long uncached path among them: each is counted as
+ * itself in every table. */
+static void path_cache(void)
+{
+	char p1[32], p2[32];
+	int n1 = snprintf(p1, sizeof(p1), "/a/x0.deb"), n2 = 0;
+	uint64_t slot = tab_hash(p1, (size_t)n1) & (AGG_PCACHE - 1);
+
+	for (int i = 1; i < 1000000 && !n2; i++) {
+		int n = snprintf(p2, sizeof(p2), "/b/x%d.html", i);
+
+		if ((tab_hash(p2, (size_t)n) & (AGG_PCACHE - 1)) == slot)
+			n2 = n;
+	}
+	T_ASSERT(n2 > 0);
+	char lines[6][2000];
+	static char longp[1500];
+	memset(longp, 'l', sizeof(longp) - 1);
+	longp[0] = '/';
+	const char *paths[6] = { p1, p2, p1, "/iso/r1/img.iso", longp, p2 };
+	const char *lp[6];
+	for (int i = 0; i < 6; i++) {
+		snprintf(lines[i], sizeof(lines[i]),
+			 "1.1.1.%d - - [01/Nov/2026:10:00:00 +0000] \"GET %s HTTP/1.1\" 200 10 \"-\" "
+			 "\"Wget/1\"", i, paths[i]);
+		lp[i] = lines[i];
+	}
+	struct agg *a = small_agg(lp, 6, NULL);
+	const struct tab *t = &a->tabs[T_PATHS];
+	const struct tab_ent *e = tab_find(t, tab_hash(p1, (size_t)n1), p1, (size_t)n1);
+	T_ASSERT(e && e->req == 2);
+	e = tab_find(t, tab_hash(p2, (size_t)n2), p2, (size_t)n2);
+	T_ASSERT(e && e->req == 2);
+	e = tab_find(&a->tabs[T_PAGES], tab_hash(p2, (size_t)n2), p2, (size_t)n2);
+	T_ASSERT(e && e->req == 2);
+	e = tab_find(&a->tabs[T_STATIC], tab_hash(p1, (size_t)n1), p1, (size_t)n1);
+	T_ASSERT(e && e->req == 2);
+	e = tab_find(&a->tabs[T_DIRS], tab_hash("/b/", 3), "/b/", 3);
+	T_ASSERT(e && e->req == 2);
+	e = tab_find(&a->days[0]->tabs[T_PATHS], tab_hash(p2, (size_t)n2), p2, (size_t)n2);
+	T_ASSERT(e && e->req == 2);
+	T_EQ(a->tabs[T_PATHS].n, 4);
+	T_EQ(a->tabs[T_RELEASES].n, 1);
+	T_EQ(a->tabs[T_RELEASES].req, 1);
+	T_EQ(a->tot.pages, 3); /* p2 twice, and the long path (no extension) */
+	T_EQ(a->tot.visitors, 6);
+	agg_free(a);
+}
+
 static const struct t_case cases[] = {
 	T_CASE(parser_table), T_CASE(parser_huge_line), T_CASE(format_errors), T_CASE(agents),
 	T_CASE(releases), T_CASE(bounded_table), T_CASE(aggregate_by_hand),
-	T_CASE(visitor_window), T_CASE(filters), T_CASE(addresses),
+	T_CASE(visitor_window), T_CASE(filters), T_CASE(addresses), T_CASE(visitor_set),
+	T_CASE(address_set), T_CASE(table_refs), T_CASE(path_cache),
 };
 
 int main(int argc, char **argv)
