@@ -1,0 +1,97 @@
+/*
+ * test_stats_html.c - the HTML report in a real browser: writes the
+ * report of a statistics document with report_html_write() and has
+ * tests/stats_html/report_check.py open it in Debian's headless Chromium
+ * from file:// (no console error, a table sorts on a header click, the
+ * date filter gives the document's sums, hostile log strings stay text;
+ * a screenshot is saved). The page and the screenshot are kept in
+ * $CHORUS_BUILD/test-out/stats_html/ (build/ when unset). Skips with the
+ * reason when Chromium cannot be started.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "stats/report_html.h"
+#include "t.h"
+
+/* The output directory (created), in a static buffer. */
+static const char *out_dir(void)
+{
+	static char dir[512];
+	const char *b = getenv("CHORUS_BUILD");
+	char sub[400];
+
+	if (!b || !*b)
+		b = "build";
+	T_ASSERT(strlen(b) < 300);
+	snprintf(sub, sizeof(sub), "%s/test-out", b);
+	snprintf(dir, sizeof(dir), "%s/stats_html", sub);
+	if ((mkdir(sub, 0755) < 0 && errno != EEXIST) || (mkdir(dir, 0755) < 0 && errno != EEXIST))
+		t_fail(__FILE__, __LINE__, "mkdir %s: %s", dir, strerror(errno));
+	return dir;
+}
+
+/* Writes the report of the document at doc_path to DIR/name.html and
+ * runs the browser check on it with the given extra arguments. */
+static void browser_check(const char *doc_path, const char *name, const char *extra)
+{
+	const char *dir = out_dir();
+	char html[600], cmd[2048], err[256], line[1024], skip[1024] = "";
+	size_t len;
+	unsigned char *doc = t_read_file(doc_path, &len);
+	FILE *f, *p;
+	int st;
+
+	snprintf(html, sizeof(html), "%s/%s.html", dir, name);
+	f = fopen(html, "w");
+	T_ASSERTF(f, "%s: %s", html, strerror(errno));
+	T_ASSERTF(report_html_write(f, (const char *)doc, len, err, sizeof(err)) == 0, "%s", err);
+	T_EQ(fclose(f), 0);
+	free(doc);
+	snprintf(cmd, sizeof(cmd), "python3 tests/stats_html/report_check.py --html '%s' "
+		 "--data '%s' --out '%s' --name '%s' %s", html, doc_path, dir, name, extra);
+	p = popen(cmd, "r");
+	T_ASSERT(p);
+	while (fgets(line, sizeof(line), p)) {
+		fputs(line, stderr); /* the figures and the screenshot's path, for the log */
+		if (strncmp(line, "skip: ", 6) == 0)
+			snprintf(skip, sizeof(skip), "%s", line + 6);
+	}
+	st = pclose(p);
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+		skip[strcspn(skip, "\n")] = 0;
+		t_skip("%s", skip);
+	}
+	T_ASSERTF(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		  "the browser check failed (status %d); its reason is in the test log", st);
+}
+
+static void sample_report(void)
+{
+	browser_check("tests/stats_html/sample.json", "report", "");
+}
+
+/* The strings of tests/stats_html/hostile.json that must show as text. */
+static void hostile_report(void)
+{
+	browser_check("tests/stats_html/hostile.json", "hostile",
+		      "--hostile '/</script><script>alert(1)</script>' "
+		      "--hostile 'http://evil.example/</script><script>alert(2)</script>' "
+		      "--hostile '</script><script>alert(3)</script> Mozilla/5.0' "
+		      "--hostile 'node<img src=x onerror=alert(4)>' "
+		      "--hostile '<!--<script>window.pwned=true</script>-->'");
+}
+
+static const struct t_case cases[] = {
+	T_CASE_TIMEOUT(sample_report, 180),
+	T_CASE_TIMEOUT(hostile_report, 180),
+};
+
+int main(int argc, char **argv)
+{
+	return t_main(argc, argv, cases, T_COUNT(cases));
+}
