@@ -107,35 +107,45 @@ class Browser:
         self.timeout = timeout
         profile = os.path.join(workdir, "profile")
         os.makedirs(profile, exist_ok=True)
+        port_file = os.path.join(profile, "DevToolsActivePort")
+        if os.path.exists(port_file):
+            os.unlink(port_file)  # left by an earlier run of this profile
         self.stderr = open(os.path.join(workdir, "chromium.log"), "wb")
+        self.ws = None
         self.proc = subprocess.Popen(
             [exe] + FLAGS + ["--user-data-dir=" + profile, "about:blank"],
             stdout=self.stderr, stderr=self.stderr, stdin=subprocess.DEVNULL,
             start_new_session=True)
-        port_file = os.path.join(profile, "DevToolsActivePort")
-        deadline = time.time() + timeout
+        try:
+            self._connect(port_file)
+        except BaseException:
+            self.stop()
+            raise
+        self.next_id = 0
+        self.events = []
+
+    def _connect(self, port_file):
+        deadline = time.time() + self.timeout
         while not os.path.exists(port_file) or os.path.getsize(port_file) == 0:
             if self.proc.poll() is not None or time.time() > deadline:
-                self.stop()
                 raise Unavailable("chromium did not start (see %s)" % self.stderr.name)
             time.sleep(0.05)
         time.sleep(0.05)  # the file is written before its last line ends
         port = int(open(port_file).read().split()[0])
         pages = []
         while not pages:
-            with urllib.request.urlopen("http://127.0.0.1:%d/json/list" % port,
-                                        timeout=timeout) as r:
-                pages = [t for t in json.load(r) if t["type"] == "page"]
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/json/list" % port,
+                                            timeout=self.timeout) as r:
+                    pages = [t for t in json.load(r) if t["type"] == "page"]
+            except OSError:
+                pass  # not listening yet
             if not pages:
                 if time.time() > deadline:
-                    self.stop()
                     raise Unavailable("chromium has no page target")
                 time.sleep(0.05)
-        url = pages[0]["webSocketDebuggerUrl"]
-        path = url.split("/", 3)[3]
-        self.ws = WebSocket("127.0.0.1", port, "/" + path, timeout)
-        self.next_id = 0
-        self.events = []
+        path = pages[0]["webSocketDebuggerUrl"].split("/", 3)[3]
+        self.ws = WebSocket("127.0.0.1", port, "/" + path, self.timeout)
 
     def call(self, method, **params):
         """Sends one command and returns its result; events that arrive

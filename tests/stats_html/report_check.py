@@ -61,8 +61,11 @@ def kpis(b):
 
 
 def column(b, table, col):
-    """The data-value (or text) of column col of each body row of the table."""
-    return b.eval("""[...document.querySelectorAll('table[data-table="%s"] tbody tr:not(.other)')]
+    """The data-value (or text) of column col of each body row of the table
+    (all rows: the table is expanded first when it is long)."""
+    b.eval("""(() => { const m = document.querySelector('[data-more="%s"]');
+        if (m && m.textContent.startsWith('Show all')) m.click(); })()""" % table)
+    return b.eval("""[...document.querySelectorAll('table[data-table="%s"] tbody tr:not(.other):not(.more)')]
         .map(tr => { const td = tr.children[%d]; return td.dataset.value !== undefined
             ? (isNaN(td.dataset.value) ? td.dataset.value : Number(td.dataset.value))
             : td.textContent; })""" % (table, col))

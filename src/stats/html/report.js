@@ -25,7 +25,7 @@
 	/* The view: what the filters select, which node is drilled into,
 	 * which table is shown, and each table's sort order. */
 	const view = { from: first, to: last, nodes: [], status: "", prefix: "",
-		drill: null, table: null, sort: {} };
+		drill: null, table: null, sort: {}, expanded: {} };
 
 	/* ---- DOM helpers: text is always a text node ---- */
 
@@ -46,6 +46,11 @@
 			e.append(k instanceof Node ? k : document.createTextNode(String(k)));
 		}
 		return e;
+	}
+	/* Replaces the children of e with kids (nulls skipped). */
+	function fill(e, ...kids) {
+		e.replaceChildren();
+		return add(e, kids);
 	}
 	function h(tag, attrs, ...kids) {
 		const e = document.createElement(tag);
@@ -180,14 +185,12 @@
 
 	/* ---- charts ---- */
 
-	const W = 640;
-
 	/* A column chart of values (numbers, or null where unknown) over
 	 * labels. opts: bytes (axis in byte units), cls, short (a label's
 	 * short form). */
 	function columnChart(caption, labels, values, opts) {
 		opts = opts || {};
-		const H = 210, L = 58, R = 8, T = 12, B = 28;
+		const W = 440, H = 190, L = 54, R = 6, T = 10, B = 24;
 		const pw = W - L - R, ph = H - T - B, n = labels.length;
 		const known = values.filter((v) => v !== null);
 		if (!n || !known.length)
@@ -223,7 +226,8 @@
 	/* A horizontal bar chart of items {label, value, cls, onclick}. */
 	function barChart(caption, items, opts) {
 		opts = opts || {};
-		const rowH = 22, L = 150, R = 96, H = items.length * rowH + 6;
+		const W = 560, rowH = 22, L = opts.labelWidth || 110, R = 80, H = items.length * rowH + 6;
+		const maxChars = Math.floor(L / 6.2);
 		if (!items.length)
 			return h("figure", {}, h("figcaption", {}, caption), h("p", { class: "empty" }, "No data in this range."));
 		const max = Math.max(1, ...items.map((it) => it.value));
@@ -231,7 +235,7 @@
 		const g = s("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": caption });
 		items.forEach((it, i) => {
 			const y = 3 + i * rowH, bw = Math.max(1, (W - L - R) * it.value / max);
-			const label = it.label.length > 22 ? it.label.slice(0, 21) + "…" : it.label;
+			const label = it.label.length > maxChars ? it.label.slice(0, maxChars - 1) + "…" : it.label;
 			const row = s("g", { style: it.onclick ? "cursor:pointer" : null, onclick: it.onclick },
 				s("title", {}, `${it.label}: ${fmt(it.value)}`),
 				s("text", { x: L - 8, y: y + 15, "text-anchor": "end" }, label),
@@ -247,34 +251,39 @@
 	/* A table of rows (objects) under columns {key, label, num, fmt,
 	 * cls}; id names its sort order in view.sort. A click on a header
 	 * sorts by that column, a second click reverses; the "other" row
-	 * stays last. At most `limit` rows are shown. */
-	function sortedTable(id, columns, rows, other, limit) {
-		limit = limit || 200;
+	 * stays last. The first 25 rows are shown until the reader asks for
+	 * all of them. */
+	function sortedTable(id, columns, rows, other) {
 		const table = h("table", { "data-table": id });
 		const tbody = h("tbody");
 		const heads = columns.map((c) => h("th", { class: c.num ? "num" : null, scope: "col", title: "Sort by " + c.label }, c.label));
 		function fill() {
-			const st = view.sort[id];
+			const st = view.sort[id], limit = view.expanded[id] ? Infinity : 25;
 			let list = rows;
 			if (st) {
 				const col = columns[st.col], dir = st.dir === "ascending" ? 1 : -1;
-				const val = (r) => (col.sortValue ? col.sortValue(r) : r[col.key]);
+				const val = (r) => r[col.key];
 				list = rows.slice().sort((a, b) => {
 					const x = val(a), y = val(b);
 					if (col.num)
-						return dir * ((x === null ? -1 : x) - (y === null ? -1 : y));
+						return dir * ((x === null || x === undefined ? -1 : x) - (y === null || y === undefined ? -1 : y));
 					return dir * (String(x) < String(y) ? -1 : String(x) > String(y) ? 1 : 0);
 				});
 			}
 			heads.forEach((th, i) => th.setAttribute("aria-sort", st && st.col === i ? st.dir : "none"));
 			const trs = list.slice(0, limit).map((r) => h("tr", {}, columns.map((c) => cell(c, r))));
-			if (list.length > limit)
-				trs.push(h("tr", { class: "other" }, h("td", { colspan: columns.length },
-					`${fmtInt(list.length - limit)} more rows not shown`)));
+			if (list.length > 25) {
+				const more = view.expanded[id];
+				trs.push(h("tr", { class: "more" }, h("td", { colspan: columns.length },
+					h("button", { class: "link", "data-more": id, onclick: () => {
+						view.expanded[id] = !more;
+						fill();
+					} }, more ? "Show the first 25 rows" : `Show all ${fmtInt(list.length)} rows`))));
+			}
 			if (other)
 				trs.push(h("tr", { class: "other" }, columns.map((c, i) => cell(c, other, i === 0))));
 			if (!rows.length && !other)
-				trs.push(h("tr", {}, h("td", { colspan: columns.length, class: "empty" }, "No rows.")));
+				trs.push(h("tr", { class: "more" }, h("td", { colspan: columns.length, class: "empty" }, "No rows.")));
 			tbody.replaceChildren(...trs);
 		}
 		heads.forEach((th, i) => th.addEventListener("click", () => {
@@ -343,7 +352,7 @@
 		"crawlers", "agent_classes", "user_agents"];
 
 	/* The table element and its notes for the table named name. */
-	function rankedTable(name, t, extra) {
+	function rankedTable(name, t, extra, noKey) {
 		const sel = rankedRows(t);
 		const byPath = t.key === "path" || t.key === "directory";
 		let rows = sel.rows, other = sel.other;
@@ -354,7 +363,7 @@
 			notes.push(`Only ${t.key === "path" ? "paths" : "directories"} starting with “${view.prefix}”.`);
 		}
 		const total = sel.rows.reduce((a, r) => a + r.requests, 0) + (sel.other ? sel.other.requests : 0);
-		const cols = [{ key: "key", label: KEY_LABEL[t.key] || t.key, cls: "key" }]
+		const cols = (noKey ? [] : [{ key: "key", label: KEY_LABEL[t.key] || t.key, cls: "key" }])
 			.concat(extra || [])
 			.concat([
 				{ key: "requests", label: "Requests", num: true },
@@ -392,7 +401,7 @@
 		const c = countsOf(null);
 		const hosts = doc.totals && wholeRange() && !nodeFilter() && !statusFilter() ? doc.totals.hosts : null;
 		const na = c.bytes === null ? "not by status" : null;
-		el.replaceChildren(h("div", { class: "kpis" },
+		fill(el, h("div", { class: "kpis" },
 			kpi("requests", "Requests", c.requests, fmtInt),
 			kpi("visitors", "Visitors", c.visitors, fmtInt, na || "address, day, agent"),
 			kpi("bytes", "Traffic", c.bytes, fmtBytes, na),
@@ -408,7 +417,7 @@
 			? dateSeq(view.from > first ? view.from : first, view.to < last ? view.to : last) : [];
 		const per = dates.map((d) => countsOf(d));
 		const short = (d) => d.slice(5);
-		el.replaceChildren(h("div", { class: "grid2" },
+		fill(el, h("div", { class: "grid2" },
 			columnChart("Requests per day", dates, per.map((c) => c.requests), { short: short }),
 			columnChart("Visitors per day", dates, per.map((c) => c.visitors), { short: short, cls: "s2" }),
 			columnChart("Traffic per day", dates, per.map((c) => c.bytes), { short: short, bytes: true, cls: "s3" })));
@@ -432,7 +441,7 @@
 				notes.push("Visitors per hour are in the document for the whole report only.");
 		}
 		const none = labels.map(() => null);
-		el.replaceChildren(h("div", { class: "grid2" },
+		fill(el, h("div", { class: "grid2" },
 			columnChart("Requests per hour of day", labels, req || none, { labelWidth: 24 }),
 			columnChart("Visitors per hour of day (first request)", labels, vis || none, { labelWidth: 24, cls: "s2" }),
 			columnChart("Traffic per hour of day", labels, bytes || none, { labelWidth: 24, bytes: true, cls: "s3" })),
@@ -452,7 +461,7 @@
 		const classes = nodeFilter() || st ? [] : [["2xx", c.s2xx, "", null], ["3xx", c.s3xx, "s2"],
 			["4xx", c.s4xx, "s3"], ["5xx", c.s5xx, "bad"], ["other", c.sother, "bad"]]
 			.map(([label, v, cls]) => ({ label: label, value: v, cls: cls }));
-		el.replaceChildren(h("div", { class: "grid2" },
+		fill(el, h("div", { class: "grid2" },
 			barChart("Requests by status code", items),
 			classes.length ? barChart("Requests by status class", classes) : h("div")),
 		nodeFilter() ? h("p", { class: "note" }, "Status codes cover every node: the document has them for the whole network only.") : null,
@@ -480,7 +489,7 @@
 			{ key: "not_found", label: "404", num: true },
 			{ key: "s5xx", label: "5xx", num: true },
 		];
-		el.replaceChildren(
+		fill(el, 
 			h("div", { class: "grid2" },
 				barChart("Requests per node", rows.map((r) => ({ label: r.node, value: r.requests, onclick: drill(r.node) }))),
 				barChart("Traffic per node", rows.map((r) => ({ label: r.node, value: r.bytes, cls: "s3", onclick: drill(r.node) })), { bytes: true })),
@@ -525,7 +534,7 @@
 	function renderReleases(el) {
 		const t = tables.releases;
 		if (!t) {
-			el.replaceChildren(h("p", { class: "empty" }, "No release patterns matched (or the log format has no paths)."));
+			fill(el, h("p", { class: "empty" }, "No release patterns matched (or the log format has no paths)."));
 			return;
 		}
 		const sel = rankedRows(t), byRel = new Map();
@@ -539,10 +548,11 @@
 		}
 		const rels = [...byRel.values()].sort((a, b) => (a.key < b.key ? 1 : a.key > b.key ? -1 : 0));
 		const images = sel.rows.slice().sort((a, b) => (b.ok || 0) - (a.ok || 0)).slice(0, 12);
-		el.replaceChildren(
+		fill(el, 
 			h("div", { class: "grid2" },
 				barChart("Successful downloads per release", rels.map((r) => ({ label: r.key, value: r.ok, cls: "s2" }))),
-				barChart("Top images by successful downloads", images.map((r) => ({ label: r.image, value: r.ok || 0 })))),
+				barChart("Top images by successful downloads", images.map((r) => ({ label: r.image, value: r.ok || 0 })),
+					{ labelWidth: 200 })),
 			h("div", { class: "card" },
 				sortedTable("release-summary", [
 					{ key: "key", label: "Release", cls: "key" },
@@ -557,21 +567,21 @@
 				{ key: "image", label: "Image", cls: "key" },
 				{ key: "kind", label: "Kind" },
 				{ key: "ok", label: "Downloads", num: true },
-			])));
+			], true)));
 	}
 
 	function renderTables(el) {
 		const names = TABLE_ORDER.filter((n) => tables[n])
 			.concat(Object.keys(tables).filter((n) => !TABLE_ORDER.includes(n) && n !== "releases"));
 		if (!names.length) {
-			el.replaceChildren(h("p", { class: "empty" }, "The document has no tables."));
+			fill(el, h("p", { class: "empty" }, "The document has no tables."));
 			return;
 		}
 		if (!names.includes(view.table))
 			view.table = names[0];
 		const extra = { not_found_referrers: [{ key: "referrer", label: "Referrer", cls: "key" }] };
 		const t = tables[view.table];
-		el.replaceChildren(
+		fill(el, 
 			h("div", { class: "tabs", role: "group" }, names.map((n) => h("button", {
 				"aria-pressed": n === view.table ? "true" : "false", "data-tab": n,
 				onclick: () => { view.table = n; render(); } }, tables[n].title || n))),
@@ -588,7 +598,7 @@
 		const m = doc.method || {}, v = m.visitors || {}, t = m.tables || {};
 		const inp = doc.inputs || {}, f = doc.filters || {};
 		const list = (a) => (a && a.length ? a.join(", ") : "none");
-		el.replaceChildren(h("div", { class: "grid2" },
+		fill(el, h("div", { class: "grid2" },
 			h("div", { class: "card" }, h("h3", {}, "Visitors"),
 				h("p", {}, v.statement || "The document does not say how visitors were counted."),
 				facts([["Method", v.method], ["Open days", v.window_days],
@@ -616,7 +626,7 @@
 		const m = doc.malformed || { lines: 0 };
 		const reasons = Object.entries(m.reasons || {}).map(([k, n]) => ({ reason: k, lines: n }));
 		const lines = (doc.inputs && doc.inputs.lines) || 0;
-		el.replaceChildren(
+		fill(el, 
 			h("p", {}, `${fmtInt(m.lines || 0)} lines could not be parsed`,
 				lines ? ` (${fmtPct(m.lines || 0, lines)} of ${fmtInt(lines)} lines read)` : "",
 				"; they are counted here only."),
@@ -718,7 +728,7 @@
 				h("nav", { class: "sections" }, SECTIONS.map(([id, label]) => h("a", { href: "#" + id }, label)))),
 			h("main", {}, h("section", { id: "filters" }, filterBar()),
 				SECTIONS.map(([id, label]) => {
-					bodies[id] = h("div");
+					bodies[id] = h("div", { class: "stack" });
 					return h("section", { id: id }, id === "totals" ? null : h("h2", {}, label), bodies[id]);
 				})));
 		syncInputs();
