@@ -192,7 +192,8 @@ check: deps test-bins
 endif
 
 # libFuzzer needs clang and its runtime; each target runs FUZZ_SECONDS.
-FUZZ_LINK_SRC := $(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LOG_SRC) $(LIB_SRC) $(RING_SRC)
+FUZZ_LINK_SRC := $(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LOG_SRC) $(LIB_SRC) $(RING_SRC) \
+	$(STATS_SRC) $(STATS_HTML_C)
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(@D)
 	$(Q)clang $(ALL_CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
