@@ -256,7 +256,8 @@
 	function sortedTable(id, columns, rows, other) {
 		const table = h("table", { "data-table": id });
 		const tbody = h("tbody");
-		const heads = columns.map((c) => h("th", { class: c.num ? "num" : null, scope: "col", title: "Sort by " + c.label }, c.label));
+		const heads = columns.map((c) => h("th", { class: c.num ? "num" : null, scope: "col", tabindex: 0,
+			title: "Sort by " + c.label }, c.label));
 		function fill() {
 			const st = view.sort[id], limit = view.expanded[id] ? Infinity : 25;
 			let list = rows;
@@ -286,13 +287,22 @@
 				trs.push(h("tr", { class: "more" }, h("td", { colspan: columns.length, class: "empty" }, "No rows.")));
 			tbody.replaceChildren(...trs);
 		}
-		heads.forEach((th, i) => th.addEventListener("click", () => {
-			const st = view.sort[id];
-			const dir = st && st.col === i ? (st.dir === "ascending" ? "descending" : "ascending")
-				: (columns[i].num ? "descending" : "ascending");
-			view.sort[id] = { col: i, dir: dir };
-			fill();
-		}));
+		heads.forEach((th, i) => {
+			const sortBy = () => {
+				const st = view.sort[id];
+				const dir = st && st.col === i ? (st.dir === "ascending" ? "descending" : "ascending")
+					: (columns[i].num ? "descending" : "ascending");
+				view.sort[id] = { col: i, dir: dir };
+				fill();
+			};
+			th.addEventListener("click", sortBy);
+			th.addEventListener("keydown", (e) => {
+				if (e.key === "Enter" || e.key === " ") {
+					e.preventDefault();
+					sortBy();
+				}
+			});
+		});
 		fill();
 		return h("div", { class: "tablewrap" }, add(table, [h("thead", {}, h("tr", {}, heads)), tbody]));
 	}
@@ -458,14 +468,13 @@
 			label: code === 0 ? "(none)" : String(code), value: r,
 			cls: code >= 500 || code === 0 ? "bad" : code >= 400 ? "s3" : code >= 300 ? "s2" : "" }));
 		const c = countsOf(null);
-		const classes = nodeFilter() || st ? [] : [["2xx", c.s2xx, "", null], ["3xx", c.s3xx, "s2"],
+		const classes = nodeFilter() || typeof st === "function" ? [] : [["2xx", c.s2xx, "", null], ["3xx", c.s3xx, "s2"],
 			["4xx", c.s4xx, "s3"], ["5xx", c.s5xx, "bad"], ["other", c.sother, "bad"]]
 			.map(([label, v, cls]) => ({ label: label, value: v, cls: cls }));
 		fill(el, h("div", { class: "grid2" },
 			barChart("Requests by status code", items),
 			classes.length ? barChart("Requests by status class", classes) : h("div")),
-		nodeFilter() ? h("p", { class: "note" }, "Status codes cover every node: the document has them for the whole network only.") : null,
-		typeof st === "string" ? h("p", { class: "note bad" }, "Status filter: " + st) : null);
+		nodeFilter() ? h("p", { class: "note" }, "Status codes cover every node: the document has them for the whole network only.") : null);
 	}
 
 	function renderNodes(el) {
