@@ -86,6 +86,8 @@ LIBCHORUS_SO := $(B)/libchorus.so.1
 CHORUSD := $(B)/chorusd
 TOOLS := $(patsubst src/tools/%.c,$(B)/%,$(TOOL_SRC)) \
 	$(patsubst src/log/main_%.c,$(B)/chorus-%,$(LOG_MAIN))
+# Daemons go to sbin, everything else to bin.
+SBIN_PROGS := $(CHORUSD) $(B)/chorus-logd
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
@@ -222,14 +224,22 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 		$(DESTDIR)$(INCDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
-	install -m 755 $(CHORUSD) $(DESTDIR)$(SBINDIR)/chorusd
-	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	install -m 755 $(SBIN_PROGS) $(DESTDIR)$(SBINDIR)/
+	install -m 755 $(filter-out $(SBIN_PROGS),$(TOOLS)) $(DESTDIR)$(BINDIR)/
 	install -m 644 $(LIBCHORUS_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIBCHORUS_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libchorus.so.1 $(DESTDIR)$(LIBDIR)/libchorus.so
 	install -m 644 include/sp.h include/chorus.h $(DESTDIR)$(INCDIR)/
 	for s in 1 3 5 8; do for f in man/*.$$s; do [ -e "$$f" ] && \
 		install -m 644 $$f $(DESTDIR)$(MANDIR)/man$$s/; done; done; true
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(SBIN_PROGS))) \
+		$(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(filter-out $(SBIN_PROGS),$(TOOLS)))) \
+		$(DESTDIR)$(LIBDIR)/libchorus.a $(DESTDIR)$(LIBDIR)/libchorus.so.1 \
+		$(DESTDIR)$(LIBDIR)/libchorus.so $(DESTDIR)$(INCDIR)/sp.h $(DESTDIR)$(INCDIR)/chorus.h
+	for s in 1 3 5 8; do for f in man/*.$$s; do \
+		rm -f $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$f); done; done
 
 clean:
 	rm -rf build build-san build-fuzz
