@@ -86,9 +86,17 @@ static void hostile_report(void)
 		      "--hostile '<!--<script>window.pwned=true</script>-->'");
 }
 
+/* A report of nothing (every line filtered out or malformed): no days,
+ * no nodes, no tables. */
+static void empty_report(void)
+{
+	browser_check("tests/stats_html/empty.json", "empty", "--load-only");
+}
+
 static const struct t_case cases[] = {
 	T_CASE_TIMEOUT(sample_report, 180),
 	T_CASE_TIMEOUT(hostile_report, 180),
+	T_CASE_TIMEOUT(empty_report, 180),
 };
 
 int main(int argc, char **argv)

@@ -193,9 +193,9 @@
 		const W = 440, H = 190, L = 54, R = 6, T = 10, B = 24;
 		const pw = W - L - R, ph = H - T - B, n = labels.length;
 		const known = values.filter((v) => v !== null);
-		if (!n || !known.length)
-			return h("figure", {}, h("figcaption", {}, caption),
-				h("p", { class: "empty" }, n ? "Not available under these filters." : "No data in this range."));
+		if (!n || !known.some((v) => v > 0))
+			return h("figure", {}, h("figcaption", {}, caption), h("p", { class: "empty" },
+				n && !known.length ? "Not available under these filters." : "No data in this range."));
 		const max = Math.max(1, ...known);
 		const unit = opts.bytes ? Math.pow(1024, bytesUnit(max)) : 1;
 		const step = niceStep(max / unit / 4) * unit;
@@ -616,7 +616,7 @@
 				v.late_lines > 0 || v.agent_overflow > 0
 					? h("p", { class: "note warn" }, "Some visitor counts are approximate, as stated above.") : null),
 			h("div", { class: "card" }, h("h3", {}, "Tables"),
-				h("p", {}, t.statement || ""),
+				h("p", {}, t.statement || "The document does not say how its tables were counted."),
 				facts([["Rows per table", t.top], ["Rows per day", t.day_top], ["Paths per node", t.node_top],
 					["Keys kept", t.capacity !== undefined ? fmtInt(t.capacity) : null],
 					["Keys kept per day", t.day_capacity !== undefined ? fmtInt(t.day_capacity) : null]])),
