@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -114,8 +113,7 @@ class Browser:
         self.ws = None
         self.proc = subprocess.Popen(
             [exe] + FLAGS + ["--user-data-dir=" + profile, "about:blank"],
-            stdout=self.stderr, stderr=self.stderr, stdin=subprocess.DEVNULL,
-            start_new_session=True)
+            stdout=self.stderr, stderr=self.stderr, stdin=subprocess.DEVNULL)
         try:
             self._connect(port_file)
         except BaseException:
@@ -202,12 +200,14 @@ class Browser:
             self.ws.close()
             self.ws = None
         if self.proc.poll() is None:
-            # The browser's own process group (it was started in a new
-            # session), so its helper processes end with it.
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            # The browser process itself (the wrapper execs it); it takes
+            # its helper processes down as it ends. It stays in the
+            # caller's process group, so a test harness that kills that
+            # group after a timeout ends it too.
+            self.proc.terminate()
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.kill()
                 self.proc.wait()
         self.stderr.close()
