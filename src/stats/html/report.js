@@ -25,7 +25,7 @@
 	/* The view: what the filters select, which node is drilled into,
 	 * which table is shown, and each table's sort order. */
 	const view = { from: first, to: last, nodes: [], status: "", prefix: "",
-		drill: null, table: null, sort: {}, expanded: {} };
+		drill: null, table: null, sort: new Map(), expanded: new Map() };
 
 	/* ---- DOM helpers: text is always a text node ---- */
 
@@ -259,7 +259,7 @@
 		const heads = columns.map((c) => h("th", { class: c.num ? "num" : null, scope: "col", tabindex: 0,
 			title: "Sort by " + c.label }, c.label));
 		function fill() {
-			const st = view.sort[id], limit = view.expanded[id] ? Infinity : 25;
+			const st = view.sort.get(id), limit = view.expanded.get(id) ? Infinity : 25;
 			let list = rows;
 			if (st) {
 				const col = columns[st.col], dir = st.dir === "ascending" ? 1 : -1;
@@ -274,10 +274,10 @@
 			heads.forEach((th, i) => th.setAttribute("aria-sort", st && st.col === i ? st.dir : "none"));
 			const trs = list.slice(0, limit).map((r) => h("tr", {}, columns.map((c) => cell(c, r))));
 			if (list.length > 25) {
-				const more = view.expanded[id];
+				const more = view.expanded.get(id);
 				trs.push(h("tr", { class: "more" }, h("td", { colspan: columns.length },
 					h("button", { class: "link", "data-more": id, onclick: () => {
-						view.expanded[id] = !more;
+						view.expanded.set(id, !more);
 						fill();
 					} }, more ? "Show the first 25 rows" : `Show all ${fmtInt(list.length)} rows`))));
 			}
@@ -289,10 +289,10 @@
 		}
 		heads.forEach((th, i) => {
 			const sortBy = () => {
-				const st = view.sort[id];
+				const st = view.sort.get(id);
 				const dir = st && st.col === i ? (st.dir === "ascending" ? "descending" : "ascending")
 					: (columns[i].num ? "descending" : "ascending");
-				view.sort[id] = { col: i, dir: dir };
+				view.sort.set(id, { col: i, dir: dir });
 				fill();
 			};
 			th.addEventListener("click", sortBy);
@@ -595,7 +595,7 @@
 				"aria-pressed": n === view.table ? "true" : "false", "data-tab": n,
 				onclick: () => { view.table = n; render(); } }, tables[n].title || n))),
 			h("div", { class: "card" }, h("h3", {}, t.title || view.table),
-				rankedTable(view.table, t, extra[view.table])));
+				rankedTable(view.table, t, Object.hasOwn(extra, view.table) ? extra[view.table] : null)));
 	}
 
 	function facts(pairs) {
