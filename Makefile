@@ -65,8 +65,9 @@ LOG_MAIN := $(wildcard src/log/main_*.c)
 # The ring core (pure; in libcore.a) and its deterministic simulator
 # (tests/sim/: libsim.a for the tests, main.c is the ring-sim program).
 RING_SRC := $(wildcard src/ring/*.c)
-# chorus-stats' modules (in libcore.a). The report page is kept as
-# readable files in src/stats/html/ and compiled in as byte arrays
+# chorus-stats' modules (in libcore.a); src/stats/main_stats.c is the
+# program build/chorus-stats. Its HTML report page is kept as readable
+# files in src/stats/html/ and compiled in as byte arrays
 # (scripts/embed.sh writes them as C).
 STATS_SRC := $(filter-out src/stats/main%.c,$(wildcard src/stats/*.c))
 STATS_HTML := src/stats/html/report.html src/stats/html/report.css \
@@ -85,7 +86,7 @@ LIBCHORUS_A := $(B)/libchorus.a
 LIBCHORUS_SO := $(B)/libchorus.so.1
 CHORUSD := $(B)/chorusd
 TOOLS := $(patsubst src/tools/%.c,$(B)/%,$(TOOL_SRC)) \
-	$(patsubst src/log/main_%.c,$(B)/chorus-%,$(LOG_MAIN))
+	$(patsubst src/log/main_%.c,$(B)/chorus-%,$(LOG_MAIN)) $(B)/chorus-stats
 # Daemons go to sbin, everything else to bin.
 SBIN_PROGS := $(CHORUSD) $(B)/chorus-logd
 
@@ -160,6 +161,10 @@ $(B)/chorus-%: $(call obj,src/log/main_%.c) $(CORE_A) $(LIBCHORUS_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
 
+$(B)/chorus-stats: $(call obj,src/stats/main_stats.c) $(CORE_A) $(LIBCHORUS_A)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
+
 $(B)/tests/unit/%: $(call obj,tests/unit/%.c tests/t.c) $(SIM_A) $(CORE_A) $(LIBCHORUS_A)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
@@ -170,7 +175,7 @@ $(B)/tests/integration/%: $(call obj,tests/integration/%.c tests/t.c $(INTEG_HEL
 
 $(B)/tests/fuzz/%-replay: $(call obj,tests/fuzz/%.c tests/fuzz/replay.c) $(CORE_A) $(LIBCHORUS_A)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
 
 $(B)/bench/%: $(call obj,bench/%.c) $(CORE_A) $(LIBCHORUS_A)
 	@mkdir -p $(@D)
@@ -180,7 +185,8 @@ $(B)/bench/%: $(call obj,bench/%.c) $(CORE_A) $(LIBCHORUS_A)
 deps:
 	$(Q)sh tests/deps.sh
 
-test-bins: all $(UNIT_BIN) $(INTEG_BIN) $(FUZZ_REPLAY) $(RING_SIM)
+# bench/stats_gen makes the logs of the chorus-stats tests.
+test-bins: all $(UNIT_BIN) $(INTEG_BIN) $(FUZZ_REPLAY) $(RING_SIM) $(B)/bench/stats_gen
 
 # `make check` runs the suite twice: as built, and under AddressSanitizer
 # and UndefinedBehaviorSanitizer. SANITIZE=1 or SANITIZE=0 runs one.
@@ -218,6 +224,7 @@ bench: all $(BENCH_BIN)
 	$(Q)sh bench/run.sh $(B)
 	$(Q)sh bench/log_bench.sh $(B)
 	$(Q)sh bench/logd_bench.sh $(B)
+	$(Q)sh bench/stats_bench.sh $(B)
 	$(Q)$(B)/bench/bench_ring
 
 install: all

@@ -415,7 +415,8 @@
 			kpi("requests", "Requests", c.requests, fmtInt),
 			kpi("visitors", "Visitors", c.visitors, fmtInt, na || "address, day, agent"),
 			kpi("bytes", "Traffic", c.bytes, fmtBytes, na),
-			kpi("hosts", "Client addresses", hosts, fmtInt, hosts === null ? "whole report only" : null),
+			kpi("hosts", "Client addresses", hosts, fmtInt, hosts === null ? "whole report only"
+				: doc.totals.hosts_exact === false ? "at least (too many to keep)" : null),
 			kpi("pages", "Pages", c.pages, fmtInt, c.pages === null ? na : `${fmtInt(c.static)} static files`),
 			kpi("not_found", "Not found (404)", c.not_found, fmtInt, c.not_found === null ? na : fmtPct(c.not_found, c.requests)),
 			kpi("s5xx", "Server errors (5xx)", c.s5xx, fmtInt, c.s5xx === null ? na : fmtPct(c.s5xx, c.requests)),
@@ -612,7 +613,8 @@
 				h("p", {}, v.statement || "The document does not say how visitors were counted."),
 				facts([["Method", v.method], ["Open days", v.window_days],
 					["Late lines (no visitors)", v.late_lines !== undefined ? fmtInt(v.late_lines) : null],
-					["Agents by hash", v.agent_overflow !== undefined ? fmtInt(v.agent_overflow) : null]]),
+					["Lines with hashed agents", v.agent_overflow !== undefined ? fmtInt(v.agent_overflow) : null],
+					["Lines with hashed host names", v.host_hashed !== undefined ? fmtInt(v.host_hashed) : null]]),
 				v.late_lines > 0 || v.agent_overflow > 0
 					? h("p", { class: "note warn" }, "Some visitor counts are approximate, as stated above.") : null),
 			h("div", { class: "card" }, h("h3", {}, "Tables"),
