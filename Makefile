@@ -6,6 +6,8 @@
 #   make fuzz            time-bounded libFuzzer runs (clang), FUZZ_SECONDS each
 #   make bench           benchmarks (figures, never assertions)
 #   make sim-soak SEEDS=N  the ring simulator over N random seeds
+#   make netns-soak EPISODES=N  N random fault episodes on daemons in network
+#                        namespaces (root; NETNS_DAEMONS=5, SEED=)
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make V=1             show the commands
 #
@@ -98,10 +100,13 @@ INTEG_HELPERS := tests/integration/harness.c
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/tests/fuzz/%-replay,$(FUZZ_SRC))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
+# Programs of the network-namespace tests (tests/netns/*.c).
+NETNS_SRC := $(wildcard tests/netns/*.c)
+NETNS_BIN := $(patsubst tests/netns/%.c,$(B)/tests/netns/%,$(NETNS_SRC))
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
-.PHONY: all check test-bins fuzz bench install uninstall clean deps sim-soak
+.PHONY: all check test-bins fuzz bench install uninstall clean deps sim-soak netns-soak
 .DEFAULT_GOAL := all
 # Keep intermediate objects, so a second make has nothing to do.
 .SECONDARY:
@@ -173,6 +178,10 @@ $(B)/tests/integration/%: $(call obj,tests/integration/%.c tests/t.c $(INTEG_HEL
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
+$(B)/tests/netns/%: $(call obj,tests/netns/%.c) $(LIBCHORUS_A)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
 $(B)/tests/fuzz/%-replay: $(call obj,tests/fuzz/%.c tests/fuzz/replay.c) $(CORE_A) $(LIBCHORUS_A)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
@@ -186,7 +195,8 @@ deps:
 	$(Q)sh tests/deps.sh
 
 # bench/stats_gen makes the logs of the chorus-stats tests.
-test-bins: all $(UNIT_BIN) $(INTEG_BIN) $(FUZZ_REPLAY) $(RING_SIM) $(B)/bench/stats_gen
+test-bins: all $(UNIT_BIN) $(INTEG_BIN) $(FUZZ_REPLAY) $(RING_SIM) $(NETNS_BIN) \
+	$(B)/bench/stats_gen
 
 # `make check` runs the suite twice: as built, and under AddressSanitizer
 # and UndefinedBehaviorSanitizer. SANITIZE=1 or SANITIZE=0 runs one.
@@ -220,12 +230,21 @@ fuzz:
 sim-soak: $(RING_SIM)
 	$(Q)$(RING_SIM) soak --seeds $(SEEDS)
 
-bench: all $(BENCH_BIN)
+# Any number of random fault episodes (make check runs a fixed list).
+EPISODES ?= 50
+NETNS_DAEMONS ?= 5
+netns-soak: all $(NETNS_BIN)
+	$(Q)CHORUS_BUILD=$(CURDIR)/$(B) sh tests/netns/episodes.sh --daemons $(NETNS_DAEMONS) \
+		--clients 1 --name netns.soak --soak $(EPISODES) $(if $(SEED),--seed $(SEED))
+
+bench: all $(BENCH_BIN) $(NETNS_BIN)
 	$(Q)sh bench/run.sh $(B)
 	$(Q)sh bench/log_bench.sh $(B)
 	$(Q)sh bench/logd_bench.sh $(B)
 	$(Q)sh bench/stats_bench.sh $(B)
 	$(Q)$(B)/bench/bench_ring
+	$(Q)sh bench/netns_throughput.sh $(B)
+	$(Q)sh bench/netns_failover.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
