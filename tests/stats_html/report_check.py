@@ -213,6 +213,7 @@ def main():
         b = cdp.Browser(work)
     except cdp.Unavailable as e:
         print("skip: %s" % e)
+        shutil.rmtree(work, ignore_errors=True)
         return 77
     try:
         for domain in ("Page", "Runtime", "Log"):
