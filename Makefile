@@ -243,6 +243,7 @@ bench: all $(BENCH_BIN) $(NETNS_BIN)
 	$(Q)sh bench/logd_bench.sh $(B)
 	$(Q)sh bench/stats_bench.sh $(B)
 	$(Q)$(B)/bench/bench_ring
+	$(Q)sh bench/ring_failover.sh $(B)
 	$(Q)sh bench/netns_throughput.sh $(B)
 	$(Q)sh bench/netns_failover.sh $(B)
 

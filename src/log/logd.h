@@ -111,6 +111,34 @@ int logd_pattern_has_node(const char *pat);
 /* 1 if the pattern has a strftime conversion (time rotation). */
 int logd_pattern_has_time(const char *pat);
 
+/* 1 if the pattern uses %g (the group names a path component). */
+int logd_pattern_has_group(const char *pat);
+
+/* 1 if the pattern ends in %n: the node name is the end of the file
+ * name, where the writer's own endings go (".N" of size rotation, ".gz",
+ * ".zst", ".part" of compression, ".lateN" of late lines). */
+int logd_pattern_ends_in_node(const char *pat);
+
+/* 1 if name (len bytes) ends like one of the writer's own file names:
+ * ".<digits>", ".gz", ".zst", ".part" or ".late<digits>". Under a
+ * pattern that ends in %n such a node would alias another node's
+ * rotated, compressed or late file. */
+int logd_node_aliases(const char *name, size_t len);
+
+/* logd_node_ok(), and, for a pattern that ends in %n, not
+ * logd_node_aliases(). */
+int logd_node_ok_for(const char *pat, const char *name, size_t len);
+
+/* The end of the period of a time pattern: the first second after t at
+ * which its expansion for group and node (NULL: none) differs from the
+ * one at t (local time), or -1 if it does not change within two years
+ * (no time conversion) or does not expand. Exact for patterns whose
+ * expansion, once changed, does not come back within the interval the
+ * search doubles through (every pattern with the larger units of its
+ * smallest one). */
+int64_t logd_pattern_period_end(const char *pat, const char *group, const char *node,
+				int64_t t);
+
 /* 1 if name (len bytes) may become a path component: 1..LOGD_NODE_MAX
  * bytes of [A-Za-z0-9._-], not starting with '.' (so neither "." nor
  * ".." nor a hidden file). */

@@ -510,6 +510,11 @@ static int parse_spread(struct lexer *lx, struct logd_conf *c, int d)
 				if (logd_pattern_check(r->file, 1, why, sizeof(why)) != 0)
 					return fail(lx, "File of %s: %s", r->group, why);
 			}
+			if (r->rewrite != LOGD_RW_NONE && r->clock == LOGD_CLOCK_WRITER)
+				warn(lx, "group %s: RewriteTimestamp with the writer's clock "
+				     "(RewriteClock = writer, the default): replicas write "
+				     "different lines; RewriteClock = sender makes them equal",
+				     r->group);
 			c->nrules++;
 		} else {
 			return fail(lx, "unknown setting \"%s\" in a Spread block", lx->val);
@@ -661,6 +666,20 @@ int logd_conf_parse(const char *text, size_t len, struct logd_conf *c,
 	if (c->nrules == 0) {
 		lx.tok_line = lx.line;
 		return fail(&lx, "no Log block: nothing to write");
+	}
+	/* A group becomes a path component only if it is safe as one: the
+	 * daemon takes names (such as "a/b") that are not. */
+	for (int i = 0; i < c->nrules; i++) {
+		const struct logd_rule *r = &c->rules[i];
+		const char *which = logd_pattern_has_group(r->file) ? "File" :
+				    logd_pattern_has_group(c->quarantine) ? "Quarantine" : NULL;
+
+		if (which && !logd_node_ok(r->group, strlen(r->group))) {
+			lx.tok_line = lx.line;
+			return fail(&lx, "group \"%s\" is not safe as a file name component "
+				    "([A-Za-z0-9._-], not starting with '.'), but %s uses %%g",
+				    r->group, which);
+		}
 	}
 	return 0;
 }

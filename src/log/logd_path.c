@@ -85,6 +85,97 @@ int logd_pattern_has_time(const char *pat)
 	return has_conv(pat, time_convs);
 }
 
+int logd_pattern_has_group(const char *pat)
+{
+	return has_conv(pat, "g");
+}
+
+int logd_pattern_ends_in_node(const char *pat)
+{
+	size_t n = strlen(pat), pct = 0;
+
+	if (n < 2 || pat[n - 1] != 'n' || pat[n - 2] != '%')
+		return 0;
+	/* "%%n" is a literal "%n": count the '%' before the 'n'. */
+	for (size_t i = n - 1; i > 0 && pat[i - 1] == '%'; i--)
+		pct++;
+	return pct % 2 == 1;
+}
+
+/* 1 if name (len bytes) ends in suffix. */
+static int ends_with(const char *name, size_t len, const char *suffix)
+{
+	size_t n = strlen(suffix);
+
+	return len >= n && memcmp(name + len - n, suffix, n) == 0;
+}
+
+int logd_node_aliases(const char *name, size_t len)
+{
+	size_t i = len;
+
+	if (ends_with(name, len, ".gz") || ends_with(name, len, ".zst") ||
+	    ends_with(name, len, ".part"))
+		return 1;
+	while (i > 0 && name[i - 1] >= '0' && name[i - 1] <= '9')
+		i--;
+	if (i == len)
+		return 0;
+	return ends_with(name, i, ".") || ends_with(name, i, ".late");
+}
+
+int logd_node_ok_for(const char *pat, const char *name, size_t len)
+{
+	return logd_node_ok(name, len) &&
+	       !(logd_pattern_ends_in_node(pat) && logd_node_aliases(name, len));
+}
+
+/* The expansion of pat at t into out; 0, or -1. */
+static int expand_at(const char *pat, const char *group, const char *node, int64_t t,
+		     char *out, size_t cap)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!localtime_r(&tt, &tm))
+		return -1;
+	return logd_pattern_expand(pat, group, node, &tm, out, cap) < 0 ? -1 : 0;
+}
+
+int64_t logd_pattern_period_end(const char *pat, const char *group, const char *node,
+				int64_t t)
+{
+	char at[LOGD_PATH_MAX], probe[LOGD_PATH_MAX];
+	int64_t lo = t, hi, step = 1;
+
+	if (!logd_pattern_has_time(pat) || expand_at(pat, group, node, t, at, sizeof(at)))
+		return -1;
+	/* Double the step until the name changes; then halve the interval
+	 * between the last step with the same name and the first without. */
+	for (;;) {
+		hi = t + step;
+		if (expand_at(pat, group, node, hi, probe, sizeof(probe)) != 0)
+			return -1;
+		if (strcmp(probe, at) != 0)
+			break;
+		lo = hi;
+		if (step > 2 * 366 * 86400)
+			return -1;
+		step *= 2;
+	}
+	while (hi - lo > 1) {
+		int64_t mid = lo + (hi - lo) / 2;
+
+		if (expand_at(pat, group, node, mid, probe, sizeof(probe)) != 0)
+			return -1;
+		if (strcmp(probe, at) == 0)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return hi;
+}
+
 int logd_node_ok(const char *name, size_t len)
 {
 	if (len == 0 || len > LOGD_NODE_MAX || name[0] == '.')

@@ -89,8 +89,10 @@ static int sync_parent(const char *path)
 	return ret;
 }
 
-/* Creates the directories leading to path (like mkdir -p of its parent). */
-static int make_parents(const char *path)
+/* Creates the directories leading to path (like mkdir -p of its parent);
+ * with sync, fsync()s the parent of every directory it makes, so that a
+ * power loss cannot take a new directory and the lines under it. */
+static int make_parents(const char *path, int sync)
 {
 	char tmp[LOGD_PATH_MAX];
 	size_t n = strlen(path);
@@ -102,8 +104,14 @@ static int make_parents(const char *path)
 		if (*p != '/')
 			continue;
 		*p = 0;
-		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+		if (mkdir(tmp, 0755) == 0) {
+			int ret = sync ? sync_parent(tmp) : 0;
+
+			if (ret != 0)
+				return ret;
+		} else if (errno != EEXIST) {
 			return -errno;
+		}
 		*p = '/';
 	}
 	return 0;
@@ -365,7 +373,6 @@ int store_append(struct store *s, struct store_file *f, const char *data, size_t
 {
 	int ret;
 
-	(void)s;
 	f->last_use = ++s->clock;
 	if (len > STORE_BUF - f->buffered) {
 		ret = file_flush(f);
@@ -398,7 +405,21 @@ int store_uncommitted(const struct store *s)
 	return s->ndirty != 0 || s->rec_len != 0;
 }
 
+static int commit_record(struct store *s, int sync);
+
+/* A commit that fails leaves nothing of its record behind: entries added
+ * for it (a file opened, a rename or compression intended) must not turn
+ * up in a later record, after the caller has undone what they named. */
 int store_commit(struct store *s, int sync)
+{
+	int ret = commit_record(s, sync);
+
+	if (ret != 0)
+		s->rec_len = 0;
+	return ret;
+}
+
+static int commit_record(struct store *s, int sync)
 {
 	int64_t t0;
 	int ret;
@@ -535,7 +556,7 @@ int store_file_open(struct store *s, const char *path, const char *key,
 		ret = -ENOMEM;
 		goto fail;
 	}
-	ret = make_parents(path);
+	ret = make_parents(path, s->cfg.fsync != LOGD_FSYNC_NEVER);
 	if (ret != 0)
 		goto fail;
 	f->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -616,8 +637,10 @@ int store_zip_queue(struct store *s, const char *path, const char *ext)
 	if (rec_add(s, "Z %s %s\n", z->suffix, z->src) != 0)
 		return -1;
 	s->nzips++;
-	if (store_commit(s, s->cfg.fsync != LOGD_FSYNC_NEVER) != 0)
+	if (store_commit(s, s->cfg.fsync != LOGD_FSYNC_NEVER) != 0) {
+		s->nzips--; /* not recorded: not queued */
 		return -1;
+	}
 	return s->nzips - 1;
 }
 
@@ -656,22 +679,152 @@ int store_zip_done(struct store *s, const char *src, uint64_t gen, const char *t
 	return store_commit(s, s->cfg.fsync != LOGD_FSYNC_NEVER);
 }
 
+/* 1 if "<path><sep><n>" is taken: the file, its compressed form, or a
+ * compression queued for it. */
+static int number_used(struct store *s, const char *path, const char *sep, int n,
+		       const char *zip_ext)
+{
+	char name[LOGD_PATH_MAX + 48], zname[LOGD_PATH_MAX + 64];
+
+	snprintf(name, sizeof(name), "%s%s%d", path, sep, n);
+	snprintf(zname, sizeof(zname), "%s%s", name, zip_ext);
+	return exists(name) || exists(zname) || store_zip_find(s, name) >= 0;
+}
+
+/* The number after the highest of the run "<path><sep>1", "<path><sep>2",
+ * ... that is taken (1 if none): found by doubling and halving, so a
+ * file rotated n times costs O(log n) lookups, not n. Numbers are used
+ * in order, so the run has no holes unless someone removed files from
+ * its middle. -1 past 2^20. */
+static int first_free(struct store *s, const char *path, const char *sep,
+		      const char *zip_ext)
+{
+	int lo = 1, hi = 2;
+
+	if (!number_used(s, path, sep, 1, zip_ext))
+		return 1;
+	while (number_used(s, path, sep, hi, zip_ext)) {
+		lo = hi;
+		if (hi >= (1 << 20))
+			return -1;
+		hi *= 2;
+	}
+	/* lo taken, hi free. */
+	while (hi - lo > 1) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (number_used(s, path, sep, mid, zip_ext))
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return hi;
+}
+
+static int next_number(struct store *s, const char *path, const char *zip_ext)
+{
+	return first_free(s, path, ".", zip_ext);
+}
+
+int store_late_name(struct store *s, const char *path, const char *ext, char *out,
+		    size_t cap)
+{
+	int n = first_free(s, path, ".late", ext), len;
+
+	if (n < 0)
+		return -EEXIST;
+	len = snprintf(out, cap, "%s.late%d", path, n);
+	if (len < 0 || (size_t)len >= cap || (size_t)len >= LOGD_PATH_MAX)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int store_path_taken(const struct store *s, const char *path, const char *ext)
+{
+	char z[LOGD_PATH_MAX + 16];
+
+	snprintf(z, sizeof(z), "%s%s", path, ext);
+	return exists(path) || (ext[0] && exists(z)) || store_zip_find(s, path) >= 0;
+}
+
+struct store_tfile *store_tfile_find(struct store *s, const char *key)
+{
+	for (uint32_t i = 0; i < s->ntfiles; i++)
+		if (strcmp(s->tfiles[i].key, key) == 0)
+			return &s->tfiles[i];
+	return NULL;
+}
+
+/* Sets key's time file in the table only (replay and store_tfile_set). */
+static int tfile_put(struct store *s, const char *key, const char *path,
+		     const char *ext, int64_t end)
+{
+	struct store_tfile *t = store_tfile_find(s, key);
+
+	if (!t) {
+		if (s->ntfiles >= STORE_TFILES_MAX)
+			return -ENOSPC;
+		if (s->ntfiles == s->tfiles_cap) {
+			uint32_t cap = s->tfiles_cap ? s->tfiles_cap * 2 : 64;
+			struct store_tfile *v = realloc(s->tfiles, cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			s->tfiles = v;
+			s->tfiles_cap = cap;
+		}
+		t = &s->tfiles[s->ntfiles++];
+		memset(t, 0, sizeof(*t));
+		snprintf(t->key, sizeof(t->key), "%s", key);
+	}
+	snprintf(t->path, sizeof(t->path), "%s", path);
+	snprintf(t->ext, sizeof(t->ext), "%s", ext);
+	t->end = end;
+	return 0;
+}
+
+static void tfile_remove(struct store *s, const char *key)
+{
+	struct store_tfile *t = store_tfile_find(s, key);
+
+	if (t)
+		*t = s->tfiles[--s->ntfiles];
+}
+
+int store_tfile_set(struct store *s, const char *key, const char *path,
+		    const char *ext, int64_t end)
+{
+	int ret = tfile_put(s, key, path, ext, end);
+
+	if (ret == 0)
+		ret = rec_add(s, "T %" PRId64 " %s %s %s\n", end, ext[0] ? ext : "-", key,
+			      path);
+	return ret;
+}
+
+void store_tfile_drop(struct store *s, const char *key)
+{
+	if (!store_tfile_find(s, key))
+		return;
+	tfile_remove(s, key);
+	if (rec_add(s, "t %s\n", key) != 0)
+		log_warnx("journal: out of memory (time file of %s)", key);
+}
+
 int store_rotate(struct store *s, struct store_file *f, const char *zip_ext,
 		 char *rotated, size_t cap)
 {
 	int sync = s->cfg.fsync != LOGD_FSYNC_NEVER, ret, n;
-	char to[LOGD_PATH_MAX + 32], zdst[LOGD_PATH_MAX + 48];
+	char to[LOGD_PATH_MAX + 32];
 	char path[LOGD_PATH_MAX];
 
 	ret = store_commit(s, sync);
 	if (ret != 0)
 		return ret;
-	for (n = 1; n < 100000; n++) {
-		snprintf(to, sizeof(to), "%s.%d", f->path, n);
-		snprintf(zdst, sizeof(zdst), "%s%s", to, zip_ext);
-		if (!exists(to) && !exists(zdst) && store_zip_find(s, to) < 0)
-			break;
-	}
+	n = next_number(s, f->path, zip_ext);
+	if (n < 0)
+		return -EEXIST;
+	snprintf(to, sizeof(to), "%s.%d", f->path, n);
 	if (strlen(to) >= LOGD_PATH_MAX)
 		return -ENAMETOOLONG;
 	/* Intent first, so that recovery can finish the rename. */
@@ -828,6 +981,20 @@ static int apply_entry(struct store *s, struct rtable *files,
 			s->zips[i] = s->zips[--s->nzips];
 		return 0;
 	}
+	case 'T': {
+		long long end;
+		char ext[8], key[STORE_KEY_MAX];
+		int off = 0;
+
+		if (sscanf(line + 2, "%lld %7s %95s %n", &end, ext, key, &off) != 3 || !off ||
+		    !line[2 + off])
+			return -1;
+		return tfile_put(s, key, line + 2 + off, strcmp(ext, "-") ? ext : "",
+				 (int64_t)end) == 0 ? 0 : -1;
+	}
+	case 't':
+		tfile_remove(s, line + 2);
+		return 0;
 	}
 	return -1;
 }
@@ -906,6 +1073,12 @@ static int store_snapshot(struct store *s, char *err, size_t errlen)
 	}
 	for (int i = 0; ret == 0 && i < s->nzips; i++)
 		ret = rec_add(s, "Z %s %s\n", s->zips[i].suffix, s->zips[i].src);
+	for (uint32_t i = 0; ret == 0 && i < s->ntfiles; i++) {
+		const struct store_tfile *t = &s->tfiles[i];
+
+		ret = rec_add(s, "T %" PRId64 " %s %s %s\n", t->end, t->ext[0] ? t->ext : "-",
+			      t->key, t->path);
+	}
 	if (ret != 0) {
 		snprintf(err, errlen, "snapshot: out of memory");
 		s->rec_len = 0;
@@ -943,11 +1116,28 @@ static int store_snapshot(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
-/* Cuts the files named by the journal back to their committed lengths,
- * finishes interrupted renames and settles the compressions. */
-static void recover_files(struct store *s, struct rtable *files,
-			  struct rename_intent *ren, int nren)
+/* Cuts path back to len bytes; with sync, durably (before the snapshot
+ * drops the length from the journal). 0 or a negative errno. */
+static int cut_file(const char *path, uint64_t len, int sync)
 {
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)len) != 0 || (sync && fdatasync(fd) != 0))
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Cuts the files named by the journal back to their committed lengths,
+ * finishes interrupted renames and settles the compressions. Returns 0,
+ * or -1 with a message in err if a file cannot be cut. */
+static int recover_files(struct store *s, struct rtable *files,
+			 struct rename_intent *ren, int nren, char *err, size_t errlen)
+{
+	int ret;
+
 	for (size_t i = 0; i < files->cap; i++) {
 		struct rfile *f = &files->v[i];
 		struct stat st;
@@ -963,9 +1153,13 @@ static void recover_files(struct store *s, struct rtable *files,
 			log_info("recovery: %s: cut %" PRIu64 " unacknowledged bytes "
 				 "(%" PRIu64 " kept)", f->path, (uint64_t)st.st_size - f->len,
 				 f->len);
-			if (truncate(f->path, (off_t)f->len) != 0) {
-				log_warn("recovery: cannot cut %s", f->path);
-				continue;
+			ret = cut_file(f->path, f->len, s->cfg.fsync != LOGD_FSYNC_NEVER);
+			if (ret != 0) {
+				/* The snapshot would forget the length: stop here
+				 * rather than let the tail count as written. */
+				snprintf(err, errlen, "recovery: cannot cut %s back to %" PRIu64
+					 " bytes: %s", f->path, f->len, strerror(-ret));
+				return -1;
 			}
 			s->st.truncated_bytes += (uint64_t)st.st_size - f->len;
 		} else if ((uint64_t)st.st_size < f->len) {
@@ -993,6 +1187,11 @@ static void recover_files(struct store *s, struct rtable *files,
 
 		snprintf(dst, sizeof(dst), "%s%s", z->src, z->suffix);
 		if (!exists(z->src)) {
+			char part[LOGD_PATH_MAX + 40];
+
+			/* Abandoned: its unfinished copy goes too. */
+			snprintf(part, sizeof(part), "%s.part", dst);
+			unlink(part);
 			s->zips[i--] = s->zips[--s->nzips];
 		} else if (exists(dst)) {
 			/* Compressed and renamed into place; only the removal
@@ -1001,6 +1200,7 @@ static void recover_files(struct store *s, struct rtable *files,
 			s->zips[i--] = s->zips[--s->nzips];
 		}
 	}
+	return 0;
 }
 
 int store_open(struct store **out, const struct store_cfg *cfg, char *err,
@@ -1035,7 +1235,7 @@ int store_open(struct store **out, const struct store_cfg *cfg, char *err,
 		goto fail;
 	}
 	snprintf(path, sizeof(path), "%s/lock", s->dir);
-	if (make_parents(path) != 0 ||
+	if (make_parents(path, 0) != 0 ||
 	    (mkdir(s->dir, 0755) != 0 && errno != EEXIST)) {
 		snprintf(err, errlen, "state directory %s: %s", s->dir, strerror(errno));
 		goto fail;
@@ -1078,7 +1278,8 @@ int store_open(struct store **out, const struct store_cfg *cfg, char *err,
 				 got - (size_t)good);
 		close(fd);
 		fd = -1;
-		recover_files(s, &files, ren, nren);
+		if (recover_files(s, &files, ren, nren, err, errlen) != 0)
+			goto fail;
 	} else if (errno != ENOENT) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
@@ -1115,5 +1316,6 @@ void store_close(struct store *s)
 	free(s->streams);
 	free(s->dirty_idx);
 	free(s->rec);
+	free(s->tfiles);
 	free(s);
 }

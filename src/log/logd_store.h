@@ -33,6 +33,8 @@
  *   r <path>                   that rename is done
  *   Z <suffix> <path>          path is to be compressed into path+suffix
  *   z <path>                   that compression is done or abandoned
+ *   T <end> <ext|-> <key> <path>   path is key's time file (store_tfile)
+ *   t <key>                    key's time file was closed by time
  *   C <FNV-1a 64 of the record's bytes, 16 hex>
  * It is rewritten as a snapshot (journal.new, fsync, rename) at start
  * and whenever it grows past STORE_JOURNAL_MAX.
@@ -95,6 +97,23 @@ struct store_zip {
 	uint64_t gen;               /* tells a requeued compression apart */
 };
 
+/* A file of a time pattern that is still its key's file: the current
+ * file of a rule and node, or the file their late lines go to (key with
+ * "|late"). It is closed "by time" (and compressed) when a batch of the
+ * key comes from a later period, or when it lies idle past its period;
+ * until then it may be closed (SIGHUP, eviction, restart) and reopened.
+ * A file closed by time is never written again: late lines go to a
+ * "<name>.lateN" file. Recorded in the journal (T, t). */
+struct store_tfile {
+	char key[STORE_KEY_MAX];
+	char path[LOGD_PATH_MAX];
+	char ext[8];                /* compression ending, "" for none */
+	int64_t end;                /* end of its period (s, sender's clock) */
+	int64_t touched;            /* last written (s, writer's clock; not kept) */
+};
+
+#define STORE_TFILES_MAX 65536
+
 struct store_stats {
 	uint64_t commits, fsyncs, journal_bytes, compactions;
 	uint64_t fsync_us_last, fsync_us_max, fsync_us_total;
@@ -115,6 +134,8 @@ struct store {
 	uint32_t ndirty;
 	struct store_zip zips[STORE_ZIPS_MAX];
 	int nzips;
+	struct store_tfile *tfiles;
+	uint32_t ntfiles, tfiles_cap;
 	uint64_t zip_gen;
 	char *rec;                      /* the journal record being built */
 	size_t rec_len, rec_cap;
@@ -202,5 +223,25 @@ int store_zip_done(struct store *s, const char *src, uint64_t gen, const char *t
 
 /* Index of the pending zip of src, or -1. */
 int store_zip_find(const struct store *s, const char *src);
+
+/* The time file of key, or NULL. Valid until the next store_tfile_*. */
+struct store_tfile *store_tfile_find(struct store *s, const char *key);
+
+/* Makes path key's time file (replacing any), recorded by the next
+ * commit. Returns 0, or -ENOSPC / -ENOMEM. */
+int store_tfile_set(struct store *s, const char *key, const char *path,
+		    const char *ext, int64_t end);
+
+/* Forgets key's time file (closed by time), recorded by the next commit. */
+void store_tfile_drop(struct store *s, const char *key);
+
+/* 1 if path was ever written and closed for good: the file, its
+ * compressed form path+ext, or a compression queued for it exists. */
+int store_path_taken(const struct store *s, const char *path, const char *ext);
+
+/* The first free "<path>.lateN" (N >= 1, also free of the compressed
+ * form) into out; 0, or -ENAMETOOLONG / -EEXIST. */
+int store_late_name(struct store *s, const char *path, const char *ext, char *out,
+		    size_t cap);
 
 #endif /* CHORUS_LOGD_STORE_H */

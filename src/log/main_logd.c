@@ -27,6 +27,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,11 +53,19 @@
 #define BACKOFF_MAX_MS 10000
 #define CONNECT_TIMEOUT_S 3
 #define WARN_EVERY 100            /* rate limit of repeated warnings */
+#define IDLE_CLOSE_S 60           /* time files idle this long are closed */
+#define IDLE_SCAN_MS 10000        /* how often to look for them */
 
 static const char usage_text[] =
 	"usage: chorus-logd [-nD] [-c config]\n";
 
-/* One daemon connection (a Spread block of the configuration). */
+/* One daemon connection (a Spread block of the configuration). The
+ * connect and the joins block (a daemon that accepts and never answers
+ * holds them for the connect timeout), so they run in a thread of their
+ * own, one attempt at a time, while the main loop goes on writing and
+ * acknowledging for the other daemons. The thread owns the `try_*`
+ * fields while `connecting` is set; it sets `try_done` and writes a byte
+ * to the wake pipe when it is finished, and the main thread joins it. */
 struct conn {
 	const char *addr;
 	mailbox mb;
@@ -67,6 +76,20 @@ struct conn {
 	int readable;              /* poll() saw input or a hang-up */
 	uint64_t reconnects, failures;
 	char pg[MAX_GROUP_NAME];
+	/* The groups to join (set up once). */
+	char groups[LOGD_MAX_RULES][LOGD_GROUP_MAX];
+	int ngroups;
+	/* An attempt in progress. */
+	int connecting;
+	pthread_t thread;
+	int wake_fd;               /* the main loop's wake pipe */
+	uint32_t try_rand;
+	char try_name[MAX_PRIVATE_NAME + 1];
+	int try_ret;               /* ACCEPT_SESSION or the error */
+	int try_failed_group;      /* the join that failed, or -1 */
+	mailbox try_mb;
+	char try_pg[MAX_GROUP_NAME];
+	int try_done;              /* atomic */
 };
 
 /* Counters of one Log rule; the status line sums them by group. */
@@ -76,7 +99,8 @@ struct rstat {
 
 /* Counters per group (by its first rule). */
 struct gstat {
-	uint64_t batches, dup_lines, gaps, lost, bad, write_errors;
+	uint64_t batches, dup_lines, gaps, lost, unexplained, bad, write_errors;
+	uint64_t plain_lost;        /* plain messages not written (write error) */
 };
 
 struct ack {
@@ -109,10 +133,12 @@ struct logd {
 	int sync;                          /* the policy fsyncs */
 	int64_t next_commit_ms;            /* interval policy: -1 when idle */
 	int64_t next_status_ms;
+	int64_t next_idle_ms;              /* next look for idle time files */
 	int write_failed;                  /* since the last good commit */
 	uint64_t commit_errors, warnings;
 	char *msg;
 	char *line;                        /* one rewritten line */
+	int wake[2];                       /* connection threads -> main loop */
 	int terminating;
 };
 
@@ -136,7 +162,7 @@ static void usage(void)
 
 /* Closes a broken connection, logs why, and schedules the reconnect
  * after the current backoff. */
-static void conn_lost(struct logd *d, struct conn *c, const char *why, int code)
+static void conn_lost(struct conn *c, const char *why, int code)
 {
 	if (!c->connected)
 		return;
@@ -145,47 +171,83 @@ static void conn_lost(struct logd *d, struct conn *c, const char *why, int code)
 	SP_disconnect(c->mb);
 	c->connected = 0;
 	c->next_try_ms = now_ms() + c->backoff_ms;
-	(void)d;
 }
 
-/* Connects to c's daemon and joins every group of its rules. */
-static void conn_try(struct logd *d, struct conn *c, int idx, int64_t now)
+/* The connection thread: connects to c's daemon and joins its groups;
+ * on any failure nothing stays connected. */
+static void *conn_thread(void *arg)
 {
-	char name[MAX_PRIVATE_NAME + 1];
+	struct conn *c = arg;
 	sp_time to = { CONNECT_TIMEOUT_S, 0 };
-	uint32_t r = 0;
+	char one = 1;
 	int ret;
+
+	c->try_failed_group = -1;
+	ret = SP_connect_timeout(c->addr, c->try_name, 0, 0, &c->try_mb, c->try_pg, to);
+	for (int i = 0; ret == ACCEPT_SESSION && i < c->ngroups; i++) {
+		if (SP_join(c->try_mb, c->groups[i]) != 0) {
+			c->try_failed_group = i;
+			ret = ILLEGAL_GROUP;
+			SP_disconnect(c->try_mb);
+		}
+	}
+	c->try_ret = ret;
+	__atomic_store_n(&c->try_done, 1, __ATOMIC_RELEASE);
+	if (write(c->wake_fd, &one, 1) < 0) {
+		/* The pipe is full: the main loop is already awake. */
+	}
+	return NULL;
+}
+
+/* Starts an attempt to connect c (in its thread). */
+static void conn_start(struct conn *c, int64_t now)
+{
+	uint32_t r = 0;
+	int err;
 
 	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
 		r = (uint32_t)now ^ (uint32_t)getpid();
-	snprintf(name, sizeof(name), "ld%08" PRIx32, r);
-	ret = SP_connect_timeout(c->addr, name, 0, 0, &c->mb, c->pg, to);
-	if (ret == ACCEPT_SESSION) {
-		for (int i = 0; i < d->conf.nrules && ret == ACCEPT_SESSION; i++) {
-			const struct logd_rule *rule = &d->conf.rules[i];
-
-			if (rule->daemon != idx || d->group_rule[i] != i)
-				continue;
-			if (SP_join(c->mb, rule->group) != 0)
-				ret = ILLEGAL_GROUP;
-			else
-				log_info("joined %s on %s", rule->group, c->addr);
-		}
-		if (ret != ACCEPT_SESSION)
-			SP_disconnect(c->mb);
+	c->try_rand = r;
+	snprintf(c->try_name, sizeof(c->try_name), "ld%08" PRIx32, r);
+	c->try_done = 0;
+	err = pthread_create(&c->thread, NULL, conn_thread, c);
+	if (err != 0) {
+		log_warnx("cannot start a connection thread for %s: %s", c->addr,
+			  strerror(err));
+		c->next_try_ms = now + c->backoff_ms;
+		return;
 	}
+	c->connecting = 1;
+}
+
+/* Takes the result of c's finished attempt, if any. */
+static void conn_finish(struct conn *c, int64_t now)
+{
+	int ret;
+
+	if (!c->connecting || !__atomic_load_n(&c->try_done, __ATOMIC_ACQUIRE))
+		return;
+	pthread_join(c->thread, NULL);
+	c->connecting = 0;
+	ret = c->try_ret;
 	if (ret != ACCEPT_SESSION) {
 		c->failures++;
 		if (c->failures % 10 == 1)
-			log_warnx("cannot connect to the daemon %s: %s (retry in %" PRId64
-				  " ms)", c->addr, chorus_strerror(ret), c->backoff_ms);
+			log_warnx("cannot connect to the daemon %s%s%s: %s (retry in %" PRId64
+				  " ms)", c->addr, c->try_failed_group >= 0 ? " or join " : "",
+				  c->try_failed_group >= 0 ? c->groups[c->try_failed_group] : "",
+				  chorus_strerror(ret), c->backoff_ms);
 		c->next_try_ms = now + c->backoff_ms;
 		/* Exponential backoff with jitter. */
-		c->backoff_ms = c->backoff_ms * 2 + (int64_t)(r % 100);
+		c->backoff_ms = c->backoff_ms * 2 + (int64_t)(c->try_rand % 100);
 		if (c->backoff_ms > BACKOFF_MAX_MS)
 			c->backoff_ms = BACKOFF_MAX_MS;
 		return;
 	}
+	c->mb = c->try_mb;
+	memcpy(c->pg, c->try_pg, sizeof(c->pg));
+	for (int i = 0; i < c->ngroups; i++)
+		log_info("joined %s on %s", c->groups[i], c->addr);
 	/* Read-ahead: large reads from the daemon, messages served from a
 	 * buffer (SP_poll counts it; see drain and the poll timeout). */
 	if (chorus_set_readahead(c->mb, 1) != 0)
@@ -216,11 +278,13 @@ static void send_acks(struct logd *d)
 
 		if (!c->connected)
 			continue; /* the sender resends after its reconnect */
+		if (!st)
+			continue; /* evicted meanwhile: never acknowledge less */
 		memset(&ack, 0, sizeof(ack));
 		ack.flags = a->gap ? BATCH_ACK_F_GAP : 0;
 		ack.stream_id = a->stream;
 		/* What a commit holds, never more. */
-		ack.acked = st ? st->committed_hwm : 0;
+		ack.acked = st->committed_hwm;
 		ack.batch_id = a->batch_id;
 		ack.writer = d->writer_id;
 		ack.writer_len = strlen(d->writer_id);
@@ -230,7 +294,7 @@ static void send_acks(struct logd *d)
 		ret = SP_multicast(c->mb, FIFO_MESS, a->to, BATCH_ACK_MESS_TYPE, n,
 				   (const char *)buf);
 		if (ret < 0)
-			conn_lost(d, c, "send", ret);
+			conn_lost(c, "send", ret);
 	}
 	d->nacks = 0;
 }
@@ -282,31 +346,12 @@ static void zip_start(struct logd *d, const char *src)
 	}
 }
 
-/* Step 2: the open file for path, tagged key. A file of the same key
- * under another name (the pattern's time moved on) is closed first and
- * queued for compression if the rule asks for it. Returns NULL on error
- * (logged, rate-limited). */
-static struct store_file *resolve(struct logd *d, const struct logd_rule *r,
-				  const char *path, const char *key)
+/* Opens path for key (logged, rate-limited, on error). */
+static struct store_file *open_file(struct logd *d, const char *path, const char *key)
 {
-	struct store_file *f = store_find(d->store, path), *old;
-	int ret;
+	struct store_file *f;
+	int ret = store_file_open(d->store, path, key, &f);
 
-	if (f)
-		return f;
-	old = store_find_key(d->store, key);
-	if (old && !old->pinned) {
-		char prev[LOGD_PATH_MAX];
-
-		snprintf(prev, sizeof(prev), "%s", old->path);
-		if (store_close_file(d->store, old, d->sync) == 0) {
-			log_info("rotated by time: closed %s", prev);
-			if (r->compress != LOGD_COMP_NONE &&
-			    store_zip_queue(d->store, prev, zip_ext(r->compress)) >= 0)
-				zip_start(d, prev);
-		}
-	}
-	ret = store_file_open(d->store, path, key, &f);
 	if (ret != 0) {
 		if (d->warnings++ % WARN_EVERY == 0)
 			log_warnx("cannot open %s: %s; its lines stay with the senders",
@@ -314,6 +359,115 @@ static struct store_file *resolve(struct logd *d, const struct logd_rule *r,
 		return NULL;
 	}
 	return f;
+}
+
+/* Closes a time file for good ("by time"): commits and closes it if it
+ * is open, queues its compression, and forgets it. Returns 0, or -1 if
+ * the commit failed (it stays as it is). */
+static int close_by_time(struct logd *d, struct store_tfile *tf)
+{
+	char path[LOGD_PATH_MAX], ext[8], key[STORE_KEY_MAX];
+	struct store_file *f = store_find(d->store, tf->path);
+
+	snprintf(path, sizeof(path), "%s", tf->path);
+	snprintf(ext, sizeof(ext), "%s", tf->ext);
+	snprintf(key, sizeof(key), "%s", tf->key);
+	if (f && (f->pinned || store_close_file(d->store, f, d->sync) != 0))
+		return -1;
+	store_tfile_drop(d->store, key);
+	if (commit(d) != 0)
+		return -1;
+	log_info("rotated by time: closed %s", path);
+	/* A file moved away (logrotate) and not written since is not there. */
+	if (ext[0] && access(path, F_OK) == 0 && store_zip_queue(d->store, path, ext) >= 0)
+		zip_start(d, path);
+	return 0;
+}
+
+/* Step 2 for a rule whose pattern has time fields: the file of key for a
+ * batch of time t whose pattern gives path. The key's time file is
+ * reopened as long as batches come from its period; a batch from a later
+ * period closes it by time and starts the next; lines for a file closed
+ * by time (an earlier period) go to "<path>.lateN", one at a time per
+ * key. These decisions depend only on the batches, not on when a
+ * compression finishes. */
+static struct store_file *resolve_timed(struct logd *d, const struct logd_rule *r,
+					const char *pat, const char *group,
+					const char *node, const char *path,
+					const char *key, time_t t)
+{
+	const char *ext = zip_ext(r->compress);
+	struct store_tfile *tf = store_tfile_find(d->store, key);
+	struct store_file *f;
+	char late_key[STORE_KEY_MAX + 8], late[LOGD_PATH_MAX];
+	int64_t now = (int64_t)time(NULL);
+	size_t plen = strlen(path);
+
+	if (tf && strcmp(tf->path, path) == 0) {
+		tf->touched = now;
+		f = store_find(d->store, path);
+		return f ? f : open_file(d, path, key);
+	}
+	if (tf && (int64_t)t >= tf->end) {
+		if (close_by_time(d, tf) != 0)
+			return NULL;
+		tf = NULL;
+	}
+	if (!tf) {
+		int64_t end = logd_pattern_period_end(pat, group, node, (int64_t)t);
+
+		/* A file that was closed for good takes no more lines; one
+		 * that is there without a record (written before the record
+		 * existed) is taken on if its period is not over. */
+		if (!store_path_taken(d->store, path, ext) ||
+		    (end > now && store_zip_find(d->store, path) < 0 &&
+		     access(path, F_OK) == 0)) {
+			if (store_tfile_set(d->store, key, path, ext, end < 0 ? INT64_MAX : end) != 0)
+				return NULL;
+			tf = store_tfile_find(d->store, key);
+			tf->touched = now;
+			f = store_find(d->store, path);
+			return f ? f : open_file(d, path, key);
+		}
+	}
+	/* Late lines: for a period before the key's file, or for a file
+	 * closed for good. */
+	if (strlen(key) + sizeof("|late") > STORE_KEY_MAX)
+		return NULL; /* keys are at most "<rule>|<node of 64>" */
+	snprintf(late_key, sizeof(late_key), "%s|late", key);
+	tf = store_tfile_find(d->store, late_key);
+	if (tf && strncmp(tf->path, path, plen) == 0 && strncmp(tf->path + plen, ".late", 5) == 0) {
+		tf->touched = now;
+		f = store_find(d->store, tf->path);
+		return f ? f : open_file(d, tf->path, late_key);
+	}
+	if (tf && close_by_time(d, tf) != 0)
+		return NULL;
+	if (store_late_name(d->store, path, ext, late, sizeof(late)) != 0 ||
+	    store_tfile_set(d->store, late_key, late, ext, 0) != 0)
+		return NULL;
+	store_tfile_find(d->store, late_key)->touched = now;
+	log_info("late lines for %s go to %s", path, late);
+	return open_file(d, late, late_key);
+}
+
+/* Closes for good the time files that lie idle past their period (the
+ * node went quiet, a late file nobody writes to any more): by the
+ * writer's clock, both the period's end and the last write at least
+ * IDLE_CLOSE_S ago. Runs between batches. */
+static void close_idle(struct logd *d)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	for (uint32_t i = 0; i < d->store->ntfiles; i++) {
+		struct store_tfile *tf = &d->store->tfiles[i];
+
+		if (tf->end > now - IDLE_CLOSE_S || tf->touched > now - IDLE_CLOSE_S)
+			continue;
+		if (close_by_time(d, tf) != 0)
+			return;
+		i--; /* the table moved its last entry here */
+	}
 }
 
 /* Resolves the file of rule ri for a message from node (NULL: none
@@ -331,7 +485,7 @@ static int target_for(struct logd *d, int ri, const char *node, size_t node_len,
 	tg->rule = ri;
 	if (!localtime_r(&t, &tm))
 		memset(&tm, 0, sizeof(tm));
-	if (per_node && (!node || !logd_node_ok(node, node_len)))
+	if (per_node && (!node || !logd_node_ok_for(r->file, node, node_len)))
 		tg->quarantine = 1;
 	if (per_node && !tg->quarantine) {
 		memcpy(nodez, node, node_len);
@@ -355,7 +509,18 @@ static int target_for(struct logd *d, int ri, const char *node, size_t node_len,
 		}
 		snprintf(key, sizeof(key), "q|%s", r->group);
 	}
-	tg->f = resolve(d, r, path, key);
+	{
+		const char *pat = tg->quarantine ? d->conf.quarantine : r->file;
+
+		if (logd_pattern_has_time(pat))
+			tg->f = resolve_timed(d, r, pat, r->group,
+					      per_node && !tg->quarantine ? nodez : NULL, path,
+					      key, t);
+		else
+			tg->f = store_find(d->store, path);
+		if (!tg->f && !logd_pattern_has_time(pat))
+			tg->f = open_file(d, path, key);
+	}
 	if (!tg->f)
 		return -1;
 	tg->f->pinned = 1;
@@ -589,10 +754,24 @@ static void on_batch(struct logd *d, int ci, const char *sender, const char *g,
 	}
 	/* (4) The lines are in: advance the high-water mark. */
 	if (lost) {
+		uint64_t unexplained = batch_rx_unexplained(&st->rx, &h, lost);
+
 		gs->lost += lost;
 		log_warnx("LOST %" PRIu64 " lines of stream %016" PRIx64 " (node %.*s): "
 			  "dropped by the sender before this writer had them", lost,
 			  h.stream_id, (int)h.node_len, h.node);
+		if (unexplained) {
+			/* Lines skipped beyond what the sender reports dropped:
+			 * acknowledged by other writers (fewer --acks than
+			 * writers), or lost by a sender that breaks the rules. */
+			gs->unexplained += unexplained;
+			log_warnx("inconsistency: %" PRIu64 " of the %" PRIu64 " lines lost of "
+				  "stream %016" PRIx64 " (node %.*s) are not counted as dropped "
+				  "by the sender (its dropped count grew by %" PRIu64 "): "
+				  "deleted after other writers acknowledged them, or lost "
+				  "unreported", unexplained, lost, h.stream_id, (int)h.node_len,
+				  h.node, lost - unexplained);
+		}
 	}
 	batch_rx_commit(&st->rx, &h, lost);
 	store_stream_touch(d->store, st);
@@ -618,8 +797,13 @@ static void on_plain(struct logd *d, int ci, const char *g, const char *msg, siz
 		struct target tg;
 		int ret;
 
-		if (!rule_applies(d, i, ci, g) || d->write_failed)
+		if (!rule_applies(d, i, ci, g))
 			continue;
+		if (d->write_failed) {
+			/* Not written, and never sent again: counted. */
+			d->gst[d->group_rule[i]].plain_lost++;
+			continue;
+		}
 		if (logd_pattern_has_node(d->conf.rules[i].file)) {
 			/* spreadlogd's VhostDir: the first token names the file
 			 * and is not written. */
@@ -632,12 +816,15 @@ static void on_plain(struct logd *d, int ci, const char *g, const char *msg, siz
 				line_len = len - node_len - 1;
 			}
 		}
-		if (target_for(d, i, node, node_len, now, &tg) != 0)
+		if (target_for(d, i, node, node_len, now, &tg) != 0) {
+			d->gst[d->group_rule[i]].plain_lost++;
 			continue;
+		}
 		ret = put_line(d, &tg, line, line_len, now, node, node_len, 1);
 		tg.f->pinned = 0;
 		if (ret != 0) {
 			d->gst[d->group_rule[i]].write_errors++;
+			d->gst[d->group_rule[i]].plain_lost++;
 			log_warnx("writing %s: %s (plain message lost)", tg.f->path,
 				  strerror(-ret));
 			store_rollback(d->store);
@@ -661,7 +848,7 @@ static void drain(struct logd *d, int ci)
 		 * poll() said readable, receive once anyway to see the end. */
 		ret = SP_poll(c->mb);
 		if (ret < 0) {
-			conn_lost(d, c, "poll", ret);
+			conn_lost(c, "poll", ret);
 			return;
 		}
 		if (ret == 0 && !c->readable)
@@ -670,7 +857,7 @@ static void drain(struct logd *d, int ci)
 		ret = SP_receive(c->mb, &st, sender, LOGD_MAX_RULES, &ng, groups, &mtype,
 				 &endian, MSG_MAX, d->msg);
 		if (ret < 0) {
-			conn_lost(d, c, "receive", ret);
+			conn_lost(c, "receive", ret);
 			return;
 		}
 		if (!Is_regular_mess(st)) {
@@ -720,10 +907,11 @@ static void status(struct logd *d)
 			 PRIu64 ", plain bytes %" PRIu64 ", batches %" PRIu64
 			 ", duplicates dropped %" PRIu64 ", filtered %" PRIu64
 			 ", quarantined %" PRIu64 ", gaps %" PRIu64 ", lost %" PRIu64
-			 ", bad %" PRIu64 ", write errors %" PRIu64, d->conf.rules[i].group,
+			 " (unexplained %" PRIu64 "), bad %" PRIu64 ", write errors %" PRIu64
+			 ", plain lost %" PRIu64, d->conf.rules[i].group,
 			 sum.lines, sum.bytes, sum.plain_lines, sum.plain_bytes, g->batches,
-			 g->dup_lines, sum.filtered, sum.quarantined, g->gaps, g->lost, g->bad,
-			 g->write_errors);
+			 g->dup_lines, sum.filtered, sum.quarantined, g->gaps, g->lost,
+			 g->unexplained, g->bad, g->write_errors, g->plain_lost);
 	}
 	for (int i = 0; i < d->conf.ndaemons; i++)
 		reconnects += d->conns[i].reconnects;
@@ -840,9 +1028,18 @@ static void setup(struct logd *d)
 	d->line = malloc(MSG_MAX + 2);
 	if (!d->msg || !d->line)
 		fatal("out of memory");
+	if (pipe2(d->wake, O_CLOEXEC | O_NONBLOCK) != 0)
+		fatal("pipe");
 	for (int i = 0; i < d->conf.ndaemons; i++) {
-		d->conns[i].addr = d->conf.daemons[i].addr;
-		d->conns[i].backoff_ms = BACKOFF_MIN_MS;
+		struct conn *c = &d->conns[i];
+
+		c->addr = d->conf.daemons[i].addr;
+		c->backoff_ms = BACKOFF_MIN_MS;
+		c->wake_fd = d->wake[1];
+		for (int k = 0; k < d->conf.nrules; k++)
+			if (d->conf.rules[k].daemon == i && d->group_rule[k] == k)
+				memcpy(c->groups[c->ngroups++], d->conf.rules[k].group,
+				       sizeof(c->groups[0])); /* both LOGD_GROUP_MAX */
 	}
 	d->next_commit_ms = -1;
 	make_writer_id(d);
@@ -914,13 +1111,17 @@ int main(int argc, char **argv)
 		 d.conf.state_dir);
 	d.next_status_ms = d.conf.status_s ? now_ms() + d.conf.status_s * 1000 : -1;
 	while (!d.terminating) {
-		struct pollfd pfd[LOGD_MAX_DAEMONS + 2];
-		int map[LOGD_MAX_DAEMONS + 2], n = 0;
+		struct pollfd pfd[LOGD_MAX_DAEMONS + 3];
+		int map[LOGD_MAX_DAEMONS + 3], n = 0;
 		int64_t now = now_ms(), deadline = -1, wait;
 
-		for (int i = 0; i < d.conf.ndaemons; i++)
-			if (!d.conns[i].connected && now >= d.conns[i].next_try_ms)
-				conn_try(&d, &d.conns[i], i, now);
+		for (int i = 0; i < d.conf.ndaemons; i++) {
+			struct conn *c = &d.conns[i];
+
+			conn_finish(c, now);
+			if (!c->connected && !c->connecting && now >= c->next_try_ms)
+				conn_start(c, now);
+		}
 		for (int i = 0; i < d.conf.ndaemons; i++)
 			drain(&d, i);
 		/* The policy decides when what was written is committed and
@@ -944,6 +1145,10 @@ int main(int argc, char **argv)
 						 r.src, r.in_bytes, r.out_bytes);
 			}
 		}
+		if (now >= d.next_idle_ms) {
+			close_idle(&d);
+			d.next_idle_ms = now + IDLE_SCAN_MS;
+		}
 		if (d.next_status_ms >= 0 && now >= d.next_status_ms) {
 			status(&d);
 			d.next_status_ms = now + d.conf.status_s * 1000;
@@ -954,10 +1159,14 @@ int main(int argc, char **argv)
 				pfd[n].fd = d.conns[i].mb;
 				pfd[n].events = POLLIN;
 				map[n++] = i;
-			} else if (deadline < 0 || d.conns[i].next_try_ms < deadline) {
+			} else if (!d.conns[i].connecting &&
+				   (deadline < 0 || d.conns[i].next_try_ms < deadline)) {
 				deadline = d.conns[i].next_try_ms;
 			}
 		}
+		pfd[n].fd = d.wake[0];
+		pfd[n].events = POLLIN;
+		map[n++] = -3;
 		pfd[n].fd = sfd;
 		pfd[n].events = POLLIN;
 		map[n++] = -1;
@@ -968,6 +1177,8 @@ int main(int argc, char **argv)
 			deadline = d.next_commit_ms;
 		if (d.next_status_ms >= 0 && (deadline < 0 || d.next_status_ms < deadline))
 			deadline = d.next_status_ms;
+		if (deadline < 0 || d.next_idle_ms < deadline)
+			deadline = d.next_idle_ms;
 		/* A failed commit is retried every second. */
 		if (d.write_failed && (deadline < 0 || now + 1000 < deadline))
 			deadline = now + 1000;
@@ -983,10 +1194,16 @@ int main(int argc, char **argv)
 		if (poll(pfd, (nfds_t)n, (int)wait) < 0 && errno != EINTR)
 			fatal("poll");
 		for (int i = 0; i < n; i++) {
-			if (map[i] == -1 && (pfd[i].revents & POLLIN))
+			if (map[i] == -1 && (pfd[i].revents & POLLIN)) {
 				on_signal(&d, sfd);
-			else if (map[i] >= 0 && pfd[i].revents)
+			} else if (map[i] == -3 && (pfd[i].revents & POLLIN)) {
+				char buf[64];
+
+				while (read(d.wake[0], buf, sizeof(buf)) > 0)
+					;
+			} else if (map[i] >= 0 && pfd[i].revents) {
 				d.conns[map[i]].readable = 1;
+			}
 		}
 		if (d.write_failed && commit(&d) == 0)
 			log_info("writing again after an error");
@@ -996,9 +1213,20 @@ int main(int argc, char **argv)
 	status(&d);
 	zq_stop(d.zq);
 	store_close(d.store);
-	for (int i = 0; i < d.conf.ndaemons; i++)
-		if (d.conns[i].connected)
-			SP_disconnect(d.conns[i].mb);
+	for (int i = 0; i < d.conf.ndaemons; i++) {
+		struct conn *c = &d.conns[i];
+
+		/* An attempt in progress ends within the connect timeout. */
+		if (c->connecting) {
+			pthread_join(c->thread, NULL);
+			if (c->try_ret == ACCEPT_SESSION)
+				SP_disconnect(c->try_mb);
+		}
+		if (c->connected)
+			SP_disconnect(c->mb);
+	}
+	close(d.wake[0]);
+	close(d.wake[1]);
 	for (int i = 0; i < d.conf.nrules; i++)
 		logd_match_free(&d.match[i]);
 	free(d.msg);

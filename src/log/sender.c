@@ -200,7 +200,7 @@ static int send_one(struct sender *s, struct stream *t, int64_t now)
 	struct spool_stats ss;
 	struct spool_cursor at;
 	struct batch_hdr h;
-	uint64_t first, id, base;
+	uint64_t first, id, base, held;
 	uint32_t count;
 	uint8_t flags;
 	ssize_t n;
@@ -247,9 +247,13 @@ static int send_one(struct sender *s, struct stream *t, int64_t now)
 			p = e;
 		}
 	} else {
-		sq_batch_fields(&t->sq, first, count, spool_run_base(t->sp, first),
-				&base, &flags);
+		uint64_t run = spool_run_base(t->sp, first);
+
+		sq_batch_fields(&t->sq, first, count, run, spool_held_below(t->sp, run),
+				&base, &held, &flags);
 		memset(&h, 0, sizeof(h));
+		h.has_held_below = 1;
+		h.held_below = held;
 		h.stream_id = ss.stream_id;
 		h.batch_id = id;
 		h.first_seq = first;

@@ -131,11 +131,16 @@ void sq_stalled(struct sendq *sq, int64_t now)
 }
 
 void sq_batch_fields(const struct sendq *sq, uint64_t first, uint32_t count,
-		     uint64_t run_base, uint64_t *base, uint8_t *flags)
+		     uint64_t run_base, uint64_t spool_held, uint64_t *base,
+		     uint64_t *held_below, uint8_t *flags)
 {
 	*base = run_base < sq->base ? sq->base : run_base;
 	if (*base > first)
 		*base = first;
+	/* Lines below a hole that the spool still holds can be sent again:
+	 * a writer whose high-water mark is below them must ask for them
+	 * (GAP) rather than count them lost. */
+	*held_below = spool_held >= sq->base && spool_held < *base ? spool_held : 0;
 	*flags = 0;
 	if (sq->flushing && first + count >= sq->end)
 		*flags |= BATCH_F_EOF;

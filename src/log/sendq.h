@@ -135,12 +135,16 @@ int sq_may_send(const struct sendq *sq, int64_t now, uint64_t unsent_lines,
 void sq_stalled(struct sendq *sq, int64_t now);
 
 /* The header fields of a batch of count lines from first, read where the
- * spool's run without holes begins at run_base: *base (the lowest line
- * the sender can still send before first, so a writer that is behind
- * knows what it can never get) and *flags (BATCH_F_EOF when this batch
- * ends the input). */
+ * spool's run without holes begins at run_base and whose highest line
+ * held below that run (below a hole) is spool_held (0: none): *base (the
+ * start of the run the sender can still send up to first, so a writer
+ * that is behind knows what it can never get), *held_below (the highest
+ * line below *base the sender can still send, 0 if none: a writer behind
+ * it must not skip to base) and *flags (BATCH_F_EOF when this batch ends
+ * the input). */
 void sq_batch_fields(const struct sendq *sq, uint64_t first, uint32_t count,
-		     uint64_t run_base, uint64_t *base, uint8_t *flags);
+		     uint64_t run_base, uint64_t spool_held, uint64_t *base,
+		     uint64_t *held_below, uint8_t *flags);
 
 /* Records a batch that was handed to the daemon: its lines first ..
  * first + count - 1, read at cursor `at`, with batch id `id` (the shell

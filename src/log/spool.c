@@ -1744,6 +1744,21 @@ uint64_t spool_run_base(struct spool *sp, uint64_t seq)
 	return base;
 }
 
+uint64_t spool_held_below(struct spool *sp, uint64_t run_base)
+{
+	uint64_t held = 0;
+
+	pthread_mutex_lock(&sp->mu);
+	for (size_t i = 0; i < sp->nsegs && sp->segs[i].first_seq < run_base; i++) {
+		uint64_t end = seg_end(&sp->segs[i]);
+
+		if (sp->segs[i].lines && end <= run_base)
+			held = end - 1;
+	}
+	pthread_mutex_unlock(&sp->mu);
+	return held;
+}
+
 int spool_ack(struct spool *sp, uint64_t acked)
 {
 	pthread_mutex_lock(&sp->mu);

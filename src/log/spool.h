@@ -232,6 +232,9 @@ void spool_pending(struct spool *sp, const struct spool_cursor *cur,
  * seq (seq itself if it is the first after a hole). */
 uint64_t spool_run_base(struct spool *sp, uint64_t seq);
 
+/* The highest line held below run_base (below a hole), or 0 if none. */
+uint64_t spool_held_below(struct spool *sp, uint64_t run_base);
+
 /* Records that every line up to `acked` is acknowledged (saving that
  * first), then deletes segments that hold only such lines (never the
  * last). Lower values than the current one are ignored. Returns 0. */

@@ -16,7 +16,7 @@ static const char *const batch_err_names[] = {
 	"unknown or unsupported flags",
 	"header length inconsistent with the message",
 	"node name or writer id empty, too long or with bad bytes",
-	"bad sequence numbers (zero, overflowing, or base above first)",
+	"bad sequence numbers (zero, overflowing, base above first, or held_below not below base)",
 	"line count zero or different from the lines in the payload",
 	"payload length wrong or last line not newline-terminated",
 	"output buffer too small",
@@ -44,7 +44,7 @@ static int name_ok(const char *s, size_t len)
 
 size_t batch_hdr_len(size_t node_len)
 {
-	return BATCH_FIXED_LEN + node_len;
+	return BATCH_FIXED_LEN + node_len + BATCH_EXT_LEN;
 }
 
 int batch_hdr_encode(const struct batch_hdr *h, uint8_t *out, size_t cap)
@@ -70,6 +70,7 @@ int batch_hdr_encode(const struct batch_hdr *h, uint8_t *out, size_t cap)
 	be_put64(out + 64, h->time_ms);
 	out[72] = (uint8_t)h->node_len;
 	memcpy(out + 73, h->node, h->node_len);
+	be_put64(out + 73 + h->node_len, h->has_held_below ? h->held_below : 0);
 	return (int)len;
 }
 
@@ -92,8 +93,9 @@ int batch_decode(const uint8_t *msg, size_t len, struct batch_hdr *h)
 	hdr_len = be_get16(msg + 6);
 	h->node_len = msg[72];
 	/* Bytes between the node name and hdr_len are extensions of
-	 * version 1, ignored by this decoder. */
-	if (hdr_len < batch_hdr_len(h->node_len) || hdr_len > len)
+	 * version 1: held_below if there are at least 8, then bytes this
+	 * decoder skips. */
+	if (hdr_len < BATCH_FIXED_LEN + h->node_len || hdr_len > len)
 		return BATCH_E_HDR_LEN;
 	h->node = (const char *)msg + 73;
 	if (!name_ok(h->node, h->node_len))
@@ -109,8 +111,12 @@ int batch_decode(const uint8_t *msg, size_t len, struct batch_hdr *h)
 	h->time_ms = be_get64(msg + 64);
 	if (h->stream_id == 0)
 		return BATCH_E_STREAM;
+	if (hdr_len >= BATCH_FIXED_LEN + h->node_len + BATCH_EXT_LEN) {
+		h->has_held_below = 1;
+		h->held_below = be_get64(msg + 73 + h->node_len);
+	}
 	if (h->first_seq == 0 || h->base_seq == 0 || h->base_seq > h->first_seq ||
-	    h->first_seq > UINT64_MAX - h->count)
+	    h->first_seq > UINT64_MAX - h->count || h->held_below >= h->base_seq)
 		return BATCH_E_SEQ;
 	if (h->count == 0)
 		return BATCH_E_COUNT;
@@ -202,10 +208,13 @@ enum batch_verdict batch_rx_judge(struct batch_rx *rx, const struct batch_hdr *h
 		rx->dup_lines += *skip;
 		return BATCH_V_STORE;
 	}
-	/* The batch starts past what we hold. Lines below base_seq are gone
-	 * for good at the sender; any others are missing and must be sent
+	/* The batch starts past what we hold. Lines between hwm and
+	 * base_seq are gone for good at the sender if it holds none of them
+	 * (held_below <= hwm: it may hold lines below a hole that this
+	 * writer already has); any others are missing and must be sent
 	 * again before this batch can be stored. */
-	if (h->base_seq > next && h->first_seq == h->base_seq) {
+	if (h->base_seq > next && h->first_seq == h->base_seq &&
+	    h->held_below <= rx->hwm) {
 		*lost = h->base_seq - next;
 		return BATCH_V_STORE;
 	}
@@ -213,11 +222,26 @@ enum batch_verdict batch_rx_judge(struct batch_rx *rx, const struct batch_hdr *h
 	return BATCH_V_GAP;
 }
 
+uint64_t batch_rx_unexplained(const struct batch_rx *rx, const struct batch_hdr *h,
+			      uint64_t lost)
+{
+	uint64_t budget = h->dropped > rx->dropped ? h->dropped : rx->dropped;
+	uint64_t total = rx->lost_seen + lost, over;
+
+	if (rx->hwm == 0 || total <= budget)
+		return 0;
+	over = total - budget;
+	return over > rx->unexplained ? over - rx->unexplained : 0;
+}
+
 void batch_rx_commit(struct batch_rx *rx, const struct batch_hdr *h,
 		     uint64_t lost)
 {
 	uint64_t last = h->first_seq + h->count - 1;
 
+	rx->unexplained += batch_rx_unexplained(rx, h, lost);
+	if (rx->hwm)
+		rx->lost_seen += lost;
 	if (last > rx->hwm)
 		rx->hwm = last;
 	rx->lost += lost;

@@ -32,6 +32,9 @@
 /* Fixed part of a batch header, up to and including the node name's
  * length byte. */
 #define BATCH_FIXED_LEN 73
+/* The extension this code writes after the node name: held_below (8
+ * bytes). A header whose extension bytes are fewer than this has none. */
+#define BATCH_EXT_LEN 8
 /* Fixed part of an acknowledgement, before the writer id. */
 #define BATCH_ACK_FIXED_LEN 32
 /* Longest node name and writer id. */
@@ -59,8 +62,8 @@ enum batch_err {
 	BATCH_E_FLAGS = -4,     /* unknown or unsupported flag bits */
 	BATCH_E_HDR_LEN = -5,   /* header length inconsistent */
 	BATCH_E_NAME = -6,      /* node name or writer id empty or bad */
-	BATCH_E_SEQ = -7,       /* sequence numbers zero, overflowing or
-				   base above first */
+	BATCH_E_SEQ = -7,       /* sequence numbers zero, overflowing, base
+				   above first, or held_below not below base */
 	BATCH_E_COUNT = -8,     /* no lines, or count differs from payload */
 	BATCH_E_PAYLOAD = -9,   /* payload length wrong or not line-ended */
 	BATCH_E_SPACE = -10,    /* encoder: output buffer too small */
@@ -80,22 +83,30 @@ struct batch_hdr {
 	uint64_t batch_id;    /* sender's counter, echoed by the ack */
 	uint64_t first_seq;   /* sequence number of the first line, >= 1 */
 	uint32_t count;       /* lines in the payload, >= 1 */
-	uint64_t base_seq;    /* lowest sequence number the sender still holds */
+	uint64_t base_seq;    /* start of the run of lines without a hole that
+				 the sender still holds and that ends at
+				 first_seq - 1 (first_seq after a hole) */
 	uint64_t dropped;     /* lines this stream dropped since its creation */
 	uint64_t cut;         /* lines this stream cut since its creation */
 	uint64_t time_ms;     /* sender's wall clock when it built the batch */
+	/* Extension: the highest line below base_seq the sender still
+	 * holds (0: none). has_held_below is 0 for a batch without the
+	 * extension (an older sender); held_below is then 0. */
+	int has_held_below;
+	uint64_t held_below;
 	size_t node_len;
 	const char *node;
 	size_t payload_len;
 	const char *payload;  /* count lines, each ending in '\n' */
 };
 
-/* Size of the header for a node name of node_len bytes. */
+/* Size of the header (with the held_below extension) for a node name of
+ * node_len bytes. */
 size_t batch_hdr_len(size_t node_len);
 
-/* Writes the header of h (node, node_len and the numbers; payload_len is
- * taken from h and not checked against anything) into out, which has cap
- * bytes. The caller puts the payload right after it. Returns the header
+/* Writes the header of h (node, node_len, the numbers and the held_below
+ * extension, whatever has_held_below says; payload_len is taken from h
+ * and not checked against anything) into out, which has cap bytes. The caller puts the payload right after it. Returns the header
  * length, or BATCH_E_SPACE / BATCH_E_NAME. */
 int batch_hdr_encode(const struct batch_hdr *h, uint8_t *out, size_t cap);
 
@@ -132,6 +143,9 @@ struct batch_rx {
 	uint64_t gaps;        /* batches refused because they left a gap */
 	uint64_t dropped;     /* the sender's last reported dropped total */
 	uint64_t cut;         /* the sender's last reported cut total */
+	uint64_t lost_seen;   /* lines lost on a stream already stored from */
+	uint64_t unexplained; /* of those, lines beyond the sender's `dropped`
+				 (see batch_rx_unexplained) */
 };
 
 enum batch_verdict {
@@ -143,11 +157,23 @@ enum batch_verdict {
 /* Decides what to do with batch h for stream state rx (same stream id).
  * On BATCH_V_STORE sets *skip to the number of leading lines already
  * stored and *lost to lines the sender dropped that this writer never had
- * (the gap between hwm and base_seq, which it must count and log). Does
- * not change rx except the dup/gap counters; call batch_rx_commit()
- * once the lines are stored. */
+ * (the gap between hwm and base_seq, which it must count and log). A
+ * batch past a hole is taken only if the sender holds nothing between
+ * hwm and base_seq (held_below <= hwm); else it is a gap. Does not
+ * change rx except the dup/gap counters; call batch_rx_commit() once the
+ * lines are stored. */
 enum batch_verdict batch_rx_judge(struct batch_rx *rx, const struct batch_hdr *h,
 				  uint32_t *skip, uint64_t *lost);
+
+/* Of `lost` lines skipped for batch h, how many the sender's `dropped`
+ * counter does not account for: on a stream this writer has stored lines
+ * of before (0 otherwise), the lines it counted lost since then beyond
+ * `dropped`, less those already reported. Lines acknowledged by other
+ * writers and deleted (fewer --acks than writers) are such lines; so are
+ * lines lost by a sender that breaks the rules. The shell logs them;
+ * batch_rx_commit() adds them to rx->unexplained. */
+uint64_t batch_rx_unexplained(const struct batch_rx *rx, const struct batch_hdr *h,
+			      uint64_t lost);
 
 /* Records that batch h was stored as judged (lost as returned). */
 void batch_rx_commit(struct batch_rx *rx, const struct batch_hdr *h,

@@ -2,7 +2,8 @@
  * fuzz_batch.c - libFuzzer target for the log batch codec: every input is
  * decoded as a batch and as an acknowledgement. A batch that decodes is
  * judged against a few writer states and re-encoded, and must come out
- * byte-identical in its fixed header and payload (extension bytes aside);
+ * byte-identical in its fixed header and payload (extension bytes aside;
+ * held_below survives, 0 for a batch without it);
  * an acknowledgement likewise. Any crash, out-of-bounds read or
  * inconsistency aborts.
  */
@@ -35,6 +36,9 @@ static void check_batch(const uint8_t *data, size_t size)
 		if (batch_rx_judge(&rx, &h, &skip, &lost) == BATCH_V_STORE) {
 			if (skip >= h.count)
 				abort();
+			/* Never skip lines the sender says it holds. */
+			if (lost && h.held_below > rx.hwm)
+				abort();
 			batch_rx_commit(&rx, &h, lost);
 			if (rx.hwm != h.first_seq + h.count - 1)
 				abort();
@@ -49,6 +53,7 @@ static void check_batch(const uint8_t *data, size_t size)
 	if (batch_decode(out, (size_t)n + h.payload_len, &h2) != BATCH_OK ||
 	    h2.first_seq != h.first_seq || h2.count != h.count ||
 	    h2.stream_id != h.stream_id || h2.payload_len != h.payload_len ||
+	    !h2.has_held_below || h2.held_below != h.held_below ||
 	    memcmp(h2.payload, h.payload, h.payload_len) != 0)
 		abort();
 }

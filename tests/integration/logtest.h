@@ -62,6 +62,9 @@ LT_FN const char *logtest_build_path(const char *prog)
 /* Restarts a daemon that was killed, on the same port and config. */
 LT_FN void hd_restart(struct hd *d)
 {
+	/* Before the fork and the chdir: a relative build directory is
+	 * relative to where the test started. */
+	const char *prog = logtest_build_path("chorusd");
 	int64_t until;
 
 	d->pid = fork();
@@ -77,8 +80,7 @@ LT_FN void hd_restart(struct hd *d)
 		}
 		if (chdir(d->dir) != 0)
 			_exit(126);
-		execl(logtest_build_path("chorusd"), "chorusd", "-c", d->conf, "-n", "localhost",
-		      (char *)NULL);
+		execl(prog, "chorusd", "-c", d->conf, "-n", "localhost", (char *)NULL);
 		_exit(127);
 	}
 	until = t_now_ms() + 10000;

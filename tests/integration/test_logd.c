@@ -14,10 +14,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,6 +27,8 @@
 
 #include "harness.h"
 #include "logtest.h"
+#include "proto/batch.h"
+#include "sp.h"
 #include "t.h"
 
 /* logtest.h brings the test subscriber too; this test has the real
@@ -141,46 +145,102 @@ static void logd_basic(void)
 
 static struct logdp *fault_w;
 static struct hd *fault_d;
-static long kills;
 
-static void kill_writer_hook(long n)
+#define K9_NODES 3
+#define K9_LINES 45000
+#define K9_CHUNK 1500
+#define K9_LOG "\t\tRotateSize = 1M\n\t\tCompress = zstd"
+#define K9_GLOBAL "Fsync = 250ms"
+
+/* Node n's files in reading order (rotated .N by number, decompressed
+ * if compressed, then the current one) into out. */
+static void k9_gather(int node, const char *out)
 {
-	/* A kill at a random moment: after a random pause of up to 30 ms
-	 * every 4000 lines, while chorus-log keeps sending. */
-	struct timespec nap = { 0, (long)(rand() % 30) * 1000000L };
+	char cmd[2400], base[300];
 
-	(void)n;
-	nanosleep(&nap, NULL);
-	logdp_stop(fault_w, SIGKILL);
-	kills++;
-	logdp_start(fault_w, fault_d->tcp_addr, "logs", logtest_dir, "w1");
+	snprintf(base, sizeof(base), "%s/logs/logs/node%d.log", logtest_dir, node);
+	/* A rotated file whose compression is still queued is there
+	 * uncompressed. */
+	snprintf(cmd, sizeof(cmd), "for i in $(ls %s.* 2>/dev/null | sed -n "
+		 "'s/.*\\.log\\.\\([0-9]*\\)\\(\\.zst\\)\\{0,1\\}$/\\1/p' | sort -nu); do "
+		 "if [ -e %s.$i.zst ]; then zstd -dcq %s.$i.zst; else cat %s.$i; fi; "
+		 "done > %s && { [ ! -e %s ] || cat %s >> %s; }", base, base, base, base, out, base,
+		 base, out);
+	T_EQ(system(cmd), 0);
 }
 
-/* kill -9 of the writer at random moments under a bounded load, each
- * time restarted: every line exactly once, in order. */
+/* kill -9 of the writer at short random moments while three chorus-log
+ * processes send, with size rotation, zstd compression and SIGHUPs before
+ * some of the kills; each time restarted. Every line of every node
+ * exactly once and in order, across the rotated files; and the kills
+ * must have hit the writer at work: some recoveries cut an
+ * unacknowledged tail. Bounded: 3 x 45000 lines. */
 static void logd_kill9(void)
 {
 	struct hd d;
 	struct logdp w;
-	struct clp c;
-	long cuts;
+	struct clp c[K9_NODES];
+	long kills = 0, hups = 0, cuts, renames, rezips;
+	int64_t t0 = t_now_ms();
+	unsigned seed = (unsigned)time(NULL);
 
-	srand((unsigned)time(NULL));
+	srand(seed);
 	logtest_mkdir();
 	hd_start(&d, NULL);
-	logdp_start(&w, d.tcp_addr, "logs", logtest_dir, "w1");
-	fault_w = &w;
-	fault_d = &d;
-	kills = 0;
-	lclp_start(&c, "log", "node1", d.tcp_addr, NULL);
-	write_lines(c.in, 0, 60000, kill_writer_hook, 4000);
-	T_EQ(clp_finish(&c, 60000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
-	check_files(node_log("node1"), 60000, 0);
-	cuts = logtest_count(w.err, "unacknowledged bytes");
-	fprintf(stderr, "test_logd: writer SIGKILL: %ld kills, 60000 lines, each once and "
-		"in order; %ld recoveries cut an unacknowledged tail\n", kills, cuts);
+	logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", NULL, K9_GLOBAL, K9_LOG);
+	for (int i = 0; i < K9_NODES; i++) {
+		char tag[16], node[16];
+
+		snprintf(tag, sizeof(tag), "log%d", i);
+		snprintf(node, sizeof(node), "node%d", i);
+		lclp_start(&c[i], tag, node, d.tcp_addr, NULL);
+	}
+	/* Uncommitted bytes reach a file only when its 256 KiB buffer fills
+	 * between two commits (or in the moment of a commit's fdatasync):
+	 * commits every 250 ms, chunks of 1500 lines (300 KB) per node, and
+	 * a kill at a random moment of the next 330 ms, while the writer
+	 * takes them in. */
+	for (long k = 0; k < K9_LINES; k += K9_CHUNK) {
+		struct timespec nap = { 0, (long)(30 + rand() % 300) * 1000000L };
+
+		for (int i = 0; i < K9_NODES; i++)
+			write_lines(c[i].in, k, k + K9_CHUNK, NULL, 0);
+		if (rand() % 5 == 0)
+			continue;
+		if (rand() % 3 == 0) {
+			kill(w.pid, SIGHUP);
+			hups++;
+		}
+		nanosleep(&nap, NULL);
+		logdp_stop(&w, SIGKILL);
+		kills++;
+		logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", NULL, K9_GLOBAL, K9_LOG);
+	}
+	for (int i = 0; i < K9_NODES; i++) {
+		T_EQ(clp_finish(&c[i], 60000), 0);
+		T_ASSERTF(file_has(c[i].err, "0 left in the spool"), "stderr %s", c[i].err);
+	}
+	/* Let the last compressions finish, then stop cleanly. */
+	usleep(500000);
 	logdp_stop(&w, SIGTERM);
+	for (int i = 0; i < K9_NODES; i++) {
+		char all[200];
+
+		snprintf(all, sizeof(all), "%s/all%d.log", logtest_dir, i);
+		k9_gather(i, all);
+		check_files(all, K9_LINES, 0);
+	}
+	cuts = logtest_count(w.err, "unacknowledged bytes");
+	renames = logtest_count(w.err, "recovery: finished renaming");
+	rezips = logtest_count(w.err, "recovery: compressing");
+	fprintf(stderr, "test_logd: writer SIGKILL (seed %u): %ld kills, %ld SIGHUPs, %d nodes x "
+		"%d lines = %d lines checked, 0 lost, 0 duplicated; recoveries: %ld cut an "
+		"unacknowledged tail, %ld finished a rename, %ld compressed again; %lld ms\n",
+		seed, kills, hups, K9_NODES, K9_LINES, K9_NODES * K9_LINES, cuts, renames, rezips,
+		(long long)(t_now_ms() - t0));
+	T_ASSERTF(kills >= 8, "only %ld kills", kills);
+	T_ASSERTF(cuts >= 1, "no recovery cut a tail in %ld kills: the kills missed the writer "
+		  "at work", kills);
 	hd_stop(&d);
 	logtest_rmdir();
 }
@@ -335,7 +395,148 @@ static void logd_time_rotation(void)
 	logtest_rmdir();
 }
 
-/* Two writers on the group, chorus-log --acks 2: identical files. */
+/* The uncompressed files in dir t (name order) into out, one per line;
+ * returns how many. */
+static int plain_files(char *out, size_t cap)
+{
+	char cmd[300];
+	FILE *fp;
+	size_t o = 0;
+	int n = 0;
+	char line[400];
+
+	snprintf(cmd, sizeof(cmd), "ls %s/t | grep -v '\\.gz$' | sort", logtest_dir);
+	fp = popen(cmd, "r");
+	T_ASSERT(fp != NULL);
+	out[0] = 0;
+	while (fgets(line, sizeof(line), fp)) {
+		o += (size_t)snprintf(out + o, o < cap ? cap - o : 0, "%s", line);
+		n++;
+	}
+	pclose(fp);
+	return n;
+}
+
+/* Waits until no uncompressed file of dir t is named name (a line of
+ * plain_files()); returns 1 if so. */
+static int wait_compressed(const char *name, int ms)
+{
+	int64_t until = t_now_ms() + ms;
+	char list[4096];
+
+	do {
+		plain_files(list, sizeof(list));
+		if (!strstr(list, name))
+			return 1;
+		usleep(50000);
+	} while (t_now_ms() < until);
+	return 0;
+}
+
+/* Sends lines [from, to) through a new chorus-log and waits until every
+ * one is acknowledged. */
+static void send_all(struct hd *d, const char *tag, long from, long to)
+{
+	struct clp c;
+
+	lclp_start(&c, tag, "node1", d->tcp_addr, NULL);
+	write_lines(c.in, from, to, NULL, 0);
+	T_EQ(clp_finish(&c, 30000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+}
+
+/* Time rotation across a restart and a SIGHUP: the file that was
+ * current when the writer stopped (or was told to reopen) is compressed
+ * once a batch of a later period comes, and every line is in the files
+ * once, in order. */
+static void logd_time_restart(void)
+{
+	struct hd d;
+	struct logdp w;
+	char pat[200], cmd[600], all[200], first[4096], second[4096];
+
+	logtest_mkdir();
+	hd_start(&d, NULL);
+	snprintf(pat, sizeof(pat), "%s/t/%%n-%%Y%%m%%d%%H%%M%%S.log", logtest_dir);
+	logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", pat, NULL,
+		       "\t\tCompress = gzip");
+	send_all(&d, "log1", 0, 500);
+	/* Wait for the compressions of the files closed during the run:
+	 * only the current file stays. */
+	{
+		int64_t until = t_now_ms() + 10000;
+
+		while (plain_files(first, sizeof(first)) != 1 && t_now_ms() < until)
+			usleep(50000);
+	}
+	T_EQ(plain_files(first, sizeof(first)), 1);
+	logdp_stop(&w, SIGTERM);
+	usleep(1100000);
+	logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", pat, NULL,
+		       "\t\tCompress = gzip");
+	send_all(&d, "log2", 500, 1000);
+	/* The file current at the stop is compressed after the restart. */
+	T_ASSERTF(wait_compressed(first, 10000), "%s is still uncompressed after a restart",
+		  first);
+	{
+		int64_t until = t_now_ms() + 10000;
+
+		while (plain_files(second, sizeof(second)) != 1 && t_now_ms() < until)
+			usleep(50000);
+	}
+	T_EQ(plain_files(second, sizeof(second)), 1);
+	/* SIGHUP closes it; the next period's batch compresses it. */
+	kill(w.pid, SIGHUP);
+	T_ASSERT(wait_file_has(w.err, "SIGHUP: reopening every file", 5000));
+	usleep(1100000);
+	send_all(&d, "log3", 1000, 1500);
+	T_ASSERTF(wait_compressed(second, 10000), "%s is still uncompressed after SIGHUP",
+		  second);
+	logdp_stop(&w, SIGTERM);
+	snprintf(all, sizeof(all), "%s/all.log", logtest_dir);
+	snprintf(cmd, sizeof(cmd), "cd %s/t && for f in $(ls | sort); do case $f in "
+		 "*.gz) gzip -dc $f;; *) cat $f;; esac; done > %s", logtest_dir, all);
+	T_EQ(system(cmd), 0);
+	check_files(all, 1500, 0);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* Every file under dir a and under dir b, by name, decompressed: the
+ * same names (endings .gz and .zst aside) and the same bytes. Returns
+ * the number of files compared, or fails. */
+static long same_tree(const char *a, const char *b)
+{
+	char path[200], cmd[300];
+	FILE *fp;
+	long n = -1;
+
+	snprintf(path, sizeof(path), "%s/same.sh", logtest_dir);
+	fp = fopen(path, "w");
+	T_ASSERT(fp != NULL);
+	fprintf(fp,
+		"names() { cd \"$1\" && find . -type f ! -name '*.part' | "
+		"sed 's/\\.\\(gz\\|zst\\)$//' | sort; }\n"
+		"un() { if [ -e \"$1.gz\" ]; then gzip -dc \"$1.gz\"; elif [ -e \"$1.zst\" ]; "
+		"then zstd -dcq \"$1.zst\"; else cat \"$1\"; fi; }\n"
+		"la=$(names %s) && lb=$(names %s) || exit 1\n"
+		"[ \"$la\" = \"$lb\" ] || { echo \"file names differ\" >&2; diff <(echo \"$la\") "
+		"<(echo \"$lb\") >&2; exit 1; }\n"
+		"k=0\nfor f in $la; do\n"
+		"  cmp -s <(cd %s && un $f) <(cd %s && un $f) || { echo \"$f differs\" >&2; exit 1; }\n"
+		"  k=$((k+1))\ndone\necho $k\n", a, b, a, b);
+	fclose(fp);
+	snprintf(cmd, sizeof(cmd), "bash %s", path);
+	fp = popen(cmd, "r");
+	T_ASSERT(fp != NULL);
+	if (fscanf(fp, "%ld", &n) != 1)
+		n = -1;
+	T_ASSERTF(pclose(fp) == 0 && n > 0, "%s and %s differ (see the test log)", a, b);
+	return n;
+}
+
+/* Two writers on the group, chorus-log --acks 2, one of them killed
+ * with SIGKILL four times: the same bytes per node. */
 static void logd_replicas(void)
 {
 	static const char *const acks2[] = { "--acks", "2", NULL };
@@ -351,9 +552,17 @@ static void logd_replicas(void)
 	logdp_start(&w2, d.tcp_addr, "logs", dir2, "w2");
 	lclp_start(&a, "loga", "node1", d.tcp_addr, acks2);
 	lclp_start(&b, "logb", "node2", d.tcp_addr, acks2);
+	/* The second replica is killed now and then and restarted: it gets
+	 * the lines again in other batches, and still has per node (one
+	 * stream each) the same bytes. */
 	for (long k = 0; k < 20000; k += 1000) {
 		write_lines(a.in, k, k + 1000, NULL, 0);
 		write_lines(b.in, k, k + 1000, NULL, 0);
+		if (k % 4000 == 2000) {
+			usleep((useconds_t)(rand() % 200) * 1000);
+			logdp_stop(&w2, SIGKILL);
+			logdp_start(&w2, d.tcp_addr, "logs", dir2, "w2");
+		}
 	}
 	T_EQ(clp_finish(&a, 30000), 0);
 	T_EQ(clp_finish(&b, 30000), 0);
@@ -382,6 +591,48 @@ static void logd_replicas(void)
 		T_ASSERT(file_has(node_log("node1"), "GET /req/20999 "));
 	}
 	logdp_stop(&w1, SIGTERM);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* Two writers without faults, with time rotation (a file a second), size
+ * rotation and gzip: the same files, by name and content. */
+static void logd_replicas_rotation(void)
+{
+	static const char *const acks2[] = { "--acks", "2", NULL };
+	static const char opts[] = "\t\tRotateSize = 16K\n\t\tCompress = gzip";
+	struct hd d;
+	struct logdp w1, w2;
+	struct clp a, b;
+	char dir2[128], p1[200], p2[200], t1[160], t2[160];
+	long files;
+
+	logtest_mkdir();
+	snprintf(dir2, sizeof(dir2), "%s/second", logtest_dir);
+	snprintf(t1, sizeof(t1), "%s/r", logtest_dir);
+	snprintf(t2, sizeof(t2), "%s/r", dir2);
+	snprintf(p1, sizeof(p1), "%s/%%n/%%H%%M%%S.log", t1);
+	snprintf(p2, sizeof(p2), "%s/%%n/%%H%%M%%S.log", t2);
+	hd_start(&d, NULL);
+	logdp_start_ex(&w1, d.tcp_addr, "logs", logtest_dir, "w1", p1, NULL, opts);
+	logdp_start_ex(&w2, d.tcp_addr, "logs", dir2, "w2", p2, NULL, opts);
+	lclp_start(&a, "loga", "node1", d.tcp_addr, acks2);
+	lclp_start(&b, "logb", "node2", d.tcp_addr, acks2);
+	for (long k = 0; k < 6000; k += 500) {
+		write_lines(a.in, k, k + 500, NULL, 0);
+		write_lines(b.in, k, k + 500, NULL, 0);
+		usleep(300000);
+	}
+	T_EQ(clp_finish(&a, 30000), 0);
+	T_EQ(clp_finish(&b, 30000), 0);
+	/* Stopping commits and leaves queued compressions queued: the same
+	 * names either way (compared without the .gz). */
+	logdp_stop(&w1, SIGTERM);
+	logdp_stop(&w2, SIGTERM);
+	files = same_tree(t1, t2);
+	fprintf(stderr, "test_logd: replicas with rotation: %ld files, the same in both\n",
+		files);
+	T_ASSERTF(files >= 6, "only %ld files", files);
 	hd_stop(&d);
 	logtest_rmdir();
 }
@@ -514,15 +765,294 @@ static void logd_usage_matches_man(void)
 	T_STREQ(a[0] == ' ' ? a + 1 : a, b[0] == ' ' ? b + 1 : b);
 }
 
+/* ---- Crafted batches of a sender with a hole ---- */
+
+struct crafted {
+	mailbox mb;
+	uint64_t batch_id;
+	uint64_t time_ms;      /* of the batches; 0: now */
+};
+
+/* Sends lines first..first+n-1 ("hole line <seq>") of stream `stream` to
+ * group logs; held < 0: without the held_below extension (an older
+ * sender). */
+static void crafted_send(struct crafted *cs, uint64_t stream, uint64_t first, uint32_t n,
+			 uint64_t base, long long held, uint64_t dropped)
+{
+	static uint8_t buf[65536];
+	struct batch_hdr h;
+	size_t p = 0;
+	int hl;
+
+	memset(&h, 0, sizeof(h));
+	h.stream_id = stream;
+	h.batch_id = ++cs->batch_id;
+	h.first_seq = first;
+	h.count = n;
+	h.base_seq = base;
+	h.dropped = dropped;
+	h.has_held_below = held >= 0;
+	h.held_below = held >= 0 ? (uint64_t)held : 0;
+	h.time_ms = cs->time_ms ? cs->time_ms : (uint64_t)time(NULL) * 1000;
+	h.node = "hnode";
+	h.node_len = 5;
+	hl = (int)batch_hdr_len(h.node_len);
+	for (uint32_t i = 0; i < n; i++)
+		p += (size_t)snprintf((char *)buf + hl + p, sizeof(buf) - (size_t)hl - p,
+				      "hole line %llu\n", (unsigned long long)(first + i));
+	h.payload_len = p;
+	if (held < 0) {
+		/* The old layout: no extension bytes. */
+		T_EQ(batch_hdr_encode(&h, buf, sizeof(buf)), hl);
+		memmove(buf + hl - BATCH_EXT_LEN, buf + hl, p);
+		hl -= BATCH_EXT_LEN;
+		buf[6] = (uint8_t)(hl >> 8);
+		buf[7] = (uint8_t)hl;
+	} else {
+		T_EQ(batch_hdr_encode(&h, buf, sizeof(buf)), hl);
+	}
+	T_ASSERT(SP_multicast(cs->mb, AGREED_MESS, "logs", BATCH_MESS_TYPE, hl + (int)p,
+			      (const char *)buf) > 0);
+}
+
+/* Waits for the acknowledgement of the last batch sent; returns its
+ * acked value, *gap its flag. */
+static uint64_t crafted_ack(struct crafted *cs, int *gap)
+{
+	int64_t until = t_now_ms() + 10000;
+
+	while (t_now_ms() < until) {
+		char sender[MAX_GROUP_NAME], groups[4][MAX_GROUP_NAME], msg[2048];
+		service st = 0;
+		int16 mt = 0;
+		int ng = 0, en = 0, r;
+		struct batch_ack a;
+
+		if (SP_poll(cs->mb) <= 0) {
+			usleep(5000);
+			continue;
+		}
+		r = SP_receive(cs->mb, &st, sender, 4, &ng, groups, &mt, &en, sizeof(msg), msg);
+		T_ASSERT(r >= 0);
+		if (!Is_regular_mess(st) || mt != BATCH_ACK_MESS_TYPE ||
+		    batch_ack_decode((const uint8_t *)msg, (size_t)r, &a) != BATCH_OK ||
+		    a.batch_id != cs->batch_id)
+			continue;
+		*gap = a.flags & BATCH_ACK_F_GAP;
+		return a.acked;
+	}
+	t_fail(__FILE__, __LINE__, "no acknowledgement of batch %llu",
+	       (unsigned long long)cs->batch_id);
+	return 0;
+}
+
+/* The file's lines "hole line N", as a string of the numbers. */
+static void hole_lines(const char *path, char *out, size_t cap)
+{
+	FILE *fp = fopen(path, "r");
+	char line[128];
+	size_t o = 0;
+
+	out[0] = 0;
+	T_ASSERTF(fp != NULL, "no %s", path);
+	while (fgets(line, sizeof(line), fp) && o + 16 < cap)
+		if (strncmp(line, "hole line ", 10) == 0)
+			o += (size_t)snprintf(out + o, cap - o, "%ld ", strtol(line + 10, NULL, 10));
+	fclose(fp);
+}
+
+/* A sender with a hole (21..30, lost to a failed write, dropped = 10)
+ * and a writer that missed batch 11..20, which the sender still holds:
+ * the first batch after the hole (base = first = 31, held_below = 20)
+ * must get a GAP, not be stored past 11..20; once 11..20 came again, the
+ * hole is lost and the batch stored. A batch without the extension (an
+ * older sender) is judged as before, and the writer logs the lines it
+ * skipped beyond the growth of the sender's dropped count. */
+static void logd_hole_behind(void)
+{
+	struct hd d;
+	struct logdp w;
+	struct crafted cs;
+	char pg[MAX_GROUP_NAME], got[2048], path[300];
+	int gap = 0;
+
+	logtest_mkdir();
+	hd_start(&d, NULL);
+	logdp_start(&w, d.tcp_addr, "logs", logtest_dir, "w1");
+	memset(&cs, 0, sizeof(cs));
+	T_EQ(SP_connect(d.tcp_addr, "crafted", 0, 0, &cs.mb, pg), ACCEPT_SESSION);
+	crafted_send(&cs, 0x1234, 1, 10, 1, 0, 0);
+	T_EQ(crafted_ack(&cs, &gap), 10);
+	T_EQ(gap, 0);
+	cs.batch_id++; /* 11..20: the writer never got it */
+	crafted_send(&cs, 0x1234, 31, 10, 31, 20, 10);
+	T_EQ(crafted_ack(&cs, &gap), 10);
+	T_ASSERTF(gap, "a batch past the hole was not refused while 11..20 are held");
+	crafted_send(&cs, 0x1234, 11, 10, 1, 0, 10);
+	T_EQ(crafted_ack(&cs, &gap), 20);
+	T_EQ(gap, 0);
+	crafted_send(&cs, 0x1234, 31, 10, 31, 20, 10);
+	T_EQ(crafted_ack(&cs, &gap), 40);
+	T_EQ(gap, 0);
+	snprintf(path, sizeof(path), "%s/logs/logs/hnode.log", logtest_dir);
+	hole_lines(path, got, sizeof(got));
+	T_STREQ(got, "1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 31 32 33 34 35 36 "
+		"37 38 39 40 ");
+	T_ASSERT(wait_file_has(w.err, "LOST 10 lines of stream 0000000000001234", 3000));
+	T_EQ(logtest_count(w.err, "inconsistency"), 0);
+	/* An older sender's batch (no held_below) past its hole, while the
+	 * writer is behind: taken as before, and the lines skipped beyond
+	 * the dropped count are reported. */
+	crafted_send(&cs, 0x5678, 1, 10, 1, -1, 0);
+	T_EQ(crafted_ack(&cs, &gap), 10);
+	crafted_send(&cs, 0x5678, 31, 10, 31, -1, 10);
+	T_EQ(crafted_ack(&cs, &gap), 40);
+	T_ASSERT(wait_file_has(w.err, "inconsistency: 10 of the 20 lines lost of stream "
+			       "0000000000005678", 3000));
+	kill(w.pid, SIGUSR1);
+	T_ASSERT(wait_file_has(w.err, "lost 30 (unexplained 10)", 3000));
+	SP_disconnect(cs.mb);
+	logdp_stop(&w, SIGTERM);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* A second daemon that accepts connections and never answers (a hung
+ * chorusd, or a firewall that lets the SYN through): the writer keeps
+ * trying it, and meanwhile lines keep flowing through the healthy daemon
+ * with a latency far below the connect timeout (3 s), which a connect in
+ * the main loop would add to every line sent during an attempt. */
+static void logd_dead_daemon(void)
+{
+	struct hd d;
+	struct logdp w;
+	struct clp c;
+	struct sockaddr_in sa;
+	socklen_t slen = sizeof(sa);
+	char global[512], needle[64];
+	static const char *const quick[] = { "-t", "5", NULL };
+	int64_t worst = 0, total = 0;
+	int lfd;
+
+	logtest_mkdir();
+	/* The listener: a full backlog of accepted connections nobody reads. */
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	T_ASSERT(lfd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	T_EQ(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	T_EQ(listen(lfd, 64), 0);
+	T_EQ(getsockname(lfd, (struct sockaddr *)&sa, &slen), 0);
+	snprintf(global, sizeof(global), "Spread {\n\tPort = %u@127.0.0.1\n\tLog {\n"
+		 "\t\tGroup = other\n\t\tFile = \"%s/other.log\"\n\t}\n}\n",
+		 ntohs(sa.sin_port), logtest_dir);
+	hd_start(&d, NULL);
+	logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", NULL, global, NULL);
+	lclp_start(&c, "log", "node1", d.tcp_addr, quick);
+	/* 40 lines 100 ms apart: more than one connect attempt long. */
+	for (long n = 0; n < 40; n++) {
+		int64_t t0 = t_now_ms(), lat;
+
+		write_lines(c.in, n, n + 1, NULL, 0);
+		snprintf(needle, sizeof(needle), "GET /req/%ld ", n);
+		T_ASSERTF(wait_file_has(node_log("node1"), needle, 10000), "line %ld never came",
+			  n);
+		lat = t_now_ms() - t0;
+		total += lat;
+		if (lat > worst)
+			worst = lat;
+		usleep(100000);
+	}
+	T_EQ(clp_finish(&c, 30000), 0);
+	check_files(node_log("node1"), 40, 0);
+	T_ASSERTF(file_has(w.err, "cannot connect to the daemon"), "no attempt failed (%s)",
+		  w.err);
+	fprintf(stderr, "test_logd: one daemon hung: 40 lines through the other, latency "
+		"avg %lld ms, max %lld ms\n", (long long)(total / 40), (long long)worst);
+	T_ASSERTF(worst < 1500, "a line took %lld ms: the hung daemon held up the writer",
+		  (long long)worst);
+	logdp_stop(&w, SIGTERM);
+	close(lfd);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* Two streams of one node on both sides of midnight (Apache's double
+ * start), with a day pattern and gzip: the first batch of the new day
+ * closes the old day's file for good, once; the old stream's later
+ * batches go to "<old day>.late1" while the new day's file stays open:
+ * no closing and reopening in turn, and no dependence on whether the
+ * compression has finished. */
+static void logd_late_lines(void)
+{
+	struct hd d;
+	struct logdp w;
+	struct crafted cs;
+	char pg[MAX_GROUP_NAME], pat[200], d1[300], d2[300], late[320], zipped[320];
+	char got[2048], day[16];
+	time_t t1 = 1700000000, t2 = t1 + 86400;
+	struct tm tm;
+	int gap = 0;
+
+	logtest_mkdir();
+	snprintf(pat, sizeof(pat), "%s/late/%%n-%%Y%%m%%d.log", logtest_dir);
+	localtime_r(&t1, &tm);
+	strftime(day, sizeof(day), "%Y%m%d", &tm);
+	snprintf(d1, sizeof(d1), "%s/late/hnode-%s.log", logtest_dir, day);
+	localtime_r(&t2, &tm);
+	strftime(day, sizeof(day), "%Y%m%d", &tm);
+	snprintf(d2, sizeof(d2), "%s/late/hnode-%s.log", logtest_dir, day);
+	snprintf(late, sizeof(late), "%s.late1", d1);
+	snprintf(zipped, sizeof(zipped), "%s.gz", d1);
+	hd_start(&d, NULL);
+	logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", pat, NULL,
+		       "\t\tCompress = gzip");
+	memset(&cs, 0, sizeof(cs));
+	T_EQ(SP_connect(d.tcp_addr, "crafted", 0, 0, &cs.mb, pg), ACCEPT_SESSION);
+	for (int k = 0; k < 6; k++) {
+		/* Old stream (day 1), new stream (day 2), in turn. */
+		cs.time_ms = (uint64_t)t1 * 1000 + 500 + (uint64_t)k;
+		crafted_send(&cs, 0xaaaa, (uint64_t)k * 10 + 1, 10, 1, 0, 0);
+		T_EQ(crafted_ack(&cs, &gap), (uint64_t)k * 10 + 10);
+		cs.time_ms = (uint64_t)t2 * 1000 + (uint64_t)k;
+		crafted_send(&cs, 0xbbbb, (uint64_t)k * 10 + 1, 10, 1, 0, 0);
+		T_EQ(crafted_ack(&cs, &gap), (uint64_t)k * 10 + 10);
+	}
+	SP_disconnect(cs.mb);
+	T_ASSERTF(wait_file_has(w.err, "compressed ", 10000), "no compression (%s)", w.err);
+	logdp_stop(&w, SIGTERM);
+	/* Day 1's first batch, then day 2's file; the rest of the old stream
+	 * in the late file. */
+	T_ASSERT(access(zipped, F_OK) == 0);
+	T_ASSERT(access(d1, F_OK) != 0);
+	hole_lines(d2, got, sizeof(got));
+	T_EQ(strlen(got) > 0, 1);
+	T_ASSERT(file_has(d2, "hole line 60"));
+	hole_lines(late, got, sizeof(got));
+	T_STREQ(got, "11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 "
+		"34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 "
+		"60 ");
+	T_EQ(logtest_count(w.err, "rotated by time: closed"), 1);
+	T_EQ(logtest_count(w.err, "late lines for"), 1);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
 static const struct t_case cases[] = {
 	T_CASE(logd_check_config),
 	T_CASE(logd_usage_matches_man),
 	T_CASE(logd_basic),
+	T_CASE_TIMEOUT(logd_hole_behind, 60),
+	T_CASE_TIMEOUT(logd_dead_daemon, 60),
+	T_CASE_TIMEOUT(logd_late_lines, 60),
 	T_CASE_TIMEOUT(logd_kill9, 120),
 	T_CASE_TIMEOUT(logd_sighup, 60),
 	T_CASE_TIMEOUT(logd_size_rotation, 60),
 	T_CASE_TIMEOUT(logd_time_rotation, 60),
+	T_CASE_TIMEOUT(logd_time_restart, 60),
 	T_CASE_TIMEOUT(logd_replicas, 60),
+	T_CASE_TIMEOUT(logd_replicas_rotation, 60),
 	T_CASE_TIMEOUT(logd_reconnect, 90),
 	T_CASE_TIMEOUT(logd_plain_quarantine_match, 60),
 };

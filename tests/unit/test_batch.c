@@ -11,10 +11,10 @@
 #include "proto/batch.h"
 #include "t.h"
 
-/* Builds a batch of `count` lines "line <seq>\n" into out; returns its
- * length. */
-static size_t mk(uint8_t *out, size_t cap, uint64_t stream, uint64_t first,
-		 uint32_t count, uint64_t base, const char *node)
+/* Builds a batch of `count` lines "line <seq>\n" into out, with the
+ * held_below extension `held`; returns its length. */
+static size_t mk_held(uint8_t *out, size_t cap, uint64_t stream, uint64_t first,
+		      uint32_t count, uint64_t base, uint64_t held, const char *node)
 {
 	struct batch_hdr h;
 	size_t off;
@@ -29,6 +29,8 @@ static size_t mk(uint8_t *out, size_t cap, uint64_t stream, uint64_t first,
 	h.dropped = 3;
 	h.cut = 2;
 	h.time_ms = 1700000000123ull;
+	h.has_held_below = 1;
+	h.held_below = held;
 	h.node = node;
 	h.node_len = strlen(node);
 	off = batch_hdr_len(h.node_len);
@@ -41,13 +43,22 @@ static size_t mk(uint8_t *out, size_t cap, uint64_t stream, uint64_t first,
 	return off;
 }
 
+static size_t mk(uint8_t *out, size_t cap, uint64_t stream, uint64_t first,
+		 uint32_t count, uint64_t base, const char *node)
+{
+	return mk_held(out, cap, stream, first, count, base, 0, node);
+}
+
 static void batch_roundtrip(void)
 {
 	uint8_t buf[4096];
 	struct batch_hdr h;
-	size_t len = mk(buf, sizeof(buf), 0x1122334455667788ull, 10, 3, 5, "node1");
+	size_t len = mk_held(buf, sizeof(buf), 0x1122334455667788ull, 10, 3, 5, 3,
+			     "node1");
 
 	T_EQ(batch_decode(buf, len, &h), BATCH_OK);
+	T_EQ(h.has_held_below, 1);
+	T_EQ(h.held_below, 3);
 	T_EQ(h.version, 1);
 	T_EQ(h.stream_id, 0x1122334455667788ull);
 	T_EQ(h.batch_id, 7);
@@ -62,7 +73,9 @@ static void batch_roundtrip(void)
 	T_EQ(h.payload_len, strlen("line 10\nline 11\nline 12\n"));
 	T_MEMEQ(h.payload, "line 10\nline 11\nline 12\n", h.payload_len);
 	/* Network byte order, as documented. */
-	T_MEMEQ(buf, "CHLB\x01\x00\x00\x4e", 8);
+	T_MEMEQ(buf, "CHLB\x01\x00\x00\x56", 8);
+	/* held_below right after the node name. */
+	T_MEMEQ(buf + 73 + 5, "\0\0\0\0\0\0\0\x03", 8);
 	T_MEMEQ(buf + 8, "\x11\x22\x33\x44\x55\x66\x77\x88", 8);
 	T_MEMEQ(buf + 24, "\0\0\0\0\0\0\0\x0a", 8);
 }
@@ -83,6 +96,30 @@ static void batch_extension(void)
 	T_EQ(batch_decode(ext, len + 4, &h), BATCH_OK);
 	T_EQ(h.payload_len, len - hl);
 	T_MEMEQ(h.payload, "line 1\n", 7);
+	T_EQ(h.has_held_below, 1);
+}
+
+/* A batch of an older sender (no extension bytes, or fewer than the 8 of
+ * held_below) decodes with has_held_below 0 and held_below 0. */
+static void batch_old_sender(void)
+{
+	uint8_t buf[256], old[256];
+	struct batch_hdr h;
+	size_t len = mk_held(buf, sizeof(buf), 1, 20, 1, 20, 0, "n");
+	size_t hl = batch_hdr_len(1), fixed = hl - BATCH_EXT_LEN;
+
+	for (size_t ext = 0; ext < BATCH_EXT_LEN; ext += 3) {
+		memcpy(old, buf, fixed);
+		memset(old + fixed, 0x77, ext);
+		memcpy(old + fixed + ext, buf + hl, len - hl);
+		old[6] = 0;
+		old[7] = (uint8_t)(fixed + ext);
+		T_EQ(batch_decode(old, fixed + ext + len - hl, &h), BATCH_OK);
+		T_EQ(h.has_held_below, 0);
+		T_EQ(h.held_below, 0);
+		T_EQ(h.first_seq, 20);
+		T_MEMEQ(h.payload, "line 20\n", 8);
+	}
 }
 
 /* Every malformation gets its own code, never a crash. */
@@ -114,6 +151,8 @@ static void batch_bad_table(void)
 		{ "first overflow", 24, -4, BATCH_E_SEQ },
 		{ "base 0", 40 + 7, 0, BATCH_E_SEQ },
 		{ "base above first", 40 + 7, 11, BATCH_E_SEQ },
+		{ "held_below at base", 78 + 7, 5, BATCH_E_SEQ },
+		{ "held_below above base", 78, 0x01, BATCH_E_SEQ },
 		{ "count 0", 32 + 3, 0, BATCH_E_COUNT },
 		{ "count 2", 32 + 3, 2, BATCH_E_COUNT },
 		{ "count 4", 32 + 3, 4, BATCH_E_COUNT },
@@ -154,14 +193,14 @@ static void batch_bad_table(void)
 static void batch_encode_errors(void)
 {
 	struct batch_hdr h;
-	uint8_t buf[80];
+	uint8_t buf[96];
 	char longname[300];
 
 	memset(&h, 0, sizeof(h));
 	h.node = "n";
 	h.node_len = 1;
-	T_EQ(batch_hdr_encode(&h, buf, 73), BATCH_E_SPACE);
-	T_EQ(batch_hdr_encode(&h, buf, 74), 74);
+	T_EQ(batch_hdr_encode(&h, buf, 81), BATCH_E_SPACE);
+	T_EQ(batch_hdr_encode(&h, buf, 82), 82);
 	h.node = "a b";
 	h.node_len = 3;
 	T_EQ(batch_hdr_encode(&h, buf, sizeof(buf)), BATCH_E_NAME);
@@ -228,30 +267,39 @@ static void ack_roundtrip(void)
 static void rx_judge_table(void)
 {
 	static const struct {
-		uint64_t hwm, first, base;
+		uint64_t hwm, first, base, held;
 		uint32_t count;
 		int verdict;
 		uint32_t skip;
 		uint64_t lost, hwm_after;
 	} cases[] = {
 		/* first batch of a new stream */
-		{ 0, 1, 1, 10, BATCH_V_STORE, 0, 0, 10 },
+		{ 0, 1, 1, 0, 10, BATCH_V_STORE, 0, 0, 10 },
 		/* the next batch */
-		{ 10, 11, 1, 5, BATCH_V_STORE, 0, 0, 15 },
+		{ 10, 11, 1, 0, 5, BATCH_V_STORE, 0, 0, 15 },
 		/* a resend that overlaps */
-		{ 10, 8, 1, 5, BATCH_V_STORE, 3, 0, 12 },
+		{ 10, 8, 1, 0, 5, BATCH_V_STORE, 3, 0, 12 },
 		/* a pure duplicate */
-		{ 10, 1, 1, 10, BATCH_V_DUP, 0, 0, 10 },
-		{ 10, 10, 1, 1, BATCH_V_DUP, 0, 0, 10 },
+		{ 10, 1, 1, 0, 10, BATCH_V_DUP, 0, 0, 10 },
+		{ 10, 10, 1, 0, 1, BATCH_V_DUP, 0, 0, 10 },
 		/* a gap the sender can fill */
-		{ 10, 12, 1, 5, BATCH_V_GAP, 0, 0, 10 },
-		{ 10, 20, 11, 5, BATCH_V_GAP, 0, 0, 10 },
+		{ 10, 12, 1, 0, 5, BATCH_V_GAP, 0, 0, 10 },
+		{ 10, 20, 11, 0, 5, BATCH_V_GAP, 0, 0, 10 },
 		/* the sender dropped 11..19: lost, then stored */
-		{ 10, 20, 20, 5, BATCH_V_STORE, 0, 9, 24 },
+		{ 10, 20, 20, 0, 5, BATCH_V_STORE, 0, 9, 24 },
 		/* a writer that joins a stream whose start is acknowledged */
-		{ 0, 5001, 5001, 2, BATCH_V_STORE, 0, 5000, 5002 },
+		{ 0, 5001, 5001, 0, 2, BATCH_V_STORE, 0, 5000, 5002 },
 		/* dropped lines but the batch does not start at base: gap */
-		{ 10, 25, 20, 5, BATCH_V_GAP, 0, 0, 10 },
+		{ 10, 25, 20, 0, 5, BATCH_V_GAP, 0, 0, 10 },
+		/* a post-hole batch while behind, lines 11..20 held below the
+		 * hole 21..30: gap, the sender must send 11..20 first */
+		{ 10, 31, 31, 20, 10, BATCH_V_GAP, 0, 0, 10 },
+		{ 0, 31, 31, 20, 10, BATCH_V_GAP, 0, 0, 0 },
+		{ 15, 31, 31, 20, 10, BATCH_V_GAP, 0, 0, 15 },
+		/* ... and once the writer has everything below the hole, the
+		 * hole is lost and the batch stored */
+		{ 20, 31, 31, 20, 10, BATCH_V_STORE, 0, 10, 40 },
+		{ 25, 31, 31, 20, 10, BATCH_V_STORE, 0, 5, 40 },
 	};
 
 	for (size_t i = 0; i < T_COUNT(cases); i++) {
@@ -267,6 +315,8 @@ static void rx_judge_table(void)
 		rx.hwm = cases[i].hwm;
 		h.first_seq = cases[i].first;
 		h.base_seq = cases[i].base;
+		h.held_below = cases[i].held;
+		h.has_held_below = 1;
 		h.count = cases[i].count;
 		h.dropped = 4;
 		v = batch_rx_judge(&rx, &h, &skip, &lost);
@@ -285,13 +335,57 @@ static void rx_judge_table(void)
 	}
 }
 
+/* The safety net: lines skipped by rule 3 beyond the growth of the
+ * sender's dropped counter, on a stream seen before. */
+static void rx_unexplained(void)
+{
+	struct batch_rx rx;
+	struct batch_hdr h;
+
+	memset(&rx, 0, sizeof(rx));
+	memset(&h, 0, sizeof(h));
+	rx.hwm = 10;
+	h.first_seq = h.base_seq = 31;
+	h.count = 10;
+	h.dropped = 10;
+	/* 20 skipped, dropped grew by 10. */
+	T_EQ(batch_rx_unexplained(&rx, &h, 20), 10);
+	T_EQ(batch_rx_unexplained(&rx, &h, 10), 0);
+	batch_rx_commit(&rx, &h, 20);
+	T_EQ(rx.unexplained, 10);
+	T_EQ(rx.dropped, 10);
+	T_EQ(rx.lost, 20);
+	T_EQ(rx.lost_seen, 20);
+	/* Reported once: a later loss counted as dropped adds nothing. */
+	rx.hwm = 40;
+	h.first_seq = h.base_seq = 46;
+	h.dropped = 15;
+	T_EQ(batch_rx_unexplained(&rx, &h, 5), 0);
+	T_EQ(batch_rx_unexplained(&rx, &h, 6), 1);
+	/* Drops reported by batches before the loss count too (a resend of
+	 * lines before a hole carries the new total). */
+	memset(&rx, 0, sizeof(rx));
+	rx.hwm = 20;
+	rx.dropped = 10;
+	h.first_seq = h.base_seq = 31;
+	h.dropped = 10;
+	T_EQ(batch_rx_unexplained(&rx, &h, 10), 0);
+	/* A stream never stored before: its skipped lines include every
+	 * line acknowledged and deleted before this writer came. */
+	rx.hwm = 0;
+	rx.dropped = 0;
+	T_EQ(batch_rx_unexplained(&rx, &h, 30), 0);
+}
+
 static const struct t_case cases[] = {
 	T_CASE(batch_roundtrip),
 	T_CASE(batch_extension),
+	T_CASE(batch_old_sender),
 	T_CASE(batch_bad_table),
 	T_CASE(batch_encode_errors),
 	T_CASE(ack_roundtrip),
 	T_CASE(rx_judge_table),
+	T_CASE(rx_unexplained),
 };
 
 int main(int argc, char **argv)

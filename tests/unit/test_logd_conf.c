@@ -87,6 +87,10 @@ static void conf_spreadlogd_sample(void)
 	T_ASSERT(strstr(warn, "line 7: PerlUse") != NULL);
 	T_ASSERT(strstr(warn, "line 15: PerlLog") != NULL);
 	T_ASSERT(strstr(warn, "line 22: ModuleLog") != NULL);
+	/* The writer's clock in rewritten lines makes replicas differ. */
+	T_ASSERTF(strstr(warn, "group omniti: RewriteTimestamp with the writer's clock") != NULL,
+		  "%s", warn);
+	T_ASSERT(strstr(warn, "group taub-12: RewriteTimestamp") != NULL);
 	/* Defaults of the native settings. */
 	T_EQ(c1.fsync, LOGD_FSYNC_INTERVAL);
 	T_EQ(c1.fsync_ms, 100);
@@ -243,6 +247,11 @@ static void conf_errors(void)
 		{ "Spread { Log { Group = } }", "expected a value" },
 		{ "}", "expected a setting" },
 		{ "Spread { Log { Group = g File = \"a\x01\" } }", "control character" },
+		{ "Spread { Log { Group = a/b File = /l/%g.log } }",
+		  "group \"a/b\" is not safe as a file name component" },
+		{ "Spread { Log { Group = web:x File = /l/x.log } }", "but Quarantine uses %g" },
+		{ "Quarantine = /q/all.log\nSpread { Log { Group = .g File = /l/%g } }",
+		  "but File uses %g" },
 	};
 	char err[256];
 
@@ -336,6 +345,64 @@ static void path_node_names(void)
 	T_EQ(logd_node_ok("a\0b", 3), 0);
 }
 
+/* Under a pattern that ends in %n, names that end like the writer's own
+ * files (rotated, compressed, in progress, late lines) are refused. */
+static void path_node_aliases(void)
+{
+	static const struct { const char *pat, *name; int ok; } cases[] = {
+		{ "/l/%n", "a", 1 }, { "/l/%n", "a.1", 0 }, { "/l/%n", "a.12", 0 },
+		{ "/l/%n", "a.gz", 0 }, { "/l/%n", "a.zst", 0 }, { "/l/%n", "a.part", 0 },
+		{ "/l/%n", "a.1.zst.part", 0 }, { "/l/%n", "a.late3", 0 },
+		{ "/l/%n", "a.late", 1 }, { "/l/%n", "a1", 1 }, { "/l/%n", "a-1", 1 },
+		{ "/l/%n", "a.gzip", 1 }, { "/l/%n", "www.example.org", 1 },
+		{ "/l/%n", "a.b2", 1 }, { "/l/%n", "1", 1 },
+		/* Not at the end of the name: no alias possible. */
+		{ "/l/%n/access.log", "a.1", 1 }, { "/l/%n.log", "a.gz", 1 },
+		{ "/l/%%n", "a.1", 1 }, { "/l/%%%n", "a.1", 0 },
+		/* Still a node name first. */
+		{ "/l/%n.log", "../x", 0 },
+	};
+
+	for (size_t i = 0; i < T_COUNT(cases); i++)
+		T_ASSERTF(logd_node_ok_for(cases[i].pat, cases[i].name,
+					   strlen(cases[i].name)) == cases[i].ok,
+			  "case %zu (%s under %s)", i, cases[i].name, cases[i].pat);
+}
+
+/* Friday, 7 March 2025, 04:15:06: the time of the path tables. */
+static void sample_tm(struct tm *tm)
+{
+	memset(tm, 0, sizeof(*tm));
+	tm->tm_year = 125;
+	tm->tm_mon = 2;
+	tm->tm_mday = 7;
+	tm->tm_hour = 4;
+	tm->tm_min = 15;
+	tm->tm_sec = 6;
+	tm->tm_yday = 65;
+	tm->tm_wday = 5;
+}
+
+/* The end of a time pattern's period. */
+static void path_period_end(void)
+{
+	struct tm tm;
+	time_t t;
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	sample_tm(&tm);
+	t = timegm(&tm);
+	T_EQ(logd_pattern_period_end("/l/%Y%m%d.log", "g", NULL, t),
+	     (int64_t)t + 19 * 3600 + 44 * 60 + 54);
+	T_EQ(logd_pattern_period_end("/l/%n/%Y%m%d%H%M%S", "g", "a", t), (int64_t)t + 1);
+	T_EQ(logd_pattern_period_end("/l/%H.log", "g", NULL, t), (int64_t)t + 44 * 60 + 54);
+	T_EQ(logd_pattern_period_end("/l/%Y-%m", "g", NULL, t),
+	     (int64_t)t + (24 * 86400) + 19 * 3600 + 44 * 60 + 54);
+	T_EQ(logd_pattern_period_end("/l/all.log", "g", NULL, t), -1);
+	T_EQ(logd_pattern_period_end("/l/%n-%Y", "g", NULL, t), -1);
+}
+
 static void path_expand(void)
 {
 	static const struct {
@@ -355,15 +422,7 @@ static void path_expand(void)
 	struct tm tm;
 	char out[LOGD_PATH_MAX], small[12];
 
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = 125;
-	tm.tm_mon = 2;
-	tm.tm_mday = 7;
-	tm.tm_hour = 4;
-	tm.tm_min = 15;
-	tm.tm_sec = 6;
-	tm.tm_yday = 65;
-	tm.tm_wday = 5;
+	sample_tm(&tm);
 	for (size_t i = 0; i < T_COUNT(cases); i++) {
 		int n = logd_pattern_expand(cases[i].pat, cases[i].group, cases[i].node, &tm,
 					    out, sizeof(out));
@@ -495,6 +554,8 @@ static const struct t_case cases[] = {
 	T_CASE(conf_roundtrip_table),
 	T_CASE(conf_load_relative),
 	T_CASE(path_node_names),
+	T_CASE(path_node_aliases),
+	T_CASE(path_period_end),
 	T_CASE(path_expand),
 	T_CASE(match_table),
 	T_CASE(rewrite_table),

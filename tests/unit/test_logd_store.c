@@ -418,12 +418,64 @@ static void store_rotate_gzip(void)
 /* A rotation whose rename was recorded but not done is finished on
  * recovery; a file reopened while its compression was queued keeps its
  * lines and the compression is abandoned. */
+/* Appends a record of one entry (`entry` then `path`) to the journal,
+ * as a writer that died right after it would have left it. */
+static void forge_record(const char *entry, const char *path)
+{
+	char rec[512], jpath[128];
+	uint64_t h = 0xcbf29ce484222325ull;
+	int n = snprintf(rec, sizeof(rec), "%s%s\n", entry, path);
+	FILE *fp;
+
+	for (int i = 0; i < n; i++) {
+		h ^= (unsigned char)rec[i];
+		h *= 0x100000001b3ull;
+	}
+	snprintf(jpath, sizeof(jpath), "%s/journal", state);
+	fp = fopen(jpath, "a");
+	T_ASSERT(fp != NULL);
+	fprintf(fp, "%sC %016" PRIx64 "\n", rec, h);
+	fclose(fp);
+}
+
+/* A compression queued for a file that is gone (removed by hand while
+ * the writer was down): recovery abandons it and removes its unfinished
+ * copy. */
+static void store_recovery_part_left(void)
+{
+	struct store *s;
+	char part[160], zst[160];
+	FILE *fp;
+
+	setup();
+	s = reopen(LOGD_FSYNC_BATCH);
+	store_close(s);
+	forge_record("Z .zst ", logpath);
+	snprintf(part, sizeof(part), "%s.zst.part", logpath);
+	snprintf(zst, sizeof(zst), "%s.zst", logpath);
+	{
+		char cmd[160];
+
+		snprintf(cmd, sizeof(cmd), "mkdir -p %s/logs/a", dir);
+		T_EQ(system(cmd), 0);
+	}
+	fp = fopen(part, "w");
+	T_ASSERT(fp != NULL);
+	fputs("half a compression", fp);
+	fclose(fp);
+	s = reopen(LOGD_FSYNC_BATCH);
+	T_EQ(s->nzips, 0);
+	T_ASSERTF(access(part, F_OK) != 0, "%s left behind", part);
+	T_ASSERT(access(zst, F_OK) != 0);
+	store_close(s);
+	teardown();
+}
+
 static void store_rotate_recovery(void)
 {
 	struct store *s;
 	struct store_file *f;
-	char jpath[128], moved[160];
-	FILE *fp;
+	char moved[160];
 
 	setup();
 	s = reopen(LOGD_FSYNC_NEVER);
@@ -432,20 +484,7 @@ static void store_rotate_recovery(void)
 	T_EQ(store_commit(s, 0), 0);
 	store_close(s);
 	/* Forge the intent record of a rotation that died before rename. */
-	snprintf(jpath, sizeof(jpath), "%s/journal", state);
-	{
-		char rec[512];
-		uint64_t h = 0xcbf29ce484222325ull;
-		int n = snprintf(rec, sizeof(rec), "R .1 %s\n", logpath);
-
-		for (int i = 0; i < n; i++) {
-			h ^= (unsigned char)rec[i];
-			h *= 0x100000001b3ull;
-		}
-		fp = fopen(jpath, "a");
-		fprintf(fp, "%sC %016" PRIx64 "\n", rec, h);
-		fclose(fp);
-	}
+	forge_record("R .1 ", logpath);
 	s = reopen(LOGD_FSYNC_NEVER);
 	snprintf(moved, sizeof(moved), "%s.1", logpath);
 	check_lines(moved, 10);
@@ -474,6 +513,7 @@ static const struct t_case cases[] = {
 	T_CASE(store_rotate_zstd),
 	T_CASE(store_rotate_gzip),
 	T_CASE(store_rotate_recovery),
+	T_CASE(store_recovery_part_left),
 };
 
 int main(int argc, char **argv)

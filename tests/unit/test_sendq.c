@@ -219,23 +219,31 @@ static void sendq_base_and_eof(void)
 {
 	struct sq_config cfg = base_cfg;
 	struct sendq sq;
-	uint64_t seq, base;
+	uint64_t seq, base, held;
 	struct spool_cursor hint;
 	uint8_t flags;
 	int ok;
 
 	sq_init(&sq, &cfg, 500, 401, 1001);
 	T_EQ(sq.next_seq, 501);
-	sq_batch_fields(&sq, 501, 10, 401, &base, &flags);
+	sq_batch_fields(&sq, 501, 10, 401, 0, &base, &held, &flags);
 	T_EQ(base, 401);
+	T_EQ(held, 0);
 	T_EQ(flags, 0);
-	/* After a hole, the run starts at first. */
-	sq_batch_fields(&sq, 700, 10, 700, &base, &flags);
+	/* After a hole (650..699), the run starts at first, and the lines
+	 * below the hole that the spool holds are announced. */
+	sq_batch_fields(&sq, 700, 10, 700, 649, &base, &held, &flags);
 	T_EQ(base, 700);
+	T_EQ(held, 649);
+	/* Held lines below the spool's base are not: they cannot be sent. */
+	sq_note_spool(&sq, 690, 1001);
+	sq_batch_fields(&sq, 700, 10, 700, 649, &base, &held, &flags);
+	T_EQ(held, 0);
+	sq_note_spool(&sq, 401, 1001);
 	sq_flush(&sq);
-	sq_batch_fields(&sq, 991, 10, 401, &base, &flags);
+	sq_batch_fields(&sq, 991, 10, 401, 0, &base, &held, &flags);
 	T_EQ(flags, BATCH_F_EOF);
-	sq_batch_fields(&sq, 981, 10, 401, &base, &flags);
+	sq_batch_fields(&sq, 981, 10, 401, 0, &base, &held, &flags);
 	T_EQ(flags, 0);
 	sq_connected(&sq, 0);
 	sq_take_rewind(&sq, &seq, &hint, &ok);
@@ -327,6 +335,7 @@ struct sim_msg {
 	uint64_t first, id, acked, base;
 	uint32_t count;
 	int64_t at;
+	uint64_t held;         /* held_below of a batch */
 };
 
 struct sim_writer {
@@ -342,7 +351,20 @@ struct sim_spec {
 	unsigned acks_needed;
 	int late;              /* writer 1 joins after this many lines (0: at once) */
 	int lose_state;        /* writer 0 loses its state after this many (0: never) */
+	uint64_t hole;         /* lines hole .. hole + SIM_HOLE - 1 are numbered
+				  but never stored (0: none) */
+	int away_at;           /* writer 1 goes away for away_len steps after
+				  this many lines (0: never) */
+	int away_len;
 };
+
+#define SIM_HOLE 100
+
+/* 1 if line seq of run sp is in its hole. */
+static int in_hole(const struct sim_spec *sp, uint64_t seq)
+{
+	return sp->hole && seq >= sp->hole && seq < sp->hole + SIM_HOLE;
+}
 
 static uint64_t sim_gap_resends, sim_timeouts, sim_rewinds, sim_lost;
 
@@ -356,7 +378,7 @@ static void sim_run(const struct sim_spec *sp, unsigned seed)
 	uint64_t spooled = 0, base = 1;
 	int64_t now = 0;
 	unsigned s = seed;
-	int step, lost_state = 0;
+	int step, lost_state = 0, went_away = 0;
 	unsigned complete = 0;
 	char wid[SIM_WRITERS][2] = { "a", "b", "c" };
 
@@ -385,6 +407,10 @@ static void sim_run(const struct sim_spec *sp, unsigned seed)
 		sq_note_spool(&sq, base, spooled + 1);
 		if (sp->late && !w[1].present && spooled >= (uint64_t)sp->late)
 			w[1].present = 1;
+		if (sp->away_at && !went_away && spooled >= (uint64_t)sp->away_at) {
+			went_away = 1;
+			w[1].away = sp->away_len;
+		}
 		if (sp->lose_state && !lost_state && spooled >= (uint64_t)sp->lose_state) {
 			lost_state = 1;
 			memset(&w[0].rx, 0, sizeof(w[0].rx));
@@ -410,16 +436,35 @@ static void sim_run(const struct sim_spec *sp, unsigned seed)
 		sq_note_pending(&sq, now, unsent);
 		while (sq_may_send(&sq, now, unsent, unsent * 100) && nq < SIM_Q) {
 			uint32_t n = unsent > 10 ? 10 : (uint32_t)unsent;
-			uint64_t id = sq_next_id(&sq), b;
-			struct spool_cursor c = at(sq.next_seq);
+			uint64_t id = sq_next_id(&sq), b, held, first = sq.next_seq;
+			uint64_t run = base, below = 0;
+			struct spool_cursor c;
 			uint8_t flags;
 
 			T_ASSERT(sq.next_seq >= base);
-			sq_batch_fields(&sq, sq.next_seq, n, base, &b, &flags);
-			q[nq++] = (struct sim_msg){ 0, -1, 0, sq.next_seq, id, 0, b, n,
-						    now + rand_r(&s) % 30 };
-			sq_sent(&sq, now, id, sq.next_seq, n, &c);
-			unsent -= n;
+			/* The spool's read skips the hole and stops before it;
+			 * the run after the hole starts at its end. */
+			if (in_hole(sp, first))
+				first = sp->hole + SIM_HOLE;
+			if (first > spooled) {
+				sq_stalled(&sq, now);
+				break;
+			}
+			if (first + n - 1 > spooled)
+				n = (uint32_t)(spooled - first + 1);
+			if (sp->hole && first < sp->hole && first + n > sp->hole)
+				n = (uint32_t)(sp->hole - first);
+			if (sp->hole && first >= sp->hole + SIM_HOLE && base < sp->hole + SIM_HOLE) {
+				run = sp->hole + SIM_HOLE;
+				below = sp->hole > base ? sp->hole - 1 : 0;
+			}
+			c = at(first);
+			sq_batch_fields(&sq, first, n, run, below, &b, &held, &flags);
+			q[nq++] = (struct sim_msg){ .first = first, .id = id, .base = b,
+						    .count = n, .writer = -1,
+						    .at = now + rand_r(&s) % 30, .held = held };
+			sq_sent(&sq, now, id, first, n, &c);
+			unsent = spooled >= sq.next_seq ? spooled - sq.next_seq + 1 : 0;
 			sq_note_pending(&sq, now, unsent);
 		}
 		/* Deliver what is due, in order. */
@@ -444,13 +489,21 @@ static void sim_run(const struct sim_spec *sp, unsigned seed)
 				h.first_seq = m.first;
 				h.base_seq = m.base;
 				h.count = m.count;
+				h.has_held_below = 1;
+				h.held_below = m.held;
 				v = batch_rx_judge(&x->rx, &h, &skip, &lost);
 				if (v == BATCH_V_STORE) {
 					/* Lost lines are only ever below the
-					 * base: lines the sender no longer had. */
+					 * base: lines the sender no longer had
+					 * (trimmed, or in the hole). */
 					T_ASSERTF(lost == 0 || m.base == before + 1 + lost,
 						  "seed %u (%s): lost %llu", seed, sp->name,
 						  (unsigned long long)lost);
+					for (uint64_t l = before + 1; lost && l < m.base; l++)
+						T_ASSERTF(l < base || in_hole(sp, l),
+							  "seed %u (%s): writer %d skipped line "
+							  "%llu, which the sender holds", seed,
+							  sp->name, i, (unsigned long long)l);
 					x->lost += lost;
 					x->stored += m.count - skip;
 					batch_rx_commit(&x->rx, &h, lost);
@@ -458,7 +511,7 @@ static void sim_run(const struct sim_spec *sp, unsigned seed)
 				}
 				if (nq < SIM_Q)
 					q[nq++] = (struct sim_msg){ 1, i, v == BATCH_V_GAP, 0, m.id,
-						x->rx.hwm, 0, 0, now + rand_r(&s) % 30 };
+						x->rx.hwm, 0, 0, now + rand_r(&s) % 30, 0 };
 			}
 		}
 		done = sq.acked == SIM_LINES && spooled == SIM_LINES;
@@ -503,12 +556,18 @@ static void sim_run(const struct sim_spec *sp, unsigned seed)
 static void sendq_simulation(void)
 {
 	static const struct sim_spec specs[] = {
-		{ "one writer", 1, 1, 0, 0 },
-		{ "two writers, acks 1", 2, 1, 0, 0 },
-		{ "late replica, acks 1", 2, 1, 8000, 0 },
-		{ "late replica, acks 2", 2, 2, 8000, 0 },
-		{ "lost state", 1, 1, 0, 9000 },
-		{ "acks 2 of 3, lost state", 3, 2, 0, 7000 },
+		{ "one writer", 1, 1, 0, 0, 0, 0, 0 },
+		{ "two writers, acks 1", 2, 1, 0, 0, 0, 0, 0 },
+		{ "late replica, acks 1", 2, 1, 8000, 0, 0, 0, 0 },
+		{ "late replica, acks 2", 2, 2, 8000, 0, 0, 0, 0 },
+		{ "lost state", 1, 1, 0, 9000, 0, 0, 0 },
+		{ "acks 2 of 3, lost state", 3, 2, 0, 7000, 0, 0, 0 },
+		/* A hole (lines numbered but not stored, as on a failing
+		 * disk) and a replica that is away while the lines before it
+		 * go out, and comes back in the middle of a resend pass. */
+		{ "hole, writer behind, acks 2", 2, 2, 0, 0, 9001, 8700, 250 },
+		{ "hole, writer behind, acks 1", 2, 1, 0, 0, 9001, 8700, 250 },
+		{ "hole, late replica, acks 1", 2, 1, 8000, 0, 9001, 0, 0 },
 	};
 	unsigned seed = (unsigned)time(NULL);
 
