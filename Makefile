@@ -68,8 +68,13 @@ LOG_MAIN := $(wildcard src/log/main_*.c)
 # (tests/sim/: libsim.a for the tests, main.c is the ring-sim program).
 RING_SRC := $(wildcard src/ring/*.c)
 # chorus-stats' modules (in libcore.a); src/stats/main_stats.c is the
-# program build/chorus-stats.
+# program build/chorus-stats. Its HTML report page is kept as readable
+# files in src/stats/html/ and compiled in as byte arrays
+# (scripts/embed.sh writes them as C).
 STATS_SRC := $(filter-out src/stats/main%.c,$(wildcard src/stats/*.c))
+STATS_HTML := src/stats/html/report.html src/stats/html/report.css \
+	src/stats/html/report.js
+STATS_HTML_C := $(B)/gen/stats_html.c
 SIM_SRC := $(filter-out tests/sim/main.c,$(wildcard tests/sim/*.c))
 SEEDS ?= 100000
 
@@ -119,9 +124,18 @@ $(B)/pic/%.o: %.c
 	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 
 $(CORE_A): $(call obj,$(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LOG_SRC) $(RING_SRC) \
-		$(STATS_SRC))
+		$(STATS_SRC)) $(STATS_HTML_C:.c=.o)
 	@mkdir -p $(@D)
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(STATS_HTML_C): $(STATS_HTML) scripts/embed.sh
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  EMBED   $@")
+	$(Q)sh scripts/embed.sh stats/html_assets.h $(STATS_HTML) > $@.tmp && mv $@.tmp $@
+
+$(STATS_HTML_C:.c=.o): $(STATS_HTML_C)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(SIM_A): $(call obj,$(SIM_SRC))
 	@mkdir -p $(@D)
@@ -197,7 +211,7 @@ endif
 
 # libFuzzer needs clang and its runtime; each target runs FUZZ_SECONDS.
 FUZZ_LINK_SRC := $(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LOG_SRC) $(LIB_SRC) $(RING_SRC) \
-	$(STATS_SRC)
+	$(STATS_SRC) $(STATS_HTML_C)
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(@D)
 	$(Q)clang $(ALL_CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \

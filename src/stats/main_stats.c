@@ -30,15 +30,6 @@
 
 #define VERSION "1.0"
 
-/* The HTML report is its own module (report_html.c); until it is linked
- * in, --html says so instead of writing anything. */
-#pragma weak report_html_write
-
-static int report_html_available(void)
-{
-	return report_html_write != NULL;
-}
-
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
@@ -407,11 +398,6 @@ bad_num:
 	}
 	if (op.daemon && optind < argc) {
 		fprintf(stderr, "chorus-stats: live mode reads no files\n");
-		return 2;
-	}
-	if (op.html && !report_html_available()) {
-		fprintf(stderr, "chorus-stats: --html: the HTML report is not built into this "
-				"program yet (src/stats/report_html.c); use --json\n");
 		return 2;
 	}
 	if (!op.json && !op.csv && !op.html)

@@ -94,8 +94,7 @@ print([x for x in n['days'] if x['date']=='2026-11-02'][0]['s2xx'])")
 got=$(python3 -c "import json; print(json.load(open('$d/f.json'))['totals']['requests'])")
 [ "$want" = "$got" ] && [ "$got" -gt 0 ] && pass filters || fail filters "got $got, expected $want"
 
-# 6. Bad input is refused with a message; --html says it is not built
-# when the report module is absent.
+# 6. Bad input is refused with a message.
 "$S" -q --from 2026-13-01 - < /dev/null 2> "$d/err"; rc=$?
 [ $rc = 2 ] && grep -q "expected a date" "$d/err" && pass bad_option || fail bad_option "rc $rc"
 printf 'not gzip\037\213garbage' > "$d/x.gz"
