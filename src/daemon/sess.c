@@ -652,8 +652,9 @@ void sess_end(struct chd *d, struct sess *s, enum sess_end why,
 		if (m) {
 			chd_submit(d, s, m);
 		} else {
+			/* The view retires the session once it has
+			 * applied the disconnect. */
 			groups_disconnect(d, s);
-			chd_retire(d, s);
 		}
 	}
 }
@@ -665,6 +666,5 @@ void sess_free(struct sess *s)
 	oq_clear(s);
 	free(s->oq);
 	free(s->rest);
-	free(s->groups);
 	free(s);
 }
