@@ -124,17 +124,13 @@ static uint32_t set_offset(const struct gv_vs *vs, int k)
 	return off;
 }
 
-static void send_members(struct chd *d, const struct gv_group *g, struct msg *m,
-			 const char *skip)
+static void send_members(struct chd *d, const struct gv_group *g, struct msg *m)
 {
 	for (int i = 0; i < g->n_members; i++) {
 		struct sess *s = g->members[i].local;
 
-		if (!s || !s->membership)
-			continue;
-		if (skip && strncmp(g->members[i].name, skip, WIRE_NAME_LEN) == 0)
-			continue;
-		sess_send(d, s, m);
+		if (s && s->membership)
+			sess_send(d, s, m);
 	}
 }
 
@@ -149,21 +145,26 @@ static void out_memb(void *ctx, const struct gv_group *g, uint32_t cause,
 		log_warnx("no notification for group %.32s", g->name);
 		return;
 	}
-	/* J2: the joiner's copy points at its own set. */
-	if (vs && vs->joiner && vs->joiner_set >= 0) {
-		struct msg *j = memb_msg(g, cause, NULL, vs, set_offset(vs, vs->joiner_set));
+	for (int i = 0; i < g->n_members; i++) {
+		const struct gv_member *mb = &g->members[i];
+		struct sess *s = mb->local;
+		int set;
 
-		send_members(d, g, m, vs->joiner);
-		for (int i = 0; j && i < g->n_members; i++) {
-			struct sess *s = g->members[i].local;
+		if (!s || !s->membership)
+			continue;
+		/* A joiner (J2) or a member without a view yet has its own
+		 * set: its copy points there. */
+		set = vs && vs->n_apart ? gview_vs_set_of(vs, mb) : -1;
+		if (set >= 0 && set != vs->local_set) {
+			struct msg *own = memb_msg(g, cause, changed, vs, set_offset(vs, set));
 
-			if (s && s->membership &&
-			    strncmp(g->members[i].name, vs->joiner, WIRE_NAME_LEN) == 0)
-				sess_send(d, s, j);
+			if (own) {
+				sess_send(d, s, own);
+				msg_unref(own);
+			}
+			continue;
 		}
-		msg_unref(j);
-	} else {
-		send_members(d, g, m, NULL);
+		sess_send(d, s, m);
 	}
 	msg_unref(m);
 }
@@ -177,7 +178,7 @@ static void out_trans(void *ctx, const struct gv_group *g, const int32_t old_gid
 		return;
 	hdr_put(m, WIRE_TRANSITION, g->name, 0, 12);
 	memcpy(m->data + WIRE_HDR_LEN, old_gid, 12);
-	send_members(d, g, m, NULL);
+	send_members(d, g, m);
 	msg_unref(m);
 }
 

@@ -363,6 +363,7 @@ static int vs_trans(struct gview *v, const struct gv_group *g,
 			v->vs_len[k] = 1;
 			vs->joiner_set = k++;
 			vs->joiner = g->members[at].name;
+			vs->n_apart += joiner_daemon == v->self;
 		}
 	}
 	vs->n_sets = k;
@@ -390,8 +391,13 @@ static void notify_event(struct gview *v, struct gv_group *g, uint32_t cause,
 		v->out.memb(v->out.ctx, g, cause, changed, NULL);
 }
 
+/* `quiet`: the table is not known to match the other daemons' (an
+ * exchange was cut short): the change is recorded for the next exchange
+ * (the group becomes changed) without notifications, and a new own member
+ * stays unattached (no data, no notices) until that exchange ends with
+ * its REG|NETWORK. */
 static void apply_join(struct gview *v, const char *group, const char *member,
-		       uint32_t daemon, int force_changed)
+		       uint32_t daemon, int quiet)
 {
 	struct gv_group *g = tab_find(&v->tab, group);
 	int32_t gid[3] = { v->cur[0], v->cur[1], 0 };
@@ -410,19 +416,25 @@ static void apply_join(struct gview *v, const char *group, const char *member,
 		return;
 	}
 	at = -at - 1;
+	g->gid[2]++;
+	if (quiet) {
+		g->changed = 1;
+		g->members[at].fresh = 1;
+		return;
+	}
 	if (daemon == v->self && v->out.attach)
 		g->members[at].local = v->out.attach(v->out.ctx, g->members[at].name);
-	g->gid[2]++;
 	/* A join from a daemon that left, delivered in the transitional
 	 * configuration, changes the group as a departure does. */
-	if (force_changed || (v->state == GV_TRANS && in_conf(&v->trans, daemon) < 0))
+	if (v->state == GV_TRANS && in_conf(&v->trans, daemon) < 0)
 		g->changed = 1;
 	notify_event(v, g, WIRE_BY_JOIN, g->members[at].name, g->members[at].name, daemon);
 }
 
 /* Removes member `at` of g with the given cause; destroys g if it
  * empties (E1: nobody is left to tell). */
-static void remove_member(struct gview *v, struct gv_group *g, int at, uint32_t cause)
+static void remove_member(struct gview *v, struct gv_group *g, int at, uint32_t cause,
+			  int quiet)
 {
 	char name[WIRE_NAME_LEN];
 
@@ -433,11 +445,14 @@ static void remove_member(struct gview *v, struct gv_group *g, int at, uint32_t 
 		return;
 	}
 	g->gid[2]++;
-	notify_event(v, g, cause, name, NULL, 0);
+	if (quiet)
+		g->changed = 1;
+	else
+		notify_event(v, g, cause, name, NULL, 0);
 }
 
 static void apply_leave(struct gview *v, const char *group, const char *member,
-			uint32_t daemon, int force_changed)
+			uint32_t daemon, int quiet)
 {
 	struct gv_group *g = tab_find(&v->tab, group);
 	int at;
@@ -446,9 +461,7 @@ static void apply_leave(struct gview *v, const char *group, const char *member,
 		return; /* L3 */
 	if (daemon == v->self && v->out.self_leave)
 		v->out.self_leave(v->out.ctx, g, &g->members[at]);
-	if (force_changed)
-		g->changed = 1;
-	remove_member(v, g, at, WIRE_BY_LEAVE);
+	remove_member(v, g, at, WIRE_BY_LEAVE, quiet);
 }
 
 struct has_arg {
@@ -465,18 +478,15 @@ static int has_member(const struct gv_group *g, const void *arg)
 }
 
 static void apply_disconnect(struct gview *v, const char *member, uint32_t daemon,
-			     int force_changed)
+			     int quiet)
 {
 	struct has_arg a = { v, member, daemon };
 	size_t n;
 	struct gv_group **gs = tab_sorted(&v->tab, has_member, &a, &n);
 
-	for (size_t i = 0; i < n; i++) {
-		if (force_changed)
-			gs[i]->changed = 1;
+	for (size_t i = 0; i < n; i++)
 		remove_member(v, gs[i], member_find(v, gs[i], member, daemon),
-			      WIRE_BY_DISCONNECT);
-	}
+			      WIRE_BY_DISCONNECT, quiet);
 	free(gs);
 	if (daemon == v->self && v->out.gone)
 		v->out.gone(v->out.ctx, member);
@@ -523,10 +533,18 @@ static int holding(const struct gview *v)
 	return v->state == GV_START || v->state == GV_EXCH;
 }
 
+/* After a cut exchange, until the next one ends, the table may differ
+ * from the other daemons': changes are applied quietly. */
+static int quiet(const struct gview *v)
+{
+	return !v->synced;
+}
+
 /* Applies the held events in order. `fold`: an exchange was cut short
  * by a configuration change; only this daemon's own sessions' events
- * apply (their groups become changed: the next exchange tells everyone),
- * the others' are dropped (their daemons report their own members). */
+ * apply, quietly (their groups become changed: the next exchange tells
+ * everyone), the others' are dropped (their daemons report their own
+ * members in the next exchange). Data is delivered in either case. */
 static void release(struct gview *v, int fold)
 {
 	while (v->held_len) {
@@ -556,7 +574,7 @@ void gview_join(struct gview *v, const char *group, const char *member,
 {
 	if (holding(v) && hold(v, HELD_JOIN, group, member, daemon, NULL) == 0)
 		return;
-	apply_join(v, group, member, daemon, 0);
+	apply_join(v, group, member, daemon, quiet(v));
 }
 
 void gview_leave(struct gview *v, const char *group, const char *member,
@@ -564,14 +582,14 @@ void gview_leave(struct gview *v, const char *group, const char *member,
 {
 	if (holding(v) && hold(v, HELD_LEAVE, group, member, daemon, NULL) == 0)
 		return;
-	apply_leave(v, group, member, daemon, 0);
+	apply_leave(v, group, member, daemon, quiet(v));
 }
 
 void gview_disconnect(struct gview *v, const char *member, uint32_t daemon)
 {
 	if (holding(v) && hold(v, HELD_KILL, NULL, member, daemon, NULL) == 0)
 		return;
-	apply_disconnect(v, member, daemon, 0);
+	apply_disconnect(v, member, daemon, quiet(v));
 }
 
 void gview_data(struct gview *v, void *msg)
@@ -647,22 +665,21 @@ static int build_state(struct gview *v)
 	h.conf[0] = (int32_t)v->conf.memb_proc;
 	h.conf[1] = (int32_t)v->conf.memb_time;
 	memcpy(h.prev, v->prev, sizeof(h.prev));
-	for (size_t i = 0; i <= n; i++) {
-		const struct gv_group *g = i < n ? gs[i] : NULL;
-		int first = -1, n_own = 0;
+	for (size_t i = 0; i <= 2 * n; i++) {
+		const struct gv_group *g = i < 2 * n ? gs[i / 2] : NULL;
+		int fresh = (int)(i % 2), n_own = 0, next = 0;
 		unsigned nd = 0;
 
+		/* Each group in two entries at most: the members that had a
+		 * view of it, then the fresh ones. */
 		for (int k = 0; g && k < g->n_members; k++) {
 			const struct gv_member *m = &g->members[k];
 
 			if ((k == 0 || g->members[k - 1].daemon != m->daemon) &&
 			    nd < GSTATE_MAX_DAEMONS)
 				daemons[nd++] = m->daemon;
-			if (m->daemon == v->self) {
-				if (first < 0)
-					first = k;
+			if (m->daemon == v->self && m->fresh == fresh)
 				n_own++;
-			}
 		}
 		if (g && n_own == 0)
 			continue;
@@ -692,10 +709,18 @@ static int build_state(struct gview *v)
 			if (fit > (size_t)n_own)
 				fit = (size_t)n_own;
 			len += gstate_put_entry(cur->body + len, g->name, g->gid,
-						g->changed ? GSTATE_G_CHANGED : 0,
+						(uint8_t)((g->changed ? GSTATE_G_CHANGED : 0) |
+							  (fresh ? GSTATE_G_FRESH : 0)),
 						daemons, nd, (unsigned)fit);
-			for (size_t j = 0; j < fit; j++, len += GSTATE_NAME_LEN)
-				gstate_put_name(cur->body + len, g->members[first++].name);
+			for (size_t j = 0; j < fit; next++) {
+				const struct gv_member *m = &g->members[next];
+
+				if (m->daemon != v->self || m->fresh != fresh)
+					continue;
+				gstate_put_name(cur->body + len, m->name);
+				len += GSTATE_NAME_LEN;
+				j++;
+			}
 			count++;
 			n_own -= (int)fit;
 		} while (n_own > 0);
@@ -748,7 +773,7 @@ static const struct gv_rep *rep_of(const struct gv_rep *reps, const struct gv_gr
 static int vs_net(struct gview *v, const struct gv_group *g, const struct gv_rep *reps,
 		  struct gv_vs *vs)
 {
-	int start[GV_MAX_DAEMONS + 1], run[GV_MAX_DAEMONS];
+	int start[GV_MAX_DAEMONS], run[GV_MAX_DAEMONS];
 	const struct gv_rep *lab[GV_MAX_DAEMONS];
 	int nr = 0, n = 0, k = 0;
 
@@ -756,10 +781,14 @@ static int vs_net(struct gview *v, const struct gv_group *g, const struct gv_rep
 		return -1;
 	memset(vs, 0, sizeof(*vs));
 	vs->local_set = vs->joiner_set = -1;
-	for (int i = 0; i < g->n_members && nr < GV_MAX_DAEMONS; i++)
-		if (i == 0 || g->members[i - 1].daemon != g->members[i].daemon)
+	/* Runs of the members with a view, per daemon; a daemon with
+	 * only fresh members has no run. */
+	for (int i = 0; i < g->n_members && nr < GV_MAX_DAEMONS; i++) {
+		if (g->members[i].fresh)
+			continue;
+		if (nr == 0 || g->members[start[nr - 1]].daemon != g->members[i].daemon)
 			start[nr++] = i;
-	start[nr] = g->n_members;
+	}
 	/* Insertion sort by label, stable: runs stay in member order. */
 	for (int i = 0; i < nr; i++) {
 		const struct gv_rep *l = rep_of(reps, g, g->members[start[i]].daemon);
@@ -774,19 +803,41 @@ static int vs_net(struct gview *v, const struct gv_group *g, const struct gv_rep
 		run[j] = i;
 	}
 	for (int i = 0; i < nr; i++) {
+		uint32_t dm = g->members[start[run[i]]].daemon;
+
 		if (i == 0 || label_cmp(lab[i - 1], lab[i]) != 0)
 			v->vs_len[k++] = 0;
-		for (int m = start[run[i]]; m < start[run[i] + 1]; m++) {
+		for (int m = start[run[i]]; m < g->n_members && g->members[m].daemon == dm; m++) {
+			if (g->members[m].fresh)
+				continue;
 			v->vs_member[n++] = &g->members[m];
 			v->vs_len[k - 1]++;
 		}
-		if (g->members[start[run[i]]].daemon == v->self)
+		if (dm == v->self)
 			vs->local_set = k - 1;
+	}
+	/* Members that joined without a view come alone, at the end
+	 * (as the joiner of J2). */
+	for (int i = 0; i < g->n_members; i++) {
+		if (!g->members[i].fresh)
+			continue;
+		v->vs_member[n++] = &g->members[i];
+		v->vs_len[k++] = 1;
+		vs->n_apart += g->members[i].daemon == v->self;
 	}
 	vs->n_sets = k;
 	vs->set_len = v->vs_len;
 	vs->member = v->vs_member;
 	return 0;
+}
+
+int gview_vs_set_of(const struct gv_vs *vs, const struct gv_member *m)
+{
+	for (int k = 0, i = 0; k < vs->n_sets; k++)
+		for (int j = 0; j < vs->set_len[k]; j++, i++)
+			if (vs->member[i] == m)
+				return k;
+	return -1;
 }
 
 static int set_has(const uint8_t *daemons, unsigned n, uint32_t id)
@@ -858,7 +909,9 @@ static void complete(struct gview *v)
 					oom();
 				g->scratch = -1;
 			}
-			if (!rep_of(reps, g, h.sender)) {
+			if (e.flags & GSTATE_G_FRESH)
+				g->changed = 1; /* members without a view: a new view */
+			else if (!rep_of(reps, g, h.sender)) {
 				struct gv_rep *p;
 
 				if (n_reps == cap_reps) {
@@ -882,8 +935,12 @@ static void complete(struct gview *v)
 				const char *name = e.own + (size_t)i * GSTATE_NAME_LEN;
 				int at = member_find(v, g, name, h.sender);
 
-				if (at < 0 && member_insert(g, -at - 1, name, h.sender) != 0)
-					oom();
+				if (at < 0) {
+					at = -at - 1;
+					if (member_insert(g, at, name, h.sender) != 0)
+						oom();
+					g->members[at].fresh = !!(e.flags & GSTATE_G_FRESH);
+				}
 			}
 		}
 	}
@@ -893,17 +950,23 @@ static void complete(struct gview *v)
 	 * (N3); otherwise it is a new view (N1, N2) with id (conf, 1). */
 	for (uint32_t b = 0; b < nt.n_buckets; b++) {
 		for (struct gv_group *g = nt.buckets[b]; g; g = g->next) {
-			const struct gv_rep *r0 = &reps[g->scratch];
-			int changed = 0;
+			const struct gv_rep *r0 = g->scratch >= 0 ? &reps[g->scratch] : NULL;
+			int changed = g->changed || !r0;
 
 			for (int r = g->scratch; r >= 0 && !changed; r = reps[r].next)
 				changed = (reps[r].flags & GSTATE_G_CHANGED) ||
 					  label_cmp(&reps[r], r0) != 0 ||
 					  !same_daemons(g, &reps[r]);
 			if (changed) {
+				/* (conf, 1), or past any index a view of the
+				 * transitional period gave under the same id. */
 				g->gid[0] = (int32_t)v->conf.memb_proc;
 				g->gid[1] = (int32_t)v->conf.memb_time;
 				g->gid[2] = 1;
+				for (int r = g->scratch; r >= 0; r = reps[r].next)
+					if (reps[r].gid[0] == g->gid[0] && reps[r].gid[1] == g->gid[1] &&
+					    reps[r].gid[2] >= g->gid[2])
+						g->gid[2] = reps[r].gid[2] + 1;
 			} else {
 				memcpy(g->gid, r0->gid, sizeof(g->gid));
 			}
@@ -925,12 +988,15 @@ static void complete(struct gview *v)
 		if (v->out.memb)
 			v->out.memb(v->out.ctx, gs[i], WIRE_BY_NETWORK, NULL, &vs);
 		gs[i]->changed = 0;
+		for (int k = 0; k < gs[i]->n_members; k++)
+			gs[i]->members[k].fresh = 0;
 	}
 	free(gs);
 	free(reps);
 	v->stats.completed++;
 	exchange_reset(v);
 	v->state = GV_OP;
+	v->synced = 1;
 	release(v, 0);
 }
 
@@ -993,11 +1059,17 @@ static void trans_conf(struct gview *v, const struct ord_conf *c)
 		exchange_reset(v);
 		v->trans = *c;
 		v->state = GV_TRANS;
+		v->synced = 0;
 		release(v, 1);
 	}
 	v->trans = *c;
 	v->state = GV_TRANS;
-	v->cur[0] = (int32_t)c->memb_proc;
+	/* The ring gives a transitional configuration the id of the next
+	 * regular one; views of the transitional period (a changed group,
+	 * J2, L2, a group created) take (old representative, new time),
+	 * which differs for each transitional group entering that regular
+	 * configuration. */
+	v->cur[0] = (int32_t)v->conf.memb_proc;
 	v->cur[1] = (int32_t)c->memb_time;
 	gs = tab_sorted(&v->tab, NULL, NULL, &n);
 	for (size_t i = 0; i < n; i++) {
@@ -1032,6 +1104,7 @@ static void reg_conf(struct gview *v, const struct ord_conf *c)
 		exchange_reset(v);
 		v->trans = *c;
 		v->state = GV_TRANS;
+		v->synced = 0;
 		release(v, 1);
 	}
 	if (v->state == GV_START) {

@@ -49,6 +49,7 @@ struct gv_member {
 	char name[WIRE_NAME_LEN]; /* private group name, NUL-padded */
 	uint32_t daemon;          /* the daemon it is connected to */
 	void *local;              /* out.attach()'s answer, for own members */
+	int fresh;                /* joined quietly: no view of the group yet */
 };
 
 struct gv_group {
@@ -71,6 +72,7 @@ struct gv_vs {
 	int local_set;  /* the set of this daemon's members, -1 if none */
 	int joiner_set; /* J2: the joiner's own (last) set, else -1 */
 	const char *joiner;
+	int n_apart;    /* own members whose set is not local_set */
 };
 
 struct gv_out {
@@ -125,6 +127,8 @@ struct gview {
 	struct gv_out out;
 
 	enum gv_state state;
+	int synced;      /* the table matches the other daemons' (an
+			  * exchange ended and none was cut since) */
 	int32_t cur[2];  /* id of the last configuration installed */
 	int32_t prev[2]; /* the regular configuration before `conf` */
 	struct ord_conf conf;  /* the last regular configuration */
@@ -182,6 +186,11 @@ void gview_state(struct gview *v, const uint8_t *body, size_t len);
 void gview_conf(struct gview *v, const struct ord_conf *c);
 /* Submits state messages that out.submit() refused earlier. */
 void gview_flush(struct gview *v);
+
+/* The set of vs that lists member m (its local_vs_offset points there):
+ * local_set for most, their own set for a joiner (J2) and for members
+ * that joined without a view. -1 if m is not listed. */
+int gview_vs_set_of(const struct gv_vs *vs, const struct gv_member *m);
 
 /* 1 if the member field names a member of g. */
 int gview_has_member(const struct gv_group *g, const char *member, uint32_t daemon);

@@ -81,7 +81,7 @@ int gstate_next(struct gstate_iter *it, struct gstate_group *g)
 	for (int i = 0; i < 3; i++)
 		g->gid[i] = (int32_t)be_get32(p + 32 + 4 * i);
 	g->flags = p[44];
-	if ((g->flags & ~GSTATE_G_CHANGED) || p[45])
+	if ((g->flags & ~(GSTATE_G_CHANGED | GSTATE_G_FRESH)) || p[45])
 		return -GSTATE_E_RESERVED;
 	g->n_daemons = be_get16(p + 46);
 	if (g->n_daemons > GSTATE_MAX_DAEMONS)

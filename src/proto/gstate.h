@@ -21,7 +21,9 @@
  *          32   group name, NUL-padded (a legal group name)
  *          12   the sender's group id (three i32)
  *          1    flags: bit 0 = changed (a configuration change touched
- *               the group since its members' last view)
+ *               the group since its members' last view); bit 1 = fresh
+ *               (these members joined while the sender's table was not
+ *               known to match, and have had no view of the group)
  *          1    reserved, 0
  *          2    n_daemons (at most GSTATE_MAX_DAEMONS)
  *          4*n  ids of the daemons holding members in the sender's table
@@ -43,6 +45,7 @@
 #define GSTATE_VERSION 1
 #define GSTATE_F_LAST 0x01
 #define GSTATE_G_CHANGED 0x01
+#define GSTATE_G_FRESH 0x02 /* the members joined without a view yet */
 #define GSTATE_HDR_LEN 36
 #define GSTATE_NAME_LEN 32
 #define GSTATE_MAX_DAEMONS 128
