@@ -416,12 +416,14 @@ static void apply_join(struct gview *v, const char *group, const char *member,
 		return;
 	}
 	at = -at - 1;
-	g->gid[2]++;
 	if (quiet) {
+		/* The id stays the one the members last saw: it tells
+		 * where they come from in the next exchange. */
 		g->changed = 1;
 		g->members[at].fresh = 1;
 		return;
 	}
+	g->gid[2]++;
 	if (daemon == v->self && v->out.attach)
 		g->members[at].local = v->out.attach(v->out.ctx, g->members[at].name);
 	/* A join from a daemon that left, delivered in the transitional
@@ -444,11 +446,12 @@ static void remove_member(struct gview *v, struct gv_group *g, int at, uint32_t 
 		tab_remove(&v->tab, g);
 		return;
 	}
-	g->gid[2]++;
-	if (quiet)
+	if (quiet) {
 		g->changed = 1;
-	else
-		notify_event(v, g, cause, name, NULL, 0);
+		return;
+	}
+	g->gid[2]++;
+	notify_event(v, g, cause, name, NULL, 0);
 }
 
 static void apply_leave(struct gview *v, const char *group, const char *member,
@@ -1085,12 +1088,15 @@ static void trans_conf(struct gview *v, const struct ord_conf *c)
 				v->out.trans(v->out.ctx, g, g->gid);
 			g->trans_sent = 1;
 		}
-		if (!g->changed) {
+		/* After a cut exchange the id stays the one the members
+		 * last saw (it labels their vs set in the next exchange). */
+		if (!g->changed && v->synced) {
 			g->changed = 1;
 			g->gid[0] = v->cur[0];
 			g->gid[1] = v->cur[1];
 			g->gid[2] = 1;
 		}
+		g->changed = 1;
 	}
 	free(gs);
 }
