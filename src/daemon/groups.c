@@ -134,12 +134,37 @@ static void send_members(struct chd *d, const struct gv_group *g, struct msg *m)
 	}
 }
 
+struct msg *groups_memb_frame(const struct gv_group *g, uint32_t cause,
+			      const char *changed, const struct gv_vs *vs,
+			      const struct gv_member *receiver)
+{
+	int set = vs ? vs->local_set : 0;
+
+	if (vs && receiver && vs->n_apart) {
+		int own = gview_vs_set_of(vs, receiver);
+
+		if (own >= 0)
+			set = own;
+	}
+	return memb_msg(g, cause, changed, vs, vs && set > 0 ? set_offset(vs, set) : 0);
+}
+
+struct msg *groups_trans_frame(const struct gv_group *g, const int32_t old_gid[3])
+{
+	struct msg *m = msg_new(WIRE_HDR_LEN + 12);
+
+	if (!m)
+		return NULL;
+	hdr_put(m, WIRE_TRANSITION, g->name, 0, 12);
+	memcpy(m->data + WIRE_HDR_LEN, old_gid, 12);
+	return m;
+}
+
 static void out_memb(void *ctx, const struct gv_group *g, uint32_t cause,
 		     const char *changed, const struct gv_vs *vs)
 {
 	struct chd *d = ctx;
-	uint32_t off = vs && vs->local_set > 0 ? set_offset(vs, vs->local_set) : 0;
-	struct msg *m = memb_msg(g, cause, changed, vs, off);
+	struct msg *m = groups_memb_frame(g, cause, changed, vs, NULL);
 
 	if (!m) {
 		log_warnx("no notification for group %.32s", g->name);
@@ -156,7 +181,7 @@ static void out_memb(void *ctx, const struct gv_group *g, uint32_t cause,
 		 * set: its copy points there. */
 		set = vs && vs->n_apart ? gview_vs_set_of(vs, mb) : -1;
 		if (set >= 0 && set != vs->local_set) {
-			struct msg *own = memb_msg(g, cause, changed, vs, set_offset(vs, set));
+			struct msg *own = groups_memb_frame(g, cause, changed, vs, mb);
 
 			if (own) {
 				sess_send(d, s, own);
@@ -172,12 +197,10 @@ static void out_memb(void *ctx, const struct gv_group *g, uint32_t cause,
 static void out_trans(void *ctx, const struct gv_group *g, const int32_t old_gid[3])
 {
 	struct chd *d = ctx;
-	struct msg *m = msg_new(WIRE_HDR_LEN + 12);
+	struct msg *m = groups_trans_frame(g, old_gid);
 
 	if (!m)
 		return;
-	hdr_put(m, WIRE_TRANSITION, g->name, 0, 12);
-	memcpy(m->data + WIRE_HDR_LEN, old_gid, 12);
 	send_members(d, g, m);
 	msg_unref(m);
 }

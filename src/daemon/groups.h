@@ -50,4 +50,13 @@ void groups_conf(struct chd *d, const struct ord_conf *c);
 /* Submits state messages the ordering service could not take before. */
 void groups_flush(struct chd *d);
 
+/* The frames of the view's notifications (pure; the caller owns the
+ * result, NULL out of memory or if too large): a regular membership of g
+ * as `receiver` (an own member, or NULL for one of local_set) gets it,
+ * and a transitional signal. */
+struct msg *groups_memb_frame(const struct gv_group *g, uint32_t cause,
+			      const char *changed, const struct gv_vs *vs,
+			      const struct gv_member *receiver);
+struct msg *groups_trans_frame(const struct gv_group *g, const int32_t old_gid[3]);
+
 #endif /* CHORUS_GROUPS_H */

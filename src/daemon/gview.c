@@ -1091,10 +1091,12 @@ static void trans_conf(struct gview *v, const struct ord_conf *c)
 		/* After a cut exchange the id stays the one the members
 		 * last saw (it labels their vs set in the next exchange). */
 		if (!g->changed && v->synced) {
+			/* Index 0: never shown (the signal carries the old
+			 * id); a view of the transitional period shows 1. */
 			g->changed = 1;
 			g->gid[0] = v->cur[0];
 			g->gid[1] = v->cur[1];
-			g->gid[2] = 1;
+			g->gid[2] = 0;
 		}
 		g->changed = 1;
 	}

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/groups.h"
 #include "daemon/gview.h"
 #include "proto/gstate.h"
 #include "t.h"
@@ -1129,7 +1130,340 @@ static void random_5_daemons(void)
 		run(seed + 1000000, 5, 600);
 }
 
+
+/* ---- golden frames of the specification's examples ---- */
+
+#define N1 0x0A630001u /* 10.99.0.1 */
+#define N2 0x0A630002u
+#define T0 0x6B074C12u
+#define T1 0x6B074C30u
+#define T2 0x6B074C4Du
+
+struct gframe {
+	char to[WIRE_NAME_LEN];
+	struct msg *m;
+};
+
+struct gd {
+	struct gview v;
+	uint32_t id;
+	struct gframe f[32];
+	int n;
+	uint8_t *out[4];
+	size_t out_len[4];
+	int n_out;
+};
+
+static void gd_add(struct gd *d, const char *to, struct msg *m)
+{
+	T_ASSERT(m && d->n < 32);
+	memset(d->f[d->n].to, 0, WIRE_NAME_LEN);
+	memcpy(d->f[d->n].to, to, strlen(to));
+	d->f[d->n++].m = m;
+}
+
+static void gd_memb(void *ctx, const struct gv_group *g, uint32_t cause,
+		    const char *changed, const struct gv_vs *vs)
+{
+	for (int i = 0; i < g->n_members; i++)
+		if (g->members[i].local)
+			gd_add(ctx, g->members[i].name,
+			       groups_memb_frame(g, cause, changed, vs, &g->members[i]));
+}
+
+static void gd_trans(void *ctx, const struct gv_group *g, const int32_t old[3])
+{
+	for (int i = 0; i < g->n_members; i++)
+		if (g->members[i].local)
+			gd_add(ctx, g->members[i].name, groups_trans_frame(g, old));
+}
+
+static void *gd_attach(void *ctx, const char *member)
+{
+	(void)member;
+	return ctx;
+}
+
+static int gd_submit(void *ctx, const uint8_t *body, size_t len)
+{
+	struct gd *d = ctx;
+
+	T_ASSERT(d->n_out < 4);
+	d->out[d->n_out] = malloc(len);
+	memcpy(d->out[d->n_out], body, len);
+	d->out_len[d->n_out++] = len;
+	return 0;
+}
+
+static void gd_init(struct gd *d, uint32_t id)
+{
+	static const uint32_t order[2] = { N1, N2 };
+	struct gv_out out = { .ctx = d, .memb = gd_memb, .trans = gd_trans,
+			      .attach = gd_attach, .submit = gd_submit };
+
+	memset(d, 0, sizeof(*d));
+	d->id = id;
+	T_EQ(gview_init(&d->v, id, order, 2, 64, &out), 0);
+}
+
+static void gd_clear(struct gd *d)
+{
+	for (int i = 0; i < d->n; i++)
+		msg_unref(d->f[i].m);
+	d->n = 0;
+}
+
+static void gd_conf(struct gd *d, int transitional, uint32_t proc, uint32_t time,
+		    int n, const uint32_t *ids)
+{
+	struct ord_conf c;
+
+	memset(&c, 0, sizeof(c));
+	c.transitional = transitional;
+	c.memb_proc = proc;
+	c.memb_time = time;
+	c.n_daemons = n;
+	memcpy(c.daemons, ids, (size_t)n * sizeof(*ids));
+	gview_conf(&d->v, &c);
+}
+
+/* Delivers every state message the daemons submitted, in order, to all. */
+static void gd_exchange(struct gd **ds, int n)
+{
+	for (int i = 0; i < n; i++) {
+		for (int k = 0; k < ds[i]->n_out; k++) {
+			for (int j = 0; j < n; j++)
+				gview_state(&ds[j]->v, ds[i]->out[k], ds[i]->out_len[k]);
+			free(ds[i]->out[k]);
+		}
+		ds[i]->n_out = 0;
+	}
+}
+
+static void field(char *f, const char *s)
+{
+	memset(f, 0, WIRE_NAME_LEN);
+	memcpy(f, s, strlen(s));
+}
+
+static void gd_join(struct gd **ds, int n, const char *group, const char *who, uint32_t daemon)
+{
+	char g[WIRE_NAME_LEN], m[WIRE_NAME_LEN];
+
+	field(g, group);
+	field(m, who);
+	for (int i = 0; i < n; i++)
+		gview_join(&ds[i]->v, g, m, daemon);
+}
+
+static const struct msg *gd_frame(const struct gd *d, const char *to, int nth)
+{
+	for (int i = 0; i < d->n; i++)
+		if (strcmp(d->f[i].to, to) == 0 && nth-- == 0)
+			return d->f[i].m;
+	return NULL;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+/* The expected REG|NETWORK frame: header, members, then the body. */
+static size_t expect_reg(uint8_t *p, const char *group, const char *const *members,
+			 int n, const uint32_t gid[3], const int *sets, int n_sets,
+			 uint32_t offset)
+{
+	size_t len = WIRE_HDR_LEN;
+	uint32_t body = 20;
+	struct wire_hdr h;
+
+	for (int k = 0; k < n_sets; k++)
+		body += 4 + 32 * (uint32_t)sets[k];
+	memset(&h, 0, sizeof(h));
+	h.type = WIRE_REG_MEMB | WIRE_BY_NETWORK;
+	memcpy(h.name, group, strlen(group));
+	h.num_groups = n;
+	h.hint = WIRE_OWN_MARK;
+	h.data_len = (int32_t)body;
+	wire_hdr_encode(&h, p);
+	for (int i = 0; i < n; i++, len += 32)
+		field((char *)p + len, members[i]);
+	for (int i = 0; i < 3; i++, len += 4)
+		put_le32(p + len, gid[i]);
+	put_le32(p + len, (uint32_t)n_sets);
+	put_le32(p + len + 4, offset);
+	len += 8;
+	for (int k = 0, i = 0; k < n_sets; k++) {
+		put_le32(p + len, (uint32_t)sets[k]);
+		len += 4;
+		for (int j = 0; j < sets[k]; j++, len += 32)
+			field((char *)p + len, members[i++]);
+	}
+	return len;
+}
+
+static void expect_frame(const struct msg *m, const uint8_t *want, size_t len)
+{
+	T_ASSERT(m != NULL);
+	T_EQ(m->len, len);
+	if (memcmp(m->data, want, len) != 0) {
+		for (size_t i = 0; i < len; i++)
+			if (m->data[i] != want[i])
+				fprintf(stderr, "byte %zu: %02x, expected %02x\n", i,
+					m->data[i], want[i]);
+	}
+	T_MEMEQ(m->data, want, len);
+}
+
+/* Two daemons with ua, uc on n1 and ub on n2 in "net" (index 3), then a
+ * partition (5.6 N1, 5.7): the transitional signal of the spec's
+ * observed bytes, then REG|NETWORK per side with one set and (new, 1). */
+static void setup_three(struct gd *a, struct gd *b)
+{
+	const uint32_t both[2] = { N1, N2 };
+	struct gd *ds[2] = { a, b };
+
+	gd_init(a, N1);
+	gd_init(b, N2);
+	gd_conf(a, 0, N1, T0, 2, both);
+	gd_conf(b, 0, N1, T0, 2, both);
+	gd_exchange(ds, 2);
+	T_EQ(a->v.state, GV_OP);
+	gd_join(ds, 2, "net", "#ua#n1", N1);
+	gd_join(ds, 2, "net", "#ub#n2", N2);
+	gd_join(ds, 2, "net", "#uc#n1", N1);
+	gd_clear(a);
+	gd_clear(b);
+}
+
+static void golden_partition(void)
+{
+	static const uint8_t trans[] = {
+		0x80, 0x20, 0x00, 0x80, 'n', 'e', 't', 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0x00, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x80, 0x0c, 0x00, 0x00, 0x00,
+		0x01, 0x00, 0x63, 0x0a, 0x12, 0x4c, 0x07, 0x6b, 0x03, 0x00, 0x00, 0x00,
+	};
+	static const char *const left[] = { "#ua#n1", "#uc#n1" }, *const right[] = { "#ub#n2" };
+	const uint32_t gl[3] = { N1, T1, 1 }, gr[3] = { N2, T1, 1 };
+	const uint32_t n1[1] = { N1 }, n2[1] = { N2 };
+	uint8_t want[1024];
+	size_t len;
+	struct gd a, b;
+	int sets2[1] = { 2 }, sets1[1] = { 1 };
+
+	if (WIRE_OWN_MARK != 0x80000080u)
+		t_skip("the observed bytes are of a little-endian daemon");
+	setup_three(&a, &b);
+	gd_conf(&a, 1, N1, T1, 1, n1);
+	gd_conf(&b, 1, N2, T1, 1, n2);
+	for (int i = 0; i < 2; i++) {
+		const char *to = i ? "#uc#n1" : "#ua#n1";
+
+		expect_frame(gd_frame(&a, to, 0), trans, sizeof(trans));
+	}
+	expect_frame(gd_frame(&b, "#ub#n2", 0), trans, sizeof(trans));
+	gd_conf(&a, 0, N1, T1, 1, n1); /* alone: no exchange to wait for */
+	gd_conf(&b, 0, N2, T1, 1, n2);
+	len = expect_reg(want, "net", left, 2, gl, sets2, 1, 0);
+	expect_frame(gd_frame(&a, "#ua#n1", 1), want, len);
+	expect_frame(gd_frame(&a, "#uc#n1", 1), want, len);
+	len = expect_reg(want, "net", right, 1, gr, sets1, 1, 0);
+	expect_frame(gd_frame(&b, "#ub#n2", 1), want, len);
+	T_EQ(a.n, 4);
+	T_EQ(b.n, 2);
+	gd_clear(&a);
+	gd_clear(&b);
+	gview_free(&a.v);
+	gview_free(&b.v);
+}
+
+/* Then the two sides merge (5.3's observed merge, N2): REG|NETWORK only,
+ * two sets in the order of their previous ids, each side's offset at
+ * its own set (0x44 at n2), id (new, 1). */
+static void golden_merge(void)
+{
+	static const char *const all[] = { "#ua#n1", "#uc#n1", "#ub#n2" };
+	const uint32_t both[2] = { N1, N2 }, n1[1] = { N1 }, n2[1] = { N2 };
+	const uint32_t gid[3] = { N1, T2, 1 };
+	int sets[2] = { 2, 1 };
+	uint8_t want[1024];
+	size_t len;
+	struct gd a, b;
+	struct gd *ds[2] = { &a, &b };
+
+	setup_three(&a, &b);
+	gd_conf(&a, 1, N1, T1, 1, n1);
+	gd_conf(&b, 1, N2, T1, 1, n2);
+	gd_conf(&a, 0, N1, T1, 1, n1);
+	gd_conf(&b, 0, N2, T1, 1, n2);
+	gd_clear(&a);
+	gd_clear(&b);
+	gd_conf(&a, 1, N1, T2, 1, n1);
+	gd_conf(&b, 1, N1, T2, 1, n2);
+	T_EQ(a.n + b.n, 0); /* nothing left: no transitional signal */
+	gd_conf(&a, 0, N1, T2, 2, both);
+	gd_conf(&b, 0, N1, T2, 2, both);
+	T_EQ(a.n + b.n, 0); /* held until the exchange ends */
+	gd_exchange(ds, 2);
+	len = expect_reg(want, "net", all, 3, gid, sets, 2, 0);
+	T_EQ(len, WIRE_HDR_LEN + 3 * 32 + 124);
+	expect_frame(gd_frame(&a, "#ua#n1", 0), want, len);
+	expect_frame(gd_frame(&a, "#uc#n1", 0), want, len);
+	len = expect_reg(want, "net", all, 3, gid, sets, 2, 0x44);
+	expect_frame(gd_frame(&b, "#ub#n2", 0), want, len);
+	T_EQ(a.n, 2);
+	T_EQ(b.n, 1);
+	/* Identical tables. */
+	T_MEMEQ(gview_find(&a.v, "net")->gid, gview_find(&b.v, "net")->gid, 12);
+	gd_clear(&a);
+	gd_clear(&b);
+	gview_free(&a.v);
+	gview_free(&b.v);
+}
+
+/* A configuration change that does not touch a group's daemons (N3):
+ * nothing for it, and its id stays. */
+static void golden_untouched(void)
+{
+	const uint32_t both[2] = { N1, N2 }, n1[1] = { N1 }, n2[1] = { N2 };
+	struct gd a, b;
+	struct gd *ds[2] = { &a, &b };
+	int32_t before[3];
+
+	gd_init(&a, N1);
+	gd_init(&b, N2);
+	gd_conf(&a, 0, N1, T0, 2, both);
+	gd_conf(&b, 0, N1, T0, 2, both);
+	gd_exchange(ds, 2);
+	gd_join(ds, 2, "solo", "#ua#n1", N1);
+	memcpy(before, gview_find(&a.v, "solo")->gid, 12);
+	gd_clear(&a);
+	gd_clear(&b);
+	gd_conf(&a, 1, N1, T1, 1, n1);
+	gd_conf(&a, 0, N1, T1, 1, n1);
+	gd_conf(&b, 1, N2, T1, 1, n2);
+	gd_conf(&b, 0, N2, T1, 1, n2);
+	T_EQ(a.n, 0);
+	T_MEMEQ(gview_find(&a.v, "solo")->gid, before, 12);
+	T_ASSERT(gview_find(&b.v, "solo") == NULL);
+	gd_conf(&a, 1, N1, T2, 1, n1);
+	gd_conf(&b, 1, N1, T2, 1, n2);
+	gd_conf(&a, 0, N1, T2, 2, both);
+	gd_conf(&b, 0, N1, T2, 2, both);
+	gd_exchange(ds, 2);
+	T_EQ(a.n, 0);
+	T_MEMEQ(gview_find(&a.v, "solo")->gid, before, 12);
+	T_MEMEQ(gview_find(&b.v, "solo")->gid, before, 12);
+	gview_free(&a.v);
+	gview_free(&b.v);
+}
+
 static const struct t_case cases[] = {
+	T_CASE(golden_partition),
+	T_CASE(golden_merge),
+	T_CASE(golden_untouched),
 	T_CASE_TIMEOUT(random_3_daemons, 300),
 	T_CASE_TIMEOUT(random_5_daemons, 300),
 };
