@@ -6,6 +6,8 @@
 #   make fuzz            time-bounded libFuzzer runs (clang), FUZZ_SECONDS each
 #   make bench           benchmarks (figures, never assertions)
 #   make sim-soak SEEDS=N  the ring simulator over N random seeds
+#   make netns-soak EPISODES=N  N random fault episodes on daemons in network
+#                        namespaces (root; NETNS_DAEMONS=5, SEED=)
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make V=1             show the commands
 #
@@ -65,6 +67,9 @@ LOG_MAIN := $(wildcard src/log/main_*.c)
 # The ring core (pure; in libcore.a) and its deterministic simulator
 # (tests/sim/: libsim.a for the tests, main.c is the ring-sim program).
 RING_SRC := $(wildcard src/ring/*.c)
+# chorus-stats' modules (in libcore.a); src/stats/main_stats.c is the
+# program build/chorus-stats.
+STATS_SRC := $(filter-out src/stats/main%.c,$(wildcard src/stats/*.c))
 SIM_SRC := $(filter-out tests/sim/main.c,$(wildcard tests/sim/*.c))
 SEEDS ?= 100000
 
@@ -78,7 +83,9 @@ LIBCHORUS_A := $(B)/libchorus.a
 LIBCHORUS_SO := $(B)/libchorus.so.1
 CHORUSD := $(B)/chorusd
 TOOLS := $(patsubst src/tools/%.c,$(B)/%,$(TOOL_SRC)) \
-	$(patsubst src/log/main_%.c,$(B)/chorus-%,$(LOG_MAIN))
+	$(patsubst src/log/main_%.c,$(B)/chorus-%,$(LOG_MAIN)) $(B)/chorus-stats
+# Daemons go to sbin, everything else to bin.
+SBIN_PROGS := $(CHORUSD) $(B)/chorus-logd
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
@@ -88,10 +95,13 @@ INTEG_HELPERS := tests/integration/harness.c
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/tests/fuzz/%-replay,$(FUZZ_SRC))
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
+# Programs of the network-namespace tests (tests/netns/*.c).
+NETNS_SRC := $(wildcard tests/netns/*.c)
+NETNS_BIN := $(patsubst tests/netns/%.c,$(B)/tests/netns/%,$(NETNS_SRC))
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
-.PHONY: all check test-bins fuzz bench install uninstall clean deps sim-soak
+.PHONY: all check test-bins fuzz bench install uninstall clean deps sim-soak netns-soak
 .DEFAULT_GOAL := all
 # Keep intermediate objects, so a second make has nothing to do.
 .SECONDARY:
@@ -108,7 +118,8 @@ $(B)/pic/%.o: %.c
 	@$(if $(Q),echo "  CC PIC  $<")
 	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 
-$(CORE_A): $(call obj,$(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LOG_SRC) $(RING_SRC))
+$(CORE_A): $(call obj,$(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LOG_SRC) $(RING_SRC) \
+		$(STATS_SRC))
 	@mkdir -p $(@D)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
@@ -141,6 +152,10 @@ $(B)/chorus-%: $(call obj,src/log/main_%.c) $(CORE_A) $(LIBCHORUS_A)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
 
+$(B)/chorus-stats: $(call obj,src/stats/main_stats.c) $(CORE_A) $(LIBCHORUS_A)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
+
 $(B)/tests/unit/%: $(call obj,tests/unit/%.c tests/t.c) $(SIM_A) $(CORE_A) $(LIBCHORUS_A)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
@@ -149,9 +164,13 @@ $(B)/tests/integration/%: $(call obj,tests/integration/%.c tests/t.c $(INTEG_HEL
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/tests/fuzz/%-replay: $(call obj,tests/fuzz/%.c tests/fuzz/replay.c) $(CORE_A) $(LIBCHORUS_A)
+$(B)/tests/netns/%: $(call obj,tests/netns/%.c) $(LIBCHORUS_A)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/fuzz/%-replay: $(call obj,tests/fuzz/%.c tests/fuzz/replay.c) $(CORE_A) $(LIBCHORUS_A)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
 
 $(B)/bench/%: $(call obj,bench/%.c) $(CORE_A) $(LIBCHORUS_A)
 	@mkdir -p $(@D)
@@ -161,7 +180,9 @@ $(B)/bench/%: $(call obj,bench/%.c) $(CORE_A) $(LIBCHORUS_A)
 deps:
 	$(Q)sh tests/deps.sh
 
-test-bins: all $(UNIT_BIN) $(INTEG_BIN) $(FUZZ_REPLAY) $(RING_SIM)
+# bench/stats_gen makes the logs of the chorus-stats tests.
+test-bins: all $(UNIT_BIN) $(INTEG_BIN) $(FUZZ_REPLAY) $(RING_SIM) $(NETNS_BIN) \
+	$(B)/bench/stats_gen
 
 # `make check` runs the suite twice: as built, and under AddressSanitizer
 # and UndefinedBehaviorSanitizer. SANITIZE=1 or SANITIZE=0 runs one.
@@ -175,7 +196,8 @@ check: deps test-bins
 endif
 
 # libFuzzer needs clang and its runtime; each target runs FUZZ_SECONDS.
-FUZZ_LINK_SRC := $(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LOG_SRC) $(LIB_SRC) $(RING_SRC)
+FUZZ_LINK_SRC := $(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LOG_SRC) $(LIB_SRC) $(RING_SRC) \
+	$(STATS_SRC)
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(@D)
 	$(Q)clang $(ALL_CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
@@ -194,24 +216,43 @@ fuzz:
 sim-soak: $(RING_SIM)
 	$(Q)$(RING_SIM) soak --seeds $(SEEDS)
 
-bench: all $(BENCH_BIN)
+# Any number of random fault episodes (make check runs a fixed list).
+EPISODES ?= 50
+NETNS_DAEMONS ?= 5
+netns-soak: all $(NETNS_BIN)
+	$(Q)CHORUS_BUILD=$(CURDIR)/$(B) sh tests/netns/episodes.sh --daemons $(NETNS_DAEMONS) \
+		--clients 1 --name netns.soak --soak $(EPISODES) $(if $(SEED),--seed $(SEED))
+
+bench: all $(BENCH_BIN) $(NETNS_BIN)
 	$(Q)sh bench/run.sh $(B)
 	$(Q)sh bench/log_bench.sh $(B)
 	$(Q)sh bench/logd_bench.sh $(B)
+	$(Q)sh bench/stats_bench.sh $(B)
 	$(Q)$(B)/bench/bench_ring
+	$(Q)sh bench/ring_failover.sh $(B)
+	$(Q)sh bench/netns_throughput.sh $(B)
+	$(Q)sh bench/netns_failover.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
 		$(DESTDIR)$(INCDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
-	install -m 755 $(CHORUSD) $(DESTDIR)$(SBINDIR)/chorusd
-	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)/
+	install -m 755 $(SBIN_PROGS) $(DESTDIR)$(SBINDIR)/
+	install -m 755 $(filter-out $(SBIN_PROGS),$(TOOLS)) $(DESTDIR)$(BINDIR)/
 	install -m 644 $(LIBCHORUS_A) $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(LIBCHORUS_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libchorus.so.1 $(DESTDIR)$(LIBDIR)/libchorus.so
 	install -m 644 include/sp.h include/chorus.h $(DESTDIR)$(INCDIR)/
 	for s in 1 3 5 8; do for f in man/*.$$s; do [ -e "$$f" ] && \
 		install -m 644 $$f $(DESTDIR)$(MANDIR)/man$$s/; done; done; true
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(notdir $(SBIN_PROGS))) \
+		$(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(filter-out $(SBIN_PROGS),$(TOOLS)))) \
+		$(DESTDIR)$(LIBDIR)/libchorus.a $(DESTDIR)$(LIBDIR)/libchorus.so.1 \
+		$(DESTDIR)$(LIBDIR)/libchorus.so $(DESTDIR)$(INCDIR)/sp.h $(DESTDIR)$(INCDIR)/chorus.h
+	for s in 1 3 5 8; do for f in man/*.$$s; do \
+		rm -f $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$f); done; done
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -5,9 +5,11 @@ need=""
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 # python3: small helpers of the tests and benchmarks; apache2 and
 # apache2-utils (ab): the chorus-log tests with a real httpd; zlib1g-dev
-# and libzstd-dev: chorus-logd compresses rotated files (LOG_LIBS).
+# and libzstd-dev: chorus-logd compresses rotated files (LOG_LIBS);
+# iproute2 and nftables: the network-namespace tests (tests/netns/: veth,
+# bridge, tc netem, drops in one namespace).
 for p in gcc make libc6-dev iproute2 procps python3 apache2 apache2-utils \
-	zlib1g-dev libzstd-dev; do
+	zlib1g-dev libzstd-dev nftables; do
 	have "$p" || need="$need $p"
 done
 if [ "${FUZZ:-0}" = 1 ]; then

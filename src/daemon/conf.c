@@ -66,7 +66,7 @@ enum keyword {
 	KW_REPTIMEOUT, KW_SEGTIMEOUT, KW_GATHERTIMEOUT, KW_FORMTIMEOUT,
 	KW_LOOKUPTIMEOUT,
 	/* Chorus extensions. */
-	KW_MAXSESSIONS, KW_MAXSESSIONBYTES, KW_UNIXSOCKETDIR,
+	KW_MAXSESSIONS, KW_MAXSESSIONBYTES, KW_UNIXSOCKETDIR, KW_RINGTRANSPORT,
 };
 
 enum tok_kind {
@@ -126,6 +126,7 @@ static const struct word words[] = {
 	{ "MaxSessions", TK_KEYWORD, KW_MAXSESSIONS },
 	{ "MaxSessionBytes", TK_KEYWORD, KW_MAXSESSIONBYTES },
 	{ "UnixSocketDir", TK_KEYWORD, KW_UNIXSOCKETDIR },
+	{ "RingTransport", TK_KEYWORD, KW_RINGTRANSPORT },
 	{ "Hop", TK_LINKPROT, 1 },
 	{ "TcpHop", TK_LINKPROT, 2 },
 	/* DebugFlags names in bit order; conf_print() relies on ALL and
@@ -202,19 +203,19 @@ enum note_id {
 /* One text per note; conf_print() recognises a note by its exact text,
  * so the notes array is also the record of which keywords were given. */
 static const char *const note_text[NOTE_COUNT] = {
-	"DangerousMonitor is accepted but has no effect: chorusd has no monitor interface yet",
+	"DangerousMonitor is accepted but has no effect: chorus-monitor only reads status",
 	"DebugInitialSequence is accepted but has no effect (a Spread testing option)",
-	"RuntimeDir is accepted but unused: chorusd does not chroot yet",
+	"RuntimeDir holds only the ring's state file: chorusd does not chroot yet",
 	"DaemonUser is accepted but unused: chorusd does not drop privileges yet",
 	"DaemonGroup is accepted but unused: chorusd does not drop privileges yet",
 	"LinkProtocol = Hop is accepted but has no effect in chorusd",
 	"LinkProtocol = TcpHop is accepted but has no effect in chorusd",
 	"RouteMatrix is accepted but has no effect (Spread 4.4 ignores it too)",
-	"Window is checked but has no effect until chorusd has its ring",
-	"PersonalWindow is checked but has no effect until chorusd has its ring",
-	"AcceleratedWindow is checked but has no effect until chorusd has its ring",
-	"AcceleratedRing is accepted but has no effect until chorusd has its ring",
-	"the nine membership timeouts are checked but have no effect until chorusd has its ring",
+	"Window applies to the ring: a segment of one daemon ignores it",
+	"PersonalWindow applies to the ring: a segment of one daemon ignores it",
+	"AcceleratedWindow applies to the ring: a segment of one daemon ignores it",
+	"AcceleratedRing applies to the ring: a segment of one daemon ignores it",
+	"of the nine membership timeouts the ring uses Token, Hurry, Join, Gather and Lookup; Alive, Rep, Seg and Form have no counterpart",
 };
 
 /* ---- Lexer ---------------------------------------------------------- */
@@ -1052,6 +1053,21 @@ static int parse_param(struct parser *ps, int kw)
 				    SUN_PATH_ROOM - 7);
 		return 0;
 	}
+	case KW_RINGTRANSPORT: {
+		static const char *const modes[] = { "auto", "broadcast",
+						     "multicast", "unicast" };
+
+		for (int i = 0; i < 4; i++) {
+			if ((ps->tok.kind == TK_TRI && ps->tok.num == CONF_AUTO &&
+			     i == 0) ||
+			    (ps->tok.kind == TK_STRING &&
+			     strcmp(ps->tok.text, modes[i]) == 0)) {
+				c->ring_transport = (enum conf_transport)i;
+				return advance(ps);
+			}
+		}
+		return expected(ps, kw, "auto, broadcast, multicast or unicast");
+	}
 	default:
 		return fail(ps, ps->tok.line, "internal error: keyword %d", kw);
 	}
@@ -1536,7 +1552,7 @@ void conf_print(const struct conf *c, FILE *fp)
 	if (has_note(c, NOTE_ROUTE_MATRIX))
 		fputs("RouteMatrix { }\n", fp);
 
-	fputs("\n# Ring (checked now, used once chorusd has its ring)\n", fp);
+	fputs("\n# Ring (used by a segment of several daemons)\n", fp);
 	print_noted_int(fp, c, NOTE_WINDOW, "Window", c->window);
 	print_noted_int(fp, c, NOTE_PERSONAL_WINDOW, "PersonalWindow",
 			c->personal_window);
@@ -1573,4 +1589,8 @@ void conf_print(const struct conf *c, FILE *fp)
 	fputs("UnixSocketDir = ", fp);
 	print_str(fp, c->unix_socket_dir);
 	fputc('\n', fp);
+	fprintf(fp, "RingTransport = %s\n", conf_transport_names[c->ring_transport]);
 }
+
+const char *const conf_transport_names[4] = { "auto", "broadcast",
+					      "multicast", "unicast" };

@@ -35,6 +35,13 @@
 
 enum conf_tristate { CONF_OFF = 0, CONF_ON = 1, CONF_AUTO = 2 };
 
+/* RingTransport: how "to every daemon" reaches them (net_udp.h). */
+enum conf_transport {
+	CONF_TRANSPORT_AUTO = 0, CONF_TRANSPORT_BROADCAST,
+	CONF_TRANSPORT_MULTICAST, CONF_TRANSPORT_UNICAST
+};
+extern const char *const conf_transport_names[4];
+
 struct conf_iface {
 	uint32_t addr; /* IPv4, host byte order */
 	unsigned roles;
@@ -94,6 +101,7 @@ struct conf {
 	int max_sessions;                  /* default 16384 */
 	long max_session_bytes;            /* default 64 MiB */
 	char unix_socket_dir[CONF_PATH_MAX]; /* default /tmp; "" = no socket */
+	enum conf_transport ring_transport; /* default auto */
 
 	/* Keywords accepted but not implemented yet, one note each, for the
 	 * daemon to log once ("LinkProtocol is parsed but has no effect"). */

@@ -26,15 +26,22 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "order_ring.h"
+#include "ring/ring_log.h"
+#include "status.h"
 #include "util/log.h"
 
 #define CHD_EVENTS 256
+#define CHD_NET_ROUNDS 8 /* receive batches per socket per iteration */
 #define CHD_ACCEPTS_PER_ROUND 256
 
 /* epoll's data word holds a session pointer, or a listener index + 1:
  * pointers are never that small. */
 #define LISTENER_TAG(i) ((uint64_t)(i) + 1)
 #define IS_LISTENER(u) ((u) <= CHD_MAX_LISTENERS)
+/* The UDP sockets: the daemon's own (0) and the segment's (1). */
+#define NET_TAG(i) ((uint64_t)CHD_MAX_LISTENERS + 1 + (i))
+#define IS_NET(u) ((u) == NET_TAG(0) || (u) == NET_TAG(1))
 
 static int64_t clock_ms(void)
 {
@@ -161,7 +168,10 @@ int chd_epoll_mod(struct chd *d, struct sess *s, int want_out)
 	struct epoll_event ev;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN | (want_out ? EPOLLOUT : 0);
+	/* Back-pressure: while the ordering service is congested, open
+	 * sessions are not read (their end is still noticed: EPOLLHUP). */
+	ev.events = (d->paused && s->state == SESS_OPEN ? 0 : EPOLLIN) |
+		    (want_out ? EPOLLOUT : 0);
 	ev.data.ptr = s;
 	return epoll_ctl(d->ep, EPOLL_CTL_MOD, s->fd, &ev);
 }
@@ -379,6 +389,263 @@ static void fit_fd_limit(struct chd *d)
 	}
 }
 
+/* ---- The ring and its UDP socket ------------------------------------ */
+
+static void save_state(struct chd *d)
+{
+	if (!d->state_path[0])
+		return;
+	if (rset_state_save(d->state_path, &d->state) != 0) {
+		log_warn("cannot write %s; configuration ids rely on the wall "
+			 "clock from now on", d->state_path);
+		d->state_path[0] = 0;
+	}
+}
+
+static void on_ring_send(void *ctx, uint32_t to, const uint8_t *pkt,
+			 size_t len)
+{
+	struct chd *d = ctx;
+
+	net_udp_send(&d->net, to, pkt, len);
+}
+
+static void on_ring_regular(void *ctx, uint32_t high_ring_seq)
+{
+	struct chd *d = ctx;
+
+	if (high_ring_seq > d->state.high_ring_seq) {
+		d->state.high_ring_seq = high_ring_seq;
+		save_state(d);
+	}
+}
+
+static int net_register(struct chd *d, int fd, int i, char *err,
+			size_t errlen)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u64 = NET_TAG(i);
+	if (epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		snprintf(err, errlen, "epoll_ctl: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* A segment of several daemons runs the ring over UDP; a segment of one
+ * keeps the single-daemon service, and opens the UDP port (if it can)
+ * only to answer chorus-monitor. */
+static int setup_order(struct chd *d, const struct ord_cb *cb, char *err,
+		       size_t errlen)
+{
+	const struct conf_host *h = &d->conf.hosts[d->host];
+	const struct conf_segment *sg = &d->conf.segments[h->segment];
+	struct ord_ring_shell shell = { d, on_ring_send, on_ring_regular };
+	struct rset_state saved;
+	struct ring_config rc;
+	enum net_mode mode;
+	size_t pkt_max;
+
+	d->on_ring = sg->n_hosts > 1;
+	if (!d->on_ring) {
+		char nerr[256];
+
+		if (net_udp_open(&d->net, NET_UNICAST, d->daemon_id, sg->addr,
+				 sg->port, NULL, 0, 8192, nerr, sizeof(nerr)) == 0 &&
+		    net_register(d, d->net.fd, 0, nerr, sizeof(nerr)) == 0)
+			d->have_net = 1;
+		else
+			log_info("no status port for chorus-monitor: %s", nerr);
+		d->ord = ord_local_new(cb, d->daemon_id, (uint32_t)time(NULL));
+		if (!d->ord)
+			snprintf(err, errlen, "out of memory");
+		return d->ord ? 0 : -1;
+	}
+	if (rset_ring_config(&d->conf, d->host, &rc, err, errlen) != 0)
+		return -1;
+	rset_state_path(d->conf.runtime_dir, d->name, d->state_path,
+			sizeof(d->state_path));
+	if (rset_state_load(d->state_path, &saved) != 0)
+		log_warnx("%s is unreadable; starting from the wall clock",
+			  d->state_path);
+	rset_state_next(&saved, (uint32_t)time(NULL), &rc.incarnation,
+			&rc.ring_seq_base);
+	d->state.incarnation = rc.incarnation;
+	d->state.high_ring_seq = saved.high_ring_seq;
+	save_state(d);
+	mode = rset_transport(&d->conf, d->host);
+	pkt_max = rc.max_payload + 256 > 8192 ? rc.max_payload + 256 : 8192;
+	if (net_udp_open(&d->net, mode, d->daemon_id, sg->addr, sg->port,
+			 rc.members, rc.n_members, pkt_max, err, errlen) != 0)
+		return -1;
+	d->have_net = 1;
+	if (net_register(d, d->net.fd, 0, err, errlen) != 0 ||
+	    (d->net.bfd >= 0 && net_register(d, d->net.bfd, 1, err, errlen) != 0))
+		return -1;
+	d->ord = ord_ring_new(cb, &rc, &shell, d->now_ms, err, errlen);
+	if (!d->ord)
+		return -1;
+	log_info("ring: %u daemons in the segment, transport %s on port %u, "
+		 "configuration hash %08x, incarnation %u, ring seq from %u, "
+		 "socket buffers %d/%d bytes", rc.n_members,
+		 net_mode_names[mode], sg->port, rc.conf_hash, rc.incarnation,
+		 rc.ring_seq_base, d->net.rcvbuf, d->net.sndbuf);
+	return 0;
+}
+
+/* Monitors may ask from loopback or from an interface of a configured
+ * host that has the monitor role. */
+static int monitor_allowed(const struct chd *d, uint32_t from)
+{
+	if ((from >> 24) == 127)
+		return 1;
+	for (int i = 0; i < d->conf.n_hosts; i++) {
+		const struct conf_host *h = &d->conf.hosts[i];
+
+		if (h->n_ifaces == 0 && h->addr == from)
+			return 1;
+		for (int k = 0; k < h->n_ifaces; k++)
+			if (h->ifaces[k].addr == from &&
+			    (h->ifaces[k].roles & CONF_ROLE_MONITOR))
+				return 1;
+	}
+	return 0;
+}
+
+static void fill_status(const struct chd *d, struct status_info *si)
+{
+	memset(si, 0, sizeof(*si));
+	snprintf(si->name, sizeof(si->name), "%s", d->name);
+	si->daemon_id = d->daemon_id;
+	si->transport = 255;
+	si->paused = (uint8_t)d->paused;
+	si->sessions = d->n_sessions;
+	si->handshaking = d->n_handshaking;
+	si->groups = d->gv.tab.n_groups - d->gv.n_empty;
+	si->uptime_ms = (uint64_t)(d->now_ms - d->start_ms);
+	si->c[ST_SESSION_MSGS_OUT] = d->stats.msgs_out;
+	si->c[ST_PAUSES] = d->stats.input_pauses;
+	si->c[ST_NET_SEND_ERRORS] = d->net.stats.send_errors;
+	si->c[ST_PKTS_IN] = d->net.stats.pkts_in;
+	si->c[ST_PKTS_OUT] = d->net.stats.pkts_out;
+	si->c[ST_BYTES_IN] = d->net.stats.bytes_in;
+	si->c[ST_BYTES_OUT] = d->net.stats.bytes_out;
+	for (const struct sess *s = d->sessions; s; s = s->next) {
+		si->session_queued_msgs += s->oq_len;
+		si->session_queued_bytes += s->oq_bytes;
+	}
+	if (d->on_ring) {
+		struct ord_ring_info oi;
+		const struct ring_stats *rs = &oi.stats;
+
+		ord_ring_info(d->ord, &oi);
+		si->ring = 1;
+		si->transport = (uint8_t)d->net.mode;
+		si->state = (uint8_t)oi.status.state;
+		si->is_rep = (uint8_t)oi.status.is_rep;
+		si->accelerated = (uint8_t)oi.accelerated;
+		si->conf_rep = oi.status.conf.rep;
+		si->conf_seq = oi.status.conf.seq;
+		si->n_members = (uint16_t)oi.status.n_members;
+		memcpy(si->members, oi.status.members,
+		       oi.status.n_members * sizeof(si->members[0]));
+		si->window = oi.window;
+		si->personal_window = oi.personal_window;
+		si->accel_window = oi.accel_window;
+		si->max_payload = oi.max_payload;
+		si->send_queue = oi.status.send_queue;
+		si->outq = oi.outq;
+		si->unpushed = oi.unpushed;
+		si->my_aru = oi.status.my_aru;
+		si->high_seq = oi.status.high_seq;
+		si->stable = oi.status.stable;
+		si->c[ST_ROTATIONS] = rs->rotations;
+		si->c[ST_TOKENS_IN] = rs->tokens_in;
+		si->c[ST_TOKENS_OUT] = rs->tokens_out;
+		si->c[ST_TOKEN_RETRANSMITS] = rs->token_retransmits;
+		si->c[ST_RETRANS_OUT] = rs->retrans_out;
+		si->c[ST_DATA_IN] = rs->data_in;
+		si->c[ST_DATA_OUT] = rs->data_out;
+		si->c[ST_DATA_DUP] = rs->data_dup;
+		si->c[ST_DELIVERED] = rs->delivered;
+		si->c[ST_CONFS_REGULAR] = rs->confs_regular;
+		si->c[ST_SUBMITTED] = rs->submitted;
+		si->c[ST_SUBMIT_FULL] = rs->submit_full;
+		for (unsigned i = 0; i < RING_DROP_N; i++)
+			si->c[ST_DROPS] += rs->drops[i];
+		si->c[ST_DROPS_CONF_HASH] = rs->drops[RING_DROP_CONF_HASH];
+		si->c[ST_RESUBMITTED] = oi.resubmitted;
+		si->c[ST_PIECES_STALE] = oi.frag.stale;
+		si->c[ST_FRAMES_LOST] = oi.frag.dropped_partials + oi.frag.broken;
+	} else {
+		si->n_members = 1;
+		si->members[0] = d->daemon_id;
+		si->conf_rep = (uint32_t)d->memb_id[0];
+		si->conf_seq = (uint32_t)d->memb_id[1];
+		si->outq = d->ord->ops->pending(d->ord);
+	}
+}
+
+static void status_query(struct chd *d, const struct net_pkt *p)
+{
+	uint8_t out[STATUS_REPLY_MAX];
+	struct status_info si;
+	uint32_t nonce;
+	size_t len;
+
+	if (status_req_decode(p->data, p->len, &nonce) != 0)
+		return;
+	if (!monitor_allowed(d, p->from)) {
+		d->stats.status_refused++;
+		return;
+	}
+	d->stats.status_queries++;
+	fill_status(d, &si);
+	len = status_reply_encode(out, nonce, &si);
+	net_udp_reply(&d->net, p->from, p->from_port, out, len);
+}
+
+static void net_ready(struct chd *d, int fd)
+{
+	struct net_pkt pk[NET_BATCH];
+
+	for (int round = 0; round < CHD_NET_ROUNDS; round++) {
+		unsigned n = net_udp_recv(&d->net, fd, pk);
+
+		for (unsigned i = 0; i < n; i++) {
+			if (status_is_status(pk[i].data, pk[i].len))
+				status_query(d, &pk[i]);
+			else if (d->on_ring && pk[i].from != d->daemon_id)
+				ord_ring_input(d->ord, d->now_ms, pk[i].from,
+					       pk[i].data, pk[i].len);
+		}
+		if (n < NET_BATCH)
+			break;
+	}
+}
+
+/* Stops or resumes reading client sessions as the ordering service's
+ * congestion comes and goes. */
+static void update_pause(struct chd *d)
+{
+	int want = d->ord->ops->congested && d->ord->ops->congested(d->ord);
+
+	if (want == d->paused)
+		return;
+	d->paused = want;
+	if (want)
+		d->stats.input_pauses++;
+	log_debug(DBG_FLOW_CONTROL, "client input %s",
+		  want ? "paused: the ring's send queue is full"
+		       : "resumed");
+	for (struct sess *s = d->sessions; s; s = s->next)
+		if (s->state == SESS_OPEN && !s->ended && s->fd >= 0)
+			chd_epoll_mod(d, s, s->want_out);
+}
+
 int chd_init(struct chd *d, const struct conf *c, const char *name,
 	     uint16_t port_override, char *err, size_t errlen)
 {
@@ -387,6 +654,7 @@ int chd_init(struct chd *d, const struct conf *c, const char *name,
 
 	memset(d, 0, sizeof(*d));
 	d->ep = -1;
+	d->net.fd = d->net.bfd = -1;
 	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	d->conf = *c;
 	d->host = name ? conf_find_host(c, name) : find_own_host(c);
@@ -438,11 +706,9 @@ int chd_init(struct chd *d, const struct conf *c, const char *name,
 		 (uint64_t)d->now_ms;
 	if (!d->rng)
 		d->rng = 1;
-	d->ord = ord_local_new(&cb, d->daemon_id, (uint32_t)time(NULL));
-	if (!d->ord) {
-		snprintf(err, errlen, "out of memory");
+	d->start_ms = d->now_ms;
+	if (setup_order(d, &cb, err, errlen) != 0)
 		goto fail;
-	}
 	return 0;
 fail:
 	chd_shutdown(d);
@@ -543,6 +809,9 @@ void chd_settle(struct chd *d)
 		sess_handshake_expired(d, d->hs_head);
 	groups_flush(d);
 	d->ord->ops->run(d->ord, d->now_ms);
+	if (d->have_net)
+		net_udp_flush(&d->net);
+	update_pause(d);
 	flush_dirty(d);
 	free_retired(d);
 }
@@ -562,6 +831,8 @@ void chd_run(struct chd *d)
 
 			if (IS_LISTENER(u))
 				accept_ready(d, (int)(u - 1));
+			else if (IS_NET(u))
+				net_ready(d, u == NET_TAG(0) ? d->net.fd : d->net.bfd);
 			else
 				sess_on_io(d, evs[i].data.ptr, evs[i].events);
 		}
@@ -594,6 +865,8 @@ void chd_shutdown(struct chd *d)
 		d->ord->ops->destroy(d->ord);
 		d->ord = NULL;
 	}
+	net_udp_close(&d->net);
+	d->have_net = 0;
 	groups_free(d);
 	if (d->ep >= 0)
 		close(d->ep);

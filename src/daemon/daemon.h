@@ -15,7 +15,9 @@
 
 #include "conf.h"
 #include "groups.h"
+#include "net_udp.h"
 #include "order.h"
+#include "ring_setup.h"
 #include "sess.h"
 
 #define CHD_MAX_LISTENERS 16
@@ -36,6 +38,8 @@ struct chd_stats {
 	uint64_t ended[SESS_END__COUNT];
 	uint64_t frames_in, msgs_out, bytes_out;
 	uint64_t rejects;
+	uint64_t input_pauses;    /* client input stopped for back-pressure */
+	uint64_t status_queries, status_refused;
 };
 
 struct chd {
@@ -71,6 +75,16 @@ struct chd {
 	struct ord *ord;
 	int conf_known;             /* a configuration was installed */
 	int32_t memb_id[2];         /* current configuration id */
+
+	/* The ring (a segment of several daemons) and the UDP socket, which
+	 * also answers chorus-monitor (status.h). */
+	int on_ring;
+	int have_net;
+	struct net_udp net;
+	char state_path[CONF_PATH_MAX + 64]; /* "" when not writable */
+	struct rset_state state;
+	int paused;                 /* client input stopped (back-pressure) */
+	int64_t start_ms;
 
 	uint8_t *rbuf;              /* shared read buffer */
 	size_t rbuf_cap;

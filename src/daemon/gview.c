@@ -403,18 +403,31 @@ static void apply_join(struct gview *v, const char *group, const char *member,
 	int32_t gid[3] = { v->cur[0], v->cur[1], 0 };
 	int at;
 
-	if (!g && !(g = tab_create(&v->tab, group, gid)))
-		return;
+	int created = 0, revived = 0;
+
+	if (!g) {
+		if (!(g = tab_create(&v->tab, group, gid)))
+			return;
+		created = 1;
+	} else if (g->n_members == 0) {
+		/* Emptied in this configuration: the new view goes on from
+		 * the old one's index, so no id is shown twice. */
+		revived = 1;
+		if (g->gid[0] != v->cur[0] || g->gid[1] != v->cur[1])
+			memcpy(g->gid, gid, sizeof(g->gid));
+	}
 	at = member_find(v, g, member, daemon);
 	if (at >= 0)
 		return; /* J3: already a member, nothing for anyone */
 	if (g->n_members >= v->max_members || member_insert(g, -at - 1, member, daemon) != 0) {
 		if (daemon == v->self && v->out.reject)
 			v->out.reject(v->out.ctx, group, member);
-		if (g->n_members == 0)
+		if (created)
 			tab_remove(&v->tab, g);
 		return;
 	}
+	if (revived)
+		v->n_empty--;
 	at = -at - 1;
 	if (quiet) {
 		/* The id stays the one the members last saw: it tells
@@ -433,8 +446,7 @@ static void apply_join(struct gview *v, const char *group, const char *member,
 	notify_event(v, g, WIRE_BY_JOIN, g->members[at].name, g->members[at].name, daemon);
 }
 
-/* Removes member `at` of g with the given cause; destroys g if it
- * empties (E1: nobody is left to tell). */
+/* Removes member `at` of g with the given cause. */
 static void remove_member(struct gview *v, struct gv_group *g, int at, uint32_t cause,
 			  int quiet)
 {
@@ -443,7 +455,11 @@ static void remove_member(struct gview *v, struct gv_group *g, int at, uint32_t 
 	memcpy(name, g->members[at].name, WIRE_NAME_LEN);
 	member_remove(g, at);
 	if (g->n_members == 0) {
-		tab_remove(&v->tab, g);
+		/* E1: nobody is left to tell. The group stays, empty, until
+		 * the next configuration change, so that a new first join
+		 * does not show its id again. */
+		g->changed = g->trans_sent = 0;
+		v->n_empty++;
 		return;
 	}
 	if (quiet) {
@@ -982,6 +998,7 @@ static void complete(struct gview *v)
 	}
 	tab_free(&v->tab);
 	v->tab = nt;
+	v->n_empty = 0;
 	gs = tab_sorted(&v->tab, is_changed, NULL, &n);
 	for (size_t i = 0; i < n; i++) {
 		struct gv_vs vs;
@@ -1050,6 +1067,22 @@ void gview_state(struct gview *v, const uint8_t *body, size_t len)
 	}
 }
 
+/* Drops the groups emptied in the configuration that ends. */
+static void purge_empty(struct gview *v)
+{
+	for (uint32_t b = 0; v->n_empty && b < v->tab.n_buckets; b++) {
+		struct gv_group *g = v->tab.buckets[b], *next;
+
+		for (; g; g = next) {
+			next = g->next;
+			if (g->n_members == 0) {
+				tab_remove(&v->tab, g);
+				v->n_empty--;
+			}
+		}
+	}
+}
+
 static void trans_conf(struct gview *v, const struct ord_conf *c)
 {
 	size_t n;
@@ -1065,6 +1098,7 @@ static void trans_conf(struct gview *v, const struct ord_conf *c)
 		v->synced = 0;
 		release(v, 1);
 	}
+	purge_empty(v);
 	v->trans = *c;
 	v->state = GV_TRANS;
 	/* The ring gives a transitional configuration the id of the next
@@ -1115,6 +1149,7 @@ static void reg_conf(struct gview *v, const struct ord_conf *c)
 		v->synced = 0;
 		release(v, 1);
 	}
+	purge_empty(v);
 	if (v->state == GV_START) {
 		v->prev[0] = v->prev[1] = 0;
 	} else {

@@ -135,6 +135,7 @@ struct gview {
 	struct ord_conf trans; /* the last transitional configuration */
 
 	struct gv_table tab;
+	uint32_t n_empty; /* groups emptied in this configuration (kept) */
 
 	struct gv_held *held; /* ring buffer of held events */
 	unsigned held_head, held_len, held_cap;
@@ -165,6 +166,8 @@ int gview_init(struct gview *v, uint32_t self, const uint32_t *order,
 /* Frees everything; held data goes to out.discard(). */
 void gview_free(struct gview *v);
 
+/* A group, or NULL; a group emptied in the current configuration is
+ * kept (with no members) until the next configuration change. */
 struct gv_group *gview_find(const struct gview *v, const char *name);
 /* Calls fn for every group (in no particular order). */
 void gview_each(const struct gview *v, void (*fn)(void *arg, const struct gv_group *g),

@@ -52,6 +52,11 @@ struct ord_ops {
 	/* Number of submitted events not yet delivered. */
 	unsigned (*pending)(const struct ord *o);
 	void (*destroy)(struct ord *o);
+	/* Optional (NULL: never): 1 while the service cannot take events as
+	 * fast as they come (the ring's send queue is full, or no ring is
+	 * installed). The daemon stops reading client sessions until it
+	 * returns 0; events submitted meanwhile are still accepted. */
+	int (*congested)(const struct ord *o);
 };
 
 struct ord {
@@ -63,5 +68,8 @@ struct ord {
  * run(), with a regular configuration of this daemon alone. */
 struct ord *ord_local_new(const struct ord_cb *cb, uint32_t daemon_id,
 			  uint32_t memb_time);
+
+/* The ring's service (order_ring.c, order_ring.h): every daemon of the
+ * segment over the network. */
 
 #endif /* CHORUS_ORDER_H */

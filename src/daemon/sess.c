@@ -485,6 +485,13 @@ void sess_on_io(struct chd *d, struct sess *s, uint32_t events)
 		sess_flush(d, s);
 	if (s->ended || !(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
+	/* Back-pressure: a session that opened (or was registered) while
+	 * the ordering service is congested stops being read now. */
+	if (s->state == SESS_OPEN && d->paused &&
+	    !(events & (EPOLLHUP | EPOLLERR))) {
+		chd_epoll_mod(d, s, s->want_out);
+		return;
+	}
 	if (s->state == SESS_OPEN)
 		sess_read(d, s);
 	else

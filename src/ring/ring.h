@@ -58,13 +58,16 @@ enum ring_service {
  * member list. */
 struct ring_config {
 	uint32_t my_id;       /* this daemon (chorusd: its IPv4 address) */
-	uint32_t incarnation; /* larger at every start of this daemon */
-	/* Lower bound of the sequence numbers of rings this daemon creates;
-	 * the second half of a configuration id (Spread's memb_time).
-	 * Configuration ids stay unique across restarts if a new incarnation
-	 * passes more than every ring seq its predecessor knew: the shell
-	 * saves ring_status.high_ring_seq (at each configuration change) and
-	 * passes it + 1, or uses the wall-clock seconds as Spread does. */
+	/* Larger at every start of this daemon, also when nothing else
+	 * survived the last run (a counter on disk, or the wall clock). */
+	uint32_t incarnation;
+	/* Lower bound of the sequence numbers of rings this daemon creates
+	 * (the seq of a configuration id, Spread's memb_time). Optional:
+	 * ids are unique across restarts through the incarnation they carry
+	 * (struct ring_conf_id) whatever this is. A shell that saves
+	 * ring_status.high_ring_seq (at each configuration change) and passes
+	 * it + 1, or passes the wall-clock seconds as Spread does, also keeps
+	 * (rep, seq) alone unique, for clients that only see those two. */
 	uint32_t ring_seq_base;
 	/* Packets whose hash differs are dropped and counted: daemons with
 	 * different configurations never form one ring. */
@@ -89,11 +92,25 @@ struct ring_config {
 	uint32_t send_queue_max; /* 1024: submitted, not yet sent */
 };
 
-/* A configuration id: Spread's memb_id (representative, ring seq). */
+/* A configuration id: the representative (the lowest member id) that
+ * formed the ring, that representative's incarnation, and the ring's
+ * sequence number. Spread's memb_id is (representative, time); rep_inc
+ * makes an id unique across restarts even when the shell kept nothing
+ * (ring_seq_base not advanced): a new incarnation never reuses an id of
+ * an earlier one. Two ids name the same configuration only if all three
+ * fields are equal (ring_conf_id_eq). rep_inc comes last so that a
+ * { rep, seq } initializer still means what it did. */
 struct ring_conf_id {
 	uint32_t rep;
 	uint32_t seq;
+	uint32_t rep_inc;
 };
+
+static inline int ring_conf_id_eq(const struct ring_conf_id *a,
+				  const struct ring_conf_id *b)
+{
+	return a->rep == b->rep && a->rep_inc == b->rep_inc && a->seq == b->seq;
+}
 
 /* A message to deliver; data is borrowed for the call. */
 struct ring_delivery {

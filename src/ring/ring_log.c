@@ -83,9 +83,9 @@ char *ring_event_format(const struct ring_event *e, char *buf, size_t len)
 			 ring_drop_name(e->drop), (unsigned long long)e->a);
 		break;
 	case RING_EV_CONF:
-		snprintf(buf, len, "%s configuration %08x.%llu installed, %llu members",
-			 e->what ? e->what : "regular", p, (unsigned long long)e->a,
-			 (unsigned long long)e->b);
+		snprintf(buf, len, "%s configuration %08x/%u.%u installed, %llu members",
+			 e->what ? e->what : "regular", p, (unsigned)(e->a >> 32),
+			 (unsigned)e->a, (unsigned long long)e->b);
 		break;
 	case RING_EV_FAILED:
 		snprintf(buf, len, "gather: %u.%u.%u.%u added to the fail set (%s)",

@@ -51,7 +51,8 @@ enum ring_drop {
 enum ring_event_type {
 	RING_EV_STATE = 0, /* from, to, why */
 	RING_EV_DROP,      /* drop, peer */
-	RING_EV_CONF,      /* peer=rep, a=seq, b=members, what=kind */
+	RING_EV_CONF,      /* peer=rep, a=seq | rep_inc << 32, b=members,
+			      what=kind */
 	RING_EV_FAILED,    /* gather: peer added to the fail set */
 	RING_EV_INFO,      /* a=, b= as described by `what` */
 	RING_EV_N

@@ -419,6 +419,11 @@ static void recovery_enter(struct ring *r)
 	r->rec_low = low;
 	r->rec_high = high;
 	r->rec_n = r->rec_next = 0;
+	/* The queue holds store_slots entries, and never needs more: a
+	 * member releases a message only once it is stable (every member's
+	 * aru covers it), so every member's store begins at most one above
+	 * every aru, low included, and ends store_slots later. */
+	RING_ASSERT(high - low <= r->cfg.store_slots);
 	for (uint64_t s = low + 1; s <= high; s++) {
 		int mine = rs_get(ob, s) >= 0;
 
@@ -428,8 +433,10 @@ static void recovery_enter(struct ring *r)
 			if (rid_eq(&e->old_ring, &r->old_rid) && e->old_aru >= s)
 				mine = 0;
 		}
-		if (mine && r->rec_n < r->cfg.store_slots)
+		if (mine) {
+			RING_ASSERT(r->rec_n < r->cfg.store_slots);
 			r->rec_queue[r->rec_n++] = s;
+		}
 	}
 	rs_clear(r, rs_cur(r));
 	rc_ring_reset(r);
@@ -671,7 +678,7 @@ static void emit_conf(struct ring *r, int transitional, struct ring_conf_id id,
 		r->st.confs_trans++;
 	else
 		r->st.confs_regular++;
-	rc_event(r, RING_EV_CONF, id.rep, id.seq, n,
+	rc_event(r, RING_EV_CONF, id.rep, id.seq | (uint64_t)id.rep_inc << 32, n,
 		 transitional ? "transitional" : "regular");
 	r->io.conf(r->io.ctx, &c);
 }
@@ -681,7 +688,8 @@ static void emit_conf(struct ring *r, int transitional, struct ring_conf_id id,
 void rm_install(struct ring *r)
 {
 	struct ring_seqbuf *ob = rs_old(r);
-	struct ring_conf_id tid = { r->rid.rep, r->rid.seq };
+	struct ring_conf_id tid = { .rep = r->rid.rep, .seq = r->rid.seq,
+				    .rep_inc = r->rid.rep_inc };
 
 	if (r->installed_any) {
 		uint64_t s = r->old_delivered + 1;

@@ -351,10 +351,14 @@ void rc_token_process(struct ring *r, struct ring_token *t, int created)
 	n_retrans = answer_rtr(r, t);
 
 	/* Flow control: the window per rotation, the personal window per
-	 * visit, and the store: no seq beyond half a store past stability. */
+	 * visit, and the store: no seq beyond half a store past stability.
+	 * In recovery only the window counts: nobody sends new messages,
+	 * the old ones to resend may fill the store, and the personal
+	 * window (fairness between senders) would make recovery take one
+	 * rotation per personal window of them (docs, deviations). */
 	allowed = r->cfg.window > t->fcc + n_retrans ?
 		  r->cfg.window - t->fcc - n_retrans : 0;
-	if (allowed > r->cfg.personal_window)
+	if (allowed > r->cfg.personal_window && r->state == RING_OPERATIONAL)
 		allowed = r->cfg.personal_window;
 	max_seq = r->stable + (b->mask + 1) / 2;
 	if (max_seq > b->base + b->mask)

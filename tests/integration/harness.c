@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/status.h"
 #include "proto/wire.h"
 #include "t.h"
 
@@ -65,13 +66,63 @@ static const char *daemon_path(void)
 	return path;
 }
 
-void hd_start_ex(struct hd *d, const char *extra, const char *const *args,
-		 const char *access_ip)
+/* Forks and execs the daemon in its directory, output to its log
+ * (truncated first if `truncate`). */
+static void spawn(struct hd *d, const char *const *args, int truncate)
 {
 	char *argv[32];
 	int n = 0;
+
+	for (; args[n] && n < 31; n++)
+		argv[n] = strdup(args[n]);
+	argv[n] = NULL;
+	d->pid = fork();
+	if (d->pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT |
+			      (truncate ? O_TRUNC : O_APPEND), 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		/* The daemon gets none of the test's sockets. */
+		close_range(3, ~0u, 0);
+		if (chdir(d->dir) != 0)
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	for (int i = 0; i < n; i++)
+		free(argv[i]);
+}
+
+/* Waits until the daemon accepts connections on both sockets. */
+static void wait_listening(struct hd *d)
+{
+	int64_t until = t_now_ms() + 10000;
+
+	while (t_now_ms() < until) {
+		struct stat st;
+		int fd;
+
+		if (!hd_alive(d))
+			t_fail(__FILE__, __LINE__, "chorusd exited at startup (log %s)",
+			       d->log);
+		if (stat(d->unix_path, &st) == 0 && (fd = raw_tcp(d)) >= 0) {
+			close(fd);
+			return;
+		}
+		usleep(5000);
+	}
+	t_fail(__FILE__, __LINE__, "chorusd did not start listening");
+}
+
+void hd_start_ex(struct hd *d, const char *extra, const char *const *args,
+		 const char *access_ip)
+{
+	const char *argv[32];
+	int n = 0;
 	FILE *fp;
-	int64_t until;
 
 	memset(d, 0, sizeof(*d));
 	snprintf(d->dir, sizeof(d->dir), "/tmp/chorus-test-XXXXXX");
@@ -102,46 +153,16 @@ void hd_start_ex(struct hd *d, const char *extra, const char *const *args,
 		fclose(fp);
 	}
 
-	argv[n++] = strdup(daemon_path());
-	argv[n++] = strdup("-c");
-	argv[n++] = strdup(d->conf);
-	argv[n++] = strdup("-n");
-	argv[n++] = strdup("localhost");
+	argv[n++] = daemon_path();
+	argv[n++] = "-c";
+	argv[n++] = d->conf;
+	argv[n++] = "-n";
+	argv[n++] = "localhost";
 	for (; args && *args && n < 30; args++)
-		argv[n++] = strdup(*args);
+		argv[n++] = *args;
 	argv[n] = NULL;
-	d->pid = fork();
-	if (d->pid == 0) {
-		int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		/* The daemon gets none of the test's sockets. */
-		close_range(3, ~0u, 0);
-		if (chdir(d->dir) != 0)
-			_exit(126);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	for (int i = 0; i < n; i++)
-		free(argv[i]);
-	until = t_now_ms() + 10000;
-	while (t_now_ms() < until) {
-		struct stat st;
-		int fd;
-
-		if (!hd_alive(d))
-			t_fail(__FILE__, __LINE__, "chorusd exited at startup (log %s)",
-			       d->log);
-		if (stat(d->unix_path, &st) == 0 && (fd = raw_tcp(d)) >= 0) {
-			close(fd);
-			return;
-		}
-		usleep(5000);
-	}
-	t_fail(__FILE__, __LINE__, "chorusd did not start listening");
+	spawn(d, argv, 1);
+	wait_listening(d);
 }
 
 void hd_start(struct hd *d, const char *extra)
@@ -228,7 +249,7 @@ int raw_tcp(const struct hd *d)
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)d->port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_addr.s_addr = htonl(d->addr ? d->addr : INADDR_LOOPBACK);
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -391,4 +412,135 @@ ssize_t raw_read_frame(int fd, uint8_t *buf, size_t cap, int ms)
 	if (body && raw_recv(fd, buf + WIRE_HDR_LEN, body, ms) != (ssize_t)body)
 		return -1;
 	return (ssize_t)(WIRE_HDR_LEN + body);
+}
+
+/* ---- Several daemons on one segment --------------------------------- */
+
+void hd_ring_start(struct hd_ring *r, int n, const char *extra)
+{
+	const char *argv[8];
+
+	if (n < 2 || n > HD_RING_MAX)
+		t_fail(__FILE__, __LINE__, "hd_ring_start: %d daemons", n);
+	memset(r, 0, sizeof(*r));
+	r->n = n;
+	r->port = hd_free_port();
+	for (int i = 0; i < n; i++) {
+		struct hd *d = &r->d[i];
+		FILE *fp;
+
+		snprintf(d->dir, sizeof(d->dir), "/tmp/chorus-test-XXXXXX");
+		if (!mkdtemp(d->dir))
+			t_fail(__FILE__, __LINE__, "mkdtemp: %s", strerror(errno));
+		d->port = r->port;
+		d->addr = 0x7f000001u + (uint32_t)i;
+		snprintf(d->name, sizeof(d->name), "d%d", i + 1);
+		snprintf(d->conf, sizeof(d->conf), "%s/spread.conf", d->dir);
+		snprintf(d->log, sizeof(d->log), "%s/chorusd.log", d->dir);
+		snprintf(d->unix_path, sizeof(d->unix_path), "%s/%u", d->dir, d->port);
+		snprintf(d->tcp_addr, sizeof(d->tcp_addr), "%u@127.0.0.%d", d->port,
+			 i + 1);
+		snprintf(d->unix_addr, sizeof(d->unix_addr), "%s", d->unix_path);
+		fp = fopen(d->conf, "w");
+		if (!fp)
+			t_fail(__FILE__, __LINE__, "cannot write %s", d->conf);
+		/* The same segment for all; what only concerns one daemon
+		 * (its socket and state directories) differs, which must not
+		 * keep them apart. */
+		fprintf(fp, "Spread_Segment 127.0.0.255:%u {\n", r->port);
+		for (int k = 0; k < n; k++)
+			fprintf(fp, "\td%d 127.0.0.%d { C 127.0.0.%d D 127.0.0.%d }\n",
+				k + 1, k + 1, k + 1, k + 1);
+		fprintf(fp, "}\nRingTransport = unicast\nUnixSocketDir = \"%s\"\n"
+			"RuntimeDir = \"%s\"\n%s\n", d->dir, d->dir,
+			extra ? extra : "");
+		fclose(fp);
+	}
+	argv[0] = daemon_path();
+	argv[1] = "-c";
+	for (int i = 0; i < n; i++) {
+		argv[2] = r->d[i].conf;
+		argv[3] = "-n";
+		argv[4] = r->d[i].name;
+		argv[5] = NULL;
+		spawn(&r->d[i], argv, 1);
+	}
+	for (int i = 0; i < n; i++)
+		wait_listening(&r->d[i]);
+}
+
+void hd_respawn(struct hd *d)
+{
+	const char *argv[6] = { daemon_path(), "-c", d->conf, "-n", d->name,
+				NULL };
+
+	if (hd_alive(d))
+		t_fail(__FILE__, __LINE__, "hd_respawn: %s is running", d->name);
+	spawn(d, argv, 0);
+	wait_listening(d);
+}
+
+void hd_kill(struct hd *d, int sig)
+{
+	int status;
+
+	if (d->pid <= 0)
+		return;
+	kill(d->pid, sig);
+	if (sig == SIGKILL) {
+		waitpid(d->pid, &status, 0);
+		d->pid = 0;
+	}
+}
+
+void hd_ring_stop(struct hd_ring *r)
+{
+	for (int i = 0; i < r->n; i++) {
+		char path[256];
+
+		if (r->d[i].pid <= 0) {
+			unlink(r->d[i].conf);
+			unlink(r->d[i].log);
+		}
+		snprintf(path, sizeof(path), "%s/chorusd-%s.state", r->d[i].dir,
+			 r->d[i].name);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/chorusd-%s.state.tmp",
+			 r->d[i].dir, r->d[i].name);
+		unlink(path);
+		if (r->d[i].pid > 0)
+			hd_stop(&r->d[i]);
+		else
+			rmdir(r->d[i].dir);
+	}
+}
+
+int hd_status(const struct hd *d, struct status_info *si, int ms)
+{
+	struct sockaddr_in sin;
+	uint8_t req[STATUS_REQ_LEN], buf[STATUS_REPLY_MAX];
+	uint32_t nonce = (uint32_t)t_now_ms() ^ (uint32_t)getpid(), got;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), ok = 0;
+	int64_t until = t_now_ms() + ms;
+
+	if (fd < 0)
+		return 0;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)d->port);
+	sin.sin_addr.s_addr = htonl(d->addr ? d->addr : INADDR_LOOPBACK);
+	status_req_encode(req, nonce);
+	sendto(fd, req, sizeof(req), 0, (struct sockaddr *)&sin, sizeof(sin));
+	while (!ok && t_now_ms() < until) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&p, 1, (int)(until - t_now_ms())) != 1)
+			break;
+		n = recv(fd, buf, sizeof(buf), 0);
+		ok = n > 0 && status_reply_decode(buf, (size_t)n, &got, si) == 0 &&
+		     got == nonce;
+	}
+	close(fd);
+	return ok;
 }

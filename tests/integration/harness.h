@@ -24,6 +24,17 @@ struct hd {
 	char unix_path[192];
 	char tcp_addr[64];  /* "port@127.0.0.1", for SP_connect */
 	char unix_addr[192]; /* the socket path, for SP_connect */
+	uint32_t addr;       /* its TCP address, host order; 0: 127.0.0.1 */
+	char name[24];       /* its -n name (several daemons), or "" */
+};
+
+/* Several daemons on one segment (hd_ring_start): daemon i is d<i+1> on
+ * 127.0.0.<i+1>, all on one port, the ring in unicast mode. */
+#define HD_RING_MAX 5
+struct hd_ring {
+	int n;
+	unsigned port;
+	struct hd d[HD_RING_MAX];
 };
 
 /* Directory for the daemon's Unix socket; NULL (the default) is the
@@ -46,6 +57,21 @@ int hd_alive(const struct hd *d);
 int hd_log_has(const struct hd *d, const char *needle);
 /* Waits up to ms for the log to contain `needle`; 1 if it did. */
 int hd_wait_log(const struct hd *d, const char *needle, int ms);
+
+/* Starts n daemons (2..HD_RING_MAX) with `extra` configuration lines and
+ * waits until each accepts connections (not until they form a ring). */
+void hd_ring_start(struct hd_ring *r, int n, const char *extra);
+/* Stops every daemon still running (hd_stop) and removes the files. */
+void hd_ring_stop(struct hd_ring *r);
+/* Sends sig; for SIGKILL also reaps the process (then it is not running). */
+void hd_kill(struct hd *d, int sig);
+/* Starts a stopped daemon of a ring again, appending to its log. */
+void hd_respawn(struct hd *d);
+
+/* Asks the daemon for its status (status.h) on its UDP port; 1 and *si
+ * if it answered within ms. */
+struct status_info;
+int hd_status(const struct hd *d, struct status_info *si, int ms);
 
 /* A connected socket to the daemon's TCP port or Unix socket. */
 int raw_tcp(const struct hd *d);

@@ -283,13 +283,14 @@ LT_FN long file_num(const char *path, const char *key)
 /* ---- Lines ---- */
 
 /* Line n of the tests, about 200 bytes, a combined log line whose
- * request path and last field are n. Returns its length. */
+ * request path and last field are n; its status is 404 when n % 10 == 7
+ * (for Match filters), else 200. Returns its length. */
 LT_FN size_t logtest_line(long n, char *out, size_t cap)
 {
 	return (size_t)snprintf(out, cap,
-		"127.0.0.1 - - [01/Jan/2025:00:00:00 +0000] \"GET /req/%ld HTTP/1.1\" 200 "
+		"127.0.0.1 - - [01/Jan/2025:00:00:00 +0000] \"GET /req/%ld HTTP/1.1\" %d "
 		"1234 \"http://example.org/ref\" \"Mozilla/5.0 (X11; Linux x86_64) chorus-test\" %ld\n",
-		n, n);
+		n, n % 10 == 7 ? 404 : 200, n);
 }
 
 LT_FN void write_all(int fd, const char *p, size_t o)

@@ -39,48 +39,17 @@ static void keep_logsub(void)
 	logsub_stop(&s, 0);
 }
 
-struct lclp {
-	pid_t pid;
-	int in;
-	char err[256];
-};
-
-static char tdir[64];
-
-static void mktdir(void)
-{
-	snprintf(tdir, sizeof(tdir), "/tmp/chorus-logdt-XXXXXX");
-	T_ASSERT(mkdtemp(tdir) != NULL);
-}
-
-static void rmtdir(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tdir);
-	T_EQ(system(cmd), 0);
-}
-
-static void exec_argv(const char **argv)
-{
-	char **a;
-
-	memcpy(&a, &argv, sizeof(a));
-	execv(a[0], a);
-}
-
-/* Starts chorus-log for group "logs" as node `node` with extra options
- * (NULL-ended); stderr to <tdir>/<tag>.err. */
-static void lclp_start(struct lclp *c, const char *tag, const char *node,
-		      const char *daemon, const char *const *extra)
+/* Starts chorus-log for group "logs" as node `node`, with its own spool
+ * and extra options (NULL-ended); stderr to <dir>/<tag>.err. */
+static void lclp_start(struct clp *c, const char *tag, const char *node,
+		       const char *daemon, const char *const *extra)
 {
 	const char *argv[40];
 	char spool[128];
-	int n = 0, fds[2];
+	int n = 0;
 
-	snprintf(spool, sizeof(spool), "%s/spool-%s", tdir, node);
-	snprintf(c->err, sizeof(c->err), "%s/%s.err", tdir, tag);
-	argv[n++] = logtest_build_path("chorus-log");
+	snprintf(spool, sizeof(spool), "%s/spool-%s", logtest_dir, node);
+	argv[n++] = "-";
 	argv[n++] = "-g";
 	argv[n++] = "logs";
 	argv[n++] = "-h";
@@ -97,91 +66,10 @@ static void lclp_start(struct lclp *c, const char *tag, const char *node,
 	argv[n++] = "30000";
 	argv[n++] = "-i";
 	argv[n++] = "0";
-	for (; extra && *extra && n < 38; extra++)
+	for (; extra && *extra && n < 39; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
-	T_EQ(pipe2(fds, O_CLOEXEC), 0);
-	c->pid = fork();
-	if (c->pid == 0) {
-		int fd = open(c->err, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-		dup2(fds[0], 0);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		exec_argv(argv);
-		_exit(127);
-	}
-	close(fds[0]);
-	c->in = fds[1];
-}
-
-static int lclp_finish(struct lclp *c, int ms)
-{
-	int64_t until = t_now_ms() + ms;
-	int status = 0;
-	pid_t r;
-
-	if (c->in >= 0)
-		close(c->in);
-	c->in = -1;
-	while ((r = waitpid(c->pid, &status, WNOHANG)) == 0 && t_now_ms() < until)
-		usleep(5000);
-	if (r == 0) {
-		kill(c->pid, SIGKILL);
-		waitpid(c->pid, &status, 0);
-		t_fail(__FILE__, __LINE__, "chorus-log did not exit (stderr %s)", c->err);
-	}
-	c->pid = 0;
-	return status;
-}
-
-static int lfile_has(const char *path, const char *needle)
-{
-	return logtest_count(path, needle) > 0;
-}
-
-static int lwait_file_has(const char *path, const char *needle, int ms)
-{
-	int64_t until = t_now_ms() + ms;
-
-	do {
-		if (lfile_has(path, needle))
-			return 1;
-		usleep(10000);
-	} while (t_now_ms() < until);
-	return 0;
-}
-
-/* Writes lines "... GET /req/<n> ... <n>\n" for n in [from, to) in whole
- * lines; every `every` lines calls hook(n) if set. */
-static void lwrite_lines(int fd, long from, long to, void (*hook)(long), long every)
-{
-	char buf[256 * 64];
-	size_t o = 0;
-
-	for (long n = from; n < to; n++) {
-		o += (size_t)snprintf(buf + o, sizeof(buf) - o,
-			"127.0.0.1 - - [01/Jan/2025:00:00:00 +0000] \"GET /req/%ld HTTP/1.1\" %d "
-			"1234 \"http://example.org/ref\" \"Mozilla/5.0 (X11; Linux x86_64) chorus-test\" %ld\n",
-			n, n % 10 == 7 ? 404 : 200, n);
-		if (o > sizeof(buf) - 256 || n + 1 == to) {
-			const char *p = buf;
-
-			while (o) {
-				ssize_t w = write(fd, p, o);
-
-				if (w < 0 && errno == EINTR)
-					continue;
-				T_ASSERTF(w > 0, "write to chorus-log: %s", strerror(errno));
-				p += w;
-				o -= (size_t)w;
-			}
-		}
-		if (hook && every && (n + 1 - from) % every == 0)
-			hook(n + 1);
-	}
+	clp_start(c, tag, daemon, argv);
 }
 
 /* Checks the concatenation of the files (a shell glob or list, in order)
@@ -220,7 +108,7 @@ static char logfile[256];
 
 static const char *node_log(const char *node)
 {
-	snprintf(logfile, sizeof(logfile), "%s/logs/logs/%s.log", tdir, node);
+	snprintf(logfile, sizeof(logfile), "%s/logs/logs/%s.log", logtest_dir, node);
 	return logfile;
 }
 
@@ -230,25 +118,25 @@ static void logd_basic(void)
 {
 	struct hd d;
 	struct logdp w;
-	struct lclp c;
+	struct clp c;
 	char st[64];
 
-	mktdir();
+	logtest_mkdir();
 	hd_start(&d, NULL);
-	logdp_start(&w, d.tcp_addr, "logs", tdir, "w1");
+	logdp_start(&w, d.tcp_addr, "logs", logtest_dir, "w1");
 	lclp_start(&c, "log", "node1", d.tcp_addr, NULL);
-	lwrite_lines(c.in, 0, 20000, NULL, 0);
-	T_EQ(lclp_finish(&c, 30000), 0);
-	T_ASSERTF(lfile_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	write_lines(c.in, 0, 20000, NULL, 0);
+	T_EQ(clp_finish(&c, 30000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
 	check_files(node_log("node1"), 20000, 0);
 	kill(w.pid, SIGUSR1);
 	snprintf(st, sizeof(st), "status logs: lines 20000, bytes ");
-	T_ASSERTF(lwait_file_has(w.err, st, 5000), "no status in %s", w.err);
-	T_ASSERT(lfile_has(w.err, "duplicates dropped 0, filtered 0, quarantined 0"));
-	T_ASSERT(lfile_has(w.err, "fsync latency ms last"));
+	T_ASSERTF(wait_file_has(w.err, st, 5000), "no status in %s", w.err);
+	T_ASSERT(file_has(w.err, "duplicates dropped 0, filtered 0, quarantined 0"));
+	T_ASSERT(file_has(w.err, "fsync latency ms last"));
 	logdp_stop(&w, SIGTERM);
 	hd_stop(&d);
-	rmtdir();
+	logtest_rmdir();
 }
 
 static struct logdp *fault_w;
@@ -265,7 +153,7 @@ static void kill_writer_hook(long n)
 	nanosleep(&nap, NULL);
 	logdp_stop(fault_w, SIGKILL);
 	kills++;
-	logdp_start(fault_w, fault_d->tcp_addr, "logs", tdir, "w1");
+	logdp_start(fault_w, fault_d->tcp_addr, "logs", logtest_dir, "w1");
 }
 
 /* kill -9 of the writer at random moments under a bounded load, each
@@ -274,27 +162,27 @@ static void logd_kill9(void)
 {
 	struct hd d;
 	struct logdp w;
-	struct lclp c;
+	struct clp c;
 	long cuts;
 
 	srand((unsigned)time(NULL));
-	mktdir();
+	logtest_mkdir();
 	hd_start(&d, NULL);
-	logdp_start(&w, d.tcp_addr, "logs", tdir, "w1");
+	logdp_start(&w, d.tcp_addr, "logs", logtest_dir, "w1");
 	fault_w = &w;
 	fault_d = &d;
 	kills = 0;
 	lclp_start(&c, "log", "node1", d.tcp_addr, NULL);
-	lwrite_lines(c.in, 0, 60000, kill_writer_hook, 4000);
-	T_EQ(lclp_finish(&c, 60000), 0);
-	T_ASSERTF(lfile_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	write_lines(c.in, 0, 60000, kill_writer_hook, 4000);
+	T_EQ(clp_finish(&c, 60000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
 	check_files(node_log("node1"), 60000, 0);
 	cuts = logtest_count(w.err, "unacknowledged bytes");
 	fprintf(stderr, "test_logd: writer SIGKILL: %ld kills, 60000 lines, each once and "
 		"in order; %ld recoveries cut an unacknowledged tail\n", kills, cuts);
 	logdp_stop(&w, SIGTERM);
 	hd_stop(&d);
-	rmtdir();
+	logtest_rmdir();
 }
 
 static void hup_hook(long n)
@@ -306,7 +194,7 @@ static void hup_hook(long n)
 	/* What logrotate does: move the file, then SIGHUP. */
 	snprintf(a, sizeof(a), "%s", node_log("node1"));
 	snprintf(b, sizeof(b), "%s.moved", a);
-	T_ASSERTF(lwait_file_has(a, "GET /req/", 10000), "nothing in %s yet", a);
+	T_ASSERTF(wait_file_has(a, "GET /req/", 10000), "nothing in %s yet", a);
 	T_EQ(rename(a, b), 0);
 	kill(fault_w->pid, SIGHUP);
 }
@@ -317,22 +205,22 @@ static void logd_sighup(void)
 {
 	struct hd d;
 	struct logdp w;
-	struct lclp c;
+	struct clp c;
 	char files[600];
 
-	mktdir();
+	logtest_mkdir();
 	hd_start(&d, NULL);
-	logdp_start(&w, d.tcp_addr, "logs", tdir, "w1");
+	logdp_start(&w, d.tcp_addr, "logs", logtest_dir, "w1");
 	fault_w = &w;
 	lclp_start(&c, "log", "node1", d.tcp_addr, NULL);
-	lwrite_lines(c.in, 0, 30000, hup_hook, 1000);
-	T_EQ(lclp_finish(&c, 30000), 0);
-	T_ASSERT(lwait_file_has(w.err, "SIGHUP: reopening every file", 5000));
+	write_lines(c.in, 0, 30000, hup_hook, 1000);
+	T_EQ(clp_finish(&c, 30000), 0);
+	T_ASSERT(wait_file_has(w.err, "SIGHUP: reopening every file", 5000));
 	snprintf(files, sizeof(files), "%s.moved %s", node_log("node1"), node_log("node1"));
 	check_files(files, 30000, 0);
 	logdp_stop(&w, SIGTERM);
 	hd_stop(&d);
-	rmtdir();
+	logtest_rmdir();
 }
 
 /* Size rotation with gzip under load: the rotated files (decompressed,
@@ -341,19 +229,19 @@ static void logd_size_rotation(void)
 {
 	struct hd d;
 	struct logdp w;
-	struct lclp c;
+	struct clp c;
 	char cmd[2048], all[300];
 	int64_t until;
 	long rotated;
 	FILE *fp;
 
-	mktdir();
+	logtest_mkdir();
 	hd_start(&d, NULL);
-	logdp_start_ex(&w, d.tcp_addr, "logs", tdir, "w1", NULL, NULL,
+	logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", NULL, NULL,
 		       "\t\tRotateSize = 256K\n\t\tCompress = gzip");
 	lclp_start(&c, "log", "node1", d.tcp_addr, NULL);
-	lwrite_lines(c.in, 0, 30000, NULL, 0);
-	T_EQ(lclp_finish(&c, 30000), 0);
+	write_lines(c.in, 0, 30000, NULL, 0);
+	T_EQ(clp_finish(&c, 30000), 0);
 	/* Wait for the compressions to finish. */
 	until = t_now_ms() + 20000;
 	do {
@@ -370,7 +258,7 @@ static void logd_size_rotation(void)
 		usleep(50000);
 	} while (t_now_ms() < until);
 	T_EQ(rotated, 0);
-	snprintf(all, sizeof(all), "%s/all.log", tdir);
+	snprintf(all, sizeof(all), "%s/all.log", logtest_dir);
 	snprintf(cmd, sizeof(cmd), "for i in $(ls %s.*.gz | sed 's/.*\\.log\\.\\([0-9]*\\)\\.gz/\\1/' "
 		 "| sort -n); do gzip -dc %s.$i.gz; done > %s && { [ ! -e %s ] || cat %s >> %s; }",
 		 node_log("node1"), node_log("node1"), all, node_log("node1"), node_log("node1"),
@@ -386,7 +274,7 @@ static void logd_size_rotation(void)
 		"once\n", rotated);
 	logdp_stop(&w, SIGTERM);
 	hd_stop(&d);
-	rmtdir();
+	logtest_rmdir();
 }
 
 static void slow_hook(long n)
@@ -405,21 +293,21 @@ static void logd_time_rotation(void)
 {
 	struct hd d;
 	struct logdp w;
-	struct lclp c;
+	struct clp c;
 	char pat[200], cmd[1200], all[200];
 	long plain = -1, zipped = 0;
 	int64_t until;
 	FILE *fp;
 
-	mktdir();
+	logtest_mkdir();
 	hd_start(&d, NULL);
-	snprintf(pat, sizeof(pat), "%s/t/%%n-%%Y%%m%%d%%H%%M%%S.log", tdir);
-	logdp_start_ex(&w, d.tcp_addr, "logs", tdir, "w1", pat, NULL, "\t\tCompress = gzip");
+	snprintf(pat, sizeof(pat), "%s/t/%%n-%%Y%%m%%d%%H%%M%%S.log", logtest_dir);
+	logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", pat, NULL, "\t\tCompress = gzip");
 	lclp_start(&c, "log", "node1", d.tcp_addr, NULL);
-	lwrite_lines(c.in, 0, 12000, slow_hook, 1000);
-	T_EQ(lclp_finish(&c, 30000), 0);
+	write_lines(c.in, 0, 12000, slow_hook, 1000);
+	T_EQ(clp_finish(&c, 30000), 0);
 	until = t_now_ms() + 20000;
-	snprintf(cmd, sizeof(cmd), "ls %s/t | grep -vc '\\.gz$'", tdir);
+	snprintf(cmd, sizeof(cmd), "ls %s/t | grep -vc '\\.gz$'", logtest_dir);
 	do {
 		fp = popen(cmd, "r");
 		if (fp && fscanf(fp, "%ld", &plain) != 1)
@@ -431,20 +319,20 @@ static void logd_time_rotation(void)
 		usleep(50000);
 	} while (t_now_ms() < until);
 	T_EQ(plain, 1);
-	snprintf(all, sizeof(all), "%s/all.log", tdir);
+	snprintf(all, sizeof(all), "%s/all.log", logtest_dir);
 	snprintf(cmd, sizeof(cmd), "cd %s/t && for f in $(ls | sort); do case $f in "
-		 "*.gz) gzip -dc $f;; *) cat $f;; esac; done > %s", tdir, all);
+		 "*.gz) gzip -dc $f;; *) cat $f;; esac; done > %s", logtest_dir, all);
 	T_EQ(system(cmd), 0);
 	check_files(all, 12000, 0);
-	snprintf(cmd, sizeof(cmd), "ls %s/t | grep -c '\\.gz$'", tdir);
+	snprintf(cmd, sizeof(cmd), "ls %s/t | grep -c '\\.gz$'", logtest_dir);
 	fp = popen(cmd, "r");
 	T_ASSERT(fp && fscanf(fp, "%ld", &zipped) == 1);
 	pclose(fp);
 	T_ASSERTF(zipped >= 2, "only %ld files rotated by time", zipped);
-	T_ASSERT(lfile_has(w.err, "rotated by time: closed"));
+	T_ASSERT(file_has(w.err, "rotated by time: closed"));
 	logdp_stop(&w, SIGTERM);
 	hd_stop(&d);
-	rmtdir();
+	logtest_rmdir();
 }
 
 /* Two writers on the group, chorus-log --acks 2: identical files. */
@@ -453,24 +341,24 @@ static void logd_replicas(void)
 	static const char *const acks2[] = { "--acks", "2", NULL };
 	struct hd d;
 	struct logdp w1, w2;
-	struct lclp a, b;
+	struct clp a, b;
 	char dir2[128], f1[300], f2[300], cmd[1024];
 
-	mktdir();
-	snprintf(dir2, sizeof(dir2), "%s/second", tdir);
+	logtest_mkdir();
+	snprintf(dir2, sizeof(dir2), "%s/second", logtest_dir);
 	hd_start(&d, NULL);
-	logdp_start(&w1, d.tcp_addr, "logs", tdir, "w1");
+	logdp_start(&w1, d.tcp_addr, "logs", logtest_dir, "w1");
 	logdp_start(&w2, d.tcp_addr, "logs", dir2, "w2");
 	lclp_start(&a, "loga", "node1", d.tcp_addr, acks2);
 	lclp_start(&b, "logb", "node2", d.tcp_addr, acks2);
 	for (long k = 0; k < 20000; k += 1000) {
-		lwrite_lines(a.in, k, k + 1000, NULL, 0);
-		lwrite_lines(b.in, k, k + 1000, NULL, 0);
+		write_lines(a.in, k, k + 1000, NULL, 0);
+		write_lines(b.in, k, k + 1000, NULL, 0);
 	}
-	T_EQ(lclp_finish(&a, 30000), 0);
-	T_EQ(lclp_finish(&b, 30000), 0);
-	T_ASSERTF(lfile_has(a.err, "0 left in the spool"), "stderr %s", a.err);
-	T_ASSERTF(lfile_has(b.err, "0 left in the spool"), "stderr %s", b.err);
+	T_EQ(clp_finish(&a, 30000), 0);
+	T_EQ(clp_finish(&b, 30000), 0);
+	T_ASSERTF(file_has(a.err, "0 left in the spool"), "stderr %s", a.err);
+	T_ASSERTF(file_has(b.err, "0 left in the spool"), "stderr %s", b.err);
 	for (int n = 1; n <= 2; n++) {
 		char node[8];
 
@@ -488,14 +376,14 @@ static void logd_replicas(void)
 		static const char *const quick[] = { "--acks", "2", "-T", "1500", NULL };
 
 		lclp_start(&a, "logc", "node1", d.tcp_addr, quick);
-		lwrite_lines(a.in, 20000, 21000, NULL, 0);
-		T_EQ(lclp_finish(&a, 30000), 0);
-		T_ASSERTF(lfile_has(a.err, "1000 left in the spool"), "stderr %s", a.err);
-		T_ASSERT(lfile_has(node_log("node1"), "GET /req/20999 "));
+		write_lines(a.in, 20000, 21000, NULL, 0);
+		T_EQ(clp_finish(&a, 30000), 0);
+		T_ASSERTF(file_has(a.err, "1000 left in the spool"), "stderr %s", a.err);
+		T_ASSERT(file_has(node_log("node1"), "GET /req/20999 "));
 	}
 	logdp_stop(&w1, SIGTERM);
 	hd_stop(&d);
-	rmtdir();
+	logtest_rmdir();
 }
 
 static void daemon_kill_hook(long n)
@@ -513,25 +401,25 @@ static void logd_reconnect(void)
 {
 	struct hd d;
 	struct logdp w;
-	struct lclp c;
+	struct clp c;
 
-	mktdir();
+	logtest_mkdir();
 	hd_start(&d, NULL);
-	logdp_start_ex(&w, d.tcp_addr, "logs", tdir, "w1", NULL, "StatusInterval = 1", NULL);
+	logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", NULL, "StatusInterval = 1", NULL);
 	fault_d = &d;
 	lclp_start(&c, "log", "node1", d.tcp_addr, NULL);
-	lwrite_lines(c.in, 0, 30000, daemon_kill_hook, 1000);
-	T_EQ(lclp_finish(&c, 60000), 0);
-	T_ASSERTF(lfile_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	write_lines(c.in, 0, 30000, daemon_kill_hook, 1000);
+	T_EQ(clp_finish(&c, 60000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
 	check_files(node_log("node1"), 30000, 0);
-	T_ASSERT(lfile_has(w.err, "lost the daemon"));
+	T_ASSERT(file_has(w.err, "lost the daemon"));
 	T_EQ(logtest_count(w.err, "connected to the daemon"), 2);
 	T_EQ(logtest_count(w.err, "joined logs on"), 2);
 	/* The periodic status line, without SIGUSR1. */
-	T_ASSERT(lwait_file_has(w.err, "status: commits ", 3000));
+	T_ASSERT(wait_file_has(w.err, "status: commits ", 3000));
 	logdp_stop(&w, SIGTERM);
 	hd_stop(&d);
-	rmtdir();
+	logtest_rmdir();
 }
 
 /* Plain messages (chorus-log --plain, as for spreadlogd) are written per
@@ -543,40 +431,40 @@ static void logd_plain_quarantine_match(void)
 	static const char *const plain[] = { "--plain", NULL };
 	struct hd d;
 	struct logdp w, w2;
-	struct lclp c;
+	struct clp c;
 	char q[300], dir2[128], f[300];
 
-	mktdir();
-	snprintf(dir2, sizeof(dir2), "%s/match", tdir);
+	logtest_mkdir();
+	snprintf(dir2, sizeof(dir2), "%s/match", logtest_dir);
 	hd_start(&d, NULL);
-	logdp_start(&w, d.tcp_addr, "logs", tdir, "w1");
+	logdp_start(&w, d.tcp_addr, "logs", logtest_dir, "w1");
 	logdp_start_ex(&w2, d.tcp_addr, "logs", dir2, "w2", NULL, NULL,
 		       "\t\tMatch = '\" 404 '");
 	lclp_start(&c, "log", "node3", d.tcp_addr, plain);
-	lwrite_lines(c.in, 0, 2000, NULL, 0);
-	T_EQ(lclp_finish(&c, 30000), 0);
+	write_lines(c.in, 0, 2000, NULL, 0);
+	T_EQ(clp_finish(&c, 30000), 0);
 	lclp_start(&c, "log2", ".hidden", d.tcp_addr, NULL);
-	lwrite_lines(c.in, 0, 100, NULL, 0);
-	T_EQ(lclp_finish(&c, 30000), 0);
-	T_ASSERT(lwait_file_has(node_log("node3"), "GET /req/1999 ", 10000));
+	write_lines(c.in, 0, 100, NULL, 0);
+	T_EQ(clp_finish(&c, 30000), 0);
+	T_ASSERT(wait_file_has(node_log("node3"), "GET /req/1999 ", 10000));
 	check_files(node_log("node3"), 2000, 0);
 	snprintf(f, sizeof(f), "%s/logs/logs/node3.log", dir2);
-	T_ASSERT(lwait_file_has(f, "GET /req/1997 ", 10000));
+	T_ASSERT(wait_file_has(f, "GET /req/1997 ", 10000));
 	check_files(f, 2000, 1);
-	snprintf(q, sizeof(q), "%s/quarantine-logs.log", tdir);
-	T_ASSERT(lwait_file_has(q, ".hidden 127.0.0.1 - - [01/Jan/2025:00:00:00 +0000] "
+	snprintf(q, sizeof(q), "%s/quarantine-logs.log", logtest_dir);
+	T_ASSERT(wait_file_has(q, ".hidden 127.0.0.1 - - [01/Jan/2025:00:00:00 +0000] "
 			       "\"GET /req/99 ", 10000));
 	T_EQ(logtest_count(q, ".hidden 127.0.0.1"), 100);
 	kill(w.pid, SIGUSR1);
-	T_ASSERTF(lwait_file_has(w.err, "plain lines 2000, plain bytes ", 5000), "%s", w.err);
-	T_ASSERT(lfile_has(w.err, "status logs: lines 100, "));
-	T_ASSERT(lfile_has(w.err, "quarantined 100"));
+	T_ASSERTF(wait_file_has(w.err, "plain lines 2000, plain bytes ", 5000), "%s", w.err);
+	T_ASSERT(file_has(w.err, "status logs: lines 100, "));
+	T_ASSERT(file_has(w.err, "quarantined 100"));
 	kill(w2.pid, SIGUSR1);
-	T_ASSERTF(lwait_file_has(w2.err, "filtered 1890", 5000), "%s", w2.err);
+	T_ASSERTF(wait_file_has(w2.err, "filtered 1890", 5000), "%s", w2.err);
 	logdp_stop(&w, SIGTERM);
 	logdp_stop(&w2, SIGTERM);
 	hd_stop(&d);
-	rmtdir();
+	logtest_rmdir();
 }
 
 /* -n prints the configuration in canonical form; printing that again
@@ -585,24 +473,24 @@ static void logd_check_config(void)
 {
 	char conf[128], conf2[128], cmd[600];
 
-	mktdir();
-	snprintf(conf, sizeof(conf), "%s/a.conf", tdir);
-	snprintf(conf2, sizeof(conf2), "%s/b.conf", tdir);
+	logtest_mkdir();
+	snprintf(conf, sizeof(conf), "%s/a.conf", logtest_dir);
+	snprintf(conf2, sizeof(conf2), "%s/b.conf", logtest_dir);
 	snprintf(cmd, sizeof(cmd), "%s -n -c etc/chorus-logd.conf > %s 2>%s/err",
-		 logtest_build_path("chorus-logd"), conf, tdir);
+		 logtest_build_path("chorus-logd"), conf, logtest_dir);
 	T_EQ(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "%s -n -c %s > %s && cmp %s %s",
 		 logtest_build_path("chorus-logd"), conf, conf2, conf, conf2);
 	T_EQ(system(cmd), 0);
-	T_ASSERT(lfile_has(conf, "Fsync = 100ms"));
+	T_ASSERT(file_has(conf, "Fsync = 100ms"));
 	snprintf(cmd, sizeof(cmd), "printf 'Spread {\\n Log { Group = g }\\n}\\n' > %s; "
-		 "%s -n -c %s 2> %s/err2", conf, logtest_build_path("chorus-logd"), conf, tdir);
+		 "%s -n -c %s 2> %s/err2", conf, logtest_build_path("chorus-logd"), conf, logtest_dir);
 	T_EQ(WEXITSTATUS(system(cmd)), 1);
-	snprintf(conf2, sizeof(conf2), "%s/err2", tdir);
-	T_ASSERT(lfile_has(conf2, "line 2: Log block for g without File or VhostDir"));
+	snprintf(conf2, sizeof(conf2), "%s/err2", logtest_dir);
+	T_ASSERT(file_has(conf2, "line 2: Log block for g without File or VhostDir"));
 	snprintf(cmd, sizeof(cmd), "%s -x 2>/dev/null", logtest_build_path("chorus-logd"));
 	T_EQ(WEXITSTATUS(system(cmd)), 2);
-	rmtdir();
+	logtest_rmdir();
 }
 
 /* The usage text is the synopsis of chorus-logd(8), word for word. */

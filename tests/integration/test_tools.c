@@ -844,6 +844,7 @@ static void usage_matches_man_pages(void)
 {
 	check_usage("chorus-user", "chorus-user.1");
 	check_usage("chorus-flood", "chorus-flood.1");
+	check_usage("chorus-monitor", "chorus-monitor.1");
 }
 
 /* The interactive front end (-I), driven through a pipe: the menu,

@@ -15,9 +15,11 @@
  * Every failure prints the seed, what failed, and the command that
  * replays it exactly. Exit status: 0 if every run passed.
  *
- * For studying convergence: RING_SIM_BOUND_MS=N replaces every seed's
- * liveness bound; RING_SIM_HIST=1 makes soak print "converge SEED MS" on
- * stderr for every seed.
+ * For studying convergence only (a run with either is not a check of the
+ * documented bound): RING_SIM_BOUND_MS=N replaces every seed's liveness
+ * bound (docs/ring-protocol.md, "Timeouts and the liveness bound");
+ * RING_SIM_HIST=1 makes soak print "converge SEED MS" on stderr for every
+ * seed.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -76,7 +78,13 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: %s run --seed N [-v|-vv]\n"
 		"       %s soak [--seeds N] [--from S] [--jobs J]\n"
-		"       %s show --seed N\n", prog, prog, prog);
+		"       %s show --seed N\n"
+		"       %s corpus --seed N --dir D\n"
+		"       %s failover [--nodes N]\n"
+		"environment (convergence studies, not checks): RING_SIM_BOUND_MS=N\n"
+		"  replaces each seed's liveness bound; RING_SIM_HIST=1: soak prints\n"
+		"  \"converge SEED MS\" for every seed on stderr\n",
+		prog, prog, prog, prog, prog);
 	exit(2);
 }
 
@@ -96,7 +104,8 @@ static void show(const struct sim_opts *o)
 	       "faults every %u ms, %lld ms of faults\n", o->loss_ppm / 1e4,
 	       o->dup_ppm / 1e4, o->delay_us, o->jitter_us, o->drift_ppm,
 	       o->fault_every_ms, (long long)o->fault_ms);
-	printf("  workload %u bursts/s of up to %u messages\n", o->bursts_per_s,
+	printf("  truncated %.2f%%, late %.2f%%; workload %u bursts/s of up to %u "
+	       "messages\n", o->trunc_ppm / 1e4, o->late_ppm / 1e4, o->bursts_per_s,
 	       o->burst_max);
 }
 
@@ -184,8 +193,26 @@ static int failover(unsigned n, uint64_t seed)
 
 struct totals {
 	uint64_t runs, failed, events, deliveries, confs;
+	uint64_t crashes, lost_state, mass_crashes, link_bursts, truncated, late;
 	int64_t max_converge;
 };
+
+static void totals_add(struct totals *a, const struct totals *t)
+{
+	a->runs += t->runs;
+	a->failed += t->failed;
+	a->events += t->events;
+	a->deliveries += t->deliveries;
+	a->confs += t->confs;
+	a->crashes += t->crashes;
+	a->lost_state += t->lost_state;
+	a->mass_crashes += t->mass_crashes;
+	a->link_bursts += t->link_bursts;
+	a->truncated += t->truncated;
+	a->late += t->late;
+	if (t->max_converge > a->max_converge)
+		a->max_converge = t->max_converge;
+}
 
 static void soak_worker(uint64_t from, uint64_t n, unsigned job, unsigned jobs,
 			int fd)
@@ -197,14 +224,22 @@ static void soak_worker(uint64_t from, uint64_t n, unsigned job, unsigned jobs,
 		setvbuf(stderr, NULL, _IOLBF, 0);
 	for (uint64_t i = job; i < n; i += jobs) {
 		struct sim_stats st;
+		struct totals one;
 
-		t.failed += run_seed(from + i, 0, &st) != 0;
-		t.runs++;
-		t.events += st.events;
-		t.deliveries += st.deliveries;
-		t.confs += st.confs_regular;
-		if (st.converge_ms > t.max_converge)
-			t.max_converge = st.converge_ms;
+		memset(&one, 0, sizeof(one));
+		one.failed = run_seed(from + i, 0, &st) != 0;
+		one.runs = 1;
+		one.events = st.events;
+		one.deliveries = st.deliveries;
+		one.confs = st.confs_regular;
+		one.crashes = st.crashes;
+		one.lost_state = st.lost_state;
+		one.mass_crashes = st.mass_crashes;
+		one.link_bursts = st.link_bursts;
+		one.truncated = st.truncated;
+		one.late = st.late;
+		one.max_converge = st.converge_ms;
+		totals_add(&t, &one);
 		if (getenv("RING_SIM_HIST"))
 			fprintf(stderr, "converge %" PRIu64 " %lld\n", from + i,
 				(long long)st.converge_ms);
@@ -239,13 +274,7 @@ static int soak(uint64_t from, uint64_t n, unsigned jobs)
 			all.failed++;
 			continue;
 		}
-		all.runs += t.runs;
-		all.failed += t.failed;
-		all.events += t.events;
-		all.deliveries += t.deliveries;
-		all.confs += t.confs;
-		if (t.max_converge > all.max_converge)
-			all.max_converge = t.max_converge;
+		totals_add(&all, &t);
 	}
 	while (wait(NULL) > 0)
 		;
@@ -253,6 +282,10 @@ static int soak(uint64_t from, uint64_t n, unsigned jobs)
 	       " events, %" PRIu64 " deliveries, %" PRIu64 " regular configurations, "
 	       "slowest convergence %lld ms\n", all.runs, from, all.failed,
 	       all.events, all.deliveries, all.confs, (long long)all.max_converge);
+	printf("faults: %" PRIu64 " crashes (%" PRIu64 " losing saved state), %" PRIu64
+	       " crashes of more than half, %" PRIu64 " loss bursts on links, %" PRIu64
+	       " truncated and %" PRIu64 " late packets\n", all.crashes, all.lost_state,
+	       all.mass_crashes, all.link_bursts, all.truncated, all.late);
 	return all.failed || all.runs != n ? 1 : 0;
 }
 

@@ -138,6 +138,9 @@ void sim_opts_from_seed(uint64_t seed, struct sim_opts *o)
 	o->burst_max = 1 + (uint32_t)opt_below(st, 30);
 	o->fault_ms = 1000 + (int64_t)opt_below(st, 3001);
 	o->bound_ms = 0; /* sim_new computes it from the timeouts */
+	/* Drawn last: the parameters above are those of earlier versions. */
+	o->trunc_ppm = opt_below(st, 2) ? (uint32_t)opt_below(st, 20001) : 0;
+	o->late_ppm = opt_below(st, 2) ? (uint32_t)opt_below(st, 5001) : 0;
 }
 
 /* The liveness bound (docs/ring-protocol.md, "Liveness"): after the last
@@ -433,11 +436,59 @@ void sim_restart(struct sim *s, unsigned i)
 	node_start(s, i);
 }
 
+/* The disk is lost with the crash: nothing saved survives. */
+static void lose_state(struct sim *s, unsigned i)
+{
+	s->nodes[i].saved_ring_seq = 0;
+	s->st.lost_state++;
+	sim_trace(s, 0x105e, i);
+	sim_log(s, "node %u lost its saved state", i);
+}
+
+void sim_restart_lost(struct sim *s, unsigned i)
+{
+	if (s->nodes[i].r)
+		return;
+	lose_state(s, i);
+	node_start(s, i);
+}
+
 /* ---- network -------------------------------------------------------------------- */
 
 static int link_up(struct sim *s, unsigned from, unsigned to)
 {
 	return s->comp[from] == s->comp[to] && !s->blocked[from][to];
+}
+
+static struct sim_pkt *pkt_new(const uint8_t *data, size_t len)
+{
+	struct sim_pkt *p = malloc(sizeof(*p) + len);
+
+	if (!p)
+		abort();
+	p->refs = 1;
+	p->len = (uint32_t)len;
+	if (len)
+		memcpy(p->data, data, len);
+	return p;
+}
+
+/* Queues packet p for daemon `to`, extra_us later than usual. */
+static void pkt_push(struct sim *s, unsigned from, unsigned to,
+		     struct sim_pkt *p, int64_t extra_us, int late)
+{
+	struct sim_ev e;
+
+	memset(&e, 0, sizeof(e));
+	e.t = s->now + s->o.delay_us + (int64_t)sim_below(s, s->o.jitter_us + 1) +
+	      s->nodes[from].slow_us + s->nodes[to].slow_us + extra_us;
+	e.type = EV_PKT;
+	e.node = (uint8_t)to;
+	e.from = (uint8_t)from;
+	e.late = (uint8_t)late;
+	e.p = p;
+	p->refs++;
+	ev_push(s, e);
 }
 
 static void send_to(struct sim *s, unsigned from, unsigned to,
@@ -446,6 +497,7 @@ static void send_to(struct sim *s, unsigned from, unsigned to,
 	unsigned copies = 1;
 
 	if (!s->nodes[to].r || !link_up(s, from, to) ||
+	    s->now < s->burst_until[from][to] ||
 	    (s->filter && s->filter(s->fctx, s, from, to, type, p->data, p->len)) ||
 	    sim_below(s, 1000000) < s->loss_ppm) {
 		s->st.packets_lost++;
@@ -454,32 +506,52 @@ static void send_to(struct sim *s, unsigned from, unsigned to,
 	if (sim_below(s, 1000000) < s->dup_ppm)
 		copies = 2;
 	for (unsigned c = 0; c < copies; c++) {
-		struct sim_ev e;
+		/* The draws only where the fault is on: runs without it
+		 * draw what they always drew. */
+		if (s->trunc_ppm && sim_below(s, 1000000) < s->trunc_ppm) {
+			/* A copy cut short anywhere, header included. */
+			struct sim_pkt *t = pkt_new(p->data, (size_t)sim_below(s, p->len));
 
-		memset(&e, 0, sizeof(e));
-		e.t = s->now + s->o.delay_us + (int64_t)sim_below(s, s->o.jitter_us + 1) +
-		      s->nodes[from].slow_us + s->nodes[to].slow_us;
-		e.type = EV_PKT;
-		e.node = (uint8_t)to;
-		e.from = (uint8_t)from;
-		e.p = p;
-		p->refs++;
-		ev_push(s, e);
+			s->st.truncated++;
+			pkt_push(s, from, to, t, 0, 0);
+			if (--t->refs == 0)
+				free(t);
+			continue;
+		}
+		if (s->late_ppm && sim_below(s, 1000000) < s->late_ppm) {
+			/* Held back 2 to 20 token timeouts: by then the ring
+			 * has turned many times, and often changed. */
+			s->st.late++;
+			pkt_push(s, from, to, p, 1000 * (int64_t)s->o.ring.token_timeout_ms *
+				 (int64_t)(2 + sim_below(s, 19)), 1);
+			continue;
+		}
+		pkt_push(s, from, to, p, 0, 0);
 	}
+}
+
+void sim_inject(struct sim *s, unsigned from, unsigned to, const uint8_t *pkt,
+		size_t len)
+{
+	struct sim_pkt *p = pkt_new(pkt, len);
+
+	sim_trace(s, 0x1a7e, ((uint64_t)from << 32) | to);
+	sim_log(s, "late %s from node %u to node %u, %zu bytes",
+		ring_pkt_type_name(len > 3 ? pkt[3] : 0), from, to, len);
+	s->st.late++;
+	if (s->nodes[to].r)
+		pkt_push(s, from, to, p, 0, 0);
+	if (--p->refs == 0)
+		free(p);
 }
 
 static void io_send(void *ctx, uint32_t to, const uint8_t *pkt, size_t len)
 {
 	struct sim_node *n = ctx;
 	struct sim *s = n->s;
-	struct sim_pkt *p = malloc(sizeof(*p) + len);
+	struct sim_pkt *p = pkt_new(pkt, len);
 	int type = len > 3 ? pkt[3] : 0;
 
-	if (!p)
-		abort();
-	p->refs = 1;
-	p->len = (uint32_t)len;
-	memcpy(p->data, pkt, len);
 	s->st.packets++;
 	{
 		uint64_t w = 0;
@@ -518,28 +590,32 @@ static void io_send(void *ctx, uint32_t to, const uint8_t *pkt, size_t len)
 static void io_deliver(void *ctx, const struct ring_delivery *d)
 {
 	struct sim_node *n = ctx;
-
+	struct ring_delivery dd = *d;
 	uint32_t w = (uint32_t)d->len;
 
 	if (d->len >= 8)
 		memcpy(&w, d->data + 4, 4);
 	n->s->st.deliveries++;
-	sim_trace(n->s, ((uint64_t)n->i << 48) | d->conf.seq,
-		  ((uint64_t)d->origin << 32) | w);
-	chk_deliver(n->s, n->life, d);
+	sim_trace(n->s, ((uint64_t)n->i << 48) | ((uint64_t)d->conf.rep_inc << 32) |
+		  d->conf.seq, ((uint64_t)d->origin << 32) | w);
+	if (n->s->o.legacy_conf_ids)
+		dd.conf.rep_inc = 0;
+	chk_deliver(n->s, n->life, &dd);
 }
 
 static void io_conf(void *ctx, const struct ring_conf *c)
 {
 	struct sim_node *n = ctx;
 	struct sim *s = n->s;
+	struct ring_conf cc = *c;
 
 	if (c->transitional)
 		s->st.confs_trans++;
 	else
 		s->st.confs_regular++;
 	sim_trace(s, ((uint64_t)n->i << 48) | ((uint64_t)c->transitional << 40) |
-		  c->n_members, ((uint64_t)c->id.rep << 32) | c->id.seq);
+		  ((uint64_t)c->id.rep_inc << 16) | c->n_members,
+		  ((uint64_t)c->id.rep << 32) | c->id.seq);
 	if (s->o.verbose) {
 		char buf[SIM_MAX_NODES * 12 + 8];
 		size_t k = 0;
@@ -548,9 +624,9 @@ static void io_conf(void *ctx, const struct ring_conf *c)
 			k += (size_t)snprintf(buf + k, sizeof(buf) - k, " %08x",
 					      c->members[m]);
 		buf[k] = 0;
-		sim_log(s, "node %u: %s configuration %08x.%u:%s", n->i,
+		sim_log(s, "node %u: %s configuration %08x/%u.%u:%s", n->i,
 			c->transitional ? "transitional" : "regular", c->id.rep,
-			c->id.seq, buf);
+			c->id.rep_inc, c->id.seq, buf);
 	}
 	/* What the documented shell persists: ring_status.high_ring_seq,
 	 * at each configuration change (ring.h, ring_seq_base). */
@@ -561,7 +637,9 @@ static void io_conf(void *ctx, const struct ring_conf *c)
 		if (st.high_ring_seq > n->saved_ring_seq)
 			n->saved_ring_seq = st.high_ring_seq;
 	}
-	chk_conf(s, n->life, c);
+	if (s->o.legacy_conf_ids)
+		cc.id.rep_inc = 0;
+	chk_conf(s, n->life, &cc);
 }
 
 static void io_event(void *ctx, const struct ring_event *e)
@@ -596,6 +674,7 @@ void sim_heal(struct sim *s)
 {
 	memset(s->comp, 0, sizeof(s->comp));
 	memset(s->blocked, 0, sizeof(s->blocked));
+	memset(s->burst_until, 0, sizeof(s->burst_until));
 	sim_trace(s, 0x4ea1, 0);
 	sim_log(s, "network healed");
 }
@@ -621,6 +700,25 @@ void sim_set_slow(struct sim *s, unsigned i, uint32_t extra_us)
 	sim_log(s, "node %u slow by %u us", i, extra_us);
 }
 
+void sim_set_trunc(struct sim *s, uint32_t trunc_ppm)
+{
+	s->trunc_ppm = trunc_ppm;
+	sim_trace(s, 0x7a7c, trunc_ppm);
+	sim_log(s, "truncation %u ppm", trunc_ppm);
+}
+
+void sim_link_burst(struct sim *s, unsigned from, unsigned to, uint32_t ms)
+{
+	for (unsigned a = 0; a < s->o.n; a++)
+		for (unsigned b = 0; b < s->o.n; b++)
+			if ((from == SIM_ALL || from == a) && (to == SIM_ALL || to == b))
+				s->burst_until[a][b] = s->now + 1000 * (int64_t)ms;
+	s->st.link_bursts++;
+	sim_trace(s, 0xb425, ((uint64_t)from << 40) | ((uint64_t)to << 32) | ms);
+	sim_log(s, "loss burst on %d -> %d for %u ms", from == SIM_ALL ? -1 : (int)from,
+		to == SIM_ALL ? -1 : (int)to, ms);
+}
+
 void sim_set_filter(struct sim *s, sim_filter_fn f, void *ctx)
 {
 	s->filter = f;
@@ -638,6 +736,18 @@ void sim_submit(struct sim *s, unsigned i, unsigned count, int service)
 	after_input(n);
 }
 
+/* A crash: the daemon comes back (eight times in ten) after a while,
+ * and one time in four its saved state is lost with it. */
+static void crash_for_a_while(struct sim *s, unsigned i)
+{
+	sim_crash(s, i);
+	if (sim_below(s, 4) == 0)
+		lose_state(s, i);
+	if (sim_below(s, 10) < 8)
+		push_simple(s, s->now + 1000 * (int64_t)(s->o.ring.token_timeout_ms / 10 +
+			    sim_below(s, 3 * s->o.ring.token_timeout_ms)), EV_RESTART, i);
+}
+
 static void random_fault(struct sim *s)
 {
 	uint64_t k = sim_below(s, 100);
@@ -645,32 +755,50 @@ static void random_fault(struct sim *s)
 
 	for (unsigned i = 0; i < n; i++)
 		crashed += !s->nodes[i].r;
-	if (k < 25 && n > 1) {
+	if (k < 4 && crashed == 0) {
+		/* More than half of the daemons at once, up to all. */
+		unsigned want = n / 2 + 1 + (unsigned)sim_below(s, n - n / 2);
+
+		s->st.mass_crashes++;
+		sim_log(s, "%u of %u daemons crash at once", want, n);
+		while (want > 0) {
+			unsigned i = (unsigned)sim_below(s, n);
+
+			if (!s->nodes[i].r)
+				continue;
+			crash_for_a_while(s, i);
+			want--;
+		}
+	} else if (k < 12) {
+		/* A correlated loss burst: one link, or every link into or
+		 * out of a daemon, loses everything for a while. */
+		unsigned a = (unsigned)sim_below(s, n), b = (unsigned)sim_below(s, n);
+		uint32_t ms = s->o.ring.token_timeout_ms / 4 +
+			      (uint32_t)sim_below(s, 4 * s->o.ring.token_timeout_ms);
+		uint64_t how = sim_below(s, 3);
+
+		sim_link_burst(s, how == 1 ? SIM_ALL : a, how == 2 ? SIM_ALL : b, ms);
+	} else if (k < 33 && n > 1) {
 		unsigned comp[SIM_MAX_NODES], parts = 2 + (unsigned)sim_below(s, n < 4 ? n - 1 : 3);
 
 		for (unsigned i = 0; i < n; i++)
 			comp[i] = (unsigned)sim_below(s, parts);
 		sim_partition(s, comp);
-	} else if (k < 45) {
+	} else if (k < 49) {
 		sim_heal(s);
-	} else if (k < 55 && n > 1) {
+	} else if (k < 57 && n > 1) {
 		unsigned a = (unsigned)sim_below(s, n), b = (unsigned)sim_below(s, n - 1);
 
 		sim_block(s, a, b >= a ? b + 1 : b, 1);
-	} else if (k < 62) {
+	} else if (k < 63) {
 		memset(s->blocked, 0, sizeof(s->blocked));
 		sim_log(s, "asymmetric links open");
-	} else if (k < 75 && crashed < s->o.max_crashed) {
+	} else if (k < 76 && crashed < s->o.max_crashed) {
 		unsigned i = (unsigned)sim_below(s, n);
 
-		if (s->nodes[i].r) {
-			sim_crash(s, i);
-			if (sim_below(s, 10) < 8)
-				push_simple(s, s->now + 1000 * (int64_t)(s->o.ring.token_timeout_ms / 10 +
-					    sim_below(s, 3 * s->o.ring.token_timeout_ms)),
-					    EV_RESTART, i);
-		}
-	} else if (k < 85) {
+		if (s->nodes[i].r)
+			crash_for_a_while(s, i);
+	} else if (k < 86) {
 		sim_set_loss(s, (uint32_t)sim_below(s, s->o.loss_ppm + 1));
 	} else if (k < 92) {
 		unsigned i = (unsigned)sim_below(s, n);
@@ -717,6 +845,8 @@ struct sim *sim_new(const struct sim_opts *o)
 	rng_seed(s->rng, o->seed);
 	s->loss_ppm = o->loss_ppm;
 	s->dup_ppm = o->dup_ppm;
+	s->trunc_ppm = o->trunc_ppm;
+	s->late_ppm = o->late_ppm;
 	s->chk = chk_new(s);
 	s->workload_on = o->bursts_per_s > 0;
 	s->faults_on = o->fault_every_ms > 0;
@@ -775,7 +905,9 @@ static void handle(struct sim *s, struct sim_ev *e)
 
 	switch (e->type) {
 	case EV_PKT:
-		if (n->r) {
+		/* Healing ends every fault: packets the network held back
+		 * are gone. */
+		if (n->r && !(e->late && s->heal_us)) {
 			ring_input_packet(n->r, local_ms(n), s->nodes[e->from].id,
 					  e->p->data, e->p->len);
 			after_input(n);
@@ -866,8 +998,7 @@ int sim_converged(struct sim *s, unsigned among)
 		if (!(live >> i & 1))
 			continue;
 		ring_get_status(s->nodes[i].r, &st);
-		if (st.state != RING_OPERATIONAL || st.conf.rep != st0.conf.rep ||
-		    st.conf.seq != st0.conf.seq)
+		if (st.state != RING_OPERATIONAL || !ring_conf_id_eq(&st.conf, &st0.conf))
 			return 0;
 		for (unsigned m = 0; m < st.n_members; m++)
 			for (unsigned k = 0; k < s->o.n; k++)
@@ -892,9 +1023,10 @@ static void status_dump(struct sim *s, char *why, size_t cap)
 			continue;
 		ring_get_status(s->nodes[i].r, &st);
 		k += (size_t)snprintf(why + k, cap - k,
-				      " [%u: %s %08x.%u n=%u q=%u aru=%llu high=%llu "
+				      " [%u: %s %08x/%u.%u n=%u q=%u aru=%llu high=%llu "
 				      "stable=%llu dlv=%llu]", i, ring_state_name(st.state),
-				      st.conf.rep, st.conf.seq, st.n_members, st.send_queue,
+				      st.conf.rep, st.conf.rep_inc, st.conf.seq, st.n_members,
+				      st.send_queue,
 				      (unsigned long long)st.my_aru,
 				      (unsigned long long)st.high_seq,
 				      (unsigned long long)st.stable,
@@ -917,6 +1049,8 @@ int sim_finish(struct sim *s)
 	s->heal_us = s->now ? s->now : 1;
 	sim_heal(s);
 	sim_set_loss(s, 0);
+	sim_set_trunc(s, 0);
+	s->late_ppm = 0;
 	for (unsigned i = 0; i < s->o.n; i++) {
 		s->nodes[i].want = 0; /* what the workload still wanted to send */
 		if (s->nodes[i].slow_us)

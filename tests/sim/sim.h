@@ -43,10 +43,15 @@ struct sim_opts {
 	uint32_t jitter_us;  /* uniform extra delay: reorders packets */
 	int32_t drift_ppm;   /* clock rates within +-drift_ppm */
 
-	/* Random faults (partitions, asymmetric links, crashes, restarts,
-	 * slow daemons, loss changes), mean time between two, 0: none. */
+	uint32_t trunc_ppm;  /* a copy cut short (the core must drop it) */
+	uint32_t late_ppm;   /* held back 2 to 20 token timeouts (stale) */
+
+	/* Random faults (partitions, asymmetric links, crashes, restarts
+	 * with or without saved state, crashes of more than half the
+	 * daemons, loss bursts on links, slow daemons, loss changes), mean
+	 * time between two, 0: none. */
 	uint32_t fault_every_ms;
-	unsigned max_crashed; /* at most this many down at once */
+	unsigned max_crashed; /* single crashes: at most this many down */
 
 	/* Workload: bursts per second per daemon, messages per burst. */
 	uint32_t bursts_per_s;
@@ -56,6 +61,10 @@ struct sim_opts {
 	int64_t fault_ms;  /* length of the fault phase */
 	int64_t bound_ms;  /* liveness: convergence within this after healing */
 	int verbose;       /* 1: print the trace to stdout */
+	/* Mutant check only: the checker sees configuration ids without
+	 * the representative's incarnation (the ids of ring packet version
+	 * 1 cores), to show it catches the collisions that allowed. */
+	int legacy_conf_ids;
 };
 
 struct sim;
@@ -92,8 +101,20 @@ void sim_heal(struct sim *s);
 void sim_block(struct sim *s, unsigned from, unsigned to, int blocked);
 void sim_crash(struct sim *s, unsigned i);
 void sim_restart(struct sim *s, unsigned i);
+/* Restarts daemon i as from an empty disk: the shell lost the ring seq
+ * it saved (ring_seq_base 1); the incarnation still grows. */
+void sim_restart_lost(struct sim *s, unsigned i);
 void sim_set_loss(struct sim *s, uint32_t loss_ppm);
 void sim_set_slow(struct sim *s, unsigned i, uint32_t extra_us);
+void sim_set_trunc(struct sim *s, uint32_t trunc_ppm);
+/* A loss burst: the link from -> to (SIM_ALL: every daemon) loses every
+ * packet for ms milliseconds. */
+#define SIM_ALL 0xffu
+void sim_link_burst(struct sim *s, unsigned from, unsigned to, uint32_t ms);
+/* Hands daemon `to` a copy of a packet as if daemon `from` sent it now
+ * (a very late packet, for scenarios). */
+void sim_inject(struct sim *s, unsigned from, unsigned to, const uint8_t *pkt,
+		size_t len);
 /* Submits count messages from daemon i (service -1: random). */
 void sim_submit(struct sim *s, unsigned i, unsigned count, int service);
 
@@ -116,6 +137,7 @@ int sim_converged(struct sim *s, unsigned among);
 struct sim_stats {
 	uint64_t events, packets, packets_lost, deliveries, confs_regular;
 	uint64_t confs_trans, submitted, crashes, faults;
+	uint64_t truncated, late, lost_state, mass_crashes, link_bursts;
 	int64_t converge_ms; /* after healing, until one configuration */
 };
 void sim_get_stats(const struct sim *s, struct sim_stats *st);

@@ -63,10 +63,15 @@ struct msgrec {
 };
 
 struct creg {
-	uint32_t rep, seq;
+	struct ring_conf_id id;
 	unsigned n;
 	uint32_t m[SIM_MAX_NODES];
+	uint32_t installed; /* nodes that installed it, a bit each */
 };
+
+/* A configuration id in messages: representative/its incarnation.seq. */
+#define ID_FMT "%08x/%u.%u"
+#define ID_ARG(x) (x).rep, (x).rep_inc, (x).seq
 
 struct lconf {
 	uint8_t trans;
@@ -90,7 +95,7 @@ struct life {
 	uint32_t seen_cap;
 	int has_reg, in_trans;
 	uint32_t cur_reg;
-	uint32_t trans_rep, trans_seq;
+	struct ring_conf_id trans_id;
 	unsigned trans_n;
 	uint32_t trans_m[SIM_MAX_NODES];
 	uint64_t fp_reg, fp_trans;
@@ -365,11 +370,10 @@ void chk_deliver(struct sim *s, unsigned life, const struct ring_delivery *d)
 		return;
 	}
 	if (d->transitional) {
-		if (!l->in_trans || d->conf.rep != l->trans_rep ||
-		    d->conf.seq != l->trans_seq) {
+		if (!l->in_trans || !ring_conf_id_eq(&d->conf, &l->trans_id)) {
 			sim_fail(s, "node %u: delivery in transitional configuration "
-				 "%08x.%u that is not the current one", l->node,
-				 d->conf.rep, d->conf.seq);
+				 ID_FMT " that is not the current one", l->node,
+				 ID_ARG(d->conf));
 			return;
 		}
 		l->fp_trans += fp_of(id);
@@ -377,10 +381,10 @@ void chk_deliver(struct sim *s, unsigned life, const struct ring_delivery *d)
 	} else {
 		const struct creg *r = &c->cregs[l->cur_reg];
 
-		if (l->in_trans || d->conf.rep != r->rep || d->conf.seq != r->seq) {
+		if (l->in_trans || !ring_conf_id_eq(&d->conf, &r->id)) {
 			sim_fail(s, "node %u: delivery in regular configuration "
-				 "%08x.%u that is not the current one", l->node,
-				 d->conf.rep, d->conf.seq);
+				 ID_FMT " that is not the current one", l->node,
+				 ID_ARG(d->conf));
 			return;
 		}
 		l->fp_reg += fp_of(id);
@@ -411,8 +415,8 @@ static int members_ok(struct sim *s, const struct life *l,
 		self |= c->members[i] == l->id;
 	}
 	if (!self) {
-		sim_fail(s, "node %u: configuration %08x.%u without itself", l->node,
-			 c->id.rep, c->id.seq);
+		sim_fail(s, "node %u: configuration " ID_FMT " without itself", l->node,
+			 ID_ARG(c->id));
 		return 0;
 	}
 	return 1;
@@ -431,12 +435,51 @@ static int subset(const uint32_t *a, unsigned na, const uint32_t *b, unsigned nb
 	return 1;
 }
 
-static uint32_t creg_find(struct chk *c, uint32_t rep, uint32_t seq)
+static uint32_t creg_find(struct chk *c, const struct ring_conf_id *id)
 {
 	for (uint32_t i = c->n_cregs; i-- > 0;)
-		if (c->cregs[i].rep == rep && c->cregs[i].seq == seq)
+		if (ring_conf_id_eq(&c->cregs[i].id, id))
 			return i;
 	return UINT32_MAX;
+}
+
+/* A regular configuration's id names who formed it: the representative
+ * is its lowest member, and rep_inc an incarnation of that daemon that
+ * has run (checked unless ids come without incarnations). Each daemon
+ * installs a given id once at most, whatever its incarnation (ids are
+ * never reused), and every life installs ring seqs in increasing order. */
+static int id_ok(struct sim *s, const struct life *l, const struct ring_conf *cf)
+{
+	struct chk *c = s->chk;
+	uint32_t idx = creg_find(c, &cf->id);
+	int found = 0;
+
+	if (cf->id.rep != cf->members[0]) {
+		sim_fail(s, "node %u: regular configuration " ID_FMT " whose "
+			 "representative is not its lowest member %08x", l->node,
+			 ID_ARG(cf->id), cf->members[0]);
+		return 0;
+	}
+	for (unsigned i = 0; i < c->n_lives && !s->o.legacy_conf_ids && !found; i++)
+		found = c->lives[i].id == cf->id.rep && c->lives[i].inc == cf->id.rep_inc;
+	if (!found && !s->o.legacy_conf_ids) {
+		sim_fail(s, "node %u: regular configuration " ID_FMT " names an "
+			 "incarnation of its representative that never ran", l->node,
+			 ID_ARG(cf->id));
+		return 0;
+	}
+	if (idx != UINT32_MAX && (c->cregs[idx].installed >> l->node & 1)) {
+		sim_fail(s, "node %u: regular configuration " ID_FMT " installed "
+			 "again (a configuration id reused)", l->node, ID_ARG(cf->id));
+		return 0;
+	}
+	if (l->has_reg && cf->id.seq <= c->cregs[l->cur_reg].id.seq) {
+		sim_fail(s, "node %u: regular configuration " ID_FMT " after "
+			 ID_FMT " (ring seqs must grow)", l->node, ID_ARG(cf->id),
+			 ID_ARG(c->cregs[l->cur_reg].id));
+		return 0;
+	}
+	return 1;
 }
 
 static void push_lconf(struct life *l, int trans, uint32_t reg)
@@ -465,28 +508,26 @@ static void vs_record(struct sim *s, struct life *l, uint32_t c2)
 			continue;
 		if (v->fp_reg != l->fp_reg || v->n_reg != l->n_reg) {
 			sim_fail(s, "virtual synchrony: nodes %u and %u went from "
-				 "%08x.%u to %08x.%u but delivered different sets "
+				 ID_FMT " to " ID_FMT " but delivered different sets "
 				 "in the first (%u and %u messages)",
 				 c->lives[v->life].node, l->node,
-				 c->cregs[v->c].rep, c->cregs[v->c].seq,
-				 c->cregs[c2].rep, c->cregs[c2].seq, v->n_reg, l->n_reg);
+				 ID_ARG(c->cregs[v->c].id), ID_ARG(c->cregs[c2].id),
+				 v->n_reg, l->n_reg);
 			return;
 		}
 		if (v->t_hash != th) {
 			sim_fail(s, "virtual synchrony: nodes %u and %u went from "
-				 "%08x.%u to %08x.%u with different transitional "
+				 ID_FMT " to " ID_FMT " with different transitional "
 				 "configurations", c->lives[v->life].node, l->node,
-				 c->cregs[v->c].rep, c->cregs[v->c].seq,
-				 c->cregs[c2].rep, c->cregs[c2].seq);
+				 ID_ARG(c->cregs[v->c].id), ID_ARG(c->cregs[c2].id));
 			return;
 		}
 		if (v->fp_trans != l->fp_trans || v->n_trans != l->n_trans) {
 			sim_fail(s, "virtual synchrony: nodes %u and %u delivered "
 				 "different sets (%u and %u) in the transitional "
-				 "configuration between %08x.%u and %08x.%u",
+				 "configuration between " ID_FMT " and " ID_FMT,
 				 c->lives[v->life].node, l->node, v->n_trans, l->n_trans,
-				 c->cregs[v->c].rep, c->cregs[v->c].seq,
-				 c->cregs[c2].rep, c->cregs[c2].seq);
+				 ID_ARG(c->cregs[v->c].id), ID_ARG(c->cregs[c2].id));
 			return;
 		}
 		return;
@@ -521,14 +562,13 @@ void chk_conf(struct sim *s, unsigned life, const struct ring_conf *cf)
 		}
 		r = &c->cregs[l->cur_reg];
 		if (!subset(cf->members, cf->n_members, r->m, r->n)) {
-			sim_fail(s, "node %u: transitional configuration %08x.%u not "
-				 "contained in the old regular one %08x.%u", l->node,
-				 cf->id.rep, cf->id.seq, r->rep, r->seq);
+			sim_fail(s, "node %u: transitional configuration " ID_FMT " not "
+				 "contained in the old regular one " ID_FMT, l->node,
+				 ID_ARG(cf->id), ID_ARG(r->id));
 			return;
 		}
 		l->in_trans = 1;
-		l->trans_rep = cf->id.rep;
-		l->trans_seq = cf->id.seq;
+		l->trans_id = cf->id;
 		l->trans_n = cf->n_members;
 		memcpy(l->trans_m, cf->members, cf->n_members * sizeof(uint32_t));
 		push_lconf(l, 1, l->cur_reg);
@@ -537,15 +577,15 @@ void chk_conf(struct sim *s, unsigned life, const struct ring_conf *cf)
 		       cf->n_members * sizeof(uint32_t));
 		return;
 	}
-	idx = creg_find(c, cf->id.rep, cf->id.seq);
+	idx = creg_find(c, &cf->id);
 	if (idx == UINT32_MAX) {
 		struct creg *r;
 
 		c->cregs = grow(c->cregs, &c->cap_cregs, c->n_cregs + 1, sizeof(*c->cregs));
 		idx = c->n_cregs++;
 		r = &c->cregs[idx];
-		r->rep = cf->id.rep;
-		r->seq = cf->id.seq;
+		r->id = cf->id;
+		r->installed = 0;
 		r->n = cf->n_members;
 		memcpy(r->m, cf->members, cf->n_members * sizeof(uint32_t));
 	} else {
@@ -553,23 +593,25 @@ void chk_conf(struct sim *s, unsigned life, const struct ring_conf *cf)
 
 		if (r->n != cf->n_members ||
 		    memcmp(r->m, cf->members, r->n * sizeof(uint32_t)) != 0) {
-			sim_fail(s, "node %u: regular configuration %08x.%u with other "
-				 "members than elsewhere", l->node, cf->id.rep, cf->id.seq);
+			sim_fail(s, "node %u: regular configuration " ID_FMT " with other "
+				 "members than elsewhere", l->node, ID_ARG(cf->id));
 			return;
 		}
 	}
+	if (!id_ok(s, l, cf))
+		return;
+	c->cregs[idx].installed |= 1u << l->node;
 	if (l->has_reg) {
 		if (!l->in_trans) {
-			sim_fail(s, "node %u: regular configuration %08x.%u without a "
-				 "transitional one before it", l->node, cf->id.rep,
-				 cf->id.seq);
+			sim_fail(s, "node %u: regular configuration " ID_FMT " without a "
+				 "transitional one before it", l->node, ID_ARG(cf->id));
 			return;
 		}
 		if (!subset(l->trans_m, l->trans_n, cf->members, cf->n_members) ||
-		    l->trans_rep != cf->id.rep || l->trans_seq != cf->id.seq) {
-			sim_fail(s, "node %u: transitional configuration %08x.%u not "
-				 "contained in the new regular one %08x.%u", l->node,
-				 l->trans_rep, l->trans_seq, cf->id.rep, cf->id.seq);
+		    !ring_conf_id_eq(&l->trans_id, &cf->id)) {
+			sim_fail(s, "node %u: transitional configuration " ID_FMT " not "
+				 "contained in the new regular one " ID_FMT, l->node,
+				 ID_ARG(l->trans_id), ID_ARG(cf->id));
 			return;
 		}
 		vs_record(s, l, idx);
@@ -777,10 +819,10 @@ static int check_safe(struct sim *s)
 						const struct msgrec *m = &c->msgs[safe[k]];
 
 						sim_fail(s, "safe delivery: message %u.%u #%u "
-							 "delivered in %08x.%u but not by node %u",
+							 "delivered in " ID_FMT " but not by node %u",
 							 c->streams[m->stream].node,
 							 c->streams[m->stream].inc, m->counter,
-							 c->cregs[reg].rep, c->cregs[reg].seq, l->node);
+							 ID_ARG(c->cregs[reg].id), l->node);
 						rc = -1;
 					}
 				}
@@ -897,15 +939,14 @@ static int check_holes(struct sim *s)
 									continue;
 							}
 							sim_fail(s, "no holes: node %u delivered %u.%u "
-								 "#%u in %s %08x.%u but not %u.%u #%u, "
+								 "#%u in %s " ID_FMT " but not %u.%u #%u, "
 								 "which node %u delivered before it there",
 								 l->node, c->streams[c->msgs[id].stream].node,
 								 c->streams[c->msgs[id].stream].inc,
 								 c->msgs[id].counter,
 								 mark[id] == 2 ? "the transitional "
 								 "configuration after" : "regular "
-								 "configuration", c->cregs[reg].rep,
-								 c->cregs[reg].seq,
+								 "configuration", ID_ARG(c->cregs[reg].id),
 								 c->streams[m->stream].node,
 								 c->streams[m->stream].inc, m->counter,
 								 o->node);
@@ -945,18 +986,16 @@ static int check_final_conf(struct sim *s)
 		}
 		if (l->cur_reg != first->cur_reg) {
 			sim_fail(s, "final configuration: nodes %u and %u end in "
-				 "%08x.%u and %08x.%u", first->node, l->node,
-				 c->cregs[first->cur_reg].rep,
-				 c->cregs[first->cur_reg].seq,
-				 c->cregs[l->cur_reg].rep, c->cregs[l->cur_reg].seq);
+				 ID_FMT " and " ID_FMT, first->node, l->node,
+				 ID_ARG(c->cregs[first->cur_reg].id),
+				 ID_ARG(c->cregs[l->cur_reg].id));
 			return -1;
 		}
 		if (l->fp_reg != first->fp_reg || l->n_reg != first->n_reg) {
 			sim_fail(s, "virtual synchrony: nodes %u and %u delivered "
 				 "different sets (%u and %u messages) in the final "
-				 "configuration %08x.%u", first->node, l->node,
-				 first->n_reg, l->n_reg, c->cregs[l->cur_reg].rep,
-				 c->cregs[l->cur_reg].seq);
+				 "configuration " ID_FMT, first->node, l->node,
+				 first->n_reg, l->n_reg, ID_ARG(c->cregs[l->cur_reg].id));
 			return -1;
 		}
 	}
@@ -979,9 +1018,8 @@ static int check_final_conf(struct sim *s)
 				if (o->alive && !seen(o, st->msg[k])) {
 					sim_fail(s, "liveness: node %u never delivered "
 						 "message %u.%u #%u, submitted in the final "
-						 "configuration %08x.%u", o->node, l->node,
-						 l->inc, k, c->cregs[l->cur_reg].rep,
-						 c->cregs[l->cur_reg].seq);
+						 "configuration " ID_FMT, o->node, l->node,
+						 l->inc, k, ID_ARG(c->cregs[l->cur_reg].id));
 					return -1;
 				}
 			}

@@ -18,7 +18,7 @@ enum { EV_PKT, EV_WAKE, EV_BURST, EV_FAULT, EV_RESTART };
 struct sim_ev {
 	int64_t t; /* us */
 	uint64_t seq;
-	uint8_t type, node, from;
+	uint8_t type, node, from, late;
 	uint32_t gen;
 	struct sim_pkt *p;
 };
@@ -52,7 +52,8 @@ struct sim {
 	struct sim_node nodes[SIM_MAX_NODES];
 	unsigned comp[SIM_MAX_NODES];
 	uint8_t blocked[SIM_MAX_NODES][SIM_MAX_NODES];
-	uint32_t loss_ppm, dup_ppm;
+	int64_t burst_until[SIM_MAX_NODES][SIM_MAX_NODES]; /* us */
+	uint32_t loss_ppm, dup_ppm, trunc_ppm, late_ppm;
 	sim_filter_fn filter;
 	void *fctx;
 	int workload_on, faults_on;

@@ -330,6 +330,16 @@ static void chk_route(const struct conf *c)
 	T_ASSERT(strstr(c->notes[0], "RouteMatrix") != NULL);
 }
 
+static void chk_transport(const struct conf *c)
+{
+	T_EQ(c->ring_transport, CONF_TRANSPORT_MULTICAST);
+}
+
+static void chk_transport_auto(const struct conf *c)
+{
+	T_EQ(c->ring_transport, CONF_TRANSPORT_AUTO);
+}
+
 static void chk_any(const struct conf *c)
 {
 	T_ASSERT(c->n_hosts > 0);
@@ -474,6 +484,9 @@ static const struct good_case good_cases[] = {
 	  chk_any },
 	{ "equals_inside_value", SEG_LOCAL "EventLogFile = /tmp/x=y\n", chk_any },
 	{ "port_65533", "Spread_Segment 10.0.0.255:65533 { a 10.0.0.1 }", chk_any },
+	{ "ring_transport", SEG_LOCAL "RingTransport = unicast\nRingTransport = multicast\n",
+	  chk_transport },
+	{ "ring_transport_auto", SEG_LOCAL "RingTransport = AUTO\n", chk_transport_auto },
 };
 
 static void good_configs(void)
@@ -633,6 +646,8 @@ static const struct bad_case bad_cases[] = {
 	{ L "MaxSessionBytes = 12KB\n", 0, 4, "expected a number" },
 	{ L "MaxSessionBytes = K\n", 0, 4, "expected a number" },
 	{ L "UnixSocketDir = run/chorus\n", 0, 4, "must be an absolute path" },
+	{ L "RingTransport = tcp\n", 0, 4, "expected auto, broadcast, multicast or unicast" },
+	{ L "RingTransport = Unicast\n", 0, 4, "expected auto, broadcast, multicast or unicast" },
 	{ L "UnixSocketDir = /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", 0, 4,
 	  "too long for a socket path" },
@@ -828,7 +843,7 @@ static const char golden_default[] =
 	"# DaemonUser = \"spread\"\n"
 	"# DaemonGroup = \"spread\"\n"
 	"\n"
-	"# Ring (checked now, used once chorusd has its ring)\n"
+	"# Ring (used by a segment of several daemons)\n"
 	"# Window = 160\n"
 	"# PersonalWindow = 20\n"
 	"# AcceleratedWindow = 15\n"
@@ -838,7 +853,8 @@ static const char golden_default[] =
 	"# Chorus extensions\n"
 	"MaxSessions = 16384\n"
 	"MaxSessionBytes = 64M\n"
-	"UnixSocketDir = \"/tmp\"\n";
+	"UnixSocketDir = \"/tmp\"\n"
+	"RingTransport = auto\n";
 
 static void print_golden_default(void)
 {

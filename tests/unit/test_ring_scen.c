@@ -12,6 +12,10 @@
  *   slow_but_alive_member
  *   crash_of_the_representative, loss_burst_then_quiet (two more)
  *   restart_of_the_representative_mid_install (ring seq across a restart)
+ *   restart_without_saved_state (+ _legacy_ids: the checker catches the
+ *   id collision that ids without the incarnation allowed)
+ *   truncated_packets, very_late_packets, majority_crash,
+ *   loss_burst_on_links (the fault generator's kinds, one by one)
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -324,10 +328,10 @@ static void loss_burst_then_quiet(void)
 /* ---- the representative's ring seq across a restart (review finding 2) ---- */
 
 /* The shell saves high_ring_seq only at configuration changes (ring.h);
- * the simulator does the same. Configuration ids (rep, seq) carry no
- * incarnation, so they stay unique only if no daemon installs a ring
- * (rep, X) that the representative has not installed (and so saved)
- * first. Here the representative forms a ring whose commit is lost (a
+ * the simulator does the same. The (rep, seq) part of an id, which
+ * clients that know no incarnation see, stays unique only if no daemon
+ * installs a ring (rep, X) that the representative has not installed
+ * (and so saved) first. Here the representative forms a ring whose commit is lost (a
  * ring seq it never saves), forms the next one, and is cut off and
  * crashed the moment anyone installs it; it restarts alone from what was
  * saved. It must have installed first, and its new ring must not reuse
@@ -414,6 +418,290 @@ static void restart_of_the_representative_mid_install(void)
 	finish(s);
 }
 
+/* ---- the representative restarts with nothing saved ------------------------ */
+
+/* A shell that lost its disk restarts its daemon with ring_seq_base 1:
+ * the daemon's rings count from the start again. Here the representative
+ * of a ring (rep, X) of three crashes, the other two form their own
+ * ring, and the representative comes back from an empty disk, hearing
+ * the others (foreign packets make it gather) but never heard: it forms
+ * rings of one, (rep, 2), (rep, 3) and so on, up to (rep, X) with other
+ * members. Its incarnation is in the id, so the ids differ; the
+ * checkers see the full ids (members and id agree for every
+ * installation, no daemon installs an id twice, ring seqs grow). With
+ * ids of (rep, seq) only (legacy_conf_ids: the checker sees what cores
+ * before the incarnation was added reported) the same run fails: the
+ * checker catches the collision. */
+static int mute_filter(void *ctx, struct sim *s, unsigned from, unsigned to,
+		       int type, const uint8_t *pkt, size_t len)
+{
+	const unsigned *mute = ctx;
+
+	(void)s; (void)to; (void)type; (void)pkt; (void)len;
+	return from == *mute;
+}
+
+static struct sim *unsaved_restart(int legacy, struct ring_conf_id *old_id,
+				   struct ring_status *st, unsigned *rep)
+{
+	struct sim_opts o;
+	struct sim *s;
+	static unsigned mute;
+	int64_t end;
+
+	sim_opts_plain(115, 3, &o);
+	o.bursts_per_s = 30;
+	o.delay_us = 200;
+	o.jitter_us = 300;
+	o.legacy_conf_ids = legacy;
+	if (getenv("CHORUS_SCEN_VERBOSE"))
+		o.verbose = atoi(getenv("CHORUS_SCEN_VERBOSE"));
+	s = sim_new(&o);
+	run_to(s, 900);
+	wait_converged(s, 0, 1000);
+	for (unsigned i = 0; i < 3; i++) {
+		ring_get_status(sim_ring(s, i), st);
+		if (st->is_rep)
+			*rep = i;
+	}
+	ring_get_status(sim_ring(s, *rep), st);
+	*old_id = st->conf;
+	T_ASSERT(st->n_members == 3 && old_id->rep == sim_id(s, *rep));
+	sim_crash(s, *rep);
+	wait_converged(s, 0, 2000);
+	mute = *rep;
+	sim_set_filter(s, mute_filter, &mute);
+	sim_restart_lost(s, *rep);
+	end = sim_now_ms(s) + 20000;
+	do {
+		if (sim_run_until(s, sim_now_ms(s) + 1) != 0)
+			return s;
+		ring_get_status(sim_ring(s, *rep), st);
+		T_ASSERTF(sim_now_ms(s) < end, "the restarted daemon is at ring "
+			  "seq %u, not %u", st->conf.seq, old_id->seq);
+	} while (st->conf.seq < old_id->seq || st->state != RING_OPERATIONAL);
+	return s;
+}
+
+static void restart_without_saved_state(void)
+{
+	struct ring_conf_id old_id;
+	struct ring_status st;
+	unsigned rep;
+	struct sim *s = unsaved_restart(0, &old_id, &st, &rep);
+
+	T_ASSERTF(sim_run_until(s, sim_now_ms(s)) == 0, "%s", sim_error(s));
+	/* (rep, seq) is used again, by a configuration of other members;
+	 * the incarnation tells the two apart. */
+	T_ASSERT(st.conf.rep == old_id.rep && st.conf.seq == old_id.seq);
+	T_ASSERT(st.n_members == 1 && st.conf.rep_inc > old_id.rep_inc);
+	T_ASSERT(!ring_conf_id_eq(&st.conf, &old_id));
+	finish(s);
+}
+
+static void restart_without_saved_state_legacy_ids(void)
+{
+	struct ring_conf_id old_id;
+	struct ring_status st;
+	unsigned rep;
+	struct sim *s = unsaved_restart(1, &old_id, &st, &rep);
+
+	T_ASSERTF(sim_run_until(s, sim_now_ms(s)) != 0,
+		  "the checker missed the reuse of %08x.%u", old_id.rep, old_id.seq);
+	T_ASSERTF(strstr(sim_error(s), "with other members than elsewhere") != NULL,
+		  "%s", sim_error(s));
+	sim_free(s);
+}
+
+/* ---- truncated packets, very late packets ------------------------------- */
+
+static void truncated_packets(void)
+{
+	struct sim *s = start(4, 116);
+	uint64_t drops, delivered;
+
+	run_to(s, 900);
+	wait_converged(s, 0, 1000);
+	drops = STAT(s, 4, drops[RING_DROP_MALFORMED]) +
+		STAT(s, 4, drops[RING_DROP_VERSION]);
+	delivered = STAT(s, 4, delivered);
+	/* One packet in ten arrives cut short (anywhere, header too) while
+	 * everyone sends: to the ring, a loss it recovers from. */
+	sim_set_trunc(s, 100000);
+	for (unsigned i = 0; i < 4; i++)
+		sim_submit(s, i, 100, -1);
+	run_to(s, 2500);
+	sim_set_trunc(s, 0);
+	T_ASSERTF(STAT(s, 4, drops[RING_DROP_MALFORMED]) +
+		  STAT(s, 4, drops[RING_DROP_VERSION]) > drops + 100,
+		  "truncated packets were not dropped as malformed");
+	/* The token is resent where it was cut (hurry); nothing is lost. */
+	T_ASSERTF(STAT(s, 4, delivered) >= delivered + 4 * 400, "%" PRIu64 " delivered",
+		  STAT(s, 4, delivered) - delivered);
+	finish(s);
+}
+
+/* Copies of the packets of one ring and of the change to the next, handed
+ * back after the ring has changed again and turned many times: every one
+ * is dropped (stale ring, earlier incarnation, stale join, unexpected
+ * commit token) and none starts a membership change. */
+struct capture {
+	int on;
+	unsigned n;
+	unsigned from[200];
+	size_t len[200];
+	uint8_t pkt[200][1500];
+	unsigned types;
+};
+
+static int capture_filter(void *ctx, struct sim *s, unsigned from, unsigned to,
+			  int type, const uint8_t *pkt, size_t len)
+{
+	struct capture *c = ctx;
+
+	(void)s; (void)to;
+	if (c->on && c->n < 200 && len <= sizeof(c->pkt[0]) &&
+	    (c->n < 100 || !(c->types >> type & 1))) {
+		c->from[c->n] = from;
+		c->len[c->n] = len;
+		memcpy(c->pkt[c->n++], pkt, len);
+		c->types |= 1u << type;
+	}
+	return 0;
+}
+
+static void very_late_packets(void)
+{
+	struct sim *s = start(4, 117);
+	static struct capture cap;
+	uint64_t confs, drops, rotations;
+
+	run_to(s, 900);
+	wait_converged(s, 0, 1000);
+	for (unsigned i = 0; i < 4; i++)
+		sim_submit(s, i, 50, -1);
+	memset(&cap, 0, sizeof(cap));
+	cap.on = 1;
+	sim_set_filter(s, capture_filter, &cap);
+	run_to(s, 1000);
+	/* The next ring: daemon 3 crashes (joins, commit tokens, recovery). */
+	sim_crash(s, 3);
+	wait_converged(s, 0, 2000);
+	run_to(s, sim_now_ms(s) + 100);
+	cap.on = 0;
+	T_ASSERTF(cap.types == 0x3e, "captured packet types %#x", cap.types);
+	/* And the one after: daemon 3 comes back, a new incarnation. */
+	sim_restart(s, 3);
+	wait_converged(s, 0, 2000);
+	rotations = STAT(s, 4, rotations);
+	for (unsigned i = 0; i < 4; i++)
+		sim_submit(s, i, 50, -1);
+	run_to(s, sim_now_ms(s) + 20 * 200);
+	T_ASSERTF(STAT(s, 4, rotations) > rotations + 20, "the ring turned %" PRIu64
+		  " times", STAT(s, 4, rotations) - rotations);
+	confs = STAT(s, 4, confs_regular);
+	drops = 0;
+	for (unsigned k = 0; k < RING_DROP_N; k++)
+		drops += STAT(s, 4, drops[k]);
+	for (unsigned k = 0; k < cap.n; k++)
+		for (unsigned to = 0; to < 4; to++)
+			if (to != cap.from[k])
+				sim_inject(s, cap.from[k], to, cap.pkt[k], cap.len[k]);
+	run_to(s, sim_now_ms(s) + 500);
+	T_ASSERTF(STAT(s, 4, confs_regular) == confs, "late packets started %" PRIu64
+		  " configurations", STAT(s, 4, confs_regular) - confs);
+	for (unsigned k = 0; k < RING_DROP_N; k++)
+		drops -= STAT(s, 4, drops[k]);
+	T_ASSERTF(-drops >= 3 * (uint64_t)cap.n, "%" PRIu64 " of %u late packets "
+		  "dropped", -drops, 3 * cap.n);
+	finish(s);
+}
+
+/* ---- more than half of the daemons crash at once; loss bursts on links --- */
+
+static void majority_crash(void)
+{
+	struct sim *s = start(5, 118);
+	struct ring_status st;
+	unsigned rep = 0, down[3], k = 0;
+
+	run_to(s, 900);
+	wait_converged(s, 0, 1000);
+	for (unsigned i = 0; i < 5; i++) {
+		ring_get_status(sim_ring(s, i), &st);
+		if (st.is_rep)
+			rep = i;
+		sim_submit(s, i, 40, RING_SAFE);
+	}
+	run_to(s, 920);
+	/* Three of five, the representative among them, in the middle of
+	 * the traffic; the two left form a ring of two. */
+	down[k++] = rep;
+	for (unsigned i = 0; k < 3; i++)
+		if (i != rep)
+			down[k++] = i;
+	for (k = 0; k < 3; k++)
+		sim_crash(s, down[k]);
+	wait_converged(s, 0, 2000);
+	sim_restart(s, down[0]);
+	sim_restart_lost(s, down[1]);
+	run_to(s, sim_now_ms(s) + 50);
+	sim_restart(s, down[2]);
+	wait_converged(s, 0, 3000);
+	/* Then all five at once, back within a token timeout, two with
+	 * nothing saved. */
+	for (unsigned i = 0; i < 5; i++)
+		sim_submit(s, i, 20, -1);
+	run_to(s, sim_now_ms(s) + 30);
+	for (unsigned i = 0; i < 5; i++)
+		sim_crash(s, i);
+	run_to(s, sim_now_ms(s) + 100);
+	for (unsigned i = 0; i < 5; i++) {
+		if (i < 2)
+			sim_restart_lost(s, i);
+		else
+			sim_restart(s, i);
+		run_to(s, sim_now_ms(s) + 40);
+	}
+	wait_converged(s, 0, 3000);
+	finish(s);
+}
+
+static void loss_burst_on_links(void)
+{
+	struct sim *s = start(4, 119);
+	struct ring_status st;
+	unsigned victim = 0;
+	uint64_t confs;
+
+	run_to(s, 900);
+	wait_converged(s, 0, 1000);
+	for (unsigned i = 0; i < 4; i++) {
+		ring_get_status(sim_ring(s, i), &st);
+		if (!st.is_rep)
+			victim = i;
+		sim_submit(s, i, 60, -1);
+	}
+	/* One link loses everything for half a token timeout: the token is
+	 * resent (hurry) and the ring holds. */
+	confs = STAT(s, 4, confs_regular);
+	sim_link_burst(s, (victim + 1) % 4, victim, 100);
+	run_to(s, sim_now_ms(s) + 400);
+	/* Every packet into one daemon for two token timeouts: the token is
+	 * lost there, the ring changes, and all come back together. */
+	sim_link_burst(s, SIM_ALL, victim, 400);
+	for (unsigned i = 0; i < 4; i++)
+		sim_submit(s, i, 60, RING_SAFE);
+	run_to(s, sim_now_ms(s) + 400);
+	wait_converged(s, 0, 3000);
+	T_ASSERTF(STAT(s, 4, confs_regular) > confs, "no membership change");
+	/* Everything out of one daemon for a token timeout and a half. */
+	sim_link_burst(s, victim, SIM_ALL, 300);
+	run_to(s, sim_now_ms(s) + 300);
+	wait_converged(s, 0, 3000);
+	finish(s);
+}
+
 static const struct t_case cases[] = {
 	T_CASE(token_lost_with_retransmissions_pending),
 	T_CASE(partition_during_commit_rotation),
@@ -424,6 +712,12 @@ static const struct t_case cases[] = {
 	T_CASE(crash_of_the_representative),
 	T_CASE(loss_burst_then_quiet),
 	T_CASE(restart_of_the_representative_mid_install),
+	T_CASE(restart_without_saved_state),
+	T_CASE(restart_without_saved_state_legacy_ids),
+	T_CASE(truncated_packets),
+	T_CASE(very_late_packets),
+	T_CASE(majority_crash),
+	T_CASE(loss_burst_on_links),
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,102 @@
+#!/bin/sh
+# bench/netns_throughput.sh [BUILD_DIR] - three chorusd daemons in network
+# namespaces (tests/netns/lib.sh), one sender on d1 and one receiver on d2:
+# AGREED messages of 1350 bytes, as fast as a window of 400 allows and then
+# paced at 1000 msg/s, with throughput and latency percentiles; next to the
+# raw UDP goodput from d1 to d2 over the same veth path and bridge, measured
+# in the same run (best of three short blasts). Once with the classic ring, once with the accelerated
+# ring. Figures only: nothing here is a pass/fail test.
+#
+# Environment: BENCH_MESSAGES (default 100000), BENCH_BYTES (1350),
+# CLASSIC_CONF and ACCEL_CONF (the spread.conf line that selects each ring,
+# default "AcceleratedRing = no" / "AcceleratedRing = yes"; several lines
+# separated by '|').
+B=${1:-build}
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+case "$B" in /*) ;; *) B="$top/$B" ;; esac
+CHORUS_BUILD=$B
+NSH_TOP=$top
+. "$top/tests/netns/lib.sh"
+M=${BENCH_MESSAGES:-100000}
+BYTES=${BENCH_BYTES:-1350}
+CLASSIC_CONF=${CLASSIC_CONF:-AcceleratedRing = no}
+ACCEL_CONF=${ACCEL_CONF:-AcceleratedRing = yes}
+LAT=$B/bench/netns_lat
+UDP=$B/bench/netns_udp
+
+if ! why=$(nsh_usable); then
+	echo "netns_throughput: skipped: $why"
+	exit 0
+fi
+if [ ! -x "$LAT" ] || [ ! -x "$UDP" ]; then
+	echo "netns_throughput: skipped: $LAT or $UDP not built (make bench)"
+	exit 0
+fi
+
+field() { # NAME: the number after NAME in the line on stdin
+	sed -n "s/.* $1 \([0-9.]*\).*/\1/p"
+}
+
+# raw: MB/s of UDP from d1 to d2, the best of three 1.5 s blasts (the
+# sink loses what it cannot take, so a busy machine lowers single runs).
+raw_udp() {
+	for k in 1 2 3; do
+		nsh_in d2 "$UDP" sink -a "$NSH_NET.2" -p 5999 -t 10 > "$NSH_RUN/sink.out" 2>&1 &
+		sp=$!
+		i=0
+		until grep -q ready "$NSH_RUN/sink.out" 2>/dev/null || [ $i -gt 50 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		nsh_in d1 "$UDP" blast -a "$NSH_NET.2" -p 5999 -b "$BYTES" -t 1.5 \
+			> "$NSH_RUN/blast.out" 2>&1
+		wait $sp
+		sed -n 's/.* \([0-9.]*\) MB\/s$/\1/p' "$NSH_RUN/sink.out"
+	done | sort -n | tail -1
+}
+
+# flood OPTIONS...: runs one receiver on d2 and one sender on d1; prints the
+# receiver's line.
+flood() {
+	nsh_in d2 "$LAT" recv -s "$NSH_PORT@$NSH_NET.2" -g lat -T 120 > "$NSH_RUN/recv.out" 2>&1 &
+	rp=$!
+	nsh_in d1 "$LAT" send -s "$NSH_PORT@$NSH_NET.1" -g lat -b "$BYTES" -T 120 "$@" \
+		> "$NSH_RUN/send.out" 2>&1
+	wait $rp
+	if grep -q '^lat recv:' "$NSH_RUN/recv.out"; then
+		cat "$NSH_RUN/recv.out"
+	else
+		echo "failed: $(cat "$NSH_RUN/recv.out" "$NSH_RUN/send.out" | tr '\n' ' ')"
+	fi
+}
+
+one_mode() { # LABEL CONF-LINES
+	label=$1
+	NETNS_CONF=$2 nsh_init 3 || { echo "$label: could not create the namespaces"; return; }
+	raw=$(raw_udp)
+	for i in 1 2 3; do
+		nsh_start_daemon "$i"
+	done
+	sat=$(flood -n "$M" -w 400)
+	paced=$(flood -n 3000 -w 400 -r 1000)
+	nsh_cleanup
+	case "$sat" in failed*) echo "$label: flood $sat"; return ;; esac
+	mbs=$(echo "$sat" | sed -n 's/.* \([0-9.]*\) MB\/s.*/\1/p')
+	msgs=$(echo "$sat" | sed -n 's/.*: \([0-9]*\) msg\/s.*/\1/p')
+	printf '%-12s %9s %9s %9s %7s | %6s %6s %6s | %6s %6s %6s\n' "$label" \
+		"${raw:-?}" "$mbs" "$msgs" \
+		"$(awk "BEGIN { if (\"$raw\" + 0 > 0) printf \"%.0f%%\", 100 * $mbs / $raw; else print \"?\" }")" \
+		"$(echo "$sat" | field p50)" "$(echo "$sat" | field p99)" "$(echo "$sat" | field max)" \
+		"$(echo "$paced" | field p50)" "$(echo "$paced" | field p99)" "$(echo "$paced" | field max)"
+	case "$paced" in failed*) echo "  paced run $paced" ;; esac
+}
+
+echo "3 daemons in network namespaces, 1 sender on d1, 1 receiver on d2, $BYTES-byte AGREED messages"
+echo "raw = UDP goodput d1 -> d2 over the same veth path (MB/s); saturated: $M messages, window 400;"
+echo "paced: 3000 messages at 1000 msg/s; latency in microseconds, sender to receiver"
+printf '%-12s %9s %9s %9s %7s | %20s | %20s\n' "" "raw" "chorus" "" "" "saturated latency" "paced latency"
+printf '%-12s %9s %9s %9s %7s | %6s %6s %6s | %6s %6s %6s\n' ring "MB/s" "MB/s" "msg/s" "of raw" \
+	p50 p99 max p50 p99 max
+one_mode classic "$CLASSIC_CONF"
+one_mode accelerated "$ACCEL_CONF"

@@ -1,0 +1,30 @@
+/*
+ * feed.h - from raw lines to the aggregator: takes the node from the
+ * line's first word when asked, parses the line by the log format,
+ * applies the filters, and counts the line (or its failure). Pure.
+ * Ownership: the caller owns every member; feed_line() borrows them.
+ */
+#ifndef CHORUS_STATS_FEED_H
+#define CHORUS_STATS_FEED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stats/agg.h"
+#include "stats/filter.h"
+#include "stats/logfmt.h"
+
+struct feed {
+	const struct lf_format *fmt;
+	const struct flt *flt;
+	struct agg *agg;
+	int node_token; /* the first word of each line is its node */
+};
+
+/* Counts one line (without its newline) of node (ignored when
+ * node_token). source and lineno name it in malformed examples. Returns
+ * 0, or -1 when memory ran out. */
+int feed_line(struct feed *f, const char *node, size_t node_len, const char *source,
+	      uint64_t lineno, const char *line, size_t len);
+
+#endif
