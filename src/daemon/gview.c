@@ -1102,11 +1102,19 @@ static void trans_conf(struct gview *v, const struct ord_conf *c)
 	v->trans = *c;
 	v->state = GV_TRANS;
 	/* The ring gives a transitional configuration the id of the next
-	 * regular one; views of the transitional period (a changed group,
-	 * J2, L2, a group created) take (old representative, new time),
-	 * which differs for each transitional group entering that regular
-	 * configuration. */
-	v->cur[0] = (int32_t)v->conf.memb_proc;
+	 * regular one. Views of the transitional period (a changed group,
+	 * J2, L2, a group created) need an id of their own, different for
+	 * each transitional group: the sides of a split may get new rings
+	 * of the same time, and several transitional groups may enter one
+	 * regular configuration. They take (a hash of the old and the new
+	 * representative, new time). */
+	{
+		uint32_t h = 2166136261u;
+
+		h = (h ^ v->conf.memb_proc) * 16777619u;
+		h = (h ^ c->memb_proc) * 16777619u;
+		v->cur[0] = (int32_t)h;
+	}
 	v->cur[1] = (int32_t)c->memb_time;
 	gs = tab_sorted(&v->tab, NULL, NULL, &n);
 	for (size_t i = 0; i < n; i++) {
