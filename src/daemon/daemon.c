@@ -190,33 +190,24 @@ void chd_submit(struct chd *d, struct sess *s, struct msg *m)
 		sess_end(d, s, SESS_END_NO_MEMORY, "ordering service full");
 }
 
-/* Called by the ordering service with each event in the agreed order. */
+/* Called by the ordering service with each event in the agreed order.
+ * Events of sessions of other daemons come the same way as local ones. */
 static void on_deliver(void *ctx, struct msg *m)
 {
 	struct chd *d = ctx;
 	struct wire_hdr h;
-	struct sess *s;
 	uint32_t t;
 
 	wire_hdr_decode(m->data, &h);
 	t = h.type & ~WIRE_MARK;
-	if (t & WIRE_SERVICES) {
+	if (t & WIRE_SERVICES)
 		groups_deliver_data(d, m);
-		return;
-	}
-	s = chd_session_by_pg(d, h.name);
-	if (!s) {
-		log_debug(DBG_GROUPS, "event from unknown session %.32s", h.name);
-		return;
-	}
-	if (t & WIRE_JOIN) {
-		groups_join(d, s, m);
-	} else if (t & WIRE_LEAVE) {
-		groups_leave(d, s, (const char *)m->data + WIRE_HDR_LEN);
-	} else if (t & WIRE_KILL) {
-		groups_disconnect(d, s);
-		chd_retire(d, s);
-	}
+	else if (t & GROUPS_STATE_TYPE)
+		groups_state(d, m);
+	else if (t & (WIRE_JOIN | WIRE_LEAVE | WIRE_KILL))
+		groups_event(d, m);
+	else
+		log_debug(DBG_GROUPS, "event of type %08x ignored", h.type);
 }
 
 static void on_conf_change(void *ctx, const struct ord_conf *c)
@@ -231,6 +222,7 @@ static void on_conf_change(void *ctx, const struct ord_conf *c)
 		d->memb_id[1] = (int32_t)c->memb_time;
 		d->conf_known = 1;
 	}
+	groups_conf(d, c);
 }
 
 /* Finds this machine's host entry by its IPv4 addresses. */
@@ -532,7 +524,7 @@ static void fill_status(const struct chd *d, struct status_info *si)
 	si->paused = (uint8_t)d->paused;
 	si->sessions = d->n_sessions;
 	si->handshaking = d->n_handshaking;
-	si->groups = d->groups.n_groups;
+	si->groups = d->gv.tab.n_groups - d->gv.n_empty;
 	si->uptime_ms = (uint64_t)(d->now_ms - d->start_ms);
 	si->c[ST_SESSION_MSGS_OUT] = d->stats.msgs_out;
 	si->c[ST_PAUSES] = d->stats.input_pauses;
@@ -698,7 +690,7 @@ int chd_init(struct chd *d, const struct conf *c, const char *name,
 	d->rbuf_cap = CHD_READ_CHUNK + WIRE_MAX_FRAME;
 	d->rbuf = malloc(d->rbuf_cap);
 	if (!d->names || !d->rbuf ||
-	    groups_init(&d->groups, CHD_GROUP_MAX_MEMBERS) != 0) {
+	    groups_init(d, CHD_GROUP_MAX_MEMBERS) != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -815,6 +807,7 @@ void chd_settle(struct chd *d)
 {
 	while (d->hs_head && d->hs_head->deadline_ms <= d->now_ms)
 		sess_handshake_expired(d, d->hs_head);
+	groups_flush(d);
 	d->ord->ops->run(d->ord, d->now_ms);
 	if (d->have_net)
 		net_udp_flush(&d->net);
@@ -874,7 +867,7 @@ void chd_shutdown(struct chd *d)
 	}
 	net_udp_close(&d->net);
 	d->have_net = 0;
-	groups_free(&d->groups);
+	groups_free(d);
 	if (d->ep >= 0)
 		close(d->ep);
 	d->ep = -1;

@@ -71,7 +71,7 @@ struct chd {
 	uint64_t mark;              /* delivery stamp generator */
 	uint64_t rng;               /* for random private names */
 
-	struct group_table groups;
+	struct gview gv;            /* the segment's groups (groups.c) */
 	struct ord *ord;
 	int conf_known;             /* a configuration was installed */
 	int32_t memb_id[2];         /* current configuration id */

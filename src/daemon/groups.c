@@ -1,12 +1,16 @@
 /*
- * groups.c - the group table and membership notifications (see groups.h).
+ * groups.c - the group events of chorusd and the frames they produce
+ * (see groups.h).
  *
- * Implements docs/client-protocol.md sections 5.2-5.7 for a stable
- * configuration: joins, leaves and disconnects (rows J1, J3, L1, L3, D1,
- * E1), the member order of 5.4, the group ids of 5.5, and the recipient
- * rules of 7.2 (open groups, one copy per session, SELF_DISCARD, unicast
- * to private groups). A join beyond CHD_GROUP_MAX_MEMBERS is refused with
- * a reject frame instead of overflowing a notification (defect D9).
+ * The table and every decision about who is in which group and what each
+ * member is told live in the pure view of the segment (gview.c). This file
+ * maps frames to the view's inputs (a member's daemon comes from its
+ * private name "#user#daemon") and the view's outputs to frames for local
+ * sessions: regular memberships with their vs sets (5.2, 5.3), the
+ * transitional signal and the self-leave (5.7), join rejects (defect D9)
+ * and data to its local recipients (7.2: one copy per session,
+ * SELF_DISCARD on the sender's daemon only, a private name delivered only
+ * by its own daemon).
  */
 #include "groups.h"
 
@@ -17,257 +21,217 @@
 #include "sess.h"
 #include "util/log.h"
 
-static uint32_t name_hash(const char *field)
+/* The daemon id of a private group name field "#user#daemon"; 0 if the
+ * daemon is not in the configuration. */
+static uint32_t member_daemon(const struct chd *d, const char *field)
 {
 	size_t len = wire_name_len(field);
-	uint32_t h = 2166136261u;
+	const char *h2;
+	char name[WIRE_NAME_LEN + 1];
+	int host;
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)field[i]) * 16777619u;
-	return h;
+	if (len < 3 || field[0] != '#')
+		return 0;
+	h2 = memchr(field + 1, '#', len - 1);
+	if (!h2)
+		return 0;
+	memcpy(name, h2 + 1, (size_t)(field + len - h2 - 1));
+	name[field + len - h2 - 1] = 0;
+	if (strcmp(name, d->name) == 0)
+		return d->daemon_id;
+	host = conf_find_host(&d->conf, name);
+	return host < 0 ? 0 : d->conf.hosts[host].addr;
 }
 
-int groups_init(struct group_table *t, int max_members)
+/* ---- frames for local sessions ---- */
+
+static void hdr_put(struct msg *m, uint32_t type, const char *group,
+		    int32_t num_groups, int32_t data_len)
 {
-	memset(t, 0, sizeof(*t));
-	t->n_buckets = 1024;
-	t->buckets = calloc(t->n_buckets, sizeof(*t->buckets));
-	t->max_members = max_members;
-	return t->buckets ? 0 : -1;
-}
-
-void groups_free(struct group_table *t)
-{
-	for (uint32_t i = 0; i < t->n_buckets && t->buckets; i++) {
-		struct group *g = t->buckets[i], *next;
-
-		for (; g; g = next) {
-			next = g->next;
-			free(g->members);
-			free(g);
-		}
-	}
-	free(t->buckets);
-	t->buckets = NULL;
-}
-
-struct group *groups_find(const struct group_table *t, const char *name)
-{
-	struct group *g = t->buckets[name_hash(name) & (t->n_buckets - 1)];
-
-	while (g && !wire_name_eq(g->name, name))
-		g = g->next;
-	return g;
-}
-
-/* Doubles the bucket array when the table is dense; failure is harmless
- * (chains just get longer). */
-static void table_grow(struct group_table *t)
-{
-	uint32_t nb = t->n_buckets * 2;
-	struct group **b = calloc(nb, sizeof(*b));
-
-	if (!b)
-		return;
-	for (uint32_t i = 0; i < t->n_buckets; i++) {
-		struct group *g = t->buckets[i], *next;
-
-		for (; g; g = next) {
-			uint32_t k = name_hash(g->name) & (nb - 1);
-
-			next = g->next;
-			g->next = b[k];
-			b[k] = g;
-		}
-	}
-	free(t->buckets);
-	t->buckets = b;
-	t->n_buckets = nb;
-}
-
-static struct group *group_create(struct chd *d, const char *name)
-{
-	struct group_table *t = &d->groups;
-	struct group *g = calloc(1, sizeof(*g));
-	uint32_t k;
-
-	if (!g)
-		return NULL;
-	memcpy(g->name, name, wire_name_len(name));
-	g->gid[0] = d->memb_id[0];
-	g->gid[1] = d->memb_id[1];
-	g->gid[2] = 0;
-	if (t->n_groups >= t->n_buckets)
-		table_grow(t);
-	k = name_hash(name) & (t->n_buckets - 1);
-	g->next = t->buckets[k];
-	t->buckets[k] = g;
-	t->n_groups++;
-	log_debug(DBG_GROUPS, "group %.32s created", g->name);
-	return g;
-}
-
-static void group_destroy(struct chd *d, struct group *g)
-{
-	struct group_table *t = &d->groups;
-	struct group **pp = &t->buckets[name_hash(g->name) & (t->n_buckets - 1)];
-
-	while (*pp != g)
-		pp = &(*pp)->next;
-	*pp = g->next;
-	t->n_groups--;
-	log_debug(DBG_GROUPS, "group %.32s destroyed", g->name);
-	free(g->members);
-	free(g);
-}
-
-static int member_cmp(const struct member *a, uint32_t daemon,
-		      const char *name)
-{
-	if (a->daemon != daemon)
-		return a->daemon < daemon ? -1 : 1;
-	return strncmp(a->name, name, WIRE_NAME_LEN);
-}
-
-/* Index of the member, or -(insertion point) - 1. */
-static int member_find(const struct group *g, uint32_t daemon,
-		       const char *name)
-{
-	int lo = 0, hi = g->n_members;
-
-	while (lo < hi) {
-		int mid = (lo + hi) / 2, c = member_cmp(&g->members[mid], daemon, name);
-
-		if (c == 0)
-			return mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -lo - 1;
-}
-
-static int sess_add_group(struct sess *s, struct group *g)
-{
-	if (s->n_groups == s->cap_groups) {
-		int ncap = s->cap_groups ? s->cap_groups * 2 : 4;
-		struct group **n = realloc(s->groups, (size_t)ncap * sizeof(*n));
-
-		if (!n)
-			return -1;
-		s->groups = n;
-		s->cap_groups = ncap;
-	}
-	s->groups[s->n_groups++] = g;
-	return 0;
-}
-
-static void sess_remove_group(struct sess *s, const struct group *g)
-{
-	for (int i = 0; i < s->n_groups; i++) {
-		if (s->groups[i] == g) {
-			s->groups[i] = s->groups[--s->n_groups];
-			return;
-		}
-	}
-}
-
-/* Builds a regular membership frame of g with one vs set holding
- * `changed` (a 32-byte name field). */
-static struct msg *memb_msg(const struct group *g, uint32_t cause,
-			    const char *changed)
-{
-	uint32_t body = WIRE_MEMB_FIXED + 4 + WIRE_NAME_LEN;
-	uint32_t len = WIRE_HDR_LEN + (uint32_t)g->n_members * WIRE_NAME_LEN + body;
-	struct msg *m = msg_new(len);
 	struct wire_hdr h;
-	uint8_t *p;
-	uint32_t v;
 
-	if (!m)
-		return NULL;
 	memset(&h, 0, sizeof(h));
-	h.type = WIRE_REG_MEMB | cause;
-	memcpy(h.name, g->name, WIRE_NAME_LEN);
-	h.num_groups = g->n_members;
+	h.type = type;
+	memcpy(h.name, group, wire_name_len(group));
+	h.num_groups = num_groups;
 	h.hint = WIRE_OWN_MARK;
-	h.data_len = (int32_t)body;
+	h.data_len = data_len;
 	wire_hdr_encode(&h, m->data);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+/* A regular membership of g: the members, then the body of 5.2 with the
+ * given sets (for a join, leave or disconnect: one set of `changed`). */
+static struct msg *memb_msg(const struct gv_group *g, uint32_t cause,
+			    const char *changed, const struct gv_vs *vs,
+			    uint32_t local_off)
+{
+	uint32_t sets = 0, body, len;
+	struct msg *m;
+	uint8_t *p;
+
+	if (vs) {
+		for (int k = 0; k < vs->n_sets; k++)
+			sets += 4 + (uint32_t)vs->set_len[k] * WIRE_NAME_LEN;
+	} else {
+		sets = 4 + WIRE_NAME_LEN;
+	}
+	body = WIRE_MEMB_FIXED + sets;
+	len = WIRE_HDR_LEN + (uint32_t)g->n_members * WIRE_NAME_LEN + body;
+	if (len > WIRE_MAX_FRAME) {
+		log_warnx("membership of group %.32s (%d members) is too large "
+			  "for a frame", g->name, g->n_members);
+		return NULL;
+	}
+	if (!(m = msg_new(len)))
+		return NULL;
+	hdr_put(m, WIRE_REG_MEMB | cause, g->name, g->n_members, (int32_t)body);
 	p = m->data + WIRE_HDR_LEN;
 	for (int i = 0; i < g->n_members; i++, p += WIRE_NAME_LEN)
 		memcpy(p, g->members[i].name, WIRE_NAME_LEN);
 	memcpy(p, g->gid, 12);
-	v = 1;
-	memcpy(p + 12, &v, 4);
-	v = 0;
-	memcpy(p + 16, &v, 4);
-	v = 1;
-	memcpy(p + 20, &v, 4);
-	memcpy(p + 24, changed, WIRE_NAME_LEN);
+	p += 12;
+	if (!vs) {
+		put32(p, 1);
+		put32(p + 4, 0);
+		put32(p + 8, 1);
+		memcpy(p + 12, changed, WIRE_NAME_LEN);
+		return m;
+	}
+	put32(p, (uint32_t)vs->n_sets);
+	put32(p + 4, local_off);
+	p += 8;
+	for (int k = 0, i = 0; k < vs->n_sets; k++) {
+		put32(p, (uint32_t)vs->set_len[k]);
+		p += 4;
+		for (int j = 0; j < vs->set_len[k]; j++, p += WIRE_NAME_LEN)
+			memcpy(p, vs->member[i++]->name, WIRE_NAME_LEN);
+	}
 	return m;
 }
 
-/* Sends m to every local member that asked for membership notices. */
-static void notify_local(struct chd *d, const struct group *g, struct msg *m)
+/* Byte offset of set k from the first set (local_vs_offset). */
+static uint32_t set_offset(const struct gv_vs *vs, int k)
+{
+	uint32_t off = 0;
+
+	for (int i = 0; i < k; i++)
+		off += 4 + (uint32_t)vs->set_len[i] * WIRE_NAME_LEN;
+	return off;
+}
+
+static void send_members(struct chd *d, const struct gv_group *g, struct msg *m)
 {
 	for (int i = 0; i < g->n_members; i++) {
-		struct sess *s = g->members[i].sess;
+		struct sess *s = g->members[i].local;
 
 		if (s && s->membership)
 			sess_send(d, s, m);
 	}
 }
 
-static void notify_change(struct chd *d, struct group *g, uint32_t cause,
-			  const char *changed)
+struct msg *groups_memb_frame(const struct gv_group *g, uint32_t cause,
+			      const char *changed, const struct gv_vs *vs,
+			      const struct gv_member *receiver)
 {
-	struct msg *m;
+	int set = vs ? vs->local_set : 0;
 
-	g->gid[2]++;
-	m = memb_msg(g, cause, changed);
+	if (vs && receiver && vs->n_apart) {
+		int own = gview_vs_set_of(vs, receiver);
+
+		if (own >= 0)
+			set = own;
+	}
+	return memb_msg(g, cause, changed, vs, vs && set > 0 ? set_offset(vs, set) : 0);
+}
+
+struct msg *groups_trans_frame(const struct gv_group *g, const int32_t old_gid[3])
+{
+	struct msg *m = msg_new(WIRE_HDR_LEN + 12);
+
+	if (!m)
+		return NULL;
+	hdr_put(m, WIRE_TRANSITION, g->name, 0, 12);
+	memcpy(m->data + WIRE_HDR_LEN, old_gid, 12);
+	return m;
+}
+
+static void out_memb(void *ctx, const struct gv_group *g, uint32_t cause,
+		     const char *changed, const struct gv_vs *vs)
+{
+	struct chd *d = ctx;
+	struct msg *m = groups_memb_frame(g, cause, changed, vs, NULL);
+
 	if (!m) {
-		log_warnx("no memory for a notification of group %.32s", g->name);
+		log_warnx("no notification for group %.32s", g->name);
 		return;
 	}
-	notify_local(d, g, m);
+	for (int i = 0; i < g->n_members; i++) {
+		const struct gv_member *mb = &g->members[i];
+		struct sess *s = mb->local;
+		int set;
+
+		if (!s || !s->membership)
+			continue;
+		/* A joiner (J2) or a member without a view yet has its own
+		 * set: its copy points there. */
+		set = vs && vs->n_apart ? gview_vs_set_of(vs, mb) : -1;
+		if (set >= 0 && set != vs->local_set) {
+			struct msg *own = groups_memb_frame(g, cause, changed, vs, mb);
+
+			if (own) {
+				sess_send(d, s, own);
+				msg_unref(own);
+			}
+			continue;
+		}
+		sess_send(d, s, m);
+	}
 	msg_unref(m);
 }
 
-/* A frame of the given type addressed to one group with no data (the
- * self-leave). */
-static void send_self_leave(struct chd *d, struct sess *s, const char *group)
+static void out_trans(void *ctx, const struct gv_group *g, const int32_t old_gid[3])
 {
-	struct msg *m = msg_new(WIRE_HDR_LEN);
-	struct wire_hdr h;
+	struct chd *d = ctx;
+	struct msg *m = groups_trans_frame(g, old_gid);
 
 	if (!m)
 		return;
-	memset(&h, 0, sizeof(h));
-	h.type = WIRE_BY_LEAVE;
-	memcpy(h.name, group, wire_name_len(group));
-	h.hint = WIRE_OWN_MARK;
-	wire_hdr_encode(&h, m->data);
+	send_members(d, g, m);
+	msg_unref(m);
+}
+
+static void out_self_leave(void *ctx, const struct gv_group *g,
+			   const struct gv_member *member)
+{
+	struct chd *d = ctx;
+	struct sess *s = member->local;
+	struct msg *m;
+
+	if (!s || !s->membership || !(m = msg_new(WIRE_HDR_LEN)))
+		return;
+	hdr_put(m, WIRE_BY_LEAVE, g->name, 0, 0);
 	sess_send(d, s, m);
 	msg_unref(m);
 }
 
 /* Tells the sender its join was refused (docs/client-protocol.md 4.10). */
-static void send_join_reject(struct chd *d, struct sess *s, const char *group)
+static void out_reject(void *ctx, const char *group, const char *member)
 {
+	struct chd *d = ctx;
+	struct sess *s = chd_session_by_pg(d, member);
 	uint32_t len = WIRE_HDR_LEN + 4 + 2 * WIRE_NAME_LEN;
-	struct msg *m = msg_new(len);
-	struct wire_hdr h;
 	uint32_t old = WIRE_BY_JOIN | WIRE_OWN_MARK;
+	struct msg *m;
 
-	if (!m)
+	log_info("join of %.32s to %.32s refused: the group is full", member, group);
+	if (!s || !(m = msg_new(len)))
 		return;
-	memset(&h, 0, sizeof(h));
-	h.type = WIRE_REJECT;
-	memcpy(h.name, s->pg, sizeof(h.name));
-	h.num_groups = 2;
-	h.hint = WIRE_OWN_MARK;
-	wire_hdr_encode(&h, m->data);
+	hdr_put(m, WIRE_REJECT, s->pg, 2, 0);
 	memcpy(m->data + WIRE_HDR_LEN, &old, 4);
 	memset(m->data + WIRE_HDR_LEN + 4, 0, 2 * WIRE_NAME_LEN);
 	memcpy(m->data + WIRE_HDR_LEN + 4, group, wire_name_len(group));
@@ -277,93 +241,18 @@ static void send_join_reject(struct chd *d, struct sess *s, const char *group)
 	msg_unref(m);
 }
 
-void groups_join(struct chd *d, struct sess *s, const struct msg *m)
+static void out_gone(void *ctx, const char *member)
 {
-	const char *name = (const char *)m->data + WIRE_HDR_LEN;
-	struct group *g = groups_find(&d->groups, name);
-	struct member *mem;
-	int at;
+	struct chd *d = ctx;
+	struct sess *s = chd_session_by_pg(d, member);
 
-	if (!g && !(g = group_create(d, name)))
-		goto nomem;
-	at = member_find(g, 0, s->pg);
-	if (at >= 0)
-		return; /* already a member: nothing for anyone */
-	if (g->n_members >= d->groups.max_members) {
-		log_info("join of %s to %.32s refused: group has %d members",
-			 s->pg, g->name, g->n_members);
-		send_join_reject(d, s, name);
-		return;
-	}
-	at = -at - 1;
-	if (g->n_members == g->cap_members) {
-		int ncap = g->cap_members ? g->cap_members * 2 : 4;
-		struct member *n = realloc(g->members, (size_t)ncap * sizeof(*n));
-
-		if (!n)
-			goto nomem;
-		g->members = n;
-		g->cap_members = ncap;
-	}
-	if (sess_add_group(s, g) != 0)
-		goto nomem;
-	memmove(&g->members[at + 1], &g->members[at],
-		(size_t)(g->n_members - at) * sizeof(*g->members));
-	mem = &g->members[at];
-	memset(mem, 0, sizeof(*mem));
-	memcpy(mem->name, s->pg, strlen(s->pg));
-	mem->daemon = 0;
-	mem->sess = s;
-	g->n_members++;
-	log_debug(DBG_GROUPS, "%s joined %.32s (%d members)", s->pg, g->name,
-		  g->n_members);
-	notify_change(d, g, WIRE_BY_JOIN, mem->name);
-	return;
-nomem:
-	log_warnx("no memory for the join of %s", s->pg);
-	if (g && g->n_members == 0)
-		group_destroy(d, g);
+	if (s)
+		chd_retire(d, s);
 }
 
-/* Removes s from g and tells the others; destroys g when it empties. */
-static void group_remove(struct chd *d, struct group *g, struct sess *s,
-			 uint32_t cause)
+static void *out_attach(void *ctx, const char *member)
 {
-	char changed[WIRE_NAME_LEN];
-	int at = member_find(g, 0, s->pg);
-
-	if (at < 0)
-		return;
-	memcpy(changed, g->members[at].name, WIRE_NAME_LEN);
-	memmove(&g->members[at], &g->members[at + 1],
-		(size_t)(g->n_members - at - 1) * sizeof(*g->members));
-	g->n_members--;
-	log_debug(DBG_GROUPS, "%s left %.32s (%s, %d members)", s->pg, g->name,
-		  cause == WIRE_BY_LEAVE ? "leave" : "disconnect", g->n_members);
-	if (g->n_members == 0) {
-		group_destroy(d, g);
-		return;
-	}
-	notify_change(d, g, cause, changed);
-}
-
-void groups_leave(struct chd *d, struct sess *s, const char *name)
-{
-	struct group *g = groups_find(&d->groups, name);
-
-	if (!g || member_find(g, 0, s->pg) < 0)
-		return;
-	if (s->membership)
-		send_self_leave(d, s, g->name);
-	sess_remove_group(s, g);
-	group_remove(d, g, s, WIRE_BY_LEAVE);
-}
-
-void groups_disconnect(struct chd *d, struct sess *s)
-{
-	for (int i = 0; i < s->n_groups; i++)
-		group_remove(d, s->groups[i], s, WIRE_BY_DISCONNECT);
-	s->n_groups = 0;
+	return chd_session_by_pg(ctx, member);
 }
 
 static void deliver_to(struct chd *d, struct sess *s, struct msg *m,
@@ -375,8 +264,10 @@ static void deliver_to(struct chd *d, struct sess *s, struct msg *m,
 	sess_send(d, s, m);
 }
 
-void groups_deliver_data(struct chd *d, struct msg *m)
+static void out_data(void *ctx, void *p)
 {
+	struct chd *d = ctx;
+	struct msg *m = p;
 	struct wire_hdr h;
 	const struct sess *skip = NULL;
 	const char *names;
@@ -388,20 +279,132 @@ void groups_deliver_data(struct chd *d, struct msg *m)
 	names = (const char *)m->data + WIRE_HDR_LEN;
 	for (int i = 0; i < h.num_groups; i++) {
 		const char *f = names + (size_t)i * WIRE_NAME_LEN;
-		struct group *g;
+		const struct gv_group *g;
 
 		if (f[0] == '#') {
+			/* Only the destination's daemon finds the session. */
 			struct sess *s = chd_session_by_pg(d, f);
 
 			if (s)
 				deliver_to(d, s, m, skip);
 			continue;
 		}
-		g = groups_find(&d->groups, f);
-		if (!g)
+		if (!(g = gview_find(&d->gv, f)))
 			continue;
 		for (int k = 0; k < g->n_members; k++)
-			if (g->members[k].sess)
-				deliver_to(d, g->members[k].sess, m, skip);
+			if (g->members[k].local)
+				deliver_to(d, g->members[k].local, m, skip);
 	}
+	msg_unref(m);
+}
+
+static void out_discard(void *ctx, void *p)
+{
+	(void)ctx;
+	msg_unref(p);
+}
+
+static int out_submit(void *ctx, const uint8_t *body, size_t len)
+{
+	struct chd *d = ctx;
+	struct msg *m = msg_new(WIRE_HDR_LEN + (uint32_t)len);
+
+	if (!m)
+		return -1;
+	hdr_put(m, GROUPS_STATE_TYPE, d->name, 0, (int32_t)len);
+	memcpy(m->data + WIRE_HDR_LEN, body, len);
+	if (d->ord->ops->submit(d->ord, m) != 0) {
+		msg_unref(m);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- inputs ---- */
+
+int groups_init(struct chd *d, int max_members)
+{
+	uint32_t order[GV_MAX_DAEMONS];
+	int n = 0;
+	struct gv_out out = {
+		.ctx = d,
+		.memb = out_memb,
+		.trans = out_trans,
+		.self_leave = out_self_leave,
+		.reject = out_reject,
+		.gone = out_gone,
+		.attach = out_attach,
+		.data = out_data,
+		.discard = out_discard,
+		.submit = out_submit,
+	};
+
+	for (int i = 0; i < d->conf.n_hosts && n < GV_MAX_DAEMONS; i++)
+		order[n++] = d->conf.hosts[i].addr;
+	return gview_init(&d->gv, d->daemon_id, order, n, max_members, &out);
+}
+
+void groups_free(struct chd *d)
+{
+	gview_free(&d->gv);
+}
+
+void groups_event(struct chd *d, const struct msg *m)
+{
+	struct wire_hdr h;
+	uint32_t t, daemon;
+	const char *group = (const char *)m->data + WIRE_HDR_LEN;
+
+	wire_hdr_decode(m->data, &h);
+	t = h.type & ~WIRE_MARK;
+	daemon = member_daemon(d, h.name);
+	if (!daemon) {
+		log_warnx("group event from %.32s of an unknown daemon", h.name);
+		return;
+	}
+	if (t & WIRE_JOIN)
+		gview_join(&d->gv, group, h.name, daemon);
+	else if (t & WIRE_LEAVE)
+		gview_leave(&d->gv, group, h.name, daemon);
+	else if (t & WIRE_KILL)
+		gview_disconnect(&d->gv, h.name, daemon);
+}
+
+void groups_disconnect(struct chd *d, struct sess *s)
+{
+	char field[WIRE_NAME_LEN];
+
+	memset(field, 0, sizeof(field));
+	memcpy(field, s->pg, strlen(s->pg));
+	gview_disconnect(&d->gv, field, d->daemon_id);
+}
+
+void groups_deliver_data(struct chd *d, struct msg *m)
+{
+	gview_data(&d->gv, msg_ref(m));
+}
+
+void groups_state(struct chd *d, const struct msg *m)
+{
+	struct wire_hdr h;
+
+	wire_hdr_decode(m->data, &h);
+	if (h.data_len < 0 || (uint32_t)h.data_len > m->len - WIRE_HDR_LEN) {
+		log_warnx("group-state frame with a bad length dropped");
+		return;
+	}
+	gview_state(&d->gv, m->data + WIRE_HDR_LEN, (size_t)h.data_len);
+}
+
+void groups_conf(struct chd *d, const struct ord_conf *c)
+{
+	gview_conf(&d->gv, c);
+	log_debug(DBG_GROUPS, "groups: %u groups, state %d after %s configuration",
+		  d->gv.tab.n_groups, (int)d->gv.state,
+		  c->transitional ? "transitional" : "regular");
+}
+
+void groups_flush(struct chd *d)
+{
+	gview_flush(&d->gv);
 }

@@ -659,8 +659,9 @@ void sess_end(struct chd *d, struct sess *s, enum sess_end why,
 		if (m) {
 			chd_submit(d, s, m);
 		} else {
+			/* The view retires the session once it has
+			 * applied the disconnect. */
 			groups_disconnect(d, s);
-			chd_retire(d, s);
 		}
 	}
 }
@@ -672,6 +673,5 @@ void sess_free(struct sess *s)
 	oq_clear(s);
 	free(s->oq);
 	free(s->rest);
-	free(s->groups);
 	free(s);
 }

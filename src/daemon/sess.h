@@ -26,7 +26,6 @@
 #include "proto/wire.h"
 
 struct chd;
-struct group;
 
 enum sess_state { SESS_HELLO, SESS_AUTH, SESS_OPEN, SESS_CLOSED };
 
@@ -75,10 +74,6 @@ struct sess {
 	int write_dead;   /* a write failed: output is dropped, input read on */
 	int dirty;        /* on the daemon's flush list */
 	struct sess *dirty_next;
-
-	/* Groups this session is a member of. */
-	struct group **groups;
-	int n_groups, cap_groups;
 
 	uint64_t mark;          /* dedupe stamp of the current delivery */
 	int ended;              /* the end has been handled (see sess_end) */

@@ -236,7 +236,11 @@ class Checker:
             elif k == "REG":
                 self.reg(sess, ev, cur, trans)
                 g = f["g"]
-                close(g, ("REG", f.get("gid")))
+                # EVS promises the same deliveries to members that move
+                # together into the same vs set of the next view only.
+                mine = [s for s in split_vs(f.get("vs")) if me in s]
+                close(g, ("REG", f.get("gid"),
+                          tuple(sorted(mine[0])) if mine else ()))
                 cur[g] = View(g, f.get("gid"), split_list(f.get("members")),
                               split_vs(f.get("vs")), f.get("cause"), ev.t, w)
                 self.reg_log[me].append(cur[g])
@@ -437,7 +441,9 @@ class Checker:
                     self.v.add("virtual-synchrony", "%s %s" % (g, gid),
                                "%s and %s moved together to %s but %s alone "
                                "delivered %d (%s) and %s alone %d (%s)"
-                               % (a_sess.priv, b_sess.priv, "/".join(nxt),
+                               % (a_sess.priv, b_sess.priv,
+                                  "/".join(x if isinstance(x, str) else ",".join(x)
+                                           for x in nxt if x),
                                   a_sess.priv, len(only_a), only_a[:2],
                                   b_sess.priv, len(only_b), only_b[:2]))
 

@@ -30,6 +30,10 @@
  *   U  UNRELIABLE: may be lost, no order promised.
  * Payload (ASCII, then filler that depends on the sequence number):
  *   "cev1 <private name> <group> <class> <seq> <done> <send time us> |"
+ * <done> is 0, or in a "done" message a tag of the sender's current view
+ * of the group (from its group id): a "done" counts only for a receiver
+ * in that same view, so one sent in an earlier view and delivered after
+ * a join does not end the drain of the new one.
  * A delivery whose payload does not parse, does not match the sender or
  * group of the frame, or whose filler is wrong is logged as BAD.
  *
@@ -87,6 +91,8 @@ struct ev_group {
 	char (*members)[MAX_GROUP_NAME]; /* current view, EV_MAX_MEMBERS */
 	int n_done;
 	char (*done)[MAX_GROUP_NAME];    /* members whose "done" arrived */
+	int view_tag;   /* of the current view's group id; a "done" carries
+			 * its sender's, and counts only in that view */
 	int64_t churn_at_ms;             /* next leave or join; 0: none */
 };
 
@@ -347,7 +353,7 @@ static void on_data(struct evc *e, service st, const char *sender,
 	ev_log(e, "MSG s=%s from=%s g=%s svc=%s%s c=%c n=%" PRIu64
 	       " len=%d done=%d", pname, from, list, svc_name(st),
 	       Is_self_discard(st) ? "+SD" : "", p_cls, seq, len, done);
-	if (done && (g = find_group(e, e->rgroups[0])) != NULL) {
+	if (done && (g = find_group(e, e->rgroups[0])) != NULL && done == g->view_tag) {
 		for (int i = 0; i < g->n_done; i++)
 			if (strncmp(g->done[i], sender, MAX_GROUP_NAME) == 0)
 				return;
@@ -407,6 +413,13 @@ static void on_reg_memb(struct evc *e, service st, const char *group,
 	 * every view while it drains. */
 	g->n_done = 0;
 	e->done_sent &= ~(1u << (g - e->groups));
+	{
+		uint32_t h = 2166136261u;
+
+		for (int i = 0; i < 3; i++)
+			h = (h ^ (uint32_t)info.gid.id[i]) * 16777619u;
+		g->view_tag = (int)(h >> 1) | 1; /* positive, never 0 */
+	}
 	g->member = 1;
 	g->n_members = ngroups;
 	memcpy(g->members, e->rgroups, (size_t)ngroups * MAX_GROUP_NAME);
@@ -585,7 +598,7 @@ static int send_dones(struct evc *e)
 
 		if (!g->member || (e->done_sent & (1u << i)))
 			continue;
-		r = send_one(e, g, EV_F, SAFE_MESS, 1);
+		r = send_one(e, g, EV_F, SAFE_MESS, g->view_tag);
 		if (r < 0)
 			return r;
 		e->done_sent |= 1u << i;
