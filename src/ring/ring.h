@@ -192,6 +192,12 @@ int64_t ring_next_deadline(const struct ring *r);
 unsigned ring_send_queue_len(const struct ring *r);
 unsigned ring_send_queue_room(const struct ring *r);
 
+/* 1 if pkt (a packet the core handed to io.send) is a token: the shell
+ * sends it, and what it queued before it, without waiting, so the next
+ * member gets the token as early as possible (in the accelerated ring,
+ * before the messages that follow it). */
+int ring_packet_is_token(const uint8_t *pkt, size_t len);
+
 /* A snapshot for monitors and tests. */
 struct ring_status {
 	enum ring_state state;
