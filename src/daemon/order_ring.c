@@ -3,14 +3,15 @@
  *
  * Submission: a frame (daemon byte order) is converted to its network
  * form (frag.h), kept in the output queue `outq`, and pushed into the
- * ring's send queue as pieces of at most max_payload bytes, all pieces of
- * a frame at once, only while a ring is installed and only when all of
- * them fit. Frames that do not fit stay in outq; while any does, the
+ * ring's send queue as piece records, its first piece into the room of
+ * the message queued last (packing, frag.h), all pieces of a frame at
+ * once, only while a ring is installed and only when all of them fit. Frames that do not fit stay in outq; while any does, the
  * service reports itself congested and the daemon stops reading clients.
  *
- * Delivery: the ring delivers pieces in the agreed order; frag.c puts
- * frames together and the deliver callback gets them back in daemon
- * order. A frame of this daemon leaves outq when it comes back.
+ * Delivery: the ring delivers messages in the agreed order; their
+ * records are read in order, frag.c puts frames together and the deliver
+ * callback gets them back in daemon order. A frame of this daemon leaves
+ * outq when it comes back.
  *
  * Configuration changes: each piece carries the tag of the regular
  * configuration it was submitted in; a receiver keeps only pieces of its
