@@ -4,8 +4,16 @@
 # AGREED messages of 1350 bytes, as fast as a window of 400 allows and then
 # paced at 1000 msg/s, with throughput and latency percentiles; next to the
 # raw UDP goodput from d1 to d2 over the same veth path and bridge, measured
-# in the same run (best of three short blasts). Once with the classic ring, once with the accelerated
-# ring. Figures only: nothing here is a pass/fail test.
+# in the same run (best of three short blasts). Once with the classic ring,
+# once with the accelerated ring. Under each ring's line, what explains
+# the saturated figure (bench/netns_ring_stats.py): token rotations per
+# second, ring messages per rotation, ring messages and datagrams (all
+# daemons, tokens included) per client message, retransmissions, and the
+# CPU each daemon and client used, as a share of one core. All daemons,
+# clients and the kernel's veth and bridge work share the machine's cores
+# (two on the project's test machine, shared with other work): when the
+# shares add up to what the machine has, the path is CPU-bound there.
+# Figures only: nothing here is a pass/fail test.
 #
 # Environment: BENCH_MESSAGES (default 100000), BENCH_BYTES (1350),
 # CLASSIC_CONF and ACCEL_CONF (the spread.conf line that selects each ring,
