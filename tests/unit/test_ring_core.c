@@ -223,19 +223,28 @@ static void alone(void)
 	ring_destroy(r);
 }
 
+/* A ring of one daemon recording into rec, created at time 0 (its
+ * configuration in *c). */
+static struct ring *one_daemon(struct rec *rec, struct ring_config *c)
+{
+	struct ring_io io = { rec, on_send, on_deliver, on_conf, NULL };
+	struct ring *r;
+
+	memset(rec, 0, sizeof(*rec));
+	config(c, ids[0], 1);
+	T_EQ(ring_create(c, &io, 0, &r), 0);
+	return r;
+}
+
 /* The send queue pushes back when full and takes again after sending. */
 static void back_pressure(void)
 {
 	static struct rec rec;
-	struct ring_io io = { &rec, on_send, on_deliver, on_conf, NULL };
 	struct ring_config c;
-	struct ring *r;
+	struct ring *r = one_daemon(&rec, &c);
 	int64_t now = 0;
 	unsigned ok = 0;
 
-	memset(&rec, 0, sizeof(rec));
-	config(&c, ids[0], 1);
-	T_EQ(ring_create(&c, &io, now, &r), 0);
 	/* Not yet in a ring: messages wait in the queue, up to its size. */
 	while (ring_submit(r, now, "x", 1, RING_SAFE) == 0)
 		ok++;
@@ -256,16 +265,12 @@ static void back_pressure(void)
 static void append_to_queued(void)
 {
 	static struct rec rec;
-	struct ring_io io = { &rec, on_send, on_deliver, on_conf, NULL };
 	struct ring_config c;
-	struct ring *r;
+	struct ring *r = one_daemon(&rec, &c);
 	int64_t now = 0;
 	uint8_t big[1400];
 
-	memset(&rec, 0, sizeof(rec));
 	memset(big, 'z', sizeof(big));
-	config(&c, ids[0], 1);
-	T_EQ(ring_create(&c, &io, now, &r), 0);
 	/* Nothing queued: no room, and appending is refused. */
 	T_EQ(ring_append_room(r, RING_AGREED), 0);
 	T_EQ(ring_append(r, "x", 1, RING_AGREED), RING_EINVAL);
