@@ -19,9 +19,11 @@
  *
  * The receiver prints one line:
  *   "lat recv: N msgs of B bytes in S s: X msg/s, Y MB/s; latency us
- *    p50 A p90 B p99 C max D"
- * (S from the first message to the last) and fails on a missing,
- * repeated or out-of-order number. Everything is bounded by -T.
+ *    p50 A p90 B p99 C max D; cpu U s"
+ * (S from the first message to the last; U the CPU seconds, user and
+ * system, the process used), and the sender "lat send: ... cpu U s"; the
+ * receiver fails on a missing, repeated or out-of-order number.
+ * Everything is bounded by -T.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -30,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +56,17 @@ static uint64_t mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* CPU seconds (user + system) this process has used. */
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -171,11 +185,13 @@ static int do_recv(mailbox mb, const char *group, double seconds)
 		double s = total > 1 ? (double)(last - first) / 1e9 : 0;
 
 		printf("lat recv: %u msgs of %llu bytes in %.3f s: %.0f msg/s, "
-		       "%.1f MB/s; latency us p50 %.0f p90 %.0f p99 %.0f max %.0f\n",
+		       "%.1f MB/s; latency us p50 %.0f p90 %.0f p99 %.0f max %.0f; "
+		       "cpu %.2f s\n",
 		       total, bytes / total, s, s > 0 ? total / s : 0,
 		       s > 0 ? (double)bytes / s / 1e6 : 0,
 		       lat[total / 2] / 1e3, lat[(uint64_t)total * 9 / 10] / 1e3,
-		       lat[(uint64_t)total * 99 / 100] / 1e3, lat[total - 1] / 1e3);
+		       lat[(uint64_t)total * 99 / 100] / 1e3, lat[total - 1] / 1e3,
+		       cpu_s());
 	}
 	free(lat);
 	return 0;
@@ -247,7 +263,8 @@ static int do_send(mailbox mb, const char *group, uint32_t count, int bytes,
 			r = SP_poll(mb) > 0;
 		}
 	}
-	printf("lat send: %u msgs of %d bytes acknowledged\n", count, bytes);
+	printf("lat send: %u msgs of %d bytes acknowledged; cpu %.2f s\n",
+	       count, bytes, cpu_s());
 	return 0;
 fail:
 	fprintf(stderr, "netns_lat send: %s\n", chorus_strerror(r));

@@ -4,8 +4,16 @@
 # AGREED messages of 1350 bytes, as fast as a window of 400 allows and then
 # paced at 1000 msg/s, with throughput and latency percentiles; next to the
 # raw UDP goodput from d1 to d2 over the same veth path and bridge, measured
-# in the same run (best of three short blasts). Once with the classic ring, once with the accelerated
-# ring. Figures only: nothing here is a pass/fail test.
+# in the same run (best of three short blasts). Once with the classic ring,
+# once with the accelerated ring. Under each ring's line, what explains
+# the saturated figure (bench/netns_ring_stats.py): token rotations per
+# second, ring messages per rotation, ring messages and datagrams (all
+# daemons, tokens included) per client message, retransmissions, and the
+# CPU each daemon and client used, as a share of one core. All daemons,
+# clients and the kernel's veth and bridge work share the machine's cores
+# (two on the project's test machine, shared with other work): when the
+# shares add up to what the machine has, the path is CPU-bound there.
+# Figures only: nothing here is a pass/fail test.
 #
 # Environment: BENCH_MESSAGES (default 100000), BENCH_BYTES (1350),
 # CLASSIC_CONF and ACCEL_CONF (the spread.conf line that selects each ring,
@@ -24,6 +32,7 @@ CLASSIC_CONF=${CLASSIC_CONF:-AcceleratedRing = no}
 ACCEL_CONF=${ACCEL_CONF:-AcceleratedRing = yes}
 LAT=$B/bench/netns_lat
 UDP=$B/bench/netns_udp
+HZ=$(getconf CLK_TCK)
 
 if ! why=$(nsh_usable); then
 	echo "netns_throughput: skipped: $why"
@@ -56,14 +65,48 @@ raw_udp() {
 	done | sort -n | tail -1
 }
 
-# flood OPTIONS...: runs one receiver on d2 and one sender on d1; prints the
-# receiver's line.
+# cpu_ticks PID: user + system clock ticks the process has used.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# snapshot FILE: every daemon's ring counters (chorus-monitor JSON).
+snapshot() {
+	nsh_in d1 "$B/chorus-monitor" -c "$NSH_RUN/spread.conf" -j -w 0 -t 500 \
+		> "$1" 2>/dev/null
+}
+
+# flood COUNT OPTIONS...: runs one receiver on d2 and one sender of COUNT
+# messages on d1 (netns_lat send options); prints the
+# receiver's line, then (in $NSH_RUN/explain.out) the ring's counters and
+# the CPU use of every process over the flood.
 flood() {
+	local n=$1 i t0 t1 c0 c1 secs cpus
+	shift
+	snapshot "$NSH_RUN/before.json"
+	c0=
+	for i in 1 2 3; do
+		c0="$c0 $(cpu_ticks "$(nsh_daemon_pid "$i")")"
+	done
+	t0=$(nsh_now_us)
 	nsh_in d2 "$LAT" recv -s "$NSH_PORT@$NSH_NET.2" -g lat -T 120 > "$NSH_RUN/recv.out" 2>&1 &
 	rp=$!
-	nsh_in d1 "$LAT" send -s "$NSH_PORT@$NSH_NET.1" -g lat -b "$BYTES" -T 120 "$@" \
+	nsh_in d1 "$LAT" send -s "$NSH_PORT@$NSH_NET.1" -g lat -b "$BYTES" -T 120 -n "$n" "$@" \
 		> "$NSH_RUN/send.out" 2>&1
 	wait $rp
+	t1=$(nsh_now_us)
+	c1=
+	for i in 1 2 3; do
+		c1="$c1 $(cpu_ticks "$(nsh_daemon_pid "$i")")"
+	done
+	snapshot "$NSH_RUN/after.json"
+	secs=$(awk "BEGIN { printf \"%.3f\", ($t1 - $t0) / 1e6 }")
+	cpus=$(echo "$c0 $c1" | awk -v hz="$HZ" '{ for (i = 1; i <= 3; i++)
+		printf "d%d=%.2f ", i, ($(i + 3) - $i) / hz }')
+	python3 "$top/bench/netns_ring_stats.py" "$NSH_RUN/before.json" \
+		"$NSH_RUN/after.json" "$n" \
+		"$secs" $cpus "sender=$(field cpu < "$NSH_RUN/send.out")" \
+		"receiver=$(field cpu < "$NSH_RUN/recv.out")" > "$NSH_RUN/explain.out"
 	if grep -q '^lat recv:' "$NSH_RUN/recv.out"; then
 		cat "$NSH_RUN/recv.out"
 	else
@@ -74,12 +117,22 @@ flood() {
 one_mode() { # LABEL CONF-LINES
 	label=$1
 	NETNS_CONF=$2 nsh_init 3 || { echo "$label: could not create the namespaces"; return; }
+	# The bridge as a plain switch: where the host loaded br_netfilter,
+	# bridged frames would otherwise pass iptables in the bridge's
+	# namespace (a per-packet cost a LAN switch does not have; raw UDP
+	# and the ring pay it alike).
+	for f in iptables ip6tables arptables; do
+		nsh_in br sysctl -qw "net.bridge.bridge-nf-call-$f=0" 2>/dev/null
+	done
 	raw=$(raw_udp)
 	for i in 1 2 3; do
 		nsh_start_daemon "$i"
 	done
-	sat=$(flood -n "$M" -w 400)
-	paced=$(flood -n 3000 -w 400 -r 1000)
+	nsh_in d1 "$B/chorus-monitor" -c "$NSH_RUN/spread.conf" -W 3 > /dev/null 2>&1
+	sat=$(flood "$M" -w 400)
+	cp "$NSH_RUN/explain.out" "$NSH_RUN/explain.sat"
+	paced=$(flood 3000 -w 400 -r 1000)
+	explain=$(cat "$NSH_RUN/explain.sat")
 	nsh_cleanup
 	case "$sat" in failed*) echo "$label: flood $sat"; return ;; esac
 	mbs=$(echo "$sat" | sed -n 's/.* \([0-9.]*\) MB\/s.*/\1/p')
@@ -89,6 +142,7 @@ one_mode() { # LABEL CONF-LINES
 		"$(awk "BEGIN { if (\"$raw\" + 0 > 0) printf \"%.0f%%\", 100 * $mbs / $raw; else print \"?\" }")" \
 		"$(echo "$sat" | field p50)" "$(echo "$sat" | field p99)" "$(echo "$sat" | field max)" \
 		"$(echo "$paced" | field p50)" "$(echo "$paced" | field p99)" "$(echo "$paced" | field max)"
+	echo "$explain"
 	case "$paced" in failed*) echo "  paced run $paced" ;; esac
 }
 

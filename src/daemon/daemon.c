@@ -408,6 +408,9 @@ static void on_ring_send(void *ctx, uint32_t to, const uint8_t *pkt,
 	struct chd *d = ctx;
 
 	net_udp_send(&d->net, to, pkt, len);
+	/* The token leaves now, not at the end of the loop iteration. */
+	if (ring_packet_is_token(pkt, len))
+		net_udp_flush(&d->net);
 }
 
 static void on_ring_regular(void *ctx, uint32_t high_ring_seq)
@@ -608,7 +611,9 @@ static void status_query(struct chd *d, const struct net_pkt *p)
 	net_udp_reply(&d->net, p->from, p->from_port, out, len);
 }
 
-static void net_ready(struct chd *d, int fd)
+/* Reads up to CHD_NET_ROUNDS batches from fd and feeds them to the
+ * ordering service (status queries are answered). */
+static void net_read(struct chd *d, int fd)
 {
 	struct net_pkt pk[NET_BATCH];
 
@@ -625,6 +630,17 @@ static void net_ready(struct chd *d, int fd)
 		if (n < NET_BATCH)
 			break;
 	}
+}
+
+/* The ring's sockets are readable. Broadcasts (the segment socket) are
+ * read before the unicast socket, where tokens come: a token processed
+ * while messages sent before it still wait in the other socket would
+ * ask for them again. */
+static void net_ready(struct chd *d)
+{
+	if (d->net.bfd >= 0)
+		net_read(d, d->net.bfd);
+	net_read(d, d->net.fd);
 }
 
 /* Stops or resumes reading client sessions as the ordering service's
@@ -822,6 +838,7 @@ void chd_run(struct chd *d)
 
 	while (!d->stop) {
 		int n = epoll_wait(d->ep, evs, CHD_EVENTS, next_timeout(d));
+		int net_done = 0;
 
 		d->now_ms = clock_ms();
 		if (n < 0 && errno != EINTR)
@@ -831,8 +848,11 @@ void chd_run(struct chd *d)
 
 			if (IS_LISTENER(u))
 				accept_ready(d, (int)(u - 1));
-			else if (IS_NET(u))
-				net_ready(d, u == NET_TAG(0) ? d->net.fd : d->net.bfd);
+			else if (IS_NET(u)) {
+				if (!net_done)
+					net_ready(d); /* both sockets at once */
+				net_done = 1;
+			}
 			else
 				sess_on_io(d, evs[i].data.ptr, evs[i].events);
 		}

@@ -10,17 +10,31 @@
 
 #include "proto/be.h"
 
-size_t frag_piece(uint8_t *out, const uint8_t *frame, size_t total,
-		  size_t max_payload, unsigned idx, uint32_t fseq, uint64_t tag)
+unsigned frag_plan(size_t total, size_t room, size_t max_payload,
+		   size_t *first, unsigned *count)
 {
-	size_t chunk = frag_chunk(max_payload), off = (size_t)idx * chunk;
-	size_t n = total - off < chunk ? total - off : chunk;
+	size_t f = 0;
+	unsigned n;
 
+	if (room > max_payload)
+		room = max_payload;
+	if (room >= FRAG_MIN_ROOM)
+		f = total < room - FRAG_HDR_LEN ? total : room - FRAG_HDR_LEN;
+	n = f == total ? 0 : frag_count(total - f, max_payload);
+	*first = f;
+	*count = n + (f ? 1u : 0u);
+	return n;
+}
+
+size_t frag_record(uint8_t *out, const uint8_t *frame, size_t total,
+		   size_t off, size_t n, unsigned idx, unsigned count,
+		   uint32_t fseq, uint64_t tag)
+{
 	out[0] = FRAG_VERSION;
 	out[1] = 0;
 	be_put16(out + 2, (uint16_t)idx);
-	be_put16(out + 4, (uint16_t)frag_count(total, max_payload));
-	be_put16(out + 6, 0);
+	be_put16(out + 4, (uint16_t)count);
+	be_put16(out + 6, (uint16_t)n);
 	be_put32(out + 8, fseq);
 	be_put32(out + 12, (uint32_t)total);
 	be_put64(out + 16, tag);
@@ -31,23 +45,25 @@ size_t frag_piece(uint8_t *out, const uint8_t *frame, size_t total,
 int frag_hdr_decode(const uint8_t *p, size_t len, size_t max_payload,
 		    struct frag_hdr *h)
 {
-	size_t chunk, want;
-
 	if (len < FRAG_HDR_LEN || max_payload <= FRAG_HDR_LEN ||
-	    p[0] != FRAG_VERSION || p[1] != 0 || be_get16(p + 6) != 0)
+	    p[0] != FRAG_VERSION || p[1] != 0)
 		return -1;
 	h->idx = be_get16(p + 2);
 	h->count = be_get16(p + 4);
+	h->plen = be_get16(p + 6);
 	h->fseq = be_get32(p + 8);
 	h->total = be_get32(p + 12);
 	h->tag = be_get64(p + 16);
-	if (h->total == 0 || h->total > FRAG_MAX_FRAME ||
-	    h->count != frag_count(h->total, max_payload) || h->idx >= h->count)
+	/* A frame has at most one piece more than when every piece starts a
+	 * message (its first one in the room of a queued message). */
+	if (h->total == 0 || h->total > FRAG_MAX_FRAME || h->plen == 0 ||
+	    h->plen > h->total || h->count == 0 || h->idx >= h->count ||
+	    h->count > frag_count(h->total, max_payload) + 1u)
 		return -1;
-	chunk = frag_chunk(max_payload);
-	want = h->idx + 1u < h->count ? chunk
-				       : h->total - (size_t)h->idx * chunk;
-	return len - FRAG_HDR_LEN == want ? 0 : -1;
+	if ((size_t)h->plen + FRAG_HDR_LEN > len ||
+	    (size_t)h->plen + FRAG_HDR_LEN > max_payload)
+		return -1;
+	return 0;
 }
 
 /* The body length a header announces, or -1 if out of range. */
@@ -136,19 +152,23 @@ static void drop_partial(struct frag_rx *rx, struct frag_slot *s)
 }
 
 enum frag_result frag_rx_input(struct frag_rx *rx, uint32_t origin,
-			       uint64_t cur_tag, const uint8_t *piece,
-			       size_t len, const uint8_t **frame, size_t *flen,
-			       uint32_t *fseq)
+			       uint64_t cur_tag, const uint8_t *msg,
+			       size_t len, size_t *used, const uint8_t **frame,
+			       size_t *flen, uint32_t *fseq)
 {
 	struct frag_slot *s;
 	struct frag_hdr h;
-	size_t n = len - FRAG_HDR_LEN;
+	const uint8_t *piece = msg + FRAG_HDR_LEN;
+	size_t n;
 
 	rx->stats.pieces++;
-	if (frag_hdr_decode(piece, len, rx->max_payload, &h) != 0) {
+	if (frag_hdr_decode(msg, len, rx->max_payload, &h) != 0) {
 		rx->stats.bad++;
+		*used = len;
 		return FRAG_BAD;
 	}
+	n = h.plen;
+	*used = FRAG_HDR_LEN + n;
 	if (h.tag != cur_tag) {
 		rx->stats.stale++;
 		return FRAG_STALE;
@@ -159,12 +179,16 @@ enum frag_result frag_rx_input(struct frag_rx *rx, uint32_t origin,
 		return FRAG_BAD;
 	}
 	if (s->partial) {
+		int last = h.idx + 1u == h.count;
+
 		if (h.fseq == s->h.fseq && h.idx == s->next &&
-		    h.total == s->h.total) {
-			memcpy(s->buf + s->have, piece + FRAG_HDR_LEN, n);
+		    h.total == s->h.total && h.count == s->h.count &&
+		    n <= h.total - s->have &&
+		    last == (s->have + n == h.total)) {
+			memcpy(s->buf + s->have, piece, n);
 			s->have += n;
 			s->next++;
-			if (s->next < h.count)
+			if (!last)
 				return FRAG_MORE;
 			s->partial = 0;
 			*frame = s->buf;
@@ -181,8 +205,12 @@ enum frag_result frag_rx_input(struct frag_rx *rx, uint32_t origin,
 		rx->stats.broken++;
 		return FRAG_BROKEN;
 	}
+	if ((h.count == 1) != (n == h.total)) {
+		rx->stats.bad++; /* pieces that cannot add up to the frame */
+		return FRAG_BAD;
+	}
 	if (h.count == 1) {
-		*frame = piece + FRAG_HDR_LEN;
+		*frame = piece;
 		*flen = n;
 		*fseq = h.fseq;
 		rx->stats.frames++;
@@ -192,7 +220,7 @@ enum frag_result frag_rx_input(struct frag_rx *rx, uint32_t origin,
 		rx->stats.broken++;
 		return FRAG_BROKEN;
 	}
-	memcpy(s->buf, piece + FRAG_HDR_LEN, n);
+	memcpy(s->buf, piece, n);
 	s->have = n;
 	s->h = h;
 	s->next = 1;

@@ -6,8 +6,15 @@
  * then group names and data) crosses the network in a fixed byte order:
  * the header's integers big endian, the hint's four bytes as the client
  * wrote them (their own marker tells their order), the body unchanged.
- * That form is cut into pieces of at most max_payload bytes, each with a
- * 24-byte piece header, and submitted to the ring back to back.
+ * That form is cut into pieces, each written as a *record*: a 24-byte
+ * piece header and the piece's bytes. A ring message carries one or more
+ * records back to back: a frame's first piece may fill the room left in
+ * the message queued last (ring_append(), when it has the same service),
+ * its other pieces start messages of their own, each full but the last,
+ * whose room the next frame may fill in turn. So a busy origin sends
+ * about (frame + 48 bytes) / max_payload messages per frame instead of
+ * rounding each frame up to whole messages; an idle one sends each frame
+ * at once, alone.
  *
  * Why the pieces of one frame stay together: the ring puts every message,
  * whatever its service, into one total order in which each origin's
@@ -41,20 +48,22 @@
 #include "proto/wire.h"
 
 #define FRAG_HDR_LEN 24
-#define FRAG_VERSION 1
+#define FRAG_VERSION 2
 /* The largest frame: a client frame of the largest body. */
 #define FRAG_MAX_FRAME (WIRE_HDR_LEN + WIRE_MAX_BODY)
 #define FRAG_MAX_ORIGINS 128
 
 /* Piece header, big endian:
- *   0 u8  version (1)       1 u8  flags (0)
- *   2 u16 index (from 0)    4 u16 count (1..)   6 u16 zero
+ *   0 u8  version (2)       1 u8  flags (0)
+ *   2 u16 index (from 0)    4 u16 count (1..)
+ *   6 u16 piece length: bytes of the frame after this header (1..)
  *   8 u32 frame sequence number of the origin
  *  12 u32 frame length (bytes of the whole frame)
  *  16 u64 tag of the origin's regular configuration
- * Every piece but the last carries exactly max_payload - 24 bytes. */
+ * The pieces of a frame, in index order, are the frame's bytes; a record
+ * (header and piece) never exceeds max_payload. */
 struct frag_hdr {
-	uint16_t idx, count;
+	uint16_t idx, count, plen;
 	uint32_t fseq;
 	uint32_t total;
 	uint64_t tag;
@@ -66,7 +75,8 @@ static inline size_t frag_chunk(size_t max_payload)
 	return max_payload - FRAG_HDR_LEN;
 }
 
-/* Pieces needed for a frame of total bytes. */
+/* Messages a frame of total bytes needs at most (every piece starting a
+ * message of its own). */
 static inline unsigned frag_count(size_t total, size_t max_payload)
 {
 	size_t c = frag_chunk(max_payload);
@@ -74,13 +84,28 @@ static inline unsigned frag_count(size_t total, size_t max_payload)
 	return (unsigned)((total + c - 1) / c);
 }
 
-/* Writes piece idx of the frame (net form, total bytes) into out (room
- * for max_payload bytes); returns the piece's length. */
-size_t frag_piece(uint8_t *out, const uint8_t *frame, size_t total,
-		  size_t max_payload, unsigned idx, uint32_t fseq, uint64_t tag);
+/* Room (bytes) below which a queued message is not worth a record: the
+ * piece would carry fewer bytes than its header. */
+#define FRAG_MIN_ROOM (2 * FRAG_HDR_LEN)
 
-/* Decodes and checks a piece header against the piece length and
- * max_payload. Returns 0, or -1 for a malformed piece. */
+/* How a frame of total bytes is cut when `room` bytes are left in the
+ * message queued last (0 if none can take a record). Sets *first to the
+ * frame bytes of the piece that goes into that room (0: none) and
+ * *count to the number of pieces; returns the number of new messages
+ * the frame needs (0 if it fits the room whole). */
+unsigned frag_plan(size_t total, size_t room, size_t max_payload,
+		   size_t *first, unsigned *count);
+
+/* Writes the record of piece idx of count: frame bytes [off, off + n) of
+ * the frame (net form, total bytes), into out; returns its length,
+ * FRAG_HDR_LEN + n. */
+size_t frag_record(uint8_t *out, const uint8_t *frame, size_t total,
+		   size_t off, size_t n, unsigned idx, unsigned count,
+		   uint32_t fseq, uint64_t tag);
+
+/* Decodes and checks the piece header of the record at the start of p
+ * (len bytes left in the ring message) against max_payload. Returns 0
+ * (the record is FRAG_HDR_LEN + h->plen bytes), or -1 if malformed. */
 int frag_hdr_decode(const uint8_t *p, size_t len, size_t max_payload,
 		    struct frag_hdr *h);
 
@@ -121,15 +146,18 @@ struct frag_rx {
 void frag_rx_init(struct frag_rx *rx, size_t max_payload);
 void frag_rx_free(struct frag_rx *rx);
 
-/* A piece delivered by the ring from `origin`, while the receiver's last
- * regular configuration has tag cur_tag. On FRAG_DONE, *frame and *flen are
- * the whole frame (network form), borrowed until the next call, and
- * *fseq its origin's frame number. Out of memory for a reassembly buffer
- * returns FRAG_BROKEN (counted), as a lost piece would. */
+/* The record at the start of msg (len bytes left of a ring message
+ * delivered from `origin`), while the receiver's last regular
+ * configuration has tag cur_tag. Sets *used to the record's length (the
+ * next record follows), or to len for FRAG_BAD (the rest of the message
+ * cannot be trusted). On FRAG_DONE, *frame and *flen are the whole frame
+ * (network form), borrowed until the next call, and *fseq its origin's
+ * frame number. Out of memory for a reassembly buffer returns
+ * FRAG_BROKEN (counted), as a lost piece would. */
 enum frag_result frag_rx_input(struct frag_rx *rx, uint32_t origin,
-			       uint64_t cur_tag, const uint8_t *piece,
-			       size_t len, const uint8_t **frame, size_t *flen,
-			       uint32_t *fseq);
+			       uint64_t cur_tag, const uint8_t *msg,
+			       size_t len, size_t *used, const uint8_t **frame,
+			       size_t *flen, uint32_t *fseq);
 
 /* A regular configuration was installed: incomplete frames are dropped. */
 void frag_rx_new_conf(struct frag_rx *rx);

@@ -3,14 +3,15 @@
  *
  * Submission: a frame (daemon byte order) is converted to its network
  * form (frag.h), kept in the output queue `outq`, and pushed into the
- * ring's send queue as pieces of at most max_payload bytes, all pieces of
- * a frame at once, only while a ring is installed and only when all of
- * them fit. Frames that do not fit stay in outq; while any does, the
+ * ring's send queue as piece records, its first piece into the room of
+ * the message queued last (packing, frag.h), all pieces of a frame at
+ * once, only while a ring is installed and only when all of them fit. Frames that do not fit stay in outq; while any does, the
  * service reports itself congested and the daemon stops reading clients.
  *
- * Delivery: the ring delivers pieces in the agreed order; frag.c puts
- * frames together and the deliver callback gets them back in daemon
- * order. A frame of this daemon leaves outq when it comes back.
+ * Delivery: the ring delivers messages in the agreed order; their
+ * records are read in order, frag.c puts frames together and the deliver
+ * callback gets them back in daemon order. A frame of this daemon leaves
+ * outq when it comes back.
  *
  * Configuration changes: each piece carries the tag of the regular
  * configuration it was submitted in; a receiver keeps only pieces of its
@@ -112,10 +113,12 @@ enum ring_service ord_ring_service_of(const uint8_t *frame)
 }
 
 /* Pushes frames from outq into the ring while a ring is installed and
- * every piece of the next frame fits. */
+ * every piece of the next frame fits: the first piece into the room left
+ * in the message queued last (frag.h), the others into new messages. */
 static void pump(struct ord_ring *o)
 {
 	struct ring_status st;
+	size_t chunk = frag_chunk(o->rc.max_payload);
 
 	if (!o->installed || o->pushed == o->len)
 		return;
@@ -124,22 +127,33 @@ static void pump(struct ord_ring *o)
 		return;
 	while (o->pushed < o->len) {
 		struct out_frame *f = oq_at(o, o->pushed);
-		unsigned n = frag_count(f->m->len, o->rc.max_payload);
+		size_t room = ring_append_room(o->ring, f->service), first, off;
+		unsigned count, idx = 0;
+		unsigned n = frag_plan(f->m->len, room, o->rc.max_payload,
+				       &first, &count);
+		int rc = 0;
 
 		if (ring_send_queue_room(o->ring) < n)
 			return;
-		for (unsigned i = 0; i < n; i++) {
-			size_t pl = frag_piece(o->piece, f->m->data, f->m->len,
-					       o->rc.max_payload, i, f->fseq,
-					       o->tag);
-			int rc = ring_submit(o->ring, o->now, o->piece, pl,
-					     f->service);
+		if (first) {
+			size_t pl = frag_record(o->piece, f->m->data, f->m->len,
+						0, first, idx++, count, f->fseq,
+						o->tag);
 
-			/* The room was checked: a refusal is our bug. */
-			if (rc != 0)
-				fatalx("ring_submit refused piece %u of %u: %d",
-				       i, n, rc);
+			rc = ring_append(o->ring, o->piece, pl, f->service);
 		}
+		for (off = first; rc == 0 && off < f->m->len; off += chunk) {
+			size_t k = f->m->len - off < chunk ? f->m->len - off : chunk;
+			size_t pl = frag_record(o->piece, f->m->data, f->m->len,
+						off, k, idx++, count, f->fseq,
+						o->tag);
+
+			rc = ring_submit(o->ring, o->now, o->piece, pl,
+					 f->service);
+		}
+		/* The room was checked: a refusal is our bug. */
+		if (rc != 0 || idx != count)
+			fatalx("ring refused piece %u of %u: %d", idx, count, rc);
 		o->pushed++;
 	}
 }
@@ -169,22 +183,13 @@ static void own_delivered(struct ord_ring *o, uint32_t fseq)
 		o->pushed--;
 }
 
-static void io_deliver(void *ctx, const struct ring_delivery *d)
+/* One frame put together from the ring's pieces. */
+static void deliver_frame(struct ord_ring *o, uint32_t origin,
+			  const uint8_t *frame, size_t flen, uint32_t fseq)
 {
-	struct ord_ring *o = ctx;
-	const uint8_t *frame;
-	size_t flen;
-	uint32_t fseq;
 	struct msg *m;
-	enum frag_result r;
 
-	r = frag_rx_input(&o->rx, d->origin, o->tag, d->data, d->len, &frame,
-			  &flen, &fseq);
-	if (r == FRAG_BAD)
-		log_warnx("ring: malformed piece from %08x dropped", d->origin);
-	if (r != FRAG_DONE)
-		return;
-	if (d->origin == o->rc.my_id)
+	if (origin == o->rc.my_id)
 		own_delivered(o, fseq);
 	m = msg_new((uint32_t)flen);
 	if (!m) {
@@ -193,12 +198,35 @@ static void io_deliver(void *ctx, const struct ring_delivery *d)
 		return;
 	}
 	if (frag_frame_from_net(frame, flen, m->data) != 0) {
-		log_warnx("ring: bad frame from %08x dropped", d->origin);
+		log_warnx("ring: bad frame from %08x dropped", origin);
 		msg_unref(m);
 		return;
 	}
 	o->base.cb.deliver(o->base.cb.ctx, m);
 	msg_unref(m);
+}
+
+/* A ring message: its records in order (frag.h). */
+static void io_deliver(void *ctx, const struct ring_delivery *d)
+{
+	struct ord_ring *o = ctx;
+	size_t off = 0;
+
+	while (off < d->len) {
+		const uint8_t *frame;
+		size_t flen, used;
+		uint32_t fseq;
+		enum frag_result r;
+
+		r = frag_rx_input(&o->rx, d->origin, o->tag, d->data + off,
+				  d->len - off, &used, &frame, &flen, &fseq);
+		off += used;
+		if (r == FRAG_BAD)
+			log_warnx("ring: malformed piece from %08x dropped",
+				  d->origin);
+		else if (r == FRAG_DONE)
+			deliver_frame(o, d->origin, frame, flen, fseq);
+	}
 }
 
 static void io_conf(void *ctx, const struct ring_conf *c)

@@ -184,6 +184,17 @@ void ring_input_tick(struct ring *r, int64_t now);
 int ring_submit(struct ring *r, int64_t now, const void *data, size_t len,
 		enum ring_service service);
 
+/* Packing: bytes ring_append() can add to the message submitted last,
+ * if it is still in the send queue (not yet sent) and has this service
+ * (unreliable counts as reliable); 0 otherwise. */
+size_t ring_append_room(const struct ring *r, enum ring_service service);
+
+/* Appends len bytes (copied) to that message: to the protocol it is as
+ * if the message had been submitted with them. Returns 0, or RING_EINVAL
+ * if they do not fit or the service differs (ring_append_room() said). */
+int ring_append(struct ring *r, const void *data, size_t len,
+		enum ring_service service);
+
 /* The earliest deadline (ms, same clock as now), or -1 for none. The shell
  * calls ring_input_tick() at that time at the latest. */
 int64_t ring_next_deadline(const struct ring *r);
@@ -191,6 +202,12 @@ int64_t ring_next_deadline(const struct ring *r);
 /* Messages submitted and not yet sent, and free places in the queue. */
 unsigned ring_send_queue_len(const struct ring *r);
 unsigned ring_send_queue_room(const struct ring *r);
+
+/* 1 if pkt (a packet the core handed to io.send) is a token: the shell
+ * sends it, and what it queued before it, without waiting, so the next
+ * member gets the token as early as possible (in the accelerated ring,
+ * before the messages that follow it). */
+int ring_packet_is_token(const uint8_t *pkt, size_t len);
 
 /* A snapshot for monitors and tests. */
 struct ring_status {
@@ -213,7 +230,7 @@ struct ring_stats {
 	uint64_t token_holds, rotations;
 	uint64_t joins_in, joins_out, commits_in, commits_out, probes_out;
 	uint64_t delivered, delivered_trans, confs_regular, confs_trans;
-	uint64_t submitted, submit_full;
+	uint64_t submitted, submit_full, appended;
 	uint64_t recovery_msgs_out, recovery_msgs_in;
 	uint64_t drops[16];       /* by enum ring_drop (ring_log.h) */
 	uint64_t transitions[32]; /* by enum ring_reason (ring_log.h) */

@@ -271,6 +271,11 @@ void rc_ring_reset(struct ring *r)
 	r->token_started = 0;
 }
 
+static uint8_t service_of(enum ring_service service)
+{
+	return service == RING_UNRELIABLE ? RING_RELIABLE : (uint8_t)service;
+}
+
 int ring_submit(struct ring *r, int64_t now, const void *data, size_t len,
 		enum ring_service service)
 {
@@ -291,7 +296,7 @@ int ring_submit(struct ring *r, int64_t now, const void *data, size_t len,
 	m = &r->msgs[s];
 	memset(m, 0, sizeof(*m));
 	m->origin = r->cfg.my_id;
-	m->service = service == RING_UNRELIABLE ? RING_RELIABLE : (uint8_t)service;
+	m->service = service_of(service);
 	m->len = (uint16_t)len;
 	if (len)
 		memcpy(rs_bytes(r, s), data, len);
@@ -300,6 +305,42 @@ int ring_submit(struct ring *r, int64_t now, const void *data, size_t len,
 	/* An idle token held here goes on at once. */
 	if (r->state == RING_OPERATIONAL)
 		rt_token_release_now(r);
+	return 0;
+}
+
+/* The message submitted last, if it has not been sent yet. */
+static struct ring_msg *sendq_tail(const struct ring *r, int32_t *slot)
+{
+	if (r->sq_len == 0)
+		return NULL;
+	*slot = r->sendq[(r->sq_head + r->sq_len - 1) % r->sq_cap];
+	return &r->msgs[*slot];
+}
+
+size_t ring_append_room(const struct ring *r, enum ring_service service)
+{
+	int32_t s;
+	const struct ring_msg *m = sendq_tail(r, &s);
+
+	if (!m || (unsigned)service > RING_SAFE || m->service != service_of(service))
+		return 0;
+	return r->cfg.max_payload - m->len;
+}
+
+int ring_append(struct ring *r, const void *data, size_t len,
+		enum ring_service service)
+{
+	int32_t s;
+	struct ring_msg *m;
+
+	if (len == 0)
+		return 0;
+	if (!data || ring_append_room(r, service) < len)
+		return RING_EINVAL;
+	m = sendq_tail(r, &s);
+	memcpy(rs_bytes(r, s) + m->len, data, len);
+	m->len = (uint16_t)(m->len + len);
+	r->st.appended++;
 	return 0;
 }
 

@@ -450,6 +450,12 @@ int ring_pkt_get_probe(const uint8_t *b, size_t len, uint32_t *n_members)
 	return finish(&c);
 }
 
+int ring_packet_is_token(const uint8_t *pkt, size_t len)
+{
+	return len >= RING_HDR_LEN && pkt[0] == (RING_PKT_MAGIC >> 8) &&
+	       pkt[1] == (RING_PKT_MAGIC & 0xff) && pkt[3] == RING_PKT_TOKEN;
+}
+
 const char *ring_pkt_type_name(int type)
 {
 	switch (type) {

@@ -4,9 +4,9 @@
  * order, and chorus-monitor's status request and reply
  * (src/daemon/status.c).
  *
- * The input is cut into pieces at 0xff 0xfe markers; each piece goes to
- * one reassembly state as if from origin (first byte % 4), under tag 1,
- * then through the frame and status decoders. A frame that reassembles is
+ * The input is cut into ring messages at 0xff 0xfe markers; the records
+ * of each go to one reassembly state as if from origin (first byte % 4),
+ * under tag 1, then through the frame and status decoders. A frame that reassembles is
  * decoded to host order and, when that succeeds, encoded back: it must
  * come out byte for byte. A status reply that decodes must encode to the
  * same bytes. Any crash or sanitizer report is a finding.
@@ -65,10 +65,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		if (i + 1 >= size)
 			i = size;
-		if (i > start &&
-		    frag_rx_input(&rx, data[start] % 4, 1, data + start, i - start,
-				  &frame, &flen, &fseq) == FRAG_DONE)
-			frame_roundtrip(frame, flen);
+		for (size_t off = start, used; off < i; off += used) {
+			/* used is at least a header, at most what is left */
+			if (frag_rx_input(&rx, data[start] % 4, 1, data + off,
+					  i - off, &used, &frame, &flen,
+					  &fseq) == FRAG_DONE)
+				frame_roundtrip(frame, flen);
+			if (used == 0 || used > i - off)
+				abort();
+		}
 		start = i + 2;
 	}
 	return 0;

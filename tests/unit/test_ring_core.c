@@ -223,19 +223,28 @@ static void alone(void)
 	ring_destroy(r);
 }
 
+/* A ring of one daemon recording into rec, created at time 0 (its
+ * configuration in *c). */
+static struct ring *one_daemon(struct rec *rec, struct ring_config *c)
+{
+	struct ring_io io = { rec, on_send, on_deliver, on_conf, NULL };
+	struct ring *r;
+
+	memset(rec, 0, sizeof(*rec));
+	config(c, ids[0], 1);
+	T_EQ(ring_create(c, &io, 0, &r), 0);
+	return r;
+}
+
 /* The send queue pushes back when full and takes again after sending. */
 static void back_pressure(void)
 {
 	static struct rec rec;
-	struct ring_io io = { &rec, on_send, on_deliver, on_conf, NULL };
 	struct ring_config c;
-	struct ring *r;
+	struct ring *r = one_daemon(&rec, &c);
 	int64_t now = 0;
 	unsigned ok = 0;
 
-	memset(&rec, 0, sizeof(rec));
-	config(&c, ids[0], 1);
-	T_EQ(ring_create(&c, &io, now, &r), 0);
 	/* Not yet in a ring: messages wait in the queue, up to its size. */
 	while (ring_submit(r, now, "x", 1, RING_SAFE) == 0)
 		ok++;
@@ -247,6 +256,49 @@ static void back_pressure(void)
 	T_EQ(rec.n_deliv, 8);
 	T_EQ(ring_send_queue_room(r), 8);
 	T_EQ(ring_submit(r, now, "y", 1, RING_AGREED), 0);
+	ring_destroy(r);
+}
+
+/* Packing: bytes appended to the message submitted last, while it waits
+ * in the send queue with the same service, travel in it; nothing else
+ * takes them. */
+static void append_to_queued(void)
+{
+	static struct rec rec;
+	struct ring_config c;
+	struct ring *r = one_daemon(&rec, &c);
+	int64_t now = 0;
+	uint8_t big[1400];
+
+	memset(big, 'z', sizeof(big));
+	/* Nothing queued: no room, and appending is refused. */
+	T_EQ(ring_append_room(r, RING_AGREED), 0);
+	T_EQ(ring_append(r, "x", 1, RING_AGREED), RING_EINVAL);
+	T_EQ(ring_submit(r, now, "ab", 2, RING_AGREED), 0);
+	T_EQ(ring_append_room(r, RING_AGREED), c.max_payload - 2);
+	T_EQ(ring_append_room(r, RING_SAFE), 0);
+	T_EQ(ring_append(r, "c", 1, RING_SAFE), RING_EINVAL);
+	T_EQ(ring_append(r, "cd", 2, RING_AGREED), 0);
+	T_EQ(ring_append(r, NULL, 0, RING_AGREED), 0);
+	T_EQ(ring_append(r, big, c.max_payload - 3, RING_AGREED), RING_EINVAL);
+	/* Unreliable travels as reliable, so it packs with reliable. */
+	T_EQ(ring_submit(r, now, "ef", 2, RING_UNRELIABLE), 0);
+	T_EQ(ring_append_room(r, RING_RELIABLE), c.max_payload - 2);
+	T_EQ(ring_append(r, big, c.max_payload - 2, RING_RELIABLE), 0);
+	T_EQ(ring_append_room(r, RING_RELIABLE), 0);
+	T_EQ(ring_append(r, "g", 1, RING_UNRELIABLE), RING_EINVAL);
+	T_EQ(ring_send_queue_len(r), 2);
+	T_EQ(ring_get_stats(r)->appended, 2);
+	now = settle(r, now, now + 5000);
+	T_EQ(rec.n_deliv, 2);
+	T_EQ(rec.len[0], 4);
+	T_MEMEQ(rec.data[0], "abcd", 4);
+	T_EQ(rec.svc[0], RING_AGREED);
+	T_EQ(rec.len[1], c.max_payload);
+	T_MEMEQ(rec.data[1], "efzzzz", 6);
+	T_EQ(rec.svc[1], RING_RELIABLE);
+	/* Sent: the queue is empty again, nothing to append to. */
+	T_EQ(ring_append_room(r, RING_RELIABLE), 0);
 	ring_destroy(r);
 }
 
@@ -458,6 +510,7 @@ static const struct t_case cases[] = {
 	T_CASE(config_checks),
 	T_CASE(alone),
 	T_CASE(back_pressure),
+	T_CASE(append_to_queued),
 	T_CASE(bad_packets),
 	T_CASE(two_daemons_and_a_restart),
 };
