@@ -5,7 +5,9 @@
  * test subscriber of logsub.h. Each fault case prints chorus-log's
  * resent count and the subscriber's duplicate count.
  *
- *   kill -9 of chorus-log, again and again, on one pipe kept open
+ *   kill -9 of chorus-log, again and again, on one pipe kept open, with
+ *   one group and with two (one spool, both groups get every line)
+ *   one group's writer away: the spool keeps its lines, it catches up
  *   a machine crash (spool rolled back, another boot id)
  *   a late replica, a subscriber that lost its state, --acks 2
  *   a full file system (tmpfs), an unusable spool and the /tmp fallback,
@@ -182,6 +184,125 @@ static void log_kill9_same_pipe(void)
 		"stream(s)\n", kills, f.count, r.streams);
 	report("chorus-log SIGKILL", &c, &r);
 	logsub_stop(&sub, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* ---- several groups ---- */
+
+/* kill -9 of chorus-log -g logs -g other, again and again, on one pipe
+ * under load: both groups' subscribers get every line exactly once after
+ * dropping duplicates by (stream, seq). The input is taken into one
+ * spool for both groups, so a kill cannot lose a line for one of them. */
+static void log_kill9_two_groups(void)
+{
+	static const char *const two[] = { "-g", "other", NULL };
+	struct hd d;
+	struct logsub s1, s2;
+	struct clp c;
+	struct logcheck r1, r2;
+	struct feeder f;
+	struct killrun k;
+	pthread_t th;
+	int fds[2], kills;
+	unsigned seed = (unsigned)time(NULL);
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	logsub_start(&s2, d.tcp_addr, "other", out2, "sub2");
+	T_EQ(pipe2(fds, O_CLOEXEC), 0);
+	std_feeder(&f, fds[1], 60000, seed);
+	fprintf(stderr, "test_log_faults: kill -9 two groups seed %u\n", seed);
+	clp_start_ex(&c, "log0", d.tcp_addr, two, fds[0], NULL);
+	T_EQ(pthread_create(&th, NULL, feed, &f), 0);
+	memset(&k, 0, sizeof(k));
+	k.daemon = d.tcp_addr;
+	k.args = two;
+	k.fd = fds[0];
+	k.kills = 12;
+	k.min_ms = 30;
+	k.span_ms = 120;
+	kills = kill_loop(&c, &k, &f, th, &seed);
+	T_EQ(clp_finish(&c, 30000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	check_out_ex(out1, f.count, 0, &r1);
+	check_out_ex(out2, f.count, 0, &r2);
+	fprintf(stderr, "test_log_faults: chorus-log -g logs -g other SIGKILL x%d on one "
+		"pipe: %ld lines, %d and %d stream(s)\n", kills, f.count, r1.streams,
+		r2.streams);
+	report("two groups, SIGKILL, group logs", &c, &r1);
+	report("two groups, SIGKILL, group other", &c, &r2);
+	T_ASSERT(kills >= 5);
+	logsub_stop(&s1, SIGKILL);
+	logsub_stop(&s2, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* The name of the first segment file of the one stream under gdir, or
+ * "" if there is none. */
+static void first_segment(const char *gdir, char *out, size_t len)
+{
+	char cmd[400];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ls %s/s-*/ 2>/dev/null | grep '[.]seg$' | sort | head -1",
+		 gdir);
+	out[0] = 0;
+	p = popen(cmd, "r");
+	T_ASSERT(p != NULL);
+	if (!fgets(out, (int)len, p))
+		out[0] = 0;
+	out[strcspn(out, "\n")] = 0;
+	pclose(p);
+}
+
+/* One group's writer is away: its lines stay in the spool while the
+ * other group's are acknowledged, and the spool keeps the segments the
+ * slow group still needs; when its writer comes, it catches up. */
+static void log_slow_group(void)
+{
+	static const char *const two[] = { "-g", "other", "-m", "16M", NULL };
+	struct hd d;
+	struct logsub s1, s2;
+	struct clp c;
+	struct logcheck r;
+	char gdir[200], seg[128];
+	long spooled;
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	clp_start(&c, "log", d.tcp_addr, two);
+	/* About 4 MB: 4 segments of 1 MB. */
+	write_lines(c.in, 0, 20000, NULL, 0);
+	T_ASSERTF(wait_line(out1, 19999, 20000), "group logs did not get its lines");
+	snprintf(gdir, sizeof(gdir), "%s/spool/logs@node1", logtest_dir);
+	/* Acknowledged by group logs, not by group other: still spooled,
+	 * from the first line on. */
+	usleep(300 * 1000);
+	kill(c.pid, SIGUSR1);
+	T_ASSERT(wait_file_has(c.err, "status:", 5000));
+	spooled = file_num(c.err, "spooled ");
+	T_ASSERTF(spooled == 20000, "spooled %ld, want 20000 (stderr %s)", spooled, c.err);
+	first_segment(gdir, seg, sizeof(seg));
+	T_ASSERTF(strcmp(seg, "00000000000000000001.seg") == 0, "first segment \"%s\"", seg);
+	/* The slow group's writer comes: it catches up, the spool is
+	 * trimmed. */
+	logsub_start(&s2, d.tcp_addr, "other", out2, "sub2");
+	T_ASSERTF(wait_line(out2, 19999, 20000), "group other did not catch up");
+	write_lines(c.in, 20000, 21000, NULL, 0);
+	T_EQ(clp_finish(&c, 30000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	check_out_ex(out1, 21000, 0, &r);
+	report("slow group, group logs", &c, &r);
+	check_out_ex(out2, 21000, 0, &r);
+	report("slow group, group other", &c, &r);
+	logsub_stop(&s1, SIGKILL);
+	logsub_stop(&s2, SIGKILL);
 	hd_stop(&d);
 	logtest_rmdir();
 }
@@ -766,7 +887,7 @@ static uint64_t stream_dropped(const char *gdir)
 	struct spool_stats st;
 	char err[256];
 
-	T_ASSERTF(spool_adopt(&sp, gdir, 0, 0, 65536, err, sizeof(err)) == 1, "%s", err);
+	T_ASSERTF(spool_adopt(&sp, gdir, "logs", 0, 0, 65536, err, sizeof(err)) == 1, "%s", err);
 	spool_stats(&sp, &st);
 	spool_close(&sp);
 	return st.dropped;
@@ -990,6 +1111,20 @@ static void log_unix_socket(void)
 }
 
 /* -g twice: every line to both groups, each with its own spool. */
+/* The stream id of the first record of a subscriber's file, or 0. */
+static unsigned long long first_id(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	unsigned long long id = 0;
+
+	if (fp) {
+		if (fscanf(fp, "%16llx", &id) != 1)
+			id = 0;
+		fclose(fp);
+	}
+	return id;
+}
+
 static void log_two_groups(void)
 {
 	static const char *const two[] = { "-g", "other", NULL };
@@ -1010,8 +1145,19 @@ static void log_two_groups(void)
 	T_EQ(clp_finish(&c, 30000), 0);
 	check_out_ex(out1, 20000, 0, &r);
 	check_out_ex(out2, 20000, 0, &r);
+	/* One spool for both, in the first group's directory, whose stream
+	 * names its groups; each group gets it under a stream id of its
+	 * own. */
 	snprintf(path, sizeof(path), "%s/spool/other@node1", logtest_dir);
-	T_EQ(stat(path, &st), 0);
+	T_ASSERT(stat(path, &st) != 0 && errno == ENOENT);
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "printf 'chorus-log groups 1\\nlogs\\nother\\n' | "
+			 "cmp -s - %s/spool/logs@node1/s-*/groups", logtest_dir);
+		T_EQ(system(cmd), 0);
+	}
+	T_ASSERT(first_id(out1) != 0 && first_id(out2) != 0 && first_id(out1) != first_id(out2));
 	logsub_stop(&s1, SIGKILL);
 	logsub_stop(&s2, SIGKILL);
 	hd_stop(&d);
@@ -1166,6 +1312,8 @@ static void log_default_latency(void)
 
 static const struct t_case cases[] = {
 	T_CASE_TIMEOUT(log_kill9_same_pipe, 90),
+	T_CASE_TIMEOUT(log_kill9_two_groups, 120),
+	T_CASE_TIMEOUT(log_slow_group, 90),
 	T_CASE_TIMEOUT(log_kill9_overlong, 120),
 	T_CASE_TIMEOUT(log_crash_rollback, 60),
 	T_CASE_TIMEOUT(log_late_replica, 90),

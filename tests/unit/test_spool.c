@@ -146,7 +146,7 @@ static void spool_append_read_ack(void)
 	spool_stats(&sp, &st);
 	T_EQ(st.unacked, 20000);
 	T_ASSERT(sp.nsegs > 3);
-	T_EQ(spool_ack(&sp, 15000), 0);
+	T_EQ(spool_ack(&sp, 0, 15000), 0);
 	spool_stats(&sp, &st);
 	T_EQ(st.unacked, 5000);
 	T_EQ(st.dropped, 0);
@@ -164,7 +164,7 @@ static void spool_append_read_ack(void)
 	check_lines(&sp, 15001, 20101);
 	/* Acks beyond what exists are clamped; acking all keeps the last
 	 * segment, so numbering continues after a restart. */
-	T_EQ(spool_ack(&sp, 999999), 0);
+	T_EQ(spool_ack(&sp, 0, 999999), 0);
 	spool_stats(&sp, &st);
 	T_EQ(st.acked, 20100);
 	T_EQ(st.unacked, 0);
@@ -243,7 +243,7 @@ static void spool_two_and_adopt(void)
 	spool_stats(&a, &sa);
 	T_ASSERT(sa.stream_id != sb.stream_id);
 	/* a adopts b's left-over stream (never its own). */
-	T_EQ(spool_adopt(&c, gdir, sa.stream_id, 10, 65536, err, sizeof(err)), 1);
+	T_EQ(spool_adopt(&c, gdir, "g", sa.stream_id, 10, 65536, err, sizeof(err)), 1);
 	spool_stats(&c, &sb);
 	T_EQ(sb.unacked, 50);
 	check_lines(&c, 1, 51);
@@ -252,9 +252,9 @@ static void spool_two_and_adopt(void)
 
 		T_EQ(spool_append(&c, "x\n", 2, &io), -EBADF);
 	}
-	T_EQ(spool_ack(&c, 50), 0);
+	T_EQ(spool_ack(&c, 0, 50), 0);
 	T_EQ(spool_remove(&c), 0);
-	T_EQ(spool_adopt(&c, gdir, sa.stream_id, 10, 65536, err, sizeof(err)), 0);
+	T_EQ(spool_adopt(&c, gdir, "g", sa.stream_id, 10, 65536, err, sizeof(err)), 0);
 	spool_close(&a);
 	/* Now a's stream is free: the next open takes it up again. */
 	T_ASSERTF(sp_open(&a, gdir, 1 << 20, err, sizeof(err)) == 0, "%s", err);
@@ -399,7 +399,7 @@ static void kill_writer(const char *gdir, int fd, unsigned seed)
 		rep[0] = seq;
 		if (rand_r(&seed) % 8 == 0 && seq > 2000) {
 			rep[1] = seq - 1 - (uint64_t)(rand_r(&seed) % 2000);
-			spool_ack(&sp, rep[1]);
+			spool_ack(&sp, 0, rep[1]);
 		}
 		if (write(fd, rep, sizeof(rep)) != (ssize_t)sizeof(rep))
 			_exit(5);
@@ -475,14 +475,14 @@ static void kill_adopter(const char *gdir)
 	for (;;) {
 		struct spool sp;
 		struct spool_stats st;
-		int r = spool_adopt(&sp, gdir, 0, 10, 65536, err, sizeof(err));
+		int r = spool_adopt(&sp, gdir, "g", 0, 10, 65536, err, sizeof(err));
 
 		if (r < 0)
 			_exit(3);
 		if (r == 0)
 			_exit(0);
 		spool_stats(&sp, &st);
-		spool_ack(&sp, st.next_seq - 1);
+		spool_ack(&sp, 0, st.next_seq - 1);
 		if (spool_remove(&sp) != 0)
 			_exit(4);
 	}
@@ -530,7 +530,7 @@ static void spool_kill9_adopt(void)
 			struct spool a[12];
 			int k = 0, r;
 
-			while (k < 12 && (r = spool_adopt(&a[k], gdir, 0, 10, 65536, err,
+			while (k < 12 && (r = spool_adopt(&a[k], gdir, "g", 0, 10, 65536, err,
 							  sizeof(err))) == 1) {
 				struct spool_stats st;
 
@@ -873,11 +873,11 @@ static void spool_partial_line(void)
 	spool_close(&b);
 	/* A stale unfinished line: an adopter ends it with a marker (grace
 	 * 0 here), counted as cut. */
-	T_EQ(spool_adopt(&a, gdir, 0, 0, 65536, err, sizeof(err)), 1);
+	T_EQ(spool_adopt(&a, gdir, "g", 0, 0, 65536, err, sizeof(err)), 1);
 	spool_stats(&a, &st);
 	if (st.stream_id != id) {
 		spool_close(&a);
-		T_EQ(spool_adopt(&a, gdir, st.stream_id, 0, 65536, err, sizeof(err)), 1);
+		T_EQ(spool_adopt(&a, gdir, "g", st.stream_id, 0, 65536, err, sizeof(err)), 1);
 		spool_stats(&a, &st);
 	}
 	T_EQ(st.stream_id, id);
@@ -1031,7 +1031,7 @@ static void spool_corrupt_state(void)
 	snprintf(gdir, sizeof(gdir), "%s/g@n", root);
 	make_segments(gdir, 0, &lo, &hi);
 	T_ASSERTF(sp_open(&sp, gdir, 64 << 20, err, sizeof(err)) == 0, "%s", err);
-	spool_ack(&sp, 10);
+	spool_ack(&sp, 0, 10);
 	spool_save_state(&sp);
 	spool_close(&sp);
 	T_ASSERTF(sp_open(&sp, gdir, 64 << 20, err, sizeof(err)) == 0, "%s", err);
@@ -1064,7 +1064,7 @@ static void spool_corrupt_state(void)
 		struct spool a;
 		int found = 0;
 
-		while (spool_adopt(&a, gdir, 0, 10, 65536, err, sizeof(err)) == 1) {
+		while (spool_adopt(&a, gdir, "g", 0, 10, 65536, err, sizeof(err)) == 1) {
 			spool_stats(&a, &st);
 			if (st.stream_id == id) {
 				found = 1;
@@ -1137,7 +1137,7 @@ static void spool_rollback(void)
 		struct spool a;
 		struct spool_stats sa;
 
-		T_EQ(spool_adopt(&a, gdir, st.stream_id, 10, 65536, err, sizeof(err)), 1);
+		T_EQ(spool_adopt(&a, gdir, "g", st.stream_id, 10, 65536, err, sizeof(err)), 1);
 		spool_stats(&a, &sa);
 		T_EQ(sa.stream_id, id);
 		T_EQ(sa.next_seq, 951);
@@ -1270,7 +1270,7 @@ static void spool_disk_full(void)
 	/* Now fill the disk with something else, so that nothing can be
 	 * made room for: its blocks, and its inodes (a new segment to move
 	 * the last lines aside needs one). */
-	spool_ack(&sp, 5000);
+	spool_ack(&sp, 0, 5000);
 	{
 		struct statvfs vfs;
 		char opt[64];
