@@ -213,7 +213,10 @@ static void log_kill9_two_groups(void)
 	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
 	logsub_start(&s2, d.tcp_addr, "other", out2, "sub2");
 	T_EQ(pipe2(fds, O_CLOEXEC), 0);
-	std_feeder(&f, fds[1], 60000, seed);
+	/* Large writes keep the reader busy, so that kills land while it
+	 * takes input. */
+	std_feeder(&f, fds[1], 400000, seed);
+	f.write_max = 65536;
 	fprintf(stderr, "test_log_faults: kill -9 two groups seed %u\n", seed);
 	clp_start_ex(&c, "log0", d.tcp_addr, two, fds[0], NULL);
 	T_EQ(pthread_create(&th, NULL, feed, &f), 0);
@@ -221,9 +224,10 @@ static void log_kill9_two_groups(void)
 	k.daemon = d.tcp_addr;
 	k.args = two;
 	k.fd = fds[0];
-	k.kills = 12;
-	k.min_ms = 30;
-	k.span_ms = 120;
+	k.kills = 40;
+	k.until_done = 1;
+	k.min_ms = 10;
+	k.span_ms = 50;
 	kills = kill_loop(&c, &k, &f, th, &seed);
 	T_EQ(clp_finish(&c, 30000), 0);
 	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
