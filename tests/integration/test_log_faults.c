@@ -7,7 +7,8 @@
  *
  *   kill -9 of chorus-log, again and again, on one pipe kept open, with
  *   one group and with two (one spool, both groups get every line)
- *   one group's writer away: the spool keeps its lines, it catches up
+ *   one group's writer away: the spool keeps its lines, it catches up;
+ *   a stream of two groups adopted after a kill
  *   a machine crash (spool rolled back, another boot id)
  *   a late replica, a subscriber that lost its state, --acks 2
  *   a full file system (tmpfs), an unusable spool and the /tmp fallback,
@@ -305,6 +306,50 @@ static void log_slow_group(void)
 	report("slow group, group logs", &c, &r);
 	check_out_ex(out2, 21000, 0, &r);
 	report("slow group, group other", &c, &r);
+	logsub_stop(&s1, SIGKILL);
+	logsub_stop(&s2, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
+/* Two processes of groups logs and other run at once (Apache's double
+ * start), so the second makes a stream of its own; the first is killed
+ * while group other's writer is away, and the second adopts its stream
+ * for both groups: when other's writer comes, both groups have every
+ * line of both processes. */
+static void log_two_groups_adopt(void)
+{
+	static const char *const two[] = { "-g", "other", NULL };
+	struct hd d;
+	struct logsub s1, s2;
+	struct clp c, c1;
+	struct logcheck r;
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	clp_start(&c1, "log1", d.tcp_addr, two);
+	write_lines(c1.in, 0, 5000, NULL, 0);
+	T_ASSERTF(wait_line(out1, 4999, 20000), "group logs did not get its lines");
+	clp_start(&c, "log2", d.tcp_addr, two);
+	write_lines(c.in, 5000, 5500, NULL, 0);
+	T_ASSERTF(wait_line(out1, 5499, 20000), "group logs did not get the second's lines");
+	kill(c1.pid, SIGKILL);
+	waitpid(c1.pid, NULL, 0);
+	close(c1.in);
+	write_lines(c.in, 5500, 6000, NULL, 0);
+	T_ASSERTF(wait_file_has(c.err, "adopted stream", 20000), "no adoption (%s)", c.err);
+	logsub_start(&s2, d.tcp_addr, "other", out2, "sub2");
+	T_ASSERTF(wait_file_has(c.err, "drained; removed", 30000), "not drained (%s)", c.err);
+	T_EQ(clp_finish(&c, 30000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	check_out_ex(out1, 6000, 0, &r);
+	T_EQ(r.streams, 2);
+	report("two groups, adopted, group logs", &c, &r);
+	check_out_ex(out2, 6000, 0, &r);
+	T_EQ(r.streams, 2);
+	report("two groups, adopted, group other", &c, &r);
 	logsub_stop(&s1, SIGKILL);
 	logsub_stop(&s2, SIGKILL);
 	hd_stop(&d);
@@ -1318,6 +1363,7 @@ static const struct t_case cases[] = {
 	T_CASE_TIMEOUT(log_kill9_same_pipe, 90),
 	T_CASE_TIMEOUT(log_kill9_two_groups, 120),
 	T_CASE_TIMEOUT(log_slow_group, 90),
+	T_CASE_TIMEOUT(log_two_groups_adopt, 90),
 	T_CASE_TIMEOUT(log_kill9_overlong, 120),
 	T_CASE_TIMEOUT(log_crash_rollback, 60),
 	T_CASE_TIMEOUT(log_late_replica, 90),
