@@ -112,11 +112,12 @@ static void std_feeder(struct feeder *f, int fd, long count, unsigned seed)
 	f->write_max = 9000;
 }
 
-/* How a run of kills goes: a chorus-log on the pipe fd (daemon, extra
- * options) killed after min_ms + up to span_ms, and started again at
- * once on the same pipe (Apache takes about a second), `kills` times or
- * until the feeder is done; between(k) if not NULL runs before restart k
- * (from 1). Then waits for the feeder and closes fd. Returns the kills. */
+/* How a run of kills goes: the feeder starts, and a chorus-log on the
+ * pipe fd (daemon, extra options) is killed after min_ms + up to span_ms,
+ * and started again at once on the same pipe (Apache takes about a
+ * second), `kills` times or until the feeder is done; between(k) if not
+ * NULL runs before restart k (from 1). Then waits for the feeder and
+ * closes fd. Returns the kills. */
 struct killrun {
 	const char *daemon;
 	const char *const *args;
@@ -126,9 +127,12 @@ struct killrun {
 };
 
 static int kill_loop(struct clp *c, const struct killrun *k, struct feeder *f,
-		     pthread_t th, unsigned *seed)
+		     unsigned *seed)
 {
+	pthread_t th;
 	int n = 0;
+
+	T_EQ(pthread_create(&th, NULL, feed, f), 0);
 
 	for (; n < k->kills; n++) {
 		long ms = k->min_ms + (long)(rand_r(seed) % (unsigned)k->span_ms);
@@ -150,6 +154,21 @@ static int kill_loop(struct clp *c, const struct killrun *k, struct feeder *f,
 	return n;
 }
 
+/* A run of kills on a new pipe, fed by f (made by the caller but for its
+ * descriptor); the first chorus-log is started here (log0). */
+static int kill_run(struct clp *c, struct killrun *k, struct feeder *f,
+		    const char *what, unsigned *seed)
+{
+	int fds[2];
+
+	T_EQ(pipe2(fds, O_CLOEXEC), 0);
+	f->fd = fds[1];
+	k->fd = fds[0];
+	fprintf(stderr, "test_log_faults: kill -9 %sseed %u\n", what, *seed);
+	clp_start_ex(c, "log0", k->daemon, k->args, fds[0], NULL);
+	return kill_loop(c, k, f, seed);
+}
+
 static void log_kill9_same_pipe(void)
 {
 	struct hd d;
@@ -157,27 +176,21 @@ static void log_kill9_same_pipe(void)
 	struct clp c;
 	struct logcheck r;
 	struct feeder f;
-	struct killrun k;
-	pthread_t th;
-	int fds[2], kills;
+	int kills;
 	unsigned seed = (unsigned)time(NULL);
 
 	logtest_mkdir();
 	outs();
 	hd_start(&d, NULL);
 	logsub_start(&sub, d.tcp_addr, "logs", out1, "sub1");
-	T_EQ(pipe2(fds, O_CLOEXEC), 0);
-	std_feeder(&f, fds[1], 60000, seed);
-	fprintf(stderr, "test_log_faults: kill -9 seed %u\n", seed);
-	clp_start_ex(&c, "log0", d.tcp_addr, NULL, fds[0], NULL);
-	T_EQ(pthread_create(&th, NULL, feed, &f), 0);
-	memset(&k, 0, sizeof(k));
-	k.daemon = d.tcp_addr;
-	k.fd = fds[0];
-	k.kills = 10;
-	k.min_ms = 30;
-	k.span_ms = 120;
-	kills = kill_loop(&c, &k, &f, th, &seed);
+	std_feeder(&f, -1, 60000, seed);
+	{
+		struct killrun k = {
+			.daemon = d.tcp_addr, .kills = 10, .min_ms = 30, .span_ms = 120,
+		};
+
+		kills = kill_run(&c, &k, &f, "", &seed);
+	}
 	T_EQ(clp_finish(&c, 30000), 0);
 	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
 	check_out_ex(out1, f.count, 0, &r);
@@ -191,6 +204,28 @@ static void log_kill9_same_pipe(void)
 
 /* ---- several groups ---- */
 
+/* The end of a test of groups logs and other: chorus-log c exits at the
+ * end of its input with nothing left in the spool, and each subscriber
+ * has every line 0 .. count-1 once (r[0]: logs, r[1]: other); then the
+ * subscribers, the daemon and the test directory go. */
+static void two_groups_end(struct clp *c, long count, const char *what, struct hd *d,
+			   struct logsub *s1, struct logsub *s2, struct logcheck r[2])
+{
+	char tag[120];
+
+	T_EQ(clp_finish(c, 30000), 0);
+	T_ASSERTF(file_has(c->err, "0 left in the spool"), "stderr %s", c->err);
+	for (int i = 0; i < 2; i++) {
+		check_out_ex(i ? out2 : out1, count, 0, &r[i]);
+		snprintf(tag, sizeof(tag), "%s, group %s", what, i ? "other" : "logs");
+		report(tag, c, &r[i]);
+	}
+	logsub_stop(s1, SIGKILL);
+	logsub_stop(s2, SIGKILL);
+	hd_stop(d);
+	logtest_rmdir();
+}
+
 /* kill -9 of chorus-log -g logs -g other, again and again, on one pipe
  * under load: both groups' subscribers get every line exactly once after
  * dropping duplicates by (stream, seq). The input is taken into one
@@ -201,11 +236,9 @@ static void log_kill9_two_groups(void)
 	struct hd d;
 	struct logsub s1, s2;
 	struct clp c;
-	struct logcheck r1, r2;
+	struct logcheck r[2];
 	struct feeder f;
-	struct killrun k;
-	pthread_t th;
-	int fds[2], kills;
+	int kills;
 	unsigned seed = (unsigned)time(NULL);
 
 	logtest_mkdir();
@@ -213,37 +246,23 @@ static void log_kill9_two_groups(void)
 	hd_start(&d, NULL);
 	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
 	logsub_start(&s2, d.tcp_addr, "other", out2, "sub2");
-	T_EQ(pipe2(fds, O_CLOEXEC), 0);
 	/* Large writes keep the reader busy, so that kills land while it
 	 * takes input. */
-	std_feeder(&f, fds[1], 400000, seed);
+	std_feeder(&f, -1, 400000, seed);
 	f.write_max = 65536;
-	fprintf(stderr, "test_log_faults: kill -9 two groups seed %u\n", seed);
-	clp_start_ex(&c, "log0", d.tcp_addr, two, fds[0], NULL);
-	T_EQ(pthread_create(&th, NULL, feed, &f), 0);
-	memset(&k, 0, sizeof(k));
-	k.daemon = d.tcp_addr;
-	k.args = two;
-	k.fd = fds[0];
-	k.kills = 40;
-	k.until_done = 1;
-	k.min_ms = 10;
-	k.span_ms = 50;
-	kills = kill_loop(&c, &k, &f, th, &seed);
-	T_EQ(clp_finish(&c, 30000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
-	check_out_ex(out1, f.count, 0, &r1);
-	check_out_ex(out2, f.count, 0, &r2);
-	fprintf(stderr, "test_log_faults: chorus-log -g logs -g other SIGKILL x%d on one "
-		"pipe: %ld lines, %d and %d stream(s)\n", kills, f.count, r1.streams,
-		r2.streams);
-	report("two groups, SIGKILL, group logs", &c, &r1);
-	report("two groups, SIGKILL, group other", &c, &r2);
+	{
+		struct killrun k = {
+			.daemon = d.tcp_addr, .args = two, .kills = 40, .until_done = 1,
+			.min_ms = 10, .span_ms = 50,
+		};
+
+		kills = kill_run(&c, &k, &f, "two groups ", &seed);
+	}
 	T_ASSERT(kills >= 5);
-	logsub_stop(&s1, SIGKILL);
-	logsub_stop(&s2, SIGKILL);
-	hd_stop(&d);
-	logtest_rmdir();
+	two_groups_end(&c, f.count, "two groups, SIGKILL", &d, &s1, &s2, r);
+	fprintf(stderr, "test_log_faults: chorus-log -g logs -g other SIGKILL x%d on one "
+		"pipe: %ld lines, %d and %d stream(s)\n", kills, f.count, r[0].streams,
+		r[1].streams);
 }
 
 /* The name of the first segment file of the one stream under gdir, or
@@ -273,7 +292,7 @@ static void log_slow_group(void)
 	struct hd d;
 	struct logsub s1, s2;
 	struct clp c;
-	struct logcheck r;
+	struct logcheck r[2];
 	char gdir[200], seg[128];
 	long spooled;
 
@@ -300,16 +319,7 @@ static void log_slow_group(void)
 	logsub_start(&s2, d.tcp_addr, "other", out2, "sub2");
 	T_ASSERTF(wait_line(out2, 19999, 20000), "group other did not catch up");
 	write_lines(c.in, 20000, 21000, NULL, 0);
-	T_EQ(clp_finish(&c, 30000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
-	check_out_ex(out1, 21000, 0, &r);
-	report("slow group, group logs", &c, &r);
-	check_out_ex(out2, 21000, 0, &r);
-	report("slow group, group other", &c, &r);
-	logsub_stop(&s1, SIGKILL);
-	logsub_stop(&s2, SIGKILL);
-	hd_stop(&d);
-	logtest_rmdir();
+	two_groups_end(&c, 21000, "slow group", &d, &s1, &s2, r);
 }
 
 /* Two processes of groups logs and other run at once (Apache's double
@@ -323,7 +333,7 @@ static void log_two_groups_adopt(void)
 	struct hd d;
 	struct logsub s1, s2;
 	struct clp c, c1;
-	struct logcheck r;
+	struct logcheck r[2];
 
 	logtest_mkdir();
 	outs();
@@ -342,18 +352,9 @@ static void log_two_groups_adopt(void)
 	T_ASSERTF(wait_file_has(c.err, "adopted stream", 20000), "no adoption (%s)", c.err);
 	logsub_start(&s2, d.tcp_addr, "other", out2, "sub2");
 	T_ASSERTF(wait_file_has(c.err, "drained; removed", 30000), "not drained (%s)", c.err);
-	T_EQ(clp_finish(&c, 30000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
-	check_out_ex(out1, 6000, 0, &r);
-	T_EQ(r.streams, 2);
-	report("two groups, adopted, group logs", &c, &r);
-	check_out_ex(out2, 6000, 0, &r);
-	T_EQ(r.streams, 2);
-	report("two groups, adopted, group other", &c, &r);
-	logsub_stop(&s1, SIGKILL);
-	logsub_stop(&s2, SIGKILL);
-	hd_stop(&d);
-	logtest_rmdir();
+	two_groups_end(&c, 6000, "two groups, adopted", &d, &s1, &s2, r);
+	T_EQ(r[0].streams, 2);
+	T_EQ(r[1].streams, 2);
 }
 
 /* ---- kill -9 with overlong lines ---- */
@@ -453,9 +454,7 @@ static void log_kill9_overlong(void)
 	struct logsub sub;
 	struct clp c;
 	struct feeder f;
-	struct killrun k;
-	pthread_t th;
-	int fds[2], kills;
+	int kills;
 	unsigned seed = (unsigned)time(NULL);
 	long cut;
 
@@ -463,23 +462,18 @@ static void log_kill9_overlong(void)
 	outs();
 	hd_start(&d, NULL);
 	logsub_start(&sub, d.tcp_addr, "logs", out1, "sub1");
-	T_EQ(pipe2(fds, O_CLOEXEC), 0);
-	std_feeder(&f, fds[1], 8000, seed);
+	std_feeder(&f, -1, 8000, seed);
 	f.line = ol_line;
 	f.line_max = 400002;
 	f.write_max = 70000;
-	fprintf(stderr, "test_log_faults: kill -9 overlong seed %u\n", seed);
-	clp_start_ex(&c, "log0", d.tcp_addr, args, fds[0], NULL);
-	T_EQ(pthread_create(&th, NULL, feed, &f), 0);
-	memset(&k, 0, sizeof(k));
-	k.daemon = d.tcp_addr;
-	k.args = args;
-	k.fd = fds[0];
-	k.kills = 40;
-	k.until_done = 1;
-	k.min_ms = 10;
-	k.span_ms = 60;
-	kills = kill_loop(&c, &k, &f, th, &seed);
+	{
+		struct killrun k = {
+			.daemon = d.tcp_addr, .args = args, .kills = 40, .until_done = 1,
+			.min_ms = 10, .span_ms = 60,
+		};
+
+		kills = kill_run(&c, &k, &f, "overlong ", &seed);
+	}
 	T_EQ(clp_finish(&c, 30000), 0);
 	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
 	cut = check_ol(out1, f.count, 1024, 1024 - 64);
@@ -976,8 +970,6 @@ static void log_kill9_disk_full(void)
 	struct clp c;
 	struct logcheck r;
 	struct feeder f;
-	struct killrun k;
-	pthread_t th;
 	char mnt[160], gdir[220], state[300];
 	const char *args[5] = { "-d", NULL, "-T", "100", NULL };
 	int fds[2], kills;
@@ -1001,16 +993,15 @@ static void log_kill9_disk_full(void)
 	fill_disk(blocker);
 	std_feeder(&f, fds[1], 30000, seed);
 	fprintf(stderr, "test_log_faults: kill -9 disk full seed %u\n", seed);
-	T_EQ(pthread_create(&th, NULL, feed, &f), 0);
-	memset(&k, 0, sizeof(k));
-	k.daemon = "1@127.0.0.1";
-	k.args = args;
-	k.fd = fds[0];
-	k.kills = 20;
-	k.min_ms = 10;
-	k.span_ms = 50;
-	k.between = room_or_not;
-	kills = kill_loop(&c, &k, &f, th, &seed);
+	{
+		const struct killrun k = {
+			.daemon = "1@127.0.0.1", .args = args, .fd = fds[0],
+			.kills = 20, .min_ms = 10, .span_ms = 50,
+			.between = room_or_not,
+		};
+
+		kills = kill_loop(&c, &k, &f, &seed);
+	}
 	T_EQ(clp_finish(&c, 20000), 0);
 	unlink(blocker);
 	dropped = stream_dropped(gdir);
