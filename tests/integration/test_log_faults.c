@@ -252,8 +252,8 @@ static void log_kill9_two_groups(void)
 	f.write_max = 65536;
 	{
 		struct killrun k = {
-			.daemon = d.tcp_addr, .args = two, .kills = 40, .until_done = 1,
-			.min_ms = 10, .span_ms = 50,
+			.daemon = d.tcp_addr, .args = two, .kills = 60, .until_done = 1,
+			.min_ms = 5, .span_ms = 25,
 		};
 
 		kills = kill_run(&c, &k, &f, "two groups ", &seed);
