@@ -46,8 +46,9 @@ ALL_CPPFLAGS := -Iinclude -Isrc -Itests -D_GNU_SOURCE $(CPPFLAGS)
 ALL_CFLAGS := -std=c11 $(WARNINGS) -MMD -MP $(SANFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
 LIBS := -lpthread
-# Libraries of the log programs (zlib for batch compression, when used).
-LOG_LIBS ?= -lzstd -lz
+# Libraries of the log programs (zlib and zstd for compression, libcrypto
+# for the stream ids of a spool of several groups).
+LOG_LIBS ?= -lzstd -lz -lcrypto
 
 ifeq ($(V),1)
 Q :=
@@ -176,7 +177,7 @@ $(B)/tests/unit/%: $(call obj,tests/unit/%.c tests/t.c) $(SIM_A) $(CORE_A) $(LIB
 
 $(B)/tests/integration/%: $(call obj,tests/integration/%.c tests/t.c $(INTEG_HELPERS)) $(CORE_A) $(LIBCHORUS_A)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
 
 $(B)/tests/netns/%: $(call obj,tests/netns/%.c) $(LIBCHORUS_A)
 	@mkdir -p $(@D)

@@ -3,12 +3,15 @@
  * counters, and the sender thread's interface (sender.c).
  *
  * chorus-log has three threads. The main thread (main_log.c) only moves
- * standard input into the spool of each group (spool_in.c, by the
- * overlong-line rule of linebuf.c), so that Apache is never held up by
- * the network or the daemon. The sender thread (sender.c) owns the daemon connection:
- * it reads batches from the spools, multicasts them, takes
- * acknowledgements, trims the spools and reconnects; its decisions come
- * from the pure core in sendq.c. A third thread, the sender's keeper,
+ * standard input into the spool (spool_in.c, by the overlong-line rule of
+ * linebuf.c): one stream for all its groups, in the directory of the
+ * first, so that Apache is never held up by the network or the daemon
+ * and a kill never loses a line for any group. The sender thread
+ * (sender.c) owns the daemon connection: it reads batches from the
+ * spool, multicasts them to each group under the group's stream id,
+ * takes acknowledgements, trims the spool once every group has a
+ * segment and reconnects; its decisions come from the pure core in
+ * sendq.c, one instance per group and stream. A third thread, the sender's keeper,
  * saves and syncs the spools and writes the status lines, so that none
  * of these waits for the daemon.
  */
@@ -20,7 +23,7 @@
 
 #include "log/spool.h"
 
-#define CLOG_MAX_GROUPS 16
+#define CLOG_MAX_GROUPS SPOOL_GROUPS_MAX
 #define CLOG_NODE_MAX 255
 
 struct clog_config {
@@ -29,7 +32,7 @@ struct clog_config {
 	char node[CLOG_NODE_MAX + 1];
 	const char *daemon;        /* Spread form: "4803", "4803@host" */
 	const char *spool_root;
-	uint64_t spool_max;        /* bytes of this process's stream, per group */
+	uint64_t spool_max;        /* bytes of this process's stream */
 	size_t max_line;           /* without '\n' */
 	uint32_t batch_bytes;
 	int64_t latency_ms;
@@ -57,12 +60,15 @@ struct clog_stats {
 
 struct sender;
 
-/* Starts the sender thread for the given own spools (one per group, in
- * the order of cfg->groups; the caller keeps ownership of them and must
- * not close them before sender_join()). cfg and st must outlive the
+/* Starts the sender thread for the own spool stream `own`, made for the
+ * groups of cfg in their order (the caller keeps ownership of it and must
+ * not close it before sender_join()). adopt_dirs[g] is the spool
+ * directory of group g of cfg, where streams that exited processes left
+ * are looked for ("" for none; copied). cfg and st must outlive the
  * sender. Returns 0 and *out, or -1 (errno) if the thread cannot start. */
 int sender_start(struct sender **out, const struct clog_config *cfg,
-		 struct spool *const *own, struct clog_stats *st);
+		 struct spool *own, const char *const *adopt_dirs,
+		 struct clog_stats *st);
 
 /* Tells the sender that bytes of lines were appended. Cheap: it wakes
  * the sender thread only when that is waiting for the first line or a

@@ -4,10 +4,10 @@
  *   CustomLog "|/usr/bin/chorus-log -g jigdo -s 4803@logger.example.org" combined
  *
  * The main thread is the reader: it moves standard input into the spool
- * of every group as fast as it comes (spool_in.c: it looks at the pipe
- * first, then moves straight from it with splice exactly what the
+ * as fast as it comes, once for all groups (spool_in.c: it looks at the
+ * pipe first, then moves straight from it with splice exactly what the
  * overlong-line rule of linebuf.c keeps, partial lines included, so a
- * kill loses nothing) and wakes the sender thread
+ * kill loses nothing for any group) and wakes the sender thread
  * (sender.c), which splits the spool into lines and does everything that
  * touches the network. On SIGTERM it reads on until
  * end of input (Apache's old children may still write for seconds after
@@ -225,6 +225,14 @@ static void parse_args(int argc, char **argv, struct clog_config *c)
 				exit(2);
 			}
 			c->groups[c->ngroups++] = optarg;
+			/* A group given twice gets the lines once. */
+			for (int k = 0; k + 1 < c->ngroups; k++)
+				if (strcmp(c->groups[k], optarg) == 0) {
+					fprintf(stderr, "chorus-log: group %s given twice; "
+						"sending to it once\n", optarg);
+					c->ngroups--;
+					break;
+				}
 			break;
 		case 'h':
 			if (!node_ok(optarg)) {
@@ -327,12 +335,18 @@ static uint64_t boot_id(void)
 	return h ? h : 1;
 }
 
-/* Opens the spool of each group, under the root or, if that cannot be
+/* Opens the spool stream of the process, for all its groups, in the
+ * directory of the first group, under the root or, if that cannot be
  * used, loudly under ${TMPDIR:-/tmp}/chorus-log-<uid>, a directory that
  * must be ours and private (a logger that cannot start would stall
- * Apache, which then cannot write its log). */
-static void open_spools(const struct clog_config *c, struct spool *sp)
+ * Apache, which then cannot write its log). Fills dirs[g] with the
+ * directory of group g under the root used (where streams left by
+ * other processes for that group are adopted; "" if too long). */
+static void open_spool(const struct clog_config *c, struct spool *sp,
+		       char dirs[][SPOOL_PATH_MAX])
 {
+	char err[SPOOL_PATH_MAX + 256], alt[SPOOL_PATH_MAX];
+	const char *root = c->spool_root, *tmp = getenv("TMPDIR");
 	struct spool_opts o;
 	struct stat st;
 
@@ -340,69 +354,66 @@ static void open_spools(const struct clog_config *c, struct spool *sp)
 	o.max_bytes = c->spool_max;
 	o.max_line = c->max_line;
 	o.boot_id = boot_id();
+	o.groups = c->groups;
+	o.ngroups = (unsigned)c->ngroups;
 	if (fstat(0, &st) == 0) {
 		o.input_dev = (uint64_t)st.st_dev;
 		o.input_ino = (uint64_t)st.st_ino;
 	}
-	for (int g = 0; g < c->ngroups; g++) {
-		char gdir[SPOOL_PATH_MAX], err[SPOOL_PATH_MAX + 256], alt[SPOOL_PATH_MAX];
-		const char *tmp = getenv("TMPDIR");
-
-		if (spool_group_dir(c->spool_root, c->groups[g], c->node, gdir,
-				    sizeof(gdir)) != 0)
-			snprintf(err, sizeof(err), "the spool directory name is too long");
-		else if (spool_open(&sp[g], gdir, &o, err, sizeof(err)) == 0)
-			continue;
-		log_warnx("cannot use the spool under %s (%s)", c->spool_root, err);
-		if (!tmp || tmp[0] != '/')
-			tmp = "/tmp";
-		snprintf(alt, sizeof(alt), "%s/chorus-log-%u", tmp, (unsigned)getuid());
-		if (spool_private_dir(alt, getuid(), err, sizeof(err)) != 0)
-			fatalx("no spool for group %s: %s", c->groups[g], err);
-		if (spool_group_dir(alt, c->groups[g], c->node, gdir, sizeof(gdir)) != 0)
-			fatalx("no spool for group %s: the directory name is too long",
-			       c->groups[g]);
-		if (spool_open(&sp[g], gdir, &o, err, sizeof(err)) != 0)
-			fatalx("no spool for group %s: %s", c->groups[g], err);
-		log_warnx("SPOOLING UNDER %s INSTEAD", gdir);
-	}
+	if (spool_group_dir(root, c->groups[0], c->node, dirs[0], SPOOL_PATH_MAX) != 0)
+		snprintf(err, sizeof(err), "the spool directory name is too long");
+	else if (spool_open(sp, dirs[0], &o, err, sizeof(err)) == 0)
+		goto opened;
+	log_warnx("cannot use the spool under %s (%s)", root, err);
+	if (!tmp || tmp[0] != '/')
+		tmp = "/tmp";
+	snprintf(alt, sizeof(alt), "%s/chorus-log-%u", tmp, (unsigned)getuid());
+	if (spool_private_dir(alt, getuid(), err, sizeof(err)) != 0)
+		fatalx("no spool: %s", err);
+	root = alt;
+	if (spool_group_dir(root, c->groups[0], c->node, dirs[0], SPOOL_PATH_MAX) != 0)
+		fatalx("no spool: the directory name is too long");
+	if (spool_open(sp, dirs[0], &o, err, sizeof(err)) != 0)
+		fatalx("no spool: %s", err);
+	log_warnx("SPOOLING UNDER %s INSTEAD", dirs[0]);
+opened:
+	for (int g = 1; g < c->ngroups; g++)
+		if (spool_group_dir(root, c->groups[g], c->node, dirs[g], SPOOL_PATH_MAX) != 0)
+			dirs[g][0] = 0;
 }
 
 struct reader {
 	const struct clog_config *cfg;
 	struct clog_stats *st;
-	struct spool *sp;
+	struct spool *sp;          /* the one stream of all groups */
 	struct sender *snd;
 	struct intake in;          /* standard input */
 	uint64_t append_errors;
 };
 
-/* Counts what an append to the spool of group g did. */
-static void account(struct reader *r, int g, const struct spool_io *io)
+/* Counts what an append to the spool did (losses once per group). */
+static void account(struct reader *r, const struct spool_io *io)
 {
 	if (io->dropped)
 		CLOG_ADD(r->st->lines_dropped, io->dropped);
 	/* The sender logs spool overflow; here only write errors, the
 	 * first and then every hundredth. */
 	if (io->err && r->append_errors++ % 100 == 0)
-		log_warnx("LOST lines: cannot write the spool of %s: %s (counted, "
-			  "with their numbers)", r->cfg->groups[g], strerror(-io->err));
-	if (g == 0) {
-		CLOG_ADD(r->st->lines_read, io->lines);
-		CLOG_ADD(r->st->lines_cut, io->cut);
-	}
+		log_warnx("LOST lines: cannot write the spool %s: %s (counted, "
+			  "with their numbers)", r->sp->dir, strerror(-io->err));
+	CLOG_ADD(r->st->lines_read, io->lines);
+	CLOG_ADD(r->st->lines_cut, io->cut);
 }
 
-/* Moves one chunk of standard input into the first group's spool
- * (spool_take(): looked at, then moved, never only in memory) and a copy
- * of what it took into the others' (see chorus-log(1) on several
- * groups). `final`: the writers are gone. Returns the bytes taken, 0 at
- * end of input, -1 if nothing could be taken now. */
+/* Moves one chunk of standard input into the spool (spool_take(): looked
+ * at, then moved, never only in memory), once for all groups. `final`:
+ * the writers are gone. Returns the bytes taken, 0 at end of input, -1
+ * if nothing could be taken now. */
 static ssize_t take_input(struct reader *r, int final)
 {
 	struct spool_io io;
 	const char *taken;
-	ssize_t n = spool_take(&r->sp[0], &r->in, final, &taken, &io);
+	ssize_t n = spool_take(r->sp, &r->in, final, &taken, &io);
 
 	if (n == -EAGAIN)
 		return -1;
@@ -413,11 +424,7 @@ static ssize_t take_input(struct reader *r, int final)
 	}
 	if (n == 0)
 		return 0;
-	account(r, 0, &io);
-	for (int g = 1; g < r->cfg->ngroups; g++) {
-		spool_append(&r->sp[g], taken, (size_t)n, &io);
-		account(r, g, &io);
-	}
+	account(r, &io);
 	CLOG_ADD(r->st->bytes_read, (uint64_t)n);
 	sender_appended(r->snd, (size_t)n);
 	return n;
@@ -435,8 +442,9 @@ int main(int argc, char **argv)
 {
 	struct clog_config cfg;
 	struct clog_stats st;
-	struct spool sp[CLOG_MAX_GROUPS];
-	struct spool *own[CLOG_MAX_GROUPS];
+	static struct spool sp;
+	static char dirs[CLOG_MAX_GROUPS][SPOOL_PATH_MAX];
+	const char *dirp[CLOG_MAX_GROUPS];
 	struct reader r;
 	sigset_t sigs;
 	int sfd, terminating = 0, waits = 0;
@@ -458,16 +466,16 @@ int main(int argc, char **argv)
 		fatal("signalfd");
 	/* A larger pipe gives Apache more room while we write the spool. */
 	fcntl(0, F_SETPIPE_SZ, 1024 * 1024);
-	open_spools(&cfg, sp);
+	open_spool(&cfg, &sp, dirs);
 	for (int g = 0; g < cfg.ngroups; g++)
-		own[g] = &sp[g];
+		dirp[g] = dirs[g];
 	memset(&r, 0, sizeof(r));
 	r.cfg = &cfg;
 	r.st = &st;
-	r.sp = sp;
+	r.sp = &sp;
 	if (in_open(&r.in, 0, READ_CHUNK) != 0)
 		fatal("standard input");
-	if (sender_start(&r.snd, &cfg, own, &st) != 0)
+	if (sender_start(&r.snd, &cfg, &sp, dirp, &st) != 0)
 		fatal("cannot start the sender thread");
 	for (;;) {
 		struct pollfd pfd[2] = { { 0, POLLIN, 0 }, { sfd, POLLIN, 0 } };
@@ -512,41 +520,36 @@ int main(int argc, char **argv)
 		waits = n < 0 ? waits + 1 : 0;
 		last = n < 0 ? 0 : n;
 	}
-	for (int g = 0; g < cfg.ngroups; g++) {
+	{
 		struct spool_io io;
 
-		spool_finish(&sp[g], &io);
-		account(&r, g, &io);
+		spool_finish(&sp, &io);
+		account(&r, &io);
 	}
 	sender_eof(r.snd);
 	/* The sender stops by itself at the flush deadline, unless a daemon
 	 * that takes no data holds it in a send: then leave it, with
 	 * everything unacknowledged in the (consistent) spool. */
 	if (sender_join(r.snd, cfg.flush_ms + 1000) != 0) {
-		uint64_t left = 0;
+		struct spool_stats ss;
+		uint64_t left;
 
-		for (int g = 0; g < cfg.ngroups; g++) {
-			struct spool_stats ss;
-
-			spool_shutdown(&sp[g]);
-			spool_stats(&sp[g], &ss);
-			left += ss.unacked;
-		}
+		spool_shutdown(&sp);
+		spool_stats(&sp, &ss);
+		left = ss.unacked;
 		log_warnx("the daemon takes no data: giving up after the flush "
 			  "deadline; %" PRIu64 " lines left in the spool", left);
 		_exit(0);
 	}
 	r.snd = NULL;
 	{
-		uint64_t left = 0;
+		struct spool_stats ss;
+		uint64_t left;
 
-		for (int g = 0; g < cfg.ngroups; g++) {
-			struct spool_stats ss;
-
-			spool_stats(&sp[g], &ss);
-			left += ss.unacked;
-			spool_close(&sp[g]);
-		}
+		/* Lines that some group has not acknowledged. */
+		spool_stats(&sp, &ss);
+		left = ss.unacked;
+		spool_close(&sp);
 		log_info("end of input: read %" PRIu64 " lines, sent %" PRIu64
 			 ", acknowledged %" PRIu64 ", %" PRIu64 " left in the spool, "
 			 "dropped %" PRIu64 ", cut %" PRIu64 ", resent %" PRIu64,

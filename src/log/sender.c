@@ -35,8 +35,10 @@
 #include "proto/batch.h"
 #include "util/log.h"
 
-#define SENDER_MAX_STREAMS (CLOG_MAX_GROUPS * 4)
 #define SENDER_MAX_ADOPTED 8
+/* The own stream and the adopted ones, each sent to up to
+ * SPOOL_GROUPS_MAX groups. */
+#define SENDER_MAX_STREAMS (SPOOL_GROUPS_MAX * (1 + SENDER_MAX_ADOPTED))
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
 #define CONNECT_TIMEOUT_S 3
@@ -52,12 +54,17 @@
 /* Acknowledgements are small; anything else on the mailbox is skipped. */
 #define RBUF_LEN (BATCH_ACK_MAX_LEN + 1024)
 
-/* One stream being sent: the own stream of a group, or an adopted one.
- * Own streams are owned by main; adopted ones by the sender. */
+/* One stream being sent: a spool stream, the own one or an adopted one,
+ * as one of its groups gets it; a spool of several groups has an entry
+ * for each (its group 0's first, the others right after it), each with
+ * its own core, cursor and acknowledgements. The own spool is owned by
+ * main; adopted ones by the sender, through their group 0's entry. */
 struct stream {
 	struct spool *sp;
 	int adopted;
-	int group;                 /* index into cfg->groups */
+	unsigned g;                /* its group in the spool */
+	const char *group;         /* that group's name (in *sp) */
+	uint64_t id;               /* the stream id that group gets */
 	struct sendq sq;
 	struct spool_cursor cur;
 	uint64_t lost_reported;    /* dropped total already logged */
@@ -77,7 +84,10 @@ struct sender {
 	uint64_t unwoken_bytes;    /* appended since the last wake-up */
 	struct stream streams[SENDER_MAX_STREAMS];
 	int nstreams;
-	int nown;
+	int nown;                  /* streams[0, nown): the own spool's */
+	/* Where streams left by other processes are looked for: the
+	 * directory of each group of the process (sender_start()). */
+	char adopt_dirs[CLOG_MAX_GROUPS][SPOOL_PATH_MAX];
 	mailbox mb;
 	int connected;
 	int ever_connected;
@@ -132,15 +142,17 @@ static struct sq_config sq_cfg(const struct clog_config *cfg)
 }
 
 static void stream_init(struct sender *s, struct stream *t, struct spool *sp,
-			int group, int adopted)
+			unsigned g, int adopted)
 {
 	struct spool_stats ss;
 	struct sq_config c = sq_cfg(s->cfg);
 
 	memset(t, 0, sizeof(*t));
-	spool_stats(sp, &ss);
+	spool_group_stats(sp, g, &ss);
 	t->sp = sp;
-	t->group = group;
+	t->g = g;
+	t->group = spool_group_name(sp, g);
+	t->id = ss.stream_id;
 	t->adopted = adopted;
 	/* Losses found when the spool was opened are reported too. */
 	t->lost_reported = ss.dropped_open;
@@ -232,7 +244,7 @@ static void try_connect(struct sender *s, int64_t now)
  * nothing to read, -1 if the connection broke. */
 static int send_one(struct sender *s, struct stream *t, int64_t now)
 {
-	const char *group = s->cfg->groups[t->group];
+	const char *group = t->group;
 	size_t hlen = batch_hdr_len(strlen(s->cfg->node));
 	size_t cap = s->cfg->batch_bytes;
 	struct spool_stats ss;
@@ -275,7 +287,7 @@ static int send_one(struct sender *s, struct stream *t, int64_t now)
 	at = t->cur;
 	at.seq = first;
 	at.off -= (uint64_t)n;
-	spool_stats(t->sp, &ss);
+	spool_group_stats(t->sp, t->g, &ss);
 	sq_note_spool(&t->sq, ss.base, ss.next_seq);
 	id = sq_next_id(&t->sq);
 	if (s->cfg->plain) {
@@ -340,13 +352,13 @@ static int send_one(struct sender *s, struct stream *t, int64_t now)
 	}
 	if (first + count - 1 > t->high_sent) {
 		t->high_sent = first + count - 1;
-		spool_note_sent(t->sp, t->high_sent);
+		spool_note_sent(t->sp, t->g, t->high_sent);
 	}
 	sq_sent(&t->sq, now, id, first, count, &at);
 	CLOG_ADD(s->st->lines_sent, count);
 	CLOG_ADD(s->st->batches_sent, 1);
 	if (s->cfg->plain) {
-		spool_ack(t->sp, t->sq.acked);
+		spool_ack(t->sp, t->g, t->sq.acked);
 		CLOG_ADD(s->st->lines_acked, count);
 	}
 	return 1;
@@ -357,13 +369,13 @@ static void report_loss(struct stream *t)
 {
 	struct spool_stats ss;
 
-	spool_stats(t->sp, &ss);
+	spool_group_stats(t->sp, t->g, &ss);
 	if (ss.dropped > t->lost_reported) {
-		log_warnx("LOST %" PRIu64 " lines of stream %016" PRIx64
+		log_warnx("LOST %" PRIu64 " lines of stream %016" PRIx64 " to group %s"
 			  " (spool full or not writable, or segments missing; %" PRIu64
 			  " in all; %" PRIu64 " of these had been sent, without an "
 			  "acknowledgement yet: a writer may have them)",
-			  ss.dropped - t->lost_reported, ss.stream_id, ss.dropped,
+			  ss.dropped - t->lost_reported, ss.stream_id, t->group, ss.dropped,
 			  ss.dropped_sent - t->lost_sent_reported);
 		t->lost_reported = ss.dropped;
 		t->lost_sent_reported = ss.dropped_sent;
@@ -378,7 +390,7 @@ static void run_stream(struct sender *s, struct stream *t, int64_t now)
 	struct spool_cursor hint;
 	int hint_ok;
 
-	spool_stats(t->sp, &ss);
+	spool_group_stats(t->sp, t->g, &ss);
 	sq_note_spool(&t->sq, ss.base, ss.next_seq);
 	sq_tick(&t->sq, now);
 	if (t->sq.timeouts != timeouts)
@@ -427,15 +439,15 @@ static void on_ack(struct sender *s, const uint8_t *msg, int len, int64_t now)
 		struct spool_stats ss;
 		uint64_t before = t->sq.acked;
 
-		spool_stats(t->sp, &ss);
-		if (ss.stream_id != a.stream_id)
+		if (t->id != a.stream_id)
 			continue;
+		spool_group_stats(t->sp, t->g, &ss);
 		sq_note_spool(&t->sq, ss.base, ss.next_seq);
 		if (a.flags & BATCH_ACK_F_GAP)
 			CLOG_ADD(s->st->gaps, 1);
 		if (sq_on_ack(&t->sq, now, a.writer, a.writer_len, a.acked, a.batch_id,
 			      a.flags & BATCH_ACK_F_GAP)) {
-			spool_ack(t->sp, t->sq.acked);
+			spool_ack(t->sp, t->g, t->sq.acked);
 			CLOG_ADD(s->st->lines_acked, t->sq.acked - before);
 		}
 		return;
@@ -469,29 +481,28 @@ static void receive_all(struct sender *s, int64_t now)
 	}
 }
 
-/* Looks for streams left by processes that exited, and takes them on. */
+/* Looks for streams left by processes that exited, in the directory of
+ * each group of the process, and takes them on: each is sent to the
+ * groups it was made for (its own list, or the group of its directory). */
 static void adopt(struct sender *s)
 {
+	uint64_t own = s->streams[0].sp->stream_id;
 	int adopted = 0;
 
-	for (int i = 0; i < s->nstreams; i++)
-		adopted += s->streams[i].adopted;
-	for (int g = 0; g < s->nown && adopted < SENDER_MAX_ADOPTED &&
-			s->nstreams < SENDER_MAX_STREAMS; g++) {
-		char gdir[SPOOL_PATH_MAX], err[256];
-		struct spool *sp = malloc(sizeof(*sp));
+	for (int i = s->nown; i < s->nstreams; i++)
+		adopted += s->streams[i].g == 0;
+	for (int g = 0; g < s->cfg->ngroups && adopted < SENDER_MAX_ADOPTED &&
+			s->nstreams + SPOOL_GROUPS_MAX <= SENDER_MAX_STREAMS; g++) {
+		const char *gdir = s->adopt_dirs[g];
+		char err[SPOOL_PATH_MAX + 256], names[200];
+		struct spool *sp;
 		struct spool_stats ss;
-		char *slash;
+		size_t o = 0;
 		int r;
 
-		if (!sp)
-			return;
-		/* The group directory is the parent of the own stream's. */
-		snprintf(gdir, sizeof(gdir), "%s", s->streams[g].sp->dir);
-		slash = strrchr(gdir, '/');
-		if (slash)
-			*slash = 0;
-		r = spool_adopt(sp, gdir, s->streams[g].sp->stream_id, ADOPT_GRACE_S,
+		if (!gdir[0] || !(sp = malloc(sizeof(*sp))))
+			continue;
+		r = spool_adopt(sp, gdir, s->cfg->groups[g], own, ADOPT_GRACE_S,
 				s->cfg->max_line, err, sizeof(err));
 		if (r <= 0) {
 			if (r < 0)
@@ -500,42 +511,61 @@ static void adopt(struct sender *s)
 			continue;
 		}
 		spool_stats(sp, &ss);
-		log_info("adopted stream %016" PRIx64 " of %s with %" PRIu64
-			 " unacknowledged lines", ss.stream_id, gdir, ss.unacked);
-		stream_init(s, &s->streams[s->nstreams++], sp, s->streams[g].group, 1);
+		names[0] = 0;
+		for (unsigned k = 0; k < spool_ngroups(sp) && o < sizeof(names); k++) {
+			int w = snprintf(names + o, sizeof(names) - o, "%s%s", k ? " " : "",
+					 spool_group_name(sp, k));
+
+			o += w > 0 ? (size_t)w : 0;
+		}
+		log_info("adopted stream %016" PRIx64 " of %s for group(s) %s with %" PRIu64
+			 " unacknowledged lines", ss.stream_id, gdir, names, ss.unacked);
+		for (unsigned k = 0; k < spool_ngroups(sp); k++)
+			stream_init(s, &s->streams[s->nstreams++], sp, k, 1);
 		adopted++;
-		g--; /* look for more in the same group */
+		g--; /* look for more in the same directory */
 	}
 }
 
-/* Removes adopted streams that are done. */
+/* 1 when every group of spool sp has everything it holds. */
+static int spool_done(struct sender *s, struct spool *sp)
+{
+	struct spool_stats ss;
+
+	spool_stats(sp, &ss);
+	for (int i = 0; i < s->nstreams; i++)
+		if (s->streams[i].sp == sp && !sq_done(&s->streams[i].sq, ss.last_held))
+			return 0;
+	return 1;
+}
+
+/* Removes adopted streams that are done for all their groups. */
 static void retire(struct sender *s)
 {
 	for (int i = s->nown; i < s->nstreams; i++) {
-		struct stream *t = &s->streams[i];
-		struct spool_stats ss;
+		struct spool *sp = s->streams[i].sp;
+		int keep = s->nown;
 
-		spool_stats(t->sp, &ss);
-		if (!sq_done(&t->sq, ss.last_held))
+		if (s->streams[i].g != 0 || !spool_done(s, sp))
 			continue;
-		log_info("stream %016" PRIx64 " drained; removed", ss.stream_id);
-		if (spool_remove(t->sp) != 0)
-			log_warn("removing the stream %016" PRIx64, ss.stream_id);
-		free(t->sp);
-		s->streams[i] = s->streams[--s->nstreams];
-		i--;
+		log_info("stream %016" PRIx64 " drained; removed", sp->stream_id);
+		if (spool_remove(sp) != 0)
+			log_warn("removing the stream %016" PRIx64, sp->stream_id);
+		/* Its entries go, the order of the others stays. */
+		for (int j = s->nown; j < s->nstreams; j++)
+			if (s->streams[j].sp != sp)
+				s->streams[keep++] = s->streams[j];
+		s->nstreams = keep;
+		free(sp);
+		i = s->nown - 1;
 	}
 }
 
 static int all_done(struct sender *s)
 {
-	for (int i = 0; i < s->nstreams; i++) {
-		struct spool_stats ss;
-
-		spool_stats(s->streams[i].sp, &ss);
-		if (!sq_done(&s->streams[i].sq, ss.last_held))
+	for (int i = 0; i < s->nstreams; i++)
+		if (s->streams[i].g == 0 && !spool_done(s, s->streams[i].sp))
 			return 0;
-	}
 	return 1;
 }
 
@@ -544,10 +574,12 @@ void sender_status(struct sender *s, char *buf, size_t len)
 	struct clog_stats *st = s->st;
 	uint64_t spooled = 0, bytes = 0;
 
-	for (int i = 0; i < s->nown; i++) {
+	/* The own spool, once (its entry of group 0): the lines some group
+	 * has not acknowledged. */
+	{
 		struct spool_stats ss;
 
-		spool_stats(s->streams[i].sp, &ss);
+		spool_stats(s->streams[0].sp, &ss);
 		spooled += ss.unacked;
 		bytes += ss.bytes;
 	}
@@ -583,6 +615,8 @@ static void housekeeping(struct sender *s, int64_t now)
 	int save = now >= s->next_save_ms, sync = now >= s->next_sync_ms;
 
 	for (int i = s->nown; i < s->nstreams; i++) {
+		if (s->streams[i].g != 0)
+			continue; /* the spool of the entry of its group 0 */
 		if (save && spool_save_state(s->streams[i].sp) != 0)
 			log_warn("spool %s: saving the state", s->streams[i].sp->dir);
 		sync_stream(s, &s->streams[i], sync);
@@ -613,15 +647,14 @@ static void *keeper_main(void *arg)
 		int64_t now = now_ms();
 		int sync = s->cfg->sync_ms > 0 && now >= next_sync;
 
+		/* The own spool is that of streams[0] (all own entries
+		 * share it). */
 		if (now >= next_save) {
-			for (int i = 0; i < s->nown; i++)
-				if (spool_save_state(s->streams[i].sp) != 0)
-					log_warn("spool %s: saving the state",
-						 s->streams[i].sp->dir);
+			if (spool_save_state(s->streams[0].sp) != 0)
+				log_warn("spool %s: saving the state", s->streams[0].sp->dir);
 			next_save = now + SAVE_EVERY_MS;
 		}
-		for (int i = 0; i < s->nown; i++)
-			sync_stream(s, &s->streams[i], sync);
+		sync_stream(s, &s->streams[0], sync);
 		if (sync)
 			next_sync = now + s->cfg->sync_ms;
 		if (s->cfg->status_ms > 0 && now >= next_status) {
@@ -721,7 +754,8 @@ static void *sender_main(void *arg)
 	/* Save what was acknowledged; adopted streams are closed here, own
 	 * ones by main. */
 	for (int i = 0; i < s->nstreams; i++)
-		spool_save_state(s->streams[i].sp);
+		if (s->streams[i].g == 0)
+			spool_save_state(s->streams[i].sp);
 	if (s->connected) {
 		send_begin(s);
 		SP_disconnect(s->mb);
@@ -732,7 +766,8 @@ static void *sender_main(void *arg)
 }
 
 int sender_start(struct sender **out, const struct clog_config *cfg,
-		 struct spool *const *own, struct clog_stats *st)
+		 struct spool *own, const char *const *adopt_dirs,
+		 struct clog_stats *st)
 {
 	struct sender *s = calloc(1, sizeof(*s));
 	int err;
@@ -750,8 +785,10 @@ int sender_start(struct sender **out, const struct clog_config *cfg,
 	s->backoff_ms = BACKOFF_MIN_MS;
 	s->flush_deadline_ms = -1;
 	for (int g = 0; g < cfg->ngroups; g++)
-		stream_init(s, &s->streams[g], own[g], g, 0);
-	s->nstreams = s->nown = cfg->ngroups;
+		snprintf(s->adopt_dirs[g], sizeof(s->adopt_dirs[g]), "%s", adopt_dirs[g]);
+	for (unsigned g = 0; g < spool_ngroups(own); g++)
+		stream_init(s, &s->streams[g], own, g, 0);
+	s->nstreams = s->nown = (int)spool_ngroups(own);
 	pthread_mutex_init(&s->send_mu, NULL);
 	err = pthread_create(&s->keeper, NULL, keeper_main, s);
 	if (err) {
@@ -827,6 +864,8 @@ int sender_join(struct sender *s, int64_t ms)
 	pthread_join(s->keeper, NULL);
 	pthread_mutex_destroy(&s->send_mu);
 	for (int i = s->nown; i < s->nstreams; i++) {
+		if (s->streams[i].g != 0)
+			continue;
 		spool_close(s->streams[i].sp);
 		free(s->streams[i].sp);
 	}

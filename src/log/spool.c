@@ -18,17 +18,33 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "proto/be.h"
 
 /* State: two slots written alternately, each with a CRC, so a torn write
- * leaves the other. Slot layout (big-endian):
+ * leaves the other. Slot layout (big-endian) of a stream of one group,
+ * version 2, 128-byte slots:
  *   0 magic, 4 version, 5 flags, 8 generation, 16 stream id, 24 acked,
  *   32 dropped, 40 cut, 48 next_seq, 56 boot id, 64 input device,
- *   72 input inode, 120 CRC-32 of bytes 0..119. */
+ *   72 input inode, 120 CRC-32 of bytes 0..119.
+ * Of a stream of several groups (it has a groups file), version 3,
+ * 512-byte slots: the same fields up to byte 79 (acked: the lowest of
+ * the groups', dropped: their sum), at 6 the number of groups n, at
+ * 128 + 16 g for each group g < n its acked and its dropped, and at 508
+ * the CRC-32 of bytes 0..507. */
 #define STATE_SLOT 128
 #define STATE_CRC_AT 120
+#define STATE_SLOT3 512
+#define STATE_CRC3_AT 508
+#define STATE_GROUPS_AT 128
 #define STATE_MAGIC 0x434c5353u /* "CLSS" */
 #define STATE_VERSION 2
+#define STATE_VERSION3 3
+/* The groups file: this line, then one group name a line. */
+#define GROUPS_MAGIC "chorus-log groups 1\n"
+#define GROUPS_FILE_MAX (sizeof(GROUPS_MAGIC) + SPOOL_GROUPS_MAX * (SPOOL_GROUP_NAME_MAX + 1))
 #define SCAN_BLOCK (256 * 1024)
 #define NAME_COMPONENT_MAX 200
 
@@ -243,31 +259,49 @@ fail:
 
 struct state_rec {
 	uint8_t flags;
-	uint64_t gen, acked, dropped, cut, next_seq, boot_id, input_dev, input_ino;
+	uint64_t gen, cut, next_seq, boot_id, input_dev, input_ino;
+	unsigned ngroups;
+	uint64_t acked[SPOOL_GROUPS_MAX], dropped[SPOOL_GROUPS_MAX];
 };
 
-static void state_encode(const struct spool *sp, uint64_t gen, uint8_t *slot)
+/* Encodes the state into slot (STATE_SLOT3 bytes); returns its size. */
+static size_t state_encode(const struct spool *sp, uint64_t gen, uint8_t *slot)
 {
-	memset(slot, 0, STATE_SLOT);
+	size_t size = sp->groups_file ? STATE_SLOT3 : STATE_SLOT;
+	size_t crc_at = sp->groups_file ? STATE_CRC3_AT : STATE_CRC_AT;
+	uint64_t dropped = 0;
+
+	memset(slot, 0, size);
+	for (unsigned g = 0; g < sp->ngroups; g++) {
+		dropped += sp->grp[g].dropped;
+		if (sp->groups_file) {
+			be_put64(slot + STATE_GROUPS_AT + 16 * g, sp->grp[g].acked);
+			be_put64(slot + STATE_GROUPS_AT + 16 * g + 8, sp->grp[g].dropped);
+		}
+	}
 	be_put32(slot, STATE_MAGIC);
-	slot[4] = STATE_VERSION;
+	slot[4] = sp->groups_file ? STATE_VERSION3 : STATE_VERSION;
 	slot[5] = sp->flags;
+	if (sp->groups_file)
+		slot[6] = (uint8_t)sp->ngroups;
 	be_put64(slot + 8, gen);
 	be_put64(slot + 16, sp->stream_id);
 	be_put64(slot + 24, sp->acked);
-	be_put64(slot + 32, sp->dropped);
+	be_put64(slot + 32, dropped);
 	be_put64(slot + 40, sp->cut);
 	be_put64(slot + 48, sp->next_seq);
 	be_put64(slot + 56, sp->boot_id);
 	be_put64(slot + 64, sp->input_dev);
 	be_put64(slot + 72, sp->input_ino);
-	be_put32(slot + STATE_CRC_AT, crc32_buf(slot, STATE_CRC_AT));
+	be_put32(slot + crc_at, crc32_buf(slot, crc_at));
+	return size;
 }
 
 static int state_write(struct spool *sp)
 {
-	uint8_t slot[STATE_SLOT];
+	uint8_t slot[STATE_SLOT3];
 	uint64_t gen = sp->state_gen + 1;
+	size_t size;
 	ssize_t w;
 
 	if (sp->state_fd < 0)
@@ -276,9 +310,9 @@ static int state_write(struct spool *sp)
 			      (sp->hole_open ? ST_F_HOLE : 0) |
 			      (sp->writable && sp->lb.mode == LB_SKIP ? ST_F_SKIP : 0) |
 			      (sp->writable && sp->skip_nl ? ST_F_SKIP_NL : 0));
-	state_encode(sp, gen, slot);
-	w = pwrite(sp->state_fd, slot, sizeof(slot), (off_t)((gen % 2) * STATE_SLOT));
-	if (w != (ssize_t)sizeof(slot))
+	size = state_encode(sp, gen, slot);
+	w = pwrite(sp->state_fd, slot, size, (off_t)((gen % 2) * size));
+	if (w != (ssize_t)size)
 		return w < 0 ? -errno : -EIO;
 	sp->state_gen = gen;
 	sp->state_dirty = 0;
@@ -286,22 +320,29 @@ static int state_write(struct spool *sp)
 }
 
 /* Reads the newest valid slot of the state file fd for stream id into
- * *r. Returns 0, or -1 if neither slot is valid. */
-static int state_read(int fd, uint64_t id, struct state_rec *r)
+ * *r: of version 2 (a stream of one group) or, with `several`, of
+ * version 3. Returns 0, or -1 if neither slot is valid. */
+static int state_read(int fd, uint64_t id, int several, struct state_rec *r)
 {
-	uint8_t buf[2 * STATE_SLOT];
-	ssize_t n = pread(fd, buf, sizeof(buf), 0);
+	_Static_assert(STATE_GROUPS_AT + 16 * SPOOL_GROUPS_MAX <= STATE_CRC3_AT,
+		      "the groups' records fit in a slot");
+	size_t size = several ? STATE_SLOT3 : STATE_SLOT;
+	size_t crc_at = several ? STATE_CRC3_AT : STATE_CRC_AT;
+	uint8_t buf[2 * STATE_SLOT3];
+	ssize_t n = pread(fd, buf, 2 * size, 0);
 	int found = -1;
 
 	for (int i = 0; n > 0 && i < 2; i++) {
-		const uint8_t *s = buf + i * STATE_SLOT;
+		const uint8_t *s = buf + (size_t)i * size;
 		uint64_t gen;
+		unsigned ng = several ? s[6] : 1;
 
-		if (n < (ssize_t)((i + 1) * STATE_SLOT))
+		if (n < (ssize_t)((size_t)(i + 1) * size))
 			break;
-		if (be_get32(s) != STATE_MAGIC || s[4] != STATE_VERSION ||
-		    be_get32(s + STATE_CRC_AT) != crc32_buf(s, STATE_CRC_AT) ||
-		    be_get64(s + 16) != id)
+		if (be_get32(s) != STATE_MAGIC ||
+		    s[4] != (several ? STATE_VERSION3 : STATE_VERSION) ||
+		    be_get32(s + crc_at) != crc32_buf(s, crc_at) ||
+		    be_get64(s + 16) != id || ng < 1 || ng > SPOOL_GROUPS_MAX)
 			continue;
 		gen = be_get64(s + 8);
 		if (found >= 0 && gen <= r->gen)
@@ -309,15 +350,163 @@ static int state_read(int fd, uint64_t id, struct state_rec *r)
 		found = i;
 		r->gen = gen;
 		r->flags = s[5];
-		r->acked = be_get64(s + 24);
-		r->dropped = be_get64(s + 32);
 		r->cut = be_get64(s + 40);
 		r->next_seq = be_get64(s + 48);
 		r->boot_id = be_get64(s + 56);
 		r->input_dev = be_get64(s + 64);
 		r->input_ino = be_get64(s + 72);
+		r->ngroups = ng;
+		if (!several) {
+			r->acked[0] = be_get64(s + 24);
+			r->dropped[0] = be_get64(s + 32);
+		}
+		for (unsigned g = 0; several && g < ng; g++) {
+			r->acked[g] = be_get64(s + STATE_GROUPS_AT + 16 * g);
+			r->dropped[g] = be_get64(s + STATE_GROUPS_AT + 16 * g + 8);
+		}
 	}
 	return found >= 0 ? 0 : -1;
+}
+
+/* ---- Groups ---- */
+
+/* The groups of a stream, as its groups file names them. */
+struct grouplist {
+	unsigned n;
+	char name[SPOOL_GROUPS_MAX][SPOOL_GROUP_NAME_MAX + 1];
+};
+
+static int group_name_ok(const char *g)
+{
+	size_t n = strlen(g);
+
+	if (n == 0 || n > SPOOL_GROUP_NAME_MAX)
+		return 0;
+	for (; *g; g++)
+		if ((unsigned char)*g < 0x21 || (unsigned char)*g > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* Checks a list of groups for a stream: 1 to SPOOL_GROUPS_MAX good names,
+ * no two alike. Returns 0 or -1. */
+static int groups_ok(const char *const *groups, unsigned n)
+{
+	if (n > SPOOL_GROUPS_MAX)
+		return -1;
+	for (unsigned g = 0; g < n; g++) {
+		if (!group_name_ok(groups[g]))
+			return -1;
+		for (unsigned h = 0; h < g; h++)
+			if (strcmp(groups[g], groups[h]) == 0)
+				return -1;
+	}
+	return 0;
+}
+
+/* Reads the groups file of the stream in dir. Returns 1 and *gl, 0 if
+ * there is none (a stream of one group), -1 if it cannot be read or is
+ * not a list of 2 to SPOOL_GROUPS_MAX good names. */
+static int groups_read(const char *dir, struct grouplist *gl)
+{
+	char path[SPOOL_PATH_MAX + 16], *buf, *p, *end;
+	const char *names[SPOOL_GROUPS_MAX];
+	ssize_t n;
+	int fd, ret = -1;
+
+	snprintf(path, sizeof(path), "%s/groups", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	buf = malloc(GROUPS_FILE_MAX + 1);
+	n = buf ? pread(fd, buf, GROUPS_FILE_MAX + 1, 0) : -1;
+	close(fd);
+	if (n <= 0 || (size_t)n > GROUPS_FILE_MAX || buf[n - 1] != '\n' ||
+	    memcmp(buf, GROUPS_MAGIC, strlen(GROUPS_MAGIC)) != 0)
+		goto out;
+	memset(gl, 0, sizeof(*gl));
+	end = buf + n;
+	for (p = buf + strlen(GROUPS_MAGIC); p < end; gl->n++) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		if (gl->n == SPOOL_GROUPS_MAX || (size_t)(nl - p) > SPOOL_GROUP_NAME_MAX)
+			goto out;
+		memcpy(gl->name[gl->n], p, (size_t)(nl - p));
+		names[gl->n] = gl->name[gl->n];
+		p = nl + 1;
+	}
+	if (gl->n >= 2 && groups_ok(names, gl->n) == 0)
+		ret = 1;
+out:
+	free(buf);
+	return ret;
+}
+
+/* Writes the groups file of o into the directory dir of a stream being
+ * made, synced. Returns 0 or -1 (errno). */
+static int groups_write(const char *dir, const struct spool_opts *o)
+{
+	char path[SPOOL_PATH_MAX + 16], *buf = malloc(GROUPS_FILE_MAX);
+	size_t len = strlen(GROUPS_MAGIC);
+	int fd, ret = -1;
+
+	if (!buf)
+		return -1;
+	memcpy(buf, GROUPS_MAGIC, len);
+	for (unsigned g = 0; g < o->ngroups; g++) {
+		size_t k = strlen(o->groups[g]);
+
+		memcpy(buf + len, o->groups[g], k);
+		len += k;
+		buf[len++] = '\n';
+	}
+	snprintf(path, sizeof(path), "%s/groups", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd >= 0) {
+		if (write(fd, buf, len) == (ssize_t)len && fdatasync(fd) == 0)
+			ret = 0;
+		close(fd);
+	}
+	free(buf);
+	return ret;
+}
+
+/* Do the groups of a stream (gl_ret from groups_read()) match those a
+ * writer asks for? */
+static int groups_match(int gl_ret, const struct grouplist *gl, const struct spool_opts *o)
+{
+	if (o->ngroups <= 1)
+		return gl_ret == 0;
+	if (gl_ret != 1 || gl->n != o->ngroups)
+		return 0;
+	for (unsigned g = 0; g < gl->n; g++)
+		if (strcmp(gl->name[g], o->groups[g]) != 0)
+			return 0;
+	return 1;
+}
+
+uint64_t spool_stream_id_for(uint64_t id, const char *group)
+{
+	uint8_t key[8], mac[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	uint64_t v;
+
+	be_put64(key, id);
+	if (!HMAC(EVP_sha256(), key, sizeof(key), (const unsigned char *)group,
+		  strlen(group), mac, &len) || len < 8)
+		abort(); /* SHA-256 is always there: a broken library */
+	v = be_get64(mac);
+	return v ? v : 1;
+}
+
+unsigned spool_ngroups(const struct spool *sp)
+{
+	return sp->ngroups;
+}
+
+const char *spool_group_name(const struct spool *sp, unsigned g)
+{
+	return g < sp->ngroups ? sp->groups[g] : "";
 }
 
 /* ---- Segments ---- */
@@ -436,15 +625,25 @@ static void seg_delete(struct spool *sp, size_t i)
 	close(fd);
 }
 
-/* Unacknowledged lines held in segment i. */
-static uint64_t seg_unacked(const struct spool *sp, size_t i)
+/* Lines held in segment s above acked. */
+static uint64_t seg_unacked(const struct spool_seg *s, uint64_t acked)
 {
-	const struct spool_seg *s = &sp->segs[i];
 	uint64_t end = seg_end(s);
 
-	if (sp->acked + 1 >= end)
+	if (acked + 1 >= end)
 		return 0;
-	return sp->acked + 1 > s->first_seq ? end - sp->acked - 1 : s->lines;
+	return acked + 1 > s->first_seq ? end - acked - 1 : s->lines;
+}
+
+/* The lowest acked value of the groups: what every group has. */
+static void acked_update(struct spool *sp)
+{
+	uint64_t low = sp->grp[0].acked;
+
+	for (unsigned g = 1; g < sp->ngroups; g++)
+		if (sp->grp[g].acked < low)
+			low = sp->grp[g].acked;
+	sp->acked = low;
 }
 
 /* For spool_in.c (spool_int.h). */
@@ -469,9 +668,22 @@ void spool_i_seg_delete(struct spool *sp, size_t i)
 	seg_delete(sp, i);
 }
 
-uint64_t spool_i_seg_unacked(const struct spool *sp, size_t i)
+uint64_t spool_i_lose(struct spool *sp, uint64_t first, uint64_t end, int sent)
 {
-	return seg_unacked(sp, i);
+	uint64_t total = 0;
+
+	for (unsigned g = 0; g < sp->ngroups; g++) {
+		struct spool_grp *gr = &sp->grp[g];
+		uint64_t from = gr->acked + 1 > first ? gr->acked + 1 : first;
+
+		if (from >= end)
+			continue;
+		gr->dropped += end - from;
+		total += end - from;
+		if (sent && gr->sent_high >= from)
+			gr->dropped_sent += (gr->sent_high < end ? gr->sent_high + 1 : end) - from;
+	}
+	return total;
 }
 
 /* Loads the segments of sp->dir. Every segment but the last is taken as
@@ -574,6 +786,7 @@ static void spool_init(struct spool *sp)
 {
 	memset(sp, 0, sizeof(*sp));
 	pthread_mutex_init(&sp->mu, NULL);
+	sp->ngroups = 1;
 	sp->lock_fd = -1;
 	sp->state_fd = -1;
 	sp->mem.peek[0] = sp->mem.peek[1] = -1;
@@ -593,9 +806,24 @@ static int open_locked(struct spool *sp, int *state_ok, char *err, size_t errlen
 {
 	char path[SPOOL_PATH_MAX + 16];
 	struct state_rec r;
+	struct grouplist gl;
 	uint64_t end;
 
 	sp->stream_id = stream_id_of(sp->dir);
+	/* The groups: those of its groups file, or else the one group the
+	 * caller named (a stream of one group; also a stream whose groups
+	 * file is damaged, which then goes at least to that group). */
+	if (groups_read(sp->dir, &gl) == 1) {
+		sp->groups_file = 1;
+		sp->ngroups = gl.n;
+		memcpy(sp->groups, gl.name, sizeof(gl.name));
+	} else {
+		sp->groups_file = 0;
+		sp->ngroups = 1;
+	}
+	for (unsigned g = 0; g < sp->ngroups; g++)
+		sp->grp[g].stream_id = sp->groups_file ?
+			spool_stream_id_for(sp->stream_id, sp->groups[g]) : sp->stream_id;
 	snprintf(path, sizeof(path), "%s/state", sp->dir);
 	sp->state_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (sp->state_fd < 0) {
@@ -603,12 +831,15 @@ static int open_locked(struct spool *sp, int *state_ok, char *err, size_t errlen
 		return -1;
 	}
 	memset(&r, 0, sizeof(r));
-	*state_ok = state_read(sp->state_fd, sp->stream_id, &r) == 0;
+	*state_ok = state_read(sp->state_fd, sp->stream_id, sp->groups_file, &r) == 0 &&
+		    r.ngroups == sp->ngroups;
 	if (*state_ok) {
 		sp->state_gen = r.gen;
 		sp->flags = r.flags;
-		sp->acked = r.acked;
-		sp->dropped = r.dropped;
+		for (unsigned g = 0; g < sp->ngroups; g++) {
+			sp->grp[g].acked = r.acked[g];
+			sp->grp[g].dropped = r.dropped[g];
+		}
 		sp->cut = r.cut;
 		sp->next_seq = r.next_seq;
 		sp->boot_id = r.boot_id;
@@ -619,24 +850,28 @@ static int open_locked(struct spool *sp, int *state_ok, char *err, size_t errlen
 		 * have. */
 		sp->state_dirty = 1;
 	}
-	sp->dropped_open = sp->dropped;
+	for (unsigned g = 0; g < sp->ngroups; g++)
+		sp->grp[g].dropped_open = sp->grp[g].dropped;
 	if (load_segments(sp, err, errlen) != 0)
 		return -1;
 	end = sp->nsegs ? seg_end(&sp->segs[sp->nsegs - 1]) : 1;
 	if (sp->next_seq > end) {
 		/* The state numbered lines past the last segment: a hole the
 		 * spool made (a failed write, counted then), or segments lost
-		 * (a crash, a hand): count those now. */
+		 * (a crash, a hand): count those now, for each group that had
+		 * not acknowledged them. */
 		if (!(sp->flags & ST_F_HOLE)) {
-			sp->dropped += sp->next_seq - end;
+			spool_i_lose(sp, end, sp->next_seq, 0);
 			sp->state_dirty = 1;
 		}
 		sp->hole_open = 1;
 	} else {
 		sp->next_seq = end;
 	}
-	if (sp->acked >= sp->next_seq)
-		sp->acked = sp->next_seq - 1;
+	for (unsigned g = 0; g < sp->ngroups; g++)
+		if (sp->grp[g].acked >= sp->next_seq)
+			sp->grp[g].acked = sp->next_seq - 1;
+	acked_update(sp);
 	/* Segments holding only acknowledged lines (a kill between saving
 	 * the state and deleting them) go now. */
 	while (sp->nsegs > 1 && seg_end(&sp->segs[0]) <= sp->acked + 1)
@@ -672,6 +907,14 @@ static int create_stream(struct spool *sp, const char *gdir, char *err,
 		errf(err, errlen, "%s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
+		remove_flat_dir(tmp);
+		return -1;
+	}
+	/* The groups of a stream of several are fixed with its name: in
+	 * place, and on disk, before it is. */
+	if (sp->o.ngroups > 1 && (groups_write(tmp, &sp->o) != 0 || sync_dir(tmp) != 0)) {
+		errf(err, errlen, "%s/groups: %s", tmp, strerror(errno));
+		close(fd);
 		remove_flat_dir(tmp);
 		return -1;
 	}
@@ -727,6 +970,8 @@ static void clean_leftovers(const char *gdir)
 
 /* What spool_open() needs to know about a stream before it takes it. */
 struct peek {
+	int groups;            /* groups_read(): 1, 0 (none) or -1 */
+	struct grouplist gl;
 	int state_ok;
 	struct state_rec st;
 	int has_segs;
@@ -743,10 +988,11 @@ static void peek_stream(const char *dir, struct peek *pk)
 	int fd;
 
 	memset(pk, 0, sizeof(*pk));
+	pk->groups = groups_read(dir, &pk->gl);
 	snprintf(path, sizeof(path), "%s/state", dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0) {
-		pk->state_ok = state_read(fd, stream_id_of(dir), &pk->st) == 0;
+		pk->state_ok = state_read(fd, stream_id_of(dir), pk->groups == 1, &pk->st) == 0;
 		close(fd);
 	}
 	d = opendir(dir);
@@ -782,13 +1028,15 @@ static void peek_stream(const char *dir, struct peek *pk)
 
 /* May a writer with options o continue this stream? 2: yes, it is the
  * stream of the same input; 1: yes; 0: no. A stream is never continued
- * when it may have lost lines that were numbered and sent (unclean, from
- * another boot, or no valid state to tell), nor when it ends inside a
- * line of another input. */
+ * when it is for other groups, when it may have lost lines that were
+ * numbered and sent (unclean, from another boot, or no valid state to
+ * tell), nor when it ends inside a line of another input. */
 static int continuable(const struct peek *pk, const struct spool_opts *o)
 {
 	int same_input;
 
+	if (!groups_match(pk->groups, &pk->gl, o))
+		return 0;
 	if (!pk->state_ok)
 		return pk->has_segs ? 0 : 1;
 	if (!(pk->st.flags & ST_F_CLEAN) &&
@@ -858,6 +1106,13 @@ int spool_open(struct spool *sp, const char *gdir, const struct spool_opts *o,
 
 	spool_init(sp);
 	sp->o = *o;
+	if (o->ngroups > 1 && groups_ok(o->groups, o->ngroups) != 0) {
+		errf(err, errlen, "bad groups for a stream (at most %d, names of 1 to %d "
+		     "printable bytes, no two alike)", SPOOL_GROUPS_MAX, SPOOL_GROUP_NAME_MAX);
+		goto fail;
+	}
+	if (o->ngroups >= 1 && o->groups && strlen(o->groups[0]) <= SPOOL_GROUP_NAME_MAX)
+		snprintf(sp->groups[0], sizeof(sp->groups[0]), "%s", o->groups[0]);
 	if (sp->o.max_bytes < SPOOL_MIN_BYTES)
 		sp->o.max_bytes = SPOOL_MIN_BYTES;
 	/* Small segments, so that a full spool or disk drops little at a
@@ -896,6 +1151,8 @@ int spool_open(struct spool *sp, const char *gdir, const struct spool_opts *o,
 		goto fail;
 	}
 	sync_dir(sp->dir);
+	/* The names are copied; the caller's list is not kept. */
+	sp->o.groups = NULL;
 	return 0;
 fail:
 	release(sp);
@@ -910,12 +1167,14 @@ static int want_adopt(const struct peek *pk, const void *arg, int pass)
 	return !pk->tail || pk->tail_mtime + grace_s <= time(NULL);
 }
 
-int spool_adopt(struct spool *sp, const char *gdir, uint64_t except,
-		int64_t grace_s, size_t max_line, char *err, size_t errlen)
+int spool_adopt(struct spool *sp, const char *gdir, const char *group,
+		uint64_t except, int64_t grace_s, size_t max_line, char *err,
+		size_t errlen)
 {
 	int state_ok;
 
 	spool_init(sp);
+	snprintf(sp->groups[0], sizeof(sp->groups[0]), "%s", group);
 	if (!lock_any(sp, gdir, except, want_adopt, &grace_s, 0)) {
 		release(sp);
 		return 0;
@@ -1030,10 +1289,8 @@ static void seg_short(struct spool *sp, size_t i, uint64_t lines, uint64_t bytes
 		char from[SPOOL_PATH_MAX + 32], to[SPOOL_PATH_MAX + 32];
 		uint64_t lo = s->first_seq + lines;
 
-		/* Acknowledged lines are not lost. */
-		if (sp->acked + 1 > lo)
-			missing = sp->acked + 1 >= lo + missing ? 0 : lo + missing - sp->acked - 1;
-		sp->dropped += missing;
+		/* Acknowledged lines are not lost (for each group). */
+		spool_i_lose(sp, lo, lo + missing, 0);
 		state_write(sp);
 		/* Counted once: the next segment's name now says so. */
 		seg_path(sp, next, from, sizeof(from));
@@ -1432,19 +1689,25 @@ uint64_t spool_held_below(struct spool *sp, uint64_t run_base)
 	return held;
 }
 
-int spool_ack(struct spool *sp, uint64_t acked)
+int spool_ack(struct spool *sp, unsigned g, uint64_t acked)
 {
 	char paths[8][SPOOL_PATH_MAX + 32];
 	int fds[8], n = 0;
 
+	if (g >= sp->ngroups)
+		return -EINVAL;
 again:
 	pthread_mutex_lock(&sp->mu);
 	if (acked >= sp->next_seq)
 		acked = sp->next_seq - 1;
-	if (acked > sp->acked) {
-		sp->acked = acked;
+	if (acked > sp->grp[g].acked) {
+		uint64_t before = sp->acked;
+
+		sp->grp[g].acked = acked;
 		sp->state_dirty = 1;
-		if (sp->nsegs > 1 && seg_end(&sp->segs[0]) <= acked + 1) {
+		acked_update(sp);
+		if (sp->acked > before && sp->nsegs > 1 &&
+		    seg_end(&sp->segs[0]) <= sp->acked + 1) {
 			/* On disk before the lines go, so that a kill in
 			 * between does not make them look dropped. */
 			state_write(sp);
@@ -1525,14 +1788,14 @@ int spool_sync(struct spool *sp)
 	return ret;
 }
 
-void spool_stats(struct spool *sp, struct spool_stats *st)
+/* The numbers of the stream (g < 0) or of group g, under the lock. */
+static void stats_locked(struct spool *sp, int g, struct spool_stats *st)
 {
-	uint64_t unacked = 0;
+	uint64_t acked = g < 0 ? sp->acked : sp->grp[g].acked, unacked = 0;
 
-	pthread_mutex_lock(&sp->mu);
 	for (size_t i = 0; i < sp->nsegs; i++)
-		unacked += seg_unacked(sp, i);
-	st->stream_id = sp->stream_id;
+		unacked += seg_unacked(&sp->segs[i], acked);
+	st->stream_id = g < 0 ? sp->stream_id : sp->grp[g].stream_id;
 	st->base = base_locked(sp);
 	st->next_seq = sp->next_seq;
 	st->last_held = 0;
@@ -1541,13 +1804,31 @@ void spool_stats(struct spool *sp, struct spool_stats *st)
 			st->last_held = seg_end(&sp->segs[i]) - 1;
 			break;
 		}
-	st->acked = sp->acked;
-	st->dropped = sp->dropped;
-	st->dropped_open = sp->dropped_open;
+	st->acked = acked;
+	st->dropped = st->dropped_open = st->dropped_sent = 0;
+	for (unsigned k = 0; k < sp->ngroups; k++) {
+		if (g >= 0 && (unsigned)g != k)
+			continue;
+		st->dropped += sp->grp[k].dropped;
+		st->dropped_open += sp->grp[k].dropped_open;
+		st->dropped_sent += sp->grp[k].dropped_sent;
+	}
 	st->cut = sp->cut;
-	st->dropped_sent = sp->dropped_sent;
 	st->bytes = sp->bytes + sp->tail;
 	st->unacked = unacked;
 	st->tail = sp->tail;
+}
+
+void spool_stats(struct spool *sp, struct spool_stats *st)
+{
+	pthread_mutex_lock(&sp->mu);
+	stats_locked(sp, -1, st);
+	pthread_mutex_unlock(&sp->mu);
+}
+
+void spool_group_stats(struct spool *sp, unsigned g, struct spool_stats *st)
+{
+	pthread_mutex_lock(&sp->mu);
+	stats_locked(sp, g < sp->ngroups ? (int)g : 0, st);
 	pthread_mutex_unlock(&sp->mu);
 }

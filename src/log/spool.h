@@ -10,6 +10,7 @@
  *   <root>/<group>@<node>/            spool_group_dir()
  *       s-<stream id, 16 hex>/        one stream, locked by its owner
  *           lock                      flock(2): held while a process owns it
+ *           groups                    only in a stream of several groups
  *           state                     acked seq, counters, flags (2 slots)
  *           <first seq, 20 digits>.seg    lines, each ending in '\n'
  *           <first seq, 20 digits>h.seg   the same, after a hole the spool
@@ -54,6 +55,21 @@
  * files, the previous segment at a segment change, and directories after
  * creating, renaming and removing are synced by spool_sync().
  *
+ * Several groups. A process that sends to several groups (chorus-log -g a
+ * -g b) takes its input once, into one stream in the directory of its
+ * first group, and sends that stream to every group. The stream's
+ * groups are fixed when it is made and written, in order, in its
+ * `groups` file (a stream without one is a stream of one group: the
+ * group of its directory, the layout of a single group). Each group has
+ * its own acknowledged line and loss counters, kept in the state (a
+ * larger slot, version 3, with a record per group), and its own stream
+ * id on the wire, spool_stream_id_for(); line numbers, base, holes and
+ * the cut counter are the stream's. A segment goes only once every group
+ * has acknowledged all its lines; a full spool drops the oldest segment
+ * for all groups, each counting the lines it had not acknowledged. A
+ * stream is continued only by a process with the same groups in the
+ * same order; any other process adopts it and sends it to its groups.
+ *
  * Thread safety: every function locks the spool's mutex, so one thread
  * may append while another reads and acknowledges.
  */
@@ -72,6 +88,9 @@
 /* Longest chunk spool_append() and spool_take() take at once. */
 #define SPOOL_CHUNK_MAX (1024 * 1024)
 #define SPOOL_MIN_BYTES (1024 * 1024)
+/* Groups of one stream, and the longest group name it records. */
+#define SPOOL_GROUPS_MAX 16
+#define SPOOL_GROUP_NAME_MAX 255
 
 struct spool_seg {
 	uint64_t first_seq;
@@ -90,6 +109,22 @@ struct spool_opts {
 	uint64_t boot_id;      /* this boot (0: unknown) */
 	uint64_t input_dev;    /* identity of standard input (0, 0: unknown) */
 	uint64_t input_ino;
+	/* The groups the stream is for, in order (names of 1 to
+	 * SPOOL_GROUP_NAME_MAX bytes in 0x21..0x7e, no two alike), copied
+	 * at open. ngroups 0 or 1: a stream of one group, the layout of a
+	 * single group (groups[0], if given, is only its name). */
+	const char *const *groups;
+	unsigned ngroups;
+};
+
+/* What the stream keeps for each of its groups. */
+struct spool_grp {
+	uint64_t stream_id;    /* on the wire: spool_stream_id_for() */
+	uint64_t acked;        /* highest line acknowledged for the group */
+	uint64_t dropped;      /* lines the group lost since the stream was made */
+	uint64_t dropped_open; /* ... as recorded when it was opened */
+	uint64_t dropped_sent; /* dropped lines that this process had sent */
+	uint64_t sent_high;    /* highest line this process sent */
 };
 
 /* One stream, opened by spool_open() or spool_adopt(), released by
@@ -107,9 +142,12 @@ struct spool {
 	struct spool_seg *segs;
 	size_t nsegs, cap;
 	uint64_t next_seq;     /* number of the next line to complete */
-	uint64_t acked;        /* highest sequence number acknowledged */
-	uint64_t dropped;      /* lines dropped since the stream was made */
-	uint64_t dropped_open; /* ... as recorded when it was opened */
+	uint64_t acked;        /* acknowledged by every group: the lowest
+				  grp[].acked */
+	unsigned ngroups;      /* 1 .. SPOOL_GROUPS_MAX */
+	int groups_file;       /* the stream has a groups file */
+	char groups[SPOOL_GROUPS_MAX][SPOOL_GROUP_NAME_MAX + 1];
+	struct spool_grp grp[SPOOL_GROUPS_MAX];
 	uint64_t cut;          /* lines cut since the stream was made */
 	uint64_t bytes;        /* bytes of whole lines in all segments */
 	uint64_t tail;         /* bytes of the unfinished last line */
@@ -118,9 +156,7 @@ struct spool {
 				  LB_MARKER_MAX bytes of an unfinished line) */
 	int skip_nl;           /* a lost line ended: ST_F_SKIP_NL */
 	int hole_open;         /* lines were numbered past the last segment */
-	uint64_t sent_high;    /* highest line this process sent */
 	uint64_t cut_read_high; /* highest line spool_read_cut() counted */
-	uint64_t dropped_sent; /* dropped lines that this process had sent */
 	/* What the state records about the writer (kept as found for an
 	 * adopted stream). */
 	uint8_t flags;
@@ -152,11 +188,18 @@ int spool_group_dir(const char *root, const char *group, const char *node,
  * as /tmp. */
 int spool_private_dir(const char *dir, uid_t uid, char *err, size_t errlen);
 
+/* The stream id under which group `group` gets the lines of a stream of
+ * several groups whose own id is id: the first 8 bytes, big-endian, of
+ * HMAC-SHA-256 with the 8 big-endian bytes of id as key over the group
+ * name; 1 if that is 0. (A stream of one group sends under its own id.) */
+uint64_t spool_stream_id_for(uint64_t id, const char *group);
+
 /* Opens the writing stream of group directory gdir (created with its
- * parents if missing): the free stream of the same input if there is
- * one, else a free stream that can be continued, else a new one. Marks
- * it unclean on disk. Returns 0, or -1 with a reason in err (errlen
- * bytes). On failure nothing needs closing. */
+ * parents if missing) for the groups of o: the free stream of the same
+ * input and groups if there is one, else a free stream of the same
+ * groups that can be continued, else a new one. Marks it unclean on
+ * disk. Returns 0, or -1 with a reason in err (errlen bytes). On failure
+ * nothing needs closing. */
 int spool_open(struct spool *sp, const char *gdir, const struct spool_opts *o,
 	       char *err, size_t errlen);
 
@@ -164,10 +207,17 @@ int spool_open(struct spool *sp, const char *gdir, const struct spool_opts *o,
  * stream id, 0 for none), and whose unfinished last line (if any) has not
  * moved for grace_s seconds, and opens it for draining; its unfinished
  * line is ended with " [chorus-log: line incomplete]" and counted as cut.
- * Returns 1 if it adopted one, 0 if there is none, -1 with err on
- * failure. */
-int spool_adopt(struct spool *sp, const char *gdir, uint64_t except,
-		int64_t grace_s, size_t max_line, char *err, size_t errlen);
+ * group is the group of gdir: the group of a stream without a groups
+ * file (or one whose groups file cannot be read). Returns 1 if it
+ * adopted one, 0 if there is none, -1 with err on failure. */
+int spool_adopt(struct spool *sp, const char *gdir, const char *group,
+		uint64_t except, int64_t grace_s, size_t max_line, char *err,
+		size_t errlen);
+
+/* The groups of the stream: how many, and the name of group g (< the
+ * count; "" for a stream of one group opened without its name). */
+unsigned spool_ngroups(const struct spool *sp);
+const char *spool_group_name(const struct spool *sp, unsigned g);
 
 /* Releases the stream: a writable one is synced and marked clean. */
 void spool_close(struct spool *sp);
@@ -184,7 +234,9 @@ int spool_remove(struct spool *sp);
 struct spool_io {
 	uint32_t lines;        /* lines completed */
 	uint32_t cut;          /* of which cut */
-	uint64_t dropped;      /* lines dropped (oldest, or not writable) */
+	uint64_t dropped;      /* lines dropped (oldest, or not writable),
+				  once for each group that had not
+				  acknowledged them */
 	int err;               /* 0, or -errno of a write that failed */
 };
 
@@ -214,9 +266,9 @@ int spool_append(struct spool *sp, const char *data, size_t len,
  * marker first if it is being cut). */
 int spool_finish(struct spool *sp, struct spool_io *io);
 
-/* Lines up to seq were sent by this process (for the count of dropped
- * lines that a writer may have, spool_stats().dropped_sent). */
-void spool_note_sent(struct spool *sp, uint64_t seq);
+/* Lines up to seq were sent to group g by this process (for the count of
+ * dropped lines that a writer may have, spool_group_stats().dropped_sent). */
+void spool_note_sent(struct spool *sp, unsigned g, uint64_t seq);
 
 /* Positions cur at line seq (clamped to the lines the spool holds: a seq
  * below the base or in a hole lands on the next line held). from, if not
@@ -255,10 +307,12 @@ uint64_t spool_run_base(struct spool *sp, uint64_t seq);
 /* The highest line held below run_base (below a hole), or 0 if none. */
 uint64_t spool_held_below(struct spool *sp, uint64_t run_base);
 
-/* Records that every line up to `acked` is acknowledged (saving that
- * first), then deletes segments that hold only such lines (never the
- * last). Lower values than the current one are ignored. Returns 0. */
-int spool_ack(struct spool *sp, uint64_t acked);
+/* Records that every line up to `acked` is acknowledged for group g
+ * (saving that first if segments can go), then deletes segments that
+ * hold only lines that every group has acknowledged (never the last).
+ * Lower values than the group's current one are ignored. Returns 0, or
+ * -EINVAL if there is no group g. */
+int spool_ack(struct spool *sp, unsigned g, uint64_t acked);
 
 /* Writes the state (acked, counters) if it changed. Returns 0 or -errno. */
 int spool_save_state(struct spool *sp);
@@ -269,7 +323,11 @@ int spool_save_state(struct spool *sp);
 int spool_sync(struct spool *sp);
 int spool_sync_due(struct spool *sp);
 
-/* Snapshot of the numbers, under the lock. */
+/* Snapshot of the numbers, under the lock. spool_group_stats() gives
+ * them as group g sees its stream; spool_stats() gives those of the
+ * whole stream: its own id, acked by every group, the losses of all
+ * groups added up, unacked the lines some group has not acknowledged.
+ * For a stream of one group the two are the same. */
 struct spool_stats {
 	uint64_t stream_id;
 	uint64_t base;         /* lowest line held (next_seq if none) */
@@ -284,5 +342,6 @@ struct spool_stats {
 	uint64_t tail;         /* bytes of an unfinished last line */
 };
 void spool_stats(struct spool *sp, struct spool_stats *st);
+void spool_group_stats(struct spool *sp, unsigned g, struct spool_stats *st);
 
 #endif /* CHORUS_SPOOL_H */

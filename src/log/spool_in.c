@@ -90,19 +90,14 @@ static int seg_new(struct spool *sp)
 	return 0;
 }
 
-/* Counts the unacknowledged lines of the oldest segment as dropped, and
- * how many of them this process had sent. */
+/* Counts the lines of the oldest segment as dropped for each group that
+ * had not acknowledged them, and how many of them this process had sent
+ * it. */
 static void count_oldest(struct spool *sp, uint64_t *dropped_now)
 {
 	const struct spool_seg *s = &sp->segs[0];
-	uint64_t n = spool_i_seg_unacked(sp, 0), sent_to, below;
 
-	sent_to = sp->sent_high < seg_end(s) ? sp->sent_high : seg_end(s) - 1;
-	below = sp->acked >= s->first_seq ? sp->acked : s->first_seq - 1;
-	if (sent_to > below)
-		sp->dropped_sent += sent_to - below;
-	sp->dropped += n;
-	*dropped_now += n;
+	*dropped_now += spool_i_lose(sp, s->first_seq, seg_end(s), 1);
 }
 
 /* Drops the oldest segment (never the one being written); its
@@ -118,17 +113,20 @@ static void drop_oldest(struct spool *sp, uint64_t *dropped_now)
  * its rest to be skipped), leaving the numbers in memory as they are. */
 static void state_write_as_lost(struct spool *sp)
 {
-	uint64_t next = sp->next_seq, dropped = sp->dropped;
+	uint64_t next = sp->next_seq, dropped[SPOOL_GROUPS_MAX];
 	int hole = sp->hole_open;
 	enum lb_mode mode = sp->lb.mode;
 
+	for (unsigned g = 0; g < sp->ngroups; g++)
+		dropped[g] = sp->grp[g].dropped;
+	spool_i_lose(sp, next, next + 1, 0);
 	sp->next_seq++;
-	sp->dropped++;
 	sp->hole_open = 1;
 	sp->lb.mode = LB_SKIP;
 	spool_i_state_write(sp);
 	sp->next_seq = next;
-	sp->dropped = dropped;
+	for (unsigned g = 0; g < sp->ngroups; g++)
+		sp->grp[g].dropped = dropped[g];
 	sp->hole_open = hole;
 	sp->lb.mode = mode;
 }
@@ -230,9 +228,8 @@ static void took(struct spool *sp, const char *p, size_t n, uint32_t c)
  * to be skipped (on disk) before its stored start goes. */
 static void lose_line(struct spool *sp, int err, struct spool_io *io)
 {
+	io->dropped += spool_i_lose(sp, sp->next_seq, sp->next_seq + 1, 0);
 	sp->next_seq++;
-	sp->dropped++;
-	io->dropped++;
 	sp->hole_open = 1;
 	sp->skip_nl = 0;
 	lb_lose(&sp->lb);
@@ -504,11 +501,11 @@ int spool_finish(struct spool *sp, struct spool_io *io)
 	return io->err;
 }
 
-void spool_note_sent(struct spool *sp, uint64_t seq)
+void spool_note_sent(struct spool *sp, unsigned g, uint64_t seq)
 {
 	pthread_mutex_lock(&sp->mu);
-	if (seq > sp->sent_high)
-		sp->sent_high = seq;
+	if (g < sp->ngroups && seq > sp->grp[g].sent_high)
+		sp->grp[g].sent_high = seq;
 	pthread_mutex_unlock(&sp->mu);
 }
 

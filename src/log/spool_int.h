@@ -30,7 +30,10 @@ void spool_i_seg_path(const struct spool *sp, const struct spool_seg *s,
 		      char *out, size_t len);
 int spool_i_seg_push(struct spool *sp, const struct spool_seg *s);
 void spool_i_seg_delete(struct spool *sp, size_t i);
-uint64_t spool_i_seg_unacked(const struct spool *sp, size_t i);
+/* Lines first .. end - 1 are gone: counts, for each group, those it had
+ * not acknowledged as dropped (with `sent`, also those of them this
+ * process had sent it); returns the sum over the groups. */
+uint64_t spool_i_lose(struct spool *sp, uint64_t first, uint64_t end, int sent);
 
 /* In spool_in.c. After the stream is locked and loaded: prepares the
  * writer (the overlong-line rule, continued from the tail; a tail torn

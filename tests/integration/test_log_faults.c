@@ -5,7 +5,10 @@
  * test subscriber of logsub.h. Each fault case prints chorus-log's
  * resent count and the subscriber's duplicate count.
  *
- *   kill -9 of chorus-log, again and again, on one pipe kept open
+ *   kill -9 of chorus-log, again and again, on one pipe kept open, with
+ *   one group and with two (one spool, both groups get every line)
+ *   one group's writer away: the spool keeps its lines, it catches up;
+ *   a stream of two groups adopted after a kill
  *   a machine crash (spool rolled back, another boot id)
  *   a late replica, a subscriber that lost its state, --acks 2
  *   a full file system (tmpfs), an unusable spool and the /tmp fallback,
@@ -109,11 +112,12 @@ static void std_feeder(struct feeder *f, int fd, long count, unsigned seed)
 	f->write_max = 9000;
 }
 
-/* How a run of kills goes: a chorus-log on the pipe fd (daemon, extra
- * options) killed after min_ms + up to span_ms, and started again at
- * once on the same pipe (Apache takes about a second), `kills` times or
- * until the feeder is done; between(k) if not NULL runs before restart k
- * (from 1). Then waits for the feeder and closes fd. Returns the kills. */
+/* How a run of kills goes: the feeder starts, and a chorus-log on the
+ * pipe fd (daemon, extra options) is killed after min_ms + up to span_ms,
+ * and started again at once on the same pipe (Apache takes about a
+ * second), `kills` times or until the feeder is done; between(k) if not
+ * NULL runs before restart k (from 1). Then waits for the feeder and
+ * closes fd. Returns the kills. */
 struct killrun {
 	const char *daemon;
 	const char *const *args;
@@ -123,9 +127,12 @@ struct killrun {
 };
 
 static int kill_loop(struct clp *c, const struct killrun *k, struct feeder *f,
-		     pthread_t th, unsigned *seed)
+		     unsigned *seed)
 {
+	pthread_t th;
 	int n = 0;
+
+	T_EQ(pthread_create(&th, NULL, feed, f), 0);
 
 	for (; n < k->kills; n++) {
 		long ms = k->min_ms + (long)(rand_r(seed) % (unsigned)k->span_ms);
@@ -147,6 +154,21 @@ static int kill_loop(struct clp *c, const struct killrun *k, struct feeder *f,
 	return n;
 }
 
+/* A run of kills on a new pipe, fed by f (made by the caller but for its
+ * descriptor); the first chorus-log is started here (log0). */
+static int kill_run(struct clp *c, struct killrun *k, struct feeder *f,
+		    const char *what, unsigned *seed)
+{
+	int fds[2];
+
+	T_EQ(pipe2(fds, O_CLOEXEC), 0);
+	f->fd = fds[1];
+	k->fd = fds[0];
+	fprintf(stderr, "test_log_faults: kill -9 %sseed %u\n", what, *seed);
+	clp_start_ex(c, "log0", k->daemon, k->args, fds[0], NULL);
+	return kill_loop(c, k, f, seed);
+}
+
 static void log_kill9_same_pipe(void)
 {
 	struct hd d;
@@ -154,27 +176,21 @@ static void log_kill9_same_pipe(void)
 	struct clp c;
 	struct logcheck r;
 	struct feeder f;
-	struct killrun k;
-	pthread_t th;
-	int fds[2], kills;
+	int kills;
 	unsigned seed = (unsigned)time(NULL);
 
 	logtest_mkdir();
 	outs();
 	hd_start(&d, NULL);
 	logsub_start(&sub, d.tcp_addr, "logs", out1, "sub1");
-	T_EQ(pipe2(fds, O_CLOEXEC), 0);
-	std_feeder(&f, fds[1], 60000, seed);
-	fprintf(stderr, "test_log_faults: kill -9 seed %u\n", seed);
-	clp_start_ex(&c, "log0", d.tcp_addr, NULL, fds[0], NULL);
-	T_EQ(pthread_create(&th, NULL, feed, &f), 0);
-	memset(&k, 0, sizeof(k));
-	k.daemon = d.tcp_addr;
-	k.fd = fds[0];
-	k.kills = 10;
-	k.min_ms = 30;
-	k.span_ms = 120;
-	kills = kill_loop(&c, &k, &f, th, &seed);
+	std_feeder(&f, -1, 60000, seed);
+	{
+		struct killrun k = {
+			.daemon = d.tcp_addr, .kills = 10, .min_ms = 30, .span_ms = 120,
+		};
+
+		kills = kill_run(&c, &k, &f, "", &seed);
+	}
 	T_EQ(clp_finish(&c, 30000), 0);
 	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
 	check_out_ex(out1, f.count, 0, &r);
@@ -184,6 +200,161 @@ static void log_kill9_same_pipe(void)
 	logsub_stop(&sub, SIGKILL);
 	hd_stop(&d);
 	logtest_rmdir();
+}
+
+/* ---- several groups ---- */
+
+/* The end of a test of groups logs and other: chorus-log c exits at the
+ * end of its input with nothing left in the spool, and each subscriber
+ * has every line 0 .. count-1 once (r[0]: logs, r[1]: other); then the
+ * subscribers, the daemon and the test directory go. */
+static void two_groups_end(struct clp *c, long count, const char *what, struct hd *d,
+			   struct logsub *s1, struct logsub *s2, struct logcheck r[2])
+{
+	char tag[120];
+
+	T_EQ(clp_finish(c, 30000), 0);
+	T_ASSERTF(file_has(c->err, "0 left in the spool"), "stderr %s", c->err);
+	for (int i = 0; i < 2; i++) {
+		check_out_ex(i ? out2 : out1, count, 0, &r[i]);
+		snprintf(tag, sizeof(tag), "%s, group %s", what, i ? "other" : "logs");
+		report(tag, c, &r[i]);
+	}
+	logsub_stop(s1, SIGKILL);
+	logsub_stop(s2, SIGKILL);
+	hd_stop(d);
+	logtest_rmdir();
+}
+
+/* kill -9 of chorus-log -g logs -g other, again and again, on one pipe
+ * under load: both groups' subscribers get every line exactly once after
+ * dropping duplicates by (stream, seq). The input is taken into one
+ * spool for both groups, so a kill cannot lose a line for one of them. */
+static void log_kill9_two_groups(void)
+{
+	static const char *const two[] = { "-g", "other", NULL };
+	struct hd d;
+	struct logsub s1, s2;
+	struct clp c;
+	struct logcheck r[2];
+	struct feeder f;
+	int kills;
+	unsigned seed = (unsigned)time(NULL);
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	logsub_start(&s2, d.tcp_addr, "other", out2, "sub2");
+	/* Large writes keep the reader busy, so that kills land while it
+	 * takes input. */
+	std_feeder(&f, -1, 400000, seed);
+	f.write_max = 65536;
+	{
+		struct killrun k = {
+			.daemon = d.tcp_addr, .args = two, .kills = 60, .until_done = 1,
+			.min_ms = 5, .span_ms = 25,
+		};
+
+		kills = kill_run(&c, &k, &f, "two groups ", &seed);
+	}
+	T_ASSERT(kills >= 5);
+	two_groups_end(&c, f.count, "two groups, SIGKILL", &d, &s1, &s2, r);
+	fprintf(stderr, "test_log_faults: chorus-log -g logs -g other SIGKILL x%d on one "
+		"pipe: %ld lines, %d and %d stream(s)\n", kills, f.count, r[0].streams,
+		r[1].streams);
+}
+
+/* The name of the first segment file of the one stream under gdir, or
+ * "" if there is none. */
+static void first_segment(const char *gdir, char *out, size_t len)
+{
+	char cmd[400];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ls %s/s-*/ 2>/dev/null | grep '[.]seg$' | sort | head -1",
+		 gdir);
+	out[0] = 0;
+	p = popen(cmd, "r");
+	T_ASSERT(p != NULL);
+	if (!fgets(out, (int)len, p))
+		out[0] = 0;
+	out[strcspn(out, "\n")] = 0;
+	pclose(p);
+}
+
+/* One group's writer is away: its lines stay in the spool while the
+ * other group's are acknowledged, and the spool keeps the segments the
+ * slow group still needs; when its writer comes, it catches up. */
+static void log_slow_group(void)
+{
+	static const char *const two[] = { "-g", "other", "-m", "16M", NULL };
+	struct hd d;
+	struct logsub s1, s2;
+	struct clp c;
+	struct logcheck r[2];
+	char gdir[200], seg[128];
+	long spooled;
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	clp_start(&c, "log", d.tcp_addr, two);
+	/* About 4 MB: 4 segments of 1 MB. */
+	write_lines(c.in, 0, 20000, NULL, 0);
+	T_ASSERTF(wait_line(out1, 19999, 20000), "group logs did not get its lines");
+	snprintf(gdir, sizeof(gdir), "%s/spool/logs@node1", logtest_dir);
+	/* Acknowledged by group logs, not by group other: still spooled,
+	 * from the first line on. */
+	usleep(300 * 1000);
+	kill(c.pid, SIGUSR1);
+	T_ASSERT(wait_file_has(c.err, "status:", 5000));
+	spooled = file_num(c.err, "spooled ");
+	T_ASSERTF(spooled == 20000, "spooled %ld, want 20000 (stderr %s)", spooled, c.err);
+	first_segment(gdir, seg, sizeof(seg));
+	T_ASSERTF(strcmp(seg, "00000000000000000001.seg") == 0, "first segment \"%s\"", seg);
+	/* The slow group's writer comes: it catches up, the spool is
+	 * trimmed. */
+	logsub_start(&s2, d.tcp_addr, "other", out2, "sub2");
+	T_ASSERTF(wait_line(out2, 19999, 20000), "group other did not catch up");
+	write_lines(c.in, 20000, 21000, NULL, 0);
+	two_groups_end(&c, 21000, "slow group", &d, &s1, &s2, r);
+}
+
+/* Two processes of groups logs and other run at once (Apache's double
+ * start), so the second makes a stream of its own; the first is killed
+ * while group other's writer is away, and the second adopts its stream
+ * for both groups: when other's writer comes, both groups have every
+ * line of both processes. */
+static void log_two_groups_adopt(void)
+{
+	static const char *const two[] = { "-g", "other", NULL };
+	struct hd d;
+	struct logsub s1, s2;
+	struct clp c, c1;
+	struct logcheck r[2];
+
+	logtest_mkdir();
+	outs();
+	hd_start(&d, NULL);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	clp_start(&c1, "log1", d.tcp_addr, two);
+	write_lines(c1.in, 0, 5000, NULL, 0);
+	T_ASSERTF(wait_line(out1, 4999, 20000), "group logs did not get its lines");
+	clp_start(&c, "log2", d.tcp_addr, two);
+	write_lines(c.in, 5000, 5500, NULL, 0);
+	T_ASSERTF(wait_line(out1, 5499, 20000), "group logs did not get the second's lines");
+	kill(c1.pid, SIGKILL);
+	waitpid(c1.pid, NULL, 0);
+	close(c1.in);
+	write_lines(c.in, 5500, 6000, NULL, 0);
+	T_ASSERTF(wait_file_has(c.err, "adopted stream", 20000), "no adoption (%s)", c.err);
+	logsub_start(&s2, d.tcp_addr, "other", out2, "sub2");
+	T_ASSERTF(wait_file_has(c.err, "drained; removed", 30000), "not drained (%s)", c.err);
+	two_groups_end(&c, 6000, "two groups, adopted", &d, &s1, &s2, r);
+	T_EQ(r[0].streams, 2);
+	T_EQ(r[1].streams, 2);
 }
 
 /* ---- kill -9 with overlong lines ---- */
@@ -283,9 +454,7 @@ static void log_kill9_overlong(void)
 	struct logsub sub;
 	struct clp c;
 	struct feeder f;
-	struct killrun k;
-	pthread_t th;
-	int fds[2], kills;
+	int kills;
 	unsigned seed = (unsigned)time(NULL);
 	long cut;
 
@@ -293,23 +462,18 @@ static void log_kill9_overlong(void)
 	outs();
 	hd_start(&d, NULL);
 	logsub_start(&sub, d.tcp_addr, "logs", out1, "sub1");
-	T_EQ(pipe2(fds, O_CLOEXEC), 0);
-	std_feeder(&f, fds[1], 8000, seed);
+	std_feeder(&f, -1, 8000, seed);
 	f.line = ol_line;
 	f.line_max = 400002;
 	f.write_max = 70000;
-	fprintf(stderr, "test_log_faults: kill -9 overlong seed %u\n", seed);
-	clp_start_ex(&c, "log0", d.tcp_addr, args, fds[0], NULL);
-	T_EQ(pthread_create(&th, NULL, feed, &f), 0);
-	memset(&k, 0, sizeof(k));
-	k.daemon = d.tcp_addr;
-	k.args = args;
-	k.fd = fds[0];
-	k.kills = 40;
-	k.until_done = 1;
-	k.min_ms = 10;
-	k.span_ms = 60;
-	kills = kill_loop(&c, &k, &f, th, &seed);
+	{
+		struct killrun k = {
+			.daemon = d.tcp_addr, .args = args, .kills = 40, .until_done = 1,
+			.min_ms = 10, .span_ms = 60,
+		};
+
+		kills = kill_run(&c, &k, &f, "overlong ", &seed);
+	}
 	T_EQ(clp_finish(&c, 30000), 0);
 	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
 	cut = check_ol(out1, f.count, 1024, 1024 - 64);
@@ -766,7 +930,7 @@ static uint64_t stream_dropped(const char *gdir)
 	struct spool_stats st;
 	char err[256];
 
-	T_ASSERTF(spool_adopt(&sp, gdir, 0, 0, 65536, err, sizeof(err)) == 1, "%s", err);
+	T_ASSERTF(spool_adopt(&sp, gdir, "logs", 0, 0, 65536, err, sizeof(err)) == 1, "%s", err);
 	spool_stats(&sp, &st);
 	spool_close(&sp);
 	return st.dropped;
@@ -806,8 +970,6 @@ static void log_kill9_disk_full(void)
 	struct clp c;
 	struct logcheck r;
 	struct feeder f;
-	struct killrun k;
-	pthread_t th;
 	char mnt[160], gdir[220], state[300];
 	const char *args[5] = { "-d", NULL, "-T", "100", NULL };
 	int fds[2], kills;
@@ -831,16 +993,15 @@ static void log_kill9_disk_full(void)
 	fill_disk(blocker);
 	std_feeder(&f, fds[1], 30000, seed);
 	fprintf(stderr, "test_log_faults: kill -9 disk full seed %u\n", seed);
-	T_EQ(pthread_create(&th, NULL, feed, &f), 0);
-	memset(&k, 0, sizeof(k));
-	k.daemon = "1@127.0.0.1";
-	k.args = args;
-	k.fd = fds[0];
-	k.kills = 20;
-	k.min_ms = 10;
-	k.span_ms = 50;
-	k.between = room_or_not;
-	kills = kill_loop(&c, &k, &f, th, &seed);
+	{
+		const struct killrun k = {
+			.daemon = "1@127.0.0.1", .args = args, .fd = fds[0],
+			.kills = 20, .min_ms = 10, .span_ms = 50,
+			.between = room_or_not,
+		};
+
+		kills = kill_loop(&c, &k, &f, &seed);
+	}
 	T_EQ(clp_finish(&c, 20000), 0);
 	unlink(blocker);
 	dropped = stream_dropped(gdir);
@@ -990,6 +1151,20 @@ static void log_unix_socket(void)
 }
 
 /* -g twice: every line to both groups, each with its own spool. */
+/* The stream id of the first record of a subscriber's file, or 0. */
+static unsigned long long first_id(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	unsigned long long id = 0;
+
+	if (fp) {
+		if (fscanf(fp, "%16llx", &id) != 1)
+			id = 0;
+		fclose(fp);
+	}
+	return id;
+}
+
 static void log_two_groups(void)
 {
 	static const char *const two[] = { "-g", "other", NULL };
@@ -1010,8 +1185,19 @@ static void log_two_groups(void)
 	T_EQ(clp_finish(&c, 30000), 0);
 	check_out_ex(out1, 20000, 0, &r);
 	check_out_ex(out2, 20000, 0, &r);
+	/* One spool for both, in the first group's directory, whose stream
+	 * names its groups; each group gets it under a stream id of its
+	 * own. */
 	snprintf(path, sizeof(path), "%s/spool/other@node1", logtest_dir);
-	T_EQ(stat(path, &st), 0);
+	T_ASSERT(stat(path, &st) != 0 && errno == ENOENT);
+	{
+		char cmd[300];
+
+		snprintf(cmd, sizeof(cmd), "printf 'chorus-log groups 1\\nlogs\\nother\\n' | "
+			 "cmp -s - %s/spool/logs@node1/s-*/groups", logtest_dir);
+		T_EQ(system(cmd), 0);
+	}
+	T_ASSERT(first_id(out1) != 0 && first_id(out2) != 0 && first_id(out1) != first_id(out2));
 	logsub_stop(&s1, SIGKILL);
 	logsub_stop(&s2, SIGKILL);
 	hd_stop(&d);
@@ -1166,6 +1352,9 @@ static void log_default_latency(void)
 
 static const struct t_case cases[] = {
 	T_CASE_TIMEOUT(log_kill9_same_pipe, 90),
+	T_CASE_TIMEOUT(log_kill9_two_groups, 120),
+	T_CASE_TIMEOUT(log_slow_group, 90),
+	T_CASE_TIMEOUT(log_two_groups_adopt, 90),
 	T_CASE_TIMEOUT(log_kill9_overlong, 120),
 	T_CASE_TIMEOUT(log_crash_rollback, 60),
 	T_CASE_TIMEOUT(log_late_replica, 90),

@@ -4,7 +4,8 @@
  * timeouts with doubling, gap reports and stale gap reports, reconnects,
  * plain mode, gap hold-off, base and EOF fields; and a seeded simulation
  * of a sender, a lossy daemon and several writers (late replica, lost
- * state, --acks 2), run to quiescence and checked exactly-once.
+ * state, --acks 2), run to quiescence and checked exactly-once; and one
+ * core per group over one spool stream of two groups.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 
 #include "log/sendq.h"
+#include "log/spool.h"
 #include "proto/batch.h"
 #include "t.h"
 
@@ -585,6 +587,114 @@ static void sendq_simulation(void)
 	}
 }
 
+/* ---- One core per group over one spool ---- */
+
+static const char *const gnames[] = { "a", "b" };
+
+static void open_ab(struct spool *sp, const char *gdir)
+{
+	struct spool_opts o;
+	char err[256];
+
+	memset(&o, 0, sizeof(o));
+	o.max_bytes = 4 << 20;
+	o.max_line = 4096;
+	o.boot_id = 1;
+	o.groups = gnames;
+	o.ngroups = 2;
+	T_ASSERTF(spool_open(sp, gdir, &o, err, sizeof(err)) == 0, "%s", err);
+}
+
+/* The core of group g, as the sender starts it from the spool. */
+static void core_of(struct sendq *sq, struct spool *sp, unsigned g)
+{
+	struct spool_stats ss;
+
+	spool_group_stats(sp, g, &ss);
+	sq_init(sq, &base_cfg, ss.acked, ss.base, ss.next_seq);
+}
+
+/* Lines 1 .. n of ~100 bytes, so that they fill several segments. */
+static void fill(struct spool *sp, uint64_t n)
+{
+	static char buf[1 << 16];
+	struct spool_io io;
+	size_t o = 0;
+
+	for (uint64_t s = 1; s <= n; s++) {
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%llu %090d\n",
+				      (unsigned long long)s, 0);
+		if (o > sizeof(buf) - 200 || s == n) {
+			T_EQ(spool_append(sp, buf, o, &io), 0);
+			o = 0;
+		}
+	}
+}
+
+/* Two groups of one stream: each core has its own writers and its own
+ * acknowledged line; the spool keeps what the slower one lacks, and a
+ * restart starts each core where its group was. */
+static void sendq_groups_one_spool(void)
+{
+	char dir[64], gdir[128], cmd[128];
+	struct spool sp;
+	struct spool_stats all;
+	struct sendq qa, qb;
+	uint64_t seq;
+	struct spool_cursor hint;
+	int ok;
+
+	snprintf(dir, sizeof(dir), "/tmp/chorus-sendq-XXXXXX");
+	T_ASSERT(mkdtemp(dir) != NULL);
+	snprintf(gdir, sizeof(gdir), "%s/a@n", dir);
+	open_ab(&sp, gdir);
+	fill(&sp, 40000);
+	core_of(&qa, &sp, 0);
+	core_of(&qb, &sp, 1);
+	sq_connected(&qa, 0);
+	sq_connected(&qb, 0);
+	for (uint64_t first = 1; first <= 40000; first += 10000) {
+		struct spool_cursor c = at(first);
+
+		sq_sent(&qa, 1, sq_next_id(&qa), first, 10000, &c);
+		sq_sent(&qb, 1, sq_next_id(&qb), first, 10000, &c);
+	}
+	/* Group a's writer has everything; its acknowledgement names its
+	 * stream, so only its core moves. */
+	T_EQ(sq_on_ack(&qa, 2, "wa", 2, 40000, 4, 0), 1);
+	T_EQ(spool_ack(&sp, 0, qa.acked), 0);
+	T_EQ(qb.acked, 0);
+	spool_stats(&sp, &all);
+	T_EQ(all.base, 1);
+	T_EQ(all.acked, 0);
+	/* Group b's writer has the first 15000: the spool goes up to there. */
+	T_EQ(sq_on_ack(&qb, 3, "wb", 2, 15000, 2, 0), 1);
+	T_EQ(spool_ack(&sp, 1, qb.acked), 0);
+	spool_stats(&sp, &all);
+	T_EQ(all.acked, 15000);
+	T_ASSERT(all.base > 1 && all.base <= 15001);
+	/* Group a's core is done, b's is not. */
+	T_EQ(sq_done(&qa, all.last_held), 1);
+	T_EQ(sq_done(&qb, all.last_held), 0);
+	T_EQ(spool_save_state(&sp), 0);
+	spool_close(&sp);
+	/* A restart: each core from its group's line. */
+	open_ab(&sp, gdir);
+	core_of(&qa, &sp, 0);
+	core_of(&qb, &sp, 1);
+	T_EQ(qa.acked, 40000);
+	T_EQ(qb.acked, 15000);
+	sq_connected(&qa, 10);
+	sq_connected(&qb, 10);
+	T_EQ(sq_take_rewind(&qa, &seq, &hint, &ok), 1);
+	T_EQ(seq, 40001);
+	T_EQ(sq_take_rewind(&qb, &seq, &hint, &ok), 1);
+	T_EQ(seq, 15001);
+	spool_close(&sp);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	T_EQ(system(cmd), 0);
+}
+
 static const struct t_case cases[] = {
 	T_CASE(sendq_size_and_latency),
 	T_CASE(sendq_window_and_ack),
@@ -594,6 +704,7 @@ static const struct t_case cases[] = {
 	T_CASE(sendq_base_and_eof),
 	T_CASE(sendq_n_writers),
 	T_CASE(sendq_plain),
+	T_CASE(sendq_groups_one_spool),
 	T_CASE_TIMEOUT(sendq_simulation, 60),
 };
 

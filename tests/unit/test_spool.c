@@ -146,7 +146,7 @@ static void spool_append_read_ack(void)
 	spool_stats(&sp, &st);
 	T_EQ(st.unacked, 20000);
 	T_ASSERT(sp.nsegs > 3);
-	T_EQ(spool_ack(&sp, 15000), 0);
+	T_EQ(spool_ack(&sp, 0, 15000), 0);
 	spool_stats(&sp, &st);
 	T_EQ(st.unacked, 5000);
 	T_EQ(st.dropped, 0);
@@ -164,7 +164,7 @@ static void spool_append_read_ack(void)
 	check_lines(&sp, 15001, 20101);
 	/* Acks beyond what exists are clamped; acking all keeps the last
 	 * segment, so numbering continues after a restart. */
-	T_EQ(spool_ack(&sp, 999999), 0);
+	T_EQ(spool_ack(&sp, 0, 999999), 0);
 	spool_stats(&sp, &st);
 	T_EQ(st.acked, 20100);
 	T_EQ(st.unacked, 0);
@@ -243,7 +243,7 @@ static void spool_two_and_adopt(void)
 	spool_stats(&a, &sa);
 	T_ASSERT(sa.stream_id != sb.stream_id);
 	/* a adopts b's left-over stream (never its own). */
-	T_EQ(spool_adopt(&c, gdir, sa.stream_id, 10, 65536, err, sizeof(err)), 1);
+	T_EQ(spool_adopt(&c, gdir, "g", sa.stream_id, 10, 65536, err, sizeof(err)), 1);
 	spool_stats(&c, &sb);
 	T_EQ(sb.unacked, 50);
 	check_lines(&c, 1, 51);
@@ -252,9 +252,9 @@ static void spool_two_and_adopt(void)
 
 		T_EQ(spool_append(&c, "x\n", 2, &io), -EBADF);
 	}
-	T_EQ(spool_ack(&c, 50), 0);
+	T_EQ(spool_ack(&c, 0, 50), 0);
 	T_EQ(spool_remove(&c), 0);
-	T_EQ(spool_adopt(&c, gdir, sa.stream_id, 10, 65536, err, sizeof(err)), 0);
+	T_EQ(spool_adopt(&c, gdir, "g", sa.stream_id, 10, 65536, err, sizeof(err)), 0);
 	spool_close(&a);
 	/* Now a's stream is free: the next open takes it up again. */
 	T_ASSERTF(sp_open(&a, gdir, 1 << 20, err, sizeof(err)) == 0, "%s", err);
@@ -399,7 +399,7 @@ static void kill_writer(const char *gdir, int fd, unsigned seed)
 		rep[0] = seq;
 		if (rand_r(&seed) % 8 == 0 && seq > 2000) {
 			rep[1] = seq - 1 - (uint64_t)(rand_r(&seed) % 2000);
-			spool_ack(&sp, rep[1]);
+			spool_ack(&sp, 0, rep[1]);
 		}
 		if (write(fd, rep, sizeof(rep)) != (ssize_t)sizeof(rep))
 			_exit(5);
@@ -475,14 +475,14 @@ static void kill_adopter(const char *gdir)
 	for (;;) {
 		struct spool sp;
 		struct spool_stats st;
-		int r = spool_adopt(&sp, gdir, 0, 10, 65536, err, sizeof(err));
+		int r = spool_adopt(&sp, gdir, "g", 0, 10, 65536, err, sizeof(err));
 
 		if (r < 0)
 			_exit(3);
 		if (r == 0)
 			_exit(0);
 		spool_stats(&sp, &st);
-		spool_ack(&sp, st.next_seq - 1);
+		spool_ack(&sp, 0, st.next_seq - 1);
 		if (spool_remove(&sp) != 0)
 			_exit(4);
 	}
@@ -530,7 +530,7 @@ static void spool_kill9_adopt(void)
 			struct spool a[12];
 			int k = 0, r;
 
-			while (k < 12 && (r = spool_adopt(&a[k], gdir, 0, 10, 65536, err,
+			while (k < 12 && (r = spool_adopt(&a[k], gdir, "g", 0, 10, 65536, err,
 							  sizeof(err))) == 1) {
 				struct spool_stats st;
 
@@ -873,11 +873,11 @@ static void spool_partial_line(void)
 	spool_close(&b);
 	/* A stale unfinished line: an adopter ends it with a marker (grace
 	 * 0 here), counted as cut. */
-	T_EQ(spool_adopt(&a, gdir, 0, 0, 65536, err, sizeof(err)), 1);
+	T_EQ(spool_adopt(&a, gdir, "g", 0, 0, 65536, err, sizeof(err)), 1);
 	spool_stats(&a, &st);
 	if (st.stream_id != id) {
 		spool_close(&a);
-		T_EQ(spool_adopt(&a, gdir, st.stream_id, 0, 65536, err, sizeof(err)), 1);
+		T_EQ(spool_adopt(&a, gdir, "g", st.stream_id, 0, 65536, err, sizeof(err)), 1);
 		spool_stats(&a, &st);
 	}
 	T_EQ(st.stream_id, id);
@@ -1031,7 +1031,7 @@ static void spool_corrupt_state(void)
 	snprintf(gdir, sizeof(gdir), "%s/g@n", root);
 	make_segments(gdir, 0, &lo, &hi);
 	T_ASSERTF(sp_open(&sp, gdir, 64 << 20, err, sizeof(err)) == 0, "%s", err);
-	spool_ack(&sp, 10);
+	spool_ack(&sp, 0, 10);
 	spool_save_state(&sp);
 	spool_close(&sp);
 	T_ASSERTF(sp_open(&sp, gdir, 64 << 20, err, sizeof(err)) == 0, "%s", err);
@@ -1064,7 +1064,7 @@ static void spool_corrupt_state(void)
 		struct spool a;
 		int found = 0;
 
-		while (spool_adopt(&a, gdir, 0, 10, 65536, err, sizeof(err)) == 1) {
+		while (spool_adopt(&a, gdir, "g", 0, 10, 65536, err, sizeof(err)) == 1) {
 			spool_stats(&a, &st);
 			if (st.stream_id == id) {
 				found = 1;
@@ -1137,7 +1137,7 @@ static void spool_rollback(void)
 		struct spool a;
 		struct spool_stats sa;
 
-		T_EQ(spool_adopt(&a, gdir, st.stream_id, 10, 65536, err, sizeof(err)), 1);
+		T_EQ(spool_adopt(&a, gdir, "g", st.stream_id, 10, 65536, err, sizeof(err)), 1);
 		spool_stats(&a, &sa);
 		T_EQ(sa.stream_id, id);
 		T_EQ(sa.next_seq, 951);
@@ -1270,7 +1270,7 @@ static void spool_disk_full(void)
 	/* Now fill the disk with something else, so that nothing can be
 	 * made room for: its blocks, and its inodes (a new segment to move
 	 * the last lines aside needs one). */
-	spool_ack(&sp, 5000);
+	spool_ack(&sp, 0, 5000);
 	{
 		struct statvfs vfs;
 		char opt[64];
@@ -1336,6 +1336,257 @@ static void spool_disk_full(void)
 	rmroot();
 }
 
+/* ---- A stream of several groups ---- */
+
+static const char *const two_groups[] = { "a", "b" };
+
+/* Opens the writing stream of groups a and b in gdir. */
+static void open_two(struct spool *sp, const char *gdir, uint64_t max)
+{
+	struct spool_opts o = *opts(max);
+	char err[256];
+
+	o.groups = two_groups;
+	o.ngroups = 2;
+	T_ASSERTF(spool_open(sp, gdir, &o, err, sizeof(err)) == 0, "%s", err);
+}
+
+/* Segment files of the stream of sp. */
+static int count_segs(const struct spool *sp)
+{
+	char cmd[1200];
+	FILE *p;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls %s | grep -c '[.]seg$'", sp->dir);
+	p = popen(cmd, "r");
+	T_ASSERT(p != NULL);
+	T_EQ(fscanf(p, "%d", &n), 1);
+	pclose(p);
+	return n;
+}
+
+/* The stream id of each group: a keyed hash of the stream's id and the
+ * group name (fixed values, so that the documented rule is the rule). */
+static void spool_groups_stream_ids(void)
+{
+	struct spool sp;
+	struct spool_stats a, b, all;
+	char gdir[128];
+
+	T_EQ(spool_stream_id_for(0x0123456789abcdefull, "jigdo"), 0xf61719e9a5372b6bull);
+	T_EQ(spool_stream_id_for(0x0123456789abcdefull, "logs"), 0x034d78fb91ab76faull);
+	mkroot();
+	snprintf(gdir, sizeof(gdir), "%s/a@n", root);
+	open_two(&sp, gdir, 1 << 20);
+	T_EQ(spool_ngroups(&sp), 2);
+	T_STREQ(spool_group_name(&sp, 0), "a");
+	T_STREQ(spool_group_name(&sp, 1), "b");
+	spool_stats(&sp, &all);
+	spool_group_stats(&sp, 0, &a);
+	spool_group_stats(&sp, 1, &b);
+	T_EQ(a.stream_id, spool_stream_id_for(all.stream_id, "a"));
+	T_EQ(b.stream_id, spool_stream_id_for(all.stream_id, "b"));
+	T_ASSERT(a.stream_id != b.stream_id && a.stream_id != all.stream_id);
+	{
+		char cmd[1200];
+
+		snprintf(cmd, sizeof(cmd), "printf 'chorus-log groups 1\\na\\nb\\n' | cmp -s - %s/groups",
+			 sp.dir);
+		T_EQ(system(cmd), 0);
+	}
+	spool_close(&sp);
+	rmroot();
+}
+
+/* A segment goes only when every group has acknowledged its lines; each
+ * group has its own acknowledged line and unacknowledged count. */
+static void spool_groups_trim_at_minimum(void)
+{
+	struct spool sp;
+	struct spool_stats a, b, all;
+	char gdir[128];
+	int segs;
+
+	mkroot();
+	snprintf(gdir, sizeof(gdir), "%s/a@n", root);
+	open_two(&sp, gdir, 4 << 20);     /* 256 KiB segments */
+	put_lines(&sp, 1, 20001, 60);     /* ~1.3 MB: several segments */
+	segs = count_segs(&sp);
+	T_ASSERT(segs >= 4);
+	/* Group a has everything: nothing can go, b has nothing. */
+	T_EQ(spool_ack(&sp, 0, 20000), 0);
+	spool_group_stats(&sp, 0, &a);
+	spool_group_stats(&sp, 1, &b);
+	spool_stats(&sp, &all);
+	T_EQ(a.acked, 20000);
+	T_EQ(a.unacked, 0);
+	T_EQ(b.acked, 0);
+	T_EQ(b.unacked, 20000);
+	T_EQ(all.acked, 0);
+	T_EQ(all.unacked, 20000);
+	T_EQ(all.base, 1);
+	T_EQ(count_segs(&sp), segs);
+	/* Group b reaches 10000: trimmed to the segment that holds 10001. */
+	T_EQ(spool_ack(&sp, 1, 10000), 0);
+	spool_stats(&sp, &all);
+	T_EQ(all.acked, 10000);
+	T_ASSERT(all.base > 1 && all.base <= 10001);
+	T_ASSERT(count_segs(&sp) < segs);
+	check_lines(&sp, all.base, 20001);
+	/* A lower value for a group changes nothing; no group past the end. */
+	T_EQ(spool_ack(&sp, 1, 5000), 0);
+	T_EQ(spool_ack(&sp, 1, 999999), 0);
+	spool_group_stats(&sp, 1, &b);
+	T_EQ(b.acked, 20000);
+	T_EQ(spool_ack(&sp, 2, 1), -EINVAL);
+	spool_stats(&sp, &all);
+	T_EQ(all.acked, 20000);
+	T_EQ(count_segs(&sp), 1);
+	spool_close(&sp);
+	rmroot();
+}
+
+/* What each group had acknowledged survives a restart; the stream is
+ * continued only by a writer of the same groups, and adopted (with its
+ * groups) by any other. */
+static void spool_groups_restart(void)
+{
+	struct spool sp, one, ad;
+	struct spool_stats a, b, all, st;
+	char gdir[128], err[256];
+	uint64_t id;
+
+	mkroot();
+	snprintf(gdir, sizeof(gdir), "%s/a@n", root);
+	open_two(&sp, gdir, 1 << 20);
+	put_lines(&sp, 1, 3001, 20);
+	T_EQ(spool_ack(&sp, 0, 2500), 0);
+	T_EQ(spool_ack(&sp, 1, 700), 0);
+	spool_stats(&sp, &all);
+	id = all.stream_id;
+	spool_close(&sp);
+	/* The same groups continue it: same id, each group where it was. */
+	open_two(&sp, gdir, 1 << 20);
+	spool_stats(&sp, &all);
+	spool_group_stats(&sp, 0, &a);
+	spool_group_stats(&sp, 1, &b);
+	T_EQ(all.stream_id, id);
+	T_EQ(a.acked, 2500);
+	T_EQ(b.acked, 700);
+	T_EQ(all.next_seq, 3001);
+	T_EQ(a.unacked, 500);
+	T_EQ(b.unacked, 2300);
+	check_lines(&sp, 701, 3001);
+	put_lines(&sp, 3001, 3101, 20);
+	T_EQ(spool_ack(&sp, 1, 800), 0);
+	T_EQ(spool_save_state(&sp), 0);
+	spool_close(&sp);
+	/* A writer of group a alone (or of other groups) makes its own. */
+	T_ASSERTF(sp_open(&one, gdir, 1 << 20, err, sizeof(err)) == 0, "%s", err);
+	spool_stats(&one, &st);
+	T_ASSERT(st.stream_id != id);
+	T_EQ(spool_ngroups(&one), 1);
+	/* ... and adopts the stream of a and b, for a and b. */
+	T_EQ(spool_adopt(&ad, gdir, "a", st.stream_id, 10, 65536, err, sizeof(err)), 1);
+	T_EQ(spool_ngroups(&ad), 2);
+	T_STREQ(spool_group_name(&ad, 1), "b");
+	spool_stats(&ad, &all);
+	spool_group_stats(&ad, 0, &a);
+	spool_group_stats(&ad, 1, &b);
+	T_EQ(all.stream_id, id);
+	T_EQ(a.stream_id, spool_stream_id_for(id, "a"));
+	T_EQ(a.acked, 2500);
+	T_EQ(b.acked, 800);
+	T_EQ(all.next_seq, 3101);
+	T_EQ(spool_ack(&ad, 0, 3100), 0);
+	T_EQ(spool_ack(&ad, 1, 3100), 0);
+	T_EQ(spool_remove(&ad), 0);
+	spool_close(&one);
+	rmroot();
+}
+
+/* A full spool drops the oldest segment once, and each group counts the
+ * lines of it that it had not acknowledged. */
+static void spool_groups_overflow(void)
+{
+	struct spool sp;
+	struct spool_stats a, b, all;
+	char gdir[128];
+	uint64_t dropped = 0;
+	char buf[65536];
+	size_t o = 0;
+
+	mkroot();
+	snprintf(gdir, sizeof(gdir), "%s/a@n", root);
+	open_two(&sp, gdir, 1 << 20);
+	put_lines(&sp, 1, 5001, 60);
+	T_EQ(spool_ack(&sp, 0, 5000), 0);
+	for (uint64_t s = 5001; s < 30001; s++) {
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%llu %.60s\n",
+				      (unsigned long long)s,
+				      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+		if (o > sizeof(buf) - 200 || s == 30000) {
+			dropped += app(&sp, buf, o);
+			o = 0;
+		}
+	}
+	spool_stats(&sp, &all);
+	spool_group_stats(&sp, 0, &a);
+	spool_group_stats(&sp, 1, &b);
+	T_ASSERT(all.bytes <= 1 << 20);
+	/* b had nothing: it lost every line below the base; a only those
+	 * above 5000. */
+	T_EQ(b.dropped, all.base - 1);
+	T_EQ(a.dropped, all.base - 1 - 5000);
+	T_EQ(all.dropped, a.dropped + b.dropped);
+	T_EQ(dropped, all.dropped);
+	T_EQ(b.unacked + b.dropped, 30000);
+	T_EQ(a.unacked + a.dropped, 25000);
+	spool_close(&sp);
+	/* The counts are kept per group across a restart. */
+	open_two(&sp, gdir, 1 << 20);
+	spool_group_stats(&sp, 0, &a);
+	spool_group_stats(&sp, 1, &b);
+	T_EQ(b.dropped, all.base - 1);
+	T_EQ(a.dropped, all.base - 1 - 5000);
+	T_EQ(a.dropped_open, a.dropped);
+	spool_close(&sp);
+	rmroot();
+}
+
+/* A damaged groups file: the stream is not continued, and an adopter
+ * sends it at least to the group of its directory. */
+static void spool_groups_bad_file(void)
+{
+	struct spool sp, ad;
+	struct spool_stats all, st;
+	char gdir[128], err[256], cmd[1200];
+	uint64_t id;
+
+	mkroot();
+	snprintf(gdir, sizeof(gdir), "%s/a@n", root);
+	open_two(&sp, gdir, 1 << 20);
+	put_lines(&sp, 1, 101, 20);
+	spool_stats(&sp, &all);
+	id = all.stream_id;
+	snprintf(cmd, sizeof(cmd), "printf 'chorus-log groups 1\\na\\na\\n' > %s/groups", sp.dir);
+	spool_close(&sp);
+	T_EQ(system(cmd), 0);
+	open_two(&sp, gdir, 1 << 20);
+	spool_stats(&sp, &st);
+	T_ASSERT(st.stream_id != id);
+	T_EQ(spool_adopt(&ad, gdir, "a", st.stream_id, 10, 65536, err, sizeof(err)), 1);
+	T_EQ(spool_ngroups(&ad), 1);
+	T_STREQ(spool_group_name(&ad, 0), "a");
+	spool_stats(&ad, &all);
+	T_EQ(all.stream_id, id);
+	check_lines(&ad, 1, 101);
+	spool_close(&ad);
+	spool_close(&sp);
+	rmroot();
+}
+
 static const struct t_case cases[] = {
 	T_CASE(spool_group_dir_table),
 	T_CASE(spool_group_dir_long),
@@ -1354,6 +1605,11 @@ static const struct t_case cases[] = {
 	T_CASE_TIMEOUT(spool_kill9_adopt, 120),
 	T_CASE_TIMEOUT(spool_kill9_pipe, 120),
 	T_CASE(spool_read_long),
+	T_CASE(spool_groups_stream_ids),
+	T_CASE(spool_groups_trim_at_minimum),
+	T_CASE(spool_groups_restart),
+	T_CASE(spool_groups_overflow),
+	T_CASE(spool_groups_bad_file),
 };
 
 int main(int argc, char **argv)
