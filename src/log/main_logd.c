@@ -261,6 +261,26 @@ static void conn_finish(struct conn *c, int64_t now)
 	log_info("connected to the daemon %s as %s", c->addr, c->pg);
 }
 
+/* At exit: ends c's attempt in progress without waiting for it. One that
+ * has finished is joined (and its connection closed); one that has not
+ * (a daemon that does not answer, a host-name lookup that hangs) is
+ * detached: its thread touches only c, which is static, and the wake
+ * pipe, and the process ends under it. Returns 1 if it was abandoned. */
+static int conn_end_attempt(struct conn *c)
+{
+	if (!__atomic_load_n(&c->try_done, __ATOMIC_ACQUIRE)) {
+		pthread_detach(c->thread);
+		c->connecting = 0;
+		log_info("terminating: not waiting for the connection to %s", c->addr);
+		return 1;
+	}
+	pthread_join(c->thread, NULL);
+	c->connecting = 0;
+	if (c->try_ret == ACCEPT_SESSION)
+		SP_disconnect(c->try_mb);
+	return 0;
+}
+
 /* ---- Acknowledgements ---- */
 
 /* Sends every queued acknowledgement with its stream's committed
@@ -1079,7 +1099,7 @@ int main(int argc, char **argv)
 	static struct logd d;
 	char err[512], warnbuf[4096];
 	sigset_t sigs;
-	int check = 0, sfd;
+	int check = 0, sfd, abandoned = 0;
 
 	parse_args(argc, argv, &d, &check);
 	log_init("chorus-logd", 1);
@@ -1223,17 +1243,17 @@ int main(int argc, char **argv)
 	for (int i = 0; i < d.conf.ndaemons; i++) {
 		struct conn *c = &d.conns[i];
 
-		/* An attempt in progress ends within the connect timeout. */
-		if (c->connecting) {
-			pthread_join(c->thread, NULL);
-			if (c->try_ret == ACCEPT_SESSION)
-				SP_disconnect(c->try_mb);
-		}
+		if (c->connecting)
+			abandoned += conn_end_attempt(c);
 		if (c->connected)
 			SP_disconnect(c->mb);
 	}
-	close(d.wake[0]);
-	close(d.wake[1]);
+	/* An abandoned attempt's thread still writes its end to the wake
+	 * pipe: it stays open until the process is gone. */
+	if (!abandoned) {
+		close(d.wake[0]);
+		close(d.wake[1]);
+	}
 	for (int i = 0; i < d.conf.nrules; i++)
 		logd_match_free(&d.match[i]);
 	free(d.msg);

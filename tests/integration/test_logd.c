@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +170,23 @@ static void k9_gather(int node, const char *out)
 	T_EQ(system(cmd), 0);
 }
 
+/* The rotated files ("<node>.log.N") not compressed, and unfinished
+ * compressions (".part"). */
+static long k9_uncompressed(void)
+{
+	char cmd[512];
+	FILE *fp;
+	long n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls %s/logs/logs | grep -cE '\\.log\\.[0-9]+$|\\.part$'",
+		 logtest_dir);
+	fp = popen(cmd, "r");
+	T_ASSERT(fp != NULL);
+	T_EQ(fscanf(fp, "%ld", &n), 1);
+	pclose(fp);
+	return n;
+}
+
 /* kill -9 of the writer at short random moments while three chorus-log
  * processes send, with size rotation, zstd compression and SIGHUPs before
  * some of the kills; each time restarted. Every line of every node
@@ -220,9 +238,15 @@ static void logd_kill9(void)
 		T_EQ(clp_finish(&c[i], 60000), 0);
 		T_ASSERTF(file_has(c[i].err, "0 left in the spool"), "stderr %s", c[i].err);
 	}
-	/* Let the last compressions finish, then stop cleanly. */
-	usleep(500000);
+	/* Every rotated file gets compressed, whatever moment the kills hit
+	 * (the compression is queued in the record of the rename): wait for
+	 * the last ones (bounded), then stop cleanly and look. */
+	for (int64_t until = t_now_ms() + 30000;
+	     k9_uncompressed() > 0 && t_now_ms() < until;)
+		usleep(100000);
 	logdp_stop(&w, SIGTERM);
+	T_ASSERTF(k9_uncompressed() == 0, "%ld rotated files left uncompressed",
+		  k9_uncompressed());
 	for (int i = 0; i < K9_NODES; i++) {
 		char all[200];
 
@@ -972,7 +996,28 @@ static void logd_dead_daemon(void)
 		"avg %lld ms, max %lld ms\n", (long long)(total / 40), (long long)worst);
 	T_ASSERTF(worst < 1500, "a line took %lld ms: the hung daemon held up the writer",
 		  (long long)worst);
-	logdp_stop(&w, SIGTERM);
+	/* SIGTERM right after an attempt connected to the hung daemon: the
+	 * writer ends at once, not when the attempt times out (3 s). */
+	{
+		struct pollfd pf = { lfd, POLLIN, 0 };
+		int64_t t0;
+		int fd;
+
+		T_EQ(fcntl(lfd, F_SETFL, O_NONBLOCK), 0);
+		while ((fd = accept(lfd, NULL, NULL)) >= 0)
+			close(fd); /* earlier attempts */
+		T_ASSERTF(poll(&pf, 1, 15000) == 1, "no new connect attempt in 15 s");
+		fd = accept(lfd, NULL, NULL);
+		T_ASSERT(fd >= 0);
+		t0 = t_now_ms();
+		logdp_stop(&w, SIGTERM);
+		fprintf(stderr, "test_logd: SIGTERM during a connect attempt: exit in %lld ms\n",
+			(long long)(t_now_ms() - t0));
+		T_ASSERTF(t_now_ms() - t0 < 1500, "SIGTERM waited %lld ms for the connect attempt",
+			  (long long)(t_now_ms() - t0));
+		T_ASSERTF(file_has(w.err, "not waiting for the connection"), "%s", w.err);
+		close(fd);
+	}
 	close(lfd);
 	hd_stop(&d);
 	logtest_rmdir();
