@@ -170,21 +170,27 @@ static void k9_gather(int node, const char *out)
 	T_EQ(system(cmd), 0);
 }
 
+/* The number a shell command prints. */
+static long shell_num(const char *cmd)
+{
+	FILE *fp = popen(cmd, "r");
+	long n = -1;
+
+	T_ASSERT(fp != NULL);
+	T_EQ(fscanf(fp, "%ld", &n), 1);
+	pclose(fp);
+	return n;
+}
+
 /* The rotated files ("<node>.log.N") not compressed, and unfinished
  * compressions (".part"). */
 static long k9_uncompressed(void)
 {
 	char cmd[512];
-	FILE *fp;
-	long n = -1;
 
 	snprintf(cmd, sizeof(cmd), "ls %s/logs/logs | grep -cE '\\.log\\.[0-9]+$|\\.part$'",
 		 logtest_dir);
-	fp = popen(cmd, "r");
-	T_ASSERT(fp != NULL);
-	T_EQ(fscanf(fp, "%ld", &n), 1);
-	pclose(fp);
-	return n;
+	return shell_num(cmd);
 }
 
 /* kill -9 of the writer at short random moments while three chorus-log
@@ -945,16 +951,10 @@ static void logd_hole_behind(void)
 static long sum_lost(const char *log)
 {
 	char cmd[600];
-	FILE *fp;
-	long n = -1;
 
 	snprintf(cmd, sizeof(cmd), "grep -o 'LOST [0-9]*' %s | awk '{s += $2} END {print s + 0}'",
 		 log);
-	fp = popen(cmd, "r");
-	T_ASSERT(fp != NULL);
-	T_EQ(fscanf(fp, "%ld", &n), 1);
-	pclose(fp);
-	return n;
+	return shell_num(cmd);
 }
 
 /* The lines of path: each of 0..count-1 at most once and in order; the
