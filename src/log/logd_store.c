@@ -159,6 +159,126 @@ static int rec_add(struct store *s, const char *fmt, ...)
 	}
 }
 
+/* Appends n bytes to a growing buffer; 0 or -ENOMEM. */
+static int buf_add(char **buf, size_t *len, size_t *cap, const char *text, size_t n)
+{
+	if (*len + n > *cap) {
+		size_t ncap = (*cap ? *cap * 2 : 4096) + n;
+		char *p = realloc(*buf, ncap);
+
+		if (!p)
+			return -ENOMEM;
+		*buf = p;
+		*cap = ncap;
+	}
+	memcpy(*buf + *len, text, n);
+	*len += n;
+	return 0;
+}
+
+static int fact_add(struct store *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Appends the entry of a step already done on disk (a rename, the end
+ * of a compression) to the record. It is also kept in s->owed until a
+ * record holding it is written: a failed commit cannot undo the step, so
+ * its entry goes into the next record. 0 or a negative errno. */
+static int fact_add(struct store *s, const char *fmt, ...)
+{
+	char entry[LOGD_PATH_MAX + 64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(entry, sizeof(entry), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(entry))
+		return -ENAMETOOLONG;
+	if (buf_add(&s->owed, &s->owed_len, &s->owed_cap, entry, (size_t)n) != 0)
+		return -ENOMEM;
+	if (buf_add(&s->rec, &s->rec_len, &s->rec_cap, entry, (size_t)n) != 0) {
+		s->owed_len -= (size_t)n;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* ---- Undoing the table changes of a failed record ---- */
+
+enum { STORE_U_TFILE, STORE_U_ZIP_ADD, STORE_U_ZIP_DEL };
+
+static int tfile_put(struct store *s, const char *key, const char *path,
+		     const char *ext, int64_t end);
+static void tfile_remove(struct store *s, const char *key);
+
+/* Remembers how to undo a table change whose entry goes into the record
+ * next; 0 or -ENOMEM. */
+static int undo_push(struct store *s, const struct store_undo *u)
+{
+	if (s->nundo == s->undo_cap) {
+		uint32_t cap = s->undo_cap ? s->undo_cap * 2 : 16;
+		struct store_undo *v = realloc(s->undo, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->undo = v;
+		s->undo_cap = cap;
+	}
+	s->undo[s->nundo] = *u;
+	s->undo[s->nundo].at = s->rec_len;
+	s->nundo++;
+	return 0;
+}
+
+/* Undoes the last table change and drops its entry from the record. */
+static void undo_last(struct store *s)
+{
+	const struct store_undo *u = &s->undo[--s->nundo];
+
+	switch (u->op) {
+	case STORE_U_TFILE:
+		if (!u->had) {
+			tfile_remove(s, u->tf.key);
+		} else if (tfile_put(s, u->tf.key, u->tf.path, u->tf.ext, u->tf.end) == 0) {
+			/* The slot it had is free again: no allocation. */
+			store_tfile_find(s, u->tf.key)->touched = u->tf.touched;
+		}
+		break;
+	case STORE_U_ZIP_ADD:
+		for (int i = 0; i < s->nzips; i++)
+			if (s->zips[i].gen == u->z.gen && strcmp(s->zips[i].src, u->z.src) == 0) {
+				s->zips[i] = s->zips[--s->nzips];
+				break;
+			}
+		break;
+	case STORE_U_ZIP_DEL:
+		if (s->nzips < STORE_ZIPS_MAX)
+			s->zips[s->nzips++] = u->z;
+		break;
+	}
+	if (u->at < s->rec_len)
+		s->rec_len = u->at;
+}
+
+/* A record was not written: the tables go back to what the journal
+ * holds, and the record starts anew with the entries of done steps. */
+static void record_failed(struct store *s)
+{
+	while (s->nundo)
+		undo_last(s);
+	s->rec_len = 0;
+	if (s->owed_len && buf_add(&s->rec, &s->rec_len, &s->rec_cap, s->owed,
+				   s->owed_len) != 0)
+		log_warnx("journal: out of memory (entries of finished steps lost)");
+}
+
+/* A record was written: nothing is owed or to be undone any more. */
+static void record_done(struct store *s)
+{
+	s->nundo = 0;
+	s->owed_len = 0;
+}
+
 /* Closes the record with its checksum and appends it to the journal;
  * fdatasync()s it if sync. On failure the journal is cut back to where
  * the record began, so a later record is not hidden behind a torn one. */
@@ -409,13 +529,15 @@ static int commit_record(struct store *s, int sync);
 
 /* A commit that fails leaves nothing of its record behind: entries added
  * for it (a file opened, a rename or compression intended) must not turn
- * up in a later record, after the caller has undone what they named. */
+ * up in a later record, after the caller has undone what they named; the
+ * table changes they described are undone here. Only the entries of
+ * steps already done on disk stay, for the next record. */
 int store_commit(struct store *s, int sync)
 {
 	int ret = commit_record(s, sync);
 
 	if (ret != 0)
-		s->rec_len = 0;
+		record_failed(s);
 	return ret;
 }
 
@@ -460,11 +582,13 @@ static int commit_record(struct store *s, int sync)
 		for (uint32_t i = 0; i < s->ndirty; i++)
 			s->streams[s->dirty_idx[i]].dirty = 0;
 		s->ndirty = 0;
+		record_done(s);
 		return 0;
 	}
 	ret = rec_write(s, sync);
 	if (ret != 0)
 		return ret;
+	record_done(s);
 	if (sync) {
 		uint64_t us = (uint64_t)(mono_us() - t0);
 
@@ -518,12 +642,71 @@ static int evict_files(struct store *s)
 	return 0;
 }
 
-static int zip_remove(struct store *s, int i)
+/* Abandons the queued compression i (its file is written again):
+ * undone if the record fails. 0 or -ENOMEM. */
+static int zip_abandon(struct store *s, int i)
 {
-	int ret = rec_add(s, "z %s\n", s->zips[i].src);
+	struct store_undo u;
 
+	memset(&u, 0, sizeof(u));
+	u.op = STORE_U_ZIP_DEL;
+	u.z = s->zips[i];
+	if (undo_push(s, &u) != 0)
+		return -ENOMEM;
+	if (rec_add(s, "z %s\n", s->zips[i].src) != 0) {
+		s->nundo--;
+		return -ENOMEM;
+	}
 	s->zips[i] = s->zips[--s->nzips];
-	return ret;
+	return 0;
+}
+
+/* Forgets the queued compression i, which the worker has finished with
+ * (done or failed): a step done, recorded even if the commit fails. */
+static void zip_forget(struct store *s, int i)
+{
+	if (fact_add(s, "z %s\n", s->zips[i].src) != 0)
+		log_warnx("journal: out of memory (end of the compression of %s)",
+			  s->zips[i].src);
+	s->zips[i] = s->zips[--s->nzips];
+}
+
+/* Queues the compression of the closed file path into path + ext (".N"
+ * is added before ext if that exists) in the table and the record, undone
+ * if the record fails. Returns its index, -ENOSPC if the queue is full
+ * (logged), or -ENOMEM. */
+static int zip_add(struct store *s, const char *path, const char *ext)
+{
+	char dst[LOGD_PATH_MAX + 32];
+	struct store_undo u;
+	struct store_zip *z;
+
+	if (s->nzips >= STORE_ZIPS_MAX) {
+		log_warnx("%s stays uncompressed: %d compressions already queued", path,
+			  STORE_ZIPS_MAX);
+		return -ENOSPC;
+	}
+	z = &s->zips[s->nzips];
+	snprintf(z->suffix, sizeof(z->suffix), "%s", ext);
+	for (int n = 1; n < 1000; n++) {
+		snprintf(dst, sizeof(dst), "%s%s", path, z->suffix);
+		if (!exists(dst))
+			break;
+		snprintf(z->suffix, sizeof(z->suffix), ".%d%s", n, ext);
+	}
+	snprintf(z->src, sizeof(z->src), "%s", path);
+	z->gen = ++s->zip_gen;
+	memset(&u, 0, sizeof(u));
+	u.op = STORE_U_ZIP_ADD;
+	u.z = *z;
+	if (undo_push(s, &u) != 0)
+		return -ENOMEM;
+	s->nzips++;
+	if (rec_add(s, "Z %s %s\n", z->suffix, z->src) != 0) {
+		undo_last(s);
+		return -ENOMEM;
+	}
+	return s->nzips - 1;
 }
 
 int store_zip_find(const struct store *s, const char *src)
@@ -571,10 +754,12 @@ int store_file_open(struct store *s, const char *path, const char *key,
 	f->size = f->committed = f->kicked = (uint64_t)st.st_size;
 	/* Late lines for a file whose compression was queued: the file
 	 * lives on and is compressed when it is rotated again. */
-	if ((z = store_zip_find(s, path)) >= 0 && (ret = zip_remove(s, z)) != 0)
+	if ((z = store_zip_find(s, path)) >= 0 && (ret = zip_abandon(s, z)) != 0)
 		goto fail;
 	/* Name the file in the journal before the first byte goes in. */
 	ret = rec_add(s, "F %" PRIu64 " %s\n", f->size, f->path);
+	if (ret != 0 && z >= 0)
+		undo_last(s);
 	if (ret == 0)
 		ret = store_commit(s, s->cfg.fsync != LOGD_FSYNC_NEVER);
 	if (ret == 0 && st.st_size == 0 && s->cfg.fsync != LOGD_FSYNC_NEVER)
@@ -616,32 +801,12 @@ int store_close_all(struct store *s, int sync)
 
 int store_zip_queue(struct store *s, const char *path, const char *ext)
 {
-	char dst[LOGD_PATH_MAX + 32];
-	struct store_zip *z;
+	int i = zip_add(s, path, ext);
 
-	if (s->nzips >= STORE_ZIPS_MAX) {
-		log_warnx("%s stays uncompressed: %d compressions already queued", path,
-			  STORE_ZIPS_MAX);
+	/* A failed commit undoes the queueing: not recorded, not queued. */
+	if (i < 0 || store_commit(s, s->cfg.fsync != LOGD_FSYNC_NEVER) != 0)
 		return -1;
-	}
-	z = &s->zips[s->nzips];
-	snprintf(z->suffix, sizeof(z->suffix), "%s", ext);
-	for (int n = 1; n < 1000; n++) {
-		snprintf(dst, sizeof(dst), "%s%s", path, z->suffix);
-		if (!exists(dst))
-			break;
-		snprintf(z->suffix, sizeof(z->suffix), ".%d%s", n, ext);
-	}
-	snprintf(z->src, sizeof(z->src), "%s", path);
-	z->gen = ++s->zip_gen;
-	if (rec_add(s, "Z %s %s\n", z->suffix, z->src) != 0)
-		return -1;
-	s->nzips++;
-	if (store_commit(s, s->cfg.fsync != LOGD_FSYNC_NEVER) != 0) {
-		s->nzips--; /* not recorded: not queued */
-		return -1;
-	}
-	return s->nzips - 1;
+	return i;
 }
 
 int store_zip_done(struct store *s, const char *src, uint64_t gen, const char *tmp,
@@ -659,7 +824,7 @@ int store_zip_done(struct store *s, const char *src, uint64_t gen, const char *t
 			unlink(tmp);
 		if (i >= 0) {
 			log_warnx("%s: compression failed; the file stays uncompressed", src);
-			zip_remove(s, i);
+			zip_forget(s, i);
 			return store_commit(s, s->cfg.fsync != LOGD_FSYNC_NEVER);
 		}
 		return 0;
@@ -668,14 +833,14 @@ int store_zip_done(struct store *s, const char *src, uint64_t gen, const char *t
 	if (rename(tmp, dst) != 0) {
 		ret = -errno;
 		unlink(tmp);
-		zip_remove(s, i);
+		zip_forget(s, i);
 		store_commit(s, s->cfg.fsync != LOGD_FSYNC_NEVER);
 		return ret;
 	}
 	sync_parent(dst);
 	if (unlink(src) != 0)
 		log_warn("%s: compressed, but cannot remove the original", src);
-	zip_remove(s, i);
+	zip_forget(s, i);
 	return store_commit(s, s->cfg.fsync != LOGD_FSYNC_NEVER);
 }
 
@@ -791,24 +956,74 @@ static void tfile_remove(struct store *s, const char *key)
 		*t = s->tfiles[--s->ntfiles];
 }
 
+/* Makes the coming change of key's time file undoable; 0 or -ENOMEM. */
+static int undo_tfile(struct store *s, const char *key)
+{
+	struct store_tfile *t = store_tfile_find(s, key);
+	struct store_undo u;
+
+	memset(&u, 0, sizeof(u));
+	u.op = STORE_U_TFILE;
+	u.had = t != NULL;
+	if (t)
+		u.tf = *t;
+	else
+		snprintf(u.tf.key, sizeof(u.tf.key), "%s", key);
+	return undo_push(s, &u);
+}
+
 int store_tfile_set(struct store *s, const char *key, const char *path,
 		    const char *ext, int64_t end)
 {
-	int ret = tfile_put(s, key, path, ext, end);
+	int ret = undo_tfile(s, key);
 
+	if (ret != 0)
+		return ret;
+	ret = tfile_put(s, key, path, ext, end);
 	if (ret == 0)
 		ret = rec_add(s, "T %" PRId64 " %s %s %s\n", end, ext[0] ? ext : "-", key,
 			      path);
+	if (ret != 0)
+		undo_last(s);
 	return ret;
 }
 
-void store_tfile_drop(struct store *s, const char *key)
+int store_tfile_close(struct store *s, const char *key, int *zip)
 {
-	if (!store_tfile_find(s, key))
-		return;
+	int sync = s->cfg.fsync != LOGD_FSYNC_NEVER, ret, z = -1;
+	struct store_tfile *t = store_tfile_find(s, key);
+	char path[LOGD_PATH_MAX], ext[8];
+	struct store_file *f;
+
+	*zip = -1;
+	if (!t)
+		return 0;
+	snprintf(path, sizeof(path), "%s", t->path);
+	snprintf(ext, sizeof(ext), "%s", t->ext);
+	f = store_find(s, path);
+	if (f && f->pinned)
+		return -EBUSY;
+	if (f && (ret = store_close_file(s, f, sync)) != 0)
+		return ret;
+	if ((ret = undo_tfile(s, key)) != 0)
+		return ret;
 	tfile_remove(s, key);
-	if (rec_add(s, "t %s\n", key) != 0)
-		log_warnx("journal: out of memory (time file of %s)", key);
+	if (rec_add(s, "t %s\n", key) != 0) {
+		undo_last(s);
+		return -ENOMEM;
+	}
+	/* Its compression in the same record, so that no crash leaves it
+	 * closed and never compressed. A file moved away (logrotate) and
+	 * not written since is not there. */
+	if (ext[0] && exists(path) && (z = zip_add(s, path, ext)) == -ENOMEM) {
+		undo_last(s);
+		return -ENOMEM;
+	}
+	ret = store_commit(s, sync);
+	if (ret != 0)
+		return ret;
+	*zip = z >= 0 ? z : -1;
+	return 0;
 }
 
 int store_rotate(struct store *s, struct store_file *f, const char *zip_ext,
@@ -827,25 +1042,39 @@ int store_rotate(struct store *s, struct store_file *f, const char *zip_ext,
 	snprintf(to, sizeof(to), "%s.%d", f->path, n);
 	if (strlen(to) >= LOGD_PATH_MAX)
 		return -ENAMETOOLONG;
-	/* Intent first, so that recovery can finish the rename. */
-	if ((ret = rec_add(s, "R .%d %s\n", n, f->path)) != 0 ||
-	    (ret = store_commit(s, sync)) != 0)
+	/* Intent first, so that recovery can finish the rename; with it, in
+	 * the same record, the compression of the rotated file, which
+	 * recovery settles after the renames. A full queue leaves the file
+	 * uncompressed (logged). */
+	if (zip_ext[0] && (ret = zip_add(s, to, zip_ext)) == -ENOMEM)
+		return ret;
+	if ((ret = rec_add(s, "R .%d %s\n", n, f->path)) != 0) {
+		record_failed(s);
+		return ret;
+	}
+	if ((ret = store_commit(s, sync)) != 0)
 		return ret;
 	snprintf(path, sizeof(path), "%s", f->path);
 	file_free(s, f);
 	if (rename(path, to) != 0) {
+		int z = store_zip_find(s, to);
+
 		ret = -errno;
 		log_warn("rotation: rename %s", path);
-		rec_add(s, "r %s\n", path);
+		if (fact_add(s, "r %s\n", path) != 0)
+			log_warnx("journal: out of memory (rename of %s)", path);
+		if (z >= 0)
+			zip_forget(s, z);
 		store_commit(s, sync);
 		return ret;
 	}
 	if (sync)
 		sync_parent(path);
-	if ((ret = rec_add(s, "r %s\n", path)) != 0 || (ret = store_commit(s, sync)) != 0)
-		return ret;
-	if (zip_ext[0])
-		store_zip_queue(s, to, zip_ext);
+	/* Done: if this commit fails, the entry goes with the next one. */
+	if (fact_add(s, "r %s\n", path) != 0)
+		log_warnx("journal: out of memory (rename of %s)", path);
+	else if (store_commit(s, sync) != 0)
+		log_warnx("journal: the end of the rename of %s is recorded later", path);
 	snprintf(rotated, cap, "%s", to);
 	return 0;
 }
@@ -1316,6 +1545,8 @@ void store_close(struct store *s)
 	free(s->streams);
 	free(s->dirty_idx);
 	free(s->rec);
+	free(s->owed);
+	free(s->undo);
 	free(s->tfiles);
 	free(s);
 }

@@ -25,6 +25,13 @@
  *   - Renames (size rotation) are written to the journal before they are
  *     done and redone on recovery; compressions of rotated files are
  *     recorded when queued and when finished, and redone when needed.
+ *     The compression of a file is queued in the same record as the step
+ *     that ends the file's life (the rename's intent, the close by time),
+ *     so no crash can leave a finished file without its compression.
+ *   - A failed commit leaves the tables in memory as the journal has
+ *     them: the time-file and compression changes its record carried are
+ *     undone, and the entries that record what was already done on disk
+ *     (a rename, a finished compression) go into the next record.
  *
  * Journal: <state_dir>/journal, text, one entry a line (see docs/logd.md):
  *   F <length> <path>          committed length of a file
@@ -114,6 +121,16 @@ struct store_tfile {
 
 #define STORE_TFILES_MAX 65536
 
+/* How to undo a change of the time-file or compression tables whose
+ * entry is in the record being built (see store_commit). */
+struct store_undo {
+	int op;                     /* STORE_U_* (logd_store.c) */
+	int had;                    /* the time file existed before */
+	size_t at;                  /* where its entry begins in the record */
+	struct store_tfile tf;      /* the time file before the change */
+	struct store_zip z;         /* the compression added or removed */
+};
+
 struct store_stats {
 	uint64_t commits, fsyncs, journal_bytes, compactions;
 	uint64_t fsync_us_last, fsync_us_max, fsync_us_total;
@@ -139,6 +156,10 @@ struct store {
 	uint64_t zip_gen;
 	char *rec;                      /* the journal record being built */
 	size_t rec_len, rec_cap;
+	char *owed;                     /* entries of done steps not yet in a */
+	size_t owed_len, owed_cap;      /* written record (also in rec) */
+	struct store_undo *undo;        /* table changes of rec, in order */
+	uint32_t nundo, undo_cap;
 	struct store_stats st;
 };
 
@@ -183,7 +204,8 @@ int store_append(struct store *s, struct store_file *f, const char *data, size_t
 
 /* Writes out every buffer; fdatasync()s changed files and the journal
  * if sync; appends the record of every changed file and stream. Returns
- * 0 or a negative errno (nothing may be acknowledged then). */
+ * 0 or a negative errno (nothing may be acknowledged then; the time-file
+ * and compression tables are back to what the journal holds). */
 int store_commit(struct store *s, int sync);
 
 /* Undoes everything since the last commit (a write failed): cuts the
@@ -204,8 +226,10 @@ int store_close_all(struct store *s, int sync);
 /* Size rotation: commits, then renames f's file to the first free
  * "<path>.N" (N >= 1, also free of "<path>.N<zip_ext>"), durably, and
  * closes f. If zip_ext is not empty (".zst", ".gz") it also queues the
- * compression of the rotated file (see store_zip_*). The rotated name
- * goes to rotated. Returns 0 or a negative errno. */
+ * compression of the rotated file (see store_zip_*), in the record of the
+ * rename's intent. The rotated name goes to rotated. Returns 0 or a
+ * negative errno (then f is still open and nothing was renamed, or the
+ * rename failed and f is closed). */
 int store_rotate(struct store *s, struct store_file *f, const char *zip_ext,
 		 char *rotated, size_t cap);
 
@@ -232,8 +256,13 @@ struct store_tfile *store_tfile_find(struct store *s, const char *key);
 int store_tfile_set(struct store *s, const char *key, const char *path,
 		    const char *ext, int64_t end);
 
-/* Forgets key's time file (closed by time), recorded by the next commit. */
-void store_tfile_drop(struct store *s, const char *key);
+/* Closes key's time file for good (by time): commits and closes it if it
+ * is open, then records in one commit that it is closed (t) and, if it
+ * has a compression ending and the file is there, its compression (Z).
+ * *zip is the index of that compression in s->zips, or -1. Returns 0,
+ * -EBUSY if the file is pinned, or a negative errno of the commit (the
+ * time file then stays as it was). */
+int store_tfile_close(struct store *s, const char *key, int *zip);
 
 /* 1 if path was ever written and closed for good: the file, its
  * compressed form path+ext, or a compression queued for it exists. */

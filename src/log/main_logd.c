@@ -261,6 +261,26 @@ static void conn_finish(struct conn *c, int64_t now)
 	log_info("connected to the daemon %s as %s", c->addr, c->pg);
 }
 
+/* At exit: ends c's attempt in progress without waiting for it. One that
+ * has finished is joined (and its connection closed); one that has not
+ * (a daemon that does not answer, a host-name lookup that hangs) is
+ * detached: its thread touches only c, which is static, and the wake
+ * pipe, and the process ends under it. Returns 1 if it was abandoned. */
+static int conn_end_attempt(struct conn *c)
+{
+	if (!__atomic_load_n(&c->try_done, __ATOMIC_ACQUIRE)) {
+		pthread_detach(c->thread);
+		c->connecting = 0;
+		log_info("terminating: not waiting for the connection to %s", c->addr);
+		return 1;
+	}
+	pthread_join(c->thread, NULL);
+	c->connecting = 0;
+	if (c->try_ret == ACCEPT_SESSION)
+		SP_disconnect(c->try_mb);
+	return 0;
+}
+
 /* ---- Acknowledgements ---- */
 
 /* Sends every queued acknowledgement with its stream's committed
@@ -299,6 +319,17 @@ static void send_acks(struct logd *d)
 	d->nacks = 0;
 }
 
+/* A commit failed (ret): what it would have recorded is rolled back and
+ * nothing waiting is acknowledged; the senders resend. */
+static void commit_failed(struct logd *d, int ret)
+{
+	if (d->commit_errors++ % WARN_EVERY == 0)
+		log_warnx("commit failed: %s; nothing acknowledged, rolled back "
+			  "(the senders resend)", strerror(-ret));
+	store_rollback(d->store);
+	d->nacks = 0;
+}
+
 /* Commits under the policy; on success sends the acknowledgements. */
 static int commit(struct logd *d)
 {
@@ -310,11 +341,7 @@ static int commit(struct logd *d)
 	}
 	ret = store_commit(d->store, d->sync);
 	if (ret != 0) {
-		if (d->commit_errors++ % WARN_EVERY == 0)
-			log_warnx("commit failed: %s; nothing acknowledged, rolled back "
-				  "(the senders resend)", strerror(-ret));
-		store_rollback(d->store);
-		d->nacks = 0;
+		commit_failed(d, ret);
 		return ret;
 	}
 	d->write_failed = 0;
@@ -362,24 +389,24 @@ static struct store_file *open_file(struct logd *d, const char *path, const char
 }
 
 /* Closes a time file for good ("by time"): commits and closes it if it
- * is open, queues its compression, and forgets it. Returns 0, or -1 if
- * the commit failed (it stays as it is). */
+ * is open, and forgets it and queues its compression in one commit (see
+ * store_tfile_close). Returns 0, or -1 if it is pinned or a commit failed
+ * (it stays as it is). */
 static int close_by_time(struct logd *d, struct store_tfile *tf)
 {
-	char path[LOGD_PATH_MAX], ext[8], key[STORE_KEY_MAX];
-	struct store_file *f = store_find(d->store, tf->path);
+	char path[LOGD_PATH_MAX], key[STORE_KEY_MAX];
+	int zip, ret;
 
 	snprintf(path, sizeof(path), "%s", tf->path);
-	snprintf(ext, sizeof(ext), "%s", tf->ext);
 	snprintf(key, sizeof(key), "%s", tf->key);
-	if (f && (f->pinned || store_close_file(d->store, f, d->sync) != 0))
+	ret = store_tfile_close(d->store, key, &zip);
+	if (ret != 0) {
+		if (ret != -EBUSY)
+			commit_failed(d, ret);
 		return -1;
-	store_tfile_drop(d->store, key);
-	if (commit(d) != 0)
-		return -1;
+	}
 	log_info("rotated by time: closed %s", path);
-	/* A file moved away (logrotate) and not written since is not there. */
-	if (ext[0] && access(path, F_OK) == 0 && store_zip_queue(d->store, path, ext) >= 0)
+	if (zip >= 0)
 		zip_start(d, path);
 	return 0;
 }
@@ -1072,7 +1099,7 @@ int main(int argc, char **argv)
 	static struct logd d;
 	char err[512], warnbuf[4096];
 	sigset_t sigs;
-	int check = 0, sfd;
+	int check = 0, sfd, abandoned = 0;
 
 	parse_args(argc, argv, &d, &check);
 	log_init("chorus-logd", 1);
@@ -1216,17 +1243,17 @@ int main(int argc, char **argv)
 	for (int i = 0; i < d.conf.ndaemons; i++) {
 		struct conn *c = &d.conns[i];
 
-		/* An attempt in progress ends within the connect timeout. */
-		if (c->connecting) {
-			pthread_join(c->thread, NULL);
-			if (c->try_ret == ACCEPT_SESSION)
-				SP_disconnect(c->try_mb);
-		}
+		if (c->connecting)
+			abandoned += conn_end_attempt(c);
 		if (c->connected)
 			SP_disconnect(c->mb);
 	}
-	close(d.wake[0]);
-	close(d.wake[1]);
+	/* An abandoned attempt's thread still writes its end to the wake
+	 * pipe: it stays open until the process is gone. */
+	if (!abandoned) {
+		close(d.wake[0]);
+		close(d.wake[1]);
+	}
 	for (int i = 0; i < d.conf.nrules; i++)
 		logd_match_free(&d.match[i]);
 	free(d.msg);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +170,29 @@ static void k9_gather(int node, const char *out)
 	T_EQ(system(cmd), 0);
 }
 
+/* The number a shell command prints. */
+static long shell_num(const char *cmd)
+{
+	FILE *fp = popen(cmd, "r");
+	long n = -1;
+
+	T_ASSERT(fp != NULL);
+	T_EQ(fscanf(fp, "%ld", &n), 1);
+	pclose(fp);
+	return n;
+}
+
+/* The rotated files ("<node>.log.N") not compressed, and unfinished
+ * compressions (".part"). */
+static long k9_uncompressed(void)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "ls %s/logs/logs | grep -cE '\\.log\\.[0-9]+$|\\.part$'",
+		 logtest_dir);
+	return shell_num(cmd);
+}
+
 /* kill -9 of the writer at short random moments while three chorus-log
  * processes send, with size rotation, zstd compression and SIGHUPs before
  * some of the kills; each time restarted. Every line of every node
@@ -220,9 +244,15 @@ static void logd_kill9(void)
 		T_EQ(clp_finish(&c[i], 60000), 0);
 		T_ASSERTF(file_has(c[i].err, "0 left in the spool"), "stderr %s", c[i].err);
 	}
-	/* Let the last compressions finish, then stop cleanly. */
-	usleep(500000);
+	/* Every rotated file gets compressed, whatever moment the kills hit
+	 * (the compression is queued in the record of the rename): wait for
+	 * the last ones (bounded), then stop cleanly and look. */
+	for (int64_t until = t_now_ms() + 30000;
+	     k9_uncompressed() > 0 && t_now_ms() < until;)
+		usleep(100000);
 	logdp_stop(&w, SIGTERM);
+	T_ASSERTF(k9_uncompressed() == 0, "%ld rotated files left uncompressed",
+		  k9_uncompressed());
 	for (int i = 0; i < K9_NODES; i++) {
 		char all[200];
 
@@ -917,6 +947,101 @@ static void logd_hole_behind(void)
 	logtest_rmdir();
 }
 
+/* The "LOST <n>" counts of a log summed. */
+static long sum_lost(const char *log)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "grep -o 'LOST [0-9]*' %s | awk '{s += $2} END {print s + 0}'",
+		 log);
+	return shell_num(cmd);
+}
+
+/* The lines of path: each of 0..count-1 at most once and in order; the
+ * number missing. */
+static long lines_with_hole(const char *path, long count)
+{
+	FILE *fp = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	long last = -1, got = 0;
+
+	T_ASSERTF(fp != NULL, "no %s", path);
+	while (getline(&line, &cap, fp) > 0) {
+		char *req = strstr(line, "GET /req/");
+		long n;
+
+		T_ASSERTF(req != NULL, "unexpected line: %s", line);
+		n = strtol(req + 9, NULL, 10);
+		T_ASSERTF(n > last && n < count, "line %ld after %ld in %s", n, last, path);
+		last = n;
+		got++;
+	}
+	free(line);
+	fclose(fp);
+	return count - got;
+}
+
+#define HOLE_LINES 6000
+
+/* A real chorus-log with a hole in its spool (a middle segment removed
+ * by hand) meets a writer that is behind: with --acks 2, w1 has every
+ * line, w2 has none and joins while the spool is being sent again. w2
+ * must end with every line the spool still held, each once and in order
+ * (a batch past the hole may not be stored before the held lines below
+ * it), and report the hole as the sender does: the lines missing from
+ * its file, its LOST count and the sender's dropped count agree, and
+ * nothing is "unexplained". */
+static void logd_real_hole_behind(void)
+{
+	static const char *const phase1[] = { "--acks", "2", "-m", "1M", "-T", "0", NULL };
+	static const char *const phase2[] = { "--acks", "2", "-m", "1M", NULL };
+	struct hd d;
+	struct logdp w1, w2;
+	struct clp c;
+	char dir2[128], f2[300], cmd[600];
+	long missing, w2_lost, sent_lost;
+
+	logtest_mkdir();
+	snprintf(dir2, sizeof(dir2), "%s/second", logtest_dir);
+	hd_start(&d, NULL);
+	logdp_start(&w1, d.tcp_addr, "logs", logtest_dir, "w1");
+	lclp_start(&c, "log1", "node1", d.tcp_addr, phase1);
+	write_lines(c.in, 0, HOLE_LINES, NULL, 0);
+	T_ASSERT(wait_file_has(node_log("node1"), "GET /req/5999 ", 20000));
+	T_EQ(clp_finish(&c, 30000), 0);
+	T_ASSERTF(file_has(c.err, "6000 left in the spool"), "stderr %s", c.err);
+	/* The hole: the second of the spool's segments (at least three). */
+	snprintf(cmd, sizeof(cmd), "test $(ls %s/spool-node1/logs@node1/s-*/*.seg | wc -l) -ge 3 "
+		 "&& rm $(ls %s/spool-node1/logs@node1/s-*/*.seg | sed -n 2p)", logtest_dir,
+		 logtest_dir);
+	T_EQ(system(cmd), 0);
+	lclp_start(&c, "log2", "node1", d.tcp_addr, phase2);
+	usleep(100000);
+	logdp_start(&w2, d.tcp_addr, "logs", dir2, "w2");
+	T_EQ(clp_finish(&c, 60000), 0);
+	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	check_files(node_log("node1"), HOLE_LINES, 0);
+	snprintf(f2, sizeof(f2), "%s/logs/logs/node1.log", dir2);
+	missing = lines_with_hole(f2, HOLE_LINES);
+	sent_lost = sum_lost(c.err);
+	kill(w2.pid, SIGUSR1);
+	T_ASSERT(wait_file_has(w2.err, "status logs:", 5000));
+	w2_lost = sum_lost(w2.err);
+	fprintf(stderr, "test_logd: real hole, writer behind: %ld lines missing in the late "
+		"writer's file, LOST %ld by it, %ld by the sender; gaps: %s\n", missing, w2_lost,
+		sent_lost, file_has(w2.err, ", gaps 0,") ? "none" : "yes");
+	T_ASSERTF(missing > 0 && missing < HOLE_LINES, "%ld lines missing", missing);
+	T_EQ(sent_lost, missing);
+	T_EQ(w2_lost, missing);
+	T_EQ(logtest_count(w2.err, "inconsistency"), 0);
+	T_ASSERT(file_has(w2.err, "(unexplained 0)"));
+	logdp_stop(&w2, SIGTERM);
+	logdp_stop(&w1, SIGTERM);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
 /* A second daemon that accepts connections and never answers (a hung
  * chorusd, or a firewall that lets the SYN through): the writer keeps
  * trying it, and meanwhile lines keep flowing through the healthy daemon
@@ -972,7 +1097,28 @@ static void logd_dead_daemon(void)
 		"avg %lld ms, max %lld ms\n", (long long)(total / 40), (long long)worst);
 	T_ASSERTF(worst < 1500, "a line took %lld ms: the hung daemon held up the writer",
 		  (long long)worst);
-	logdp_stop(&w, SIGTERM);
+	/* SIGTERM right after an attempt connected to the hung daemon: the
+	 * writer ends at once, not when the attempt times out (3 s). */
+	{
+		struct pollfd pf = { lfd, POLLIN, 0 };
+		int64_t t0;
+		int fd;
+
+		T_EQ(fcntl(lfd, F_SETFL, O_NONBLOCK), 0);
+		while ((fd = accept(lfd, NULL, NULL)) >= 0)
+			close(fd); /* earlier attempts */
+		T_ASSERTF(poll(&pf, 1, 15000) == 1, "no new connect attempt in 15 s");
+		fd = accept(lfd, NULL, NULL);
+		T_ASSERT(fd >= 0);
+		t0 = t_now_ms();
+		logdp_stop(&w, SIGTERM);
+		fprintf(stderr, "test_logd: SIGTERM during a connect attempt: exit in %lld ms\n",
+			(long long)(t_now_ms() - t0));
+		T_ASSERTF(t_now_ms() - t0 < 1500, "SIGTERM waited %lld ms for the connect attempt",
+			  (long long)(t_now_ms() - t0));
+		T_ASSERTF(file_has(w.err, "not waiting for the connection"), "%s", w.err);
+		close(fd);
+	}
 	close(lfd);
 	hd_stop(&d);
 	logtest_rmdir();
@@ -1044,6 +1190,7 @@ static const struct t_case cases[] = {
 	T_CASE(logd_usage_matches_man),
 	T_CASE(logd_basic),
 	T_CASE_TIMEOUT(logd_hole_behind, 60),
+	T_CASE_TIMEOUT(logd_real_hole_behind, 90),
 	T_CASE_TIMEOUT(logd_dead_daemon, 60),
 	T_CASE_TIMEOUT(logd_late_lines, 60),
 	T_CASE_TIMEOUT(logd_kill9, 120),

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -471,6 +472,254 @@ static void store_recovery_part_left(void)
 	teardown();
 }
 
+/* Cuts the journal right after the first record that begins at or after
+ * offset `from` (a writer killed just after writing it); returns how many
+ * records followed it. */
+static int cut_after_first_record(uint64_t from)
+{
+	char jpath[128];
+	size_t len, pos = (size_t)from, end = 0;
+	char *text;
+	int after = 0;
+
+	snprintf(jpath, sizeof(jpath), "%s/journal", state);
+	text = (char *)t_read_file(jpath, &len);
+	T_ASSERT(text != NULL && from <= len);
+	while (pos < len) {
+		char *nl = memchr(text + pos, '\n', len - pos);
+
+		T_ASSERT(nl != NULL);
+		if (text[pos] == 'C' && nl - (text + pos) == 18) {
+			if (!end)
+				end = (size_t)(nl - text) + 1;
+			else
+				after++;
+		}
+		pos = (size_t)(nl - text) + 1;
+	}
+	T_ASSERTF(end > 0, "no record after offset %llu", (unsigned long long)from);
+	T_EQ(truncate(jpath, (off_t)end), 0);
+	free(text);
+	return after;
+}
+
+/* Runs `step` on a store in a child that then dies without closing it,
+ * as a kill -9 right after the step's journal records. */
+static void die_after(struct store *s, void (*step)(struct store *))
+{
+	pid_t pid = fork();
+	int status;
+
+	T_ASSERT(pid >= 0);
+	if (pid == 0) {
+		step(s);
+		_exit(0);
+	}
+	T_EQ(waitpid(pid, &status, 0), pid);
+	T_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void rotate_step(struct store *s)
+{
+	char rotated[LOGD_PATH_MAX];
+
+	if (store_rotate(s, store_find(s, logpath), ".zst", rotated, sizeof(rotated)) != 0)
+		_exit(1);
+}
+
+static void close_step(struct store *s)
+{
+	int zip;
+
+	if (store_tfile_close(s, "k", &zip) != 0 || zip < 0)
+		_exit(1);
+}
+
+/* The parent's copy of the store, after the child did the work: freed
+ * without a word to the journal (nothing is uncommitted in it). */
+static void drop_copy(struct store *s)
+{
+	T_EQ(store_uncommitted(s), 0);
+	store_close(s);
+}
+
+/* A writer killed right after the first journal record of a size
+ * rotation (before the rename, or after it) or of a close by time:
+ * recovery finishes the rename and the compression is still queued, so
+ * no rotated or closed file stays uncompressed for good. */
+static void store_kill_before_zip(void)
+{
+	char moved[160];
+
+	for (int variant = 0; variant < 3; variant++) {
+		struct store *s;
+		struct store_file *f;
+		uint64_t mark;
+		int after;
+
+		setup();
+		s = reopen(LOGD_FSYNC_BATCH);
+		if (variant == 2)
+			T_EQ(store_tfile_set(s, "k", logpath, ".gz", 1000), 0);
+		T_EQ(store_file_open(s, logpath, "k", &f), 0);
+		put_lines(s, f, 1, 10);
+		T_EQ(store_commit(s, 1), 0);
+		mark = s->jsize;
+		die_after(s, variant == 2 ? close_step : rotate_step);
+		drop_copy(s);
+		after = cut_after_first_record(mark);
+		snprintf(moved, sizeof(moved), "%s.1", logpath);
+		if (variant == 0) {
+			/* Killed before the rename: it is not done yet. */
+			T_ASSERTF(after >= 1, "the rotation wrote %d records", after + 1);
+			T_EQ(rename(moved, logpath), 0);
+		}
+		s = reopen(LOGD_FSYNC_BATCH);
+		T_ASSERTF(s->nzips == 1, "variant %d: %d compressions queued after recovery",
+			  variant, s->nzips);
+		if (variant == 2) {
+			T_STREQ(s->zips[0].src, logpath);
+			T_STREQ(s->zips[0].suffix, ".gz");
+			T_ASSERT(store_tfile_find(s, "k") == NULL);
+			check_lines(logpath, 10);
+		} else {
+			T_STREQ(s->zips[0].src, moved);
+			T_STREQ(s->zips[0].suffix, ".zst");
+			check_lines(moved, 10);
+			T_ASSERT(access(logpath, F_OK) != 0);
+		}
+		store_close(s);
+		teardown();
+	}
+}
+
+/* The time files and compressions in memory, one line each, sorted. */
+static void tables(struct store *s, char *out, size_t cap)
+{
+	char cmd[300], path[128];
+	FILE *fp;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/tables", dir);
+	fp = fopen(path, "w");
+	T_ASSERT(fp != NULL);
+	for (uint32_t i = 0; i < s->ntfiles; i++)
+		fprintf(fp, "T %s %s %s %lld\n", s->tfiles[i].key, s->tfiles[i].path,
+			s->tfiles[i].ext, (long long)s->tfiles[i].end);
+	for (int i = 0; i < s->nzips; i++)
+		fprintf(fp, "Z %s %s\n", s->zips[i].src, s->zips[i].suffix);
+	fclose(fp);
+	snprintf(cmd, sizeof(cmd), "sort -o %s %s", path, path);
+	T_EQ(system(cmd), 0);
+	fp = fopen(path, "r");
+	T_ASSERT(fp != NULL);
+	n = fread(out, 1, cap - 1, fp);
+	out[n] = 0;
+	fclose(fp);
+}
+
+/* Makes the journal unwritable (1) or writable again (0). */
+static void break_journal(struct store *s, int on)
+{
+	static int saved = -1;
+
+	if (on) {
+		int ro = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		T_ASSERT(ro >= 0);
+		saved = dup(s->jfd);
+		T_EQ(dup2(ro, s->jfd), s->jfd);
+		close(ro);
+	} else {
+		T_EQ(dup2(saved, s->jfd), s->jfd);
+		close(saved);
+	}
+}
+
+/* Failed commits (an unwritable journal, or one that may not grow) leave
+ * the time-file and compression tables as the journal has them: a time
+ * file set, a close by time with its compression, a reopened file whose
+ * compression was queued, and a rotation with its compression are
+ * undone; a compression that finished is recorded by the next commit.
+ * Checked against a restart at the end. */
+static void store_failed_commit_tables(void)
+{
+	struct store *s;
+	struct store_file *f;
+	char before[4096], after[4096], rotated[LOGD_PATH_MAX], other[160], zipped[200];
+	struct rlimit rl, fsize;
+	int zip;
+
+	setup();
+	signal(SIGXFSZ, SIG_IGN);
+	snprintf(other, sizeof(other), "%s/logs/a/other.log", dir);
+	s = reopen(LOGD_FSYNC_BATCH);
+	T_EQ(store_tfile_set(s, "k", logpath, ".gz", 1000), 0);
+	T_EQ(store_file_open(s, logpath, "k", &f), 0);
+	put_lines(s, f, 1, 10);
+	T_EQ(store_close_file(s, f, 1), 0);
+	T_EQ(store_file_open(s, other, "o", &f), 0);
+	put_lines(s, f, 1, 10);
+	T_EQ(store_close_file(s, f, 1), 0);
+	T_ASSERT(store_zip_queue(s, other, ".zst") >= 0);
+	tables(s, before, sizeof(before));
+	break_journal(s, 1);
+	T_EQ(store_tfile_set(s, "k2", other, "", 2000), 0);
+	T_ASSERT(store_tfile_close(s, "k", &zip) < 0);
+	T_EQ(zip, -1);
+	tables(s, after, sizeof(after));
+	T_STREQ(after, before);
+	T_ASSERT(store_file_open(s, other, "o", &f) < 0);
+	tables(s, after, sizeof(after));
+	T_STREQ(after, before);
+	/* The compression of `other` finishes while the journal fails: it
+	 * is done on disk, so its end is recorded by the next commit. */
+	{
+		char tmp[200];
+		FILE *fp;
+
+		snprintf(tmp, sizeof(tmp), "%s.zst.tmp", other);
+		fp = fopen(tmp, "w");
+		T_ASSERT(fp != NULL);
+		fputs("compressed", fp);
+		fclose(fp);
+		T_ASSERT(store_zip_done(s, other, s->zips[0].gen, tmp, 1) < 0);
+	}
+	T_EQ(s->nzips, 0);
+	snprintf(zipped, sizeof(zipped), "%s.zst", other);
+	T_EQ(access(zipped, F_OK), 0);
+	T_ASSERT(access(other, F_OK) != 0);
+	T_EQ(store_uncommitted(s), 1);
+	break_journal(s, 0);
+	T_EQ(store_commit(s, 1), 0);
+	/* A rotation whose first commit passes and whose intent record (the
+	 * rename and the compression) does not fit under the file size
+	 * limit. */
+	T_EQ(store_file_open(s, logpath, "k", &f), 0);
+	put_lines(s, f, 11, 12);
+	tables(s, before, sizeof(before));
+	T_EQ(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	fsize = rl;
+	fsize.rlim_cur = s->jsize + strlen(logpath) + 40;
+	T_EQ(setrlimit(RLIMIT_FSIZE, &fsize), 0);
+	T_ASSERT(store_rotate(s, f, ".zst", rotated, sizeof(rotated)) < 0);
+	T_EQ(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	T_ASSERT(store_find(s, logpath) == f);
+	T_EQ(f->committed, f->size);
+	tables(s, after, sizeof(after));
+	T_STREQ(after, before);
+	T_EQ(s->nzips, 0);
+	store_close(s);
+	s = reopen(LOGD_FSYNC_BATCH);
+	tables(s, after, sizeof(after));
+	T_STREQ(after, before);
+	T_ASSERT(store_tfile_find(s, "k") != NULL);
+	T_ASSERT(store_tfile_find(s, "k2") == NULL);
+	store_close(s);
+	check_lines(logpath, 12);
+	teardown();
+}
+
 static void store_rotate_recovery(void)
 {
 	struct store *s;
@@ -514,6 +763,8 @@ static const struct t_case cases[] = {
 	T_CASE(store_rotate_gzip),
 	T_CASE(store_rotate_recovery),
 	T_CASE(store_recovery_part_left),
+	T_CASE(store_kill_before_zip),
+	T_CASE(store_failed_commit_tables),
 };
 
 int main(int argc, char **argv)
