@@ -220,6 +220,41 @@ static ssize_t rd_read(struct reader *r, uint8_t *out, size_t cap, char *err, si
 
 #define BUF_CAP (1u << 20)
 
+long in_peek_file(const char *path, uint8_t *buf, size_t cap, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct reader rd;
+	char e2[200];
+	size_t len = 0;
+	long ret = -1;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (rd_open(&rd, fd, e2, sizeof(e2)) != 0) {
+		snprintf(err, errlen, "%s: %s", path, e2);
+		goto out;
+	}
+	while (len < cap) {
+		ssize_t n = rd_read(&rd, buf + len, cap - len, e2, sizeof(e2));
+
+		if (n < 0) {
+			snprintf(err, errlen, "%s: %s", path, e2);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	ret = (long)len;
+out:
+	if (rd.in)
+		rd_close(&rd);
+	close(fd);
+	return ret;
+}
+
 int in_read_path(const char *path, const struct in_opts *o, char *err, size_t errlen)
 {
 	int stdin_ = strcmp(path, "-") == 0;

@@ -13,7 +13,7 @@
 
 static const char *const reason_names[LF_R__COUNT] = {
 	"ok", "empty", "too_long", "bad_field", "bad_time", "bad_request",
-	"bad_status", "bad_size", "bad_address", "truncated",
+	"bad_status", "bad_size", "bad_address", "truncated", "future_time", "too_old",
 };
 
 const char *lf_reason_name(int reason)

@@ -61,6 +61,8 @@ enum lf_reason {
 	LF_R_BAD_SIZE,
 	LF_R_BAD_ADDRESS,
 	LF_R_TRUNCATED,
+	LF_R_FUTURE,    /* dated after the run's "now" and its tolerance (feed.h) */
+	LF_R_TOO_OLD,   /* dated before the run's oldest accepted day (feed.h) */
 	LF_R__COUNT
 };
 

@@ -271,7 +271,7 @@ static struct agg *small_agg(const char *const *lines, size_t n, const char *nod
 	rl_defaults(&rel);
 	T_ASSERT(lf_compile(&f, "combined", err, sizeof(err)) == 0);
 	T_ASSERT(agg_init(&a, &lim, &rel, f.have) == 0);
-	struct feed fd = { &f, &flt, &a, 0 };
+	struct feed fd = { .fmt = &f, .flt = &flt, .agg = &a };
 	for (size_t i = 0; i < n; i++) {
 		const char *node = node_of_line ? (node_of_line[i] == '1' ? "n1" : "n2") : "n1";
 
