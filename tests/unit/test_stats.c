@@ -185,6 +185,13 @@ static void agents(void)
 		{ "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
 		  AG_CRAWLER, "Googlebot", NULL },
 		{ "SomeNewSpider/0.1", AG_CRAWLER, "Other crawler", NULL },
+		{ "Mozilla/5.0 (compatible; PetitBot/0.3; +http://x.example/)", AG_CRAWLER,
+		  "Other crawler", NULL },
+		{ "Mozilla/5.0 (Linux; Android 9; CUBOT KINGKONG 3) AppleWebKit/537.36 (KHTML, "
+		  "like Gecko) Chrome/120.0 Mobile Safari/537.36", AG_BROWSER, "Chrome", "Android" },
+		{ "Abbott-Updater/2.0", AG_OTHER, NULL, NULL },
+		{ "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+		  "HeadlessChrome/120.0.0.0 Safari/537.36", AG_CRAWLER, "Headless Chrome", "Linux" },
 		{ "-", AG_OTHER, NULL, NULL },
 	};
 	for (size_t i = 0; i < T_COUNT(c); i++) {
@@ -215,6 +222,10 @@ static void releases(void)
 		  "debian-12.8.0-amd64-DVD-1", "iso" },
 		{ "/debian-cd/data/20261012/pool/main/b/bash/bash_1.deb", "20261012", "data",
 		  "data" },
+		{ "/debian-cd/12.8.0/amd64/jigdo-dvd/debian-12.8.0-amd64-DVD-1.jigdo", "12.8.0",
+		  "debian-12.8.0-amd64-DVD-1", "jigdo" },
+		{ "/cdimage/13.1.0/arm64/jigdo-bd/debian-13.1.0-arm64-BD-1.template", "13.1.0",
+		  "debian-13.1.0-arm64-BD-1", "template" },
 		{ "/debian/pool/main/b/bash/bash_1.deb", NULL, NULL, NULL },
 		{ "/templates/20261109/", NULL, NULL, NULL },
 	};
