@@ -27,12 +27,18 @@ dpid=$!
 i=0
 until [ -S "$run/$port" ] || [ $i -gt 200 ]; do sleep 0.05; i=$((i + 1)); done
 [ -S "$run/$port" ] || fail end_to_end "chorusd did not start: $(tail -3 "$run/chorusd.log")"
-CHORUS_STATS_READY="$run/ready" "$B/chorus-stats" -s "$port@127.0.0.1" -g weblog -i 1 \
-	--now 2026-12-01 --json "$run/live.json" 2> "$run/stats.err" &
-spid=$!
-i=0
-until [ -e "$run/ready" ] || [ $i -gt 200 ]; do sleep 0.05; i=$((i + 1)); done
-[ -e "$run/ready" ] || fail end_to_end "chorus-stats did not join: $(cat "$run/stats.err")"
+# start_stats TEST [OPTIONS]: chorus-stats in the background, joined.
+start_stats() {
+	t=$1; shift
+	rm -f "$run/ready"
+	CHORUS_STATS_READY="$run/ready" "$B/chorus-stats" -s "$port@127.0.0.1" -g weblog -i 1 \
+		--now 2026-12-01 --json "$run/live.json" "$@" 2>> "$run/stats.err" &
+	spid=$!
+	i=0
+	until [ -e "$run/ready" ] || [ $i -gt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	[ -e "$run/ready" ] || fail "$t" "chorus-stats did not join: $(cat "$run/stats.err")"
+}
+start_stats end_to_end
 "$B/bench/stats_gen" -n 2000 -s 5 -d 2 -m 0 > "$run/lines"
 "$B/chorus-log" -g weblog -h webnode1 -s "$port@127.0.0.1" -d "$run/spool" < "$run/lines" \
 	2> "$run/log.err"
@@ -64,16 +70,8 @@ want=$(wc -l < "$run/lines")
 echo "PASS test_stats_live.end_to_end"
 
 # 2. A restart of chorus-stats with --state while batches are resent.
-rm -f "$run/ready" "$run/live.json"
-start_stats() {
-	CHORUS_STATS_READY="$run/ready" "$B/chorus-stats" -s "$port@127.0.0.1" -g weblog -i 1 \
-		--now 2026-12-01 --state "$run/st" --json "$run/live.json" 2>> "$run/stats2.err" &
-	spid=$!
-	i=0
-	until [ -e "$run/ready" ] || [ $i -gt 200 ]; do sleep 0.05; i=$((i + 1)); done
-	[ -e "$run/ready" ] || fail restart_state "chorus-stats did not join: $(cat "$run/stats2.err")"
-}
-start_stats
+rm -f "$run/live.json"
+start_stats restart_state --state "$run/st"
 "$B/bench/stats_gen" -n 2000 -s 6 -d 2 -m 0 > "$run/lines2"
 # stdin stays open: chorus-log keeps sending unacknowledged batches again
 # every second.
@@ -88,13 +86,12 @@ while [ $i -lt 200 ]; do
 done
 [ "$1" = 2000 ] || fail restart_state "first instance counted $1 lines of 2000"
 kill "$spid"; wait "$spid"; spid=""
-rm -f "$run/ready"
-start_stats
+start_stats restart_state --state "$run/st"
 # Resent batches arrive every second: give them three.
 sleep 3.5
 kill "$spid"; wait "$spid"; rc=$?; spid=""
 set -- $(count)
-[ "$rc" = 0 ] || fail restart_state "chorus-stats exited with $rc: $(cat "$run/stats2.err")"
+[ "$rc" = 0 ] || fail restart_state "chorus-stats exited with $rc: $(cat "$run/stats.err")"
 [ "$1" = 2000 ] || fail restart_state "after a restart the report has $1 lines, 2000 were sent"
 [ "$2" = 2000 ] || fail restart_state "after a restart the report counts $2 requests, 2000 were sent"
 echo "PASS test_stats_live.restart_state"
