@@ -242,26 +242,37 @@ static long rd_fill(struct reader *rd, uint8_t *buf, size_t cap, size_t want, co
 	return (long)len;
 }
 
-long in_peek_file(const char *path, uint8_t *buf, size_t cap, char *err, size_t errlen)
+/* Starts reading fd (opened from path; -1: open failed, errno says why).
+ * Returns 0, or -1 with a message in err; rd is set either way (the
+ * caller closes it when rd->in is set). */
+static int rd_start(struct reader *rd, int fd, const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct reader rd;
 	char e2[200];
-	long ret = -1;
 
+	memset(rd, 0, sizeof(*rd));
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
 	}
-	if (rd_open(&rd, fd, e2, sizeof(e2)) != 0) {
+	if (rd_open(rd, fd, e2, sizeof(e2)) != 0) {
 		snprintf(err, errlen, "%s: %s", path, e2);
-		goto out;
+		return -1;
 	}
-	ret = rd_fill(&rd, buf, cap, cap, path, err, errlen);
-out:
+	return 0;
+}
+
+long in_peek_file(const char *path, uint8_t *buf, size_t cap, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct reader rd;
+	long ret = -1;
+
+	if (rd_start(&rd, fd, path, err, errlen) == 0)
+		ret = rd_fill(&rd, buf, cap, cap, path, err, errlen);
 	if (rd.in)
 		rd_close(&rd);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return ret;
 }
 
@@ -282,12 +293,9 @@ int in_read_path(const char *path, const struct in_opts *o, char *err, size_t er
 
 	if (!node)
 		node = o->node;
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (rd_open(&rd, fd, e2, sizeof(e2)) != 0) {
-		snprintf(err, errlen, "%s: %s", path, e2);
+	if (rd_start(&rd, fd, path, err, errlen) != 0) {
+		if (fd < 0)
+			return -1;
 		goto out;
 	}
 	buf = malloc(BUF_CAP + 1);

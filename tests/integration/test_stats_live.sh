@@ -52,12 +52,15 @@ except Exception:
     print('0 0 -')"
 }
 # The report is rewritten every second: wait until it has every line.
-i=0
-while [ $i -lt 200 ]; do
-	set -- $(count)
-	[ "$1" -ge 2000 ] && break
-	sleep 0.1; i=$((i + 1))
-done
+wait_all() {
+	i=0
+	while [ $i -lt 200 ]; do
+		set -- $(count)
+		[ "$1" -ge 2000 ] && break
+		sleep 0.1; i=$((i + 1))
+	done
+}
+wait_all
 # A little longer: a line counted twice would show now.
 sleep 1.5
 kill "$spid"; wait "$spid"; rc=$?; spid=""
@@ -78,12 +81,8 @@ start_stats restart_state --state "$run/st"
 { cat "$run/lines2"; sleep 8; } | "$B/chorus-log" -g weblog -h webnode4 -s "$port@127.0.0.1" \
 	-d "$run/spool2" --ack-timeout 1000 2> "$run/log2.err" &
 lpid=$!
-i=0
-while [ $i -lt 200 ]; do
-	set -- $(count)
-	[ "$1" -ge 2000 ] && break
-	sleep 0.1; i=$((i + 1))
-done
+wait_all
+set -- $(count)
 [ "$1" = 2000 ] || fail restart_state "first instance counted $1 lines of 2000"
 kill "$spid"; wait "$spid"; spid=""
 start_stats restart_state --state "$run/st"
