@@ -23,6 +23,8 @@ static const struct mark crawlers[] = {
 	{ "Amazonbot", "Amazonbot" }, { "facebookexternalhit", "facebookexternalhit" },
 	{ "archive.org_bot", "archive.org" }, { "ia_archiver", "archive.org" },
 	{ "Slurp", "Yahoo Slurp" }, { "Sogou", "Sogou" }, { "SeznamBot", "SeznamBot" },
+	/* Browsers driven by programs. */
+	{ "HeadlessChrome", "Headless Chrome" }, { "PhantomJS", "PhantomJS" },
 };
 
 static const struct mark tools[] = {
@@ -76,6 +78,19 @@ static const char *find(const char *ua, size_t len, const struct mark *m, size_t
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
+/* "bot" or "Bot" ending a word (MJ12bot, AhrefsBot/7, robot): not the
+ * letters of a name (Abbott) nor an upper-case brand (CUBOT phones). */
+static int bot_word(const char *ua, size_t n)
+{
+	for (size_t i = 0; i + 3 <= n; i++) {
+		if (!((ua[i] == 'b' || ua[i] == 'B') && ua[i + 1] == 'o' && ua[i + 2] == 't'))
+			continue;
+		if (i + 3 == n || !isalpha((unsigned char)ua[i + 3]))
+			return 1;
+	}
+	return 0;
+}
+
 void ag_classify(const char *ua, size_t len, struct ag_info *out)
 {
 	out->cls = AG_OTHER;
@@ -90,8 +105,7 @@ void ag_classify(const char *ua, size_t len, struct ag_info *out)
 	size_t n = len < sizeof(low) ? len : sizeof(low);
 	for (size_t i = 0; i < n; i++)
 		low[i] = (char)tolower((unsigned char)ua[i]);
-	if (memmem(low, n, "bot", 3) || memmem(low, n, "crawl", 5) ||
-	    memmem(low, n, "spider", 6)) {
+	if (bot_word(ua, n) || memmem(low, n, "crawl", 5) || memmem(low, n, "spider", 6)) {
 		out->cls = AG_CRAWLER;
 		out->name = "Other crawler";
 		return;

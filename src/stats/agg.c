@@ -36,6 +36,7 @@ void agg_default_limits(struct agg_limits *l)
 	l->day_capacity = 2048;
 	l->node_capacity = 4096;
 	l->window_days = 7;
+	l->open_days_max = 100;
 	l->agents_max = 262144;
 	l->hosts_max = 1u << 20;
 	l->nodes_max = 1024;
@@ -49,6 +50,8 @@ int agg_init(struct agg *a, const struct agg_limits *lim, const struct rl_set *r
 	a->rel = *rel;
 	a->have = have;
 	a->newest_day = INT32_MIN;
+	a->horizon = INT32_MAX;
+	a->cur_newest = INT32_MIN;
 	for (int t = 0; t < T__COUNT; t++) {
 		tab_init(&a->tabs[t], lim->capacity);
 		tab_enable_refs(&a->tabs[t], &a->gens);
@@ -134,6 +137,7 @@ struct agg_day *agg_day_get(struct agg *a, int32_t day, int create)
 	memmove(&a->days[lo + 1], &a->days[lo], (a->ndays - lo) * sizeof(*a->days));
 	a->days[lo] = d;
 	a->ndays++;
+	a->nopen++;
 	a->last_day_i = lo;
 	return d;
 }
@@ -199,24 +203,38 @@ struct agg_nday *agg_nday_get(struct agg_node *n, int32_t day, int create)
 	return &n->days[lo];
 }
 
+static int day_close(struct agg *a, struct agg_day *d)
+{
+	for (int t = 0; t < T__COUNT; t++)
+		if (tab_prune(&d->tabs[t], a->lim.day_top) != 0)
+			return -1;
+	vs_free(&d->vis);
+	d->closed = 1;
+	a->nopen--;
+	return 0;
+}
+
 int agg_close_old(struct agg *a)
 {
-	if (a->newest_day == INT32_MIN)
-		return 0;
-	int32_t cutoff = a->newest_day - (int32_t)a->lim.window_days + 1;
+	if (a->cur_newest != INT32_MIN) {
+		int32_t upto = a->cur_newest < a->horizon ? a->cur_newest : a->horizon;
+		int64_t cutoff = (int64_t)upto - (int64_t)a->lim.window_days + 1;
 
-	for (uint32_t i = 0; i < a->ndays && a->days[i]->day < cutoff; i++) {
-		struct agg_day *d = a->days[i];
-
-		if (d->closed)
-			continue;
-		for (int t = 0; t < T__COUNT; t++)
-			if (tab_prune(&d->tabs[t], a->lim.day_top) != 0)
+		for (uint32_t i = 0; i < a->ndays && a->days[i]->day < cutoff; i++)
+			if (!a->days[i]->closed && day_close(a, a->days[i]) != 0)
 				return -1;
-		vs_free(&d->vis);
-		d->closed = 1;
 	}
+	for (uint32_t i = 0; i < a->ndays && a->nopen > a->lim.open_days_max; i++)
+		if (!a->days[i]->closed && day_close(a, a->days[i]) != 0)
+			return -1;
 	return 0;
+}
+
+int agg_set_horizon(struct agg *a, int32_t day)
+{
+	a->horizon = day;
+	a->cur_newest = INT32_MIN;
+	return agg_close_old(a);
 }
 
 static inline int is_page(const char *p, size_t n)
@@ -373,6 +391,17 @@ static int count_visitor(struct agg *a, struct agg_day *d, struct agg_node *nd,
 {
 	int nv = 0;
 
+	if (r->status / 100 == 4 && !a->lim.visitors_4xx) {
+		/* Not a visit (GoAccess's default), but its address is a
+		 * client's. */
+		if (!hs_has(&a->hosts, ip)) {
+			if (a->hosts.n >= a->lim.hosts_max)
+				a->hosts_over++;
+			else if (hs_add(&a->hosts, ip) < 0)
+				return -1;
+		}
+		return 0;
+	}
 	if (!d->closed) {
 		/* One lookup says whether the visitor is new to its node and
 		 * whether it is new to the day. */
@@ -402,14 +431,23 @@ static int count_visitor(struct agg *a, struct agg_day *d, struct agg_node *nd,
 
 int agg_add(struct agg *a, const struct lf_rec *r, const char *node, size_t node_len)
 {
-	if (r->day > a->newest_day) {
+	if (r->day > a->newest_day)
 		a->newest_day = r->day;
+	if (r->day > a->cur_newest) {
+		a->cur_newest = r->day;
 		if (agg_close_old(a) != 0)
 			return -1;
 	}
+	uint32_t had = a->ndays;
 	struct agg_day *d = agg_day_get(a, r->day, 1);
 	if (!d)
 		return -1;
+	if (a->ndays != had && a->nopen > a->lim.open_days_max) {
+		if (agg_close_old(a) != 0)
+			return -1;
+		/* The new day itself may be the oldest. */
+		d = agg_day_get(a, r->day, 0);
+	}
 	struct agg_node *nd = agg_node_get(a, node, node_len, 1);
 	if (!nd) {
 		a->nodes_over++;

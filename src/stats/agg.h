@@ -65,6 +65,9 @@ struct agg_limits {
 	uint32_t top, day_top, node_top;
 	uint32_t capacity, day_capacity, node_capacity;
 	uint32_t window_days;
+	uint32_t open_days_max; /* days whose visitor sets are kept at once */
+	int visitors_4xx;       /* 4xx responses count as visits (GoAccess's
+				   --4xx-to-unique-count); else they do not */
 	uint32_t agents_max;  /* distinct agent strings with an exact id */
 	uint32_t hosts_max;   /* distinct addresses counted exactly */
 	uint32_t nodes_max;
@@ -120,6 +123,10 @@ struct agg {
 	struct agg_day **days;    /* sorted by day */
 	uint32_t ndays, adays;
 	int32_t newest_day;       /* INT32_MIN while none */
+	int32_t horizon;          /* oldest day inputs still to read may hold
+				     (agg_set_horizon); INT32_MAX: none */
+	int32_t cur_newest;       /* newest day of the current input */
+	uint32_t nopen;           /* days not closed */
 	struct agg_node *nodes;
 	uint32_t nnodes;
 	struct tab tabs[T__COUNT];
@@ -163,7 +170,17 @@ void agg_malformed(struct agg *a, int reason, const char *source, uint64_t linen
 struct agg_day *agg_day_get(struct agg *a, int32_t day, int create);
 struct agg_node *agg_node_get(struct agg *a, const char *name, size_t len, int create);
 struct agg_nday *agg_nday_get(struct agg_node *n, int32_t day, int create);
-/* Closes the days older than the visitor window (also after loading). */
+/* Closes the days older than the visitor window: window_days before the
+ * newest day of the current input or before the horizon, whichever is
+ * older; then the oldest open days while more than open_days_max are
+ * open. Returns 0 or -1 (memory). */
 int agg_close_old(struct agg *a);
+/* Starts a new input: the inputs after it hold no line dated before day
+ * (INT32_MAX: none left), so the days before it, less the window, may
+ * close as this input advances (INT32_MIN keeps every day open). The
+ * shell reads its inputs in the order of their first dates and calls
+ * this before each one: node-by-node globs then count visitors exactly.
+ * Without it (live mode) the stream read is one input. */
+int agg_set_horizon(struct agg *a, int32_t day);
 
 #endif

@@ -33,6 +33,14 @@ int feed_line(struct feed *f, const char *node, size_t node_len, const char *sou
 		agg_malformed(f->agg, rc, source, lineno, line, len);
 		return 0;
 	}
+	if (f->min_day || f->max_day) {
+		int why = r.day > f->max_day ? LF_R_FUTURE : r.day < f->min_day ? LF_R_TOO_OLD : 0;
+
+		if (why) {
+			agg_malformed(f->agg, why, source, lineno, line, len);
+			return 0;
+		}
+	}
 	if (!flt_pass(f->flt, r.date, r.status, node, node_len, r.path, r.path_len)) {
 		f->agg->filtered_out++;
 		return 0;

@@ -19,6 +19,11 @@ struct feed {
 	const struct flt *flt;
 	struct agg *agg;
 	int node_token; /* the first word of each line is its node */
+	/* Lines dated after max_day are refused as future_time, before
+	 * min_day as too_old (both 0: no bounds). The shell sets them from
+	 * the day it runs (chorus-stats(1), --now, --max-age), so a bad
+	 * clock cannot move the visitor window nor make days without end. */
+	int32_t min_day, max_day;
 };
 
 /* Counts one line (without its newline) of node (ignored when

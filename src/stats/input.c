@@ -220,6 +220,62 @@ static ssize_t rd_read(struct reader *r, uint8_t *out, size_t cap, char *err, si
 
 #define BUF_CAP (1u << 20)
 
+/* Reads into buf (cap bytes) until it holds want bytes or the data ends.
+ * Returns the bytes read, or -1 with a message in err. */
+static long rd_fill(struct reader *rd, uint8_t *buf, size_t cap, size_t want, const char *path,
+		    char *err, size_t errlen)
+{
+	size_t len = 0;
+	char e2[200];
+
+	while (len < want) {
+		ssize_t n = rd_read(rd, buf + len, cap - len, e2, sizeof(e2));
+
+		if (n < 0) {
+			snprintf(err, errlen, "%s: %s", path, e2);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	return (long)len;
+}
+
+/* Starts reading fd (opened from path; -1: open failed, errno says why).
+ * Returns 0, or -1 with a message in err; rd is set either way (the
+ * caller closes it when rd->in is set). */
+static int rd_start(struct reader *rd, int fd, const char *path, char *err, size_t errlen)
+{
+	char e2[200];
+
+	memset(rd, 0, sizeof(*rd));
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (rd_open(rd, fd, e2, sizeof(e2)) != 0) {
+		snprintf(err, errlen, "%s: %s", path, e2);
+		return -1;
+	}
+	return 0;
+}
+
+long in_peek_file(const char *path, uint8_t *buf, size_t cap, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct reader rd;
+	long ret = -1;
+
+	if (rd_start(&rd, fd, path, err, errlen) == 0)
+		ret = rd_fill(&rd, buf, cap, cap, path, err, errlen);
+	if (rd.in)
+		rd_close(&rd);
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
 int in_read_path(const char *path, const struct in_opts *o, char *err, size_t errlen)
 {
 	int stdin_ = strcmp(path, "-") == 0;
@@ -237,12 +293,9 @@ int in_read_path(const char *path, const struct in_opts *o, char *err, size_t er
 
 	if (!node)
 		node = o->node;
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (rd_open(&rd, fd, e2, sizeof(e2)) != 0) {
-		snprintf(err, errlen, "%s: %s", path, e2);
+	if (rd_start(&rd, fd, path, err, errlen) != 0) {
+		if (fd < 0)
+			return -1;
 		goto out;
 	}
 	buf = malloc(BUF_CAP + 1);
@@ -251,17 +304,10 @@ int in_read_path(const char *path, const struct in_opts *o, char *err, size_t er
 		goto out;
 	}
 	/* The first bytes tell which file this is. */
-	while (len < IN_IDENT_MAX) {
-		ssize_t n = rd_read(&rd, buf + len, BUF_CAP - len, e2, sizeof(e2));
-
-		if (n < 0) {
-			snprintf(err, errlen, "%s: %s", path, e2);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
+	long got = rd_fill(&rd, buf, BUF_CAP, IN_IDENT_MAX, path, err, errlen);
+	if (got < 0)
+		goto out;
+	len = (size_t)got;
 	if (o->seen && !stdin_ && len > 0) {
 		uint32_t il = len < IN_IDENT_MAX ? (uint32_t)len : IN_IDENT_MAX;
 

@@ -64,4 +64,10 @@ struct in_opts {
  * (nothing new), or -1 with a message in err. */
 int in_read_path(const char *path, const struct in_opts *o, char *err, size_t errlen);
 
+/* Reads up to cap bytes of the start of path's data (uncompressed) into
+ * buf, without recording anything: how the shell learns the first date
+ * of a file before deciding the reading order. Returns the number of
+ * bytes, or -1 with a message in err. Not for standard input. */
+long in_peek_file(const char *path, uint8_t *buf, size_t cap, char *err, size_t errlen);
+
 #endif

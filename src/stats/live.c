@@ -25,12 +25,7 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct streams {
-	struct batch_rx *rx;
-	uint32_t n;
-};
-
-static struct batch_rx *stream_of(struct streams *s, uint64_t id, uint64_t first)
+static struct batch_rx *stream_of(struct live_streams *s, uint64_t id, uint64_t first)
 {
 	for (uint32_t i = 0; i < s->n; i++)
 		if (s->rx[i].stream_id == id)
@@ -66,13 +61,13 @@ int live_run(const struct live_opts *o, int (*flush)(void *arg), void *arg, char
 	     size_t errlen)
 {
 	char *msg = malloc(BATCH_MAX_LEN + 1024);
-	struct streams st = { calloc(LIVE_STREAMS, sizeof(struct batch_rx)), 0 };
+	struct live_streams *st = o->streams;
 	mailbox mb = -1;
 	int ret = -1;
 	int64_t next = now_ms() + (int64_t)o->interval_s * 1000;
 	int64_t retry = 0;
 
-	if (!msg || !st.rx) {
+	if (!msg || !st->rx) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -144,7 +139,7 @@ int live_run(const struct live_opts *o, int (*flush)(void *arg), void *arg, char
 					      0);
 				continue;
 			}
-			struct batch_rx *rx = stream_of(&st, h.stream_id, h.first_seq);
+			struct batch_rx *rx = stream_of(st, h.stream_id, h.first_seq);
 			if (!rx)
 				continue;
 			if (batch_rx_judge(rx, &h, &skip, &lost) != BATCH_V_STORE)
@@ -175,6 +170,5 @@ out:
 	if (mb >= 0)
 		SP_disconnect(mb);
 	free(msg);
-	free(st.rx);
 	return ret;
 }

@@ -13,7 +13,7 @@
 
 static const char *const reason_names[LF_R__COUNT] = {
 	"ok", "empty", "too_long", "bad_field", "bad_time", "bad_request",
-	"bad_status", "bad_size", "bad_address", "truncated",
+	"bad_status", "bad_size", "bad_address", "truncated", "future_time", "too_old",
 };
 
 const char *lf_reason_name(int reason)
@@ -68,19 +68,35 @@ static int add_lit(struct lf_format *f, char c, char *err, size_t errlen)
 	return 0;
 }
 
-static int add_field(struct lf_format *f, int kind, char *err, size_t errlen)
+static int add_field(struct lf_format *f, int kind, char dir, int numeric, char *err,
+		     size_t errlen)
 {
 	if (f->n >= LF_ITEMS_MAX) {
 		snprintf(err, errlen, "log format has too many parts (at most %d)", LF_ITEMS_MAX);
 		return -1;
 	}
 	if (f->n > 0 && f->item[f->n - 1].kind != LF_LIT) {
-		snprintf(err, errlen, "log format has two fields with nothing between them "
-				      "(part %d): their boundary cannot be found", f->n + 1);
-		return -1;
+		struct lf_item *prev = &f->item[f->n - 1];
+		/* Fields that never hold a '?'. */
+		const unsigned no_qmark = (1u << LF_PATH) | (1u << LF_METHOD) | (1u << LF_HOST) |
+					  (1u << LF_VHOST) | (1u << LF_STATUS) | (1u << LF_BYTES);
+
+		if (kind == LF_QUERY && !prev->split && ((no_qmark >> prev->kind) & 1)) {
+			prev->split = LF_SPLIT_QMARK;
+		} else if (prev->numeric && !numeric && !prev->split) {
+			prev->split = LF_SPLIT_DIGITS;
+		} else {
+			snprintf(err, errlen, "log format: %%%c directly after %%%c (part %d): "
+					      "nothing tells where one ends; put a literal between "
+					      "them (only %%q after %%U, %%m or %%h, or a field after "
+					      "a number, may touch)", dir, prev->dir, f->n + 1);
+			return -1;
+		}
 	}
 	memset(&f->item[f->n], 0, sizeof(f->item[0]));
 	f->item[f->n].kind = (uint8_t)kind;
+	f->item[f->n].dir = dir;
+	f->item[f->n].numeric = (uint8_t)numeric;
 	f->have |= 1u << kind;
 	f->n++;
 	return 0;
@@ -166,7 +182,9 @@ int lf_compile(struct lf_format *f, const char *fmt, char *err, size_t errlen)
 			snprintf(err, errlen, "log format: unknown directive %%%c", *p);
 			return -1;
 		}
-		if (add_field(f, kind, err, errlen) != 0)
+		/* Directives that write a number (or "-"). */
+		int numeric = *p && strchr("sbBOISDTpPk", *p) != NULL;
+		if (add_field(f, kind, *p, numeric, err, errlen) != 0)
 			return -1;
 	}
 	if (!(f->have & (1u << LF_TIME))) {
@@ -183,7 +201,8 @@ int lf_compile(struct lf_format *f, const char *fmt, char *err, size_t errlen)
 		if (it->kind == LF_LIT || i == 0 || i + 1 >= f->n)
 			continue;
 		const struct lf_item *a = &f->item[i - 1], *b = &f->item[i + 1];
-		if (a->lit[a->len - 1] == '"' && b->lit[0] == '"')
+		if (a->kind == LF_LIT && b->kind == LF_LIT && a->lit[a->len - 1] == '"' &&
+		    b->lit[0] == '"')
 			it->quoted = 1;
 	}
 	return 0;
@@ -268,6 +287,16 @@ static void set_path(struct lf_rec *r, const char *p, size_t n)
 static int parse_request(const char *s, size_t n, struct lf_rec *r)
 {
 	const char *sp = memchr(s, ' ', n);
+
+	/* A connection that sent no request (Apache logs "-", status 408 or
+	 * 400): a request all the same, of path "-" and no method. */
+	if (n == 1 && s[0] == '-') {
+		r->method = s;
+		r->method_len = 0;
+		r->path = s;
+		r->path_len = 1;
+		return LF_OK;
+	}
 
 	if (!sp || sp == s)
 		return LF_R_BAD_REQUEST;
@@ -372,7 +401,31 @@ int lf_parse(const struct lf_format *f, const char *line, size_t len, struct lf_
 		}
 		const struct lf_item *next = i + 1 < f->n ? &f->item[i + 1] : NULL;
 		const char *e;
-		if (it->kind == LF_TIME && p < end && *p == '[') {
+		if (it->split == LF_SPLIT_DIGITS) {
+			e = p;
+			if (e < end && *e == '-')
+				e++;
+			else
+				while (e < end && dig(*e))
+					e++;
+		} else if (it->split == LF_SPLIT_QMARK) {
+			/* The fields run to the next literal; the query string
+			 * starts at the first '?' before it. */
+			const char *stop = end;
+
+			for (int j = i + 1; j < f->n; j++) {
+				if (f->item[j].kind != LF_LIT)
+					continue;
+				const char *l = p < end ? memchr(p, f->item[j].lit[0],
+								 (size_t)(end - p)) : NULL;
+				if (l)
+					stop = l;
+				break;
+			}
+			e = p < stop ? memchr(p, '?', (size_t)(stop - p)) : NULL;
+			if (!e)
+				e = stop;
+		} else if (it->kind == LF_TIME && p < end && *p == '[') {
 			e = memchr(p, ']', (size_t)(end - p));
 			if (!e)
 				return LF_R_BAD_TIME;

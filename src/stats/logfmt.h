@@ -36,9 +36,17 @@ enum lf_field {
 	LF_OTHER      /* any other directive: skipped */
 };
 
+/* How a field followed directly by another field (no literal between
+ * them) ends. */
+enum { LF_SPLIT_NONE, LF_SPLIT_QMARK, LF_SPLIT_DIGITS };
+
 struct lf_item {
 	uint8_t kind;   /* enum lf_field */
 	uint8_t quoted; /* a field between two '"' literals */
+	uint8_t split;  /* LF_SPLIT_*: at the first '?' (a %q follows), or
+			   after its digits or "-" (a number) */
+	uint8_t numeric; /* the directive writes a number or "-" */
+	char dir;       /* the directive's letter (messages) */
 	uint8_t len;    /* literal length */
 	char lit[LF_LIT_MAX];
 };
@@ -61,6 +69,8 @@ enum lf_reason {
 	LF_R_BAD_SIZE,
 	LF_R_BAD_ADDRESS,
 	LF_R_TRUNCATED,
+	LF_R_FUTURE,    /* dated after the run's "now" and its tolerance (feed.h) */
+	LF_R_TOO_OLD,   /* dated before the run's oldest accepted day (feed.h) */
 	LF_R__COUNT
 };
 
@@ -89,7 +99,11 @@ struct lf_rec {
 
 /* Compiles fmt (a nickname or a LogFormat string as written in Apache's
  * configuration, with \" \\ \t escapes). Returns 0, or -1 with a message
- * in err. The format must have a time (%t) and a request (%r, or %U). */
+ * in err. The format must have a time (%t) and a request (%r, or %U).
+ * Two fields may touch (no literal between them) only where the boundary
+ * is known: a %q after a field that holds no '?' (%U%q: the query string
+ * starts at the first '?'), or any field but a number after a number
+ * (%D%U). Other pairs (%h%u, %b%D) are refused with a message. */
 int lf_compile(struct lf_format *f, const char *fmt, char *err, size_t errlen);
 
 /* Splits line (len bytes, no trailing newline) into r. Returns LF_OK or

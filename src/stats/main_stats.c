@@ -27,6 +27,7 @@
 #include "stats/report_html.h"
 #include "stats/report.h"
 #include "stats/state.h"
+#include "proto/batch.h"
 
 #define VERSION "1.0"
 
@@ -43,6 +44,8 @@ struct opts {
 	const char *daemon, *group;
 	int text, node_token, quiet, no_releases;
 	unsigned interval_s;
+	int32_t now_day;      /* --now, or INT32_MIN: today (UTC) */
+	uint32_t max_age;     /* days before now accepted (0: any) */
 	struct flt flt;
 	struct rl_set rel;
 	struct agg_limits lim;
@@ -62,6 +65,8 @@ static void usage(FILE *o)
 		"filters:\n"
 		"      --from YYYY-MM-DD --to YYYY-MM-DD --node NAME --status CODE|Nxx\n"
 		"      --path-prefix PREFIX\n"
+		"dates:  --now YYYY-MM-DD (default today) --max-age DAYS (default 3650, 0: any)\n"
+		"visitors: --4xx-to-unique-count  --max-open-days N (default 100)\n"
 		"outputs (default: the text summary on standard output):\n"
 		"      --json FILE --csv DIR --html FILE --text --title TEXT\n"
 		"state:  --state FILE     keep counts between runs; read only new data\n"
@@ -218,11 +223,24 @@ static int write_outputs(const struct opts *op, const struct agg *a, uint64_t fi
 	return rc;
 }
 
+/* The days a line may be dated: from max_age days before "now" to the
+ * day after it (a node a few hours ahead, or in a later time zone). */
+static void set_bounds(const struct opts *op, struct feed *f)
+{
+	int32_t now = op->now_day;
+
+	if (now == INT32_MIN)
+		now = (int32_t)(time(NULL) / 86400);
+	f->max_day = now + 1;
+	f->min_day = op->max_age ? now - (int32_t)op->max_age : INT32_MIN;
+}
+
 struct live_ctx {
 	const struct opts *op;
 	const struct agg *a;
 	const char *fp;
-	int failed;
+	struct live_streams *ls;
+	struct feed *feed;
 };
 
 /* Live mode: the reports (and the state) every interval. */
@@ -232,7 +250,9 @@ static int live_flush(void *arg)
 	char err[512];
 	int rc = 0;
 
-	if (c->op->state && state_save(c->op->state, c->fp, c->a, NULL, err, sizeof(err)) != 0) {
+	set_bounds(c->op, c->feed); /* a long run: "now" moves on */
+	if (c->op->state &&
+	    state_save(c->op->state, c->fp, c->a, NULL, c->ls, err, sizeof(err)) != 0) {
 		fprintf(stderr, "chorus-stats: %s\n", err);
 		rc = -1;
 	}
@@ -280,11 +300,82 @@ static int on_line(void *arg, const char *node, size_t node_len, const char *sou
 	return 0;
 }
 
+struct input {
+	const char *path;
+	int32_t first; /* day of its first dated line; INT32_MIN: unknown */
+	int idx;
+};
+
+static int input_cmp(const void *x, const void *y)
+{
+	const struct input *a = x, *b = y;
+
+	if (a->first != b->first)
+		return a->first < b->first ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+#define PEEK_BYTES 65536
+
+/* The inputs in the order of their first dates (from the first line of
+ * the first PEEK_BYTES bytes that parses and passes the date bounds);
+ * standard input and files whose first date is unknown come first, in
+ * the order given. A file that cannot be opened is reported when it is
+ * read. Returns a malloc'd array, or NULL (memory). */
+static struct input *order_inputs(char *const *paths, int n, const struct feed *f)
+{
+	struct input *in = calloc((size_t)n, sizeof(*in));
+	uint8_t *buf = malloc(PEEK_BYTES);
+	char err[512];
+
+	if (!in || !buf) {
+		free(in);
+		free(buf);
+		return NULL;
+	}
+	for (int i = 0; i < n; i++) {
+		long len = strcmp(paths[i], "-") == 0 ? -1 :
+			   in_peek_file(paths[i], buf, PEEK_BYTES, err, sizeof(err));
+
+		in[i].path = paths[i];
+		in[i].idx = i;
+		in[i].first = INT32_MIN;
+		for (const char *p = (const char *)buf, *end = p + (len > 0 ? len : 0); p < end;) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
+			const char *l = p;
+			struct lf_rec rec;
+
+			p += ll + 1;
+			if (!nl)
+				break; /* a line cut by the peek */
+			if (ll && l[ll - 1] == '\r')
+				ll--;
+			if (f->node_token) {
+				const char *sp = memchr(l, ' ', ll);
+
+				if (!sp)
+					continue;
+				ll -= (size_t)(sp + 1 - l);
+				l = sp + 1;
+			}
+			if (lf_parse(f->fmt, l, ll, &rec) == LF_OK && rec.day >= f->min_day &&
+			    rec.day <= f->max_day) {
+				in[i].first = rec.day;
+				break;
+			}
+		}
+	}
+	free(buf);
+	qsort(in, (size_t)n, sizeof(*in), input_cmp);
+	return in;
+}
+
 int main(int argc, char **argv)
 {
 	enum { O_NODE_TOKEN = 256, O_FROM, O_TO, O_NODE, O_STATUS, O_PREFIX, O_JSON, O_CSV,
 	       O_HTML, O_TEXT, O_TITLE, O_STATE, O_TOP, O_DAY_TOP, O_NODE_TOP, O_CAP, O_DAY_CAP,
-	       O_WINDOW, O_RELEASE, O_NO_RELEASES };
+	       O_WINDOW, O_RELEASE, O_NO_RELEASES, O_NOW, O_MAX_AGE, O_OPEN_DAYS, O_4XX };
 	static const struct option lo[] = {
 		{ "format", 1, 0, 'f' }, { "node-name", 1, 0, 'N' },
 		{ "node-token", 0, 0, O_NODE_TOKEN }, { "daemon", 1, 0, 's' },
@@ -296,6 +387,8 @@ int main(int argc, char **argv)
 		{ "node-top", 1, 0, O_NODE_TOP }, { "capacity", 1, 0, O_CAP },
 		{ "day-capacity", 1, 0, O_DAY_CAP }, { "window", 1, 0, O_WINDOW },
 		{ "release", 1, 0, O_RELEASE }, { "no-releases", 0, 0, O_NO_RELEASES },
+		{ "now", 1, 0, O_NOW }, { "max-age", 1, 0, O_MAX_AGE },
+		{ "max-open-days", 1, 0, O_OPEN_DAYS }, { "4xx-to-unique-count", 0, 0, O_4XX },
 		{ "quiet", 0, 0, 'q' }, { "version", 0, 0, 'V' }, { "help", 0, 0, 'h' },
 		{ 0, 0, 0, 0 }
 	};
@@ -308,6 +401,8 @@ int main(int argc, char **argv)
 	op.node_name = "local";
 	op.title = "Access statistics";
 	op.interval_s = 60;
+	op.now_day = INT32_MIN;
+	op.max_age = 3650;
 	agg_default_limits(&op.lim);
 	rl_defaults(&op.rel);
 	while ((c = getopt_long(argc, argv, "f:N:s:g:i:qVh", lo, NULL)) != -1) {
@@ -370,6 +465,28 @@ int main(int argc, char **argv)
 			}
 			break;
 		case O_NO_RELEASES: op.no_releases = 1; break;
+		case O_NOW: {
+			int32_t date;
+
+			if (flt_parse_date(optarg, &date) != 0) {
+				fprintf(stderr, "chorus-stats: --now %s: expected a date YYYY-MM-DD\n",
+					optarg);
+				return 2;
+			}
+			op.now_day = lf_days_from_civil(date / 10000, date / 100 % 100, date % 100);
+			break;
+		}
+		case O_MAX_AGE:
+			if (parse_u32(optarg, 0, 100000, &v) != 0)
+				goto bad_num;
+			op.max_age = v;
+			break;
+		case O_OPEN_DAYS:
+			if (parse_u32(optarg, 1, 100000, &v) != 0)
+				goto bad_num;
+			op.lim.open_days_max = v;
+			break;
+		case O_4XX: op.lim.visitors_4xx = 1; break;
 		case 'q': op.quiet = 1; break;
 		case 'V': printf("chorus-stats %s\n", VERSION); return 0;
 		case 'h': usage(stdout); return 0;
@@ -412,20 +529,27 @@ bad_num:
 	}
 	struct agg a;
 	struct in_seen seen;
+	struct live_streams ls = { calloc(LIVE_STREAMS, sizeof(struct batch_rx)), 0 };
 	memset(&seen, 0, sizeof(seen));
+	if (!ls.rx) {
+		fprintf(stderr, "chorus-stats: out of memory\n");
+		return 1;
+	}
 	char fp[2048];
 	state_fingerprint(fp, sizeof(fp), &fmt, op.format, &op.flt, &op.rel, &op.lim,
 			  op.node_token);
 	if (op.state) {
-		int rc = state_load(op.state, fp, &a, &seen, &op.lim, &op.rel, fmt.have, err,
+		int rc = state_load(op.state, fp, &a, &seen, &ls, &op.lim, &op.rel, fmt.have, err,
 				    sizeof(err));
 
 		if (rc < 0) {
 			fprintf(stderr, "chorus-stats: %s\n", err);
+			free(ls.rx);
 			return 1;
 		}
 	} else if (agg_init(&a, &op.lim, &op.rel, fmt.have) != 0) {
 		fprintf(stderr, "chorus-stats: out of memory\n");
+		free(ls.rx);
 		return 1;
 	}
 
@@ -435,16 +559,18 @@ bad_num:
 	r.feed.flt = &op.flt;
 	r.feed.agg = &a;
 	r.feed.node_token = op.node_token;
+	set_bounds(&op, &r.feed);
 	r.progress = !op.quiet && isatty(2);
 	r.t0 = now_s();
 	int rc = 0;
 	uint64_t files = 0;
 
 	if (op.daemon) {
-		struct live_ctx lc = { &op, &a, fp, 0 };
+		struct live_ctx lc = { &op, &a, fp, &ls, &r.feed };
 		struct live_opts lv = {
 			.daemon = op.daemon, .group = op.group, .interval_s = op.interval_s,
-			.feed = &r.feed, .stop = &stop_flag, .ready_file = getenv("CHORUS_STATS_READY"),
+			.feed = &r.feed, .streams = &ls, .stop = &stop_flag,
+			.ready_file = getenv("CHORUS_STATS_READY"),
 		};
 		struct sigaction sa;
 
@@ -459,37 +585,42 @@ bad_num:
 		}
 		agg_free(&a);
 		in_seen_free(&seen);
+		free(ls.rx);
 		return rc;
 	}
 	struct in_opts io = {
 		.node = op.node_name, .seen = op.state ? &seen : NULL, .fn = on_line, .arg = &r,
 		.bytes_in = &r.bytes_in,
 	};
-	if (!op.daemon) {
-		if (optind >= argc) {
-			r.name = "stdin";
-			if (in_read_path("-", &io, err, sizeof(err)) < 0) {
-				fprintf(stderr, "chorus-stats: %s\n", err);
-				rc = 1;
-			}
-			files++;
-		}
-		for (int i = optind; i < argc && rc == 0; i++) {
-			r.name = argv[i];
-			int k = in_read_path(argv[i], &io, err, sizeof(err));
-			if (k < 0) {
-				fprintf(stderr, "\nchorus-stats: %s\n", err);
-				/* A file that cannot be read stops the run before the
-				 * state is saved: nothing is counted twice or lost. */
-				rc = 1;
-			}
-			files++;
-		}
+	static char *const stdin_arg[] = { "-" };
+	char *const *paths = optind < argc ? argv + optind : stdin_arg;
+	int npaths = optind < argc ? argc - optind : 1;
+	struct input *in = order_inputs(paths, npaths, &r.feed);
+	if (!in) {
+		fprintf(stderr, "chorus-stats: out of memory\n");
+		rc = 1;
 	}
+	for (int i = 0; in && i < npaths && rc == 0; i++) {
+		r.name = strcmp(in[i].path, "-") == 0 ? "stdin" : in[i].path;
+		if (agg_set_horizon(&a, i + 1 < npaths ? in[i + 1].first : INT32_MAX) != 0) {
+			fprintf(stderr, "\nchorus-stats: out of memory\n");
+			rc = 1;
+			break;
+		}
+		int k = in_read_path(in[i].path, &io, err, sizeof(err));
+		if (k < 0) {
+			fprintf(stderr, "\nchorus-stats: %s\n", err);
+			/* A file that cannot be read stops the run before the
+			 * state is saved: nothing is counted twice or lost. */
+			rc = 1;
+		}
+		files++;
+	}
+	free(in);
 	if (r.progress)
 		fprintf(stderr, "\rchorus-stats: %" PRIu64 " lines in %.1f s%30s\n", a.lines,
 			now_s() - r.t0, "");
-	if (rc == 0 && op.state && state_save(op.state, fp, &a, &seen, err, sizeof(err)) != 0) {
+	if (rc == 0 && op.state && state_save(op.state, fp, &a, &seen, &ls, err, sizeof(err)) != 0) {
 		fprintf(stderr, "chorus-stats: %s\n", err);
 		rc = 1;
 	}
@@ -497,5 +628,6 @@ bad_num:
 		rc = 1;
 	agg_free(&a);
 	in_seen_free(&seen);
+	free(ls.rx);
 	return rc;
 }

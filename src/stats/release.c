@@ -14,6 +14,9 @@ static const char *const defaults[] = {
 	"jigdo=**/jigdo/{release}/{image}.jigdo",
 	"iso=**/iso/{release}/{image}.iso",
 	"iso=**/{release}/*/iso-*/{image}.iso",
+	/* debian-cd: <version>/<arch>/jigdo-cd|jigdo-dvd|jigdo-bd/<image>.* */
+	"jigdo=**/{release}/*/jigdo-*/{image}.jigdo",
+	"template=**/{release}/*/jigdo-*/{image}.template",
 	"data=**/data/{release}/**",
 };
 

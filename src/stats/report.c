@@ -237,26 +237,32 @@ int rep_json(FILE *o, const struct agg *a, const struct rep_meta *m)
 	fputs("},\n", o);
 
 	/* method */
-	char stmt[400];
+	char stmt[600];
+	const char *def = a->lim.visitors_4xx ?
+		"distinct (address, day, user agent) of all responses, as GoAccess counts them "
+		"with --4xx-to-unique-count" :
+		"distinct (address, day, user agent) of responses other than 4xx, as GoAccess "
+		"counts them by default";
 	if (a->agent_overflow)
 		snprintf(stmt, sizeof(stmt),
-			 "Visitors are distinct (address, day, user agent); %" PRIu64
+			 "Visitors are %s; %" PRIu64
 			 " lines had agents beyond the exact limit, identified by a 31-bit hash "
 			 "(two such agents of one address and day may count as one).",
-			 a->agent_overflow);
+			 def, a->agent_overflow);
 	else if (a->late_lines)
 		snprintf(stmt, sizeof(stmt),
-			 "Visitors are exact: distinct (address, day, user agent); %" PRIu64
-			 " lines arrived more than %u days late and add no visitors.",
-			 a->late_lines, a->lim.window_days);
+			 "Visitors are exact: %s; %" PRIu64 " lines came after their day was "
+			 "closed (more than %u days behind the input, or beyond %u open days) "
+			 "and add no visitors.",
+			 def, a->late_lines, a->lim.window_days, a->lim.open_days_max);
 	else
-		snprintf(stmt, sizeof(stmt),
-			 "Visitors are exact: distinct (address, day, user agent), as GoAccess "
-			 "counts them.");
+		snprintf(stmt, sizeof(stmt), "Visitors are exact: %s.", def);
 	fprintf(o, "\"method\":{\"visitors\":{\"method\":\"exact\",\"window_days\":%u,"
+		   "\"open_days_max\":%u,\"count_4xx\":%s,"
 		   "\"late_lines\":%" PRIu64 ",\"agent_overflow\":%" PRIu64
 		   ",\"host_hashed\":%" PRIu64 ",\"statement\":",
-		a->lim.window_days, a->late_lines, a->agent_overflow, a->host_hashed);
+		a->lim.window_days, a->lim.open_days_max, a->lim.visitors_4xx ? "true" : "false",
+		a->late_lines, a->agent_overflow, a->host_hashed);
 	put_str(o, stmt);
 	uint64_t maxerr = 0;
 	for (int t = 0; t < T__COUNT; t++)
@@ -446,6 +452,10 @@ int rep_json(FILE *o, const struct agg *a, const struct rep_meta *m)
 static void csv_str(FILE *o, const char *s, size_t n)
 {
 	putc('"', o);
+	/* A cell a spreadsheet would take for a formula starts with a
+	 * quote (a lone "-" is left as it is). */
+	if (n && strchr("=+-@\t\r", s[0]) && !(n == 1 && s[0] == '-'))
+		putc('\'', o);
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '"')
 			putc('"', o);
@@ -625,6 +635,16 @@ int rep_text(FILE *o, const struct agg *a, const struct rep_meta *m)
 		   " read, %" PRIu64 " malformed, %" PRIu64 " filtered out\n",
 		a->tot.requests, a->tot.visitors, hb, a->tot.bytes, a->hosts.n, a->tot.s2, a->tot.s3,
 		a->tot.s4, a->tot.s5, a->tot.not_found, a->lines, a->malformed, a->filtered_out);
+	if (a->malformed) {
+		fputs("  malformed:", o);
+		for (int r = 1; r < LF_R__COUNT; r++)
+			if (a->reasons[r])
+				fprintf(o, " %s %" PRIu64, lf_reason_name(r), a->reasons[r]);
+		putc('\n', o);
+		for (uint32_t i = 0; i < a->nex && i < 3; i++)
+			fprintf(o, "    %s (%s): %.100s\n", a->ex[i].source,
+				lf_reason_name(a->ex[i].reason), a->ex[i].line);
+	}
 	if (a->nnodes) {
 		fputs("\nNodes\n", o);
 		for (uint32_t i = 0; i < a->nnodes; i++) {

@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "proto/batch.h"
+
 static const char magic[8] = { 'C', 'H', 'S', 'T', 'A', 'T', 'E', '1' };
 
 void state_fingerprint(char *buf, size_t cap, const struct lf_format *fmt, const char *format,
@@ -35,9 +37,9 @@ void state_fingerprint(char *buf, size_t cap, const struct lf_format *fmt, const
 		FP("prefix=%s;", flt->prefix[i]);
 	for (int i = 0; i < rel->n; i++)
 		FP("release=%s=%s;", rel->p[i].kind, rel->p[i].pat);
-	FP("cap=%u,%u,%u;window=%u;agents=%u;hosts=%u;nodes=%u", lim->capacity,
+	FP("cap=%u,%u,%u;window=%u;agents=%u;hosts=%u;nodes=%u;vis4xx=%d", lim->capacity,
 	   lim->day_capacity, lim->node_capacity, lim->window_days, lim->agents_max,
-	   lim->hosts_max, lim->nodes_max);
+	   lim->hosts_max, lim->nodes_max, lim->visitors_4xx);
 #undef FP
 	if (o >= cap && cap)
 		buf[cap - 1] = 0;
@@ -159,7 +161,8 @@ static void w_hosts(FILE *o, const struct hset *s)
 }
 
 int state_save(const char *path, const char *fp, const struct agg *a,
-	       const struct in_seen *seen, char *err, size_t errlen)
+	       const struct in_seen *seen, const struct live_streams *ls, char *err,
+	       size_t errlen)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -248,6 +251,15 @@ int state_save(const char *path, const char *fp, const struct agg *a,
 		w_u64(o, f->consumed);
 		w_u64(o, f->lines);
 		w_bytes(o, f->path, strlen(f->path));
+	}
+	w_u64(o, ls ? ls->n : 0);
+	for (uint32_t i = 0; ls && i < ls->n; i++) {
+		const struct batch_rx *x = &ls->rx[i];
+		const uint64_t v[9] = { x->stream_id, x->hwm, x->lost, x->dup_lines, x->gaps,
+					x->dropped, x->cut, x->lost_seen, x->unexplained };
+
+		for (int k = 0; k < 9; k++)
+			w_u64(o, v[k]);
 	}
 	if (fclose(o) != 0) {
 		o = NULL;
@@ -425,7 +437,8 @@ static int load_host(struct agg *a, const struct st_vkey *k)
 	return hs_add(&a->hosts, k->ip) < 0 ? -1 : 0;
 }
 
-static int load_body(struct cur *c, struct agg *a, struct in_seen *seen)
+static int load_body(struct cur *c, struct agg *a, struct in_seen *seen,
+		     struct live_streams *ls)
 {
 	r_counts(c, &a->tot);
 	for (int h = 0; h < 24; h++) {
@@ -471,6 +484,8 @@ static int load_body(struct cur *c, struct agg *a, struct in_seen *seen)
 		if (!d)
 			return -1;
 		d->closed = r_u64(c) != 0;
+		if (d->closed)
+			a->nopen--;
 		r_counts(c, &d->c);
 		for (int h = 0; h < 24; h++) {
 			d->hreq[h] = r_u64(c);
@@ -535,14 +550,28 @@ static int load_body(struct cur *c, struct agg *a, struct in_seen *seen)
 		if (f.ident_len > IN_IDENT_MAX || (!c->bad && in_seen_add(seen, &f) != 0))
 			return -1;
 	}
+	uint64_t ns = r_u64(c);
+	if (c->bad || ns > LIVE_STREAMS)
+		return -1;
+	for (uint64_t i = 0; i < ns && !c->bad; i++) {
+		struct batch_rx x;
+		uint64_t *v[9] = { &x.stream_id, &x.hwm, &x.lost, &x.dup_lines, &x.gaps,
+				   &x.dropped, &x.cut, &x.lost_seen, &x.unexplained };
+
+		memset(&x, 0, sizeof(x));
+		for (int k = 0; k < 9; k++)
+			*v[k] = r_u64(c);
+		if (ls && !c->bad)
+			ls->rx[ls->n++] = x;
+	}
 	if (c->bad || c->p != c->end)
 		return -1;
 	return 0;
 }
 
 int state_load(const char *path, const char *fp, struct agg *a, struct in_seen *seen,
-	       const struct agg_limits *lim, const struct rl_set *rel, unsigned have, char *err,
-	       size_t errlen)
+	       struct live_streams *ls, const struct agg_limits *lim, const struct rl_set *rel,
+	       unsigned have, char *err, size_t errlen)
 {
 	struct stat sb;
 	uint8_t *buf = NULL;
@@ -595,8 +624,10 @@ int state_load(const char *path, const char *fp, struct agg *a, struct in_seen *
 	struct cur c = { buf + 8, buf + len - 4, 0 };
 	uint64_t ver = r_u64(&c);
 	if (ver != STATE_VERSION) {
-		snprintf(err, errlen, "state %s: version %llu, this program reads version %d", path,
-			 (unsigned long long)ver, STATE_VERSION);
+		snprintf(err, errlen, "state %s: version %llu, this program reads version %d%s", path,
+			 (unsigned long long)ver, STATE_VERSION,
+			 ver == 1 ? " (version 1 counted 4xx responses as visitors: read the "
+				    "logs again into a new state file)" : "");
 		free(buf);
 		return -1;
 	}
@@ -614,10 +645,14 @@ int state_load(const char *path, const char *fp, struct agg *a, struct in_seen *
 		free(buf);
 		return -1;
 	}
-	if (load_body(&c, a, seen) != 0) {
+	if (ls)
+		ls->n = 0;
+	if (load_body(&c, a, seen, ls) != 0) {
 		snprintf(err, errlen, "state %s: damaged or inconsistent contents", path);
 		agg_free(a);
 		in_seen_free(seen);
+		if (ls)
+			ls->n = 0;
 		free(buf);
 		return -1;
 	}

@@ -17,22 +17,29 @@
 
 #include "stats/agg.h"
 #include "stats/input.h"
+#include "stats/live.h"
 
-#define STATE_VERSION 1
+/* Version 2 adds the reasons future_time and too_old, and the live
+ * streams' positions after the files read; version 1 states counted 4xx
+ * responses as visitors (see --4xx-to-unique-count) and are refused. */
+#define STATE_VERSION 2
 
 void state_fingerprint(char *buf, size_t cap, const struct lf_format *fmt, const char *format,
 		       const struct flt *flt, const struct rl_set *rel,
 		       const struct agg_limits *lim, int node_token);
 
-/* Loads path into a (initialised here) and seen. A missing file gives an
- * empty aggregator. Returns 0, or -1 with a message in err (a is then
+/* Loads path into a (initialised here), seen and, when not NULL, ls (the
+ * live streams' positions; else they are skipped). A missing file gives
+ * an empty aggregator. Returns 0, or -1 with a message in err (a is then
  * not initialised). */
 int state_load(const char *path, const char *fp, struct agg *a, struct in_seen *seen,
-	       const struct agg_limits *lim, const struct rl_set *rel, unsigned have, char *err,
-	       size_t errlen);
+	       struct live_streams *ls, const struct agg_limits *lim, const struct rl_set *rel,
+	       unsigned have, char *err, size_t errlen);
 
-/* Saves atomically. Returns 0, or -1 with a message in err. */
+/* Saves atomically (seen and ls may be NULL: none). Returns 0, or -1 with
+ * a message in err. */
 int state_save(const char *path, const char *fp, const struct agg *a,
-	       const struct in_seen *seen, char *err, size_t errlen);
+	       const struct in_seen *seen, const struct live_streams *ls, char *err,
+	       size_t errlen);
 
 #endif

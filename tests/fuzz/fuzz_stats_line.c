@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&flt, 0, sizeof(flt));
 	if (agg_init(&a, &lim, &rel, f.have) != 0)
 		return 0;
-	struct feed fd = { &f, &flt, &a, data[0] >= 128 };
+	struct feed fd = { .fmt = &f, .flt = &flt, .agg = &a, .node_token = data[0] >= 128 };
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);

@@ -3,11 +3,15 @@
 # chorusd -> chorus-stats -s -g. The lines go out in batches (sent again,
 # since no writer acknowledges them); the report written by chorus-stats
 # must count every line exactly once, under the node chorus-log names.
+# Then, with --state, chorus-stats is stopped and started again while
+# chorus-log still sends its unacknowledged batches again: the stream
+# positions kept in the state make the totals still equal the lines sent.
 B=${CHORUS_BUILD:-build}
 case "$B" in /*) ;; *) B="$(pwd)/$B" ;; esac
 run=$(mktemp -d /tmp/chorus-statslive-XXXXXX)
-dpid=""; spid=""
+dpid=""; spid=""; lpid=""
 cleanup() {
+	[ -n "$lpid" ] && kill "$lpid" 2>/dev/null
 	[ -n "$spid" ] && kill "$spid" 2>/dev/null
 	[ -n "$dpid" ] && kill "$dpid" 2>/dev/null
 	wait 2>/dev/null
@@ -23,12 +27,18 @@ dpid=$!
 i=0
 until [ -S "$run/$port" ] || [ $i -gt 200 ]; do sleep 0.05; i=$((i + 1)); done
 [ -S "$run/$port" ] || fail end_to_end "chorusd did not start: $(tail -3 "$run/chorusd.log")"
-CHORUS_STATS_READY="$run/ready" "$B/chorus-stats" -s "$port@127.0.0.1" -g weblog -i 1 \
-	--json "$run/live.json" 2> "$run/stats.err" &
-spid=$!
-i=0
-until [ -e "$run/ready" ] || [ $i -gt 200 ]; do sleep 0.05; i=$((i + 1)); done
-[ -e "$run/ready" ] || fail end_to_end "chorus-stats did not join: $(cat "$run/stats.err")"
+# start_stats TEST [OPTIONS]: chorus-stats in the background, joined.
+start_stats() {
+	t=$1; shift
+	rm -f "$run/ready"
+	CHORUS_STATS_READY="$run/ready" "$B/chorus-stats" -s "$port@127.0.0.1" -g weblog -i 1 \
+		--now 2026-12-01 --json "$run/live.json" "$@" 2>> "$run/stats.err" &
+	spid=$!
+	i=0
+	until [ -e "$run/ready" ] || [ $i -gt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	[ -e "$run/ready" ] || fail "$t" "chorus-stats did not join: $(cat "$run/stats.err")"
+}
+start_stats end_to_end
 "$B/bench/stats_gen" -n 2000 -s 5 -d 2 -m 0 > "$run/lines"
 "$B/chorus-log" -g weblog -h webnode1 -s "$port@127.0.0.1" -d "$run/spool" < "$run/lines" \
 	2> "$run/log.err"
@@ -42,12 +52,15 @@ except Exception:
     print('0 0 -')"
 }
 # The report is rewritten every second: wait until it has every line.
-i=0
-while [ $i -lt 200 ]; do
-	set -- $(count)
-	[ "$1" -ge 2000 ] && break
-	sleep 0.1; i=$((i + 1))
-done
+wait_all() {
+	i=0
+	while [ $i -lt 200 ]; do
+		set -- $(count)
+		[ "$1" -ge 2000 ] && break
+		sleep 0.1; i=$((i + 1))
+	done
+}
+wait_all
 # A little longer: a line counted twice would show now.
 sleep 1.5
 kill "$spid"; wait "$spid"; rc=$?; spid=""
@@ -58,3 +71,26 @@ want=$(wc -l < "$run/lines")
 [ "$2" = "$want" ] || fail end_to_end "report counts $2 requests, $want lines were sent"
 [ "$3" = webnode1 ] || fail end_to_end "nodes are $3, expected webnode1"
 echo "PASS test_stats_live.end_to_end"
+
+# 2. A restart of chorus-stats with --state while batches are resent.
+rm -f "$run/live.json"
+start_stats restart_state --state "$run/st"
+"$B/bench/stats_gen" -n 2000 -s 6 -d 2 -m 0 > "$run/lines2"
+# stdin stays open: chorus-log keeps sending unacknowledged batches again
+# every second.
+{ cat "$run/lines2"; sleep 8; } | "$B/chorus-log" -g weblog -h webnode4 -s "$port@127.0.0.1" \
+	-d "$run/spool2" --ack-timeout 1000 2> "$run/log2.err" &
+lpid=$!
+wait_all
+set -- $(count)
+[ "$1" = 2000 ] || fail restart_state "first instance counted $1 lines of 2000"
+kill "$spid"; wait "$spid"; spid=""
+start_stats restart_state --state "$run/st"
+# Resent batches arrive every second: give them three.
+sleep 3.5
+kill "$spid"; wait "$spid"; rc=$?; spid=""
+set -- $(count)
+[ "$rc" = 0 ] || fail restart_state "chorus-stats exited with $rc: $(cat "$run/stats.err")"
+[ "$1" = 2000 ] || fail restart_state "after a restart the report has $1 lines, 2000 were sent"
+[ "$2" = 2000 ] || fail restart_state "after a restart the report counts $2 requests, 2000 were sent"
+echo "PASS test_stats_live.restart_state"

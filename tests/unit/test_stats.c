@@ -66,8 +66,25 @@ static const struct pcase pcases[] = {
 	  LF_R_BAD_STATUS, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
 	{ "combined", "h - - [01/Nov/2026:00:00:01 +0000] \"GET / HTTP/1.1\" 200 1x \"-\" \"-\"",
 	  LF_R_BAD_SIZE, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+	/* A connection that sent no request: a request of path "-". */
 	{ "combined", "h - - [01/Nov/2026:00:00:01 +0000] \"-\" 408 0 \"-\" \"-\"",
+	  LF_OK, "h", "-", NULL, "-", NULL, 408, 0, 20261101, 0 },
+	{ "combined", "h - - [01/Nov/2026:00:00:01 +0000] \"GET\" 400 0 \"-\" \"-\"",
 	  LF_R_BAD_REQUEST, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+	/* Fields that touch: %U%q (the query starts at '?'), a field after
+	 * a number. */
+	{ "%h %t \"%m %U%q %H\" %>s %b",
+	  "1.2.3.4 [05/Nov/2026:10:00:00 +0000] \"GET /a/b.iso?x=1&y=? HTTP/1.1\" 200 3",
+	  LF_OK, "1.2.3.4", "/a/b.iso", NULL, NULL, NULL, 200, 3, 20261105, 10 },
+	{ "%h %t \"%m %U%q %H\" %>s %b",
+	  "1.2.3.4 [05/Nov/2026:10:00:00 +0000] \"GET /plain HTTP/1.1\" 404 -",
+	  LF_OK, "1.2.3.4", "/plain", NULL, NULL, NULL, 404, 0, 20261105, 10 },
+	{ "%h %t %U%q %>s%{X}i", "::1 [05/Nov/2026:11:00:00 +0000] /x?q 200x", LF_OK, "::1",
+	  "/x", NULL, NULL, NULL, 200, 0, 20261105, 11 },
+	{ "%h %t %U%q %>s%{X}i", "::1 [05/Nov/2026:11:00:00 +0000] /x?q 2x", LF_R_BAD_STATUS,
+	  0, 0, 0, 0, 0, 0, 0, 0, 0 },
+	{ "%h %t %D%U %>s", "::1 [05/Nov/2026:11:00:00 +0000] 1234/p/q 302", LF_OK, "::1",
+	  "/p/q", NULL, NULL, NULL, 302, 0, 20261105, 11 },
 	{ "combined", "- - - [01/Nov/2026:00:00:01 +0000] \"GET / HTTP/1.1\" 200 0 \"-\" \"-\"",
 	  LF_R_BAD_ADDRESS, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
 	{ "combined", "h - - [01/Nov/2026:00:00:01 +0000] \"GET / HTTP/1.1",
@@ -141,6 +158,12 @@ static void format_errors(void)
 	T_ASSERT(lf_compile(&f, "%h %r", err, sizeof(err)) != 0); /* no time */
 	T_ASSERT(strstr(err, "time") != NULL);
 	T_ASSERT(lf_compile(&f, "%h%t %r", err, sizeof(err)) != 0); /* adjacent fields */
+	T_ASSERT(strstr(err, "%t directly after %h") != NULL);
+	T_ASSERT(lf_compile(&f, "%t %h%u %r", err, sizeof(err)) != 0);
+	T_ASSERT(lf_compile(&f, "%t %r %b%D", err, sizeof(err)) != 0); /* two numbers */
+	T_ASSERT(lf_compile(&f, "%t %{Referer}i%q %r", err, sizeof(err)) != 0);
+	T_ASSERT(lf_compile(&f, "%t \"%m %U%q %H\" %>s", err, sizeof(err)) == 0);
+	T_ASSERT(lf_compile(&f, "%t %D%U %>s", err, sizeof(err)) == 0);
 	T_ASSERT(lf_compile(&f, "%t %r %", err, sizeof(err)) != 0);
 	T_ASSERT(lf_compile(&f, "%t %r %{Referer", err, sizeof(err)) != 0);
 	T_ASSERT(lf_compile(&f, "%t \\\"%r\\\" %>s", err, sizeof(err)) == 0);
@@ -162,6 +185,13 @@ static void agents(void)
 		{ "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
 		  AG_CRAWLER, "Googlebot", NULL },
 		{ "SomeNewSpider/0.1", AG_CRAWLER, "Other crawler", NULL },
+		{ "Mozilla/5.0 (compatible; PetitBot/0.3; +http://x.example/)", AG_CRAWLER,
+		  "Other crawler", NULL },
+		{ "Mozilla/5.0 (Linux; Android 9; CUBOT KINGKONG 3) AppleWebKit/537.36 (KHTML, "
+		  "like Gecko) Chrome/120.0 Mobile Safari/537.36", AG_BROWSER, "Chrome", "Android" },
+		{ "Abbott-Updater/2.0", AG_OTHER, NULL, NULL },
+		{ "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+		  "HeadlessChrome/120.0.0.0 Safari/537.36", AG_CRAWLER, "Headless Chrome", "Linux" },
 		{ "-", AG_OTHER, NULL, NULL },
 	};
 	for (size_t i = 0; i < T_COUNT(c); i++) {
@@ -192,6 +222,10 @@ static void releases(void)
 		  "debian-12.8.0-amd64-DVD-1", "iso" },
 		{ "/debian-cd/data/20261012/pool/main/b/bash/bash_1.deb", "20261012", "data",
 		  "data" },
+		{ "/debian-cd/12.8.0/amd64/jigdo-dvd/debian-12.8.0-amd64-DVD-1.jigdo", "12.8.0",
+		  "debian-12.8.0-amd64-DVD-1", "jigdo" },
+		{ "/cdimage/13.1.0/arm64/jigdo-bd/debian-13.1.0-arm64-BD-1.template", "13.1.0",
+		  "debian-13.1.0-arm64-BD-1", "template" },
 		{ "/debian/pool/main/b/bash/bash_1.deb", NULL, NULL, NULL },
 		{ "/templates/20261109/", NULL, NULL, NULL },
 	};
@@ -257,7 +291,8 @@ static void bounded_table(void)
 	tab_free(&t);
 }
 
-static struct agg *small_agg(const char *const *lines, size_t n, const char *node_of_line)
+static struct agg *small_agg_lim(const char *const *lines, size_t n, const char *node_of_line,
+				 const struct agg_limits *lim_in)
 {
 	static struct agg a;
 	static struct lf_format f;
@@ -268,16 +303,23 @@ static struct agg *small_agg(const char *const *lines, size_t n, const char *nod
 
 	agg_default_limits(&lim);
 	lim.window_days = 2;
+	if (lim_in)
+		lim = *lim_in;
 	rl_defaults(&rel);
 	T_ASSERT(lf_compile(&f, "combined", err, sizeof(err)) == 0);
 	T_ASSERT(agg_init(&a, &lim, &rel, f.have) == 0);
-	struct feed fd = { &f, &flt, &a, 0 };
+	struct feed fd = { .fmt = &f, .flt = &flt, .agg = &a };
 	for (size_t i = 0; i < n; i++) {
 		const char *node = node_of_line ? (node_of_line[i] == '1' ? "n1" : "n2") : "n1";
 
 		T_ASSERT(feed_line(&fd, node, 2, "test", i + 1, lines[i], strlen(lines[i])) == 0);
 	}
 	return &a;
+}
+
+static struct agg *small_agg(const char *const *lines, size_t n, const char *node_of_line)
+{
+	return small_agg_lim(lines, n, node_of_line, NULL);
 }
 
 #define L(ip, day, h, path, st, b, ua) \
@@ -302,8 +344,9 @@ static void aggregate_by_hand(void)
 	T_EQ(a->reasons[LF_R_BAD_FIELD], 1);
 	T_EQ(a->tot.requests, 6);
 	T_EQ(a->tot.bytes, 1165);
-	/* (1.1.1.1,01,Wget) (1.1.1.1,01,curl) (2.2.2.2,01,Wget) (1.1.1.1,02,Wget) (::1,02,jigdo) */
-	T_EQ(a->tot.visitors, 5);
+	/* (1.1.1.1,01,Wget) (1.1.1.1,01,curl) (1.1.1.1,02,Wget) (::1,02,jigdo); not
+	 * (2.2.2.2,01,Wget): its only line is a 404 (GoAccess's default). */
+	T_EQ(a->tot.visitors, 4);
 	T_EQ(a->hosts.n, 3);
 	T_EQ(a->tot.not_found, 1);
 	T_EQ(a->tot.s2, 4);
@@ -312,7 +355,7 @@ static void aggregate_by_hand(void)
 	T_EQ(a->tot.statics, 4);
 	T_EQ(a->ndays, 2);
 	T_EQ(a->days[0]->c.requests, 4);
-	T_EQ(a->days[0]->c.visitors, 3);
+	T_EQ(a->days[0]->c.visitors, 2);
 	T_EQ(a->days[0]->hreq[10], 2);
 	T_EQ(a->days[0]->hreq[11], 2);
 	T_EQ(a->days[1]->c.visitors, 2);
@@ -325,7 +368,7 @@ static void aggregate_by_hand(void)
 	T_EQ(n1->c.requests, 4);
 	T_EQ(n1->c.visitors, 3);
 	T_EQ(n2->c.requests, 2);
-	T_EQ(n2->c.visitors, 2);
+	T_EQ(n2->c.visitors, 1);
 	T_EQ(n1->ndays, 2);
 	/* Tables. */
 	const struct tab *p = &a->tabs[T_PATHS];
@@ -339,6 +382,171 @@ static void aggregate_by_hand(void)
 	T_EQ(a->tabs[T_RELEASES].n, 1);
 	e = &a->tabs[T_RELEASES].ent[0];
 	T_ASSERT(e->req == 1 && e->ok == 1 && e->bytes == 1000);
+	agg_free(a);
+}
+
+/* With --4xx-to-unique-count, a 404 makes a visitor too. */
+static void visitors_4xx(void)
+{
+	static const char *const lines[] = {
+		L("1.1.1.1", "01", "10", "/a", "200", "1", "A"),
+		L("2.2.2.2", "01", "11", "/b", "404", "1", "A"),
+		L("2.2.2.2", "01", "12", "/c", "403", "1", "B"),
+		L("1.1.1.1", "01", "13", "/d", "404", "1", "B"),
+	};
+	struct agg_limits lim;
+
+	agg_default_limits(&lim);
+	struct agg *a = small_agg(lines, T_COUNT(lines), NULL);
+	T_EQ(a->tot.visitors, 1);
+	T_EQ(a->hosts.n, 2); /* every client's address */
+	T_EQ(a->hours_vis[10], 1);
+	agg_free(a);
+	lim.visitors_4xx = 1;
+	a = small_agg_lim(lines, T_COUNT(lines), NULL, &lim);
+	T_EQ(a->tot.visitors, 4);
+	T_EQ(a->hosts.n, 2);
+	agg_free(a);
+}
+
+/* Three nodes' months read node by node: with the horizon the shell
+ * sets (the next input's first day), no day closes before the inputs
+ * that hold it are read, and visitors equal those of reading by date.
+ * Without a horizon the early days of the later nodes are lost. */
+static void order_horizon(void)
+{
+	enum { NODES = 3, DAYS = 30, PER = 4 };
+	static char buf[NODES * DAYS * PER][200];
+	struct lf_format f;
+	struct flt flt;
+	struct agg_limits lim;
+	struct rl_set rel;
+	char err[100];
+	uint64_t vis[3], late[3];
+
+	memset(&flt, 0, sizeof(flt));
+	agg_default_limits(&lim);
+	lim.window_days = 2;
+	rl_defaults(&rel);
+	T_ASSERT(lf_compile(&f, "combined", err, sizeof(err)) == 0);
+	int k = 0;
+	for (int n = 0; n < NODES; n++)
+		for (int d = 1; d <= DAYS; d++)
+			for (int i = 0; i < PER; i++)
+				snprintf(buf[k++], sizeof(buf[0]),
+					 "10.0.%d.%d - - [%02d/Nov/2026:%02d:00:00 +0000] \"GET / "
+					 "HTTP/1.1\" 200 1 \"-\" \"ua%d\"", n % 2, i, d, i, (d + n) % 3);
+	for (int mode = 0; mode < 3; mode++) {
+		struct agg a;
+
+		T_ASSERT(agg_init(&a, &lim, &rel, f.have) == 0);
+		struct feed fd = { .fmt = &f, .flt = &flt, .agg = &a };
+		if (mode == 2) {
+			/* By date: every node's lines of a day together. */
+			for (int d = 0; d < DAYS; d++)
+				for (int n = 0; n < NODES; n++)
+					for (int i = 0; i < PER; i++) {
+						const char *l = buf[(n * DAYS + d) * PER + i];
+						char node[8];
+
+						snprintf(node, sizeof(node), "n%d", n);
+						T_ASSERT(feed_line(&fd, node, 2, "t", 1, l, strlen(l)) == 0);
+					}
+		} else {
+			for (int n = 0; n < NODES; n++) {
+				char node[8];
+
+				snprintf(node, sizeof(node), "n%d", n);
+				/* Every node's input starts on Nov 1. */
+				if (mode == 1)
+					T_ASSERT(agg_set_horizon(&a, n + 1 < NODES ?
+							 lf_days_from_civil(2026, 11, 1) : INT32_MAX) == 0);
+				for (int j = 0; j < DAYS * PER; j++) {
+					const char *l = buf[n * DAYS * PER + j];
+
+					T_ASSERT(feed_line(&fd, node, 2, "t", 1, l, strlen(l)) == 0);
+				}
+			}
+		}
+		vis[mode] = a.tot.visitors;
+		late[mode] = a.late_lines;
+		agg_free(&a);
+	}
+	/* By hand: per day, addresses 10.0.{0,1}.{0..3} with agents
+	 * ua((d+n)%3): nodes 0 and 2 share 10.0.0.x but not their agent, so
+	 * every (node, line index) is a visitor: 3 x 4 per day. */
+	T_EQ(vis[2], (uint64_t)DAYS * NODES * PER);
+	T_EQ(late[2], 0);
+	T_EQ(vis[1], vis[2]);
+	T_EQ(late[1], 0);
+	T_ASSERT(late[0] > 0 && vis[0] < vis[2]);
+}
+
+/* Lines dated after the run's "now" (and its tolerance) or before its
+ * oldest day are refused with their reason, make no day and do not move
+ * the visitor window. */
+static void date_bounds(void)
+{
+	static const char *const lines[] = {
+		L("1.1.1.1", "01", "10", "/a", "200", "1", "A"),
+		"9.9.9.9 - - [01/Jan/2031:00:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"",
+		"9.9.9.9 - - [01/Jan/1999:00:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"",
+		L("2.2.2.2", "01", "11", "/a", "200", "1", "A"),
+	};
+	struct lf_format f;
+	struct flt flt;
+	struct agg_limits lim;
+	struct rl_set rel;
+	struct agg a;
+	char err[100];
+
+	memset(&flt, 0, sizeof(flt));
+	agg_default_limits(&lim);
+	rl_defaults(&rel);
+	T_ASSERT(lf_compile(&f, "combined", err, sizeof(err)) == 0);
+	T_ASSERT(agg_init(&a, &lim, &rel, f.have) == 0);
+	struct feed fd = { .fmt = &f, .flt = &flt, .agg = &a };
+	fd.max_day = lf_days_from_civil(2026, 11, 2);
+	fd.min_day = lf_days_from_civil(2020, 1, 1);
+	for (size_t i = 0; i < T_COUNT(lines); i++)
+		T_ASSERT(feed_line(&fd, "n", 1, "t", i + 1, lines[i], strlen(lines[i])) == 0);
+	T_EQ(a.tot.requests, 2);
+	T_EQ(a.tot.visitors, 2);
+	T_EQ(a.late_lines, 0);
+	T_EQ(a.ndays, 1);
+	T_EQ(a.reasons[LF_R_FUTURE], 1);
+	T_EQ(a.reasons[LF_R_TOO_OLD], 1);
+	T_EQ(a.nex, 2);
+	T_EQ(a.ex[0].reason, LF_R_FUTURE);
+	T_ASSERT(strcmp(lf_reason_name(LF_R_FUTURE), "future_time") == 0);
+	agg_free(&a);
+}
+
+/* At most open_days_max days keep their visitor sets, whatever the
+ * dates. */
+static void open_days_cap(void)
+{
+	static const char *const lines[] = {
+		L("1.1.1.1", "01", "10", "/a", "200", "1", "A"),
+		L("1.1.1.1", "09", "10", "/a", "200", "1", "A"),
+		L("1.1.1.1", "05", "10", "/a", "200", "1", "A"),
+		L("1.1.1.1", "03", "10", "/a", "200", "1", "A"),
+		L("1.1.1.1", "07", "10", "/a", "200", "1", "A"),
+	};
+	struct agg_limits lim;
+
+	agg_default_limits(&lim);
+	lim.window_days = 30;
+	lim.open_days_max = 3;
+	struct agg *a = small_agg_lim(lines, T_COUNT(lines), NULL, &lim);
+	T_EQ(a->ndays, 5);
+	T_EQ(a->nopen, 3);
+	uint32_t open = 0;
+	for (uint32_t i = 0; i < a->ndays; i++)
+		open += !a->days[i]->closed;
+	T_EQ(open, 3);
+	T_ASSERT(a->days[0]->closed && a->days[1]->closed);
+	T_EQ(a->tot.visitors, 5);
 	agg_free(a);
 }
 
@@ -598,7 +806,8 @@ static const struct t_case cases[] = {
 	T_CASE(parser_table), T_CASE(parser_huge_line), T_CASE(format_errors), T_CASE(agents),
 	T_CASE(releases), T_CASE(bounded_table), T_CASE(aggregate_by_hand),
 	T_CASE(visitor_window), T_CASE(filters), T_CASE(addresses), T_CASE(visitor_set),
-	T_CASE(address_set), T_CASE(table_refs), T_CASE(path_cache),
+	T_CASE(address_set), T_CASE(table_refs), T_CASE(path_cache), T_CASE(visitors_4xx),
+	T_CASE(order_horizon), T_CASE(date_bounds), T_CASE(open_days_cap),
 };
 
 int main(int argc, char **argv)

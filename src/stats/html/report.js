@@ -561,7 +561,7 @@
 		fill(el, 
 			h("div", { class: "grid2" },
 				barChart("Successful downloads per release", rels.map((r) => ({ label: r.key, value: r.ok, cls: "s2" }))),
-				barChart("Top images by successful downloads", images.map((r) => ({ label: r.image, value: r.ok || 0 })),
+				barChart("Top images by successful downloads (release · image (kind))", images.map((r) => ({ label: r.release + " · " + r.image + " (" + r.kind + ")", value: r.ok || 0 })),
 					{ labelWidth: 200 })),
 			h("div", { class: "card" },
 				sortedTable("release-summary", [
