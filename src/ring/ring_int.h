@@ -175,7 +175,7 @@ struct ring {
 	uint32_t max_round; /* highest round heard of */
 	uint32_t commit_round; /* my round when I entered commit */
 	uint32_t join_seq;  /* joins sent */
-	int consensus_expired;
+	int alone_ok;       /* a ring of one may form (check_consensus) */
 
 	/* Commit: the token being circulated (also kept in recovery). */
 	struct ring_commit commit;

@@ -100,7 +100,7 @@ static void round_begin(struct ring *r, uint32_t round)
 	memset(&r->consensus, 0, sizeof(r->consensus));
 	set_add(&r->consensus, r->me);
 	memset(&r->heard, 0, sizeof(r->heard));
-	r->consensus_expired = 0;
+	r->alone_ok = 0;
 	rt_round_begin(r);
 }
 
@@ -501,8 +501,11 @@ static void check_consensus(struct ring *r)
 	if (r->state != RING_GATHER || !set_sub(&m, &r->consensus))
 		return;
 	set_add(&me, r->me);
-	/* Alone: only after waiting a consensus period for others. */
-	if (set_eq(&m, &me) && !r->consensus_expired)
+	/* Alone: only after waiting a consensus period for others, or once
+	 * every other member of my last ring has been silent (a cut link):
+	 * daemons that start together find each other first, and a daemon
+	 * cut off from its ring tells its clients as soon as the others do. */
+	if (set_eq(&m, &me) && !r->alone_ok)
 		return;
 	for (lowest = 0; lowest < r->n_ids && !set_has(&m, lowest); lowest++)
 		;
@@ -521,13 +524,18 @@ void rm_consensus_timeout(struct ring *r)
 			fail_add(r, i, "no consensus");
 	/* Also when all agreed but no commit token came: ask again, and a
 	 * representative that is gone will be failed next time. */
-	r->consensus_expired = 1;
+	r->alone_ok = 1;
 	gather_changed(r);
 }
 
+/* Fails the members of my last ring that sent no join this round. If
+ * that leaves me alone, I form a ring of one at once: every daemon I know
+ * to be alive was in my ring and is silent, so nobody is left to wait for
+ * (a daemon that comes later is heard as a foreign ring and merged). */
 void rm_silence_timeout(struct ring *r)
 {
 	struct ring_set m = set_minus(&r->proc, &r->fail);
+	struct ring_set me = { { 0, 0 } };
 	int changed = 0;
 
 	if (r->state != RING_GATHER)
@@ -537,8 +545,12 @@ void rm_silence_timeout(struct ring *r)
 		    set_has(&r->heard, i))
 			continue;
 		fail_add(r, i, "silent member");
+		set_del(&m, i);
 		changed = 1;
 	}
+	set_add(&me, r->me);
+	if (changed && set_eq(&m, &me))
+		r->alone_ok = 1;
 	if (changed)
 		gather_changed(r);
 }

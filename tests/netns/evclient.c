@@ -84,8 +84,13 @@ static const char ev_class_name[EV_NCLASS] = { 'F', 'D', 'R', 'U' };
 
 struct ev_group {
 	char name[MAX_GROUP_NAME];
-	int member;     /* a regular membership arrived since the join */
+	int member;     /* a regular membership arrived since the join, and
+			 * no leave of mine is waiting for its self-leave */
 	int joined;     /* a join was requested and no leave since */
+	int leaving;    /* leaves requested whose self-leave has not come:
+			 * a membership ordered before them (a join's, late
+			 * when ordering is slow) must not start sends that
+			 * would be delivered after the leave */
 	uint64_t seq[EV_NCLASS]; /* last sequence number sent, per class */
 	int n_members;
 	char (*members)[MAX_GROUP_NAME]; /* current view, EV_MAX_MEMBERS */
@@ -420,7 +425,7 @@ static void on_reg_memb(struct evc *e, service st, const char *group,
 			h = (h ^ (uint32_t)info.gid.id[i]) * 16777619u;
 		g->view_tag = (int)(h >> 1) | 1; /* positive, never 0 */
 	}
-	g->member = 1;
+	g->member = g->joined && !g->leaving;
 	g->n_members = ngroups;
 	memcpy(g->members, e->rgroups, (size_t)ngroups * MAX_GROUP_NAME);
 }
@@ -473,6 +478,8 @@ static int receive_one(struct evc *e)
 		if ((g = find_group(e, sender)) != NULL) {
 			g->member = 0;
 			g->n_members = 0;
+			if (g->leaving > 0)
+				g->leaving--;
 		}
 	} else {
 		ev_log(e, "BAD s=%s from=%s g=- why=service-0x%x", pname, gname,
@@ -493,7 +500,7 @@ static void session_lost(struct evc *e, int err)
 	for (int i = 0; i < e->n_groups; i++) {
 		struct ev_group *g = &e->groups[i];
 
-		g->member = g->joined = 0;
+		g->member = g->joined = g->leaving = 0;
 		g->n_members = g->n_done = 0;
 		memset(g->seq, 0, sizeof(g->seq));
 	}
@@ -515,6 +522,7 @@ static int do_leave(struct evc *e, struct ev_group *g)
 	ev_log(e, "LEAVE s=%s g=%s", tok(e->priv, pname), tok(g->name, gname));
 	g->joined = 0;
 	g->member = 0; /* no new sends; deliveries go on until the self-leave */
+	g->leaving++;
 	return SP_leave(e->mbox, g->name);
 }
 

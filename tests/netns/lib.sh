@@ -33,6 +33,7 @@
 #                               current view of GROUP (- if none)
 #   nsh_wait_merged GROUP N TIMEOUT_S [per-daemon]
 #   nsh_now_us                  CLOCK_REALTIME in microseconds
+# NSH_DAEMON_ARGS (environment): extra chorusd options, e.g. "-d membership".
 # Variables: NSH_RUN (the run's directory), NSH_N, NSH_CLIENT_LOGS,
 # NSH_NETEM (1 when tc netem works), CHORUSD, EVCLIENT.
 
@@ -163,7 +164,8 @@ nsh_init() {
 nsh_start_daemon() {
 	local i=$1
 	(cd "$NSH_RUN" && exec ip netns exec "${NSH_P}d$i" "$CHORUSD" \
-		-c "$NSH_RUN/spread.conf" -n "d$i" >>"$NSH_RUN/d$i.log" 2>&1) &
+		-c "$NSH_RUN/spread.conf" -n "d$i" $NSH_DAEMON_ARGS \
+		>>"$NSH_RUN/d$i.log" 2>&1) &
 	echo $! > "$NSH_RUN/pid.d$i"
 }
 

@@ -8,9 +8,11 @@
  *   ring-sim corpus --seed N --dir D   saves a few packets of each type
  *                                      (the fuzzer's seed corpus)
  *   ring-sim failover [--nodes N]      with the default (LAN) timeouts:
- *                                      time from a crash, and from the
- *                                      end of a partition, to the new
- *                                      configuration at every daemon
+ *                                      time from a crash, from cutting
+ *                                      one daemon off (to the
+ *                                      configuration of each side), and
+ *                                      from the end of a partition, to the
+ *                                      new configuration at every daemon
  *
  * Every failure prints the seed, what failed, and the command that
  * replays it exactly. Exit status: 0 if every run passed.
@@ -148,12 +150,26 @@ static int64_t until_converged(struct sim *s, unsigned mask, int64_t within)
 	return sim_now_ms(s) - t0;
 }
 
+/* Time until the daemons of mask and those of the rest each form one
+ * configuration of their own; -1 if not within the given time. */
+static int64_t until_split(struct sim *s, unsigned mask, unsigned all,
+			   int64_t within)
+{
+	int64_t t0 = sim_now_ms(s);
+
+	while (!sim_converged(s, mask) || !sim_converged(s, all & ~mask)) {
+		if (sim_now_ms(s) - t0 > within || sim_run_until(s, sim_now_ms(s) + 1))
+			return -1;
+	}
+	return sim_now_ms(s) - t0;
+}
+
 static int failover(unsigned n, uint64_t seed)
 {
 	struct sim_opts o;
 	struct sim *s;
-	unsigned all = (1u << n) - 1, comp[SIM_MAX_NODES];
-	int64_t crash_ms, merge_ms, restart_ms;
+	unsigned all = (1u << n) - 1, last = 1u << (n - 1), comp[SIM_MAX_NODES];
+	int64_t crash_ms, merge_ms, restart_ms, cut_ms, rejoin_ms;
 
 	sim_opts_plain(seed, n, &o);
 	ring_config_defaults(&o.ring);
@@ -172,6 +188,14 @@ static int failover(unsigned n, uint64_t seed)
 	restart_ms = until_converged(s, 0, 20000);
 	sim_run_until(s, sim_now_ms(s) + 2000);
 	for (unsigned i = 0; i < n; i++)
+		comp[i] = i == n - 1;
+	sim_partition(s, comp);
+	cut_ms = until_split(s, last, all, 20000);
+	sim_run_until(s, sim_now_ms(s) + 2000);
+	sim_heal(s);
+	rejoin_ms = until_converged(s, 0, 20000);
+	sim_run_until(s, sim_now_ms(s) + 2000);
+	for (unsigned i = 0; i < n; i++)
 		comp[i] = i < n / 2;
 	sim_partition(s, comp);
 	sim_run_until(s, sim_now_ms(s) + 5000);
@@ -179,16 +203,19 @@ static int failover(unsigned n, uint64_t seed)
 	merge_ms = until_converged(s, 0, 20000);
 	printf("%u daemons, LAN defaults (token %u ms, consensus %u, join %u, "
 	       "merge %u): crash -> new configuration %lld ms; restart -> "
-	       "joined %lld ms; partition healed -> merged %lld ms\n", n,
+	       "joined %lld ms; one daemon cut off -> a configuration on each "
+	       "side %lld ms, healed -> merged %lld ms; partition healed -> "
+	       "merged %lld ms\n", n,
 	       o.ring.token_timeout_ms, o.ring.consensus_ms, o.ring.join_ms,
 	       o.ring.merge_ms, (long long)crash_ms, (long long)restart_ms,
-	       (long long)merge_ms);
+	       (long long)cut_ms, (long long)rejoin_ms, (long long)merge_ms);
 	if (sim_finish(s) != 0) {
 		printf("FAIL: %s\n", sim_error(s));
 		return 1;
 	}
 	sim_free(s);
-	return crash_ms < 0 || merge_ms < 0 || restart_ms < 0;
+	return crash_ms < 0 || merge_ms < 0 || restart_ms < 0 || cut_ms < 0 ||
+	       rejoin_ms < 0;
 }
 
 struct totals {
