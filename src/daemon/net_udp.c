@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
+#include <linux/filter.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -64,6 +65,51 @@ static int udp_socket(uint32_t addr, uint16_t port, int reuse, char *err,
 	return fd;
 }
 
+/* Drops, in the kernel, the datagrams on fd whose IPv4 source is `self`:
+ * Linux loops every broadcast (and multicast with IP_MULTICAST_LOOP) back
+ * to the sender, and a copy dropped here costs no wakeup, no queueing in
+ * the receive buffer and no recvmmsg(). The source address is read from
+ * the network header (SKF_NET_OFF), wherever the socket's data starts.
+ * Returns 0, or -1 if the kernel refused the filter (the shell then drops
+ * those datagrams itself, as before). */
+static int drop_own(int fd, uint32_t self)
+{
+	struct sock_filter code[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, (uint32_t)SKF_NET_OFF + 12),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, self, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+		BPF_STMT(BPF_RET | BPF_K, 0xffffffffu),
+	};
+	struct sock_fprog prog = { sizeof(code) / sizeof(code[0]), code };
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog));
+}
+
+/* Whether one of the addresses is an interface address of this machine
+ * (another daemon of the segment shares the host). */
+static int any_local(const uint32_t *addrs, unsigned n)
+{
+	struct ifaddrs *ifa, *i;
+	int found = 0;
+
+	if (n == 0)
+		return 0;
+	if (getifaddrs(&ifa) != 0)
+		return 1; /* unknown: assume so */
+	for (i = ifa; i && !found; i = i->ifa_next) {
+		const struct sockaddr_in *sin;
+
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+			continue;
+		sin = (const struct sockaddr_in *)i->ifa_addr;
+		for (unsigned k = 0; k < n; k++)
+			if (ntohl(sin->sin_addr.s_addr) == addrs[k])
+				found = 1;
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
 enum net_mode net_udp_auto_mode(uint32_t seg_addr)
 {
 	struct ifaddrs *ifa, *i;
@@ -120,13 +166,15 @@ int net_udp_open(struct net_udp *n, enum net_mode mode, uint32_t my_addr,
 	} else if (mode == NET_MULTICAST) {
 		struct ip_mreq mr;
 		struct in_addr ia = { htonl(my_addr) };
-		unsigned char ttl = 1, loop = 1;
+		unsigned char ttl = 1;
+		/* Loopback only where another daemon of the segment shares
+		 * this machine; our own copies are dropped by the filter. */
+		unsigned char loop = (unsigned char)any_local(n->peers, n->n_peers);
 
 		setsockopt(n->fd, IPPROTO_IP, IP_MULTICAST_IF, &ia, sizeof(ia));
 		setsockopt(n->fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof(ttl));
-		/* Several daemons may share a machine: keep loopback on and
-		 * drop our own datagrams on receipt. */
 		setsockopt(n->fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof(loop));
+		n->mcast_loop = loop;
 		n->bfd = udp_socket(seg_addr, port, 1, err, errlen);
 		if (n->bfd >= 0) {
 			mr.imr_multiaddr.s_addr = htonl(seg_addr);
@@ -143,6 +191,9 @@ int net_udp_open(struct net_udp *n, enum net_mode mode, uint32_t my_addr,
 		if (n->bfd < 0)
 			goto fail;
 		size_buffer(n->bfd, SO_RCVBUF, SO_RCVBUFFORCE, NET_SOCKBUF);
+		n->own_filtered = drop_own(n->bfd, my_addr) == 0;
+		if (!n->own_filtered)
+			log_warn("cannot filter our own datagrams in the kernel");
 	}
 	for (unsigned i = 0; i < NET_BATCH; i++) {
 		n->iiov[i].iov_base = n->ibuf + i * pkt_max;

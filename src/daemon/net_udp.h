@@ -11,6 +11,12 @@
  *              listed in the segment (networks without broadcast, and
  *              several daemons on loopback addresses)
  *
+ * Linux hands every broadcast back to its sender (and every multicast
+ * while IP_MULTICAST_LOOP is on): a socket filter on the segment socket
+ * drops the datagrams whose source is the daemon's own address before
+ * they wake it, and multicast loopback is on only when another daemon of
+ * the segment has an address of this machine.
+ *
  * Sends are queued and written with sendmmsg() when the shell flushes
  * (once per loop iteration) or when the batch is full; receives read up
  * to NET_BATCH datagrams per recvmmsg(). Socket buffers are sized for
@@ -71,6 +77,8 @@ struct net_udp {
 
 	struct net_stats stats;
 	int rcvbuf, sndbuf; /* what the kernel granted */
+	int own_filtered;   /* bfd drops our own datagrams in the kernel */
+	int mcast_loop;     /* multicast: another daemon shares this host */
 };
 
 /* Opens the sockets. peers lists every daemon of the segment (my_addr
