@@ -9,6 +9,7 @@
 #include <linux/filter.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,15 +150,23 @@ int net_udp_open(struct net_udp *n, enum net_mode mode, uint32_t my_addr,
 	for (unsigned i = 0; i < n_peers && n->n_peers < NET_MAX_PEERS; i++)
 		if (peers[i] != my_addr)
 			n->peers[n->n_peers++] = peers[i];
-	n->obuf = malloc(NET_BATCH * pkt_max);
-	n->ibuf = malloc(NET_BATCH * pkt_max);
-	if (!n->obuf || !n->ibuf) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
 	n->fd = udp_socket(my_addr, port, 0, err, errlen);
 	if (n->fd < 0)
 		goto fail;
+	/* Segmentation offload for the ring only (a daemon alone answers
+	 * monitors); GRO must hold on both sockets, since the buffers are
+	 * sized by it. */
+	n->gso = n->n_peers > 0;
+	n->gro = n->gso && setsockopt(n->fd, SOL_UDP, UDP_GRO, &one,
+				      sizeof(one)) == 0;
+	n->islot = n->gro ? NET_GRO_BUF : pkt_max;
+	n->obuf = malloc(NET_BATCH * pkt_max);
+	n->ibuf = malloc(NET_BATCH * n->islot);
+	n->pkts = malloc(NET_PKTS_MAX * sizeof(*n->pkts));
+	if (!n->obuf || !n->ibuf || !n->pkts) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	n->rcvbuf = size_buffer(n->fd, SO_RCVBUF, SO_RCVBUFFORCE, NET_SOCKBUF);
 	n->sndbuf = size_buffer(n->fd, SO_SNDBUF, SO_SNDBUFFORCE, NET_SOCKBUF);
 	if (mode == NET_BROADCAST) {
@@ -191,21 +200,27 @@ int net_udp_open(struct net_udp *n, enum net_mode mode, uint32_t my_addr,
 		if (n->bfd < 0)
 			goto fail;
 		size_buffer(n->bfd, SO_RCVBUF, SO_RCVBUFFORCE, NET_SOCKBUF);
+		if (n->gro && setsockopt(n->bfd, SOL_UDP, UDP_GRO, &one,
+					 sizeof(one)) != 0) {
+			/* Buffers of islot would truncate what the other
+			 * socket coalesces: give up on both. */
+			int zero = 0;
+
+			setsockopt(n->fd, SOL_UDP, UDP_GRO, &zero, sizeof(zero));
+			n->gro = 0;
+			n->islot = pkt_max;
+		}
 		n->own_filtered = drop_own(n->bfd, my_addr) == 0;
 		if (!n->own_filtered)
 			log_warn("cannot filter our own datagrams in the kernel");
 	}
 	for (unsigned i = 0; i < NET_BATCH; i++) {
-		n->iiov[i].iov_base = n->ibuf + i * pkt_max;
-		n->iiov[i].iov_len = pkt_max;
+		n->iiov[i].iov_base = n->ibuf + i * n->islot;
+		n->iiov[i].iov_len = n->islot;
 		n->in[i].msg_hdr.msg_iov = &n->iiov[i];
 		n->in[i].msg_hdr.msg_iovlen = 1;
 		n->in[i].msg_hdr.msg_name = &n->iaddr[i];
 		n->oiov[i].iov_base = n->obuf + i * pkt_max;
-		n->out[i].msg_hdr.msg_iov = &n->oiov[i];
-		n->out[i].msg_hdr.msg_iovlen = 1;
-		n->out[i].msg_hdr.msg_name = &n->oaddr[i];
-		n->out[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in);
 	}
 	return 0;
 fail:
@@ -222,33 +237,115 @@ void net_udp_close(struct net_udp *n)
 	n->fd = n->bfd = -1;
 	free(n->obuf);
 	free(n->ibuf);
+	free(n->pkts);
 	n->obuf = n->ibuf = NULL;
+	n->pkts = NULL;
 	n->n_out = 0;
+}
+
+static int same_dest(const struct net_udp *n, unsigned i, unsigned k)
+{
+	const struct sockaddr_in *a = (const struct sockaddr_in *)&n->oaddr[i];
+	const struct sockaddr_in *b = (const struct sockaddr_in *)&n->oaddr[k];
+
+	return a->sin_addr.s_addr == b->sin_addr.s_addr &&
+	       a->sin_port == b->sin_port;
+}
+
+/* How many queued datagrams from i on can leave in one segmented send:
+ * same address, the length of the first (a shorter one ends the run),
+ * within the kernel's bounds. */
+static unsigned gso_run(const struct net_udp *n, unsigned i)
+{
+	size_t seg = n->oiov[i].iov_len, total = seg;
+	unsigned k = i + 1;
+
+	if (!n->gso || (n->gso_seg_max && seg > n->gso_seg_max))
+		return 1;
+	while (k < n->n_out && k - i < NET_GSO_SEGS && same_dest(n, i, k) &&
+	       n->oiov[k].iov_len <= seg &&
+	       total + n->oiov[k].iov_len <= NET_GSO_BYTES) {
+		total += n->oiov[k].iov_len;
+		if (n->oiov[k++].iov_len < seg)
+			break;
+	}
+	return k - i;
+}
+
+/* Fills out[] from queued datagram `from` on; returns how many entries. */
+static unsigned gather(struct net_udp *n, unsigned from, int plain_first)
+{
+	unsigned m = 0;
+
+	for (unsigned i = from; i < n->n_out; m++) {
+		struct msghdr *h = &n->out[m].msg_hdr;
+		unsigned len = m == 0 && plain_first ? 1 : gso_run(n, i);
+
+		memset(h, 0, sizeof(*h));
+		h->msg_name = &n->oaddr[i];
+		h->msg_namelen = sizeof(struct sockaddr_in);
+		h->msg_iov = &n->oiov[i];
+		h->msg_iovlen = len;
+		if (len > 1) {
+			struct cmsghdr *c = &n->octl[m].align;
+			uint16_t seg = (uint16_t)n->oiov[i].iov_len;
+
+			h->msg_control = n->octl[m].buf;
+			h->msg_controllen = sizeof(n->octl[m].buf);
+			c->cmsg_level = SOL_UDP;
+			c->cmsg_type = UDP_SEGMENT;
+			c->cmsg_len = CMSG_LEN(sizeof(seg));
+			memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+		}
+		n->run[m] = len;
+		i += len;
+	}
+	return m;
 }
 
 void net_udp_flush(struct net_udp *n)
 {
-	unsigned done = 0;
+	unsigned done = 0; /* queued datagrams handled */
+	int plain = 0;     /* the next one goes alone (after a refusal) */
 
 	while (done < n->n_out) {
-		int r = sendmmsg(n->fd, n->out + done, n->n_out - done, 0);
+		unsigned m = gather(n, done, plain);
+		int r = sendmmsg(n->fd, n->out, m, 0);
 
 		n->stats.send_calls++;
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			/* A full buffer or an unreachable peer: the ring
-			 * retransmits; drop this datagram and go on. */
-			n->stats.send_errors++;
-			log_debug(DBG_NETWORK, "sendmmsg: %s", strerror(errno));
-			done++;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && n->run[0] > 1 && (errno == EIO || errno == EINVAL)) {
+			/* A segmented send refused: its datagrams go plain. */
+			size_t seg = n->oiov[done].iov_len;
+
+			if (errno == EIO)
+				n->gso = 0;
+			else if (seg > 1)
+				n->gso_seg_max = seg - 1;
+			log_debug(DBG_NETWORK, "segmented send of %u datagrams "
+				  "of %zu bytes refused: %s", n->run[0], seg,
+				  strerror(errno));
+			n->stats.gso_fallback++;
+			plain = 1;
 			continue;
 		}
-		for (int i = 0; i < r; i++) {
-			n->stats.pkts_out++;
-			n->stats.bytes_out += n->out[done + (unsigned)i].msg_len;
+		if (r < 0) {
+			/* A full buffer or an unreachable peer: the ring
+			 * retransmits; drop these datagrams and go on. */
+			n->stats.send_errors += n->run[0];
+			log_debug(DBG_NETWORK, "sendmmsg: %s", strerror(errno));
+			r = 1;
+		} else {
+			for (int i = 0; i < r; i++) {
+				n->stats.pkts_out += n->run[i];
+				n->stats.bytes_out += n->out[i].msg_len;
+				n->stats.gso_sends += n->run[i] > 1;
+			}
 		}
-		done += (unsigned)r;
+		for (int i = 0; i < r; i++)
+			done += n->run[i];
+		plain = 0;
 	}
 	n->n_out = 0;
 }
@@ -292,14 +389,36 @@ void net_udp_reply(struct net_udp *n, uint32_t to, uint16_t port,
 		log_debug(DBG_NETWORK, "status reply: %s", strerror(errno));
 }
 
-unsigned net_udp_recv(struct net_udp *n, int fd, struct net_pkt *pkts)
+/* The segment size the kernel gave with a coalesced buffer, or 0. */
+static size_t gro_size(struct msghdr *h)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+		int v;
+
+		if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO ||
+		    c->cmsg_len < CMSG_LEN(sizeof(v)))
+			continue;
+		memcpy(&v, CMSG_DATA(c), sizeof(v));
+		return v > 0 ? (size_t)v : 0;
+	}
+	return 0;
+}
+
+unsigned net_udp_recv(struct net_udp *n, int fd, const struct net_pkt **pkts,
+		      int *more)
 {
 	unsigned k = 0;
 	int r;
 
+	*pkts = n->pkts;
+	*more = 0;
 	for (unsigned i = 0; i < NET_BATCH; i++) {
-		n->in[i].msg_hdr.msg_namelen = sizeof(n->iaddr[i]);
-		n->in[i].msg_hdr.msg_flags = 0;
+		struct msghdr *h = &n->in[i].msg_hdr;
+
+		h->msg_namelen = sizeof(n->iaddr[i]);
+		h->msg_flags = 0;
+		h->msg_control = n->gro ? n->ictl[i].buf : NULL;
+		h->msg_controllen = n->gro ? sizeof(n->ictl[i].buf) : 0;
 	}
 	do {
 		r = recvmmsg(fd, n->in, NET_BATCH, MSG_DONTWAIT, NULL);
@@ -307,9 +426,13 @@ unsigned net_udp_recv(struct net_udp *n, int fd, struct net_pkt *pkts)
 	n->stats.recv_calls++;
 	if (r <= 0)
 		return 0;
+	*more = r == NET_BATCH;
 	for (int i = 0; i < r; i++) {
 		const struct sockaddr_in *sin =
 			(const struct sockaddr_in *)&n->iaddr[i];
+		const uint8_t *p = n->iiov[i].iov_base;
+		size_t left = n->in[i].msg_len;
+		size_t seg = n->gro ? gro_size(&n->in[i].msg_hdr) : 0;
 
 		if (n->in[i].msg_hdr.msg_flags & MSG_TRUNC) {
 			n->stats.truncated++;
@@ -317,13 +440,28 @@ unsigned net_udp_recv(struct net_udp *n, int fd, struct net_pkt *pkts)
 		}
 		if (sin->sin_family != AF_INET)
 			continue;
-		pkts[k].from = ntohl(sin->sin_addr.s_addr);
-		pkts[k].from_port = ntohs(sin->sin_port);
-		pkts[k].data = n->iiov[i].iov_base;
-		pkts[k].len = n->in[i].msg_len;
-		n->stats.pkts_in++;
-		n->stats.bytes_in += n->in[i].msg_len;
-		k++;
+		if (seg == 0 || seg > left)
+			seg = left;
+		if (seg < left)
+			n->stats.gro_bufs++;
+		/* One datagram per seg bytes, a shorter last one. */
+		do {
+			size_t len = left < seg ? left : seg;
+
+			if (k == NET_PKTS_MAX) {
+				n->stats.gro_dropped++;
+			} else {
+				n->pkts[k].from = ntohl(sin->sin_addr.s_addr);
+				n->pkts[k].from_port = ntohs(sin->sin_port);
+				n->pkts[k].data = p;
+				n->pkts[k].len = len;
+				n->stats.pkts_in++;
+				n->stats.bytes_in += len;
+				k++;
+			}
+			p += len;
+			left -= len;
+		} while (left > 0);
 	}
 	return k;
 }
