@@ -10,6 +10,7 @@ CPU time (user + system) a process used in the flood. Prints two lines:
 
   ring: rotations/s, data messages the ring carried per client message,
         datagrams sent (all daemons, tokens included) per client message,
+        datagrams the daemons read from their sockets per client message,
         retransmitted messages, token retransmissions, duplicates received,
         send errors, client-input pauses
   cpu:  each process's CPU use as a share of one core over SECONDS
@@ -48,11 +49,12 @@ def main():
         rot = delta("rotations")
         data = delta("data_out")
         print("  ring: %.0f rotations/s, %.1f msgs/rotation, %.2f ring msgs "
-              "and %.2f datagrams per message, %d retransmitted, "
+              "and %.2f datagrams per message (%.2f read), %d retransmitted, "
               "%d token resends, %d duplicates, %d send errors, "
               "%d input pauses"
               % (rot / secs, data / rot if rot else 0, data / msgs,
-                 delta("packets_out") / msgs, delta("retransmissions"),
+                 delta("packets_out") / msgs, delta("packets_in") / msgs,
+                 delta("retransmissions"),
                  delta("token_retransmits"), delta("data_duplicates"),
                  delta("send_errors"), delta("input_pauses")))
     if cpu:

@@ -16,6 +16,7 @@
 # Figures only: nothing here is a pass/fail test.
 #
 # Environment: BENCH_MESSAGES (default 100000), BENCH_BYTES (1350),
+# BENCH_WINDOW (400: messages the sender keeps unacknowledged),
 # CLASSIC_CONF and ACCEL_CONF (the spread.conf line that selects each ring,
 # default "AcceleratedRing = no" / "AcceleratedRing = yes"; several lines
 # separated by '|').
@@ -28,6 +29,7 @@ NSH_TOP=$top
 . "$top/tests/netns/lib.sh"
 M=${BENCH_MESSAGES:-100000}
 BYTES=${BENCH_BYTES:-1350}
+WIN=${BENCH_WINDOW:-400}
 CLASSIC_CONF=${CLASSIC_CONF:-AcceleratedRing = no}
 ACCEL_CONF=${ACCEL_CONF:-AcceleratedRing = yes}
 LAT=$B/bench/netns_lat
@@ -129,9 +131,9 @@ one_mode() { # LABEL CONF-LINES
 		nsh_start_daemon "$i"
 	done
 	nsh_in d1 "$B/chorus-monitor" -c "$NSH_RUN/spread.conf" -W 3 > /dev/null 2>&1
-	sat=$(flood "$M" -w 400)
+	sat=$(flood "$M" -w "$WIN")
 	cp "$NSH_RUN/explain.out" "$NSH_RUN/explain.sat"
-	paced=$(flood 3000 -w 400 -r 1000)
+	paced=$(flood 3000 -w "$WIN" -r 1000)
 	explain=$(cat "$NSH_RUN/explain.sat")
 	nsh_cleanup
 	case "$sat" in failed*) echo "$label: flood $sat"; return ;; esac
@@ -147,7 +149,7 @@ one_mode() { # LABEL CONF-LINES
 }
 
 echo "3 daemons in network namespaces, 1 sender on d1, 1 receiver on d2, $BYTES-byte AGREED messages"
-echo "raw = UDP goodput d1 -> d2 over the same veth path (MB/s); saturated: $M messages, window 400;"
+echo "raw = UDP goodput d1 -> d2 over the same veth path (MB/s); saturated: $M messages, window $WIN;"
 echo "paced: 3000 messages at 1000 msg/s; latency in microseconds, sender to receiver"
 printf '%-12s %9s %9s %9s %7s | %20s | %20s\n' "" "raw" "chorus" "" "" "saturated latency" "paced latency"
 printf '%-12s %9s %9s %9s %7s | %6s %6s %6s | %6s %6s %6s\n' ring "MB/s" "MB/s" "msg/s" "of raw" \

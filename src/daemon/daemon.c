@@ -615,10 +615,10 @@ static void status_query(struct chd *d, const struct net_pkt *p)
  * ordering service (status queries are answered). */
 static void net_read(struct chd *d, int fd)
 {
-	struct net_pkt pk[NET_BATCH];
-
 	for (int round = 0; round < CHD_NET_ROUNDS; round++) {
-		unsigned n = net_udp_recv(&d->net, fd, pk);
+		const struct net_pkt *pk;
+		int more;
+		unsigned n = net_udp_recv(&d->net, fd, &pk, &more);
 
 		for (unsigned i = 0; i < n; i++) {
 			if (status_is_status(pk[i].data, pk[i].len))
@@ -627,7 +627,7 @@ static void net_read(struct chd *d, int fd)
 				ord_ring_input(d->ord, d->now_ms, pk[i].from,
 					       pk[i].data, pk[i].len);
 		}
-		if (n < NET_BATCH)
+		if (!more)
 			break;
 	}
 }
