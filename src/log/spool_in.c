@@ -137,11 +137,16 @@ static void lose_line(struct spool *sp, int err, struct spool_io *io);
 enum { ROOM_NONE, ROOM_MADE, ROOM_LINE_LOST };
 
 /* The disk is full and only the segment being written is left: starts
- * a new one with the tail, so that the old one's lines (the oldest) can
- * be dropped. When even the tail does not fit, the old segment goes
- * first, while the state on disk counts the current line as lost, so
- * that a kill before the tail is in place again skips the rest of that
- * line (counted) instead of storing it without its start. */
+ * a new one with the tail (the start of the current line), so that the
+ * old one's lines (the oldest) can be dropped. A kill may stop it after
+ * any step, so the state on disk first counts the current line as lost
+ * (its rest to be skipped): until the tail is in the new segment and the
+ * state says so, a restart loses that line counted instead of storing
+ * its rest as a line of its own. Then the new segment gets the tail, the
+ * old one is cut back to its whole lines, and the old one's lines are
+ * counted and it goes, the state (now the line as stored) on disk
+ * before the delete. When even the tail does not fit, the old segment
+ * goes first. */
 static int rotate_for_space(struct spool *sp, uint64_t *dropped_now,
 			    struct spool_io *io)
 {
@@ -158,11 +163,13 @@ static int rotate_for_space(struct spool *sp, uint64_t *dropped_now,
 			free(buf);
 			return ROOM_NONE;
 		}
+		state_write_as_lost(sp);
 	}
 	sp->tail = 0;
 	if (seg_new(sp) != 0) {
 		sp->tail = tail;
 		free(buf);
+		spool_i_state_write(sp);
 		return ROOM_NONE;
 	}
 	fd = sp->segs[sp->nsegs - 1].fd;
@@ -186,6 +193,12 @@ static int rotate_for_space(struct spool *sp, uint64_t *dropped_now,
 	}
 	free(buf);
 	sp->tail = tail;
+	if (tail) {
+		/* Only whole lines stay in the old one. */
+		r = ftruncate(sp->segs[sp->nsegs - 2].fd, (off_t)from);
+		(void)r;
+		sp->segs[sp->nsegs - 1].dirty = 1;
+	}
 	drop_oldest(sp, dropped_now);
 	return ROOM_MADE;
 }
