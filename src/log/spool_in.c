@@ -98,6 +98,10 @@ static void count_oldest(struct spool *sp, uint64_t *dropped_now)
 	const struct spool_seg *s = &sp->segs[0];
 
 	*dropped_now += spool_i_lose(sp, s->first_seq, seg_end(s), 1);
+	/* So that a kill before the delete does not leave them counted
+	 * and readable. */
+	if (seg_end(s) > sp->counted_to)
+		sp->counted_to = seg_end(s);
 }
 
 /* Drops the oldest segment (never the one being written); its
@@ -133,6 +137,12 @@ static void state_write_as_lost(struct spool *sp)
 
 static void lose_line(struct spool *sp, int err, struct spool_io *io);
 
+static void step_done(const struct spool *sp, const char *step)
+{
+	if (sp->o.step_hook)
+		sp->o.step_hook(step);
+}
+
 /* What make_room() did. */
 enum { ROOM_NONE, ROOM_MADE, ROOM_LINE_LOST };
 
@@ -164,6 +174,7 @@ static int rotate_for_space(struct spool *sp, uint64_t *dropped_now,
 			return ROOM_NONE;
 		}
 		state_write_as_lost(sp);
+		step_done(sp, "rotate:lost");
 	}
 	sp->tail = 0;
 	if (seg_new(sp) != 0) {
@@ -172,6 +183,7 @@ static int rotate_for_space(struct spool *sp, uint64_t *dropped_now,
 		spool_i_state_write(sp);
 		return ROOM_NONE;
 	}
+	step_done(sp, "rotate:new");
 	fd = sp->segs[sp->nsegs - 1].fd;
 	if (tail && pwrite_all(fd, buf, tail, 0) < 0) {
 		r = ftruncate(fd, 0);
@@ -194,12 +206,17 @@ static int rotate_for_space(struct spool *sp, uint64_t *dropped_now,
 	free(buf);
 	sp->tail = tail;
 	if (tail) {
+		step_done(sp, "rotate:tail");
 		/* Only whole lines stay in the old one. */
 		r = ftruncate(sp->segs[sp->nsegs - 2].fd, (off_t)from);
 		(void)r;
 		sp->segs[sp->nsegs - 1].dirty = 1;
+		step_done(sp, "rotate:trimmed");
 	}
-	drop_oldest(sp, dropped_now);
+	count_oldest(sp, dropped_now);
+	spool_i_state_write(sp);
+	step_done(sp, "rotate:counted");
+	spool_i_seg_delete(sp, 0);
 	return ROOM_MADE;
 }
 
