@@ -28,7 +28,8 @@
  * version 2, 128-byte slots:
  *   0 magic, 4 version, 5 flags, 8 generation, 16 stream id, 24 acked,
  *   32 dropped, 40 cut, 48 next_seq, 56 boot id, 64 input device,
- *   72 input inode, 120 CRC-32 of bytes 0..119.
+ *   72 input inode, 80 counted-to (the lines below it were counted as
+ *   dropped; 0 from versions before it), 120 CRC-32 of bytes 0..119.
  * Of a stream of several groups (it has a groups file), version 3,
  * 512-byte slots: the same fields up to byte 79 (acked: the lowest of
  * the groups', dropped: their sum), at 6 the number of groups n, at
@@ -259,7 +260,7 @@ fail:
 
 struct state_rec {
 	uint8_t flags;
-	uint64_t gen, cut, next_seq, boot_id, input_dev, input_ino;
+	uint64_t gen, cut, next_seq, boot_id, input_dev, input_ino, counted_to;
 	unsigned ngroups;
 	uint64_t acked[SPOOL_GROUPS_MAX], dropped[SPOOL_GROUPS_MAX];
 };
@@ -293,6 +294,7 @@ static size_t state_encode(const struct spool *sp, uint64_t gen, uint8_t *slot)
 	be_put64(slot + 56, sp->boot_id);
 	be_put64(slot + 64, sp->input_dev);
 	be_put64(slot + 72, sp->input_ino);
+	be_put64(slot + 80, sp->counted_to);
 	be_put32(slot + crc_at, crc32_buf(slot, crc_at));
 	return size;
 }
@@ -355,6 +357,7 @@ static int state_read(int fd, uint64_t id, int several, struct state_rec *r)
 		r->boot_id = be_get64(s + 56);
 		r->input_dev = be_get64(s + 64);
 		r->input_ino = be_get64(s + 72);
+		r->counted_to = be_get64(s + 80);
 		r->ngroups = ng;
 		if (!several) {
 			r->acked[0] = be_get64(s + 24);
@@ -845,6 +848,7 @@ static int open_locked(struct spool *sp, int *state_ok, char *err, size_t errlen
 		sp->boot_id = r.boot_id;
 		sp->input_dev = r.input_dev;
 		sp->input_ino = r.input_ino;
+		sp->counted_to = r.counted_to;
 	} else {
 		/* Resending from the start is safe: writers drop what they
 		 * have. */
@@ -872,9 +876,11 @@ static int open_locked(struct spool *sp, int *state_ok, char *err, size_t errlen
 		if (sp->grp[g].acked >= sp->next_seq)
 			sp->grp[g].acked = sp->next_seq - 1;
 	acked_update(sp);
-	/* Segments holding only acknowledged lines (a kill between saving
-	 * the state and deleting them) go now. */
-	while (sp->nsegs > 1 && seg_end(&sp->segs[0]) <= sp->acked + 1)
+	/* Segments holding only acknowledged lines, or lines already
+	 * counted as dropped (a kill between saving the state and deleting
+	 * them), go now. */
+	while (sp->nsegs > 1 && (seg_end(&sp->segs[0]) <= sp->acked + 1 ||
+				 seg_end(&sp->segs[0]) <= sp->counted_to))
 		seg_delete(sp, 0);
 	return 0;
 }

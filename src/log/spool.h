@@ -115,6 +115,11 @@ struct spool_opts {
 	 * single group (groups[0], if given, is only its name). */
 	const char *const *groups;
 	unsigned ngroups;
+	/* For tests (NULL otherwise): called with the name of each step of
+	 * a rotation for space as it is done ("rotate:lost", "rotate:new",
+	 * "rotate:tail", "rotate:trimmed", "rotate:counted"), so that a test
+	 * can end the process there as a kill would. */
+	void (*step_hook)(const char *step);
 };
 
 /* What the stream keeps for each of its groups. */
@@ -142,6 +147,8 @@ struct spool {
 	struct spool_seg *segs;
 	size_t nsegs, cap;
 	uint64_t next_seq;     /* number of the next line to complete */
+	uint64_t counted_to;   /* lines below it were counted as dropped
+				  (their segments may still be on disk) */
 	uint64_t acked;        /* acknowledged by every group: the lowest
 				  grp[].acked */
 	unsigned ngroups;      /* 1 .. SPOOL_GROUPS_MAX */

@@ -98,6 +98,10 @@ static void count_oldest(struct spool *sp, uint64_t *dropped_now)
 	const struct spool_seg *s = &sp->segs[0];
 
 	*dropped_now += spool_i_lose(sp, s->first_seq, seg_end(s), 1);
+	/* So that a kill before the delete does not leave them counted
+	 * and readable. */
+	if (seg_end(s) > sp->counted_to)
+		sp->counted_to = seg_end(s);
 }
 
 /* Drops the oldest segment (never the one being written); its
@@ -133,15 +137,26 @@ static void state_write_as_lost(struct spool *sp)
 
 static void lose_line(struct spool *sp, int err, struct spool_io *io);
 
+static void step_done(const struct spool *sp, const char *step)
+{
+	if (sp->o.step_hook)
+		sp->o.step_hook(step);
+}
+
 /* What make_room() did. */
 enum { ROOM_NONE, ROOM_MADE, ROOM_LINE_LOST };
 
 /* The disk is full and only the segment being written is left: starts
- * a new one with the tail, so that the old one's lines (the oldest) can
- * be dropped. When even the tail does not fit, the old segment goes
- * first, while the state on disk counts the current line as lost, so
- * that a kill before the tail is in place again skips the rest of that
- * line (counted) instead of storing it without its start. */
+ * a new one with the tail (the start of the current line), so that the
+ * old one's lines (the oldest) can be dropped. A kill may stop it after
+ * any step, so the state on disk first counts the current line as lost
+ * (its rest to be skipped): until the tail is in the new segment and the
+ * state says so, a restart loses that line counted instead of storing
+ * its rest as a line of its own. Then the new segment gets the tail, the
+ * old one is cut back to its whole lines, and the old one's lines are
+ * counted and it goes, the state (now the line as stored) on disk
+ * before the delete. When even the tail does not fit, the old segment
+ * goes first. */
 static int rotate_for_space(struct spool *sp, uint64_t *dropped_now,
 			    struct spool_io *io)
 {
@@ -158,13 +173,17 @@ static int rotate_for_space(struct spool *sp, uint64_t *dropped_now,
 			free(buf);
 			return ROOM_NONE;
 		}
+		state_write_as_lost(sp);
+		step_done(sp, "rotate:lost");
 	}
 	sp->tail = 0;
 	if (seg_new(sp) != 0) {
 		sp->tail = tail;
 		free(buf);
+		spool_i_state_write(sp);
 		return ROOM_NONE;
 	}
+	step_done(sp, "rotate:new");
 	fd = sp->segs[sp->nsegs - 1].fd;
 	if (tail && pwrite_all(fd, buf, tail, 0) < 0) {
 		r = ftruncate(fd, 0);
@@ -186,7 +205,18 @@ static int rotate_for_space(struct spool *sp, uint64_t *dropped_now,
 	}
 	free(buf);
 	sp->tail = tail;
-	drop_oldest(sp, dropped_now);
+	if (tail) {
+		step_done(sp, "rotate:tail");
+		/* Only whole lines stay in the old one. */
+		r = ftruncate(sp->segs[sp->nsegs - 2].fd, (off_t)from);
+		(void)r;
+		sp->segs[sp->nsegs - 1].dirty = 1;
+		step_done(sp, "rotate:trimmed");
+	}
+	count_oldest(sp, dropped_now);
+	spool_i_state_write(sp);
+	step_done(sp, "rotate:counted");
+	spool_i_seg_delete(sp, 0);
 	return ROOM_MADE;
 }
 

@@ -377,9 +377,12 @@ static size_t ol_line(long n, char *out)
 /* Checks a subscriber's records against ol_line(0 .. count-1): each
  * line stored once, in order within its stream, whole if at most max
  * bytes, else its start (at least keep bytes) and the marker with its
- * length (or, cut across a restart, without); nothing joined. Returns
- * the number of lines cut. */
-static long check_ol(const char *path, long count, size_t max, size_t keep)
+ * length (or, cut across a restart, without); nothing joined. Without
+ * `lost`, no line may be missing; with it (one stream), every line n
+ * must come as sequence n + 1 (a line lost uncounted, or split in two,
+ * would shift the numbers after it), and *lost is set to the number of
+ * lines missing. Returns the number of lines cut. */
+static long check_ol_ex(const char *path, long count, size_t max, size_t keep, long *lost)
 {
 	static char want[400001];
 	FILE *fp = fopen(path, "r");
@@ -405,6 +408,10 @@ static long check_ol(const char *path, long count, size_t max, size_t keep)
 		T_ASSERTF(rec[0] == 'L', "not a line: %.80s", rec);
 		n = strtol(rec + 1, NULL, 10);
 		T_ASSERTF(n >= 0 && n < count, "line number %ld", n);
+		if (lost)
+			T_ASSERTF(seq == (unsigned long long)n + 1,
+				  "line %ld came as sequence %llu: lines before it were "
+				  "lost without their numbers", n, seq);
 		if (id == last_id && seq <= last_seq)
 			continue; /* stored again under its number */
 		if (id == last_id)
@@ -437,11 +444,19 @@ static long check_ol(const char *path, long count, size_t max, size_t keep)
 	}
 	for (long n = 0; n < count; n++)
 		missing += !seen[n];
-	T_ASSERTF(missing == 0, "%ld of %ld lines missing", missing, count);
+	if (lost)
+		*lost = missing;
+	else
+		T_ASSERTF(missing == 0, "%ld of %ld lines missing", missing, count);
 	free(line);
 	free(seen);
 	fclose(fp);
 	return cut;
+}
+
+static long check_ol(const char *path, long count, size_t max, size_t keep)
+{
+	return check_ol_ex(path, count, max, keep, NULL);
 }
 
 /* kill -9 of chorus-log again and again while lines over the limit (-l
@@ -961,20 +976,24 @@ static void room_or_not(int k)
 
 /* kill -9 of chorus-log again and again while the disk is full, so that
  * lines are lost (numbered, counted, their rest skipped), then room
- * again: every line stored is whole (no rest of a lost line taken for a
- * line), and exactly the lines counted as dropped are missing. */
+ * again, with lines over the limit (-l 1024) and over any message size
+ * among them, so that kills land while the spool starts a new segment to
+ * make room and while lines are cut: every line stored is whole or cut
+ * with its marker (no rest of a lost line taken for a line), every line
+ * comes under its own number (none lost without one), and exactly the
+ * lines counted as dropped are missing. */
 static void log_kill9_disk_full(void)
 {
 	struct hd d;
 	struct logsub s1;
 	struct clp c;
-	struct logcheck r;
 	struct feeder f;
 	char mnt[160], gdir[220], state[300];
-	const char *args[5] = { "-d", NULL, "-T", "100", NULL };
+	const char *args[7] = { "-d", NULL, "-T", "100", "-l", "1024", NULL };
 	int fds[2], kills;
 	unsigned seed = (unsigned)time(NULL);
 	uint64_t dropped;
+	long missing = -1, cut;
 
 	logtest_mkdir();
 	outs();
@@ -991,12 +1010,15 @@ static void log_kill9_disk_full(void)
 	/* Then the disk is full. */
 	snprintf(blocker, sizeof(blocker), "%s/blocker", mnt);
 	fill_disk(blocker);
-	std_feeder(&f, fds[1], 30000, seed);
+	std_feeder(&f, fds[1], 12000, seed);
+	f.line = ol_line;
+	f.line_max = 400002;
+	f.write_max = 70000;
 	fprintf(stderr, "test_log_faults: kill -9 disk full seed %u\n", seed);
 	{
 		const struct killrun k = {
 			.daemon = "1@127.0.0.1", .args = args, .fd = fds[0],
-			.kills = 20, .min_ms = 10, .span_ms = 50,
+			.kills = 36, .min_ms = 10, .span_ms = 50,
 			.between = room_or_not,
 		};
 
@@ -1008,18 +1030,18 @@ static void log_kill9_disk_full(void)
 	hd_start(&d, NULL);
 	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
 	{
-		const char *a2[] = { "-d", mnt, NULL };
+		const char *a2[] = { "-d", mnt, "-l", "1024", NULL };
 
 		clp_start(&c, "last", d.tcp_addr, a2);
 	}
 	T_EQ(clp_finish(&c, 30000), 0);
 	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
-	check_out_ex(out1, f.count, 1, &r);
+	cut = check_ol_ex(out1, f.count, 1024, 1024 - 64, &missing);
 	fprintf(stderr, "test_log_faults: kill -9 x%d with the disk full: %ld of %ld lines "
-		"lost, %llu counted as dropped\n", kills, r.missing, f.count,
-		(unsigned long long)dropped);
+		"lost, %llu counted as dropped, %ld cut\n", kills, missing, f.count,
+		(unsigned long long)dropped, cut);
 	T_ASSERT(dropped > 0);
-	T_EQ((uint64_t)r.missing, dropped);
+	T_EQ((uint64_t)missing, dropped);
 	logsub_stop(&s1, SIGKILL);
 	hd_stop(&d);
 	T_EQ(umount(mnt), 0);

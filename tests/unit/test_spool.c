@@ -1336,6 +1336,163 @@ static void spool_disk_full(void)
 	rmroot();
 }
 
+/* The step of a rotation for space at which spool_rotate_kill's writer
+ * ends (as a kill would), and the blocker that fills its disk. */
+static const char *rk_step;
+static char rk_blocker[200];
+
+static void rk_hook(const char *step)
+{
+	/* Room again for the tail, for the steps after its copy. */
+	if (strcmp(step, "rotate:lost") == 0 && strcmp(rk_step, "rotate:lost") != 0 &&
+	    strcmp(rk_step, "rotate:new") != 0)
+		unlink(rk_blocker);
+	if (strcmp(step, rk_step) == 0)
+		_exit(0);
+}
+
+/* Fills the file system of path with the file path, to the last byte. */
+static void rk_fill(const char *path)
+{
+	static char junk[4096];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	T_ASSERT(fd >= 0);
+	while (write(fd, junk, sizeof(junk)) > 0)
+		;
+	while (write(fd, junk, 1) > 0)
+		;
+	close(fd);
+}
+
+/* Takes the pipe fd into the stream of gdir until it is empty (or, with
+ * a hook, until the hook ends the process); fd -1: only makes the
+ * stream. */
+static void rk_take(const char *gdir, int fd, void (*hook)(const char *))
+{
+	struct spool_opts o = *opts(64 << 20);
+	struct spool sp;
+	struct intake in;
+	struct spool_io io;
+	const char *t;
+	char err[256];
+
+	o.input_ino = 42;
+	o.step_hook = hook;
+	T_ASSERTF(spool_open(&sp, gdir, &o, err, sizeof(err)) == 0, "%s", err);
+	if (fd < 0) {
+		spool_close(&sp);
+		return;
+	}
+	T_EQ(in_open(&in, fd, SPOOL_CHUNK_MAX), 0);
+	while (spool_take(&sp, &in, 0, &t, &io) > 0)
+		;
+	spool_finish(&sp, &io);
+	in_close(&in);
+	spool_close(&sp);
+}
+
+/* A kill at each step of a rotation for space (the disk full, only the
+ * segment being written, with the start of a line as its tail): after a
+ * restart on the same input every line k is stored whole as sequence k,
+ * or counted as dropped; none is lost uncounted, none split in two. */
+static void spool_rotate_kill(void)
+{
+	static const char *const steps[] = {
+		"rotate:lost", "rotate:new", "rotate:tail", "rotate:trimmed", "rotate:counted",
+	};
+	static char input[1 << 20];
+	char mnt[128];
+	size_t len = 0;
+	uint64_t count = 0;
+
+	if (getuid() != 0)
+		t_skip("mounting a small tmpfs needs root");
+	mkroot();
+	snprintf(mnt, sizeof(mnt), "%s/full", root);
+	T_EQ(mkdir(mnt, 0700), 0);
+	if (unshare(CLONE_NEWNS) == 0)
+		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+	if (mount("chorus-test", mnt, "tmpfs", 0, "size=256k") != 0)
+		t_skip("cannot mount a tmpfs: %s", strerror(errno));
+	while (len < 200 * 1024)
+		len += kline(++count, input + len);
+	snprintf(rk_blocker, sizeof(rk_blocker), "%s/blocker", mnt);
+	for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+		struct spool sp;
+		struct spool_stats st;
+		struct spool_cursor cur;
+		static char buf[400000];
+		char gdir[200], err[256], want[512], cmd[300];
+		uint64_t held = 0, expect;
+		int fds[2], status;
+		pid_t pid;
+
+		snprintf(gdir, sizeof(gdir), "%s/g%zu@n", mnt, k);
+		/* The stream made, then the disk nearly full: 64 KiB left. */
+		rk_take(gdir, -1, NULL);
+		rk_fill(rk_blocker);
+		{
+			struct stat sb;
+
+			T_EQ(stat(rk_blocker, &sb), 0);
+			T_EQ(truncate(rk_blocker, sb.st_size > 65536 ? sb.st_size - 65536 : 0), 0);
+		}
+		T_EQ(pipe(fds), 0);
+		fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
+		T_EQ(fcntl(fds[0], F_SETFL, O_NONBLOCK), 0);
+		T_EQ(write(fds[1], input, len), (ssize_t)len);
+		rk_step = steps[k];
+		pid = fork();
+		if (pid == 0) {
+			close(fds[1]);
+			rk_take(gdir, fds[0], rk_hook);
+			_exit(2);
+		}
+		T_ASSERT(pid > 0);
+		T_EQ(waitpid(pid, &status, 0), pid);
+		T_ASSERTF(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			  "%s: the writer did not reach the step (status %d)", steps[k], status);
+		/* Room again, the rest of the input by the next process. */
+		unlink(rk_blocker);
+		close(fds[1]);
+		rk_take(gdir, fds[0], NULL);
+		close(fds[0]);
+		T_ASSERTF(sp_open(&sp, gdir, 64 << 20, err, sizeof(err)) == 0, "%s", err);
+		spool_stats(&sp, &st);
+		T_EQ(st.next_seq, count + 1);
+		T_EQ(spool_seek(&sp, &cur, st.base, NULL), 0);
+		for (;;) {
+			uint64_t first;
+			uint32_t lines;
+			ssize_t r = spool_read(&sp, &cur, buf, sizeof(buf), &first, &lines);
+			char *p = buf;
+
+			T_ASSERTF(r >= 0, "spool_read: %s", strerror((int)-r));
+			if (r == 0)
+				break;
+			expect = first;
+			for (uint32_t i = 0; i < lines; i++) {
+				size_t l = kline(expect, want);
+
+				T_ASSERTF(memcmp(p, want, l) == 0, "%s: sequence %llu: %.40s",
+					  steps[k], (unsigned long long)expect, p);
+				p += l;
+				expect++;
+				held++;
+			}
+		}
+		printf("%s: %llu lines stored, %llu dropped\n", steps[k],
+		       (unsigned long long)held, (unsigned long long)st.dropped);
+		T_EQ(held + st.dropped, count);
+		spool_close(&sp);
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", gdir);
+		T_EQ(system(cmd), 0);
+	}
+	T_EQ(umount(mnt), 0);
+	rmroot();
+}
+
 /* ---- A stream of several groups ---- */
 
 static const char *const two_groups[] = { "a", "b" };
@@ -1601,6 +1758,7 @@ static const struct t_case cases[] = {
 	T_CASE(spool_corrupt_state),
 	T_CASE(spool_rollback),
 	T_CASE(spool_disk_full),
+	T_CASE(spool_rotate_kill),
 	T_CASE_TIMEOUT(spool_kill9, 120),
 	T_CASE_TIMEOUT(spool_kill9_adopt, 120),
 	T_CASE_TIMEOUT(spool_kill9_pipe, 120),
