@@ -65,6 +65,10 @@ struct feeder {
 	size_t (*line)(long n, char *out);
 	size_t line_max, write_max;
 	int done;
+	/* The last lines wait until hold_kills kills have landed (at most
+	 * 30 s), so a fast machine cannot finish the input before the
+	 * kills a test counts on. */
+	int kills, hold_kills;
 };
 
 static size_t std_line(long n, char *out)
@@ -81,6 +85,13 @@ static void *feed(void *arg)
 
 	for (long n = 0; n < f->count; n++) {
 		o += f->line(n, buf + o);
+		if (n + 1 == f->count) {
+			int64_t until = t_now_ms() + 30000;
+
+			while (__atomic_load_n(&f->kills, __ATOMIC_ACQUIRE) < f->hold_kills &&
+			       t_now_ms() < until)
+				usleep(1000);
+		}
 		if (o > sizeof(buf) - f->line_max || n + 1 == f->count) {
 			for (size_t p = 0; p < o;) {
 				size_t k = 1 + (size_t)(rand_r(&f->seed) % f->write_max);
@@ -144,6 +155,7 @@ static int kill_loop(struct clp *c, const struct killrun *k, struct feeder *f,
 		nanosleep(&ts, NULL);
 		kill(c->pid, SIGKILL);
 		waitpid(c->pid, NULL, 0);
+		__atomic_store_n(&f->kills, n + 1, __ATOMIC_RELEASE);
 		if (k->between)
 			k->between(n + 1);
 		snprintf(tag, sizeof(tag), "log%d", n + 1);
@@ -250,6 +262,7 @@ static void log_kill9_two_groups(void)
 	 * takes input. */
 	std_feeder(&f, -1, 400000, seed);
 	f.write_max = 65536;
+	f.hold_kills = 5;
 	{
 		struct killrun k = {
 			.daemon = d.tcp_addr, .args = two, .kills = 60, .until_done = 1,
@@ -478,6 +491,7 @@ static void log_kill9_overlong(void)
 	hd_start(&d, NULL);
 	logsub_start(&sub, d.tcp_addr, "logs", out1, "sub1");
 	std_feeder(&f, -1, 8000, seed);
+	f.hold_kills = 5;
 	f.line = ol_line;
 	f.line_max = 400002;
 	f.write_max = 70000;
