@@ -19,13 +19,8 @@ run=$(mktemp -d /tmp/chorus-logbench-XXXXXX)
 chmod 755 "$run"
 pids=""
 trap 'for p in $pids; do kill $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$run"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-printf 'Spread_Segment 127.0.0.255:%s {\n\tlocalhost 127.0.0.1\n}\nUnixSocketDir = "%s"\n' \
-	"$port" "$run" > "$run/spread.conf"
-"$B/chorusd" -c "$run/spread.conf" -n localhost 2>"$run/chorusd.log" &
-pids="$pids $!"
-i=0
-until [ -S "$run/$port" ] || [ $i -gt 200 ]; do sleep 0.05; i=$((i + 1)); done
+. "$top/bench/lib.sh"
+bench_start_chorusd
 
 awk -v n="$N" 'BEGIN { for (i = 0; i < n; i++)
 	printf "192.0.2.%d - - [01/Jan/2025:00:00:%02d +0000] \"GET /debian/pool/main/p/pkg/pkg_%d_amd64.deb HTTP/1.1\" 200 %d \"-\" \"http://mirror.example.org/debian/dists/bookworm/main/\" \"Debian APT-HTTP/1.3 (2.6.1) non-interactive\"\n", i % 250, i % 60, i, 1000 + i % 90000 }' \
@@ -69,7 +64,7 @@ if [ ! -x /usr/sbin/apache2 ] || [ ! -x /usr/bin/ab ]; then
 	exit 0
 fi
 M=/usr/lib/apache2/modules
-hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+hport=$(bench_free_port)
 mkdir -p "$run/htdocs"
 echo '<html><body>chorus</body></html>' > "$run/htdocs/index.html"
 user=""

@@ -29,13 +29,8 @@ F=${LOGD_BENCH_FSYNC:-100ms}
 run=$(mktemp -d "${LOGD_BENCH_DIR:-/tmp}/chorus-logdbench-XXXXXX")
 pids=""
 trap 'for p in $pids; do kill $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$run"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-printf 'Spread_Segment 127.0.0.255:%s {\n\tlocalhost 127.0.0.1\n}\nUnixSocketDir = "%s"\n' \
-	"$port" "$run" > "$run/spread.conf"
-"$B/chorusd" -c "$run/spread.conf" -n localhost 2>"$run/chorusd.log" &
-pids="$pids $!"
-i=0
-until [ -S "$run/$port" ] || [ $i -gt 200 ]; do sleep 0.05; i=$((i + 1)); done
+. "$top/bench/lib.sh"
+bench_start_chorusd
 
 cat > "$run/logd.conf" <<CONF
 WriterId = bench
