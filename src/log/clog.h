@@ -64,11 +64,13 @@ struct sender;
  * groups of cfg in their order (the caller keeps ownership of it and must
  * not close it before sender_join()). adopt_dirs[g] is the spool
  * directory of group g of cfg, where streams that exited processes left
- * are looked for ("" for none; copied). cfg and st must outlive the
+ * are looked for first ("" for none; copied); then in every other group
+ * directory of cfg's node under spool_root (NULL or "" for none;
+ * copied). cfg and st must outlive the
  * sender. Returns 0 and *out, or -1 (errno) if the thread cannot start. */
 int sender_start(struct sender **out, const struct clog_config *cfg,
-		 struct spool *own, const char *const *adopt_dirs,
-		 struct clog_stats *st);
+		 struct spool *own, const char *spool_root,
+		 const char *const *adopt_dirs, struct clog_stats *st);
 
 /* Tells the sender that bytes of lines were appended. Cheap: it wakes
  * the sender thread only when that is waiting for the first line or a

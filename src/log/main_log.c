@@ -341,9 +341,10 @@ static uint64_t boot_id(void)
  * must be ours and private (a logger that cannot start would stall
  * Apache, which then cannot write its log). Fills dirs[g] with the
  * directory of group g under the root used (where streams left by
- * other processes for that group are adopted; "" if too long). */
+ * other processes for that group are adopted; "" if too long), and
+ * used_root with that root. */
 static void open_spool(const struct clog_config *c, struct spool *sp,
-		       char dirs[][SPOOL_PATH_MAX])
+		       char dirs[][SPOOL_PATH_MAX], char used_root[SPOOL_PATH_MAX])
 {
 	char err[SPOOL_PATH_MAX + 256], alt[SPOOL_PATH_MAX];
 	const char *root = c->spool_root, *tmp = getenv("TMPDIR");
@@ -377,6 +378,7 @@ static void open_spool(const struct clog_config *c, struct spool *sp,
 		fatalx("no spool: %s", err);
 	log_warnx("SPOOLING UNDER %s INSTEAD", dirs[0]);
 opened:
+	snprintf(used_root, SPOOL_PATH_MAX, "%s", strlen(root) < SPOOL_PATH_MAX ? root : "");
 	for (int g = 1; g < c->ngroups; g++)
 		if (spool_group_dir(root, c->groups[g], c->node, dirs[g], SPOOL_PATH_MAX) != 0)
 			dirs[g][0] = 0;
@@ -444,6 +446,7 @@ int main(int argc, char **argv)
 	struct clog_stats st;
 	static struct spool sp;
 	static char dirs[CLOG_MAX_GROUPS][SPOOL_PATH_MAX];
+	static char root_used[SPOOL_PATH_MAX];
 	const char *dirp[CLOG_MAX_GROUPS];
 	struct reader r;
 	sigset_t sigs;
@@ -466,7 +469,7 @@ int main(int argc, char **argv)
 		fatal("signalfd");
 	/* A larger pipe gives Apache more room while we write the spool. */
 	fcntl(0, F_SETPIPE_SZ, 1024 * 1024);
-	open_spool(&cfg, &sp, dirs);
+	open_spool(&cfg, &sp, dirs, root_used);
 	for (int g = 0; g < cfg.ngroups; g++)
 		dirp[g] = dirs[g];
 	memset(&r, 0, sizeof(r));
@@ -475,7 +478,7 @@ int main(int argc, char **argv)
 	r.sp = &sp;
 	if (in_open(&r.in, 0, READ_CHUNK) != 0)
 		fatal("standard input");
-	if (sender_start(&r.snd, &cfg, &sp, dirp, &st) != 0)
+	if (sender_start(&r.snd, &cfg, &sp, root_used, dirp, &st) != 0)
 		fatal("cannot start the sender thread");
 	for (;;) {
 		struct pollfd pfd[2] = { { 0, POLLIN, 0 }, { sfd, POLLIN, 0 } };
