@@ -76,9 +76,11 @@ int pd_lookup(const char *user, const char *group, struct pd_ids *ids,
 	if (strlen(user) >= sizeof(ids->user))
 		return errf(err, errlen, "user name \"%s\" too long", user);
 	e = getpwnam_r(user, &pw, buf, sizeof(buf), &pwp);
+	if (!pwp && e)
+		return errf(err, errlen, "user \"%s\" cannot be looked up: %s", user,
+			    strerror(e));
 	if (!pwp)
-		return errf(err, errlen, "user \"%s\" does not exist%s%s", user,
-			    e ? ": " : "", e ? strerror(e) : "");
+		return errf(err, errlen, "user \"%s\" does not exist", user);
 	if (pw.pw_uid == 0)
 		return errf(err, errlen, "user \"%s\" is root (uid 0): that gives "
 			    "nothing up; name an unprivileged user", user);
@@ -89,9 +91,11 @@ int pd_lookup(const char *user, const char *group, struct pd_ids *ids,
 		if (strlen(group) >= sizeof(ids->group))
 			return errf(err, errlen, "group name \"%s\" too long", group);
 		e = getgrnam_r(group, &gr, buf, sizeof(buf), &grp);
+		if (!grp && e)
+			return errf(err, errlen, "group \"%s\" cannot be looked up: %s",
+				    group, strerror(e));
 		if (!grp)
-			return errf(err, errlen, "group \"%s\" does not exist%s%s",
-				    group, e ? ": " : "", e ? strerror(e) : "");
+			return errf(err, errlen, "group \"%s\" does not exist", group);
 		ids->gid = gr.gr_gid;
 		snprintf(ids->group, sizeof(ids->group), "%s", group);
 	} else {
