@@ -44,6 +44,7 @@ struct clog_config {
 	int64_t status_ms;         /* periodic status line, 0: none */
 	int64_t sync_ms;           /* fdatasync of the spool, 0: never */
 	int plain;                 /* one message per line, no acks */
+	const char *user;          /* -u "user[:group]" to run as, or NULL */
 };
 
 /* Counters of the whole process, written with __atomic builtins by the
