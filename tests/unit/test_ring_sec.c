@@ -321,7 +321,8 @@ static void replay_window(void)
 		{ RSEC_WINDOW + 99, RSEC_REPLAYED },
 		/* A jump of more than the whole bitmap clears it. */
 		{ 2 * RSEC_WINDOW + 199, RSEC_OK },
-		{ RSEC_WINDOW + 200, RSEC_OK },
+		{ RSEC_WINDOW + 264, RSEC_OK },  /* the oldest still inside */
+		{ RSEC_WINDOW + 263, RSEC_STALE },
 		{ RSEC_WINDOW + 100, RSEC_STALE },
 		{ 2 * RSEC_WINDOW + 198, RSEC_OK },
 		{ 2 * RSEC_WINDOW + 199, RSEC_REPLAYED },
