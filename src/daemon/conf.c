@@ -67,6 +67,7 @@ enum keyword {
 	KW_LOOKUPTIMEOUT,
 	/* Chorus extensions. */
 	KW_MAXSESSIONS, KW_MAXSESSIONBYTES, KW_UNIXSOCKETDIR, KW_RINGTRANSPORT,
+	KW_RINGKEYFILE, KW_RINGENCRYPTION,
 };
 
 enum tok_kind {
@@ -127,6 +128,8 @@ static const struct word words[] = {
 	{ "MaxSessionBytes", TK_KEYWORD, KW_MAXSESSIONBYTES },
 	{ "UnixSocketDir", TK_KEYWORD, KW_UNIXSOCKETDIR },
 	{ "RingTransport", TK_KEYWORD, KW_RINGTRANSPORT },
+	{ "RingKeyFile", TK_KEYWORD, KW_RINGKEYFILE },
+	{ "RingEncryption", TK_KEYWORD, KW_RINGENCRYPTION },
 	{ "Hop", TK_LINKPROT, 1 },
 	{ "TcpHop", TK_LINKPROT, 2 },
 	/* DebugFlags names in bit order; conf_print() relies on ALL and
@@ -246,6 +249,7 @@ struct parser {
 	unsigned timeouts_seen;  /* bit i: keyword KW_TOKENTIMEOUT + i given */
 	int timeouts_line;       /* first timeout keyword */
 	int window_line, pwindow_line, awindow_line;
+	int encryption_line;     /* RingEncryption, or 0 */
 	unsigned char noted[NOTE_COUNT];
 };
 
@@ -1068,6 +1072,32 @@ static int parse_param(struct parser *ps, int kw)
 		}
 		return expected(ps, kw, "auto, broadcast, multicast or unicast");
 	}
+	case KW_RINGKEYFILE: {
+		int line = ps->tok.line;
+
+		if (value_string(ps, kw, c->ring_key_file,
+				 sizeof(c->ring_key_file), 1))
+			return -1;
+		if (c->ring_key_file[0] && c->ring_key_file[0] != '/')
+			return fail(ps, line,
+				    "RingKeyFile must be an absolute path, or \"\" for datagrams in clear");
+		return 0;
+	}
+	case KW_RINGENCRYPTION:
+		ps->encryption_line = ps->tok.line;
+		/* no/false, yes/true (AES-256-GCM), or a cipher's name. */
+		if (ps->tok.kind == TK_BOOL) {
+			c->ring_encryption = ps->tok.num ? CONF_RING_ENC_AES_GCM
+							 : CONF_RING_ENC_NONE;
+			return advance(ps);
+		}
+		for (int i = 0; i < 3; i++)
+			if (ps->tok.kind == TK_STRING &&
+			    strcmp(ps->tok.text, conf_ring_enc_names[i]) == 0) {
+				c->ring_encryption = (enum conf_ring_enc)i;
+				return advance(ps);
+			}
+		return expected(ps, kw, "no, yes, aes-256-gcm or chacha20-poly1305");
 	default:
 		return fail(ps, ps->tok.line, "internal error: keyword %d", kw);
 	}
@@ -1112,6 +1142,9 @@ static int finish(struct parser *ps)
 	if (c->allowed_auth == 0)
 		return fail(ps, ps->auth_line,
 			    "no authentication method is allowed, so every client would be refused; list one in AllowedAuthMethods (the first Allowed/RequiredAuthMethods turns NULL off)");
+	if (c->ring_encryption != CONF_RING_ENC_NONE && !c->ring_key_file[0])
+		return fail(ps, ps->encryption_line,
+			    "RingEncryption needs a RingKeyFile (the shared keys)");
 	if (c->n_hosts == 0)
 		return fail(ps, eof_line,
 			    "no daemon is configured: add a Spread_Segment with at least one host");
@@ -1590,7 +1623,17 @@ void conf_print(const struct conf *c, FILE *fp)
 	print_str(fp, c->unix_socket_dir);
 	fputc('\n', fp);
 	fprintf(fp, "RingTransport = %s\n", conf_transport_names[c->ring_transport]);
+	if (c->ring_key_file[0]) {
+		fputs("RingKeyFile = ", fp);
+		print_str(fp, c->ring_key_file);
+		fputc('\n', fp);
+	} else {
+		fputs("# RingKeyFile: not set; ring datagrams travel in clear\n", fp);
+	}
+	fprintf(fp, "RingEncryption = %s\n", conf_ring_enc_names[c->ring_encryption]);
 }
 
 const char *const conf_transport_names[4] = { "auto", "broadcast",
 					      "multicast", "unicast" };
+const char *const conf_ring_enc_names[3] = { "none", "aes-256-gcm",
+					     "chacha20-poly1305" };
