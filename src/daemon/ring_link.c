@@ -150,8 +150,11 @@ static void describe(const uint8_t *p, size_t len, enum rsec_result r,
 	}
 }
 
+/* Counts a failure for the log; `why` (or NULL) replaces the reason
+ * read from the datagram. */
 static void note_failure(struct rlink *l, int64_t now_ms, uint32_t from,
-			 const uint8_t *p, size_t len, enum rsec_result r)
+			 const uint8_t *p, size_t len, enum rsec_result r,
+			 const char *why)
 {
 	struct rlink_fail *f = fail_slot(l, from);
 
@@ -161,7 +164,10 @@ static void note_failure(struct rlink *l, int64_t now_ms, uint32_t from,
 		f->dropped++;
 	} else {
 		f->forged++;
-		describe(p, len, r, f->why, sizeof(f->why));
+		if (why)
+			snprintf(f->why, sizeof(f->why), "%s", why);
+		else
+			describe(p, len, r, f->why, sizeof(f->why));
 	}
 	rlink_tick(l, now_ms);
 }
@@ -177,17 +183,14 @@ int rlink_open(struct rlink *l, int64_t now_ms, uint32_t from,
 			return 1;
 		/* Sealed, and we have no key: not for the ring core. */
 		l->unexpected++;
-		note_failure(l, now_ms, from, *pkt, 0, RSEC_MALFORMED);
-		if (l->n_fail && l->fail[l->n_fail - 1].addr == from)
-			snprintf(l->fail[l->n_fail - 1].why,
-				 sizeof(l->fail[0].why),
-				 "sealed, but this daemon has no RingKeyFile");
+		note_failure(l, now_ms, from, *pkt, *len, RSEC_MALFORMED,
+			     "sealed, but this daemon has no RingKeyFile");
 		return 0;
 	}
 	r = rsec_open(l->sec, *pkt, *len, l->buf, l->cap, pkt, len, &sender);
 	if (r == RSEC_OK)
 		return 1;
-	note_failure(l, now_ms, from, *pkt, *len, r);
+	note_failure(l, now_ms, from, *pkt, *len, r, NULL);
 	return 0;
 }
 

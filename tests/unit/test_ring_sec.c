@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/ring_link.h"
 #include "daemon/ring_sec.h"
 #include "proto/be.h"
 #include "t.h"
@@ -518,6 +519,118 @@ static void many_senders(void)
 	rsec_free(b);
 }
 
+/* ---- The daemon's hook (ring_link.c) ------------------------------------ */
+
+static void conf_of(const char *extra, struct conf *c)
+{
+	char text[1024], err[256];
+
+	snprintf(text, sizeof(text),
+		 "Spread_Segment 10.77.0.255 {\n\ta 10.77.0.1\n\tb 10.77.0.2\n}\n%s",
+		 extra);
+	T_ASSERTF(conf_parse(text, strlen(text), c, err, sizeof(err)) == 0, "%s",
+		  err);
+}
+
+/* No RingKeyFile: the datagram passes untouched both ways (the same
+ * pointer, the same length); a sealed one is dropped and counted. */
+static void link_in_clear(void)
+{
+	static struct conf c;
+	struct rlink l;
+	uint8_t pkt[100], sealed[100 + RSEC_OVERHEAD];
+	const uint8_t *p = pkt;
+	size_t len = sizeof(pkt);
+	uint64_t f, r, st;
+	char err[256];
+	struct rsec *a = mk(line("1", KEY1, ""), RSEC_SUITE_GMAC, A_ID, 5, SALT_A);
+
+	conf_of("", &c);
+	T_EQ(rlink_conf_suite(&c), 0);
+	T_ASSERTF(rlink_setup(&l, &c, "a", A_ID, 1, 1500, err, sizeof(err)) == 0,
+		  "%s", err);
+	T_ASSERT(l.sec == NULL);
+	body_of(pkt, sizeof(pkt), 1);
+	memcpy(pkt, "RG", 2);
+	T_EQ(rlink_seal(&l, &p, &len), 0);
+	T_ASSERT(p == pkt && len == sizeof(pkt));
+	T_EQ(rlink_open(&l, 0, B_ID, &p, &len), 1);
+	T_ASSERT(p == pkt && len == sizeof(pkt));
+	seal(a, pkt, sizeof(pkt), sealed);
+	p = sealed;
+	len = sizeof(sealed);
+	T_EQ(rlink_open(&l, 0, B_ID, &p, &len), 0);
+	rlink_counters(&l, &f, &r, &st);
+	T_EQ(f, 1);
+	T_EQ(r + st, 0);
+	rlink_close(&l);
+	rsec_free(a);
+}
+
+/* With RingKeyFile ("%h" for the name): two daemons' hooks seal and open;
+ * a reload from a broken file keeps the keys in use. */
+static void link_sealed(void)
+{
+	static struct conf c;
+	char dir[] = "/tmp/chorus-link-XXXXXX", path[128], extra[256], err[256];
+	struct rlink la, lb;
+	uint8_t pkt[300];
+	const uint8_t *p;
+	size_t len;
+	uint64_t f, r, st;
+	FILE *fp;
+
+	T_ASSERT(mkdtemp(dir) != NULL);
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%c.keys", dir, "ab"[i]);
+		fp = fopen(path, "w");
+		T_ASSERT(fp != NULL);
+		fputs(line("4", KEY2, ""), fp);
+		fclose(fp);
+		T_ASSERT(chmod(path, 0600) == 0);
+	}
+	snprintf(extra, sizeof(extra), "RingKeyFile = %s/%%h.keys\n"
+		 "RingEncryption = chacha20-poly1305\n", dir);
+	conf_of(extra, &c);
+	T_EQ(rlink_conf_suite(&c), RSEC_SUITE_CHACHA);
+	T_ASSERTF(rlink_setup(&la, &c, "a", A_ID, 3, 1500, err, sizeof(err)) == 0,
+		  "%s", err);
+	T_ASSERTF(rlink_setup(&lb, &c, "b", B_ID, 3, 1500, err, sizeof(err)) == 0,
+		  "%s", err);
+	body_of(pkt, sizeof(pkt), 5);
+	for (int round = 0; round < 2; round++) {
+		p = pkt;
+		len = sizeof(pkt);
+		T_EQ(rlink_seal(&la, &p, &len), 0);
+		T_EQ(len, sizeof(pkt) + RSEC_OVERHEAD);
+		T_EQ(p[3], 4);
+		T_EQ(rlink_open(&lb, 0, A_ID, &p, &len), 1);
+		T_EQ(len, sizeof(pkt));
+		T_MEMEQ(p, pkt, sizeof(pkt));
+		/* Broken file: reload keeps key 4 (the second round opens). */
+		snprintf(path, sizeof(path), "%s/b.keys", dir);
+		T_ASSERT(chmod(path, 0644) == 0);
+		rlink_reload(&lb);
+	}
+	/* A plaintext ring packet is refused by a sealed daemon. */
+	memcpy(pkt, "RG", 2);
+	p = pkt;
+	len = sizeof(pkt);
+	T_EQ(rlink_open(&lb, 0, A_ID, &p, &len), 0);
+	rlink_counters(&lb, &f, &r, &st);
+	T_EQ(f, 1);
+	rlink_close(&la);
+	rlink_close(&lb);
+	/* A missing key file stops the daemon at start, with the path. */
+	snprintf(path, sizeof(path), "%s/a.keys", dir);
+	unlink(path);
+	T_EQ(rlink_setup(&la, &c, "a", A_ID, 3, 1500, err, sizeof(err)), -1);
+	T_ASSERTF(strstr(err, "RingKeyFile") && strstr(err, "a.keys"), "%s", err);
+	snprintf(path, sizeof(path), "%s/b.keys", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
@@ -533,6 +646,8 @@ int main(int argc, char **argv)
 		T_CASE(key_rotation),
 		T_CASE(forged_no_state),
 		T_CASE(many_senders),
+		T_CASE(link_in_clear),
+		T_CASE(link_sealed),
 	};
 
 	return t_main(argc, argv, cases, T_COUNT(cases));
