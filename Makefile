@@ -249,6 +249,8 @@ bench: all $(BENCH_BIN) $(NETNS_BIN)
 	$(Q)sh bench/ring_failover.sh $(B)
 	$(Q)sh bench/netns_throughput.sh $(B)
 	$(Q)sh bench/netns_failover.sh $(B)
+	$(Q)$(B)/bench/bench_ring_sec
+	$(Q)sh bench/netns_ring_sec.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \
