@@ -570,6 +570,20 @@ static int value_string(struct parser *ps, int kw, char *dst, size_t size,
 	return advance(ps);
 }
 
+/* Reads an absolute path, or "" (which means `empty`, for the message). */
+static int value_abs_path(struct parser *ps, int kw, char *dst, size_t size,
+			  const char *empty)
+{
+	int line = ps->tok.line;
+
+	if (value_string(ps, kw, dst, size, 1))
+		return -1;
+	if (dst[0] && dst[0] != '/')
+		return fail(ps, line, "%s must be an absolute path, or \"\" for %s",
+			    KW_NAME(kw), empty);
+	return 0;
+}
+
 /* Reads a Spread number (1 to 6 digits) in [min, max]. */
 static int value_number(struct parser *ps, int kw, int min, int max, int *out)
 {
@@ -1044,12 +1058,9 @@ static int parse_param(struct parser *ps, int kw)
 	case KW_UNIXSOCKETDIR: {
 		int line = ps->tok.line;
 
-		if (value_string(ps, kw, c->unix_socket_dir,
-				 sizeof(c->unix_socket_dir), 1))
+		if (value_abs_path(ps, kw, c->unix_socket_dir,
+				   sizeof(c->unix_socket_dir), "no Unix socket"))
 			return -1;
-		if (c->unix_socket_dir[0] && c->unix_socket_dir[0] != '/')
-			return fail(ps, line,
-				    "UnixSocketDir must be an absolute path, or \"\" for no Unix socket");
 		/* Room for "/<port>" and the terminator in sun_path. */
 		if (strlen(c->unix_socket_dir) > SUN_PATH_ROOM - 7)
 			return fail(ps, line,
@@ -1072,17 +1083,9 @@ static int parse_param(struct parser *ps, int kw)
 		}
 		return expected(ps, kw, "auto, broadcast, multicast or unicast");
 	}
-	case KW_RINGKEYFILE: {
-		int line = ps->tok.line;
-
-		if (value_string(ps, kw, c->ring_key_file,
-				 sizeof(c->ring_key_file), 1))
-			return -1;
-		if (c->ring_key_file[0] && c->ring_key_file[0] != '/')
-			return fail(ps, line,
-				    "RingKeyFile must be an absolute path, or \"\" for datagrams in clear");
-		return 0;
-	}
+	case KW_RINGKEYFILE:
+		return value_abs_path(ps, kw, c->ring_key_file,
+				      sizeof(c->ring_key_file), "datagrams in clear");
 	case KW_RINGENCRYPTION:
 		ps->encryption_line = ps->tok.line;
 		/* no/false, yes/true (AES-256-GCM), or a cipher's name. */
