@@ -68,8 +68,9 @@ int rlink_setup(struct rlink *l, const struct conf *c, const char *name,
 	if (rc != 0)
 		return -1;
 	l->cap = pkt_max + RSEC_OVERHEAD;
-	l->buf = malloc(l->cap);
-	if (!l->buf) {
+	l->obuf = malloc(l->cap);
+	l->ibuf = malloc(l->cap);
+	if (!l->obuf || !l->ibuf) {
 		snprintf(err, errlen, "out of memory");
 		rlink_close(l);
 		return -1;
@@ -83,8 +84,9 @@ void rlink_close(struct rlink *l)
 {
 	rsec_free(l->sec);
 	l->sec = NULL;
-	free(l->buf);
-	l->buf = NULL;
+	free(l->obuf);
+	free(l->ibuf);
+	l->obuf = l->ibuf = NULL;
 }
 
 int rlink_seal(struct rlink *l, const uint8_t **pkt, size_t *len)
@@ -93,12 +95,12 @@ int rlink_seal(struct rlink *l, const uint8_t **pkt, size_t *len)
 
 	if (!l->sec)
 		return 0;
-	n = rsec_seal(l->sec, *pkt, *len, l->buf, l->cap);
+	n = rsec_seal(l->sec, *pkt, *len, l->obuf, l->cap);
 	if (n < 0) {
 		log_warnx("cannot seal a ring datagram of %zu bytes", *len);
 		return -1;
 	}
-	*pkt = l->buf;
+	*pkt = l->obuf;
 	*len = (size_t)n;
 	return 0;
 }
@@ -187,7 +189,7 @@ int rlink_open(struct rlink *l, int64_t now_ms, uint32_t from,
 			     "sealed, but this daemon has no RingKeyFile");
 		return 0;
 	}
-	r = rsec_open(l->sec, *pkt, *len, l->buf, l->cap, pkt, len, &sender);
+	r = rsec_open(l->sec, *pkt, *len, l->ibuf, l->cap, pkt, len, &sender);
 	if (r == RSEC_OK)
 		return 1;
 	note_failure(l, now_ms, from, *pkt, *len, r, NULL);

@@ -36,8 +36,10 @@ struct rlink_fail {
 
 struct rlink {
 	struct rsec *sec;  /* NULL: datagrams in clear */
-	uint8_t *buf;      /* a sealed datagram out, an opened one in */
-	size_t cap;
+	/* A sealed datagram out, and an opened one in: apart, since the core
+	 * sends while it still reads the datagram it was given. */
+	uint8_t *obuf, *ibuf;
+	size_t cap;        /* of each */
 	char key_path[CONF_PATH_MAX + 64];
 	uint64_t unexpected; /* sealed datagrams while we are in clear */
 	struct rlink_fail fail[RLINK_LOG_SLOTS];
