@@ -307,12 +307,6 @@ static void nonce(uint8_t iv[12], uint64_t counter)
 	be_put64(iv + 4, counter);
 }
 
-static int rekey_seal(struct rsec *s)
-{
-	return key_ctx(s, s->seal_ctx, &s->keys.key[s->keys.current], s->my_id,
-		       s->inc, s->salt, 1);
-}
-
 static void free_ctxs(struct rsec *s)
 {
 	EVP_CIPHER_CTX_free(s->seal_ctx);
@@ -391,14 +385,23 @@ int rsec_set_keys(struct rsec *s, const struct rsec_keys *keys, char *err,
 		snprintf(err, errlen, "no current key");
 		return -1;
 	}
+	/* The sealing context first, in the spare one: on failure nothing
+	 * has changed. */
+	if (key_ctx(s, s->tmp, &keys->key[keys->current], s->my_id, s->inc,
+		    s->salt, 1) != 0) {
+		snprintf(err, errlen, "cannot set up the cipher");
+		return -1;
+	}
+	{
+		EVP_CIPHER_CTX *t = s->seal_ctx;
+
+		s->seal_ctx = s->tmp;
+		s->tmp = t;
+	}
 	s->keys = *keys;
 	/* A key id may now stand for other bytes: every cached context goes. */
 	for (unsigned i = 0; i < s->n_peers; i++)
 		s->peers[i].slot[0].valid = s->peers[i].slot[1].valid = 0;
-	if (rekey_seal(s) != 0) {
-		snprintf(err, errlen, "cannot set up the cipher");
-		return -1;
-	}
 	return 0;
 }
 
