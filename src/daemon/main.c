@@ -195,6 +195,15 @@ int main(int argc, char **argv)
 	log_set_debug(debug | (c.debug_flags & ~0x7u));
 	if (print)
 		conf_print(&c, stdout);
+	if (check_only && c.ring_key_file[0]) {
+		int checked;
+
+		if (rlink_check_keys(&c, name, &checked, err, sizeof(err)) != 0)
+			fatalx("%s", err);
+		if (!checked)
+			printf("RingKeyFile not checked: its path names the "
+			       "daemon (%%h); add -n name\n");
+	}
 	if (check_only || print) {
 		if (check_only)
 			printf("configuration OK\n");

@@ -40,6 +40,27 @@ static void expand_path(const char *pat, const char *name, char *out,
 	out[o < cap ? o : cap - 1] = 0;
 }
 
+int rlink_check_keys(const struct conf *c, const char *name, int *checked,
+		     char *err, size_t errlen)
+{
+	char path[CONF_PATH_MAX + 64], kerr[512];
+	struct rsec_keys keys;
+	int rc;
+
+	*checked = 0;
+	if (!c->ring_key_file[0] ||
+	    (!name && (strstr(c->ring_key_file, "%h") ||
+		       strstr(c->ring_key_file, "%H"))))
+		return 0;
+	expand_path(c->ring_key_file, name ? name : "", path, sizeof(path));
+	*checked = 1;
+	rc = rsec_keys_load(path, &keys, kerr, sizeof(kerr));
+	if (rc != 0)
+		snprintf(err, errlen, "RingKeyFile: %s", kerr);
+	memset(&keys, 0, sizeof(keys));
+	return rc;
+}
+
 int rlink_setup(struct rlink *l, const struct conf *c, const char *name,
 		uint32_t my_id, uint32_t incarnation, size_t pkt_max,
 		char *err, size_t errlen)

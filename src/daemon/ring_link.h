@@ -74,6 +74,12 @@ void rlink_reload(struct rlink *l);
 void rlink_counters(const struct rlink *l, uint64_t *forged,
 		    uint64_t *replayed, uint64_t *stale);
 
+/* For `chorusd -t`: reads the key file of daemon `name` (NULL: not
+ * known; then a path with %h is not checked, *checked says so). Returns
+ * 0, or -1 with a message in err. */
+int rlink_check_keys(const struct conf *c, const char *name, int *checked,
+		     char *err, size_t errlen);
+
 /* The suite configured (RSEC_SUITE_*), or 0 without RingKeyFile. */
 uint8_t rlink_conf_suite(const struct conf *c);
 

@@ -334,6 +334,74 @@ static void sealed_wrong_key_stays_out(void)
 	sealed_keys_remove(dir);
 }
 
+/* Runs chorusd with args (at most 10 s); its output (static) and exit
+ * status in *rc. */
+static const char *chorusd_out(const char *args, int *rc)
+{
+	static char out[8192];
+	char cmd[1024];
+	const char *b = getenv("CHORUS_BUILD");
+	size_t got;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "timeout 10 %s/chorusd %s 2>&1",
+		 b ? b : "build", args);
+	p = popen(cmd, "r");
+	T_ASSERT(p);
+	got = fread(out, 1, sizeof(out) - 1, p);
+	out[got] = 0;
+	*rc = pclose(p);
+	*rc = WIFEXITED(*rc) ? WEXITSTATUS(*rc) : -1;
+	return out;
+}
+
+/* A key file others may read, or a malformed one, stops chorusd at start
+ * and fails `chorusd -t`, each saying why; a good one passes -t. */
+static void sealed_key_file_checked(void)
+{
+	char dir[] = "/tmp/chorus-keys-XXXXXX", extra[256], conf[128],
+		args[512], key[128];
+	const char *out;
+	FILE *fp;
+	int rc;
+
+	sealed_keys(dir, extra, sizeof(extra), 0);
+	snprintf(conf, sizeof(conf), "%s/spread.conf", dir);
+	fp = fopen(conf, "w");
+	T_ASSERT(fp);
+	fprintf(fp, "Spread_Segment 127.0.0.255:%u {\n\td1 127.0.0.1 { C 127.0.0.1 "
+		"D 127.0.0.1 }\n\td2 127.0.0.2 { C 127.0.0.2 D 127.0.0.2 }\n}\n"
+		"RingTransport = unicast\nUnixSocketDir = \"\"\nRuntimeDir = \"%s\"\n%s",
+		hd_free_port(), dir, extra);
+	fclose(fp);
+	snprintf(key, sizeof(key), "%s/d1.keys", dir);
+	snprintf(args, sizeof(args), "-t -c %s -n d1", conf);
+	out = chorusd_out(args, &rc);
+	T_ASSERTF(rc == 0 && strstr(out, "configuration OK"), "%d: %s", rc, out);
+	snprintf(args, sizeof(args), "-t -c %s", conf);
+	out = chorusd_out(args, &rc);
+	T_ASSERTF(rc == 0 && strstr(out, "RingKeyFile not checked"), "%d: %s", rc,
+		  out);
+	T_ASSERT(chmod(key, 0640) == 0);
+	snprintf(args, sizeof(args), "-t -c %s -n d1", conf);
+	out = chorusd_out(args, &rc);
+	T_ASSERTF(rc == 1 && strstr(out, "d1.keys may be read or written by group "
+				    "or others (mode 0640)"), "%d: %s", rc, out);
+	snprintf(args, sizeof(args), "-c %s -n d1", conf);
+	out = chorusd_out(args, &rc);
+	T_ASSERTF(rc == 1 && strstr(out, "chmod 600"), "%d: %s", rc, out);
+	T_ASSERT(chmod(key, 0600) == 0);
+	fp = fopen(key, "a");
+	T_ASSERT(fp);
+	fputs("2 abc\n", fp);
+	fclose(fp);
+	out = chorusd_out(args, &rc);
+	T_ASSERTF(rc == 1 && strstr(out, "d1.keys: line 2: the key must be 64 "
+				    "hexadecimal digits"), "%d: %s", rc, out);
+	unlink(conf);
+	sealed_keys_remove(dir);
+}
+
 /* A sender far faster than the ring: its daemon stops reading it while
  * the ring's send queue is full (counted as input pauses) and never ends
  * its session; every message arrives, in order, at a receiver on another
@@ -567,6 +635,7 @@ int main(int argc, char **argv)
 		T_CASE_TIMEOUT(monitor_table_and_json, 60),
 		T_CASE_TIMEOUT(sealed_agreed_order, 120),
 		T_CASE_TIMEOUT(sealed_wrong_key_stays_out, 60),
+		T_CASE_TIMEOUT(sealed_key_file_checked, 60),
 	};
 
 	return t_main(argc, argv, cases, T_COUNT(cases));
