@@ -334,18 +334,19 @@ static void sealed_wrong_key_stays_out(void)
 	sealed_keys_remove(dir);
 }
 
-/* Runs chorusd with args (at most 10 s); its output (static) and exit
- * status in *rc. */
-static const char *chorusd_out(const char *args, int *rc)
+/* Runs build program `prog` with args under a 60 s timeout, its
+ * standard error with its output; returns the output (static) and the
+ * exit status in *rc. */
+static const char *run_prog(const char *prog, const char *args, int *rc)
 {
-	static char out[8192];
+	static char out[65536];
 	char cmd[1024];
 	const char *b = getenv("CHORUS_BUILD");
 	size_t got;
 	FILE *p;
 
-	snprintf(cmd, sizeof(cmd), "timeout 10 %s/chorusd %s 2>&1",
-		 b ? b : "build", args);
+	snprintf(cmd, sizeof(cmd), "timeout 60 %s/%s %s 2>&1", b ? b : "build",
+		 prog, args);
 	p = popen(cmd, "r");
 	T_ASSERT(p);
 	got = fread(out, 1, sizeof(out) - 1, p);
@@ -376,26 +377,26 @@ static void sealed_key_file_checked(void)
 	fclose(fp);
 	snprintf(key, sizeof(key), "%s/d1.keys", dir);
 	snprintf(args, sizeof(args), "-t -c %s -n d1", conf);
-	out = chorusd_out(args, &rc);
+	out = run_prog("chorusd", args, &rc);
 	T_ASSERTF(rc == 0 && strstr(out, "configuration OK"), "%d: %s", rc, out);
 	snprintf(args, sizeof(args), "-t -c %s", conf);
-	out = chorusd_out(args, &rc);
+	out = run_prog("chorusd", args, &rc);
 	T_ASSERTF(rc == 0 && strstr(out, "RingKeyFile not checked"), "%d: %s", rc,
 		  out);
 	T_ASSERT(chmod(key, 0640) == 0);
 	snprintf(args, sizeof(args), "-t -c %s -n d1", conf);
-	out = chorusd_out(args, &rc);
+	out = run_prog("chorusd", args, &rc);
 	T_ASSERTF(rc == 1 && strstr(out, "d1.keys may be read or written by group "
 				    "or others (mode 0640)"), "%d: %s", rc, out);
 	snprintf(args, sizeof(args), "-c %s -n d1", conf);
-	out = chorusd_out(args, &rc);
+	out = run_prog("chorusd", args, &rc);
 	T_ASSERTF(rc == 1 && strstr(out, "chmod 600"), "%d: %s", rc, out);
 	T_ASSERT(chmod(key, 0600) == 0);
 	fp = fopen(key, "a");
 	T_ASSERT(fp);
 	fputs("2 abc\n", fp);
 	fclose(fp);
-	out = chorusd_out(args, &rc);
+	out = run_prog("chorusd", args, &rc);
 	T_ASSERTF(rc == 1 && strstr(out, "d1.keys: line 2: the key must be 64 "
 				    "hexadecimal digits"), "%d: %s", rc, out);
 	unlink(conf);
@@ -554,20 +555,7 @@ static void different_configuration_stays_out(void)
  * status in *rc. */
 static const char *monitor(const char *args, int *rc)
 {
-	static char out[65536];
-	char cmd[1024];
-	const char *b = getenv("CHORUS_BUILD");
-	size_t got;
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd), "%s/chorus-monitor %s", b ? b : "build", args);
-	p = popen(cmd, "r");
-	T_ASSERT(p);
-	got = fread(out, 1, sizeof(out) - 1, p);
-	out[got] = 0;
-	*rc = pclose(p);
-	*rc = WIFEXITED(*rc) ? WEXITSTATUS(*rc) : -1;
-	return out;
+	return run_prog("chorus-monitor", args, rc);
 }
 
 static int count_of(const char *hay, const char *needle)
