@@ -49,6 +49,8 @@ LIBS := -lpthread
 # Libraries of the log programs (zlib and zstd for compression, libcrypto
 # for the stream ids of a spool of several groups).
 LOG_LIBS ?= -lzstd -lz -lcrypto
+# chorusd seals ring datagrams with libcrypto (src/daemon/ring_sec.c).
+DAEMON_LIBS ?= -lcrypto
 
 ifeq ($(V),1)
 Q :=
@@ -157,7 +159,7 @@ $(LIBCHORUS_SO): $(call picobj,$(LIB_SRC) $(PROTO_SRC))
 
 $(CHORUSD): $(call obj,src/daemon/main.c) $(CORE_A)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(DAEMON_LIBS)
 
 $(B)/chorus-%: $(call obj,src/tools/chorus-%.c) $(CORE_A) $(LIBCHORUS_A)
 	@$(if $(Q),echo "  LD      $@")
@@ -189,7 +191,7 @@ $(B)/tests/fuzz/%-replay: $(call obj,tests/fuzz/%.c tests/fuzz/replay.c) $(CORE_
 
 $(B)/bench/%: $(call obj,bench/%.c) $(CORE_A) $(LIBCHORUS_A)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(DAEMON_LIBS)
 
 # Debian packages the build and the tests need; installed when missing.
 deps:
@@ -247,6 +249,8 @@ bench: all $(BENCH_BIN) $(NETNS_BIN)
 	$(Q)sh bench/ring_failover.sh $(B)
 	$(Q)sh bench/netns_throughput.sh $(B)
 	$(Q)sh bench/netns_failover.sh $(B)
+	$(Q)$(B)/bench/bench_ring_sec
+	$(Q)sh bench/netns_ring_sec.sh $(B)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) \

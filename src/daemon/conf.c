@@ -3,8 +3,9 @@
  *
  * This implements the configuration file of Spread 4.4 as the protocol
  * specification describes it (section 9.3 lexical rules, 9.4 grammar, 9.5
- * parameters), plus three chorusd keywords (MaxSessions, MaxSessionBytes,
- * UnixSocketDir). docs/config.md and chorus.conf(5) are the user-facing
+ * parameters), plus chorusd keywords of its own (MaxSessions,
+ * MaxSessionBytes, UnixSocketDir, RingTransport, RingKeyFile,
+ * RingEncryption). docs/config.md and chorus.conf(5) are the user-facing
  * description; this comment only lists what a reader of the code needs.
  *
  * Structure: a small lexer turns the text into tokens the way Spread's
@@ -67,6 +68,7 @@ enum keyword {
 	KW_LOOKUPTIMEOUT,
 	/* Chorus extensions. */
 	KW_MAXSESSIONS, KW_MAXSESSIONBYTES, KW_UNIXSOCKETDIR, KW_RINGTRANSPORT,
+	KW_RINGKEYFILE, KW_RINGENCRYPTION,
 };
 
 enum tok_kind {
@@ -127,6 +129,8 @@ static const struct word words[] = {
 	{ "MaxSessionBytes", TK_KEYWORD, KW_MAXSESSIONBYTES },
 	{ "UnixSocketDir", TK_KEYWORD, KW_UNIXSOCKETDIR },
 	{ "RingTransport", TK_KEYWORD, KW_RINGTRANSPORT },
+	{ "RingKeyFile", TK_KEYWORD, KW_RINGKEYFILE },
+	{ "RingEncryption", TK_KEYWORD, KW_RINGENCRYPTION },
 	{ "Hop", TK_LINKPROT, 1 },
 	{ "TcpHop", TK_LINKPROT, 2 },
 	/* DebugFlags names in bit order; conf_print() relies on ALL and
@@ -244,6 +248,7 @@ struct parser {
 	unsigned timeouts_seen;  /* bit i: keyword KW_TOKENTIMEOUT + i given */
 	int timeouts_line;       /* first timeout keyword */
 	int window_line, pwindow_line, awindow_line;
+	int encryption_line;     /* RingEncryption, or 0 */
 	unsigned char noted[NOTE_COUNT];
 };
 
@@ -562,6 +567,20 @@ static int value_string(struct parser *ps, int kw, char *dst, size_t size,
 		return fail(ps, t->line, "%s must not be empty", KW_NAME(kw));
 	set_field(dst, size, t->text);
 	return advance(ps);
+}
+
+/* Reads an absolute path, or "" (which means `empty`, for the message). */
+static int value_abs_path(struct parser *ps, int kw, char *dst, size_t size,
+			  const char *empty)
+{
+	int line = ps->tok.line;
+
+	if (value_string(ps, kw, dst, size, 1))
+		return -1;
+	if (dst[0] && dst[0] != '/')
+		return fail(ps, line, "%s must be an absolute path, or \"\" for %s",
+			    KW_NAME(kw), empty);
+	return 0;
 }
 
 /* Reads a Spread number (1 to 6 digits) in [min, max]. */
@@ -1036,12 +1055,9 @@ static int parse_param(struct parser *ps, int kw)
 	case KW_UNIXSOCKETDIR: {
 		int line = ps->tok.line;
 
-		if (value_string(ps, kw, c->unix_socket_dir,
-				 sizeof(c->unix_socket_dir), 1))
+		if (value_abs_path(ps, kw, c->unix_socket_dir,
+				   sizeof(c->unix_socket_dir), "no Unix socket"))
 			return -1;
-		if (c->unix_socket_dir[0] && c->unix_socket_dir[0] != '/')
-			return fail(ps, line,
-				    "UnixSocketDir must be an absolute path, or \"\" for no Unix socket");
 		/* Room for "/<port>" and the terminator in sun_path. */
 		if (strlen(c->unix_socket_dir) > SUN_PATH_ROOM - 7)
 			return fail(ps, line,
@@ -1064,6 +1080,24 @@ static int parse_param(struct parser *ps, int kw)
 		}
 		return expected(ps, kw, "auto, broadcast, multicast or unicast");
 	}
+	case KW_RINGKEYFILE:
+		return value_abs_path(ps, kw, c->ring_key_file,
+				      sizeof(c->ring_key_file), "datagrams in clear");
+	case KW_RINGENCRYPTION:
+		ps->encryption_line = ps->tok.line;
+		/* no/false, yes/true (AES-256-GCM), or a cipher's name. */
+		if (ps->tok.kind == TK_BOOL) {
+			c->ring_encryption = ps->tok.num ? CONF_RING_ENC_AES_GCM
+							 : CONF_RING_ENC_NONE;
+			return advance(ps);
+		}
+		for (int i = 0; i < 3; i++)
+			if (ps->tok.kind == TK_STRING &&
+			    strcmp(ps->tok.text, conf_ring_enc_names[i]) == 0) {
+				c->ring_encryption = (enum conf_ring_enc)i;
+				return advance(ps);
+			}
+		return expected(ps, kw, "no, yes, aes-256-gcm or chacha20-poly1305");
 	default:
 		return fail(ps, ps->tok.line, "internal error: keyword %d", kw);
 	}
@@ -1108,6 +1142,9 @@ static int finish(struct parser *ps)
 	if (c->allowed_auth == 0)
 		return fail(ps, ps->auth_line,
 			    "no authentication method is allowed, so every client would be refused; list one in AllowedAuthMethods (the first Allowed/RequiredAuthMethods turns NULL off)");
+	if (c->ring_encryption != CONF_RING_ENC_NONE && !c->ring_key_file[0])
+		return fail(ps, ps->encryption_line,
+			    "RingEncryption needs a RingKeyFile (the shared keys)");
 	if (c->n_hosts == 0)
 		return fail(ps, eof_line,
 			    "no daemon is configured: add a Spread_Segment with at least one host");
@@ -1602,7 +1639,17 @@ void conf_print(const struct conf *c, FILE *fp)
 	print_str(fp, c->unix_socket_dir);
 	fputc('\n', fp);
 	fprintf(fp, "RingTransport = %s\n", conf_transport_names[c->ring_transport]);
+	if (c->ring_key_file[0]) {
+		fputs("RingKeyFile = ", fp);
+		print_str(fp, c->ring_key_file);
+		fputc('\n', fp);
+	} else {
+		fputs("# RingKeyFile: not set; ring datagrams travel in clear\n", fp);
+	}
+	fprintf(fp, "RingEncryption = %s\n", conf_ring_enc_names[c->ring_encryption]);
 }
 
 const char *const conf_transport_names[4] = { "auto", "broadcast",
 					      "multicast", "unicast" };
+const char *const conf_ring_enc_names[3] = { "none", "aes-256-gcm",
+					     "chacha20-poly1305" };

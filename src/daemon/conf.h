@@ -42,6 +42,13 @@ enum conf_transport {
 };
 extern const char *const conf_transport_names[4];
 
+/* RingEncryption: what seals ring datagrams when RingKeyFile is set
+ * (ring_sec.h); none authenticates them only. */
+enum conf_ring_enc {
+	CONF_RING_ENC_NONE = 0, CONF_RING_ENC_AES_GCM, CONF_RING_ENC_CHACHA
+};
+extern const char *const conf_ring_enc_names[3];
+
 struct conf_iface {
 	uint32_t addr; /* IPv4, host byte order */
 	unsigned roles;
@@ -102,6 +109,8 @@ struct conf {
 	long max_session_bytes;            /* default 64 MiB */
 	char unix_socket_dir[CONF_PATH_MAX]; /* default /tmp; "" = no socket */
 	enum conf_transport ring_transport; /* default auto */
+	char ring_key_file[CONF_PATH_MAX];  /* "" = ring datagrams in clear */
+	enum conf_ring_enc ring_encryption; /* default none */
 
 	/* Keywords accepted but not implemented yet, one note each, for the
 	 * daemon to log once ("LinkProtocol is parsed but has no effect"). */

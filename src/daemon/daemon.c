@@ -406,10 +406,13 @@ static void on_ring_send(void *ctx, uint32_t to, const uint8_t *pkt,
 			 size_t len)
 {
 	struct chd *d = ctx;
+	int token = ring_packet_is_token(pkt, len);
 
+	if (rlink_seal(&d->link, &pkt, &len) != 0)
+		return;
 	net_udp_send(&d->net, to, pkt, len);
 	/* The token leaves now, not at the end of the loop iteration. */
-	if (ring_packet_is_token(pkt, len))
+	if (token)
 		net_udp_flush(&d->net);
 }
 
@@ -482,7 +485,9 @@ static int setup_order(struct chd *d, const struct ord_cb *cb, char *err,
 	mode = rset_transport(&d->conf, d->host);
 	pkt_max = rc.max_payload + 256 > 8192 ? rc.max_payload + 256 : 8192;
 	if (net_udp_open(&d->net, mode, d->daemon_id, sg->addr, sg->port,
-			 rc.members, rc.n_members, pkt_max, err, errlen) != 0)
+			 rc.members, rc.n_members, pkt_max, err, errlen) != 0 ||
+	    rlink_setup(&d->link, &d->conf, d->name, d->daemon_id,
+			rc.incarnation, pkt_max, err, errlen) != 0)
 		return -1;
 	d->have_net = 1;
 	if (net_register(d, d->net.fd, 0, err, errlen) != 0 ||
@@ -583,6 +588,12 @@ static void fill_status(const struct chd *d, struct status_info *si)
 		si->c[ST_RESUBMITTED] = oi.resubmitted;
 		si->c[ST_PIECES_STALE] = oi.frag.stale;
 		si->c[ST_FRAMES_LOST] = oi.frag.dropped_partials + oi.frag.broken;
+		rlink_counters(&d->link, &si->c[ST_RING_FORGED],
+			       &si->c[ST_RING_REPLAYED], &si->c[ST_RING_STALE]);
+		if (d->link.sec) {
+			si->ring_suite = rsec_suite(d->link.sec);
+			si->ring_key_id = rsec_current_key_id(d->link.sec);
+		}
 	} else {
 		si->n_members = 1;
 		si->members[0] = d->daemon_id;
@@ -621,11 +632,16 @@ static void net_read(struct chd *d, int fd)
 		unsigned n = net_udp_recv(&d->net, fd, &pk, &more);
 
 		for (unsigned i = 0; i < n; i++) {
-			if (status_is_status(pk[i].data, pk[i].len))
+			const uint8_t *data = pk[i].data;
+			size_t len = pk[i].len;
+
+			if (status_is_status(data, len))
 				status_query(d, &pk[i]);
-			else if (d->on_ring && pk[i].from != d->daemon_id)
+			else if (d->on_ring && pk[i].from != d->daemon_id &&
+				 rlink_open(&d->link, d->now_ms, pk[i].from,
+					    &data, &len))
 				ord_ring_input(d->ord, d->now_ms, pk[i].from,
-					       pk[i].data, pk[i].len);
+					       data, len);
 		}
 		if (!more)
 			break;
@@ -736,6 +752,11 @@ void chd_request_stop(struct chd *d)
 	d->stop = 1;
 }
 
+void chd_request_reload(struct chd *d)
+{
+	d->reload = 1;
+}
+
 /* Out of descriptors: the pending connection would keep the listener
  * readable and the loop spinning. Free the spare descriptor, accept the
  * connection and close it at once, then take the spare back. */
@@ -827,6 +848,7 @@ void chd_settle(struct chd *d)
 	d->ord->ops->run(d->ord, d->now_ms);
 	if (d->have_net)
 		net_udp_flush(&d->net);
+	rlink_tick(&d->link, d->now_ms);
 	update_pause(d);
 	flush_dirty(d);
 	free_retired(d);
@@ -843,6 +865,10 @@ void chd_run(struct chd *d)
 		d->now_ms = clock_ms();
 		if (n < 0 && errno != EINTR)
 			fatal("epoll_wait");
+		if (d->reload) {
+			d->reload = 0;
+			rlink_reload(&d->link);
+		}
 		for (int i = 0; i < n; i++) {
 			uint64_t u = evs[i].data.u64;
 
@@ -886,6 +912,7 @@ void chd_shutdown(struct chd *d)
 		d->ord = NULL;
 	}
 	net_udp_close(&d->net);
+	rlink_close(&d->link);
 	d->have_net = 0;
 	groups_free(d);
 	if (d->ep >= 0)

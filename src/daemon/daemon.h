@@ -17,6 +17,7 @@
 #include "groups.h"
 #include "net_udp.h"
 #include "order.h"
+#include "ring_link.h"
 #include "ring_setup.h"
 #include "sess.h"
 
@@ -59,6 +60,7 @@ struct chd {
 	int n_listeners;
 	int64_t now_ms;             /* the clock, read once per iteration */
 	volatile sig_atomic_t stop;
+	volatile sig_atomic_t reload; /* SIGHUP: read the ring keys again */
 
 	struct sess *sessions;      /* every session, newest first */
 	unsigned n_sessions, n_handshaking;
@@ -81,6 +83,7 @@ struct chd {
 	int on_ring;
 	int have_net;
 	struct net_udp net;
+	struct rlink link;          /* sealing of ring datagrams */
 	char state_path[CONF_PATH_MAX + 64]; /* "" when not writable */
 	struct rset_state state;
 	int paused;                 /* client input stopped (back-pressure) */
@@ -100,6 +103,8 @@ int chd_init(struct chd *d, const struct conf *c, const char *name,
 /* Runs the loop until chd_request_stop() or a signal. */
 void chd_run(struct chd *d);
 void chd_request_stop(struct chd *d);
+/* Asks the loop to reload what can be reloaded (the ring's key file). */
+void chd_request_reload(struct chd *d);
 /* The second half of a loop iteration, after the sockets were handled:
  * expire handshakes, let the ordering service deliver, write queued
  * output, free retired sessions. Tests and fuzzers call it directly. */

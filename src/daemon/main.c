@@ -1,6 +1,7 @@
 /*
  * main.c - chorusd's command line: read the configuration, set up one
- * daemon, run it until SIGINT or SIGTERM, shut down in order.
+ * daemon, run it until SIGINT or SIGTERM (SIGHUP reloads the ring's key
+ * file), shut down in order.
  */
 #include <errno.h>
 #include <signal.h>
@@ -28,6 +29,13 @@ static void on_signal(int sig)
 	(void)sig;
 	if (the_daemon)
 		chd_request_stop(the_daemon);
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	if (the_daemon)
+		chd_request_reload(the_daemon);
 }
 
 static void usage(void)
@@ -189,6 +197,15 @@ int main(int argc, char **argv)
 	log_set_debug(debug | (c.debug_flags & ~0x7u));
 	if (print)
 		conf_print(&c, stdout);
+	if (check_only && c.ring_key_file[0]) {
+		int checked;
+
+		if (rlink_check_keys(&c, name, &checked, err, sizeof(err)) != 0)
+			fatalx("%s", err);
+		if (!checked)
+			printf("RingKeyFile not checked: its path names the "
+			       "daemon (%%h); add -n name\n");
+	}
 	if (check_only || print) {
 		if (check_only)
 			printf("configuration OK\n");
@@ -215,6 +232,8 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 	log_info("daemon %s listening on port %u%s%s", d.name, d.port,
 		 d.unix_path[0] ? " and " : "", d.unix_path);
 	chd_run(&d);

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ring_link.h"
+
 /* The ring's parameters from the configuration. Spread's nine timeouts
  * (all or none, conf.c checks) map onto the ring's: TokenTimeout and
  * HurryTimeout directly, JoinTimeout to the join interval, GatherTimeout
@@ -29,6 +31,10 @@ static void ring_params(const struct conf *c, struct ring_config *rc)
 		rc->consensus_ms = (uint32_t)c->gather_timeout_ms;
 		rc->merge_ms = (uint32_t)c->lookup_timeout_ms;
 	}
+	/* Sealed datagrams carry a header and a tag: the payload shrinks by
+	 * as much, so that they stay within the same datagram size. */
+	if (rlink_conf_suite(c))
+		rc->max_payload -= RSEC_OVERHEAD;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -110,6 +116,9 @@ size_t rset_canonical(const struct conf *c, int segment, char *buf,
 	    rc.send_queue_max);
 	/* Spread's four timeouts without a counterpart still belong to the
 	 * configuration daemons must share. */
+	if (rlink_conf_suite(c))
+		put(buf, cap, &len, "sealed %s\n",
+		    rsec_suite_name(rlink_conf_suite(c)));
 	if (c->timeouts_set)
 		put(buf, cap, &len, "alive %d rep %d seg %d form %d\n",
 		    c->alive_timeout_ms, c->rep_timeout_ms, c->seg_timeout_ms,

@@ -15,12 +15,13 @@ const char *const status_counter_names[ST__COUNT] = {
 	"delivered", "regular_configurations", "submitted", "submit_full",
 	"drops", "drops_other_configuration", "frames_resubmitted",
 	"pieces_stale", "frames_lost", "session_messages_out", "input_pauses",
-	"send_errors",
+	"send_errors", "ring_forged", "ring_replayed", "ring_stale",
 };
 
 /* Fixed part after the 8-byte prefix: name 20, id 4, six bytes of flags,
- * conf 8, n 2; after the members ten u32, the queued messages and
- * a zero u32, five u64 and the counters. */
+ * conf 8, n 2; after the members ten u32, the queued messages, the ring's
+ * sealing (suite, key id and two zero bytes), five u64 and the
+ * counters. */
 #define FIXED_A (STATUS_NAME_LEN + 4 + 6 + 8 + 2)
 #define FIXED_B (4 * 10 + 8 + 8 * 5 + 8 * ST__COUNT)
 
@@ -99,7 +100,9 @@ size_t status_reply_encode(uint8_t *out, uint32_t nonce,
 	}
 	be_put32(p, s->session_queued_msgs);
 	p += 4;
-	be_put32(p, 0);
+	p[0] = s->ring_suite;
+	p[1] = s->ring_key_id;
+	p[2] = p[3] = 0;
 	p += 4;
 	be_put64(p, s->session_queued_bytes);
 	be_put64(p + 8, s->my_aru);
@@ -149,7 +152,9 @@ int status_reply_decode(const uint8_t *b, size_t len, uint32_t *nonce,
 		memcpy((uint8_t *)s + u32_off[i], &v, 4);
 	}
 	s->session_queued_msgs = be_get32(p);
-	if (be_get32(p + 4) != 0)
+	s->ring_suite = p[4];
+	s->ring_key_id = p[5];
+	if (p[6] != 0 || p[7] != 0)
 		return -1;
 	p += 8;
 	s->session_queued_bytes = be_get64(p);

@@ -8,7 +8,8 @@
  * Both are big endian. Request (8 bytes): magic "CM" (0x434d), version 1,
  * type 1, a 32-bit nonce the reply repeats. Reply: magic, version, type 2,
  * nonce, then struct status_info's fields in their order (status.c).
- * Ring packets start with "RG", so one socket serves both.
+ * Ring packets start with "RG" (sealed ones "RS"), so one socket serves
+ * both.
  *
  * Pure codec: no I/O, no globals.
  */
@@ -34,6 +35,7 @@ enum status_counter {
 	ST_DELIVERED, ST_CONFS_REGULAR, ST_SUBMITTED, ST_SUBMIT_FULL,
 	ST_DROPS, ST_DROPS_CONF_HASH, ST_RESUBMITTED, ST_PIECES_STALE,
 	ST_FRAMES_LOST, ST_SESSION_MSGS_OUT, ST_PAUSES, ST_NET_SEND_ERRORS,
+	ST_RING_FORGED, ST_RING_REPLAYED, ST_RING_STALE, /* ring_link.h */
 	ST__COUNT
 };
 extern const char *const status_counter_names[ST__COUNT];
@@ -47,6 +49,8 @@ struct status_info {
 	uint8_t accelerated;
 	uint8_t transport;    /* enum net_mode; 255 without a ring */
 	uint8_t paused;       /* client input stopped (back-pressure) */
+	uint8_t ring_suite;   /* RSEC_SUITE_* sealing ring datagrams, 0: clear */
+	uint8_t ring_key_id;  /* the key that seals them */
 	uint32_t conf_rep, conf_seq; /* last regular configuration */
 	uint16_t n_members;
 	uint32_t members[RING_MAX_MEMBERS];

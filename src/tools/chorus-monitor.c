@@ -179,6 +179,19 @@ static const char *transport_name(unsigned t)
 	return t < 3 ? names[t] : "none";
 }
 
+/* How the daemon's ring datagrams travel (ring_sec.h suites). */
+static const char *sec_mode(unsigned suite)
+{
+	return suite == 0 ? "clear" : suite == 0x11 ? "authenticated"
+				    : "encrypted";
+}
+
+static const char *sec_cipher(unsigned suite)
+{
+	return suite == 0x11 ? "aes-256-gmac" : suite == 0x12 ? "aes-256-gcm"
+	       : suite == 0x13 ? "chacha20-poly1305" : "none";
+}
+
 static void print_table(const struct mon *m)
 {
 	char a[20], c[32];
@@ -234,6 +247,19 @@ static void print_table(const struct mon *m)
 			printf(" %s", a);
 		}
 		printf("\n");
+	}
+	/* Sealing, and what it dropped, where there is any. */
+	for (int i = 0; i < m->n; i++) {
+		const struct status_info *s = &m->t[i].cur;
+
+		if (!m->t[i].answered[0] || (!s->ring_suite && !s->c[ST_RING_FORGED]))
+			continue;
+		printf("ring datagrams of %s: %s (%s), key %u; dropped %llu forged, "
+		       "%llu replayed, %llu stale\n", s->name,
+		       sec_mode(s->ring_suite), sec_cipher(s->ring_suite),
+		       s->ring_key_id, (unsigned long long)s->c[ST_RING_FORGED],
+		       (unsigned long long)s->c[ST_RING_REPLAYED],
+		       (unsigned long long)s->c[ST_RING_STALE]);
 	}
 	fflush(stdout);
 }
@@ -323,7 +349,8 @@ static void print_json(const struct mon *m)
 		json_rate("delivered_per_s", rate(t, ST_DELIVERED), 1);
 		json_rate("packets_in_per_s", rate(t, ST_PKTS_IN), 1);
 		json_rate("packets_out_per_s", rate(t, ST_PKTS_OUT), 0);
-		printf("},\"flow_control\":{\"window\":%u,\"personal_window\":%u,"
+		printf("},\"ring_security\":{\"mode\":\"%s\",\"cipher\":\"%s\","
+		       "\"key_id\":%u},\"flow_control\":{\"window\":%u,\"personal_window\":%u,"
 		       "\"accel_window\":%u,\"max_payload\":%u},"
 		       "\"queues\":{\"ring_send_queue\":%u,\"outq\":%u,"
 		       "\"waiting_for_room\":%u,\"sessions\":%u,\"handshaking\":%u,"
@@ -331,7 +358,8 @@ static void print_json(const struct mon *m)
 		       "\"session_queued_bytes\":%llu,\"input_paused\":%s},"
 		       "\"order\":{\"my_aru\":%llu,\"high_seq\":%llu,\"stable\":%llu},"
 		       "\"uptime_ms\":%llu,\"counters\":{",
-		       s->window, s->personal_window, s->accel_window,
+		       sec_mode(s->ring_suite), sec_cipher(s->ring_suite),
+		       s->ring_key_id, s->window, s->personal_window, s->accel_window,
 		       s->max_payload, s->send_queue, s->outq, s->unpushed,
 		       s->sessions, s->handshaking, s->groups,
 		       s->session_queued_msgs,

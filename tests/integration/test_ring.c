@@ -7,7 +7,9 @@
  * the destination's daemon; SIGKILL of a daemon makes the other two
  * install a configuration of two within the token timeout plus one
  * second, and its restart merges the three again with a new id; a daemon
- * with a different configuration stays out and its peers say why.
+ * with a different configuration stays out and its peers say why. With
+ * sealed ring datagrams (RingKeyFile): the same order everywhere, and a
+ * daemon with another key stays out, with the reason in both logs.
  *
  * Group membership across daemons is not needed here: every client
  * joins at its own daemon, which delivers the ring's messages to its
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -191,7 +194,8 @@ static void take(mailbox m, int *next_from, int *order, int *n_order)
 		order[(*n_order)++] = s * 1000 + k;
 }
 
-static void agreed_order_across_daemons(void)
+/* The agreed-order run below on a ring configured with `extra`. */
+static void agreed_order_with(const char *extra)
 {
 	static char buf[150000];
 	struct hd_ring r;
@@ -203,7 +207,7 @@ static void agreed_order_across_daemons(void)
 	int n_order[3] = { 0, 0, 0 }, next_from[3][3];
 
 	memset(next_from, 0, sizeof(next_from));
-	hd_ring_start(&r, 3, NULL);
+	hd_ring_start(&r, 3, extra);
 	T_ASSERT(wait_conf(&r, all3, 3, 15000, NULL) >= 0);
 	for (int c = 0; c < 3; c++) {
 		snprintf(name, sizeof(name), "c%d", c);
@@ -247,6 +251,156 @@ static void agreed_order_across_daemons(void)
 	for (int c = 0; c < 3; c++)
 		SP_disconnect(m[c]);
 	hd_ring_stop(&r);
+}
+
+static void agreed_order_across_daemons(void)
+{
+	agreed_order_with(NULL);
+}
+
+/* Sealed ring datagrams (RingKeyFile, "%h" for each daemon's own file):
+ * a key file per daemon in a fresh private directory; `bad` names a
+ * daemon (1..3) given another key under the same id, or 0. Writes the
+ * configuration lines into extra. */
+static void sealed_keys(char *dir, char *extra, size_t cap, int bad)
+{
+	static const char good[] =
+		"1 6a09e667f3bcc908bb67ae8584caa73b3c6ef372fe94f82ba54ff53a5f1d36f1\n";
+	static const char other[] =
+		"1 510e527fade682d19b05688c2b3e6c1f1f83d9abfb41bd6b5be0cd19137e2179\n";
+
+	T_ASSERT(mkdtemp(dir) != NULL);
+	for (int i = 1; i <= 3; i++) {
+		char path[128];
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/d%d.keys", dir, i);
+		fp = fopen(path, "w");
+		T_ASSERT(fp != NULL);
+		fputs(i == bad ? other : good, fp);
+		fclose(fp);
+		T_ASSERT(chmod(path, 0600) == 0);
+	}
+	snprintf(extra, cap, "RingKeyFile = %s/%%h.keys\nRingEncryption = yes\n",
+		 dir);
+}
+
+static void sealed_keys_remove(const char *dir)
+{
+	char path[128];
+
+	for (int i = 1; i <= 3; i++) {
+		snprintf(path, sizeof(path), "%s/d%d.keys", dir, i);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+/* The same order everywhere, frames up to the largest cut into pieces of
+ * the smaller sealed payload, with every ring datagram encrypted. */
+static void sealed_agreed_order(void)
+{
+	char dir[] = "/tmp/chorus-keys-XXXXXX", extra[256];
+
+	sealed_keys(dir, extra, sizeof(extra), 0);
+	agreed_order_with(extra);
+	sealed_keys_remove(dir);
+}
+
+/* A daemon with another key under the same id never joins; both sides
+ * log why, and the others count its datagrams as forged. */
+static void sealed_wrong_key_stays_out(void)
+{
+	static const int two[] = { 0, 1, -1 }, third[] = { 2, -1 };
+	char dir[] = "/tmp/chorus-keys-XXXXXX", extra[256];
+	struct hd_ring r;
+	struct status_info si;
+
+	sealed_keys(dir, extra, sizeof(extra), 3);
+	hd_ring_start(&r, 3, extra);
+	T_ASSERT(wait_conf(&r, two, 2, 15000, NULL) >= 0);
+	T_ASSERT(hd_wait_log(&r.d[2], "failed authentication; wrong key?", 5000));
+	T_ASSERT(hd_wait_log(&r.d[0], "packets from 127.0.0.3 failed "
+			     "authentication; wrong key?", 5000));
+	/* d3 forms a ring of its own and stays there. */
+	T_ASSERT(wait_conf(&r, third, 1, 10000, NULL) >= 0);
+	T_ASSERT(hd_status(&r.d[0], &si, 1000));
+	T_EQ(si.ring_suite, 0x12);
+	T_EQ(si.ring_key_id, 1);
+	T_ASSERT(si.c[ST_RING_FORGED] > 0);
+	T_EQ(si.c[ST_RING_REPLAYED], 0);
+	T_ASSERT(wait_conf(&r, two, 2, 1000, NULL) >= 0);
+	hd_ring_stop(&r);
+	sealed_keys_remove(dir);
+}
+
+/* Runs build program `prog` with args under a 60 s timeout, its
+ * standard error with its output; returns the output (static) and the
+ * exit status in *rc. */
+static const char *run_prog(const char *prog, const char *args, int *rc)
+{
+	static char out[65536];
+	char cmd[1024];
+	const char *b = getenv("CHORUS_BUILD");
+	size_t got;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "timeout 60 %s/%s %s 2>&1", b ? b : "build",
+		 prog, args);
+	p = popen(cmd, "r");
+	T_ASSERT(p);
+	got = fread(out, 1, sizeof(out) - 1, p);
+	out[got] = 0;
+	*rc = pclose(p);
+	*rc = WIFEXITED(*rc) ? WEXITSTATUS(*rc) : -1;
+	return out;
+}
+
+/* A key file others may read, or a malformed one, stops chorusd at start
+ * and fails `chorusd -t`, each saying why; a good one passes -t. */
+static void sealed_key_file_checked(void)
+{
+	char dir[] = "/tmp/chorus-keys-XXXXXX", extra[256], conf[128],
+		args[512], key[128];
+	const char *out;
+	FILE *fp;
+	int rc;
+
+	sealed_keys(dir, extra, sizeof(extra), 0);
+	snprintf(conf, sizeof(conf), "%s/spread.conf", dir);
+	fp = fopen(conf, "w");
+	T_ASSERT(fp);
+	fprintf(fp, "Spread_Segment 127.0.0.255:%u {\n\td1 127.0.0.1 { C 127.0.0.1 "
+		"D 127.0.0.1 }\n\td2 127.0.0.2 { C 127.0.0.2 D 127.0.0.2 }\n}\n"
+		"RingTransport = unicast\nUnixSocketDir = \"\"\nRuntimeDir = \"%s\"\n%s",
+		hd_free_port(), dir, extra);
+	fclose(fp);
+	snprintf(key, sizeof(key), "%s/d1.keys", dir);
+	snprintf(args, sizeof(args), "-t -c %s -n d1", conf);
+	out = run_prog("chorusd", args, &rc);
+	T_ASSERTF(rc == 0 && strstr(out, "configuration OK"), "%d: %s", rc, out);
+	snprintf(args, sizeof(args), "-t -c %s", conf);
+	out = run_prog("chorusd", args, &rc);
+	T_ASSERTF(rc == 0 && strstr(out, "RingKeyFile not checked"), "%d: %s", rc,
+		  out);
+	T_ASSERT(chmod(key, 0640) == 0);
+	snprintf(args, sizeof(args), "-t -c %s -n d1", conf);
+	out = run_prog("chorusd", args, &rc);
+	T_ASSERTF(rc == 1 && strstr(out, "d1.keys may be read or written by group "
+				    "or others (mode 0640)"), "%d: %s", rc, out);
+	snprintf(args, sizeof(args), "-c %s -n d1", conf);
+	out = run_prog("chorusd", args, &rc);
+	T_ASSERTF(rc == 1 && strstr(out, "chmod 600"), "%d: %s", rc, out);
+	T_ASSERT(chmod(key, 0600) == 0);
+	fp = fopen(key, "a");
+	T_ASSERT(fp);
+	fputs("2 abc\n", fp);
+	fclose(fp);
+	out = run_prog("chorusd", args, &rc);
+	T_ASSERTF(rc == 1 && strstr(out, "d1.keys: line 2: the key must be 64 "
+				    "hexadecimal digits"), "%d: %s", rc, out);
+	unlink(conf);
+	sealed_keys_remove(dir);
 }
 
 /* A sender far faster than the ring: its daemon stops reading it while
@@ -401,20 +555,7 @@ static void different_configuration_stays_out(void)
  * status in *rc. */
 static const char *monitor(const char *args, int *rc)
 {
-	static char out[65536];
-	char cmd[1024];
-	const char *b = getenv("CHORUS_BUILD");
-	size_t got;
-	FILE *p;
-
-	snprintf(cmd, sizeof(cmd), "%s/chorus-monitor %s", b ? b : "build", args);
-	p = popen(cmd, "r");
-	T_ASSERT(p);
-	got = fread(out, 1, sizeof(out) - 1, p);
-	out[got] = 0;
-	*rc = pclose(p);
-	*rc = WIFEXITED(*rc) ? WEXITSTATUS(*rc) : -1;
-	return out;
+	return run_prog("chorus-monitor", args, rc);
 }
 
 static int count_of(const char *hay, const char *needle)
@@ -480,6 +621,9 @@ int main(int argc, char **argv)
 		T_CASE_TIMEOUT(sigkill_failover_then_merge, 90),
 		T_CASE_TIMEOUT(different_configuration_stays_out, 90),
 		T_CASE_TIMEOUT(monitor_table_and_json, 60),
+		T_CASE_TIMEOUT(sealed_agreed_order, 120),
+		T_CASE_TIMEOUT(sealed_wrong_key_stays_out, 60),
+		T_CASE_TIMEOUT(sealed_key_file_checked, 60),
 	};
 
 	return t_main(argc, argv, cases, T_COUNT(cases));

@@ -340,6 +340,24 @@ static void chk_transport_auto(const struct conf *c)
 	T_EQ(c->ring_transport, CONF_TRANSPORT_AUTO);
 }
 
+static void chk_ring_key(const struct conf *c)
+{
+	T_STREQ(c->ring_key_file, "/etc/chorus/%h.keys");
+	T_EQ(c->ring_encryption, CONF_RING_ENC_CHACHA);
+}
+
+static void chk_ring_key_yes(const struct conf *c)
+{
+	T_STREQ(c->ring_key_file, "/k");
+	T_EQ(c->ring_encryption, CONF_RING_ENC_AES_GCM);
+}
+
+static void chk_ring_key_auth(const struct conf *c)
+{
+	T_STREQ(c->ring_key_file, "/k");
+	T_EQ(c->ring_encryption, CONF_RING_ENC_NONE);
+}
+
 static void chk_any(const struct conf *c)
 {
 	T_ASSERT(c->n_hosts > 0);
@@ -392,7 +410,9 @@ static const char rich_conf[] =
 	"LookupTimeout = 60000\n"
 	"MaxSessions = 1000000\n"
 	"MaxSessionBytes = 1G\n"
-	"UnixSocketDir = \"\"\n";
+	"UnixSocketDir = \"\"\n"
+	"RingKeyFile = \"/etc/chorus/ring keys\"\n"
+	"RingEncryption = yes\n";
 
 struct good_case {
 	const char *name;
@@ -487,6 +507,14 @@ static const struct good_case good_cases[] = {
 	{ "ring_transport", SEG_LOCAL "RingTransport = unicast\nRingTransport = multicast\n",
 	  chk_transport },
 	{ "ring_transport_auto", SEG_LOCAL "RingTransport = AUTO\n", chk_transport_auto },
+	{ "ring_key", SEG_LOCAL "RingKeyFile = /etc/chorus/%h.keys\n"
+	  "RingEncryption = chacha20-poly1305\n", chk_ring_key },
+	{ "ring_key_yes", SEG_LOCAL "RingKeyFile = \"/k\"\nRingEncryption = yes\n",
+	  chk_ring_key_yes },
+	{ "ring_key_auth", SEG_LOCAL "RingEncryption = aes-256-gcm\nRingKeyFile = /k\n"
+	  "RingEncryption = no\n", chk_ring_key_auth },
+	{ "ring_key_none", SEG_LOCAL "RingKeyFile = /k\nRingEncryption = none\n",
+	  chk_ring_key_auth },
 };
 
 static void good_configs(void)
@@ -648,6 +676,9 @@ static const struct bad_case bad_cases[] = {
 	{ L "UnixSocketDir = run/chorus\n", 0, 4, "must be an absolute path" },
 	{ L "RingTransport = tcp\n", 0, 4, "expected auto, broadcast, multicast or unicast" },
 	{ L "RingTransport = Unicast\n", 0, 4, "expected auto, broadcast, multicast or unicast" },
+	{ L "RingKeyFile = keys\n", 0, 4, "RingKeyFile must be an absolute path" },
+	{ L "RingEncryption = aes\n", 0, 4, "expected no, yes, aes-256-gcm or chacha20-poly1305" },
+	{ L "RingEncryption = yes\n", 0, 4, "RingEncryption needs a RingKeyFile" },
 	{ L "UnixSocketDir = /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", 0, 4,
 	  "too long for a socket path" },
@@ -854,7 +885,9 @@ static const char golden_default[] =
 	"MaxSessions = 16384\n"
 	"MaxSessionBytes = 64M\n"
 	"UnixSocketDir = \"/tmp\"\n"
-	"RingTransport = auto\n";
+	"RingTransport = auto\n"
+	"# RingKeyFile: not set; ring datagrams travel in clear\n"
+	"RingEncryption = none\n";
 
 static void print_golden_default(void)
 {
@@ -889,6 +922,8 @@ static void print_rich(void)
 		"LookupTimeout = 60000\n",
 		"MaxSessionBytes = 1G\n",
 		"UnixSocketDir = \"\"\n",
+		"RingKeyFile = \"/etc/chorus/ring keys\"\n",
+		"RingEncryption = aes-256-gcm\n",
 	};
 	char *out = NULL;
 	size_t len = 0;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/ring_sec.h"
 #include "daemon/ring_setup.h"
 #include "daemon/status.h"
 #include "t.h"
@@ -127,6 +128,58 @@ static void ring_config_from_conf(void)
 	T_ASSERTF(strstr(err, "hurry") != NULL, "%s", err);
 }
 
+/* Without RingKeyFile the canonical text, hence the hash in every ring
+ * packet's header, is what it always was (golden); with it, the payload
+ * shrinks by the sealing overhead and the suite is part of the text, so
+ * daemons that seal differently never share a ring. */
+static void sealing_in_canonical(void)
+{
+	static const char golden[] =
+		"segment 10.0.0.255:4803 transport auto\n"
+		"host 10.0.0.1 a\n"
+		"host 10.0.0.2 b\n"
+		"host 10.0.0.3 c if 10.0.0.3/4 if 192.168.1.3/2\n"
+		"token 1250 hurry 500 join 50 consensus 1500 merge 500 hold 10\n"
+		"window 160 personal 20 accel_window 15 accelerated 0\n"
+		"payload 1400 store 1024 send_queue 1024\n";
+	static const char *const modes[] = {
+		"RingKeyFile = /k\n",
+		"RingKeyFile = /k\nRingEncryption = yes\n",
+		"RingKeyFile = /k\nRingEncryption = chacha20-poly1305\n",
+	};
+	static const char *const names[] = {
+		"sealed authenticated (AES-256-GMAC)\n",
+		"sealed encrypted (AES-256-GCM)\n",
+		"sealed encrypted (ChaCha20-Poly1305)\n",
+	};
+	struct ring_config rc;
+	struct conf c;
+	char err[256], buf[4096], text[1024];
+	uint32_t h[4];
+
+	T_ASSERT(conf_parse(base, strlen(base), &c, err, sizeof(err)) == 0);
+	rset_canonical(&c, 0, buf, sizeof(buf));
+	T_STREQ(buf, golden);
+	T_EQ(rset_conf_hash(&c, 0), 0xffc73de0u);
+	T_ASSERTF(rset_ring_config(&c, 0, &rc, err, sizeof(err)) == 0, "%s", err);
+	T_EQ(rc.max_payload, 1400);
+	h[0] = rset_conf_hash(&c, 0);
+	for (int i = 0; i < 3; i++) {
+		snprintf(text, sizeof(text), "%s%s", base, modes[i]);
+		T_ASSERTF(conf_parse(text, strlen(text), &c, err, sizeof(err)) == 0,
+			  "%s", err);
+		rset_canonical(&c, 0, buf, sizeof(buf));
+		T_ASSERTF(strstr(buf, "payload 1356 ") && strstr(buf, names[i]),
+			  "%s", buf);
+		T_ASSERTF(rset_ring_config(&c, 0, &rc, err, sizeof(err)) == 0,
+			  "%s", err);
+		T_EQ(rc.max_payload, 1400 - RSEC_OVERHEAD);
+		h[i + 1] = rset_conf_hash(&c, 0);
+		for (int k = 0; k <= i; k++)
+			T_ASSERT(h[i + 1] != h[k]);
+	}
+}
+
 static void state_file(void)
 {
 	char dir[] = "/tmp/chorus-state-XXXXXX", path[256];
@@ -194,6 +247,8 @@ static void status_roundtrip(void)
 	s.high_seq = 13;
 	s.stable = 14;
 	s.uptime_ms = 15;
+	s.ring_suite = RSEC_SUITE_AES_GCM;
+	s.ring_key_id = 200;
 	for (int i = 0; i < ST__COUNT; i++)
 		s.c[i] = 1000 + (uint64_t)i;
 	len = status_reply_encode(buf, 99, &s);
@@ -202,6 +257,9 @@ static void status_roundtrip(void)
 	T_EQ(nonce, 99);
 	T_MEMEQ(&d, &s, sizeof(s));
 	T_EQ(status_reply_decode(buf, len - 1, &nonce, &d), -1);
+	buf[len - 8 * ST__COUNT - 40 - 1] = 1; /* the zero bytes after the key id */
+	T_EQ(status_reply_decode(buf, len, &nonce, &d), -1);
+	buf[len - 8 * ST__COUNT - 40 - 1] = 0;
 	buf[8 + STATUS_NAME_LEN + 4 + 1] = RING_STATE_N; /* state */
 	T_EQ(status_reply_decode(buf, len, &nonce, &d), -1);
 	T_EQ(status_req_encode(req, 42), STATUS_REQ_LEN);
@@ -220,6 +278,7 @@ int main(int argc, char **argv)
 		T_CASE(hash_ignores_form),
 		T_CASE(hash_sees_what_matters),
 		T_CASE(ring_config_from_conf),
+		T_CASE(sealing_in_canonical),
 		T_CASE(state_file),
 		T_CASE(status_roundtrip),
 	};
