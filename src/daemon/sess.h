@@ -23,11 +23,13 @@
 #include <stdint.h>
 
 #include "msg.h"
+#include "proto/auth_hmac.h"
 #include "proto/wire.h"
 
 struct chd;
 
-enum sess_state { SESS_HELLO, SESS_AUTH, SESS_OPEN, SESS_CLOSED };
+/* SESS_AUTHX: a method's exchange (HMAC) is under way. */
+enum sess_state { SESS_HELLO, SESS_AUTH, SESS_AUTHX, SESS_OPEN, SESS_CLOSED };
 
 /* Why a session ended; logged, and counted per reason. */
 enum sess_end {
@@ -53,6 +55,14 @@ struct sess {
 	int membership;                /* wants membership notifications */
 	uint32_t peer_addr;            /* IPv4 host order; 0 for Unix */
 	int version;                   /* library version, WIRE_VERSION() */
+
+	/* Who the client proved to be: set by an authentication method
+	 * (HMAC: the principal), "" if none; read by authorisation. */
+	char principal[AUTH_PRINCIPAL_MAX + 1];
+	unsigned auth_left;            /* methods still to run (CONF_AUTH_*) */
+	unsigned auth_running;         /* the method whose exchange runs */
+	uint8_t auth_nonce[AUTH_HMAC_NONCE_LEN];
+	int ip_counted;                /* counted in the daemon's iplimit */
 
 	/* Handshake bytes not yet parsed, and the deadline. */
 	uint8_t hs[WIRE_AUTH_CHOICE_LEN + 16];
