@@ -1245,7 +1245,7 @@ void conf_defaults(struct conf *c)
 	c->max_session_bytes = 64L * 1024 * 1024;
 	set_field(c->unix_socket_dir, sizeof(c->unix_socket_dir), "/tmp");
 	c->max_sessions_per_ip = 1024;
-	c->max_authenticating = 256;
+	c->max_authenticating = 1024;
 	c->handshake_timeout_ms = 1000;
 }
 
