@@ -3,8 +3,10 @@
  *
  * This implements the configuration file of Spread 4.4 as the protocol
  * specification describes it (section 9.3 lexical rules, 9.4 grammar, 9.5
- * parameters), plus three chorusd keywords (MaxSessions, MaxSessionBytes,
- * UnixSocketDir). docs/config.md and chorus.conf(5) are the user-facing
+ * parameters), plus chorusd's own keywords (MaxSessions, MaxSessionBytes,
+ * UnixSocketDir, RingTransport, and for security HmacSecretsFile,
+ * MaxSessionsPerIP, MaxAuthenticating, HandshakeTimeout and the
+ * AccessRules block, whose rules authz.c parses). docs/config.md and chorus.conf(5) are the user-facing
  * description; this comment only lists what a reader of the code needs.
  *
  * Structure: a small lexer turns the text into tokens the way Spread's

@@ -6,8 +6,9 @@
  * that its end produced has come back out of the ordering service; only
  * then is its private name free again (docs/client-protocol.md 8.3).
  *
- * Life cycle: HELLO (connect request) -> AUTH (method choice) -> OPEN
- * (frames) -> CLOSED (socket gone, disconnect submitted, record kept)
+ * Life cycle: HELLO (connect request) -> AUTH (method choice) -> AUTHX
+ * (a method's exchange, HMAC: auth.h; back to AUTH for the next method)
+ * -> OPEN (frames; each join and send checked by access.h) -> CLOSED (socket gone, disconnect submitted, record kept)
  * -> freed at the end of the loop iteration that delivered the disconnect.
  * A session refused during the handshake never reaches OPEN and is freed
  * at the end of the iteration.
