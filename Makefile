@@ -45,7 +45,9 @@ endif
 ALL_CPPFLAGS := -Iinclude -Isrc -Itests -D_GNU_SOURCE $(CPPFLAGS)
 ALL_CFLAGS := -std=c11 $(WARNINGS) -MMD -MP $(SANFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(SANFLAGS) $(LDFLAGS)
-LIBS := -lpthread
+# libcrypto (OpenSSL): the HMAC authentication method of the handshake,
+# in the daemon and in libchorus (src/proto/auth_hmac.c).
+LIBS := -lpthread -lcrypto
 # Libraries of the log programs (zlib and zstd for compression, libcrypto
 # for the stream ids of a spool of several groups).
 LOG_LIBS ?= -lzstd -lz -lcrypto

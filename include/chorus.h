@@ -50,6 +50,19 @@ int chorus_set_send_buffer(mailbox mbox, size_t bytes);
 /* Writes what send coalescing holds. Returns 0 or a negative code. */
 int chorus_flush(mailbox mbox);
 
+/* Authenticates every later connection of the process with the HMAC
+ * method (SP_set_auth_method(3), chorus_set_auth_hmac(3)): key_file
+ * holds one line "principal hex-secret" and must not be accessible to
+ * group or others. Replaces the method registry with HMAC alone. Returns
+ * 0, or REJECT_AUTH with the reason in err (errlen bytes; err may be
+ * NULL) if the file cannot be used. */
+int chorus_set_auth_hmac(const char *key_file, char *err, size_t errlen);
+/* When this environment variable is set and the program did not choose
+ * methods itself, SP_connect authenticates with the HMAC key in the file
+ * it names (read at each connect); a file that cannot be used makes
+ * SP_connect return REJECT_AUTH. */
+#define CHORUS_HMAC_KEY_ENV "CHORUS_HMAC_KEY_FILE"
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,9 +3,11 @@
  *
  * This implements the configuration file of Spread 4.4 as the protocol
  * specification describes it (section 9.3 lexical rules, 9.4 grammar, 9.5
- * parameters), plus chorusd keywords of its own (MaxSessions,
- * MaxSessionBytes, UnixSocketDir, RingTransport, RingKeyFile,
- * RingEncryption). docs/config.md and chorus.conf(5) are the user-facing
+ * parameters), plus chorusd's own keywords (MaxSessions, MaxSessionBytes,
+ * UnixSocketDir, RingTransport, RingKeyFile, RingEncryption, and for
+ * security HmacSecretsFile, MaxSessionsPerIP, MaxAuthenticating,
+ * HandshakeTimeout and the AccessRules block, whose rules authz.c
+ * parses). docs/config.md and chorus.conf(5) are the user-facing
  * description; this comment only lists what a reader of the code needs.
  *
  * Structure: a small lexer turns the text into tokens the way Spread's
@@ -69,6 +71,9 @@ enum keyword {
 	/* Chorus extensions. */
 	KW_MAXSESSIONS, KW_MAXSESSIONBYTES, KW_UNIXSOCKETDIR, KW_RINGTRANSPORT,
 	KW_RINGKEYFILE, KW_RINGENCRYPTION,
+	/* Chorus security extensions. */
+	KW_HMACSECRETSFILE, KW_MAXSESSIONSPERIP, KW_MAXAUTHENTICATING,
+	KW_HANDSHAKETIMEOUT, KW_ACCESSRULES,
 };
 
 enum tok_kind {
@@ -131,6 +136,11 @@ static const struct word words[] = {
 	{ "RingTransport", TK_KEYWORD, KW_RINGTRANSPORT },
 	{ "RingKeyFile", TK_KEYWORD, KW_RINGKEYFILE },
 	{ "RingEncryption", TK_KEYWORD, KW_RINGENCRYPTION },
+	{ "HmacSecretsFile", TK_KEYWORD, KW_HMACSECRETSFILE },
+	{ "MaxSessionsPerIP", TK_KEYWORD, KW_MAXSESSIONSPERIP },
+	{ "MaxAuthenticating", TK_KEYWORD, KW_MAXAUTHENTICATING },
+	{ "HandshakeTimeout", TK_KEYWORD, KW_HANDSHAKETIMEOUT },
+	{ "AccessRules", TK_KEYWORD, KW_ACCESSRULES },
 	{ "Hop", TK_LINKPROT, 1 },
 	{ "TcpHop", TK_LINKPROT, 2 },
 	/* DebugFlags names in bit order; conf_print() relies on ALL and
@@ -245,6 +255,7 @@ struct parser {
 
 	/* What the file said so far, for the checks made at the end. */
 	int auth_line;           /* last Allowed/RequiredAuthMethods, or 0 */
+	int hmac_line;           /* HmacSecretsFile, or 0 */
 	unsigned timeouts_seen;  /* bit i: keyword KW_TOKENTIMEOUT + i given */
 	int timeouts_line;       /* first timeout keyword */
 	int window_line, pwindow_line, awindow_line;
@@ -895,12 +906,14 @@ static int parse_auth(struct parser *ps, int kw)
 			set |= CONF_AUTH_NULL;
 		else if (j == i + 2 && memcmp(t->text + i, "IP", 2) == 0)
 			set |= CONF_AUTH_IP;
+		else if (j == i + 4 && memcmp(t->text + i, "HMAC", 4) == 0)
+			set |= CONF_AUTH_HMAC;
 		else if (j == i + 5 && memcmp(t->text + i, "PWORD", 5) == 0)
 			return fail(ps, t->line,
 				    "the PWORD authentication method is not supported by chorusd");
 		else if (j > i)
 			return fail(ps, t->line,
-				    "unknown authentication method '%.*s' (chorusd knows NULL and IP)",
+				    "unknown authentication method '%.*s' (chorusd knows NULL, IP and HMAC)",
 				    (int)(j - i > 40 ? 40 : j - i), t->text + i);
 		i = j + 1;
 	}
@@ -911,6 +924,60 @@ static int parse_auth(struct parser *ps, int kw)
 		c->allowed_auth |= set;
 	else
 		c->required_auth |= set;
+	return advance(ps);
+}
+
+/* Parses `AccessRules { rule... }` (authz.h). Each rule is a verdict,
+ * an action, a group pattern and a WHO word with its argument, if any;
+ * line breaks do not matter. Rules add to those of an earlier block. */
+static int parse_access_rules(struct parser *ps)
+{
+	struct conf *c = ps->c;
+	int line = ps->tok.line;
+	char d[64];
+
+	if (advance(ps))
+		return -1;
+	if (ps->tok.kind != TK_LBRACE)
+		return fail(ps, ps->tok.line, "expected '{' after AccessRules, found %s",
+			    tok_desc(&ps->tok, d, sizeof(d)));
+	if (advance(ps))
+		return -1;
+	while (ps->tok.kind != TK_RBRACE) {
+		char wbuf[5][TOK_MAX], msg[160];
+		const char *w[5];
+		int n = 0, want = 4, rline = ps->tok.line;
+
+		while (n < want) {
+			const struct token *t = &ps->tok;
+
+			if (t->kind == TK_EOF)
+				return fail(ps, t->line,
+					    "missing '}' to close the AccessRules of line %d",
+					    line);
+			if (t->kind != TK_STRING && t->kind != TK_NUMBER &&
+			    t->kind != TK_IP)
+				return fail(ps, t->line,
+					    "unexpected %s in an access rule%s",
+					    tok_desc(t, d, sizeof(d)),
+					    tok_reserved(t) ?
+					    " (a reserved word; quote it to use it as a name)" : "");
+			memcpy(wbuf[n], t->text, t->len + 1);
+			w[n] = wbuf[n];
+			if (n == 3 && authz_who_args(w[3]) > 0)
+				want = 5;
+			n++;
+			if (advance(ps))
+				return -1;
+		}
+		if (c->access_rules.n == AUTHZ_MAX_RULES)
+			return fail(ps, rline, "too many access rules (at most %d)",
+				    AUTHZ_MAX_RULES);
+		if (authz_rule_parse(w, n, &c->access_rules.r[c->access_rules.n],
+				     msg, sizeof(msg)) != 0)
+			return fail(ps, rline, "%s", msg);
+		c->access_rules.n++;
+	}
 	return advance(ps);
 }
 
@@ -963,6 +1030,8 @@ static int parse_param(struct parser *ps, int kw)
 	case KW_ALLOWEDAUTH:
 	case KW_REQUIREDAUTH:
 		return parse_auth(ps, kw);
+	case KW_ACCESSRULES:
+		return parse_access_rules(ps);
 	default:
 		break;
 	}
@@ -1098,6 +1167,25 @@ static int parse_param(struct parser *ps, int kw)
 				return advance(ps);
 			}
 		return expected(ps, kw, "no, yes, aes-256-gcm or chacha20-poly1305");
+	case KW_HMACSECRETSFILE:
+		ps->hmac_line = ps->tok.line;
+		return value_string(ps, kw, c->hmac_secrets_file,
+				    sizeof(c->hmac_secrets_file), 0);
+	case KW_MAXSESSIONSPERIP:
+		if (value_big(ps, kw, 0, 0, 1000000, &big))
+			return -1;
+		c->max_sessions_per_ip = (int)big;
+		return 0;
+	case KW_MAXAUTHENTICATING:
+		if (value_big(ps, kw, 0, 1, 100000, &big))
+			return -1;
+		c->max_authenticating = (int)big;
+		return 0;
+	case KW_HANDSHAKETIMEOUT:
+		if (value_big(ps, kw, 0, 100, 600000, &big))
+			return -1;
+		c->handshake_timeout_ms = (int)big;
+		return 0;
 	default:
 		return fail(ps, ps->tok.line, "internal error: keyword %d", kw);
 	}
@@ -1145,6 +1233,14 @@ static int finish(struct parser *ps)
 	if (c->ring_encryption != CONF_RING_ENC_NONE && !c->ring_key_file[0])
 		return fail(ps, ps->encryption_line,
 			    "RingEncryption needs a RingKeyFile (the shared keys)");
+	if (((c->allowed_auth | c->required_auth) & CONF_AUTH_HMAC) &&
+	    !c->hmac_secrets_file[0])
+		return fail(ps, ps->auth_line,
+			    "the HMAC authentication method needs HmacSecretsFile (the principals and their secrets)");
+	if (c->hmac_secrets_file[0] &&
+	    !((c->allowed_auth | c->required_auth) & CONF_AUTH_HMAC))
+		return fail(ps, ps->hmac_line,
+			    "HmacSecretsFile is set but HMAC is not in AllowedAuthMethods or RequiredAuthMethods");
 	if (c->n_hosts == 0)
 		return fail(ps, eof_line,
 			    "no daemon is configured: add a Spread_Segment with at least one host");
@@ -1184,6 +1280,9 @@ void conf_defaults(struct conf *c)
 	c->max_sessions = 16384;
 	c->max_session_bytes = 64L * 1024 * 1024;
 	set_field(c->unix_socket_dir, sizeof(c->unix_socket_dir), "/tmp");
+	c->max_sessions_per_ip = 1024;
+	c->max_authenticating = 1024;
+	c->handshake_timeout_ms = 1000;
 }
 
 /* FNV-1a, 32 bits. */
@@ -1484,9 +1583,16 @@ static void print_flags(FILE *fp, uint32_t mask)
 
 static void print_auth(FILE *fp, const char *kw, unsigned set)
 {
-	fprintf(fp, "%s = \"%s%s%s\"\n", kw, set & CONF_AUTH_NULL ? "NULL" : "",
-		(set & CONF_AUTH_NULL) && (set & CONF_AUTH_IP) ? " " : "",
-		set & CONF_AUTH_IP ? "IP" : "");
+	static const char *const names[] = { "NULL", "IP", "HMAC" };
+	const char *sep = "";
+
+	fprintf(fp, "%s = \"", kw);
+	for (unsigned i = 0; i < 3; i++)
+		if (set & (1u << i)) {
+			fprintf(fp, "%s%s", sep, names[i]);
+			sep = " ";
+		}
+	fputs("\"\n", fp);
 }
 
 /* Prints `Key = value` when the keyword was in the file (its note is
@@ -1647,6 +1753,29 @@ void conf_print(const struct conf *c, FILE *fp)
 		fputs("# RingKeyFile: not set; ring datagrams travel in clear\n", fp);
 	}
 	fprintf(fp, "RingEncryption = %s\n", conf_ring_enc_names[c->ring_encryption]);
+
+	fputs("\n# Security\n", fp);
+	if (c->hmac_secrets_file[0]) {
+		fputs("HmacSecretsFile = ", fp);
+		print_str(fp, c->hmac_secrets_file);
+		fputc('\n', fp);
+	}
+	fprintf(fp, "MaxSessionsPerIP = %d\n", c->max_sessions_per_ip);
+	fprintf(fp, "MaxAuthenticating = %d\n", c->max_authenticating);
+	fprintf(fp, "HandshakeTimeout = %d\n", c->handshake_timeout_ms);
+	if (c->access_rules.n > 0 && c->access_rules.n <= AUTHZ_MAX_RULES) {
+		char rule[AUTHZ_FORMAT_MAX];
+
+		fputs("AccessRules {\n", fp);
+		for (int i = 0; i < c->access_rules.n; i++) {
+			authz_rule_format(&c->access_rules.r[i], rule);
+			fprintf(fp, "\t%s\n", rule);
+		}
+		fputs("}\n", fp);
+	} else {
+		fputs("# AccessRules: none; every client may join and send to every group\n",
+		      fp);
+	}
 }
 
 const char *const conf_transport_names[4] = { "auto", "broadcast",

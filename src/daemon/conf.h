@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "authz.h"
+
 #define CONF_MAX_SEGMENTS 20
 #define CONF_MAX_HOSTS 128
 #define CONF_MAX_IFACES 10
@@ -32,6 +34,7 @@
 /* Authentication methods. */
 #define CONF_AUTH_NULL 0x1u
 #define CONF_AUTH_IP 0x2u
+#define CONF_AUTH_HMAC 0x4u /* chorus: proof of a per-principal secret */
 
 enum conf_tristate { CONF_OFF = 0, CONF_ON = 1, CONF_AUTO = 2 };
 
@@ -111,6 +114,13 @@ struct conf {
 	enum conf_transport ring_transport; /* default auto */
 	char ring_key_file[CONF_PATH_MAX];  /* "" = ring datagrams in clear */
 	enum conf_ring_enc ring_encryption; /* default none */
+
+	/* Chorus security extensions (docs/config.md "Security"). */
+	char hmac_secrets_file[CONF_PATH_MAX]; /* "" = none */
+	int max_sessions_per_ip;           /* default 1024; 0 = no limit */
+	int max_authenticating;            /* default 256 */
+	int handshake_timeout_ms;          /* default 1000, as Spread */
+	struct authz_rules access_rules;   /* AccessRules { } */
 
 	/* Keywords accepted but not implemented yet, one note each, for the
 	 * daemon to log once ("LinkProtocol is parsed but has no effect"). */

@@ -717,6 +717,9 @@ int chd_init(struct chd *d, const struct conf *c, const char *name,
 				  "could be read (%s): every IP check fails", aerr);
 	}
 
+	if (auth_init(d, err, errlen) != 0)
+		goto fail;
+
 	d->n_name_buckets = 16384;
 	d->names = calloc(d->n_name_buckets, sizeof(*d->names));
 	d->rbuf_cap = CHD_READ_CHUNK + WIRE_MAX_FRAME;
@@ -925,4 +928,5 @@ void chd_shutdown(struct chd *d)
 	d->names = NULL;
 	free(d->rbuf);
 	d->rbuf = NULL;
+	auth_free(d);
 }

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include "auth.h"
 #include "conf.h"
 #include "groups.h"
 #include "net_udp.h"
@@ -22,9 +23,6 @@
 #include "sess.h"
 
 #define CHD_MAX_LISTENERS 16
-#define CHD_HANDSHAKE_MS 1000     /* for the connect request, as Spread */
-#define CHD_AUTH_MS 5000          /* for the rest of the handshake */
-#define CHD_MAX_HANDSHAKING 4096  /* connections not yet open */
 #define CHD_GROUP_MAX_MEMBERS 2048 /* keeps notifications within a frame */
 #define CHD_READ_CHUNK (256 * 1024)
 
@@ -41,12 +39,20 @@ struct chd_stats {
 	uint64_t rejects;
 	uint64_t input_pauses;    /* client input stopped for back-pressure */
 	uint64_t status_queries, status_refused;
+	uint64_t refused_per_ip;      /* MaxSessionsPerIP */
+	uint64_t refused_handshaking; /* MaxAuthenticating */
+	uint64_t auth_refused;        /* a method failed or was not allowed */
+	uint64_t access_refused;      /* joins and sends the rules refused */
 };
 
 struct chd {
 	struct conf conf;
 	struct acl_ip acl;
 	int have_acl;
+	struct auth_keys hmac_keys;  /* HmacSecretsFile (auth.c) */
+	struct iplimit iplimit;      /* sessions per client address */
+	int64_t refusal_log_ms;      /* auth_log_refusal's rate limit */
+	unsigned refusal_log_n, refusal_log_skipped;
 	int host;                   /* index of this daemon in conf.hosts */
 	char name[WIRE_MAX_DAEMON + 1];
 	uint32_t daemon_id;         /* IPv4 address, host order */

@@ -25,12 +25,17 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "access.h"
+#include "auth.h"
 #include "daemon.h"
 #include "groups.h"
 #include "util/log.h"
 
 #define SESS_FLUSH_EARLY 64 /* queue length that triggers a write at once */
 #define SESS_IOV_MAX 64
+
+_Static_assert(sizeof(((struct sess *)0)->hs) >= AUTH_HMAC_RESPONSE_MAX,
+	       "the handshake buffer holds an HMAC response");
 
 const char *const sess_end_names[SESS_END__COUNT] = {
 	[SESS_END_EOF] = "connection closed by client",
@@ -65,6 +70,50 @@ static void hs_refuse(struct chd *d, struct sess *s, int code,
 	sess_end(d, s, SESS_END_HANDSHAKE, why);
 }
 
+/* Refuses a connection before it becomes a session: REJECT_QUOTA, then
+ * close. */
+static void refuse_fd(int fd)
+{
+	uint8_t b = (uint8_t)(int8_t)WIRE_REJECT_QUOTA;
+
+	(void)send(fd, &b, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+/* The limits that protect the handshake: connections still
+ * authenticating (MaxAuthenticating) and sessions per client address
+ * (MaxSessionsPerIP; Unix-socket clients are not counted). Returns 0 if
+ * the connection may go on; else it is refused and logged. */
+static int accept_limits(struct chd *d, int fd, uint32_t peer_addr)
+{
+	const struct conf *c = &d->conf;
+
+	if (d->n_handshaking >= (unsigned)c->max_authenticating) {
+		d->stats.refused_handshaking++;
+		auth_log_refusal(d, "connection from %u.%u.%u.%u refused: %u "
+				 "connections are still in the handshake "
+				 "(MaxAuthenticating %d)",
+				 peer_addr >> 24, (peer_addr >> 16) & 0xff,
+				 (peer_addr >> 8) & 0xff, peer_addr & 0xff,
+				 d->n_handshaking, c->max_authenticating);
+		refuse_fd(fd);
+		return -1;
+	}
+	if (peer_addr && c->max_sessions_per_ip > 0 &&
+	    iplimit_count(&d->iplimit, peer_addr) >=
+	    (uint32_t)c->max_sessions_per_ip) {
+		d->stats.refused_per_ip++;
+		auth_log_refusal(d, "connection from %u.%u.%u.%u refused: it has "
+				 "%d sessions already (MaxSessionsPerIP)",
+				 peer_addr >> 24, (peer_addr >> 16) & 0xff,
+				 (peer_addr >> 8) & 0xff, peer_addr & 0xff,
+				 c->max_sessions_per_ip);
+		refuse_fd(fd);
+		return -1;
+	}
+	return 0;
+}
+
 struct sess *sess_accept(struct chd *d, int fd, uint32_t peer_addr)
 {
 	struct epoll_event ev;
@@ -81,10 +130,8 @@ struct sess *sess_accept(struct chd *d, int fd, uint32_t peer_addr)
 			  d->max_sessions);
 		return NULL;
 	}
-	if (d->n_handshaking >= CHD_MAX_HANDSHAKING) {
-		close(fd);
+	if (accept_limits(d, fd, peer_addr) != 0)
 		return NULL;
-	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		close(fd);
@@ -94,7 +141,7 @@ struct sess *sess_accept(struct chd *d, int fd, uint32_t peer_addr)
 	s->state = SESS_HELLO;
 	s->id = ++d->next_sess_id;
 	s->peer_addr = peer_addr;
-	s->deadline_ms = d->now_ms + CHD_HANDSHAKE_MS;
+	s->deadline_ms = d->now_ms + d->conf.handshake_timeout_ms;
 	memset(&ev, 0, sizeof(ev));
 	ev.events = EPOLLIN;
 	ev.data.ptr = s;
@@ -118,6 +165,8 @@ struct sess *sess_accept(struct chd *d, int fd, uint32_t peer_addr)
 		d->hs_head = s;
 	d->hs_tail = s;
 	d->n_handshaking++;
+	if (peer_addr && iplimit_add(&d->iplimit, peer_addr))
+		s->ip_counted = 1;
 	return s;
 }
 
@@ -138,23 +187,11 @@ static unsigned auth_enabled(const struct chd *d)
 	return d->conf.allowed_auth | d->conf.required_auth;
 }
 
-/* Runs one authentication method; 1 if it lets the client in. */
-static int auth_run(const struct chd *d, const struct sess *s, unsigned m)
+/* Refuses during authentication: counted, and the verdict -9. */
+static void auth_refuse(struct chd *d, struct sess *s, const char *why)
 {
-	if (m == CONF_AUTH_NULL)
-		return 1;
-	if (m == CONF_AUTH_IP)
-		return d->have_acl && acl_ip_allows(&d->acl, s->peer_addr);
-	return 0;
-}
-
-static unsigned auth_method(const char *name)
-{
-	if (strcmp(name, "NULL") == 0)
-		return CONF_AUTH_NULL;
-	if (strcmp(name, "IP") == 0)
-		return CONF_AUTH_IP;
-	return 0;
+	d->stats.auth_refused++;
+	hs_refuse(d, s, WIRE_REJECT_AUTH, why);
 }
 
 /* Completes the handshake: sends the accept record and opens the
@@ -182,6 +219,8 @@ static int hs_accept(struct chd *d, struct sess *s)
 static int hs_hello(struct chd *d, struct sess *s, const struct wire_connreq *r)
 {
 	char list[WIRE_AUTH_LIST_MAX + 2];
+	_Static_assert(sizeof(list) >= 1 + sizeof("NULL IP " AUTH_HMAC_NAME " "),
+		       "room for every method name");
 	unsigned en = auth_enabled(d);
 	size_t len = 0;
 
@@ -200,23 +239,21 @@ static int hs_hello(struct chd *d, struct sess *s, const struct wire_connreq *r)
 	chd_name_add(d, s);
 
 	if (s->version < WIRE_VERSION(3, 16, 0)) {
-		/* Libraries before 3.16 have no method exchange. */
-		int ok = (en & CONF_AUTH_IP) ? auth_run(d, s, CONF_AUTH_IP)
-					     : (en & CONF_AUTH_NULL) != 0;
+		/* Libraries before 3.16 have no method exchange, so they
+		 * cannot do HMAC. */
+		uint8_t none[1];
+		size_t nl;
+		int ok = (d->conf.required_auth & CONF_AUTH_HMAC) ? 0 :
+			 (en & CONF_AUTH_IP) ?
+			 auth_begin(d, s, CONF_AUTH_IP, none, &nl) == AUTH_PASS :
+			 (en & CONF_AUTH_NULL) != 0;
 		if (!ok) {
-			hs_refuse(d, s, WIRE_REJECT_AUTH, "authentication");
+			auth_refuse(d, s, "authentication (library before 3.16)");
 			return -1;
 		}
 		return hs_accept(d, s);
 	}
-	if (en & CONF_AUTH_NULL) {
-		memcpy(list + 1 + len, "NULL ", 5);
-		len += 5;
-	}
-	if (en & CONF_AUTH_IP) {
-		memcpy(list + 1 + len, "IP ", 3);
-		len += 3;
-	}
+	len = auth_method_list(en, list + 1);
 	list[0] = (char)len;
 	if (len == 0) {
 		list[1] = (char)(int8_t)WIRE_REJECT_AUTH;
@@ -232,6 +269,63 @@ static int hs_hello(struct chd *d, struct sess *s, const struct wire_connreq *r)
 	return 0;
 }
 
+/* Runs the methods left in s->auth_left in bit order, the order Spread
+ * registers them in. Stops at a method with an exchange (state
+ * SESS_AUTHX) until its reply is in. Returns 0, or -1 if the session
+ * ended. */
+static int hs_run_methods(struct chd *d, struct sess *s)
+{
+	while (s->auth_left) {
+		unsigned m = s->auth_left & -s->auth_left;
+		uint8_t out[AUTH_HMAC_CHALLENGE_MAX];
+		size_t outlen = 0;
+
+		s->auth_left &= ~m;
+		switch (auth_begin(d, s, m, out, &outlen)) {
+		case AUTH_PASS:
+			continue;
+		case AUTH_EXCHANGE:
+			if (hs_write(s, out, outlen) != 0) {
+				sess_end(d, s, SESS_END_HANDSHAKE,
+					 "challenge not sent");
+				return -1;
+			}
+			s->auth_running = m;
+			s->state = SESS_AUTHX;
+			return 0;
+		default:
+			auth_refuse(d, s, "authentication failed");
+			return -1;
+		}
+	}
+	return hs_accept(d, s);
+}
+
+/* Handles the reply of the method in progress, in s->hs. Returns 0 or
+ * -1 as hs_hello; consumes the reply's bytes. */
+static int hs_exchange(struct chd *d, struct sess *s)
+{
+	size_t used = 0;
+
+	switch (auth_continue(d, s, s->hs, s->hs_len, &used)) {
+	case AUTH_MORE:
+		if (s->hs_len >= AUTH_HMAC_RESPONSE_MAX) {
+			auth_refuse(d, s, "reply too long");
+			return -1;
+		}
+		return 0;
+	case AUTH_PASS:
+		s->hs_len -= used;
+		memmove(s->hs, s->hs + used, s->hs_len);
+		s->auth_running = 0;
+		s->state = SESS_AUTH;
+		return hs_run_methods(d, s);
+	default:
+		auth_refuse(d, s, "authentication failed");
+		return -1;
+	}
+}
+
 /* Handles the 90-byte method choice. Returns 0 or -1 as hs_hello. */
 static int hs_auth(struct chd *d, struct sess *s, const uint8_t *choice)
 {
@@ -240,30 +334,33 @@ static int hs_auth(struct chd *d, struct sess *s, const uint8_t *choice)
 	int n = wire_authchoice_parse(choice, names);
 
 	if (n < 0) {
-		hs_refuse(d, s, WIRE_REJECT_AUTH, "malformed method choice");
+		auth_refuse(d, s, "malformed method choice");
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
-		unsigned m = auth_method(names[i]);
+		unsigned m = auth_method_bit(names[i]);
 
 		if (!m || !(en & m)) {
-			hs_refuse(d, s, WIRE_REJECT_AUTH, "method not allowed");
+			auth_refuse(d, s, "method not allowed");
 			return -1;
 		}
 		chosen |= m;
 	}
 	plan = chosen | d->conf.required_auth;
 	if (!plan) {
-		hs_refuse(d, s, WIRE_REJECT_AUTH, "no method chosen");
+		auth_refuse(d, s, "no method chosen");
 		return -1;
 	}
-	for (unsigned m = 1; m <= plan; m <<= 1) {
-		if ((plan & m) && !auth_run(d, s, m)) {
-			hs_refuse(d, s, WIRE_REJECT_AUTH, "authentication failed");
-			return -1;
-		}
+	/* A method with an exchange runs only if the client chose it: a
+	 * client that did not is not waiting for a challenge. */
+	if ((plan & CONF_AUTH_HMAC) && !(chosen & CONF_AUTH_HMAC)) {
+		auth_log_refusal(d, "client %s refused: HMAC is required but the "
+				 "client did not choose it", s->pg);
+		auth_refuse(d, s, "required method HMAC not chosen");
+		return -1;
 	}
-	return hs_accept(d, s);
+	s->auth_left = plan;
+	return hs_run_methods(d, s);
 }
 
 static void parse_input(struct chd *d, struct sess *s, uint8_t *buf,
@@ -299,12 +396,26 @@ static void hs_read(struct chd *d, struct sess *s)
 		if (hs_hello(d, s, &r) != 0 || s->state != SESS_AUTH)
 			goto leftover;
 	}
+	if (s->state == SESS_AUTHX) {
+		if (hs_exchange(d, s) != 0)
+			return;
+		goto leftover;
+	}
 	if (s->state != SESS_AUTH || s->hs_len < WIRE_AUTH_CHOICE_LEN)
 		return;
-	if (hs_auth(d, s, s->hs) != 0)
+	{
+		/* The choice leaves the buffer before the methods run, so a
+		 * method's reply starts at its front. */
+		uint8_t choice[WIRE_AUTH_CHOICE_LEN];
+
+		memcpy(choice, s->hs, WIRE_AUTH_CHOICE_LEN);
+		s->hs_len -= WIRE_AUTH_CHOICE_LEN;
+		memmove(s->hs, s->hs + WIRE_AUTH_CHOICE_LEN, s->hs_len);
+		if (hs_auth(d, s, choice) != 0)
+			return;
+	}
+	if (s->state == SESS_AUTHX && s->hs_len && hs_exchange(d, s) != 0)
 		return;
-	s->hs_len -= WIRE_AUTH_CHOICE_LEN;
-	memmove(s->hs, s->hs + WIRE_AUTH_CHOICE_LEN, s->hs_len);
 leftover:
 	/* A client may send its first frames right behind the handshake. */
 	if (s->state == SESS_OPEN && s->hs_len) {
@@ -317,8 +428,9 @@ leftover:
 
 void sess_handshake_expired(struct chd *d, struct sess *s)
 {
-	if (s->state == SESS_AUTH)
-		hs_refuse(d, s, WIRE_REJECT_AUTH, "method choice timed out");
+	if (s->state == SESS_AUTH || s->state == SESS_AUTHX)
+		auth_refuse(d, s, s->state == SESS_AUTH ? "method choice timed out" :
+			    "authentication reply timed out");
 	else
 		sess_end(d, s, SESS_END_HANDSHAKE, "connect request timed out");
 }
@@ -360,6 +472,9 @@ static int handle_frame(struct chd *d, struct sess *s, struct wire_hdr *h,
 			sess_end(d, s, SESS_END_BAD_FRAME, wire_err_str(err));
 			return -1;
 		}
+		if (kind == WIRE_K_JOIN &&
+		    !access_check_frame(d, s, h, kind, body, blen))
+			return s->state == SESS_OPEN ? 0 : -1;
 		if (kind == WIRE_K_KILL) {
 			sess_end(d, s, SESS_END_DISCONNECT, NULL);
 			return -1;
@@ -367,6 +482,8 @@ static int handle_frame(struct chd *d, struct sess *s, struct wire_hdr *h,
 		m = control_msg(s, kind == WIRE_K_JOIN ? WIRE_JOIN : WIRE_LEAVE,
 				(const char *)body);
 	} else {
+		if (!access_check_frame(d, s, h, kind, body, blen))
+			return s->state == SESS_OPEN ? 0 : -1;
 		m = msg_new((uint32_t)(WIRE_HDR_LEN + blen));
 		if (m) {
 			memset(h->name, 0, sizeof(h->name));
@@ -636,6 +753,10 @@ void sess_end(struct chd *d, struct sess *s, enum sess_end why,
 		log_debug(DBG_SESSION, "session %s ended: %s%s%s",
 			  s->pg[0] ? s->pg : "(handshake)", sess_end_names[why],
 			  detail ? ": " : "", detail ? detail : "");
+	if (s->ip_counted) {
+		iplimit_del(&d->iplimit, s->peer_addr);
+		s->ip_counted = 0;
+	}
 	if (s->fd >= 0) {
 		epoll_ctl(d->ep, EPOLL_CTL_DEL, s->fd, NULL);
 		close(s->fd);

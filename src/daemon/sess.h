@@ -6,8 +6,9 @@
  * that its end produced has come back out of the ordering service; only
  * then is its private name free again (docs/client-protocol.md 8.3).
  *
- * Life cycle: HELLO (connect request) -> AUTH (method choice) -> OPEN
- * (frames) -> CLOSED (socket gone, disconnect submitted, record kept)
+ * Life cycle: HELLO (connect request) -> AUTH (method choice) -> AUTHX
+ * (a method's exchange, HMAC: auth.h; back to AUTH for the next method)
+ * -> OPEN (frames; each join and send checked by access.h) -> CLOSED (socket gone, disconnect submitted, record kept)
  * -> freed at the end of the loop iteration that delivered the disconnect.
  * A session refused during the handshake never reaches OPEN and is freed
  * at the end of the iteration.
@@ -23,11 +24,13 @@
 #include <stdint.h>
 
 #include "msg.h"
+#include "proto/auth_hmac.h"
 #include "proto/wire.h"
 
 struct chd;
 
-enum sess_state { SESS_HELLO, SESS_AUTH, SESS_OPEN, SESS_CLOSED };
+/* SESS_AUTHX: a method's exchange (HMAC) is under way. */
+enum sess_state { SESS_HELLO, SESS_AUTH, SESS_AUTHX, SESS_OPEN, SESS_CLOSED };
 
 /* Why a session ended; logged, and counted per reason. */
 enum sess_end {
@@ -53,6 +56,14 @@ struct sess {
 	int membership;                /* wants membership notifications */
 	uint32_t peer_addr;            /* IPv4 host order; 0 for Unix */
 	int version;                   /* library version, WIRE_VERSION() */
+
+	/* Who the client proved to be: set by an authentication method
+	 * (HMAC: the principal), "" if none; read by authorisation. */
+	char principal[AUTH_PRINCIPAL_MAX + 1];
+	unsigned auth_left;            /* methods still to run (CONF_AUTH_*) */
+	unsigned auth_running;         /* the method whose exchange runs */
+	uint8_t auth_nonce[AUTH_HMAC_NONCE_LEN];
+	int ip_counted;                /* counted in the daemon's iplimit */
 
 	/* Handshake bytes not yet parsed, and the deadline. */
 	uint8_t hs[WIRE_AUTH_CHOICE_LEN + 16];

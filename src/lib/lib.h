@@ -33,6 +33,7 @@
 #include "chorus.h"
 #pragma GCC visibility pop
 
+#include "proto/auth_hmac.h"
 #include "proto/wire.h"
 
 /* Spread keeps these out of <sp.h>; so do we. */
@@ -165,6 +166,28 @@ int lib_addr_parse(const char *spec, struct sockaddr_storage *ss,
 int lib_handshake(int fd, const char *private_name, int priority,
 		  int membership, char pg[WIRE_NAME_LEN],
 		  const struct timespec *deadline);
+
+/* ---- sp_auth.c ---- */
+
+/* The HMAC method's function, as chorus_set_auth_hmac() registers it;
+ * lib_handshake() recognises it and runs lib_hmac_exchange() instead,
+ * with its deadline and private name. Returns 1 or 0 (SP auth style). */
+int lib_hmac_method(int fd, void *data);
+/* The key of CHORUS_HMAC_KEY_FILE: 0 if the variable is unset or empty,
+ * 1 with *k filled, -1 if the file cannot be used. */
+int lib_hmac_env_key(struct auth_key *k);
+/* Copies the key of chorus_set_auth_hmac() (zeroes if none was set). */
+void lib_hmac_copy_key(struct auth_key *k);
+/* Reads the daemon's challenge from fd and answers it with key k; the
+ * daemon's verdict follows. Returns 1 if the answer went out, else 0. */
+int lib_hmac_exchange(int fd, const struct auth_key *k,
+		      const char *private_name, const struct timespec *dl);
+/* The pure part: answers the complete challenge chal[0..len) into out
+ * (AUTH_HMAC_RESPONSE_MAX bytes). Refuses a malformed challenge and one
+ * bound to another private name than the one asked for (if any).
+ * Returns 0 or -1. */
+int lib_hmac_respond(const uint8_t *chal, size_t len, const struct auth_key *k,
+		     const char *private_name, uint8_t *out, size_t *outlen);
 
 /* ---- sp_memb.c ---- */
 

@@ -45,11 +45,14 @@ static int auth_null(int fd, void *data)
 	return 1;
 }
 
-/* The registry, under the global lock. Default: the NULL method. */
+/* The registry, under the global lock. Default: the NULL method, or the
+ * HMAC key of CHORUS_HMAC_KEY_FILE (chorus.h) until the program sets
+ * methods itself (`set`). */
 static struct {
 	int n;
+	int set;
 	struct lib_auth m[MAX_AUTH_METHODS];
-} lib_auth = { 1, { { "NULL", auth_null, NULL } } };
+} lib_auth = { 1, 0, { { "NULL", auth_null, NULL } } };
 
 /* Stores 4, 4, 0. Returns 1, or 0 (nothing stored) if a pointer is NULL. */
 int SP_version(int *major_version, int *minor_version, int *patch_version)
@@ -98,6 +101,7 @@ int SP_set_auth_methods(int num_methods, const char *auth_name[],
 	lib_init();
 	lib_lock();
 	lib_auth.n = num_methods;
+	lib_auth.set = 1;
 	memcpy(lib_auth.m, m, sizeof(m));
 	lib_unlock();
 	return 1;
@@ -238,8 +242,11 @@ int lib_handshake(int fd, const char *private_name, int priority,
 	uint8_t ver[3];
 	char list[WIRE_AUTH_LIST_MAX + 1];
 	struct lib_auth m[MAX_AUTH_METHODS];
+	struct auth_key key;
 	int8_t b;
-	int n, ret = CONNECTION_CLOSED;
+	int n, set, env = 0, ret = CONNECTION_CLOSED;
+
+	memset(&key, 0, sizeof(key));
 
 	n = (int)wire_connreq_encode(req, private_name, membership, priority);
 	if (lib_io_write(fd, req, (size_t)n) != 0)
@@ -258,8 +265,19 @@ int lib_handshake(int fd, const char *private_name, int priority,
 
 	lib_lock();
 	n = lib_auth.n;
+	set = lib_auth.set;
 	memcpy(m, lib_auth.m, sizeof(m));
 	lib_unlock();
+	if (!set && (env = lib_hmac_env_key(&key)) != 0) {
+		if (env < 0) {
+			ret = REJECT_AUTH;
+			goto out;
+		}
+		n = 1;
+		memset(m, 0, sizeof(m));
+		memcpy(m[0].name, AUTH_HMAC_NAME, sizeof(AUTH_HMAC_NAME));
+		m[0].fn = lib_hmac_method;
+	}
 	memset(choice, 0, sizeof(choice));
 	for (int i = 0; i < n; i++) {
 		if (!list_has(list, m[i].name)) {
@@ -272,7 +290,16 @@ int lib_handshake(int fd, const char *private_name, int priority,
 	if (lib_io_write(fd, choice, sizeof(choice)) != 0)
 		goto out;
 	for (int i = 0; i < n; i++) {
-		if (!m[i].fn(fd, m[i].data)) {
+		int ok;
+
+		if (m[i].fn == lib_hmac_method) {
+			if (!env)
+				lib_hmac_copy_key(&key);
+			ok = lib_hmac_exchange(fd, &key, private_name, deadline);
+		} else {
+			ok = m[i].fn(fd, m[i].data);
+		}
+		if (!ok) {
 			ret = REJECT_AUTH;
 			goto out;
 		}
@@ -301,6 +328,7 @@ int lib_handshake(int fd, const char *private_name, int priority,
 	pg[b] = 0;
 	ret = ACCEPT_SESSION;
 out:
+	auth_key_clear(&key);
 	return ret;
 }
 

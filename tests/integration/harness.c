@@ -67,7 +67,7 @@ unsigned hd_free_port(void)
 }
 
 /* The daemon's absolute path (the child changes directory first). */
-static const char *daemon_path(void)
+const char *hd_daemon_path(void)
 {
 	static char path[PATH_MAX + 16];
 	const char *b = getenv("CHORUS_BUILD");
@@ -164,7 +164,7 @@ void hd_start_ex(struct hd *d, const char *extra, const char *const *args,
 		fclose(fp);
 	}
 
-	argv[n++] = daemon_path();
+	argv[n++] = hd_daemon_path();
 	argv[n++] = "-c";
 	argv[n++] = d->conf;
 	argv[n++] = "-n";
@@ -465,7 +465,7 @@ void hd_ring_start(struct hd_ring *r, int n, const char *extra)
 			extra ? extra : "");
 		fclose(fp);
 	}
-	argv[0] = daemon_path();
+	argv[0] = hd_daemon_path();
 	argv[1] = "-c";
 	for (int i = 0; i < n; i++) {
 		argv[2] = r->d[i].conf;
@@ -480,7 +480,7 @@ void hd_ring_start(struct hd_ring *r, int n, const char *extra)
 
 void hd_respawn(struct hd *d)
 {
-	const char *argv[6] = { daemon_path(), "-c", d->conf, "-n", d->name,
+	const char *argv[6] = { hd_daemon_path(), "-c", d->conf, "-n", d->name,
 				NULL };
 
 	if (hd_alive(d))

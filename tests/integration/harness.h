@@ -101,6 +101,9 @@ size_t raw_frame(uint8_t *out, uint32_t type, const char *sender,
  * returns its total length or -1. */
 ssize_t raw_read_frame(int fd, uint8_t *buf, size_t cap, int ms);
 
+/* The absolute path of the chorusd under test ($CHORUS_BUILD or build). */
+const char *hd_daemon_path(void);
+
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 unsigned hd_free_port(void);
 

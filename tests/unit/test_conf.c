@@ -295,6 +295,29 @@ static void chk_sizes_raw(const struct conf *c)
 	T_EQ(c->max_sessions, 1000000);
 }
 
+static void chk_security(const struct conf *c)
+{
+	const struct authz_rule *r = c->access_rules.r;
+	char text[AUTHZ_FORMAT_MAX];
+
+	T_EQ(c->allowed_auth, CONF_AUTH_NULL | CONF_AUTH_HMAC);
+	T_STREQ(c->hmac_secrets_file, "/k");
+	T_EQ(c->max_sessions_per_ip, 7);
+	T_EQ(c->max_authenticating, 9);
+	T_EQ(c->handshake_timeout_ms, 2500);
+	T_EQ(c->access_rules.n, 3);
+	T_EQ(r[0].allow, 1);
+	T_EQ(r[0].actions, AUTHZ_SEND);
+	T_EQ(r[0].who, AUTHZ_PRINCIPAL);
+	T_STREQ(r[0].principal, "mirror-*");
+	T_EQ(r[1].allow, 0);
+	T_EQ(r[1].actions, AUTHZ_JOIN | AUTHZ_SEND);
+	T_EQ(r[2].net, 0xc0a80000u);
+	T_EQ(r[2].mask, 0xffff0000u);
+	authz_rule_format(&r[2], text);
+	T_STREQ(text, "allow join \"*\" ip 192.168.0.0/16");
+}
+
 static void chk_socket_dir(const struct conf *c)
 {
 	T_STREQ(c->unix_socket_dir, "/run/chorus");
@@ -515,6 +538,27 @@ static const struct good_case good_cases[] = {
 	  "RingEncryption = no\n", chk_ring_key_auth },
 	{ "ring_key_none", SEG_LOCAL "RingKeyFile = /k\nRingEncryption = none\n",
 	  chk_ring_key_auth },
+	{ "security", SEG_LOCAL "AllowedAuthMethods = \"HMAC NULL\"\n"
+	  "HmacSecretsFile = \"/k\"\nMaxSessionsPerIP = 7\nMaxAuthenticating = 9\n"
+	  "HandshakeTimeout = 2500\n"
+	  "AccessRules { allow send jigdo principal \"mirror-*\" }\n"
+	  "AccessRules {\n deny all jigdo anyone\n allow join \"*\" ip 192.168.7.9/16\n}\n",
+	  chk_security },
+	{ "security_every_keyword", SEG_LOCAL
+	"AllowedAuthMethods = \"NULL IP HMAC\"\n"
+	"RequiredAuthMethods = HMAC\n"
+	"HmacSecretsFile = /etc/chorus/hmac_secrets\n"
+	"MaxSessionsPerIP = 0\n"
+	"MaxAuthenticating = 100000\n"
+	"HandshakeTimeout = 600000\n"
+	"AccessRules {\n"
+	"\tallow send jigdo principal mirror-*\n"
+	"\tallow all jigdo principal 'logger-[0-9]*'\n"
+	"\tdeny all \"#*\" ip 10.1.2.3\n"
+	"\tallow join \"*\" ip 10.0.0.0/8 allow join x unix\n"
+	"\tdeny send \"?\" anyone\n"
+	"}\n",
+	  chk_any },
 };
 
 static void good_configs(void)
@@ -630,7 +674,34 @@ static const struct bad_case bad_cases[] = {
 	{ L "AcceleratedRing = maybe\n", 0, 4, "expected true, yes, false or no" },
 	{ L "SocketPortReuse = yes\n", 0, 4, "expected on, off or auto" },
 	{ L "AllowedAuthMethods = \"NULL KERBEROS\"\n", 0, 4,
-	  "unknown authentication method 'KERBEROS' (chorusd knows NULL and IP)" },
+	  "unknown authentication method 'KERBEROS' (chorusd knows NULL, IP and HMAC)" },
+	{ L "AllowedAuthMethods = \"NULL HMAC\"\n", 0, 4,
+	  "the HMAC authentication method needs HmacSecretsFile" },
+	{ L "HmacSecretsFile = /etc/k\n", 0, 4,
+	  "HmacSecretsFile is set but HMAC is not in AllowedAuthMethods" },
+	{ L "HmacSecretsFile = \"\"\n", 0, 4, "HmacSecretsFile must not be empty" },
+	{ L "MaxSessionsPerIP = -1\n", 0, 4, "expected a number" },
+	{ L "MaxSessionsPerIP = 1000001\n", 0, 4, "out of range (0..1000000)" },
+	{ L "MaxAuthenticating = 0\n", 0, 4, "MaxAuthenticating = 0 is out of range (1..100000)" },
+	{ L "HandshakeTimeout = 99\n", 0, 4, "HandshakeTimeout = 99 is out of range (100..600000)" },
+	{ L "AccessRules allow\n", 0, 4, "expected '{' after AccessRules" },
+	{ L "AccessRules {\n allow join g anyone\n", 0, 6,
+	  "missing '}' to close the AccessRules of line 4" },
+	{ L "AccessRules {\n permit join g anyone\n}\n", 0, 5,
+	  "an access rule starts with allow or deny, not 'permit'" },
+	{ L "AccessRules {\n allow read g anyone\n}\n", 0, 5,
+	  "expected join, send or all after allow, found 'read'" },
+	{ L "AccessRules {\n allow join g everyone\n}\n", 0, 5,
+	  "expected principal, ip, unix or anyone after the group, found 'everyone'" },
+	{ L "AccessRules {\n allow join g ip 10.0.0.0/33\n}\n", 0, 5,
+	  "bad address '10.0.0.0/33' after ip" },
+	{ L "AccessRules {\n allow join g ip 10.0.0.256\n}\n", 0, 5,
+	  "invalid IP address '10.0.0.256'" },
+	{ L "AccessRules {\n allow join 'a\"b' anyone\n}\n", 0, 5, "bad group pattern" },
+	{ L "AccessRules {\n allow join g principal\n}\n", 0, 6,
+	  "unexpected '}' in an access rule" },
+	{ L "AccessRules {\n allow join C anyone\n}\n", 0, 5,
+	  "unexpected 'C' in an access rule (a reserved word; quote it" },
 	{ L "AllowedAuthMethods = \"null\"\n", 0, 4, "unknown authentication method 'null'" },
 	{ L "RequiredAuthMethods = \"PWORD\"\n", 0, 4,
 	  "the PWORD authentication method is not supported" },
@@ -887,11 +958,17 @@ static const char golden_default[] =
 	"UnixSocketDir = \"/tmp\"\n"
 	"RingTransport = auto\n"
 	"# RingKeyFile: not set; ring datagrams travel in clear\n"
-	"RingEncryption = none\n";
+	"RingEncryption = none\n"
+	"\n"
+	"# Security\n"
+	"MaxSessionsPerIP = 1024\n"
+	"MaxAuthenticating = 1024\n"
+	"HandshakeTimeout = 1000\n"
+	"# AccessRules: none; every client may join and send to every group\n";
 
 static void print_golden_default(void)
 {
-	char *out = NULL, want[2048];
+	char *out = NULL, want[4096];
 	size_t len = 0;
 	FILE *fp = open_memstream(&out, &len);
 
