@@ -15,6 +15,7 @@
 
 #include "conf.h"
 #include "groups.h"
+#include "net_impair.h"
 #include "net_udp.h"
 #include "order.h"
 #include "ring_setup.h"
@@ -81,6 +82,10 @@ struct chd {
 	int on_ring;
 	int have_net;
 	struct net_udp net;
+	/* Test-only loss and jitter on ring input (net_impair.h), active
+	 * when CHORUS_TEST_IMPAIR names a control file. */
+	const char *impair_path;
+	struct net_impair impair;
 	char state_path[CONF_PATH_MAX + 64]; /* "" when not writable */
 	struct rset_state state;
 	int paused;                 /* client input stopped (back-pressure) */
