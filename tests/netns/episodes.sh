@@ -36,6 +36,8 @@
 #
 # Environment: CHORUS_BUILD (binaries), NETNS_CONF (extra spread.conf
 # lines, separated by '|'), HOLD (default 3.5 s), LOAD (1 s), PROBE (10 s),
+# CHURN_MS (1200: the churning client leaves and joins again every that
+# many ms), CHURN_ALL=1 (every client is in b$EP and churns there),
 # NSH_KEEP=1 keeps the run directory. A failed episode's directory is
 # copied to $CHORUS_BUILD/netns-failed/.
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -63,6 +65,8 @@ HOLD=${HOLD:-3.5}
 LOAD=${LOAD:-1}
 PROBE=${PROBE:-10}
 RATE=${RATE:-40}
+CHURN_MS=${CHURN_MS:-1200}
+CHURN_ALL=${CHURN_ALL:-0}
 EVCHECK="python3 $top/tests/netns/evcheck.py"
 
 if ! why=$(nsh_usable); then
@@ -121,8 +125,8 @@ start_clients() {
 			c=$((c + 1))
 			groups="a$EP"
 			churn=
-			[ $((c % 2)) = 1 ] && groups="a$EP,b$EP"
-			[ $c = 3 ] && churn="-L 1200"
+			[ $((c % 2)) = 1 ] || [ "$CHURN_ALL" = 1 ] && groups="a$EP,b$EP"
+			[ $c = 3 ] || [ "$CHURN_ALL" = 1 ] && churn="-L $CHURN_MS"
 			# shellcheck disable=SC2086
 			nsh_start_client "$i" "$c" "${EP}k$k" "$dir/d${i}c$k.log" \
 				-g "$groups" -r "$RATE" -b 1200 -T 120 -D 15000 \

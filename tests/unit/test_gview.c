@@ -51,6 +51,12 @@ struct rec {
 	int my_set;
 	int data;        /* data id */
 	int stamp;       /* the simulated event that produced it */
+	/* R_REG: the frame the daemon sends (groups_memb_frame), its
+	 * local_vs_offset apart and zeroed in the hash; whether it is a view
+	 * of a transitional period (J2, L2, D2). */
+	uint64_t frame_hash;
+	uint32_t frame_len, frame_off;
+	int in_trans;
 };
 
 struct ssess {
@@ -204,6 +210,26 @@ static int group_idx(const char *name)
 
 /* ---- the view's outputs ---- */
 
+/* The frame a daemon sends `receiver` for this membership: its length,
+ * its local_vs_offset, and a hash of the rest, byte for byte. */
+static void frame_note(struct rec *r, const struct gv_group *g, uint32_t cause,
+		       const char *changed, const struct gv_vs *vs,
+		       const struct gv_member *receiver)
+{
+	struct msg *m = groups_memb_frame(g, cause, changed, vs, receiver);
+	size_t at = WIRE_HDR_LEN + (size_t)g->n_members * WIRE_NAME_LEN + 16;
+	uint64_t h = 1469598103934665603ull;
+
+	T_ASSERT(m != NULL && m->len >= at + 4);
+	memcpy(&r->frame_off, m->data + at, 4);
+	memset(m->data + at, 0, 4);
+	for (uint32_t i = 0; i < m->len; i++)
+		h = (h ^ m->data[i]) * 1099511628211ull;
+	r->frame_hash = h;
+	r->frame_len = m->len;
+	msg_unref(m);
+}
+
 static void o_memb(void *ctx, const struct gv_group *g, uint32_t cause,
 		   const char *changed, const struct gv_vs *vs)
 {
@@ -255,6 +281,8 @@ static void o_memb(void *ctx, const struct gv_group *g, uint32_t cause,
 		r->my_set = 0;
 		if (vs)
 			r->my_set = gview_vs_set_of(vs, &g->members[i]);
+		r->in_trans = d->gv.state == GV_TRANS;
+		frame_note(r, g, cause, changed, vs, &g->members[i]);
 	}
 }
 
@@ -854,7 +882,30 @@ struct view_seen {
 	int32_t gid[3];
 	int n;
 	int members[64];
+	uint64_t frame_hash;
+	uint32_t frame_len;
 };
+
+/* Frames compared across daemons by check_logs, and those of views of
+ * transitional periods among them (they must occur in the runs). */
+static int n_frames_compared, n_trans_frames_compared;
+
+/* The local_vs_offset a receiver must get: where its own set starts (0
+ * for a membership caused by a member: one set, of that member). */
+static uint32_t own_offset(const struct rec *r)
+{
+	uint32_t off = 0;
+	int cnt[64] = { 0 };
+
+	if (r->cause != WIRE_BY_NETWORK)
+		return 0;
+	for (int m = 0; m < r->n_members; m++)
+		if (r->set_of[m] >= 0 && r->set_of[m] < 64)
+			cnt[r->set_of[m]]++;
+	for (int k = 0; k < r->my_set && k < 64; k++)
+		off += 4 + (uint32_t)cnt[k] * WIRE_NAME_LEN;
+	return off;
+}
 
 /* Every REG: the receiver is listed and its vs set holds it; the same
  * event produces, at every daemon, the same group id and members. */
@@ -885,6 +936,9 @@ static void check_logs(struct sim *s)
 				}
 			T_ASSERTF(in, "seed %" PRIu64 ": %s got a view of %s without itself",
 				  s->seed, x->name, gname[r->group]);
+			T_ASSERTF(r->frame_off == own_offset(r),
+				  "seed %" PRIu64 ": %s's local_vs_offset is %u, its set "
+				  "starts at %u", s->seed, x->name, r->frame_off, own_offset(r));
 			if (r->cause == WIRE_BY_JOIN && r->n_members == 1)
 				continue; /* a creation: the joiner's alone */
 			for (v = 0; v < n_seen; v++)
@@ -901,9 +955,20 @@ static void check_logs(struct sim *s)
 				memcpy(seen[n_seen].gid, r->gid, 12);
 				seen[n_seen].n = r->n_members;
 				memcpy(seen[n_seen].members, r->members, sizeof(r->members));
+				seen[n_seen].frame_hash = r->frame_hash;
+				seen[n_seen].frame_len = r->frame_len;
 				n_seen++;
 				continue;
 			}
+			/* The same frame, byte for byte, at every daemon (the
+			 * receiver's local_vs_offset apart). */
+			T_ASSERTF(seen[v].frame_len == r->frame_len &&
+				  seen[v].frame_hash == r->frame_hash,
+				  "seed %" PRIu64 ": event %d gives %s different frames at "
+				  "different daemons (%u / %u bytes)", s->seed, r->stamp,
+				  gname[r->group], seen[v].frame_len, r->frame_len);
+			n_frames_compared++;
+			n_trans_frames_compared += r->in_trans && r->cause == WIRE_BY_NETWORK;
 			T_ASSERTF(memcmp(seen[v].gid, r->gid, 12) == 0 && seen[v].n == r->n_members &&
 				  memcmp(seen[v].members, r->members,
 					 (size_t)r->n_members * sizeof(int)) == 0,
@@ -1177,12 +1242,22 @@ static uint64_t seeds(uint64_t dflt)
 	return e ? strtoull(e, NULL, 0) : dflt;
 }
 
+/* The frames of J2, L2 and D2 (views of a transitional period) were
+ * among those compared across daemons. */
+static void frames_seen(void)
+{
+	printf("%d membership frames compared across daemons, %d of transitional "
+	       "periods (J2, L2, D2)\n", n_frames_compared, n_trans_frames_compared);
+	T_ASSERT(n_trans_frames_compared > 0);
+}
+
 static void random_3_daemons(void)
 {
 	uint64_t n = seeds(300);
 
 	for (uint64_t seed = 1; seed <= n; seed++)
 		run(seed, 3, 400, 6);
+	frames_seen();
 }
 
 static void random_5_daemons(void)
@@ -1191,6 +1266,7 @@ static void random_5_daemons(void)
 
 	for (uint64_t seed = 1; seed <= n; seed++)
 		run(seed + 1000000, 5, 600, 6);
+	frames_seen();
 }
 
 
