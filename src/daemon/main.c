@@ -145,6 +145,7 @@ int main(int argc, char **argv)
 	static struct chd d;
 	struct conf c;
 	struct sigaction sa;
+	sigset_t stop_sigs;
 	char err[512];
 
 	while ((ch = getopt(argc, argv, "bc:d:hl:n:p:tP")) != -1) {
@@ -193,6 +194,12 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* A stop asked for once the listeners are open but before the
+	 * handlers are in place is held until they are, not fatal. */
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop_sigs, NULL);
 	if (chd_init(&d, &c, name, (uint16_t)port, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	if (background) {
@@ -208,6 +215,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigprocmask(SIG_UNBLOCK, &stop_sigs, NULL);
 	log_info("daemon %s listening on port %u%s%s", d.name, d.port,
 		 d.unix_path[0] ? " and " : "", d.unix_path);
 	chd_run(&d);
