@@ -622,8 +622,17 @@ static void status_query(struct chd *d, const struct net_pkt *p)
 	net_udp_reply(&d->net, p->from, p->from_port, out, len);
 }
 
+/* One ring datagram from another daemon, as the network delivered it:
+ * opened (when the ring is sealed) and given to the ordering service. */
+static void ring_in(struct chd *d, uint32_t from, const uint8_t *data, size_t len)
+{
+	if (rlink_open(&d->link, d->now_ms, from, &data, &len))
+		ord_ring_input(d->ord, d->now_ms, from, data, len);
+}
+
 /* Reads up to CHD_NET_ROUNDS batches from fd and feeds them to the
- * ordering service (status queries are answered). */
+ * ordering service (status queries are answered). The test-only
+ * impairment stands for the network, so it acts before the opening. */
 static void net_read(struct chd *d, int fd)
 {
 	for (int round = 0; round < CHD_NET_ROUNDS; round++) {
@@ -632,20 +641,48 @@ static void net_read(struct chd *d, int fd)
 		unsigned n = net_udp_recv(&d->net, fd, &pk, &more);
 
 		for (unsigned i = 0; i < n; i++) {
-			const uint8_t *data = pk[i].data;
-			size_t len = pk[i].len;
-
-			if (status_is_status(data, len))
+			if (status_is_status(pk[i].data, pk[i].len))
 				status_query(d, &pk[i]);
 			else if (d->on_ring && pk[i].from != d->daemon_id &&
-				 rlink_open(&d->link, d->now_ms, pk[i].from,
-					    &data, &len))
-				ord_ring_input(d->ord, d->now_ms, pk[i].from,
-					       data, len);
+				 !net_impair_take(&d->impair, d->now_ms, pk[i].from,
+						  pk[i].data, pk[i].len))
+				ring_in(d, pk[i].from, pk[i].data, pk[i].len);
 		}
 		if (!more)
 			break;
 	}
+}
+
+static void impaired_input(void *ctx, uint32_t from, const uint8_t *data, size_t len)
+{
+	ring_in(ctx, from, data, len);
+}
+
+/* The test-only impairment: follows its control file, and hands the
+ * datagrams it held that are due to the ordering service. */
+static void impair_step(struct chd *d)
+{
+	char err[256];
+	int r;
+
+	if (!d->impair_path)
+		return;
+	r = net_impair_reload(&d->impair, d->impair_path, d->now_ms, d->daemon_id,
+			      err, sizeof(err));
+	if (r < 0)
+		log_warnx("test impairment off: %s", err);
+	else if (r > 0 && d->impair.p.on)
+		log_info("test impairment on: loss %u%%, delay 0..%u ms, seed %llu",
+			 d->impair.p.loss_pct, d->impair.p.jitter_ms,
+			 (unsigned long long)d->impair.p.seed);
+	else if (r > 0)
+		log_info("test impairment off: %llu datagrams in, %llu dropped, "
+			 "%llu delayed, %llu over the bound",
+			 (unsigned long long)d->impair.stats.in,
+			 (unsigned long long)d->impair.stats.dropped,
+			 (unsigned long long)d->impair.stats.delayed,
+			 (unsigned long long)d->impair.stats.overflow);
+	net_impair_release(&d->impair, d->now_ms, impaired_input, d);
 }
 
 /* The ring's sockets are readable. Broadcasts (the segment socket) are
@@ -744,6 +781,12 @@ int chd_init(struct chd *d, const struct conf *c, const char *name,
 	d->start_ms = d->now_ms;
 	if (setup_order(d, &cb, err, errlen) != 0)
 		goto fail;
+	if (d->on_ring && (d->impair_path = getenv("CHORUS_TEST_IMPAIR")) &&
+	    !*d->impair_path)
+		d->impair_path = NULL;
+	if (d->impair_path)
+		log_warnx("test impairment of ring input enabled (CHORUS_TEST_IMPAIR=%s): "
+			  "for tests only", d->impair_path);
 	return 0;
 fail:
 	chd_shutdown(d);
@@ -813,6 +856,14 @@ static int next_timeout(const struct chd *d)
 		next = d->hs_head->deadline_ms;
 	if (od >= 0 && (next < 0 || od < next))
 		next = od;
+	if (d->impair_path) {
+		int64_t im = net_impair_next_ms(&d->impair);
+
+		if (im < 0 || d->impair.reload_ms < im)
+			im = d->impair.reload_ms;
+		if (next < 0 || im < next)
+			next = im;
+	}
 	if (next < 0)
 		return -1;
 	if (next <= d->now_ms)
@@ -848,6 +899,7 @@ void chd_settle(struct chd *d)
 	while (d->hs_head && d->hs_head->deadline_ms <= d->now_ms)
 		sess_handshake_expired(d, d->hs_head);
 	groups_flush(d);
+	impair_step(d);
 	d->ord->ops->run(d->ord, d->now_ms);
 	if (d->have_net)
 		net_udp_flush(&d->net);
@@ -916,6 +968,7 @@ void chd_shutdown(struct chd *d)
 	}
 	net_udp_close(&d->net);
 	rlink_close(&d->link);
+	net_impair_free(&d->impair);
 	d->have_net = 0;
 	groups_free(d);
 	if (d->ep >= 0)

@@ -16,6 +16,7 @@
 #include "auth.h"
 #include "conf.h"
 #include "groups.h"
+#include "net_impair.h"
 #include "net_udp.h"
 #include "order.h"
 #include "ring_link.h"
@@ -90,6 +91,10 @@ struct chd {
 	int have_net;
 	struct net_udp net;
 	struct rlink link;          /* sealing of ring datagrams */
+	/* Test-only loss and jitter on ring input (net_impair.h), active
+	 * when CHORUS_TEST_IMPAIR names a control file. */
+	const char *impair_path;
+	struct net_impair impair;
 	char state_path[CONF_PATH_MAX + 64]; /* "" when not writable */
 	struct rset_state state;
 	int paused;                 /* client input stopped (back-pressure) */

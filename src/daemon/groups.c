@@ -398,7 +398,15 @@ void groups_state(struct chd *d, const struct msg *m)
 
 void groups_conf(struct chd *d, const struct ord_conf *c)
 {
+	uint64_t restarted = d->gv.stats.restarted;
+	uint64_t dropped = d->gv.stats.dropped_remote;
+
 	gview_conf(&d->gv, c);
+	if (d->gv.stats.restarted != restarted)
+		log_info("groups: state exchange cut short by a configuration change "
+			 "(%llu held events of other daemons dropped: they report their "
+			 "members in the next one)",
+			 (unsigned long long)(d->gv.stats.dropped_remote - dropped));
 	log_debug(DBG_GROUPS, "groups: %u groups, state %d after %s configuration",
 		  d->gv.tab.n_groups, (int)d->gv.state,
 		  c->transitional ? "transitional" : "regular");

@@ -478,8 +478,16 @@ static void apply_leave(struct gview *v, const char *group, const char *member,
 
 	if (!g || (at = member_find(v, g, member, daemon)) < 0)
 		return; /* L3 */
-	if (daemon == v->self && v->out.self_leave)
-		v->out.self_leave(v->out.ctx, g, &g->members[at]);
+	if (daemon == v->self && v->out.self_leave) {
+		struct gv_member *m = &g->members[at];
+
+		/* A member that joined quietly (an exchange was cut short)
+		 * has no handle yet: its leave is answered all the same, or
+		 * its session would wait for that self-leave for ever. */
+		if (!m->local && v->out.attach)
+			m->local = v->out.attach(v->out.ctx, m->name);
+		v->out.self_leave(v->out.ctx, g, m);
+	}
 	remove_member(v, g, at, WIRE_BY_LEAVE, quiet);
 }
 

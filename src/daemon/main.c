@@ -155,6 +155,7 @@ int main(int argc, char **argv)
 	struct conf c;
 	struct dpriv priv;
 	struct sigaction sa;
+	sigset_t stop_sigs;
 	char err[512];
 
 	while ((ch = getopt(argc, argv, "bc:d:hl:n:p:tP")) != -1) {
@@ -214,6 +215,13 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (dpriv_prepare(&c, (unsigned)geteuid(), &priv, err, sizeof(err)) != 0)
 		fatalx("%s", err);
+	/* A stop or reload asked for once the listeners are open but before
+	 * the handlers are in place is held until they are, not fatal. */
+	sigemptyset(&stop_sigs);
+	sigaddset(&stop_sigs, SIGINT);
+	sigaddset(&stop_sigs, SIGTERM);
+	sigaddset(&stop_sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop_sigs, NULL);
 	if (chd_init(&d, &c, name, (uint16_t)port, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	if (background) {
@@ -234,6 +242,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = on_hup;
 	sigaction(SIGHUP, &sa, NULL);
+	sigprocmask(SIG_UNBLOCK, &stop_sigs, NULL);
 	log_info("daemon %s listening on port %u%s%s", d.name, d.port,
 		 d.unix_path[0] ? " and " : "", d.unix_path);
 	chd_run(&d);

@@ -11,8 +11,13 @@
 #                  (a partition with several daemons on the small side)
 #   kill:I         SIGKILL of dI, restarted later (its clients reconnect)
 #   pause:I        SIGSTOP of dI past the token timeout, then SIGCONT
-#   loss           5% loss and 10 ms jitter on every link (tc netem; where
-#                  the kernel has no netem: 5% loss with nftables, no jitter)
+#   loss           5% loss and 10 ms jitter on every link: tc netem, or
+#                  where the kernel has no netem, chorusd's test impairment
+#                  of its ring input (5% dropped, the rest delayed 0..10 ms,
+#                  so reordered; lib.sh, docs/netns-tests.md). The PASS
+#                  line says which, and with the impairment how many
+#                  datagrams it dropped and delayed (an episode where it
+#                  did not act fails).
 #   asym:I:J       dI drops every datagram from dJ (nftables in dI only)
 #
 # Each episode: K clients per daemon (evclient) join the groups and send at
@@ -31,6 +36,8 @@
 #
 # Environment: CHORUS_BUILD (binaries), NETNS_CONF (extra spread.conf
 # lines, separated by '|'), HOLD (default 3.5 s), LOAD (1 s), PROBE (10 s),
+# CHURN_MS (1200: the churning client leaves and joins again every that
+# many ms), CHURN_ALL=1 (every client is in b$EP and churns there),
 # NSH_KEEP=1 keeps the run directory. A failed episode's directory is
 # copied to $CHORUS_BUILD/netns-failed/.
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -58,6 +65,8 @@ HOLD=${HOLD:-3.5}
 LOAD=${LOAD:-1}
 PROBE=${PROBE:-10}
 RATE=${RATE:-40}
+CHURN_MS=${CHURN_MS:-1200}
+CHURN_ALL=${CHURN_ALL:-0}
 EVCHECK="python3 $top/tests/netns/evcheck.py"
 
 if ! why=$(nsh_usable); then
@@ -116,8 +125,8 @@ start_clients() {
 			c=$((c + 1))
 			groups="a$EP"
 			churn=
-			[ $((c % 2)) = 1 ] && groups="a$EP,b$EP"
-			[ $c = 3 ] && churn="-L 1200"
+			[ $((c % 2)) = 1 ] || [ "$CHURN_ALL" = 1 ] && groups="a$EP,b$EP"
+			[ $c = 3 ] || [ "$CHURN_ALL" = 1 ] && churn="-L $CHURN_MS"
 			# shellcheck disable=SC2086
 			nsh_start_client "$i" "$c" "${EP}k$k" "$dir/d${i}c$k.log" \
 				-g "$groups" -r "$RATE" -b 1200 -T 120 -D 15000 \
@@ -131,7 +140,7 @@ secs() { awk "BEGIN { printf \"%.1f\", $1 / 1000000 }"; }
 # episode FAULT MODE(multi|single): one episode; prints PASS or FAIL.
 episode() {
 	local f=$1 mode=$2 dir kind a b expect="" t_fault t_heal why= tag
-	local total want_mode hold=$HOLD
+	local total want_mode hold=$HOLD how r
 	EP=$((EP + 1))
 	tag=$(echo "$f" | tr ':,' '--')
 	dir="$NSH_RUN/ep$EP"
@@ -191,12 +200,22 @@ episode() {
 	if h=$(daemons_healthy); then :; else
 		why="${why:+$why; }daemons:$h"
 	fi
+	how=
+	if [ "$kind" = loss ] && [ -z "$why" ]; then
+		if [ "$NSH_NETEM" = 1 ]; then
+			how=" [loss: tc netem 5%, delay 10+-10 ms]"
+		elif r=$(nsh_impair_report) && [ "$(echo "$r" | awk '{ print ($4 > 0 && $6 > 0) }')" = 1 ]; then
+			how=" [loss: chorusd test impairment 5%, delay 0..10 ms: $r]"
+		else
+			why="the test impairment did not act ($r)"
+		fi
+	fi
 	if [ -z "$why" ]; then
 		times=$(awk '/^TIME split/ { if ($4 > s) s = $4 }
 			/^TIME merge/ { if ($4 > m) m = $4 }
 			END { if (s != "") printf " split<=%s ms", s
 			      if (m != "") printf " merge<=%s ms", m }' "$dir/check.txt")
-		echo "PASS $NAME.$EP.$tag: $(tail -1 "$dir/check.txt" | sed 's/^OK: //')$times"
+		echo "PASS $NAME.$EP.$tag: $(tail -1 "$dir/check.txt" | sed 's/^OK: //')$times$how"
 		return 0
 	fi
 	keep="${CHORUS_BUILD:-$top/build}/netns-failed/$NAME.$EP.$tag.$$"
@@ -276,7 +295,7 @@ if [ "$SOAK" -gt 0 ]; then
 fi
 fails=0
 if [ $state = 1 ]; then
-	[ "$NSH_NETEM" = 1 ] || echo "note: no tc netem in this kernel: loss episodes drop 5% with nftables, without jitter" >&2
+	echo "note: loss episodes use $NSH_LOSS_HOW" >&2
 	for f in "$@"; do
 		episode "$f" multi || fails=$((fails + 1))
 	done

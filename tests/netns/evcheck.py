@@ -29,7 +29,15 @@ level, what Spread's service levels and extended virtual synchrony promise:
                  a NETWORK change that loses members comes after a
                  transitional signal in the same view; the transitional
                  signal carries the id of the view it ends; a self-leave
-                 follows a leave request.
+                 follows a leave request;
+  frames         what clients of every daemon get for one membership
+                 event (the same group, kind and group id) is the same
+                 frame byte for byte (FRAME lines: type, counts, group and
+                 member fields with their padding, body), but for the
+                 local_vs_offset of a network membership, which must
+                 point at a vs set that lists the receiver (0 in one
+                 caused by a member: its one set names that member); the
+                 logs come from hosts of one byte order.
 
 Options add expectations of a scripted fault (--final, --fault-time with
 --split and --split-side) and print failover and merge times (--heal-time).
@@ -46,8 +54,10 @@ import sys
 ORDERED = ("F", "D")          # classes with order and delivery promises
 TOTAL = ("AGREED", "SAFE")    # services with a total order
 KEYWORDS = {"START", "CONN", "CONNFAIL", "JOIN", "LEAVE", "SEND", "SENDFAIL",
-            "MSG", "REG", "TRANS", "SELFLEAVE", "REJECT", "BAD", "LOST", "END"}
+            "MSG", "REG", "TRANS", "SELFLEAVE", "REJECT", "BAD", "LOST", "END",
+            "FRAME"}
 CAUSES = {"JOIN", "LEAVE", "DISCONNECT", "NETWORK"}
+CAUSED_BY_NETWORK = 0x800     # the service type bit of sp.h
 
 
 class Violations:
@@ -189,6 +199,9 @@ class Checker:
         self.sent = {}         # id -> svc
         self.delivered = 0
         self.reg_log = collections.defaultdict(list)    # sess -> [View]
+        self.frames = 0        # FRAME lines compared
+        self.frame_events = 0  # distinct membership events among them
+        self.frame_trans_views = set()  # those of transitional periods
 
     def run(self):
         for sess in self.s.values():
@@ -200,6 +213,111 @@ class Checker:
             self.session(sess)
         self.check_vs()
         self.check_total()
+        self.check_frames()
+
+    # -- membership frames, byte for byte --------------------------------
+    FRAME_FIXED = 12 + 32     # type, member count, body length; group field
+
+    def frame_region(self, raw, i):
+        """Names the part of a FRAME's bytes that byte i belongs to."""
+        if i < 12:
+            return ("type", "member count", "body length")[i // 4]
+        if i < self.FRAME_FIXED:
+            return "group field"
+        ng = int.from_bytes(raw[4:8], sys.byteorder)
+        if i < self.FRAME_FIXED + 32 * ng:
+            return "member field %d" % ((i - self.FRAME_FIXED) // 32)
+        b = i - self.FRAME_FIXED - 32 * ng
+        if b < 12:
+            return "group id"
+        if b < 16:
+            return "vs set count"
+        if b < 20:
+            return "local_vs_offset"
+        return "vs sets (body byte %d)" % b
+
+    def frame_own_set(self, me, raw, off, w):
+        """The vs set at local_vs_offset `off` must list the receiver."""
+        ng = int.from_bytes(raw[4:8], sys.byteorder)
+        body = raw[self.FRAME_FIXED + 32 * ng:]
+        if len(body) < 20:
+            self.v.add("frame", w, "regular membership body of %d bytes"
+                       % len(body))
+            return
+        nsets = int.from_bytes(body[12:16], sys.byteorder)
+        pos = 20
+        for _ in range(nsets):
+            if pos + 4 > len(body):
+                break
+            count = int.from_bytes(body[pos:pos + 4], sys.byteorder)
+            names = [body[pos + 4 + 32 * k:pos + 36 + 32 * k].split(b"\0")[0]
+                     .decode("ascii", "replace") for k in range(count)]
+            if pos - 20 == off:
+                if me not in names:
+                    self.v.add("frame", w, "local_vs_offset %d points at a "
+                               "set without the receiver (%s)"
+                               % (off, ",".join(names)))
+                return
+            pos += 4 + 32 * count
+        self.v.add("frame", w, "local_vs_offset %d is not the start of a "
+                   "vs set" % off)
+
+    def frame_period(self, last, f):
+        """Counts the views of a transitional period (J2, L2, D2: a
+        network membership between a transitional signal and the next
+        one, with no regular configuration between them)."""
+        g = f.get("g")
+        raw = f.get("bytes", "")
+        net = len(raw) >= 8 and int.from_bytes(
+            bytes.fromhex(raw[:8]), sys.byteorder) & CAUSED_BY_NETWORK != 0
+        cur = (f.get("kind"), (g, f.get("kind"), f.get("gid")), net)
+        prev = last.get(g, [])
+        if (cur[0] == "TRANS" and len(prev) == 2 and prev[0][0] == "TRANS" and
+                prev[1][0] == "REG" and prev[1][2]):
+            self.frame_trans_views.add(prev[1][1])
+        last[g] = (prev + [cur])[-2:]
+
+    def check_frames(self):
+        first = {}             # (g, kind, gid) -> (bytes, where)
+        for sess in self.s.values():
+            last = {}          # g -> the two last (kind, key, network)
+            for ev in sess.events:
+                if ev.kind != "FRAME":
+                    continue
+                f, w = ev.f, ev.where
+                self.frame_period(last, f)
+                try:
+                    raw = bytes.fromhex(f.get("bytes", ""))
+                    off = int(f.get("off", "-1"))
+                except ValueError:
+                    self.v.add("format", w, "FRAME with bad bytes= or off=")
+                    continue
+                if len(raw) < self.FRAME_FIXED:
+                    self.v.add("frame", w, "frame of %d bytes" % len(raw))
+                    continue
+                self.frames += 1
+                if f.get("kind") == "REG":
+                    if int.from_bytes(raw[0:4], sys.byteorder) & CAUSED_BY_NETWORK:
+                        self.frame_own_set(sess.priv, raw, off, w)
+                    elif off != 0:
+                        # One set, the member that joined or left.
+                        self.v.add("frame", w, "local_vs_offset %d in a "
+                                   "membership caused by a member" % off)
+                key = (f.get("g"), f.get("kind"), f.get("gid"))
+                if key not in first:
+                    first[key] = (raw, w)
+                    continue
+                ref, rw = first[key]
+                if raw == ref:
+                    continue
+                i = next((k for k in range(min(len(raw), len(ref)))
+                          if raw[k] != ref[k]), min(len(raw), len(ref)))
+                self.v.add("frame", w, "%s of %s, id %s, differs from the "
+                           "frame at %s from byte %d on (%s; %d and %d bytes)"
+                           % (f.get("kind"), f.get("g"), f.get("gid"), rw, i,
+                              self.frame_region(raw if i < len(raw) else ref, i),
+                              len(raw), len(ref)))
+        self.frame_events = len(first)
 
     # -- one session, in delivery order ----------------------------------
     def session(self, sess):
@@ -573,9 +691,11 @@ def main(argv):
                 a.split_side, a.heal_time, sys.stdout)
     v.report(sys.stdout)
     if not a.quiet or v.by_kind:
-        print("%s: %d sessions, %d deliveries, %d views; %s" % (
+        print("%s: %d sessions, %d deliveries, %d views, %d frames of %d "
+              "membership events (%d views of transitional periods); %s" % (
             "FAILED" if v.by_kind else "OK", len(sessions), c.delivered,
-            len(c.views), ", ".join("%d %s" % (len(x), k)
+            len(c.views), c.frames, c.frame_events, len(c.frame_trans_views),
+            ", ".join("%d %s" % (len(x), k)
                                     for k, x in v.by_kind.items()) or
             "no violations"))
     return 1 if v.by_kind else 0

@@ -9,6 +9,7 @@ Prints PASS/FAIL lines in the format of tests/run.sh.
 import contextlib
 import io
 import os
+import re
 import sys
 import tempfile
 
@@ -37,6 +38,37 @@ class Log:
         self.t = max(self.t, t)
 
 
+CAUSE_BITS = {"JOIN": 0x100, "LEAVE": 0x200, "DISCONNECT": 0x400,
+              "NETWORK": 0x800}
+
+
+def u32(x):
+    return (x & 0xffffffff).to_bytes(4, sys.byteorder)
+
+
+def field(name):
+    return name.encode("ascii").ljust(32, b"\0")
+
+
+def frame_line(priv, kind, gid, members=(), vs=(), myvs=0, cause=None):
+    """The FRAME line evclient writes for a membership frame as chorusd
+    sends it (the offset zeroed in the bytes, given in off=)."""
+    body = b"".join(u32(int(x)) for x in gid.split("."))
+    off = -1
+    if kind == "REG":
+        off = sum(4 + 32 * len(s) for s in vs[:myvs])
+        body += u32(len(vs)) + u32(0)
+        for s in vs:
+            body += u32(len(s)) + b"".join(field(m) for m in s)
+        st = 0x1000 | CAUSE_BITS[cause]
+    else:
+        st = 0x2000
+    raw = (u32(st) + u32(len(members)) + u32(len(body)) + field("g") +
+           b"".join(field(m) for m in members) + body)
+    return "FRAME s=%s g=g kind=%s gid=%s off=%d bytes=%s" % (
+        priv, kind, gid, off, raw.hex())
+
+
 def scenario():
     logs = {p: Log(p, 1000 + i) for i, p in enumerate((A, B, C))}
     a, b, c = logs[A], logs[B], logs[C]
@@ -46,6 +78,7 @@ def scenario():
                 "changed=%s" % (log.priv, cause, gid, members.index(log.priv),
                                 ",".join(members), ";".join(",".join(s) for s in vs),
                                 myvs, changed))
+        log.add(frame_line(log.priv, "REG", gid, members, vs, myvs, cause))
 
     def send(log, svc, c_, n, done=0):
         log.add("SEND s=%s g=g svc=%s c=%s n=%d len=100 done=%d"
@@ -87,6 +120,7 @@ def scenario():
     for log in (a, b, c):
         log.at(FAULT_T)
         log.add("TRANS s=%s g=g gid=%s" % (log.priv, V1))
+        log.add(frame_line(log.priv, "TRANS", V1))
         msg(log, C, "SAFE", "F", 2)
     for log in (a, b):
         reg(log, V2, "NETWORK", [A, B], [[A, B]], 0, "-")
@@ -296,6 +330,39 @@ def m_vs_sets_differ(l):
         .replace("myvs=1", "myvs=0")
 
 
+def m_frame_padding(l):
+    """One daemon's frame of the merge has a byte after a name's NUL."""
+    c = l[C]
+    i = find(c, "FRAME", "gid=" + V4)
+    raw = bytearray.fromhex(c[i].split("bytes=")[1].split()[0])
+    raw[12 + 32 + 32 + 10] = 0x41    # member field 1, past "#b#d2"
+    c[i] = re.sub(r"bytes=[0-9a-f]+", "bytes=" + raw.hex(), c[i])
+
+
+def m_frame_set_order(l):
+    """c's daemon lists the merge's vs sets the other way round (the
+    REG lines agree in content; only the frame shows the order)."""
+    c = l[C]
+    i = find(c, "FRAME", "gid=" + V4)
+    c[i] = frame_line(C, "REG", V4, [A, B, C], [[C], [A, B]], 0, "NETWORK") + \
+        " t=" + c[i].split(" t=")[1]
+
+
+def m_frame_offset(l):
+    """c's local_vs_offset points at the set of a and b."""
+    c = l[C]
+    i = find(c, "FRAME", "gid=" + V4)
+    c[i] = re.sub(r"off=[0-9]+", "off=0", c[i])
+
+
+def m_frame_trans(l):
+    """A transitional signal whose frame carries another id."""
+    b = l[B]
+    i = find(b, "FRAME", "kind=TRANS")
+    b[i] = b[i].replace(frame_line(B, "TRANS", V1).split("bytes=")[1],
+                        frame_line(B, "TRANS", "1.2.3").split("bytes=")[1])
+
+
 def m_lost_then_new(l):
     """Not a violation: c's daemon dies, c comes back as a new session."""
     c = l[C]
@@ -361,6 +428,10 @@ CASES = [
     ("bad", m_bad, "bad", ()),
     ("reject", m_reject, "reject", ()),
     ("final", m_final, "final", ("--final", "merged")),
+    ("frame_padding", m_frame_padding, "frame", ()),
+    ("frame_set_order", m_frame_set_order, "frame", ()),
+    ("frame_offset", m_frame_offset, "frame", ()),
+    ("frame_trans", m_frame_trans, "frame", ()),
     ("fault_wrong_side", lambda l: None, "fault",
      ("--group", "g", "--fault-time", str(FAULT_T), "--split", "d2")),
 ]

@@ -49,6 +49,12 @@
  *   REG    s= g= cause= gid= idx= members= vs= myvs= changed= t=
  *          (members: comma-separated; vs: sets separated by ';')
  *   TRANS  s= g= gid= t=
+ *   FRAME  s= g= kind=REG|TRANS gid= off= bytes= t=
+ *          (after each REG and TRANS: the frame as received, in hex:
+ *          type, member count and body length as 32-bit host-order
+ *          integers, the 32-byte group field, the 32-byte member fields
+ *          and the body, padding included; a REG's local_vs_offset,
+ *          which differs by receiver, is zeroed there and given in off=)
  *   SELFLEAVE s= g= t=
  *   REJECT s= g= svc= len= t=
  *   BAD    s= from= g= why= t=
@@ -430,6 +436,42 @@ static void on_reg_memb(struct evc *e, service st, const char *group,
 	memcpy(g->members, e->rgroups, (size_t)ngroups * MAX_GROUP_NAME);
 }
 
+/* Logs a membership frame as received (FRAME, above), for evcheck.py's
+ * byte-for-byte comparison of what clients of different daemons get for
+ * the same membership event. */
+static void log_frame(struct evc *e, service st, const char *group, int ngroups,
+		      int len, const char *kind)
+{
+	char gname[MAX_GROUP_NAME + 1], pname[MAX_GROUP_NAME + 1];
+	uint32_t fixed[3] = { (uint32_t)st, (uint32_t)ngroups, (uint32_t)len };
+	int32_t gid[3] = { 0, 0, 0 };
+	long off = -1;
+	int reg = strcmp(kind, "REG") == 0;
+
+	if (ngroups < 0 || ngroups > EV_MAX_MEMBERS || len < 12 || len >= EV_RECV_CAP)
+		return;
+	memcpy(gid, e->rbuf, 12);
+	if (reg && len >= 20) {
+		uint32_t o;
+
+		memcpy(&o, e->rbuf + 16, 4);
+		off = (long)o;
+	}
+	fprintf(e->log, "FRAME s=%s g=%s kind=%s gid=%u.%u.%u off=%ld bytes=",
+		tok(e->priv, pname), tok(group, gname), kind, (unsigned)gid[0],
+		(unsigned)gid[1], (unsigned)gid[2], off);
+	for (size_t i = 0; i < sizeof(fixed); i++)
+		fprintf(e->log, "%02x", ((const uint8_t *)fixed)[i]);
+	for (int i = 0; i < MAX_GROUP_NAME; i++)
+		fprintf(e->log, "%02x", (uint8_t)group[i]);
+	for (int k = 0; k < ngroups; k++)
+		for (int i = 0; i < MAX_GROUP_NAME; i++)
+			fprintf(e->log, "%02x", (uint8_t)e->rgroups[k][i]);
+	for (int i = 0; i < len; i++)
+		fprintf(e->log, "%02x", reg && i >= 16 && i < 20 ? 0 : (uint8_t)e->rbuf[i]);
+	ev_log(e, "%s", "");
+}
+
 /* Receives and handles one event. Returns 0, or a negative code when the
  * session is broken. */
 static int receive_one(struct evc *e)
@@ -462,6 +504,7 @@ static int receive_one(struct evc *e)
 		on_data(e, st, sender, ngroups, r);
 	} else if (Is_reg_memb_mess(st)) {
 		on_reg_memb(e, st, sender, ngroups, mtype);
+		log_frame(e, st, sender, ngroups, r, "REG");
 	} else if (Is_transition_mess(st)) {
 		membership_info info;
 
@@ -473,6 +516,7 @@ static int receive_one(struct evc *e)
 			ev_log(e, "TRANS s=%s g=%s gid=%u.%u.%u", pname, gname,
 			       (unsigned)info.gid.id[0], (unsigned)info.gid.id[1],
 			       (unsigned)info.gid.id[2]);
+		log_frame(e, st, sender, ngroups, r, "TRANS");
 	} else if (Is_self_leave(st)) {
 		ev_log(e, "SELFLEAVE s=%s g=%s", pname, gname);
 		if ((g = find_group(e, sender)) != NULL) {

@@ -23,9 +23,14 @@
 #   nsh_cut I / nsh_restore I   bridge port of dI down / up
 #   nsh_split "I J.." / nsh_unsplit   move those ports to br1 and back:
 #                               a partition with several daemons a side
-#   nsh_loss_on / nsh_loss_off  5% loss and 10 ms jitter on every eth0
-#                               (tc netem; where the kernel has no netem,
-#                               5% loss with nftables and no jitter)
+#   nsh_loss_on / nsh_loss_off  5% loss and 10 ms jitter: tc netem on
+#                               every eth0; where the kernel has no netem,
+#                               chorusd's test impairment of its ring input
+#                               (5% dropped, each datagram held a random
+#                               0..10 ms, seeded: src/daemon/net_impair.h),
+#                               switched by a control file per daemon
+#                               ($NSH_RUN/impair.dI, named to the daemon in
+#                               CHORUS_TEST_IMPAIR); NSH_LOSS_HOW says which
 #   nsh_asym_on I J / nsh_asym_off I   dI drops every UDP datagram from dJ
 #   nsh_start_client I K PREFIX LOG [evclient options]
 #   nsh_stop_clients [timeout s]      SIGTERM, wait (SIGKILL past timeout)
@@ -35,7 +40,8 @@
 #   nsh_now_us                  CLOCK_REALTIME in microseconds
 # NSH_DAEMON_ARGS (environment): extra chorusd options, e.g. "-d membership".
 # Variables: NSH_RUN (the run's directory), NSH_N, NSH_CLIENT_LOGS,
-# NSH_NETEM (1 when tc netem works), CHORUSD, EVCLIENT.
+# NSH_NETEM (1 when tc netem works), NSH_LOSS_HOW, NSH_LOSS_SEED (seed of
+# the test impairment, default the script's pid), CHORUSD, EVCLIENT.
 
 # The sourcing script sets NSH_TOP, the top of the source tree.
 : "${NSH_TOP:?set NSH_TOP before sourcing lib.sh}"
@@ -52,6 +58,8 @@ NSH_CLIENT_LOGS=
 NSH_OTHER_PIDS=
 NSH_NSLIST=
 NSH_NETEM=0
+NSH_LOSS_HOW=
+NSH_LOSS_SEED=${NSH_LOSS_SEED:-$$}
 NSH_KEEP=${NSH_KEEP:-0}
 
 nsh_now_us() { date +%s%6N; }
@@ -157,15 +165,22 @@ nsh_init() {
 	if nsh_in d1 tc qdisc add dev eth0 root netem delay 1ms 2>/dev/null; then
 		nsh_in d1 tc qdisc del dev eth0 root 2>/dev/null
 		NSH_NETEM=1
+		NSH_LOSS_HOW="tc netem: 5% loss, delay 10 ms +- 10 ms"
+	else
+		NSH_LOSS_HOW="chorusd test impairment (no netem in this kernel): 5% loss, each datagram delayed 0..10 ms, seeds from $NSH_LOSS_SEED"
 	fi
 	return 0
 }
 
 nsh_start_daemon() {
 	local i=$1
-	(cd "$NSH_RUN" && exec ip netns exec "${NSH_P}d$i" "$CHORUSD" \
-		-c "$NSH_RUN/spread.conf" -n "d$i" $NSH_DAEMON_ARGS \
-		>>"$NSH_RUN/d$i.log" 2>&1) &
+	local impair=
+	# Without netem, loss and jitter come from the daemon's test
+	# impairment, off until nsh_loss_on writes its control file.
+	[ "$NSH_NETEM" = 1 ] || impair="$NSH_RUN/impair.d$i"
+	(cd "$NSH_RUN" && exec env CHORUS_TEST_IMPAIR="$impair" ip netns exec \
+		"${NSH_P}d$i" "$CHORUSD" -c "$NSH_RUN/spread.conf" -n "d$i" \
+		$NSH_DAEMON_ARGS >>"$NSH_RUN/d$i.log" 2>&1) &
 	echo $! > "$NSH_RUN/pid.d$i"
 }
 
@@ -222,12 +237,16 @@ nsh_loss_on() {
 			nsh_in "d$i" tc qdisc add dev eth0 root netem loss 5% \
 				delay 10ms 10ms || return 1
 		else
-			nsh_nft_table "$i" &&
-				nsh_in "d$i" nft add rule inet chaos in iifname eth0 \
-					meta l4proto udp numgen random mod 100 '<' 5 drop ||
+			# Read by dI within 200 ms; the seed differs per
+			# episode (the daemon mixes in its own id).
+			NSH_LOSS_SEED=$((NSH_LOSS_SEED + 1))
+			echo "loss=5 jitter=10 seed=$NSH_LOSS_SEED" \
+				> "$NSH_RUN/impair.d$i.tmp" &&
+				mv "$NSH_RUN/impair.d$i.tmp" "$NSH_RUN/impair.d$i" ||
 				return 1
 		fi
 	done
+	[ "$NSH_NETEM" = 1 ] || sleep 0.3
 }
 
 nsh_loss_off() {
@@ -236,10 +255,37 @@ nsh_loss_off() {
 		if [ "$NSH_NETEM" = 1 ]; then
 			nsh_in "d$i" tc qdisc del dev eth0 root 2>/dev/null
 		else
-			nsh_in "d$i" nft delete table inet chaos 2>/dev/null
+			rm -f "$NSH_RUN/impair.d$i"
 		fi
 	done
+	[ "$NSH_NETEM" = 1 ] || sleep 0.3
 	return 0
+}
+
+# nsh_impair_report: with the test impairment, what the daemons' logs say it
+# did the last time it was on ("in N dropped N delayed N", summed over
+# the daemons), or "none" if a daemon never switched it on
+# and off; with netem, "netem".
+nsh_impair_report() {
+	local i
+	if [ "$NSH_NETEM" = 1 ]; then
+		echo netem
+		return 0
+	fi
+	for i in $(seq 1 "$NSH_N"); do
+		grep -q "test impairment on: loss 5%, delay 0..10 ms" "$NSH_RUN/d$i.log" &&
+			grep -q "test impairment off:" "$NSH_RUN/d$i.log" || {
+			echo none
+			return 1
+		}
+	done
+	for i in $(seq 1 "$NSH_N"); do
+		grep "test impairment off:" "$NSH_RUN/d$i.log" | tail -1
+	done | awk '{ for (k = 1; k <= NF; k++) {
+			if ($(k+1) == "datagrams") a += $k
+			if ($(k+1) == "dropped,") b += $k
+			if ($(k+1) == "delayed,") c += $k } }
+		END { printf "in %d dropped %d delayed %d\n", a, b, c }'
 }
 
 nsh_asym_on() { # I J: dI no longer hears dJ (dJ still hears dI)

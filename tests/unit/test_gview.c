@@ -35,7 +35,9 @@
 #define NGROUPS 4
 #define MAXREC 4096
 
-enum rec_kind { R_REG, R_TRANS, R_SELF, R_DATA, R_REJECT };
+/* R_ASK_JOIN, R_ASK_LEAVE: the session sent a join or a leave (its own
+ * timeline, as a client library sees it). */
+enum rec_kind { R_REG, R_TRANS, R_SELF, R_DATA, R_REJECT, R_ASK_JOIN, R_ASK_LEAVE };
 
 struct rec {
 	uint8_t kind;
@@ -49,6 +51,12 @@ struct rec {
 	int my_set;
 	int data;        /* data id */
 	int stamp;       /* the simulated event that produced it */
+	/* R_REG: the frame the daemon sends (groups_memb_frame), its
+	 * local_vs_offset apart and zeroed in the hash; whether it is a view
+	 * of a transitional period (J2, L2, D2). */
+	uint64_t frame_hash;
+	uint32_t frame_len, frame_off;
+	int in_trans;
 };
 
 struct ssess {
@@ -202,6 +210,26 @@ static int group_idx(const char *name)
 
 /* ---- the view's outputs ---- */
 
+/* The frame a daemon sends `receiver` for this membership: its length,
+ * its local_vs_offset, and a hash of the rest, byte for byte. */
+static void frame_note(struct rec *r, const struct gv_group *g, uint32_t cause,
+		       const char *changed, const struct gv_vs *vs,
+		       const struct gv_member *receiver)
+{
+	struct msg *m = groups_memb_frame(g, cause, changed, vs, receiver);
+	size_t at = WIRE_HDR_LEN + (size_t)g->n_members * WIRE_NAME_LEN + 16;
+	uint64_t h = 1469598103934665603ull;
+
+	T_ASSERT(m != NULL && m->len >= at + 4);
+	memcpy(&r->frame_off, m->data + at, 4);
+	memset(m->data + at, 0, 4);
+	for (uint32_t i = 0; i < m->len; i++)
+		h = (h ^ m->data[i]) * 1099511628211ull;
+	r->frame_hash = h;
+	r->frame_len = m->len;
+	msg_unref(m);
+}
+
 static void o_memb(void *ctx, const struct gv_group *g, uint32_t cause,
 		   const char *changed, const struct gv_vs *vs)
 {
@@ -253,6 +281,8 @@ static void o_memb(void *ctx, const struct gv_group *g, uint32_t cause,
 		r->my_set = 0;
 		if (vs)
 			r->my_set = gview_vs_set_of(vs, &g->members[i]);
+		r->in_trans = d->gv.state == GV_TRANS;
+		frame_note(r, g, cause, changed, vs, &g->members[i]);
 	}
 }
 
@@ -661,6 +691,15 @@ static int pick_session(struct sim *s, int daemon)
 	return n ? c[rnd(s, (uint32_t)n)] : new_session(s, daemon);
 }
 
+/* Records in session k's own log that it sent a join or a leave. */
+static void log_ask(struct sim *s, int k, int kind, int group)
+{
+	struct rec *r = log_new(s, &s->s[k]);
+
+	r->kind = kind == Q_JOIN ? R_ASK_JOIN : R_ASK_LEAVE;
+	r->group = group;
+}
+
 static void client_action(struct sim *s)
 {
 	int live[MAXD], n = 0, i, k, r;
@@ -677,12 +716,10 @@ static void client_action(struct sim *s)
 	m.sender = i;
 	m.sess = k;
 	r = (int)rnd(s, 20);
-	if (r < 7) {
-		m.kind = Q_JOIN;
+	if (r < 10) {
+		m.kind = r < 7 ? Q_JOIN : Q_LEAVE;
 		m.group = (int)rnd(s, NGROUPS);
-	} else if (r < 10) {
-		m.kind = Q_LEAVE;
-		m.group = (int)rnd(s, NGROUPS);
+		log_ask(s, k, m.kind, m.group);
 	} else if (r < 11) {
 		m.kind = Q_KILL;
 		s->s[k].alive = 0; /* it acts no more */
@@ -845,7 +882,30 @@ struct view_seen {
 	int32_t gid[3];
 	int n;
 	int members[64];
+	uint64_t frame_hash;
+	uint32_t frame_len;
 };
+
+/* Frames compared across daemons by check_logs, and those of views of
+ * transitional periods among them (they must occur in the runs). */
+static int n_frames_compared, n_trans_frames_compared;
+
+/* The local_vs_offset a receiver must get: where its own set starts (0
+ * for a membership caused by a member: one set, of that member). */
+static uint32_t own_offset(const struct rec *r)
+{
+	uint32_t off = 0;
+	int cnt[64] = { 0 };
+
+	if (r->cause != WIRE_BY_NETWORK)
+		return 0;
+	for (int m = 0; m < r->n_members; m++)
+		if (r->set_of[m] >= 0 && r->set_of[m] < 64)
+			cnt[r->set_of[m]]++;
+	for (int k = 0; k < r->my_set && k < 64; k++)
+		off += 4 + (uint32_t)cnt[k] * WIRE_NAME_LEN;
+	return off;
+}
 
 /* Every REG: the receiver is listed and its vs set holds it; the same
  * event produces, at every daemon, the same group id and members. */
@@ -876,6 +936,9 @@ static void check_logs(struct sim *s)
 				}
 			T_ASSERTF(in, "seed %" PRIu64 ": %s got a view of %s without itself",
 				  s->seed, x->name, gname[r->group]);
+			T_ASSERTF(r->frame_off == own_offset(r),
+				  "seed %" PRIu64 ": %s's local_vs_offset is %u, its set "
+				  "starts at %u", s->seed, x->name, r->frame_off, own_offset(r));
 			if (r->cause == WIRE_BY_JOIN && r->n_members == 1)
 				continue; /* a creation: the joiner's alone */
 			for (v = 0; v < n_seen; v++)
@@ -892,9 +955,20 @@ static void check_logs(struct sim *s)
 				memcpy(seen[n_seen].gid, r->gid, 12);
 				seen[n_seen].n = r->n_members;
 				memcpy(seen[n_seen].members, r->members, sizeof(r->members));
+				seen[n_seen].frame_hash = r->frame_hash;
+				seen[n_seen].frame_len = r->frame_len;
 				n_seen++;
 				continue;
 			}
+			/* The same frame, byte for byte, at every daemon (the
+			 * receiver's local_vs_offset apart). */
+			T_ASSERTF(seen[v].frame_len == r->frame_len &&
+				  seen[v].frame_hash == r->frame_hash,
+				  "seed %" PRIu64 ": event %d gives %s different frames at "
+				  "different daemons (%u / %u bytes)", s->seed, r->stamp,
+				  gname[r->group], seen[v].frame_len, r->frame_len);
+			n_frames_compared++;
+			n_trans_frames_compared += r->in_trans && r->cause == WIRE_BY_NETWORK;
 			T_ASSERTF(memcmp(seen[v].gid, r->gid, 12) == 0 && seen[v].n == r->n_members &&
 				  memcmp(seen[v].members, r->members,
 					 (size_t)r->n_members * sizeof(int)) == 0,
@@ -903,6 +977,57 @@ static void check_logs(struct sim *s)
 				  s->seed, r->stamp, gname[r->group], seen[v].gid[0], seen[v].gid[1],
 				  seen[v].gid[2], seen[v].n, r->gid[0], r->gid[1], r->gid[2],
 				  r->n_members);
+		}
+	}
+}
+
+/* A leaver never comes back by itself: in a session's own timeline, once
+ * it got its self-leave of a group, no view of that group lists it again
+ * unless it sent a join after the leave that self-leave answered. Leaves
+ * are applied in the order they were sent and each gives at most one
+ * self-leave, so the n-th self-leave answers the n-th leave sent or a
+ * later one: a join sent after the n-th leave is needed. */
+static void check_no_return(const struct sim *s)
+{
+	for (int k = 0; k < s->ns; k++) {
+		const struct ssess *x = &s->s[k];
+
+		for (int gi = 0; gi < NGROUPS; gi++) {
+			int n_self = 0, left = 0, bound = -1, self_at = -1;
+
+			for (int j = 0; j < x->n_log; j++) {
+				const struct rec *r = &x->log[j];
+
+				if (r->group != gi)
+					continue;
+				if (r->kind == R_SELF) {
+					int n = 0;
+
+					n_self++;
+					bound = -1;
+					for (int q = 0; q < j && bound < 0; q++)
+						if (x->log[q].kind == R_ASK_LEAVE && x->log[q].group == gi &&
+						    ++n == n_self)
+							bound = q;
+					T_ASSERTF(bound >= 0, "seed %" PRIu64 ": %s got %d self-leaves "
+						  "of %s but sent fewer leaves", s->seed, x->name,
+						  n_self, gname[gi]);
+					left = 1;
+					self_at = j;
+				} else if (r->kind == R_REG && left) {
+					int joined = 0;
+
+					for (int q = bound + 1; q < j && !joined; q++)
+						joined = x->log[q].kind == R_ASK_JOIN &&
+							 x->log[q].group == gi;
+					T_ASSERTF(joined, "seed %" PRIu64 ": %s left %s (self-leave at "
+						  "event %d) and is listed again in %d.%d.%d (event %d) "
+						  "without a new join", s->seed, x->name, gname[gi],
+						  x->log[self_at].stamp, r->gid[0], r->gid[1], r->gid[2],
+						  r->stamp);
+					left = 0;
+				}
+			}
 		}
 	}
 }
@@ -1061,7 +1186,9 @@ static void heal(struct sim *s)
 		;
 }
 
-static void run(uint64_t seed, int nd, int steps)
+/* `change_pct`: the share of steps that change the configuration (the
+ * rest: client actions and deliveries). */
+static void run(uint64_t seed, int nd, int steps, uint32_t change_pct)
 {
 	struct sim *s = calloc(1, sizeof(*s));
 	int start[MAXD];
@@ -1084,7 +1211,7 @@ static void run(uint64_t seed, int nd, int steps)
 
 		if (r < 40) {
 			client_action(s);
-		} else if (r < 94) {
+		} else if (r < 100 - change_pct) {
 			int c = s->d[rnd(s, (uint32_t)nd)].comp;
 
 			if (s->d[c].alive || c >= 0)
@@ -1101,6 +1228,7 @@ static void run(uint64_t seed, int nd, int steps)
 		T_EQ(s->d[i].gv.state, GV_OP);
 	check_no_ghosts(s);
 	check_logs(s);
+	check_no_return(s);
 	check_vs(s);
 	check_total_order(s);
 	sim_free(s);
@@ -1114,12 +1242,22 @@ static uint64_t seeds(uint64_t dflt)
 	return e ? strtoull(e, NULL, 0) : dflt;
 }
 
+/* The frames of J2, L2 and D2 (views of a transitional period) were
+ * among those compared across daemons. */
+static void frames_seen(void)
+{
+	printf("%d membership frames compared across daemons, %d of transitional "
+	       "periods (J2, L2, D2)\n", n_frames_compared, n_trans_frames_compared);
+	T_ASSERT(n_trans_frames_compared > 0);
+}
+
 static void random_3_daemons(void)
 {
 	uint64_t n = seeds(300);
 
 	for (uint64_t seed = 1; seed <= n; seed++)
-		run(seed, 3, 400);
+		run(seed, 3, 400, 6);
+	frames_seen();
 }
 
 static void random_5_daemons(void)
@@ -1127,9 +1265,259 @@ static void random_5_daemons(void)
 	uint64_t n = seeds(300);
 
 	for (uint64_t seed = 1; seed <= n; seed++)
-		run(seed + 1000000, 5, 600);
+		run(seed + 1000000, 5, 600, 6);
+	frames_seen();
 }
 
+
+/* Configuration changes in one step of five: most exchanges are cut
+ * short, often more than once, with joins and leaves held in them. */
+static void random_restarts(void)
+{
+	uint64_t n = seeds(300);
+
+	for (uint64_t seed = 1; seed <= n; seed++) {
+		run(seed + 2000000, 3, 300, 20);
+		run(seed + 3000000, 5, 400, 20);
+	}
+}
+
+/* ---- scripted races: a join or a leave held by an exchange that a
+ * second configuration change cuts short ---- */
+
+/* Every daemon starts and forms one configuration; the exchange ends. */
+static void sc_setup(struct sim *s, int nd)
+{
+	memset(s, 0, sizeof(*s));
+	s->nd = nd;
+	for (int i = 0; i < nd; i++)
+		daemon_start(s, i);
+	T_ASSERT(new_session(s, 0) == 0); /* the leaver, on d0 */
+	for (int i = 1; i < nd; i++)
+		T_ASSERT(new_session(s, i) == i); /* one witness per daemon */
+}
+
+/* A configuration of the daemons in mem[] at each of them. A regular one
+ * starts an exchange: its state messages go to the queue of component
+ * mem[0], emptied first (what a cut exchange left there is stale). */
+static void sc_conf(struct sim *s, const int *mem, int n, int transitional, uint32_t seq,
+		    int proc)
+{
+	struct ord_conf c;
+
+	make_conf(s, &c, mem, n, transitional, seq);
+	c.memb_proc = did(proc);
+	s->stamp++;
+	if (!transitional) {
+		struct queue *q = &s->q[mem[0]];
+
+		while (q->len) {
+			struct qmsg m = qpop(q);
+
+			qmsg_free(&m);
+		}
+		for (int k = 0; k < n; k++)
+			s->d[mem[k]].comp = mem[0];
+	}
+	for (int k = 0; k < n; k++)
+		gview_conf(&s->d[mem[k]].gv, &c);
+}
+
+/* The race of a join followed at once by a leave of the same session. */
+#define SC_BOTH 16
+
+/* Session k's join or leave of g0 (SC_BOTH: a join, then a leave),
+ * delivered at the daemons in to[]. */
+static void sc_event(struct sim *s, const int *to, int n, int kind, int k)
+{
+	struct qmsg m = { .kind = (uint8_t)kind, .sender = s->s[k].daemon, .sess = k };
+
+	if (kind == SC_BOTH) {
+		sc_event(s, to, n, Q_JOIN, k);
+		sc_event(s, to, n, Q_LEAVE, k);
+		return;
+	}
+	s->stamp++;
+	for (int i = 0; i < n; i++)
+		deliver(s, to[i], &m);
+}
+
+/* Delivers up to `count` state messages of component c (-1: all). */
+static void sc_states(struct sim *s, int c, int count)
+{
+	while (count-- != 0 && deliver_one(s, c))
+		;
+}
+
+static int sc_member(const struct sim *s, int d, int k)
+{
+	const struct gv_group *g = gview_find(&s->d[d].gv, gname[0]);
+
+	return g && gview_has_member(g, s->s[k].name, did(s->s[k].daemon));
+}
+
+/* Where the leave (or join) lands relative to the two changes. */
+enum sc_when {
+	SC_EXCH_FIRST,   /* held in the first exchange, before any state */
+	SC_EXCH_MID,     /* held in the first exchange, after some state */
+	SC_TRANS,        /* in the transitional configuration that cuts it */
+	SC_CARRIED,      /* not sent in time: delivered in the second
+			  * configuration's exchange */
+	SC_CARRIED_LATE, /* ... after that exchange ended */
+	SC_N_WHEN
+};
+
+/* nd daemons form one configuration; session 0 (on d0) joins g0 with a
+ * witness on every other daemon. Then d(nd-1) is partitioned away: d0 ..
+ * d(nd-2) start an exchange and the leave of session 0 (`kind` Q_LEAVE;
+ * with Q_JOIN a new session on d0 joins instead) races a second change
+ * (`merge`: d(nd-1) comes back; else two regular configurations in a
+ * row, as after a ring restarted during recovery) that cuts that
+ * exchange short. Checked: every daemon ends with the same table, the
+ * leaver is in no table and got one self-leave, no view after it lists
+ * it (check_no_return), and the joiner is everywhere exactly once. */
+static void race_case(int nd, int kind, enum sc_when when, int merge)
+{
+	struct sim *s = calloc(1, sizeof(*s));
+	int all[MAXD], part[MAXD], last = nd - 1, np = nd - 1, k;
+
+	sc_setup(s, nd);
+	s->seed = (uint64_t)(nd * 1000 + kind * 100 + (int)when * 10 + merge);
+	for (int i = 0; i < nd; i++)
+		all[i] = part[i] = i;
+	sc_conf(s, all, nd, 0, 1, 0);
+	sc_states(s, 0, -1);
+	for (int i = 0; i < nd; i++) {
+		log_ask(s, i, Q_JOIN, 0);
+		sc_event(s, all, nd, Q_JOIN, i);
+	}
+	for (int i = 0; i < nd; i++)
+		T_EQ(s->d[i].gv.state, GV_OP);
+	k = kind == Q_LEAVE ? 0 : new_session(s, 0);
+	T_ASSERT(k >= 0);
+	if (kind == SC_BOTH) {
+		log_ask(s, k, Q_JOIN, 0);
+		log_ask(s, k, Q_LEAVE, 0);
+	} else {
+		log_ask(s, k, kind, 0);
+	}
+
+	/* First change: d(nd-1) leaves; the others exchange. */
+	sc_conf(s, part, np, 1, 2, 0);
+	sc_conf(s, &all[last], 1, 1, 2, last);
+	sc_conf(s, part, np, 0, 2, 0);
+	sc_conf(s, &all[last], 1, 0, 2, last);
+	for (int i = 0; i < np; i++)
+		T_EQ(s->d[i].gv.state, GV_EXCH);
+	if (when == SC_EXCH_FIRST)
+		sc_event(s, part, np, kind, k);
+	if (when == SC_EXCH_MID) {
+		sc_states(s, 0, np - 1);
+		sc_event(s, part, np, kind, k);
+	} else {
+		sc_states(s, 0, np - 1);
+	}
+	for (int i = 0; i < np; i++)
+		T_EQ(s->d[i].gv.state, GV_EXCH); /* one state message missing */
+
+	/* Second change, before the exchange ends. */
+	if (merge) {
+		sc_conf(s, part, np, 1, 3, 0);
+		sc_conf(s, &all[last], 1, 1, 3, 0);
+		if (when == SC_TRANS)
+			sc_event(s, part, np, kind, k);
+		sc_conf(s, all, nd, 0, 3, 0);
+	} else {
+		if (when == SC_TRANS) {
+			/* A transitional configuration of the same daemons,
+			 * then the regular one. */
+			sc_conf(s, part, np, 1, 3, 0);
+			sc_event(s, part, np, kind, k);
+		}
+		sc_conf(s, part, np, 0, 3, 0);
+	}
+	{
+		int *mem = merge ? all : part, n = merge ? nd : np;
+
+		if (when == SC_CARRIED)
+			sc_event(s, mem, n, kind, k);
+		sc_states(s, 0, -1);
+		for (int i = 0; i < n; i++)
+			T_EQ(s->d[mem[i]].gv.state, GV_OP);
+		if (when == SC_CARRIED_LATE)
+			sc_event(s, mem, n, kind, k);
+		if (!merge) {
+			/* Heal: d(nd-1) comes back. */
+			sc_conf(s, part, np, 1, 4, 0);
+			sc_conf(s, &all[last], 1, 1, 4, 0);
+			sc_conf(s, all, nd, 0, 4, 0);
+			sc_states(s, 0, -1);
+		}
+	}
+	for (int i = 0; i < nd; i++)
+		T_EQ(s->d[i].gv.state, GV_OP);
+	for (int i = 1; i < nd; i++)
+		check_tables_equal(s, 0, i);
+	for (int i = 0; i < nd; i++)
+		T_ASSERTF(sc_member(s, i, k) == (kind == Q_JOIN),
+			  "case %" PRIu64 ": %s is %sa member at d%d", s->seed, s->s[k].name,
+			  kind == Q_JOIN ? "not " : "", i);
+	for (int w = 1; w < nd; w++)
+		T_ASSERT(sc_member(s, 0, w));
+	if (kind != Q_JOIN) {
+		int n_self = 0;
+
+		for (int j = 0; j < s->s[k].n_log; j++)
+			n_self += s->s[k].log[j].kind == R_SELF;
+		T_ASSERTF(n_self == 1, "case %" PRIu64 ": %d self-leaves", s->seed, n_self);
+	} else {
+		int in = 0;
+
+		/* The joiner's last view lists it. */
+		for (int j = 0; j < s->s[k].n_log; j++)
+			if (s->s[k].log[j].kind == R_REG)
+				in = 1;
+		T_ASSERTF(in, "case %" PRIu64 ": the joiner got no view", s->seed);
+	}
+	check_no_ghosts(s);
+	check_logs(s);
+	check_no_return(s);
+	check_vs(s);
+	sim_free(s);
+	free(s);
+}
+
+static void race_leave_3_daemons(void)
+{
+	for (int w = 0; w < SC_N_WHEN; w++)
+		for (int merge = 0; merge < 2; merge++)
+			race_case(3, Q_LEAVE, (enum sc_when)w, merge);
+}
+
+static void race_leave_5_daemons(void)
+{
+	for (int w = 0; w < SC_N_WHEN; w++)
+		for (int merge = 0; merge < 2; merge++)
+			race_case(5, Q_LEAVE, (enum sc_when)w, merge);
+}
+
+static void race_join(void)
+{
+	for (int nd = 3; nd <= 5; nd += 2)
+		for (int w = 0; w < SC_N_WHEN; w++)
+			for (int merge = 0; merge < 2; merge++)
+				race_case(nd, Q_JOIN, (enum sc_when)w, merge);
+}
+
+/* A join and a leave of a new session, both cut short: whether or not it
+ * saw a view, the session gets the self-leave that answers its leave. */
+static void race_join_leave(void)
+{
+	for (int nd = 3; nd <= 5; nd += 2)
+		for (int w = 0; w < SC_N_WHEN; w++)
+			for (int merge = 0; merge < 2; merge++)
+				race_case(nd, SC_BOTH, (enum sc_when)w, merge);
+}
 
 /* ---- golden frames of the specification's examples ---- */
 
@@ -1464,8 +1852,13 @@ static const struct t_case cases[] = {
 	T_CASE(golden_partition),
 	T_CASE(golden_merge),
 	T_CASE(golden_untouched),
+	T_CASE(race_leave_3_daemons),
+	T_CASE(race_leave_5_daemons),
+	T_CASE(race_join),
+	T_CASE(race_join_leave),
 	T_CASE_TIMEOUT(random_3_daemons, 300),
 	T_CASE_TIMEOUT(random_5_daemons, 300),
+	T_CASE_TIMEOUT(random_restarts, 300),
 };
 
 int main(int argc, char **argv)
