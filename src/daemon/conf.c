@@ -3,8 +3,9 @@
  *
  * This implements the configuration file of Spread 4.4 as the protocol
  * specification describes it (section 9.3 lexical rules, 9.4 grammar, 9.5
- * parameters), plus three chorusd keywords (MaxSessions, MaxSessionBytes,
- * UnixSocketDir). docs/config.md and chorus.conf(5) are the user-facing
+ * parameters), plus chorusd keywords of its own (MaxSessions,
+ * MaxSessionBytes, UnixSocketDir, RingTransport and the Tls* keywords of
+ * the TLS listener). docs/config.md and chorus.conf(5) are the user-facing
  * description; this comment only lists what a reader of the code needs.
  *
  * Structure: a small lexer turns the text into tokens the way Spread's
@@ -67,6 +68,8 @@ enum keyword {
 	KW_LOOKUPTIMEOUT,
 	/* Chorus extensions. */
 	KW_MAXSESSIONS, KW_MAXSESSIONBYTES, KW_UNIXSOCKETDIR, KW_RINGTRANSPORT,
+	KW_TLSPORT, KW_TLSCERTIFICATEFILE, KW_TLSKEYFILE, KW_TLSCLIENTCAFILE,
+	KW_TLSCLIENTVERIFY,
 };
 
 enum tok_kind {
@@ -127,6 +130,11 @@ static const struct word words[] = {
 	{ "MaxSessionBytes", TK_KEYWORD, KW_MAXSESSIONBYTES },
 	{ "UnixSocketDir", TK_KEYWORD, KW_UNIXSOCKETDIR },
 	{ "RingTransport", TK_KEYWORD, KW_RINGTRANSPORT },
+	{ "TlsPort", TK_KEYWORD, KW_TLSPORT },
+	{ "TlsCertificateFile", TK_KEYWORD, KW_TLSCERTIFICATEFILE },
+	{ "TlsKeyFile", TK_KEYWORD, KW_TLSKEYFILE },
+	{ "TlsClientCAFile", TK_KEYWORD, KW_TLSCLIENTCAFILE },
+	{ "TlsClientVerify", TK_KEYWORD, KW_TLSCLIENTVERIFY },
 	{ "Hop", TK_LINKPROT, 1 },
 	{ "TcpHop", TK_LINKPROT, 2 },
 	/* DebugFlags names in bit order; conf_print() relies on ALL and
@@ -246,6 +254,7 @@ struct parser {
 	unsigned timeouts_seen;  /* bit i: keyword KW_TOKENTIMEOUT + i given */
 	int timeouts_line;       /* first timeout keyword */
 	int window_line, pwindow_line, awindow_line;
+	int tls_line;            /* last Tls* keyword, or 0 */
 	unsigned char noted[NOTE_COUNT];
 };
 
@@ -1068,6 +1077,32 @@ static int parse_param(struct parser *ps, int kw)
 		}
 		return expected(ps, kw, "auto, broadcast, multicast or unicast");
 	}
+	case KW_TLSPORT:
+		ps->tls_line = ps->tok.line;
+		if (value_big(ps, kw, 0, 0, 65535, &big))
+			return -1;
+		c->tls_port = (uint16_t)big;
+		return 0;
+	case KW_TLSCERTIFICATEFILE:
+	case KW_TLSKEYFILE:
+	case KW_TLSCLIENTCAFILE: {
+		char *f = kw == KW_TLSCERTIFICATEFILE ? c->tls_cert_file :
+			  kw == KW_TLSKEYFILE ? c->tls_key_file :
+			  c->tls_client_ca_file;
+
+		ps->tls_line = ps->tok.line;
+		return value_string(ps, kw, f, CONF_PATH_MAX, 1);
+	}
+	case KW_TLSCLIENTVERIFY:
+		ps->tls_line = ps->tok.line;
+		for (int i = 0; i < 3; i++) {
+			if (ps->tok.kind == TK_STRING &&
+			    strcmp(ps->tok.text, conf_tls_verify_names[i]) == 0) {
+				c->tls_client_verify = (enum conf_tls_verify)i;
+				return advance(ps);
+			}
+		}
+		return expected(ps, kw, "none, optional or required");
 	default:
 		return fail(ps, ps->tok.line, "internal error: keyword %d", kw);
 	}
@@ -1112,6 +1147,14 @@ static int finish(struct parser *ps)
 	if (c->allowed_auth == 0)
 		return fail(ps, ps->auth_line,
 			    "no authentication method is allowed, so every client would be refused; list one in AllowedAuthMethods (the first Allowed/RequiredAuthMethods turns NULL off)");
+	if (c->tls_port && (!c->tls_cert_file[0] || !c->tls_key_file[0]))
+		return fail(ps, ps->tls_line,
+			    "TlsPort needs TlsCertificateFile and TlsKeyFile");
+	if (c->tls_client_verify != CONF_TLS_VERIFY_NONE &&
+	    !c->tls_client_ca_file[0])
+		return fail(ps, ps->tls_line,
+			    "TlsClientVerify = %s needs TlsClientCAFile (the CAs that sign client certificates)",
+			    conf_tls_verify_names[c->tls_client_verify]);
 	if (c->n_hosts == 0)
 		return fail(ps, eof_line,
 			    "no daemon is configured: add a Spread_Segment with at least one host");
@@ -1448,6 +1491,34 @@ static void print_noted_int(FILE *fp, const struct conf *c, int note,
 	fprintf(fp, "%s%s = %d\n", has_note(c, note) ? "" : "# ", kw, v);
 }
 
+/* Prints the TLS listener's keywords; an unset path prints as a comment
+ * (the parser reads "" the same way). */
+static void print_tls(FILE *fp, const struct conf *c)
+{
+	const struct {
+		const char *kw;
+		const char *v;
+	} files[3] = {
+		{ "TlsCertificateFile", c->tls_cert_file },
+		{ "TlsKeyFile", c->tls_key_file },
+		{ "TlsClientCAFile", c->tls_client_ca_file },
+	};
+
+	fprintf(fp, "%sTlsPort = %u\n", c->tls_port ? "" : "# ", c->tls_port);
+	for (int i = 0; i < 3; i++) {
+		if (!files[i].v[0]) {
+			fprintf(fp, "# %s: not set\n", files[i].kw);
+			continue;
+		}
+		fprintf(fp, "%s = ", files[i].kw);
+		print_str(fp, files[i].v);
+		fputc('\n', fp);
+	}
+	fprintf(fp, "TlsClientVerify = %s\n",
+		conf_tls_verify_names[c->tls_client_verify <= CONF_TLS_VERIFY_REQUIRED ?
+				      c->tls_client_verify : 0]);
+}
+
 /* Prints c as a configuration file (conf.h): segments, then every
  * setting. Keywords that add a note print only when their note is
  * present, so that the printout gives back the same notes; the others
@@ -1590,7 +1661,11 @@ void conf_print(const struct conf *c, FILE *fp)
 	print_str(fp, c->unix_socket_dir);
 	fputc('\n', fp);
 	fprintf(fp, "RingTransport = %s\n", conf_transport_names[c->ring_transport]);
+	print_tls(fp, c);
 }
+
+const char *const conf_tls_verify_names[3] = { "none", "optional",
+						"required" };
 
 const char *const conf_transport_names[4] = { "auto", "broadcast",
 					      "multicast", "unicast" };

@@ -19,6 +19,7 @@
 #include "order.h"
 #include "ring_setup.h"
 #include "sess.h"
+#include "tls.h"
 
 #define CHD_MAX_LISTENERS 16
 #define CHD_HANDSHAKE_MS 1000     /* for the connect request, as Spread */
@@ -30,6 +31,7 @@
 struct chd_listener {
 	int fd;
 	int is_unix;
+	int is_tls;   /* the TLS port: sessions start with a TLS handshake */
 };
 
 /* Counters, for the log and for tests. */
@@ -59,6 +61,8 @@ struct chd {
 	int n_listeners;
 	int64_t now_ms;             /* the clock, read once per iteration */
 	volatile sig_atomic_t stop;
+	volatile sig_atomic_t reload; /* SIGHUP: load the TLS files again */
+	struct tls_server *tls;     /* NULL when TlsPort is not set */
 
 	struct sess *sessions;      /* every session, newest first */
 	unsigned n_sessions, n_handshaking;
@@ -100,6 +104,8 @@ int chd_init(struct chd *d, const struct conf *c, const char *name,
 /* Runs the loop until chd_request_stop() or a signal. */
 void chd_run(struct chd *d);
 void chd_request_stop(struct chd *d);
+/* Asks the loop to load the TLS certificate and key again (SIGHUP). */
+void chd_request_reload(struct chd *d);
 /* The second half of a loop iteration, after the sockets were handled:
  * expire handshakes, let the ordering service deliver, write queued
  * output, free retired sessions. Tests and fuzzers call it directly. */

@@ -24,8 +24,9 @@ static struct chd *the_daemon; /* for the signal handler only */
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	if (the_daemon)
+	if (the_daemon && sig == SIGHUP)
+		chd_request_reload(the_daemon);
+	else if (the_daemon)
 		chd_request_stop(the_daemon);
 }
 
@@ -208,8 +209,13 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	log_info("daemon %s listening on port %u%s%s", d.name, d.port,
 		 d.unix_path[0] ? " and " : "", d.unix_path);
+	if (d.tls)
+		log_info("TLS 1.3 on port %u, certificate %s, client "
+			 "certificates %s", c.tls_port, c.tls_cert_file,
+			 conf_tls_verify_names[c.tls_client_verify]);
 	chd_run(&d);
 	log_info("shutting down");
 	chd_shutdown(&d);

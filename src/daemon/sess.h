@@ -26,6 +26,10 @@
 #include "proto/wire.h"
 
 struct chd;
+struct tls_conn;
+
+/* Longest principal name, terminator included. */
+#define SESS_PRINCIPAL_MAX 128
 
 enum sess_state { SESS_HELLO, SESS_AUTH, SESS_OPEN, SESS_CLOSED };
 
@@ -53,6 +57,10 @@ struct sess {
 	int membership;                /* wants membership notifications */
 	uint32_t peer_addr;            /* IPv4 host order; 0 for Unix */
 	int version;                   /* library version, WIRE_VERSION() */
+	struct tls_conn *tls;          /* NULL: a plain connection (tls.h) */
+	/* Who the client proved to be ("" if nobody): the name of its
+	 * verified TLS client certificate. */
+	char principal[SESS_PRINCIPAL_MAX];
 
 	/* Handshake bytes not yet parsed, and the deadline. */
 	uint8_t hs[WIRE_AUTH_CHOICE_LEN + 16];

@@ -12,6 +12,7 @@
  *   sp_recv.c     SP_receive, SP_scat_receive, SP_poll, read-ahead
  *   sp_memb.c     membership-body parsers and their scatter twins
  *   sp_error.c    SP_error and chorus_strerror
+ *   sp_tls.c      TLS links ("tls:" addresses) under sp_io.c's calls
  *
  * Internal names start with lib_; public ones are SP_* (sp.h) and
  * chorus_* (chorus.h). The public headers are included with default
@@ -165,6 +166,33 @@ int lib_addr_parse(const char *spec, struct sockaddr_storage *ss,
 int lib_handshake(int fd, const char *private_name, int priority,
 		  int membership, char pg[WIRE_NAME_LEN],
 		  const struct timespec *deadline);
+
+/* ---- sp_tls.c ---- */
+
+#define LIB_TLS_PATH_MAX 4096
+struct lib_tls;
+
+/* The TLS link of descriptor fd, or NULL for a plain one. Lock-free. */
+struct lib_tls *lib_tls_of(int fd);
+/* Runs the TLS handshake on the connected socket fd (made non-blocking)
+ * and checks that the daemon's certificate names host. Returns 0, or
+ * COULD_NOT_CONNECT, REJECT_AUTH (a certificate was refused) or SP_BUG,
+ * with the reason for chorus_tls_error(); then fd is plain again. */
+int lib_tls_start(int fd, const char *host, const struct timespec *dl);
+/* Ends and frees the TLS link of fd, if any; the caller closes fd. */
+void lib_tls_close(int fd);
+/* Whether the last TLS failure of this thread was the daemon refusing
+ * our certificate. */
+int lib_tls_auth_refused(void);
+/* Writes every byte of iov[0..n). Returns 0, or -1 (errno EIO). */
+int lib_tls_writev(struct lib_tls *t, const struct iovec *iov, int n);
+/* Reads at least one byte, at most len, waiting until the deadline
+ * (NULL: none). Returns the count, or -1 on the end, an error or the
+ * deadline. */
+ssize_t lib_tls_read(struct lib_tls *t, void *buf, size_t len,
+		     const struct timespec *dl);
+/* Decrypted bytes OpenSSL holds for the reader. */
+size_t lib_tls_pending(struct lib_tls *t);
 
 /* ---- sp_memb.c ---- */
 
