@@ -58,8 +58,10 @@ int chorus_flush(mailbox mbox);
  * file (NULL: $CHORUS_TLS_CA, else the system's CAs) and the client
  * certificate and key to show (NULL: $CHORUS_TLS_CERT and
  * $CHORUS_TLS_KEY, else none). Without a call, the environment variables
- * apply. Affects connections made afterwards. Returns 0, or ILLEGAL_SPREAD
- * if a path is too long or only one of certificate and key is given. */
+ * apply. The files are read at once (a program may drop privileges
+ * afterwards) and used by connections made afterwards. Returns 0, or
+ * ILLEGAL_SPREAD if a path is too long, only one of certificate and key
+ * is given, or a file cannot be used (chorus_tls_error() says why). */
 int chorus_set_tls(const char *ca_file, const char *cert_file,
 		   const char *key_file);
 /* Why the last TLS connection attempt of the calling thread failed, as

@@ -117,6 +117,8 @@ static int tls_store(int fd, struct lib_tls *t)
 	return 0;
 }
 
+static SSL_CTX *ctx_build(void);
+
 /* Copies an optional path, taking the environment variable when it is
  * NULL. Returns 0, or -1 if too long. */
 static int pick_path(char *dst, const char *v, const char *env)
@@ -138,19 +140,27 @@ int chorus_set_tls(const char *ca_file, const char *cert_file,
 
 	if (pick_path(ca, ca_file, "CHORUS_TLS_CA") ||
 	    pick_path(cert, cert_file, "CHORUS_TLS_CERT") ||
-	    pick_path(key, key_file, "CHORUS_TLS_KEY"))
+	    pick_path(key, key_file, "CHORUS_TLS_KEY")) {
+		snprintf(tls_err, sizeof(tls_err), "a TLS file path is too long");
 		return ILLEGAL_SPREAD;
-	if (!cert[0] != !key[0])
+	}
+	if (!cert[0] != !key[0]) {
+		snprintf(tls_err, sizeof(tls_err), "a client certificate needs "
+			 "its key, and a key its certificate");
 		return ILLEGAL_SPREAD;
+	}
 	pthread_mutex_lock(&cfg_lock);
 	cfg.set = 1;
 	memcpy(cfg.ca, ca, sizeof(ca));
 	memcpy(cfg.cert, cert, sizeof(cert));
 	memcpy(cfg.key, key, sizeof(key));
 	SSL_CTX_free(cfg.ctx); /* connections keep their own reference */
-	cfg.ctx = NULL;
+	/* The files are read now, while the caller may still be privileged
+	 * (a program that drops privileges later keeps them). */
+	tls_err[0] = 0;
+	cfg.ctx = ctx_build();
 	pthread_mutex_unlock(&cfg_lock);
-	return 0;
+	return cfg.ctx ? 0 : ILLEGAL_SPREAD;
 }
 
 /* Builds the client context from the settings. cfg_lock held. Returns

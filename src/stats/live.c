@@ -16,6 +16,7 @@
 
 #include "proto/batch.h"
 #include "sp.h"
+#include "chorus.h"
 
 static int64_t now_ms(void)
 {
@@ -97,8 +98,9 @@ int live_run(const struct live_opts *o, int (*flush)(void *arg), void *arg, char
 					close(fd);
 			}
 			if (mb < 0)
-				fprintf(stderr, "chorus-stats: cannot join %s on %s; retrying\n",
-					o->group, o->daemon);
+				fprintf(stderr, "chorus-stats: cannot join %s on %s%s%s; "
+					"retrying\n", o->group, o->daemon,
+					chorus_tls_error()[0] ? ": " : "", chorus_tls_error());
 		}
 		int64_t wait = next - t;
 		if (mb < 0 && retry - t < wait)
