@@ -369,9 +369,25 @@ static int tls_write_all(struct lib_tls *t, const uint8_t *buf, size_t len)
 		if (r == 1)
 			done += n;
 		else if (tls_wait(t, e, NULL, "TLS write") != 0)
-			return -1;
+			goto refused;
 	}
 	return 0;
+refused:
+	/* A daemon that refused our certificate sent an alert and closed;
+	 * the write may meet the reset first. The alert, still readable,
+	 * says why. */
+	pthread_mutex_lock(&t->lock);
+	{
+		uint8_t b;
+		size_t n = 0;
+
+		ERR_clear_error();
+		if (SSL_read_ex(t->ssl, &b, 1, &n) != 1 && ERR_peek_error())
+			set_err("TLS");
+		ERR_clear_error();
+	}
+	pthread_mutex_unlock(&t->lock);
+	return -1;
 }
 
 int lib_tls_writev(struct lib_tls *t, const struct iovec *iov, int n)
