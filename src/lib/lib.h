@@ -191,6 +191,10 @@ int lib_tls_writev(struct lib_tls *t, const struct iovec *iov, int n);
  * deadline. */
 ssize_t lib_tls_read(struct lib_tls *t, void *buf, size_t len,
 		     const struct timespec *dl);
+/* Reads what has arrived, at least one byte, into iov[0..n) in order:
+ * the elements after the first are filled only from bytes OpenSSL
+ * already holds. Returns the count, or -1 as lib_tls_read. */
+ssize_t lib_tls_read_some(struct lib_tls *t, const struct iovec *iov, int n);
 /* Decrypted bytes OpenSSL holds for the reader. */
 size_t lib_tls_pending(struct lib_tls *t);
 

@@ -181,12 +181,8 @@ ssize_t lib_io_read_some(int fd, struct iovec *iov, int n)
 {
 	struct lib_tls *t = lib_tls_of(fd);
 
-	if (t) {
-		int i = lib_iov_advance(iov, n, 0);
-
-		return i < n ? lib_tls_read(t, iov[i].iov_base, iov[i].iov_len,
-					    NULL) : 0;
-	}
+	if (t)
+		return lib_tls_read_some(t, iov, n);
 	for (;;) {
 		ssize_t r = readv(fd, iov, n);
 

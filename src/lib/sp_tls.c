@@ -441,6 +441,46 @@ ssize_t lib_tls_read(struct lib_tls *t, void *buf, size_t len,
 	}
 }
 
+ssize_t lib_tls_read_some(struct lib_tls *t, const struct iovec *iov, int n)
+{
+	for (;;) {
+		size_t got = 0;
+		int i = 0, r = 1, e = 0;
+
+		pthread_mutex_lock(&t->lock);
+		/* The first element from the socket; more only while OpenSSL
+		 * holds decrypted bytes, so that no read waits. */
+		while (i < n && r == 1 && (got == 0 || SSL_pending(t->ssl) > 0)) {
+			size_t k = 0;
+
+			if (iov[i].iov_len == 0) {
+				i++;
+				continue;
+			}
+			ERR_clear_error();
+			r = SSL_read_ex(t->ssl, iov[i].iov_base, iov[i].iov_len, &k);
+			if (r != 1) {
+				if (!got)
+					e = SSL_get_error(t->ssl, r);
+				ERR_clear_error();
+				break;
+			}
+			got += k;
+			if (k == iov[i].iov_len)
+				i++;
+			else
+				break; /* the element is not full: nothing pending */
+		}
+		pthread_mutex_unlock(&t->lock);
+		if (got)
+			return (ssize_t)got;
+		if (i == n)
+			return 0;
+		if (tls_wait(t, e, NULL, "TLS read") != 0)
+			return -1;
+	}
+}
+
 size_t lib_tls_pending(struct lib_tls *t)
 {
 	int n;
