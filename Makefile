@@ -247,6 +247,7 @@ bench: all $(BENCH_BIN) $(NETNS_BIN)
 	$(Q)sh bench/log_bench.sh $(B)
 	$(Q)sh bench/logd_bench.sh $(B)
 	$(Q)sh bench/stats_bench.sh $(B)
+	$(Q)sh bench/tls_bench.sh $(B)
 	$(Q)$(B)/bench/bench_ring
 	$(Q)sh bench/ring_failover.sh $(B)
 	$(Q)sh bench/netns_throughput.sh $(B)

@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -40,6 +41,11 @@
 #define TLS_PAGE (1 << TLS_PAGE_BITS)
 #define TLS_PAGES (LIB_MAX_FD / TLS_PAGE)
 #define TLS_GATHER 16384 /* one TLS record */
+#ifdef MSG_NOSIGNAL
+#define LIB_SEND_FLAGS MSG_NOSIGNAL
+#else
+#define LIB_SEND_FLAGS 0 /* sp_session.c ignores SIGPIPE instead */
+#endif
 
 struct lib_tls {
 	SSL *ssl;
@@ -59,6 +65,76 @@ static struct {
 	char ca[LIB_TLS_PATH_MAX], cert[LIB_TLS_PATH_MAX], key[LIB_TLS_PATH_MAX];
 	SSL_CTX *ctx;
 } cfg;
+
+/* A socket BIO that sends with MSG_NOSIGNAL: OpenSSL's own writes with
+ * write(), which would raise SIGPIPE in the application when a daemon
+ * goes away (libchorus(3), Signals). Made once, never freed. */
+static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
+static BIO_METHOD *bio_meth;
+
+static int bio_fd(BIO *b)
+{
+	return (int)(intptr_t)BIO_get_data(b);
+}
+
+static int bio_write(BIO *b, const char *buf, int len)
+{
+	ssize_t r = send(bio_fd(b), buf, (size_t)len, LIB_SEND_FLAGS);
+
+	BIO_clear_retry_flags(b);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		BIO_set_retry_write(b);
+	return (int)r;
+}
+
+static int bio_read(BIO *b, char *buf, int len)
+{
+	ssize_t r = recv(bio_fd(b), buf, (size_t)len, 0);
+
+	BIO_clear_retry_flags(b);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		BIO_set_retry_read(b);
+	return (int)r;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b;
+	(void)num;
+	(void)ptr;
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int bio_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static void bio_make(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
+				     BIO_TYPE_DESCRIPTOR, "chorus socket");
+
+	if (m && BIO_meth_set_write(m, bio_write) && BIO_meth_set_read(m, bio_read) &&
+	    BIO_meth_set_ctrl(m, bio_ctrl) && BIO_meth_set_create(m, bio_create))
+		bio_meth = m;
+	else
+		BIO_meth_free(m);
+}
+
+/* Gives ssl a BIO on fd. Returns 0 or -1. */
+static int bio_attach(SSL *ssl, int fd)
+{
+	BIO *b;
+
+	pthread_once(&bio_once, bio_make);
+	if (!bio_meth || !(b = BIO_new(bio_meth)))
+		return -1;
+	BIO_set_data(b, (void *)(intptr_t)fd);
+	SSL_set_bio(ssl, b, b); /* ssl owns it now */
+	return 0;
+}
 
 /* The reason of the last TLS failure of this thread, for
  * chorus_tls_error(). */
@@ -291,7 +367,7 @@ int lib_tls_start(int fd, const char *host, const struct timespec *dl)
 	SSL_CTX_free(ctx); /* the connection holds its own reference */
 	is_ip = inet_pton(AF_INET, host, &a6) == 1 ||
 		inet_pton(AF_INET6, host, &a6) == 1;
-	if (!t->ssl || SSL_set_fd(t->ssl, fd) != 1 ||
+	if (!t->ssl || bio_attach(t->ssl, fd) != 0 ||
 	    (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), host) != 1
 		   : (SSL_set1_host(t->ssl, host) != 1 ||
 		      SSL_set_tlsext_host_name(t->ssl, host) != 1))) {
