@@ -72,6 +72,20 @@ static void hs_refuse(struct chd *d, struct sess *s, int code,
 	sess_end(d, s, SESS_END_HANDSHAKE, why);
 }
 
+/* Puts s at the tail of the handshake list. Every deadline is set to
+ * the clock of its moment plus CHD_HANDSHAKE_MS, so the list stays
+ * sorted. */
+static void hs_append(struct chd *d, struct sess *s)
+{
+	s->hs_prev = d->hs_tail;
+	if (d->hs_tail)
+		d->hs_tail->hs_next = s;
+	else
+		d->hs_head = s;
+	d->hs_tail = s;
+	d->n_handshaking++;
+}
+
 struct sess *sess_accept(struct chd *d, int fd, uint32_t peer_addr)
 {
 	struct epoll_event ev;
@@ -111,20 +125,13 @@ struct sess *sess_accept(struct chd *d, int fd, uint32_t peer_addr)
 		free(s);
 		return NULL;
 	}
-	/* Link into the list of sessions and, at the tail, the handshake
-	 * list: deadlines are set in order, so the list stays sorted. */
+	/* Link into the list of sessions and the handshake list. */
 	s->next = d->sessions;
 	if (d->sessions)
 		d->sessions->prev = s;
 	d->sessions = s;
 	d->n_sessions++;
-	s->hs_prev = d->hs_tail;
-	if (d->hs_tail)
-		d->hs_tail->hs_next = s;
-	else
-		d->hs_head = s;
-	d->hs_tail = s;
-	d->n_handshaking++;
+	hs_append(d, s);
 	return s;
 }
 
@@ -502,6 +509,13 @@ static int tls_step(struct chd *d, struct sess *s)
 	}
 	if (want_write != s->want_out && chd_epoll_mod(d, s, want_write) == 0)
 		s->want_out = want_write;
+	if (r == 1) {
+		/* The Spread handshake gets its own deadline, as on the plain
+		 * port. */
+		chd_hs_remove(d, s);
+		s->deadline_ms = d->now_ms + CHD_HANDSHAKE_MS;
+		hs_append(d, s);
+	}
 	return r;
 }
 

@@ -81,6 +81,10 @@ static SSL_CTX *ctx_load(const struct conf *c, char *err, size_t errlen)
 		goto fail;
 	}
 	SSL_CTX_set_num_tickets(ctx, 0);
+	/* A client that closes without close_notify has ended its session,
+	 * as on the plain port (frames carry their lengths, so a cut frame
+	 * is still seen as one). */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 			      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);

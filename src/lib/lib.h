@@ -179,7 +179,8 @@ struct lib_tls *lib_tls_of(int fd);
  * COULD_NOT_CONNECT, REJECT_AUTH (a certificate was refused) or SP_BUG,
  * with the reason for chorus_tls_error(); then fd is plain again. */
 int lib_tls_start(int fd, const char *host, const struct timespec *dl);
-/* Ends and frees the TLS link of fd, if any; the caller closes fd. */
+/* Frees the TLS link of fd, if any, without a close_notify; the caller
+ * closes fd. */
 void lib_tls_close(int fd);
 /* Whether the last TLS failure of this thread was the daemon refusing
  * our certificate. */

@@ -412,18 +412,16 @@ int lib_tls_start(int fd, const char *host, const struct timespec *dl)
 	}
 }
 
+/* No close_notify: SP_disconnect has already said goodbye in a Spread
+ * frame, and SP_kill in a child that inherited the mailbox must not
+ * disturb the parent's link (libchorus(3)). Spread frames carry their
+ * lengths, so a cut stream is seen as such. */
 void lib_tls_close(int fd)
 {
 	struct lib_tls *t = lib_tls_of(fd);
 
-	if (!t)
-		return;
-	pthread_mutex_lock(&t->lock);
-	ERR_clear_error();
-	(void)SSL_shutdown(t->ssl); /* best effort; the socket is closing */
-	ERR_clear_error();
-	pthread_mutex_unlock(&t->lock);
-	tls_free(t);
+	if (t)
+		tls_free(t);
 }
 
 /* Writes len bytes of buf whole (OpenSSL keeps its place across

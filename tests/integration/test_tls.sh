@@ -121,18 +121,18 @@ for i in range(3000):
 fi
 
 # ---- s_client: protocol, certificate, Spread handshake inside TLS ----
-# The connect request of a 4.4 client named "sc" with membership, then
-# the method choice NULL: the daemon answers with its method list, then
-# the accept byte, its version and the private group name.
+# The connect request of a 4.4 client named "sc" with membership and the
+# method choice NULL: the daemon answers with its method list, then the
+# accept byte, its version and the private group name. Standard input
+# stays open two seconds for the answer to arrive.
 python3 -c '
 import sys, time
-sys.stdout.buffer.write(bytes([4, 4, 0, 1, 2]) + b"sc"); sys.stdout.flush()
-time.sleep(0.5)
-sys.stdout.buffer.write(b"NULL".ljust(90, b"\0")); sys.stdout.flush()
-time.sleep(1)
+sys.stdout.buffer.write(bytes([4, 4, 0, 1, 2]) + b"sc" + b"NULL".ljust(90, b"\0"))
+sys.stdout.flush()
+time.sleep(2)
 ' | timeout 20 openssl s_client -connect "127.0.0.1:$tport" -CAfile "$c/ca.pem" \
 	-cert "$c/client.pem" -key "$c/client.key" -verify_return_error \
-	-verify_hostname localhost -ign_eof > "$run/sc.out" 2> "$run/sc.err"
+	-verify_hostname localhost > "$run/sc.out" 2> "$run/sc.err"
 if ! grep -q "^New, TLSv1.3" "$run/sc.out"; then
 	fail s_client "no TLS 1.3: $(cat "$run/sc.err" | head -5)"
 elif ! grep -q "subject=CN *= *localhost" "$run/sc.out"; then
