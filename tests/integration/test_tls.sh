@@ -17,6 +17,9 @@
 #                     expired one: each refused (-9) and logged
 #   reload            SIGHUP: new connections get the new certificate; a
 #                     bad file keeps the old one and says why
+#   optional          a second chorusd with TlsClientVerify = optional:
+#                     no certificate is let in without a principal, a
+#                     valid one gives one, one of another CA is refused
 B=${CHORUS_BUILD:-build}
 case "$B" in /*) ;; *) B="$(pwd)/$B" ;; esac
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -26,9 +29,9 @@ if ! command -v openssl >/dev/null 2>&1; then
 	exit 0
 fi
 run=$(mktemp -d /tmp/chorus-tls-XXXXXX)
-dpid=""; wpid=""; upid=""
+dpid=""; wpid=""; upid=""; opid=""
 cleanup() {
-	for p in $upid $wpid $dpid; do kill "$p" 2>/dev/null; done
+	for p in $upid $wpid $dpid $opid; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	[ -n "$KEEP" ] && return; rm -rf "$run"
 }
@@ -258,4 +261,37 @@ elif ! kill -0 "$dpid" 2>/dev/null; then
 	fail reload "chorusd died"
 else
 	pass reload
+fi
+
+# ---- optional: client certificates asked for, not required -----------
+oport=$(free_port)
+otport=$(free_port)
+cat > "$run/optional.conf" <<EOF
+Spread_Segment 127.0.0.255:$oport {
+	localhost 127.0.0.1
+}
+UnixSocketDir = "$run"
+TlsPort = $otport
+TlsCertificateFile = "$c/server.pem"
+TlsKeyFile = "$c/server.key"
+TlsClientCAFile = "$c/ca.pem"
+TlsClientVerify = optional
+EOF
+"$B/chorusd" -c "$run/optional.conf" -n localhost -d session 2> "$run/optional.log" &
+opid=$!
+if ! wait_for '[ -S "$run/$oport" ]'; then
+	fail optional "chorusd did not start: $(tail -3 "$run/optional.log")"
+	exit 0
+fi
+r1=$(try anon "$CA" "" "tls:$otport@127.0.0.1")
+r2=$(try named "$CA" "$ME" "tls:$otport@127.0.0.1")
+r3=$(try rogue2 "$CA" "--tls-cert $c/rogue.pem --tls-key $c/rogue.key" "tls:$otport@127.0.0.1")
+if [ "$r1" != 0 ] || ! grep -q "session #anon#localhost open (.*TLS)" "$run/optional.log"; then
+	fail optional "a client without a certificate was not let in: $(cat "$run/anon.out")"
+elif [ "$r2" != 0 ] || ! grep -q "session #named#localhost open (.*TLS, principal mirror1)" "$run/optional.log"; then
+	fail optional "a valid client certificate gave no principal: $(cat "$run/named.out")"
+elif [ "$r3" = 0 ] || ! grep -q "code=-9" "$run/rogue2.out"; then
+	fail optional "a client certificate of another CA was not refused: $(cat "$run/rogue2.out")"
+else
+	pass optional
 fi
