@@ -182,6 +182,10 @@ int lib_tls_start(int fd, const char *host, const struct timespec *dl);
 /* Frees the TLS link of fd, if any, without a close_notify; the caller
  * closes fd. */
 void lib_tls_close(int fd);
+/* Forgets, without freeing, a TLS link left on descriptor fd by a
+ * mailbox whose socket the application closed behind the library's back
+ * (a thread may still hold it); fd is a new socket now. */
+void lib_tls_forget(int fd);
 /* Whether the last TLS failure of this thread was the daemon refusing
  * our certificate. */
 int lib_tls_auth_refused(void);

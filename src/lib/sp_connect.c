@@ -348,6 +348,7 @@ int SP_connect_timeout(const char *spread_name, const char *private_name,
 	fd = socket(ss.ss_family, SOCK_STREAM, 0);
 	if (fd < 0)
 		goto out;
+	lib_tls_forget(fd);
 	if (sock_connect(fd, (struct sockaddr *)&ss, len, dlp) != 0)
 		goto out;
 	if (ss.ss_family == AF_INET) {

@@ -412,6 +412,12 @@ int lib_tls_start(int fd, const char *host, const struct timespec *dl)
 	}
 }
 
+void lib_tls_forget(int fd)
+{
+	if (lib_tls_of(fd))
+		tls_store(fd, NULL);
+}
+
 /* No close_notify: SP_disconnect has already said goodbye in a Spread
  * frame, and SP_kill in a child that inherited the mailbox must not
  * disturb the parent's link (libchorus(3)). Spread frames carry their
