@@ -202,7 +202,7 @@ static const char *word_name(enum tok_kind kind, uint32_t val)
 
 enum note_id {
 	NOTE_DANGEROUS_MONITOR, NOTE_DEBUG_INITIAL_SEQUENCE, NOTE_RUNTIME_DIR,
-	NOTE_DAEMON_USER, NOTE_DAEMON_GROUP, NOTE_LINK_HOP, NOTE_LINK_TCPHOP,
+	NOTE_LINK_HOP, NOTE_LINK_TCPHOP,
 	NOTE_ROUTE_MATRIX, NOTE_WINDOW, NOTE_PERSONAL_WINDOW,
 	NOTE_ACCELERATED_WINDOW, NOTE_ACCELERATED_RING, NOTE_TIMEOUTS,
 	NOTE_COUNT
@@ -214,8 +214,6 @@ static const char *const note_text[NOTE_COUNT] = {
 	"DangerousMonitor is accepted but has no effect: chorus-monitor only reads status",
 	"DebugInitialSequence is accepted but has no effect (a Spread testing option)",
 	"RuntimeDir holds only the ring's state file: chorusd does not chroot yet",
-	"DaemonUser is accepted but unused: chorusd does not drop privileges yet",
-	"DaemonGroup is accepted but unused: chorusd does not drop privileges yet",
 	"LinkProtocol = Hop is accepted but has no effect in chorusd",
 	"LinkProtocol = TcpHop is accepted but has no effect in chorusd",
 	"RouteMatrix is accepted but has no effect (Spread 4.4 ignores it too)",
@@ -986,10 +984,8 @@ static int parse_param(struct parser *ps, int kw)
 		ps->noted[NOTE_RUNTIME_DIR] = 1;
 		return value_string(ps, kw, c->runtime_dir, sizeof(c->runtime_dir), 0);
 	case KW_DAEMONUSER:
-		ps->noted[NOTE_DAEMON_USER] = 1;
 		return value_string(ps, kw, c->daemon_user, sizeof(c->daemon_user), 0);
 	case KW_DAEMONGROUP:
-		ps->noted[NOTE_DAEMON_GROUP] = 1;
 		return value_string(ps, kw, c->daemon_group, sizeof(c->daemon_group), 0);
 	case KW_ACCESSCONTROLPOLICY:
 		if (ps->tok.kind != TK_STRING)
@@ -1179,8 +1175,9 @@ void conf_defaults(struct conf *c)
 		  CONF_DEFAULT_TS_FMT);
 	c->socket_port_reuse = CONF_AUTO;
 	set_field(c->runtime_dir, sizeof(c->runtime_dir), "/var/run/spread");
-	set_field(c->daemon_user, sizeof(c->daemon_user), "spread");
-	set_field(c->daemon_group, sizeof(c->daemon_group), "spread");
+	/* No DaemonUser: chorusd keeps the user it was started as (dpriv.c). */
+	c->daemon_user[0] = 0;
+	c->daemon_group[0] = 0;
 	c->allowed_auth = CONF_AUTH_NULL;
 	c->required_auth = 0;
 	set_field(c->access_control_policy, sizeof(c->access_control_policy),
@@ -1413,6 +1410,21 @@ static int has_note(const struct conf *c, int id)
 /* Prints a string value so the lexer reads it back unchanged: in double
  * quotes, else in single quotes; a value holding both kinds of quote can
  * only have come from a bare word, which prints bare. */
+static void print_str(FILE *fp, const char *s);
+
+/* DaemonUser and DaemonGroup: a comment when not given. */
+static void print_user(FILE *fp, const char *kw, const char *v,
+		       const char *unset)
+{
+	if (!v[0]) {
+		fprintf(fp, "# %s: not set; %s\n", kw, unset);
+		return;
+	}
+	fprintf(fp, "%s = ", kw);
+	print_str(fp, v);
+	fputc('\n', fp);
+}
+
 static void print_str(FILE *fp, const char *s)
 {
 	if (!strchr(s, '"'))
@@ -1611,11 +1623,11 @@ void conf_print(const struct conf *c, FILE *fp)
 		fputs("DebugInitialSequence\n", fp);
 	fprintf(fp, "%sRuntimeDir = ", has_note(c, NOTE_RUNTIME_DIR) ? "" : "# ");
 	print_str(fp, c->runtime_dir);
-	fprintf(fp, "\n%sDaemonUser = ", has_note(c, NOTE_DAEMON_USER) ? "" : "# ");
-	print_str(fp, c->daemon_user);
-	fprintf(fp, "\n%sDaemonGroup = ", has_note(c, NOTE_DAEMON_GROUP) ? "" : "# ");
-	print_str(fp, c->daemon_group);
 	fputc('\n', fp);
+	print_user(fp, "DaemonUser", c->daemon_user,
+		   "chorusd keeps the user it starts as");
+	print_user(fp, "DaemonGroup", c->daemon_group,
+		   "the login group of DaemonUser");
 	if (has_note(c, NOTE_LINK_HOP))
 		fputs("LinkProtocol = Hop\n", fp);
 	if (has_note(c, NOTE_LINK_TCPHOP))

@@ -87,8 +87,8 @@ struct conf {
 	enum conf_tristate socket_port_reuse; /* default auto */
 	int debug_initial_sequence;
 	char runtime_dir[CONF_PATH_MAX];   /* default /var/run/spread */
-	char daemon_user[64];              /* default spread */
-	char daemon_group[64];             /* default spread */
+	char daemon_user[64];              /* "" (not given): no privilege drop */
+	char daemon_group[64];             /* "": the user's login group */
 	unsigned allowed_auth;             /* default CONF_AUTH_NULL */
 	unsigned required_auth;            /* default 0 */
 	char access_control_policy[32];    /* only "PERMIT" */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "dpriv.h"
 #include "util/log.h"
 
 #ifndef CHORUS_ETCDIR
@@ -145,6 +146,7 @@ int main(int argc, char **argv)
 	unsigned long port = 0;
 	static struct chd d;
 	struct conf c;
+	struct dpriv priv;
 	struct sigaction sa;
 	char err[512];
 
@@ -194,6 +196,8 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (dpriv_prepare(&c, (unsigned)geteuid(), &priv, err, sizeof(err)) != 0)
+		fatalx("%s", err);
 	if (chd_init(&d, &c, name, (uint16_t)port, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	if (background) {
@@ -202,6 +206,9 @@ int main(int argc, char **argv)
 		log_init("chorusd", 0);
 	}
 	apply_event_log(&c, d.name);
+	/* Every socket is bound and the event log is open: give root up. */
+	if (dpriv_apply(&priv, err, sizeof(err)) != 0)
+		fatalx("%s", err);
 	for (int i = 0; i < c.n_notes; i++)
 		log_info("%s", c.notes[i]);
 	the_daemon = &d;

@@ -199,6 +199,9 @@ int rset_state_save(const char *path, const struct rset_state *st)
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
 		return -1;
+	/* A temporary file left by a crash may belong to root (the first
+	 * save happens before chorusd drops root): replace, never reuse. */
+	unlink(tmp);
 	fp = fopen(tmp, "w");
 	if (!fp)
 		return -1;

@@ -44,6 +44,7 @@ struct clog_config {
 	int64_t status_ms;         /* periodic status line, 0: none */
 	int64_t sync_ms;           /* fdatasync of the spool, 0: never */
 	int plain;                 /* one message per line, no acks */
+	const char *user;          /* -u "user[:group]" to run as, or NULL */
 };
 
 /* Counters of the whole process, written with __atomic builtins by the
@@ -64,11 +65,13 @@ struct sender;
  * groups of cfg in their order (the caller keeps ownership of it and must
  * not close it before sender_join()). adopt_dirs[g] is the spool
  * directory of group g of cfg, where streams that exited processes left
- * are looked for ("" for none; copied). cfg and st must outlive the
+ * are looked for first ("" for none; copied); then in every other group
+ * directory of cfg's node under spool_root (NULL or "" for none;
+ * copied). cfg and st must outlive the
  * sender. Returns 0 and *out, or -1 (errno) if the thread cannot start. */
 int sender_start(struct sender **out, const struct clog_config *cfg,
-		 struct spool *own, const char *const *adopt_dirs,
-		 struct clog_stats *st);
+		 struct spool *own, const char *spool_root,
+		 const char *const *adopt_dirs, struct clog_stats *st);
 
 /* Tells the sender that bytes of lines were appended. Cheap: it wakes
  * the sender thread only when that is waiting for the first line or a

@@ -36,6 +36,7 @@
 #define LOGD_ID_MAX 255       /* writer id, as BATCH_NAME_MAX */
 #define LOGD_NODE_MAX 64      /* longest node name used in a path */
 #define LOGD_CONF_FILE_MAX (1024 * 1024)
+#define LOGD_USER_MAX 128     /* "user:group", with the NUL */
 
 enum logd_fsync { LOGD_FSYNC_NEVER, LOGD_FSYNC_INTERVAL, LOGD_FSYNC_BATCH };
 enum logd_rewrite { LOGD_RW_NONE, LOGD_RW_CLF, LOGD_RW_FORMAT };
@@ -64,6 +65,7 @@ struct logd_conf {
 	uint32_t buffer_size;                /* spreadlogd's; accepted, no effect */
 	char writer_id[LOGD_ID_MAX + 1];     /* "": host name + state dir hash */
 	char state_dir[LOGD_PATH_MAX];
+	char user[LOGD_USER_MAX];            /* User: "user[:group]"; "": none */
 	char quarantine[LOGD_PATH_MAX];      /* pattern without %n */
 	enum logd_fsync fsync;
 	int64_t fsync_ms;                    /* LOGD_FSYNC_INTERVAL */

@@ -25,6 +25,7 @@
  * reads a file.
  */
 #include "log/logd.h"
+#include "util/privdrop.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -642,6 +643,15 @@ int logd_conf_parse(const char *text, size_t len, struct logd_conf *c,
 				return -1;
 			if (!c->state_dir[0])
 				return fail(&lx, "StateDir: empty");
+		} else if (is_kw(&lx, "User")) {
+			char u[PD_NAME_MAX], g[PD_NAME_MAX];
+
+			if (equals_value(&lx, "User") != 0 ||
+			    take(&lx, "User", c->user, sizeof(c->user)) != 0)
+				return -1;
+			if (pd_parse_spec(c->user, u, sizeof(u), g, sizeof(g), why,
+					  sizeof(why)) != 0)
+				return fail(&lx, "User: %s", why);
 		} else if (is_kw(&lx, "Quarantine")) {
 			if (equals_value(&lx, "Quarantine") != 0 ||
 			    take(&lx, "Quarantine", c->quarantine, sizeof(c->quarantine)) != 0)
@@ -849,6 +859,8 @@ void logd_conf_print(const struct logd_conf *c, FILE *fp)
 	if (c->writer_id[0])
 		print_kv(fp, "", "WriterId", c->writer_id);
 	print_kv(fp, "", "StateDir", c->state_dir);
+	if (c->user[0])
+		print_kv(fp, "", "User", c->user);
 	print_kv(fp, "", "Quarantine", c->quarantine);
 	if (c->fsync == LOGD_FSYNC_NEVER)
 		snprintf(num, sizeof(num), "never");

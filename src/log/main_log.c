@@ -37,6 +37,7 @@
 #include "log/spool.h"
 #include "proto/batch.h"
 #include "util/log.h"
+#include "util/privdrop.h"
 
 #define READ_CHUNK SPOOL_CHUNK_MAX
 #define DEFAULT_SPOOL_ROOT "/var/spool/chorus-log"
@@ -46,7 +47,8 @@ static const char usage_text[] =
 	"                  [-d spooldir] [-m spoolmax] [-l maxline] [-b batchbytes]\n"
 	"                  [-t latency_ms] [-w window] [-a acks] [--ack-timeout ms]\n"
 	"                  [-T flush_ms] [-i status_s] [-y sync_ms] [-p]\n"
-	"                  [--tls-ca file] [--tls-cert file --tls-key file]\n";
+	"                  [-u user[:group]] [--tls-ca file]\n"
+	"                  [--tls-cert file --tls-key file]\n";
 
 /* Long options without a short form. */
 enum { OPT_ACK_TIMEOUT = 256, OPT_HELP, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY };
@@ -194,6 +196,7 @@ static void parse_args(int argc, char **argv, struct clog_config *c)
 		{ "status-interval", required_argument, NULL, 'i' },
 		{ "sync", required_argument, NULL, 'y' },
 		{ "plain", no_argument, NULL, 'p' },
+		{ "user", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
 		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
@@ -219,7 +222,7 @@ static void parse_args(int argc, char **argv, struct clog_config *c)
 	c->flush_ms = 5000;
 	c->status_ms = 3600 * 1000;
 	c->sync_ms = 1000;
-	while ((ch = getopt_long(argc, argv, "g:h:s:d:m:l:b:t:w:a:T:i:y:p", longopts,
+	while ((ch = getopt_long(argc, argv, "g:h:s:d:m:l:b:t:w:a:T:i:y:pu:", longopts,
 				 NULL)) != -1) {
 		switch (ch) {
 		case 'g':
@@ -289,6 +292,17 @@ static void parse_args(int argc, char **argv, struct clog_config *c)
 		case OPT_TLS_CA: tls[0] = optarg; break;
 		case OPT_TLS_CERT: tls[1] = optarg; break;
 		case OPT_TLS_KEY: tls[2] = optarg; break;
+		case 'u': {
+			char user[PD_NAME_MAX], group[PD_NAME_MAX], err[256];
+
+			if (pd_parse_spec(optarg, user, sizeof(user), group,
+					  sizeof(group), err, sizeof(err)) != 0) {
+				fprintf(stderr, "chorus-log: -u: %s\n", err);
+				exit(2);
+			}
+			c->user = optarg;
+			break;
+		}
 		case OPT_HELP:
 			fputs(usage_text, stdout);
 			exit(0);
@@ -353,15 +367,49 @@ static uint64_t boot_id(void)
 	return h ? h : 1;
 }
 
+/* -u: Apache starts piped loggers as root. Looks the user up, makes a
+ * missing spool root theirs, and gives root up for good, before the
+ * spool is opened and before anything touches the network; standard
+ * input is all that needed root. A user that does not exist stops
+ * chorus-log rather than letting it run as root. Not started as root:
+ * nothing to give up. */
+static void drop_root(const struct clog_config *c)
+{
+	char user[PD_NAME_MAX], group[PD_NAME_MAX], err[1024];
+	struct pd_ids ids;
+
+	if (!c->user)
+		return;
+	if (geteuid() != 0) {
+		log_info("-u %s: not started as root; running on as uid %u",
+			 c->user, (unsigned)getuid());
+		return;
+	}
+	if (pd_parse_spec(c->user, user, sizeof(user), group, sizeof(group), err,
+			  sizeof(err)) != 0 ||
+	    pd_lookup(user, group, &ids, err, sizeof(err)) != 0)
+		fatalx("-u %s: %s; chorus-log does not run as root instead",
+		       c->user, err);
+	/* The spool is written as the user from now on: a root that is not
+	 * theirs makes open_spool() fall back, loudly, to a private one. */
+	if (pd_dir_prepare(c->spool_root, &ids, 0750, 1, err, sizeof(err)) != 0)
+		log_warnx("-u %s: the spool root cannot be used: %s", c->user, err);
+	if (pd_drop(&ids, err, sizeof(err)) != 0)
+		fatalx("-u %s: %s", c->user, err);
+	log_info("running as user %s (uid %u), group %s (gid %u)", ids.user,
+		 (unsigned)ids.uid, ids.group, (unsigned)ids.gid);
+}
+
 /* Opens the spool stream of the process, for all its groups, in the
  * directory of the first group, under the root or, if that cannot be
  * used, loudly under ${TMPDIR:-/tmp}/chorus-log-<uid>, a directory that
  * must be ours and private (a logger that cannot start would stall
  * Apache, which then cannot write its log). Fills dirs[g] with the
  * directory of group g under the root used (where streams left by
- * other processes for that group are adopted; "" if too long). */
+ * other processes for that group are adopted; "" if too long), and
+ * used_root with that root. */
 static void open_spool(const struct clog_config *c, struct spool *sp,
-		       char dirs[][SPOOL_PATH_MAX])
+		       char dirs[][SPOOL_PATH_MAX], char used_root[SPOOL_PATH_MAX])
 {
 	char err[SPOOL_PATH_MAX + 256], alt[SPOOL_PATH_MAX];
 	const char *root = c->spool_root, *tmp = getenv("TMPDIR");
@@ -395,6 +443,7 @@ static void open_spool(const struct clog_config *c, struct spool *sp,
 		fatalx("no spool: %s", err);
 	log_warnx("SPOOLING UNDER %s INSTEAD", dirs[0]);
 opened:
+	snprintf(used_root, SPOOL_PATH_MAX, "%s", strlen(root) < SPOOL_PATH_MAX ? root : "");
 	for (int g = 1; g < c->ngroups; g++)
 		if (spool_group_dir(root, c->groups[g], c->node, dirs[g], SPOOL_PATH_MAX) != 0)
 			dirs[g][0] = 0;
@@ -462,6 +511,7 @@ int main(int argc, char **argv)
 	struct clog_stats st;
 	static struct spool sp;
 	static char dirs[CLOG_MAX_GROUPS][SPOOL_PATH_MAX];
+	static char root_used[SPOOL_PATH_MAX];
 	const char *dirp[CLOG_MAX_GROUPS];
 	struct reader r;
 	sigset_t sigs;
@@ -484,7 +534,8 @@ int main(int argc, char **argv)
 		fatal("signalfd");
 	/* A larger pipe gives Apache more room while we write the spool. */
 	fcntl(0, F_SETPIPE_SZ, 1024 * 1024);
-	open_spool(&cfg, &sp, dirs);
+	drop_root(&cfg);
+	open_spool(&cfg, &sp, dirs, root_used);
 	for (int g = 0; g < cfg.ngroups; g++)
 		dirp[g] = dirs[g];
 	memset(&r, 0, sizeof(r));
@@ -493,7 +544,7 @@ int main(int argc, char **argv)
 	r.sp = &sp;
 	if (in_open(&r.in, 0, READ_CHUNK) != 0)
 		fatal("standard input");
-	if (sender_start(&r.snd, &cfg, &sp, dirp, &st) != 0)
+	if (sender_start(&r.snd, &cfg, &sp, root_used, dirp, &st) != 0)
 		fatal("cannot start the sender thread");
 	for (;;) {
 		struct pollfd pfd[2] = { { 0, POLLIN, 0 }, { sfd, POLLIN, 0 } };

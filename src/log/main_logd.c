@@ -44,6 +44,7 @@
 #include "log/logd_store.h"
 #include "proto/batch.h"
 #include "util/log.h"
+#include "util/privdrop.h"
 
 #define DEFAULT_CONF "/etc/chorus-logd.conf"
 #define MSG_MAX 144000            /* the largest Spread message */
@@ -57,7 +58,7 @@
 #define IDLE_SCAN_MS 10000        /* how often to look for them */
 
 static const char usage_text[] =
-	"usage: chorus-logd [-nD] [-c config]\n";
+	"usage: chorus-logd [-nD] [-c config] [-u user[:group]]\n";
 
 /* One daemon connection (a Spread block of the configuration). The
  * connect and the joins block (a daemon that accepts and never answers
@@ -121,6 +122,7 @@ struct target {
 struct logd {
 	struct logd_conf conf;
 	char conf_path[LOGD_PATH_MAX];
+	const char *user_opt;              /* -u, which overrides User */
 	struct store *store;
 	struct zq *zq;
 	struct logd_match match[LOGD_MAX_RULES];
@@ -965,12 +967,14 @@ static void parse_args(int argc, char **argv, struct logd *d, int *check)
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'H' },
+		{ "user", required_argument, NULL, 'u' },
 		{ NULL, 0, NULL, 0 },
 	};
+	char user[PD_NAME_MAX], group[PD_NAME_MAX], err[256];
 	int ch;
 
 	snprintf(d->conf_path, sizeof(d->conf_path), "%s", DEFAULT_CONF);
-	while ((ch = getopt_long(argc, argv, "c:nD", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:nDu:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			if (strlen(optarg) >= sizeof(d->conf_path)) {
@@ -981,6 +985,17 @@ static void parse_args(int argc, char **argv, struct logd *d, int *check)
 			break;
 		case 'n': *check = 1; break;
 		case 'D': break; /* spreadlogd's "do not daemonize": we never do */
+		case 'u':
+			if (strlen(optarg) >= sizeof(d->conf.user) ||
+			    pd_parse_spec(optarg, user, sizeof(user), group,
+					  sizeof(group), err, sizeof(err)) != 0) {
+				fprintf(stderr, "chorus-logd: -u: %s\n",
+					strlen(optarg) >= sizeof(d->conf.user) ?
+					"too long" : err);
+				exit(2);
+			}
+			d->user_opt = optarg;
+			break;
 		case 'H':
 			fputs(usage_text, stdout);
 			exit(0);
@@ -990,6 +1005,70 @@ static void parse_args(int argc, char **argv, struct logd *d, int *check)
 	}
 	if (optind != argc)
 		usage();
+}
+
+/* The directory where files of `pattern` are made: the part before the
+ * first conversion, up to its last '/', or its deepest ancestor that
+ * exists (the store creates the rest). "" if none. */
+static void pattern_base(const char *pattern, char *out, size_t cap)
+{
+	const char *pct = strchr(pattern, '%');
+	size_t n = pct ? (size_t)(pct - pattern) : strlen(pattern);
+	char *slash;
+
+	snprintf(out, cap, "%.*s", (int)n, pattern);
+	for (;;) {
+		slash = strrchr(out, '/');
+		if (!slash) {
+			out[0] = 0;
+			return;
+		}
+		slash[slash == out ? 1 : 0] = 0;
+		if (access(out, F_OK) == 0 || slash == out)
+			return;
+	}
+}
+
+/* User (or -u): as root, looks the user up, makes a missing StateDir
+ * theirs, and gives root up for good before the store is opened, the
+ * threads start or a daemon is reached; the configuration is all that
+ * was read as root. Then checks, as the user, that every directory where
+ * log files are made can be written, so that a wrong owner stops the
+ * start instead of failing on the first line. A user that does not
+ * exist stops chorus-logd rather than letting it run as root. */
+static void drop_root(struct logd *d)
+{
+	char user[PD_NAME_MAX], group[PD_NAME_MAX], err[1024], base[LOGD_PATH_MAX];
+	const char *spec = d->user_opt ? d->user_opt : d->conf.user;
+	struct pd_ids ids;
+
+	if (!spec[0])
+		return;
+	if (geteuid() != 0) {
+		log_info("user %s: not started as root; running on as uid %u", spec,
+			 (unsigned)getuid());
+		return;
+	}
+	if (pd_parse_spec(spec, user, sizeof(user), group, sizeof(group), err,
+			  sizeof(err)) != 0 ||
+	    pd_lookup(user, group, &ids, err, sizeof(err)) != 0)
+		fatalx("user %s: %s; chorus-logd does not run as root instead",
+		       spec, err);
+	if (pd_dir_prepare(d->conf.state_dir, &ids, 0750, 1, err, sizeof(err)) != 0)
+		fatalx("StateDir: %s", err);
+	if (pd_drop(&ids, err, sizeof(err)) != 0)
+		fatalx("user %s: %s", spec, err);
+	log_info("running as user %s (uid %u), group %s (gid %u)", ids.user,
+		 (unsigned)ids.uid, ids.group, (unsigned)ids.gid);
+	for (int i = -1; i < d->conf.nrules; i++) {
+		const char *pat = i < 0 ? d->conf.quarantine : d->conf.rules[i].file;
+
+		pattern_base(pat, base, sizeof(base));
+		if (base[0] && access(base, W_OK | X_OK) != 0)
+			fatalx("user %s cannot make files in %s (for %s): %s; give "
+			       "the directory to %s:%s", ids.user, base, pat,
+			       strerror(errno), ids.user, ids.group);
+	}
 }
 
 /* The writer id: configured, or "<host name>:<hash of the state dir>",
@@ -1156,6 +1235,7 @@ int main(int argc, char **argv)
 	if (sigprocmask(SIG_BLOCK, &sigs, NULL) != 0 ||
 	    (sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
 		fatal("signalfd");
+	drop_root(&d);
 	setup(&d);
 	log_info("writer %s started: %d groups, fsync %s, state in %s", d.writer_id,
 		 d.conf.nrules, d.conf.fsync == LOGD_FSYNC_NEVER ? "never" :

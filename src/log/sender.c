@@ -17,6 +17,7 @@
  */
 #include "log/clog.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -88,6 +89,8 @@ struct sender {
 	/* Where streams left by other processes are looked for: the
 	 * directory of each group of the process (sender_start()). */
 	char adopt_dirs[CLOG_MAX_GROUPS][SPOOL_PATH_MAX];
+	char spool_root[SPOOL_PATH_MAX];   /* other group directories: "" none */
+	int root_scanned;                  /* foreign directories reported */
 	mailbox mb;
 	int connected;
 	int ever_connected;
@@ -482,50 +485,113 @@ static void receive_all(struct sender *s, int64_t now)
 	}
 }
 
-/* Looks for streams left by processes that exited, in the directory of
- * each group of the process, and takes them on: each is sent to the
- * groups it was made for (its own list, or the group of its directory). */
+/* 1 while the sender can take on one more adopted stream. */
+static int adopt_room(const struct sender *s, int adopted)
+{
+	return adopted < SENDER_MAX_ADOPTED &&
+	       s->nstreams + SPOOL_GROUPS_MAX <= SENDER_MAX_STREAMS;
+}
+
+/* Takes on one stream left in gdir by a process that exited, if there is
+ * one: it is sent to the groups it was made for (its own list, or group,
+ * the group of its directory). Returns 1 if one was adopted. */
+static int adopt_in(struct sender *s, const char *gdir, const char *group, uint64_t own)
+{
+	char err[SPOOL_PATH_MAX + 256], names[200];
+	struct spool *sp = malloc(sizeof(*sp));
+	struct spool_stats ss;
+	size_t o = 0;
+	int r;
+
+	if (!sp)
+		return 0;
+	r = spool_adopt(sp, gdir, group, own, ADOPT_GRACE_S, s->cfg->max_line, err,
+			sizeof(err));
+	if (r <= 0) {
+		if (r < 0)
+			log_warnx("cannot adopt a stream in %s: %s", gdir, err);
+		free(sp);
+		return 0;
+	}
+	spool_stats(sp, &ss);
+	names[0] = 0;
+	for (unsigned k = 0; k < spool_ngroups(sp) && o < sizeof(names); k++) {
+		int w = snprintf(names + o, sizeof(names) - o, "%s%s", k ? " " : "",
+				 spool_group_name(sp, k));
+
+		o += w > 0 ? (size_t)w : 0;
+	}
+	log_info("adopted stream %016" PRIx64 " of %s for group(s) %s with %" PRIu64
+		 " unacknowledged lines", ss.stream_id, gdir, names, ss.unacked);
+	for (unsigned k = 0; k < spool_ngroups(sp); k++)
+		stream_init(s, &s->streams[s->nstreams++], sp, k, 1);
+	return 1;
+}
+
+/* 1 if the directory has a stream in it (an entry not starting with
+ * '.'), as far as can be seen. */
+static int dir_has_stream(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int found = 0;
+
+	if (!d)
+		return 0;
+	while (!found && (e = readdir(d)))
+		found = e->d_name[0] != '.';
+	closedir(d);
+	return found;
+}
+
+/* Looks for streams left by processes that exited: first in the
+ * directory of each group of the process, then in every other group
+ * directory of this node under the spool root, so that a stream is sent
+ * after a change of the group list too (a stream of several groups lives
+ * in the directory of its first group, which the new list may not have).
+ * The first pass also says, once, which directories no process of this
+ * node name will ever send. */
 static void adopt(struct sender *s)
 {
 	uint64_t own = s->streams[0].sp->stream_id;
+	char path[SPOOL_PATH_MAX], group[SPOOL_GROUP_NAME_MAX + 1];
 	int adopted = 0;
+	struct dirent *e;
+	DIR *d;
 
 	for (int i = s->nown; i < s->nstreams; i++)
 		adopted += s->streams[i].g == 0;
-	for (int g = 0; g < s->cfg->ngroups && adopted < SENDER_MAX_ADOPTED &&
-			s->nstreams + SPOOL_GROUPS_MAX <= SENDER_MAX_STREAMS; g++) {
-		const char *gdir = s->adopt_dirs[g];
-		char err[SPOOL_PATH_MAX + 256], names[200];
-		struct spool *sp;
-		struct spool_stats ss;
-		size_t o = 0;
-		int r;
+	for (int g = 0; g < s->cfg->ngroups && adopt_room(s, adopted); g++)
+		while (s->adopt_dirs[g][0] && adopt_room(s, adopted) &&
+		       adopt_in(s, s->adopt_dirs[g], s->cfg->groups[g], own))
+			adopted++;
+	if (!s->spool_root[0] || !adopt_room(s, adopted) || !(d = opendir(s->spool_root)))
+		return;
+	while ((e = readdir(d)) && adopt_room(s, adopted)) {
+		int ours = 0, n;
 
-		if (!gdir[0] || !(sp = malloc(sizeof(*sp))))
+		if (e->d_name[0] == '.' || !strchr(e->d_name, '@'))
 			continue;
-		r = spool_adopt(sp, gdir, s->cfg->groups[g], own, ADOPT_GRACE_S,
-				s->cfg->max_line, err, sizeof(err));
-		if (r <= 0) {
-			if (r < 0)
-				log_warnx("cannot adopt a stream in %s: %s", gdir, err);
-			free(sp);
+		n = snprintf(path, sizeof(path), "%s/%s", s->spool_root, e->d_name);
+		if (n < 0 || (size_t)n >= sizeof(path))
+			continue;
+		for (int g = 0; g < s->cfg->ngroups; g++)
+			ours |= strcmp(path, s->adopt_dirs[g]) == 0;
+		if (ours)
+			continue;
+		if (!spool_dir_group(e->d_name, s->cfg->node, group, sizeof(group))) {
+			if (!s->root_scanned && dir_has_stream(path))
+				log_warnx("the spool directory %s is not one of node %s's "
+					  "group directories: its streams are sent only by a "
+					  "chorus-log with its node name (-h) and group (-g)",
+					  path, s->cfg->node);
 			continue;
 		}
-		spool_stats(sp, &ss);
-		names[0] = 0;
-		for (unsigned k = 0; k < spool_ngroups(sp) && o < sizeof(names); k++) {
-			int w = snprintf(names + o, sizeof(names) - o, "%s%s", k ? " " : "",
-					 spool_group_name(sp, k));
-
-			o += w > 0 ? (size_t)w : 0;
-		}
-		log_info("adopted stream %016" PRIx64 " of %s for group(s) %s with %" PRIu64
-			 " unacknowledged lines", ss.stream_id, gdir, names, ss.unacked);
-		for (unsigned k = 0; k < spool_ngroups(sp); k++)
-			stream_init(s, &s->streams[s->nstreams++], sp, k, 1);
-		adopted++;
-		g--; /* look for more in the same directory */
+		while (adopt_room(s, adopted) && adopt_in(s, path, group, own))
+			adopted++;
 	}
+	closedir(d);
+	s->root_scanned = 1;
 }
 
 /* 1 when every group of spool sp has everything it holds. */
@@ -767,8 +833,8 @@ static void *sender_main(void *arg)
 }
 
 int sender_start(struct sender **out, const struct clog_config *cfg,
-		 struct spool *own, const char *const *adopt_dirs,
-		 struct clog_stats *st)
+		 struct spool *own, const char *spool_root,
+		 const char *const *adopt_dirs, struct clog_stats *st)
 {
 	struct sender *s = calloc(1, sizeof(*s));
 	int err;
@@ -785,6 +851,8 @@ int sender_start(struct sender **out, const struct clog_config *cfg,
 	s->payload_max = BATCH_MAX_LEN - batch_hdr_len(strlen(cfg->node));
 	s->backoff_ms = BACKOFF_MIN_MS;
 	s->flush_deadline_ms = -1;
+	if (spool_root && strlen(spool_root) < sizeof(s->spool_root))
+		snprintf(s->spool_root, sizeof(s->spool_root), "%s", spool_root);
 	for (int g = 0; g < cfg->ngroups; g++)
 		snprintf(s->adopt_dirs[g], sizeof(s->adopt_dirs[g]), "%s", adopt_dirs[g]);
 	for (unsigned g = 0; g < spool_ngroups(own); g++)

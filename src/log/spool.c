@@ -4,6 +4,7 @@
  */
 #include "log/spool_int.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1096,6 +1097,43 @@ static int lock_any(struct spool *sp, const char *gdir, uint64_t except,
 	}
 	closedir(d);
 	return got;
+}
+
+int spool_dir_group(const char *name, const char *node, char *group, size_t glen)
+{
+	char again[SPOOL_PATH_MAX];
+	size_t o = 0;
+	const char *p = name;
+
+	if (glen == 0)
+		return 0;
+	for (; *p && *p != '@'; p++) {
+		int c = (unsigned char)*p;
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (!isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2]))
+				return 0;
+			hi = isdigit((unsigned char)p[1]) ? p[1] - '0' : (p[1] | 0x20) - 'a' + 10;
+			lo = isdigit((unsigned char)p[2]) ? p[2] - '0' : (p[2] | 0x20) - 'a' + 10;
+			c = hi << 4 | lo;
+			p += 2;
+		}
+		if (c == 0 || o + 1 >= glen)
+			return 0;
+		group[o++] = (char)c;
+	}
+	group[o] = 0;
+	if (*p != '@' || o == 0)
+		return 0;
+	/* Only the exact name spool_group_dir() makes for this group and
+	 * node: a shortened name cannot be read back, and a name of another
+	 * node is not ours to send. */
+	if (spool_group_dir("", group, node, again, sizeof(again)) != 0 ||
+	    strcmp(again + 1, name) != 0)
+		return 0;
+	return 1;
 }
 
 static int want_writer(const struct peek *pk, const void *arg, int pass)

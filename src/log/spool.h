@@ -188,6 +188,13 @@ struct spool_cursor {
 int spool_group_dir(const char *root, const char *group, const char *node,
 		    char *out, size_t outlen);
 
+/* The inverse of spool_group_dir() for one directory name (the last
+ * component, without the root): 1 and the group in group (glen bytes)
+ * if name is exactly the directory spool_group_dir() makes for that group
+ * and node; 0 for any other name (another node's, or one shortened in
+ * its group part, which cannot be read back). */
+int spool_dir_group(const char *name, const char *node, char *group, size_t glen);
+
 /* Makes sure dir is a private directory of user uid: creates it (mode
  * 0700) if missing; otherwise it must be a directory, not a symbolic
  * link, owned by uid, with no permissions for group or others. Returns 0,

@@ -26,6 +26,19 @@
 #include "t.h"
 
 const char *hd_unix_dir;
+uid_t hd_dir_uid;
+gid_t hd_dir_gid;
+
+/* Makes a daemon's fresh temporary directory, owned by hd_dir_uid when
+ * that is set. */
+static void make_dir(struct hd *d)
+{
+	snprintf(d->dir, sizeof(d->dir), "/tmp/chorus-test-XXXXXX");
+	if (!mkdtemp(d->dir))
+		t_fail(__FILE__, __LINE__, "mkdtemp: %s", strerror(errno));
+	if (hd_dir_uid && chown(d->dir, hd_dir_uid, hd_dir_gid) != 0)
+		t_fail(__FILE__, __LINE__, "chown %s: %s", d->dir, strerror(errno));
+}
 
 int64_t t_now_ms(void)
 {
@@ -125,9 +138,7 @@ void hd_start_ex(struct hd *d, const char *extra, const char *const *args,
 	FILE *fp;
 
 	memset(d, 0, sizeof(*d));
-	snprintf(d->dir, sizeof(d->dir), "/tmp/chorus-test-XXXXXX");
-	if (!mkdtemp(d->dir))
-		t_fail(__FILE__, __LINE__, "mkdtemp: %s", strerror(errno));
+	make_dir(d);
 	d->port = hd_free_port();
 	snprintf(d->conf, sizeof(d->conf), "%s/spread.conf", d->dir);
 	snprintf(d->log, sizeof(d->log), "%s/chorusd.log", d->dir);
@@ -429,9 +440,7 @@ void hd_ring_start(struct hd_ring *r, int n, const char *extra)
 		struct hd *d = &r->d[i];
 		FILE *fp;
 
-		snprintf(d->dir, sizeof(d->dir), "/tmp/chorus-test-XXXXXX");
-		if (!mkdtemp(d->dir))
-			t_fail(__FILE__, __LINE__, "mkdtemp: %s", strerror(errno));
+		make_dir(d);
 		d->port = r->port;
 		d->addr = 0x7f000001u + (uint32_t)i;
 		snprintf(d->name, sizeof(d->name), "d%d", i + 1);

@@ -40,6 +40,11 @@ struct hd_ring {
 /* Directory for the daemon's Unix socket; NULL (the default) is the
  * daemon's temporary directory. */
 extern const char *hd_unix_dir;
+/* Owner of the daemons' temporary directories, for daemons that drop
+ * root (DaemonUser) and must remove their socket and write their state
+ * file there; 0 (the default) leaves them to the test's user. */
+extern uid_t hd_dir_uid;
+extern gid_t hd_dir_gid;
 
 /* Starts chorusd with a one-host configuration plus `extra` lines
  * (may be NULL) and waits until it accepts connections. */

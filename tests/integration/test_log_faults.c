@@ -204,7 +204,7 @@ static void log_kill9_same_pipe(void)
 		kills = kill_run(&c, &k, &f, "", &seed);
 	}
 	T_EQ(clp_finish(&c, 30000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
 	check_out_ex(out1, f.count, 0, &r);
 	fprintf(stderr, "test_log_faults: chorus-log SIGKILL x%d on one pipe: %ld lines, %d "
 		"stream(s)\n", kills, f.count, r.streams);
@@ -226,7 +226,7 @@ static void two_groups_end(struct clp *c, long count, const char *what, struct h
 	char tag[120];
 
 	T_EQ(clp_finish(c, 30000), 0);
-	T_ASSERTF(file_has(c->err, "0 left in the spool"), "stderr %s", c->err);
+	T_ASSERTF(file_has(c->err, ", 0 left in the spool"), "stderr %s", c->err);
 	for (int i = 0; i < 2; i++) {
 		check_out_ex(i ? out2 : out1, count, 0, &r[i]);
 		snprintf(tag, sizeof(tag), "%s, group %s", what, i ? "other" : "logs");
@@ -370,6 +370,86 @@ static void log_two_groups_adopt(void)
 	T_EQ(r[1].streams, 2);
 }
 
+/* The group list changes between two runs: `-g logs -g other` exits
+ * cleanly with other's writer away (its stream lives in logs@node1);
+ * then `-g other` alone runs, and still sends that stream's lines to
+ * other. Then a one-group run for logs leaves lines while logs's writer
+ * is away, and an `-g other` run sends them to logs. Every line once in
+ * each group, none left over. */
+static void log_group_list_change(void)
+{
+	static const char *const two[] = { "-g", "other", NULL };
+	char spool[200], cmd[400];
+	const char *only_other[] = {
+		"-", "-g", "other", "-h", "node1", "-t", "20", "--ack-timeout", "300",
+		"-T", "20000", "-s", NULL, "-d", spool, NULL,
+	};
+	struct hd d;
+	struct logsub s1, s2;
+	struct clp a, b;
+	struct logcheck r1, r2;
+	FILE *fp;
+	int left = -1;
+
+	logtest_mkdir();
+	outs();
+	snprintf(spool, sizeof(spool), "%s/spool", logtest_dir);
+	hd_start(&d, NULL);
+	only_other[12] = d.tcp_addr;
+	/* Round 1: logs is up, other is not. */
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
+	clp_start(&a, "a", d.tcp_addr, two);
+	write_lines(a.in, 0, 1000, NULL, 0);
+	T_ASSERTF(wait_line(out1, 999, 20000), "group logs did not get its lines");
+	T_EQ(clp_finish(&a, 30000), 0);
+	T_ASSERTF(file_has(a.err, ", 1000 left in the spool"), "stderr %s", a.err);
+	/* Round 2: the new list has only other; its writer is up. A stream
+	 * directory of another node name is left alone, and said so. */
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/logs@node9/s-1", spool);
+	T_EQ(system(cmd), 0);
+	logsub_start(&s2, d.tcp_addr, "other", out2, "sub2");
+	clp_start(&b, "b", NULL, only_other);
+	write_lines(b.in, 1000, 1200, NULL, 0);
+	T_ASSERTF(wait_line(out2, 999, 20000), "the old stream never reached other (%s)",
+		  b.err);
+	T_ASSERTF(wait_line(out2, 1199, 20000), "other did not get the new lines");
+	T_ASSERTF(wait_file_has(b.err, "drained; removed", 20000), "not drained (%s)", b.err);
+	T_EQ(clp_finish(&b, 30000), 0);
+	T_ASSERTF(file_has(b.err, ", 0 left in the spool"), "stderr %s", b.err);
+	T_ASSERTF(file_has(b.err, "/logs@node9 is not one of node node1's group directories"),
+		  "stderr %s", b.err);
+	check_out_ex(out2, 1200, 0, &r2);
+	T_EQ(r2.dups, 0);
+	/* Round 3: logs alone, its writer away, leaves 300 lines; a run for
+	 * other alone sends them to logs when its writer is back. */
+	logsub_stop(&s1, SIGKILL);
+	clp_start(&a, "a2", d.tcp_addr, NULL);
+	write_lines(a.in, 1200, 1500, NULL, 0);
+	T_EQ(clp_finish(&a, 30000), 0);
+	T_ASSERTF(file_has(a.err, ", 300 left in the spool"), "stderr %s", a.err);
+	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1b");
+	clp_start(&b, "b2", NULL, only_other);
+	T_ASSERTF(wait_line(out1, 1499, 20000), "logs's leftovers were not sent (%s)", b.err);
+	T_ASSERTF(wait_file_has(b.err, "drained; removed", 20000), "not drained (%s)", b.err);
+	T_EQ(clp_finish(&b, 30000), 0);
+	/* logs has lines 0..999 and 1200..1499: only b's 200 are not its. */
+	check_out_ex(out1, 1500, 1, &r1);
+	T_EQ(r1.dups, 0);
+	T_EQ(r1.missing, 200);
+	T_EQ(r1.first_present, 0);
+	T_ASSERT(!file_has(out1, "GET /req/1000 ") && !file_has(out1, "GET /req/1199 "));
+	/* Nothing is left in any stream directory. */
+	snprintf(cmd, sizeof(cmd), "ls -d %s/spool/*@node1/s-* 2>/dev/null | wc -l", logtest_dir);
+	fp = popen(cmd, "r");
+	T_ASSERT(fp && fscanf(fp, "%d", &left) == 1);
+	pclose(fp);
+	T_ASSERTF(left <= 1, "%d streams left", left); /* b2's own, empty */
+	logsub_stop(&s1, SIGKILL);
+	logsub_stop(&s2, SIGKILL);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
 /* ---- kill -9 with overlong lines ---- */
 
 /* Line n of the overlong tests: "L<n> " and filler; 2 % are 150 to
@@ -504,7 +584,7 @@ static void log_kill9_overlong(void)
 		kills = kill_run(&c, &k, &f, "overlong ", &seed);
 	}
 	T_EQ(clp_finish(&c, 30000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
 	cut = check_ol(out1, f.count, 1024, 1024 - 64);
 	fprintf(stderr, "test_log_faults: chorus-log SIGKILL x%d, overlong lines: %ld lines, "
 		"%ld cut, 0 lost, 0 uncut, 0 joined\n", kills, f.count, cut);
@@ -661,7 +741,7 @@ static void log_acks2(void)
 	T_ASSERT(file_num(c.err, "acknowledged ") <= 5000);
 	logsub_start(&s2, d.tcp_addr, "logs", out2, "sub2");
 	T_EQ(clp_finish(&c, 30000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
 	check_out_ex(out1, 10000, 0, &r1);
 	check_out_ex(out2, 10000, 0, &r2);
 	report("--acks 2, second subscriber down", &c, &r2);
@@ -718,7 +798,7 @@ static void log_disk_full(void)
 	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
 	clp_start(&c, "log2", d.tcp_addr, args);
 	T_EQ(clp_finish(&c, 20000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
 	check_out_ex(out1, 20000, 1, &r);
 	/* The missing lines are exactly the oldest. */
 	T_EQ(r.missing, dropped);
@@ -822,7 +902,7 @@ static void log_missing_segment(void)
 		(long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000 % 1000);
 	T_ASSERT(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec < 2);
 	T_ASSERTF(file_has(c.err, "LOST"), "stderr %s", c.err);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
 	check_out_ex(out1, 3000, 1, &r);
 	T_ASSERT(r.missing > 0 && r.missing < 3000);
 	/* Line n was number n + 1 of the stream: the record must say so. */
@@ -878,7 +958,7 @@ static void log_daemon_hangs(void)
 	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
 	clp_start(&c, "log2", d.tcp_addr, NULL);
 	T_EQ(clp_finish(&c, 30000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
 	check_out_ex(out1, 100000, 0, &r);
 	report("daemon stopped at end of input", &c, &r);
 	logsub_stop(&s1, SIGKILL);
@@ -944,7 +1024,7 @@ static void log_daemon_stopped_midrun(void)
 	__atomic_store_n(&p.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	T_EQ(clp_finish(&c, 60000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
 	check_out_ex(out1, p.count, 0, &r);
 	report("daemon stopped mid-run", &c, &r);
 	logsub_stop(&s1, SIGKILL);
@@ -1049,7 +1129,7 @@ static void log_kill9_disk_full(void)
 		clp_start(&c, "last", d.tcp_addr, a2);
 	}
 	T_EQ(clp_finish(&c, 30000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
 	cut = check_ol_ex(out1, f.count, 1024, 1024 - 64, &missing);
 	fprintf(stderr, "test_log_faults: kill -9 x%d with the disk full: %ld of %ld lines "
 		"lost, %llu counted as dropped, %ld cut\n", kills, missing, f.count,
@@ -1109,7 +1189,7 @@ static void log_long_stored_line(void)
 		write_all(c.in, big, l);
 	}
 	T_EQ(clp_finish(&c, 20000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
 	T_ASSERTF(file_has(c.err, "longer than a message"), "stderr %s", c.err);
 	T_ASSERT(check_ol(out1, nb + 13, 65536, 65536 - 64) >= 1);
 	logsub_stop(&s1, SIGKILL);
@@ -1152,7 +1232,7 @@ static void log_daemon_address(void)
 		T_ASSERTF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
 		T_ASSERT(file_has(c.err, "cannot resolve the host name"));
 		T_ASSERT(!file_has(c.err, "bad daemon address"));
-		T_ASSERT(file_has(c.err, "10 left in the spool"));
+		T_ASSERT(file_has(c.err, ", 10 left in the spool"));
 	}
 	logtest_rmdir();
 }
@@ -1179,7 +1259,7 @@ static void log_unix_socket(void)
 	clp_start(&c, "log2", d.unix_addr, NULL);
 	write_lines(c.in, 1000, 2000, NULL, 0);
 	T_EQ(clp_finish(&c, 20000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
 	check_out_ex(out1, 2000, 0, &r);
 	logsub_stop(&s1, SIGKILL);
 	hd_stop(&d);
@@ -1277,7 +1357,7 @@ static void log_node_names(void)
 	}
 	write_lines(c.in, 500, 1000, NULL, 0);
 	T_EQ(clp_finish(&c, 20000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
 	check_out_ex(out1, 1000, 0, &r);
 	logsub_stop(&s1, SIGKILL);
 	hd_stop(&d);
@@ -1391,6 +1471,7 @@ static const struct t_case cases[] = {
 	T_CASE_TIMEOUT(log_kill9_two_groups, 120),
 	T_CASE_TIMEOUT(log_slow_group, 90),
 	T_CASE_TIMEOUT(log_two_groups_adopt, 90),
+	T_CASE_TIMEOUT(log_group_list_change, 120),
 	T_CASE_TIMEOUT(log_kill9_overlong, 120),
 	T_CASE_TIMEOUT(log_crash_rollback, 60),
 	T_CASE_TIMEOUT(log_late_replica, 90),

@@ -85,8 +85,8 @@ static void chk_default(const struct conf *c)
 	T_EQ(c->socket_port_reuse, CONF_AUTO);
 	T_EQ(c->debug_initial_sequence, 0);
 	T_STREQ(c->runtime_dir, "/var/run/spread");
-	T_STREQ(c->daemon_user, "spread");
-	T_STREQ(c->daemon_group, "spread");
+	T_STREQ(c->daemon_user, "");
+	T_STREQ(c->daemon_group, "");
 	T_EQ(c->allowed_auth, CONF_AUTH_NULL);
 	T_EQ(c->required_auth, 0);
 	T_STREQ(c->access_control_policy, "PERMIT");
@@ -187,11 +187,11 @@ static void chk_every_param(const struct conf *c)
 	T_EQ(c->max_session_bytes, 1L << 30);
 	T_STREQ(c->unix_socket_dir, "");
 	/* One note per unimplemented keyword, in a fixed order. */
-	T_EQ(c->n_notes, 12);
+	T_EQ(c->n_notes, 10);
 	T_ASSERT(strncmp(c->notes[0], "DangerousMonitor", 16) == 0);
-	T_ASSERT(strstr(c->notes[5], "TcpHop") != NULL);
-	T_ASSERT(strstr(c->notes[6], "RouteMatrix") != NULL);
-	T_ASSERT(strstr(c->notes[11], "timeouts") != NULL);
+	T_ASSERT(strstr(c->notes[3], "TcpHop") != NULL);
+	T_ASSERT(strstr(c->notes[4], "RouteMatrix") != NULL);
+	T_ASSERT(strstr(c->notes[9], "timeouts") != NULL);
 }
 
 static void chk_quoted_names(const struct conf *c)
@@ -214,7 +214,7 @@ static void chk_lexical(const struct conf *c)
 	T_EQ(c->window, 100);
 	T_STREQ(c->event_log_file, "/tmp/a#b c");
 	T_STREQ(c->daemon_user, "o'neil");
-	T_EQ(c->n_notes, 2); /* Window and DaemonUser */
+	T_EQ(c->n_notes, 1); /* Window (DaemonUser is no note) */
 }
 
 static void chk_flags(const struct conf *c)
@@ -868,8 +868,8 @@ static const char golden_default[] =
 	"MaxSessionMessages = 1000\n"
 	"# DangerousMonitor = false\n"
 	"# RuntimeDir = \"/var/run/spread\"\n"
-	"# DaemonUser = \"spread\"\n"
-	"# DaemonGroup = \"spread\"\n"
+	"# DaemonUser: not set; chorusd keeps the user it starts as\n"
+	"# DaemonGroup: not set; the login group of DaemonUser\n"
 	"\n"
 	"# Ring (used by a segment of several daemons)\n"
 	"# Window = 160\n"

@@ -158,6 +158,7 @@ static const char native[] =
 	"# native settings\n"
 	"WriterId = logger1:a\n"
 	"StateDir = /var/lib/chorus-logd/a\n"
+	"User = chorus-log:adm\n"
 	"Quarantine = \"/var/log/chorus/bad nodes/%g-%Y%m%d.log\"\n"
 	"Fsync = 250ms\n"
 	"StatusInterval = 60\n"
@@ -182,6 +183,7 @@ static void conf_native(void)
 				  0) == 0, "%s", err);
 	T_STREQ(c1.writer_id, "logger1:a");
 	T_STREQ(c1.state_dir, "/var/lib/chorus-logd/a");
+	T_STREQ(c1.user, "chorus-log:adm");
 	T_STREQ(c1.quarantine, "/var/log/chorus/bad nodes/%g-%Y%m%d.log");
 	T_EQ(c1.fsync, LOGD_FSYNC_INTERVAL);
 	T_EQ(c1.fsync_ms, 250);
@@ -241,6 +243,8 @@ static void conf_errors(void)
 		{ "BufferSize = 12Q\n", "not a size" },
 		{ "StatusInterval = -1\n", "not a number" },
 		{ "WriterId = \"a b\"\n", "WriterId" },
+		{ "User = :adm\n", "line 1: User: \":adm\": no user name" },
+		{ "User = a:b:c\n", "User: \"a:b:c\": more than one ':'" },
 		{ "Spread { Log { Group = g File = x RotateSize = 100 } }", "at least 4K" },
 		{ "Spread { Log { Group = g File = x Compress = lz4 } }", "not none, gzip or zstd" },
 		{ "Spread { Log { Group = g File = x RewriteClock = mine } }", "RewriteClock" },

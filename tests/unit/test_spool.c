@@ -126,6 +126,51 @@ static void spool_group_dir_table(void)
 	T_EQ(spool_group_dir("/r", "abcdefgh", "n", out, 10), -1);
 }
 
+/* spool_dir_group() reads back exactly the names spool_group_dir()
+ * makes for its node, and nothing else. */
+static void spool_dir_group_table(void)
+{
+	static const struct { const char *name, *node, *group; } cases[] = {
+		{ "jigdo@node1.example.org", "node1.example.org", "jigdo" },
+		{ "a%2Fb@%2E.", "..", "a/b" },
+		{ "x%20y@n%40m", "n@m", "x y" },
+		{ "%E2%82%AC@n", "n", "\xe2\x82\xac" },
+		{ "jigdo@node2", "node1", NULL },        /* another node */
+		{ "jigdo@node1.x", "node1", NULL },
+		{ "jigdo", "node1", NULL },              /* no '@' */
+		{ "@node1", "node1", NULL },             /* no group */
+		{ "a%2fb@n", "n", NULL },                /* not as it is made */
+		{ "a%2@n", "n", NULL },                  /* cut escape */
+		{ "a%00b@n", "n", NULL },                /* a NUL byte */
+		{ "a b@n", "n", NULL },                  /* should be escaped */
+		{ ".a@n", "n", NULL },                   /* leading dot */
+	};
+	char group[SPOOL_GROUP_NAME_MAX + 1], dir[SPOOL_PATH_MAX], node[256];
+
+	for (size_t i = 0; i < T_COUNT(cases); i++) {
+		int r = spool_dir_group(cases[i].name, cases[i].node, group, sizeof(group));
+
+		T_ASSERTF(r == (cases[i].group != NULL), "case %zu (%s): %d", i, cases[i].name, r);
+		if (cases[i].group)
+			T_STREQ(group, cases[i].group);
+	}
+	/* Too small a buffer is a refusal, not a cut name. */
+	T_EQ(spool_dir_group("jigdo@n", "n", group, 5), 0);
+	T_EQ(spool_dir_group("jigdo@n", "n", group, 6), 1);
+	/* A name shortened in its node part still names its group; one
+	 * shortened in its group part cannot be read back. */
+	memset(node, 'n', 255);
+	node[255] = 0;
+	T_EQ(spool_group_dir("/r", "jigdo", node, dir, sizeof(dir)), 0);
+	T_ASSERT(strchr(dir, '~') != NULL);
+	T_EQ(spool_dir_group(dir + 3, node, group, sizeof(group)), 1);
+	T_STREQ(group, "jigdo");
+	node[250] = 0;
+	T_EQ(spool_group_dir("/r", node, "n", dir, sizeof(dir)), 0);
+	T_ASSERT(strchr(dir, '~') != NULL);
+	T_EQ(spool_dir_group(dir + 3, "n", group, sizeof(group)), 0);
+}
+
 static void spool_append_read_ack(void)
 {
 	struct spool sp;
@@ -1746,6 +1791,7 @@ static void spool_groups_bad_file(void)
 
 static const struct t_case cases[] = {
 	T_CASE(spool_group_dir_table),
+	T_CASE(spool_dir_group_table),
 	T_CASE(spool_group_dir_long),
 	T_CASE(spool_private),
 	T_CASE(spool_append_read_ack),
