@@ -51,8 +51,11 @@ LIBS := -lpthread -lcrypto
 # Libraries of the log programs (zlib and zstd for compression, libcrypto
 # for the stream ids of a spool of several groups).
 LOG_LIBS ?= -lzstd -lz -lcrypto
-# chorusd seals ring datagrams with libcrypto (src/daemon/ring_sec.c).
-DAEMON_LIBS ?= -lcrypto
+# OpenSSL's TLS library: chorusd's TLS port (src/daemon/tls.c) and
+# libchorus's "tls:" addresses (src/lib/sp_tls.c), so every program that
+# links libcore.a or libchorus. (libcrypto, in LIBS, also serves HMAC
+# authentication and the sealing of ring datagrams.)
+TLS_LIBS ?= -lssl -lcrypto
 
 ifeq ($(V),1)
 Q :=
@@ -156,44 +159,44 @@ $(LIBCHORUS_A): $(call picobj,$(LIB_SRC) $(PROTO_SRC))
 
 $(LIBCHORUS_SO): $(call picobj,$(LIB_SRC) $(PROTO_SRC))
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -Wl,-soname,libchorus.so.1 $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) -shared -Wl,-soname,libchorus.so.1 $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(TLS_LIBS)
 	$(Q)ln -sf libchorus.so.1 $(B)/libchorus.so
 
 $(CHORUSD): $(call obj,src/daemon/main.c) $(CORE_A)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(DAEMON_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(TLS_LIBS)
 
 $(B)/chorus-%: $(call obj,src/tools/chorus-%.c) $(CORE_A) $(LIBCHORUS_A)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(TLS_LIBS)
 
 $(B)/chorus-%: $(call obj,src/log/main_%.c) $(CORE_A) $(LIBCHORUS_A)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS) $(TLS_LIBS)
 
 $(B)/chorus-stats: $(call obj,src/stats/main_stats.c) $(CORE_A) $(LIBCHORUS_A)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS) $(TLS_LIBS)
 
 $(B)/tests/unit/%: $(call obj,tests/unit/%.c tests/t.c) $(SIM_A) $(CORE_A) $(LIBCHORUS_A)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS) $(TLS_LIBS)
 
 $(B)/tests/integration/%: $(call obj,tests/integration/%.c tests/t.c $(INTEG_HELPERS)) $(CORE_A) $(LIBCHORUS_A)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS) $(TLS_LIBS)
 
 $(B)/tests/netns/%: $(call obj,tests/netns/%.c) $(LIBCHORUS_A)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(TLS_LIBS)
 
 $(B)/tests/fuzz/%-replay: $(call obj,tests/fuzz/%.c tests/fuzz/replay.c) $(CORE_A) $(LIBCHORUS_A)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(LOG_LIBS) $(TLS_LIBS)
 
 $(B)/bench/%: $(call obj,bench/%.c) $(CORE_A) $(LIBCHORUS_A)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(DAEMON_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(TLS_LIBS)
 
 # Debian packages the build and the tests need; installed when missing.
 deps:
@@ -220,7 +223,7 @@ FUZZ_LINK_SRC := $(PROTO_SRC) $(UTIL_SRC) $(DAEMON_SRC) $(LOG_SRC) $(LIB_SRC) $(
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LINK_SRC)
 	@mkdir -p $(@D)
 	$(Q)clang $(ALL_CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
-		-o $@ $< $(FUZZ_LINK_SRC) $(LIBS) $(LOG_LIBS)
+		-o $@ $< $(FUZZ_LINK_SRC) $(LIBS) $(LOG_LIBS) $(TLS_LIBS)
 
 fuzz:
 	$(Q)FUZZ=1 sh tests/deps.sh
@@ -247,6 +250,7 @@ bench: all $(BENCH_BIN) $(NETNS_BIN)
 	$(Q)sh bench/log_bench.sh $(B)
 	$(Q)sh bench/logd_bench.sh $(B)
 	$(Q)sh bench/stats_bench.sh $(B)
+	$(Q)sh bench/tls_bench.sh $(B)
 	$(Q)$(B)/bench/bench_ring
 	$(Q)sh bench/ring_failover.sh $(B)
 	$(Q)sh bench/netns_throughput.sh $(B)

@@ -63,6 +63,24 @@ int chorus_set_auth_hmac(const char *key_file, char *err, size_t errlen);
  * SP_connect return REJECT_AUTH. */
 #define CHORUS_HMAC_KEY_ENV "CHORUS_HMAC_KEY_FILE"
 
+/* TLS 1.3 links (libchorus(3), section TLS). A daemon address
+ * "tls:PORT@HOST" makes SP_connect and SP_connect_timeout connect to the
+ * daemon's TLS port: the daemon's certificate must chain to the CA file
+ * and name HOST, or the call returns REJECT_AUTH; other TLS failures give
+ * COULD_NOT_CONNECT. chorus_set_tls sets, for the whole process, the CA
+ * file (NULL: $CHORUS_TLS_CA, else the system's CAs) and the client
+ * certificate and key to show (NULL: $CHORUS_TLS_CERT and
+ * $CHORUS_TLS_KEY, else none). Without a call, the environment variables
+ * apply. The files are read at once (a program may drop privileges
+ * afterwards) and used by connections made afterwards. Returns 0, or
+ * ILLEGAL_SPREAD if a path is too long, only one of certificate and key
+ * is given, or a file cannot be used (chorus_tls_error() says why). */
+int chorus_set_tls(const char *ca_file, const char *cert_file,
+		   const char *key_file);
+/* Why the last TLS connection attempt of the calling thread failed, as
+ * text ("" if it did not); never NULL. */
+const char *chorus_tls_error(void);
+
 #ifdef __cplusplus
 }
 #endif

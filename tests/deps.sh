@@ -7,11 +7,13 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed';
 # apache2-utils (ab): the chorus-log tests with a real httpd; zlib1g-dev
 # and libzstd-dev: chorus-logd compresses rotated files (LOG_LIBS); zstd:
 # the tests decompress them; libssl-dev: libcrypto, for chorus-log's stream
-# ids of several groups (LOG_LIBS); iproute2 and nftables: the network-namespace
+# ids of several groups (LOG_LIBS), and libssl, for TLS client links
+# (TLS_LIBS); openssl: the TLS tests make their certificates with it and
+# check the daemon with s_client; iproute2 and nftables: the network-namespace
 # tests (tests/netns/: veth, bridge, tc netem, drops in one namespace);
 # chromium: the HTML report of chorus-stats is opened in it, headless.
 for p in gcc make libc6-dev iproute2 procps python3 apache2 apache2-utils \
-	zlib1g-dev libzstd-dev libssl-dev zstd nftables chromium; do
+	zlib1g-dev libzstd-dev libssl-dev openssl zstd nftables chromium; do
 	have "$p" || need="$need $p"
 done
 if [ "${FUZZ:-0}" = 1 ]; then

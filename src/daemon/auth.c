@@ -180,7 +180,7 @@ enum auth_result auth_continue(struct chd *d, struct sess *s,
 	/* A nonce answers one response only. */
 	OPENSSL_cleanse(s->auth_nonce, sizeof(s->auth_nonce));
 	if (v == 0) {
-		memcpy(s->principal, r.principal, sizeof(s->principal));
+		snprintf(s->principal, sizeof(s->principal), "%s", r.principal);
 		log_debug(DBG_SESSION, "client %s (%s) authenticated as principal %s",
 			  peer_str(s, ps), s->name, s->principal);
 		return AUTH_PASS;

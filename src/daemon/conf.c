@@ -6,8 +6,9 @@
  * parameters), plus chorusd's own keywords (MaxSessions, MaxSessionBytes,
  * UnixSocketDir, RingTransport, RingKeyFile, RingEncryption, and for
  * security HmacSecretsFile, MaxSessionsPerIP, MaxAuthenticating,
- * HandshakeTimeout and the AccessRules block, whose rules authz.c
- * parses). docs/config.md and chorus.conf(5) are the user-facing
+ * HandshakeTimeout, the AccessRules block, whose rules authz.c parses,
+ * and the Tls* keywords of the TLS listener). docs/config.md and
+ * chorus.conf(5) are the user-facing
  * description; this comment only lists what a reader of the code needs.
  *
  * Structure: a small lexer turns the text into tokens the way Spread's
@@ -74,6 +75,8 @@ enum keyword {
 	/* Chorus security extensions. */
 	KW_HMACSECRETSFILE, KW_MAXSESSIONSPERIP, KW_MAXAUTHENTICATING,
 	KW_HANDSHAKETIMEOUT, KW_ACCESSRULES,
+	KW_TLSPORT, KW_TLSCERTIFICATEFILE, KW_TLSKEYFILE, KW_TLSCLIENTCAFILE,
+	KW_TLSCLIENTVERIFY,
 };
 
 enum tok_kind {
@@ -141,6 +144,11 @@ static const struct word words[] = {
 	{ "MaxAuthenticating", TK_KEYWORD, KW_MAXAUTHENTICATING },
 	{ "HandshakeTimeout", TK_KEYWORD, KW_HANDSHAKETIMEOUT },
 	{ "AccessRules", TK_KEYWORD, KW_ACCESSRULES },
+	{ "TlsPort", TK_KEYWORD, KW_TLSPORT },
+	{ "TlsCertificateFile", TK_KEYWORD, KW_TLSCERTIFICATEFILE },
+	{ "TlsKeyFile", TK_KEYWORD, KW_TLSKEYFILE },
+	{ "TlsClientCAFile", TK_KEYWORD, KW_TLSCLIENTCAFILE },
+	{ "TlsClientVerify", TK_KEYWORD, KW_TLSCLIENTVERIFY },
 	{ "Hop", TK_LINKPROT, 1 },
 	{ "TcpHop", TK_LINKPROT, 2 },
 	/* DebugFlags names in bit order; conf_print() relies on ALL and
@@ -260,6 +268,7 @@ struct parser {
 	int timeouts_line;       /* first timeout keyword */
 	int window_line, pwindow_line, awindow_line;
 	int encryption_line;     /* RingEncryption, or 0 */
+	int tls_line;            /* last Tls* keyword, or 0 */
 	unsigned char noted[NOTE_COUNT];
 };
 
@@ -1186,6 +1195,32 @@ static int parse_param(struct parser *ps, int kw)
 			return -1;
 		c->handshake_timeout_ms = (int)big;
 		return 0;
+	case KW_TLSPORT:
+		ps->tls_line = ps->tok.line;
+		if (value_big(ps, kw, 0, 0, 65535, &big))
+			return -1;
+		c->tls_port = (uint16_t)big;
+		return 0;
+	case KW_TLSCERTIFICATEFILE:
+	case KW_TLSKEYFILE:
+	case KW_TLSCLIENTCAFILE: {
+		char *f = kw == KW_TLSCERTIFICATEFILE ? c->tls_cert_file :
+			  kw == KW_TLSKEYFILE ? c->tls_key_file :
+			  c->tls_client_ca_file;
+
+		ps->tls_line = ps->tok.line;
+		return value_string(ps, kw, f, CONF_PATH_MAX, 1);
+	}
+	case KW_TLSCLIENTVERIFY:
+		ps->tls_line = ps->tok.line;
+		for (int i = 0; i < 3; i++) {
+			if (ps->tok.kind == TK_STRING &&
+			    strcmp(ps->tok.text, conf_tls_verify_names[i]) == 0) {
+				c->tls_client_verify = (enum conf_tls_verify)i;
+				return advance(ps);
+			}
+		}
+		return expected(ps, kw, "none, optional or required");
 	default:
 		return fail(ps, ps->tok.line, "internal error: keyword %d", kw);
 	}
@@ -1241,6 +1276,14 @@ static int finish(struct parser *ps)
 	    !((c->allowed_auth | c->required_auth) & CONF_AUTH_HMAC))
 		return fail(ps, ps->hmac_line,
 			    "HmacSecretsFile is set but HMAC is not in AllowedAuthMethods or RequiredAuthMethods");
+	if (c->tls_port && (!c->tls_cert_file[0] || !c->tls_key_file[0]))
+		return fail(ps, ps->tls_line,
+			    "TlsPort needs TlsCertificateFile and TlsKeyFile");
+	if (c->tls_client_verify != CONF_TLS_VERIFY_NONE &&
+	    !c->tls_client_ca_file[0])
+		return fail(ps, ps->tls_line,
+			    "TlsClientVerify = %s needs TlsClientCAFile (the CAs that sign client certificates)",
+			    conf_tls_verify_names[c->tls_client_verify]);
 	if (c->n_hosts == 0)
 		return fail(ps, eof_line,
 			    "no daemon is configured: add a Spread_Segment with at least one host");
@@ -1603,6 +1646,34 @@ static void print_noted_int(FILE *fp, const struct conf *c, int note,
 	fprintf(fp, "%s%s = %d\n", has_note(c, note) ? "" : "# ", kw, v);
 }
 
+/* Prints the TLS listener's keywords; an unset path prints as a comment
+ * (the parser reads "" the same way). */
+static void print_tls(FILE *fp, const struct conf *c)
+{
+	const struct {
+		const char *kw;
+		const char *v;
+	} files[3] = {
+		{ "TlsCertificateFile", c->tls_cert_file },
+		{ "TlsKeyFile", c->tls_key_file },
+		{ "TlsClientCAFile", c->tls_client_ca_file },
+	};
+
+	fprintf(fp, "%sTlsPort = %u\n", c->tls_port ? "" : "# ", c->tls_port);
+	for (int i = 0; i < 3; i++) {
+		if (!files[i].v[0]) {
+			fprintf(fp, "# %s: not set\n", files[i].kw);
+			continue;
+		}
+		fprintf(fp, "%s = ", files[i].kw);
+		print_str(fp, files[i].v);
+		fputc('\n', fp);
+	}
+	fprintf(fp, "TlsClientVerify = %s\n",
+		conf_tls_verify_names[c->tls_client_verify <= CONF_TLS_VERIFY_REQUIRED ?
+				      c->tls_client_verify : 0]);
+}
+
 /* Prints c as a configuration file (conf.h): segments, then every
  * setting. Keywords that add a note print only when their note is
  * present, so that the printout gives back the same notes; the others
@@ -1776,7 +1847,11 @@ void conf_print(const struct conf *c, FILE *fp)
 		fputs("# AccessRules: none; every client may join and send to every group\n",
 		      fp);
 	}
+	print_tls(fp, c);
 }
+
+const char *const conf_tls_verify_names[3] = { "none", "optional",
+						"required" };
 
 const char *const conf_transport_names[4] = { "auto", "broadcast",
 					      "multicast", "unicast" };

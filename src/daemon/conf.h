@@ -38,6 +38,11 @@
 
 enum conf_tristate { CONF_OFF = 0, CONF_ON = 1, CONF_AUTO = 2 };
 
+/* TlsClientVerify: whether TLS clients must show a certificate. */
+enum conf_tls_verify { CONF_TLS_VERIFY_NONE = 0, CONF_TLS_VERIFY_OPTIONAL,
+		       CONF_TLS_VERIFY_REQUIRED };
+extern const char *const conf_tls_verify_names[3];
+
 /* RingTransport: how "to every daemon" reaches them (net_udp.h). */
 enum conf_transport {
 	CONF_TRANSPORT_AUTO = 0, CONF_TRANSPORT_BROADCAST,
@@ -121,6 +126,13 @@ struct conf {
 	int max_authenticating;            /* default 256 */
 	int handshake_timeout_ms;          /* default 1000, as Spread */
 	struct authz_rules access_rules;   /* AccessRules { } */
+
+	/* TLS for client connections (tls.h); tls_port 0: no TLS listener. */
+	uint16_t tls_port;
+	char tls_cert_file[CONF_PATH_MAX];  /* PEM certificate (chain) */
+	char tls_key_file[CONF_PATH_MAX];   /* PEM private key */
+	char tls_client_ca_file[CONF_PATH_MAX]; /* CAs of client certificates */
+	enum conf_tls_verify tls_client_verify; /* default none */
 
 	/* Keywords accepted but not implemented yet, one note each, for the
 	 * daemon to log once ("LinkProtocol is parsed but has no effect"). */

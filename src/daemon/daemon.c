@@ -275,7 +275,8 @@ static int add_listener(struct chd *d, int fd, int is_unix, char *err,
 	return 0;
 }
 
-static int listen_tcp(struct chd *d, uint32_t addr, char *err, size_t errlen)
+static int listen_tcp(struct chd *d, uint32_t addr, uint16_t port, int is_tls,
+		      char *err, size_t errlen)
 {
 	struct sockaddr_in sin;
 	int fd, one = 1;
@@ -292,18 +293,21 @@ static int listen_tcp(struct chd *d, uint32_t addr, char *err, size_t errlen)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
-	sin.sin_port = htons(d->port);
+	sin.sin_port = htons(port);
 	sin.sin_addr.s_addr = htonl(addr);
 	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
 	    listen(fd, SOMAXCONN) != 0) {
 		struct in_addr a = { htonl(addr) };
 
 		snprintf(err, errlen, "cannot listen on %s:%u: %s",
-			 inet_ntoa(a), d->port, strerror(errno));
+			 inet_ntoa(a), port, strerror(errno));
 		close(fd);
 		return -1;
 	}
-	return add_listener(d, fd, 0, err, errlen);
+	if (add_listener(d, fd, 0, err, errlen) != 0)
+		return -1;
+	d->listeners[d->n_listeners - 1].is_tls = is_tls;
+	return 0;
 }
 
 static int listen_unix(struct chd *d, char *err, size_t errlen)
@@ -355,11 +359,15 @@ static int open_listeners(struct chd *d, char *err, size_t errlen)
 	for (int i = 0; i < h->n_ifaces; i++) {
 		if (!(h->ifaces[i].roles & CONF_ROLE_CLIENT))
 			continue;
-		if (listen_tcp(d, h->ifaces[i].addr, err, errlen) != 0)
+		if (listen_tcp(d, h->ifaces[i].addr, d->port, 0, err, errlen) != 0 ||
+		    (d->tls && listen_tcp(d, h->ifaces[i].addr, d->conf.tls_port,
+					  1, err, errlen) != 0))
 			return -1;
 		n++;
 	}
-	if (n == 0 && listen_tcp(d, INADDR_ANY, err, errlen) != 0)
+	if (n == 0 && (listen_tcp(d, INADDR_ANY, d->port, 0, err, errlen) != 0 ||
+		       (d->tls && listen_tcp(d, INADDR_ANY, d->conf.tls_port, 1,
+					     err, errlen) != 0)))
 		return -1;
 	if (d->conf.unix_socket_dir[0] && listen_unix(d, err, errlen) != 0)
 		return -1;
@@ -766,6 +774,16 @@ int chd_init(struct chd *d, const struct conf *c, const char *name,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (c->tls_port) {
+		if (c->tls_port == d->port) {
+			snprintf(err, errlen, "TlsPort %u is the client port",
+				 c->tls_port);
+			goto fail;
+		}
+		d->tls = tls_server_new(c, err, errlen);
+		if (!d->tls)
+			goto fail;
+	}
 	d->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (d->ep < 0) {
 		snprintf(err, errlen, "epoll_create1: %s", strerror(errno));
@@ -803,6 +821,25 @@ void chd_request_reload(struct chd *d)
 	d->reload = 1;
 }
 
+/* SIGHUP: reads the ring's key file and the TLS certificate, key and
+ * CA files again; a bad file keeps what was loaded before. */
+static void reload(struct chd *d)
+{
+	char err[512];
+
+	d->reload = 0;
+	rlink_reload(&d->link);
+	if (!d->tls)
+		return;
+	if (tls_server_reload(d->tls, &d->conf, err, sizeof(err)) == 0)
+		log_info("TLS certificate %s and key %s loaded again; new "
+			 "connections use them", d->conf.tls_cert_file,
+			 d->conf.tls_key_file);
+	else
+		log_warnx("TLS reload failed, keeping the certificate and key "
+			  "loaded before: %s", err);
+}
+
 /* Out of descriptors: the pending connection would keep the listener
  * readable and the loop spinning. Free the spare descriptor, accept the
  * connection and close it at once, then take the spare back. */
@@ -828,6 +865,7 @@ static void accept_ready(struct chd *d, int li)
 		struct sockaddr_in sin;
 		socklen_t slen = sizeof(sin);
 		uint32_t addr = 0;
+		struct sess *s;
 		int fd = accept4(l->fd, (struct sockaddr *)&sin, &slen,
 				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -844,7 +882,9 @@ static void accept_ready(struct chd *d, int li)
 			if (sin.sin_family == AF_INET)
 				addr = ntohl(sin.sin_addr.s_addr);
 		}
-		sess_accept(d, fd, addr);
+		s = sess_accept(d, fd, addr);
+		if (s && l->is_tls && sio_tls_attach(d->tls, s) != 0)
+			sess_end(d, s, SESS_END_NO_MEMORY, "TLS state");
 	}
 }
 
@@ -920,10 +960,8 @@ void chd_run(struct chd *d)
 		d->now_ms = clock_ms();
 		if (n < 0 && errno != EINTR)
 			fatal("epoll_wait");
-		if (d->reload) {
-			d->reload = 0;
-			rlink_reload(&d->link);
-		}
+		if (d->reload)
+			reload(d);
 		for (int i = 0; i < n; i++) {
 			uint64_t u = evs[i].data.u64;
 
@@ -947,6 +985,7 @@ void chd_shutdown(struct chd *d)
 		struct sess *s = d->sessions;
 
 		if (s->fd >= 0) {
+			sio_close(s);
 			close(s->fd);
 			s->fd = -1;
 		}
@@ -977,6 +1016,8 @@ void chd_shutdown(struct chd *d)
 	if (d->spare_fd >= 0)
 		close(d->spare_fd);
 	d->spare_fd = -1;
+	tls_server_free(d->tls);
+	d->tls = NULL;
 	free(d->names);
 	d->names = NULL;
 	free(d->rbuf);

@@ -22,6 +22,7 @@
 #include "ring_link.h"
 #include "ring_setup.h"
 #include "sess.h"
+#include "tls.h"
 
 #define CHD_MAX_LISTENERS 16
 #define CHD_GROUP_MAX_MEMBERS 2048 /* keeps notifications within a frame */
@@ -30,6 +31,7 @@
 struct chd_listener {
 	int fd;
 	int is_unix;
+	int is_tls;   /* the TLS port: sessions start with a TLS handshake */
 };
 
 /* Counters, for the log and for tests. */
@@ -67,7 +69,8 @@ struct chd {
 	int n_listeners;
 	int64_t now_ms;             /* the clock, read once per iteration */
 	volatile sig_atomic_t stop;
-	volatile sig_atomic_t reload; /* SIGHUP: read the ring keys again */
+	volatile sig_atomic_t reload; /* SIGHUP: ring keys, TLS files again */
+	struct tls_server *tls;     /* NULL when TlsPort is not set */
 
 	struct sess *sessions;      /* every session, newest first */
 	unsigned n_sessions, n_handshaking;
@@ -114,7 +117,8 @@ int chd_init(struct chd *d, const struct conf *c, const char *name,
 /* Runs the loop until chd_request_stop() or a signal. */
 void chd_run(struct chd *d);
 void chd_request_stop(struct chd *d);
-/* Asks the loop to reload what can be reloaded (the ring's key file). */
+/* Asks the loop to reload what can be reloaded (SIGHUP): the ring's key
+ * file and the TLS certificate, key and CA files. */
 void chd_request_reload(struct chd *d);
 /* The second half of a loop iteration, after the sockets were handled:
  * expire handshakes, let the ordering service deliver, write queued

@@ -245,6 +245,10 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_UNBLOCK, &stop_sigs, NULL);
 	log_info("daemon %s listening on port %u%s%s", d.name, d.port,
 		 d.unix_path[0] ? " and " : "", d.unix_path);
+	if (d.tls)
+		log_info("TLS 1.3 on port %u, certificate %s, client "
+			 "certificates %s", c.tls_port, c.tls_cert_file,
+			 conf_tls_verify_names[c.tls_client_verify]);
 	chd_run(&d);
 	log_info("shutting down");
 	chd_shutdown(&d);

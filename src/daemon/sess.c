@@ -29,6 +29,7 @@
 #include "auth.h"
 #include "daemon.h"
 #include "groups.h"
+#include "tls.h"
 #include "util/log.h"
 
 #define SESS_FLUSH_EARLY 64 /* queue length that triggers a write at once */
@@ -50,11 +51,17 @@ const char *const sess_end_names[SESS_END__COUNT] = {
 };
 
 /* Sends a short handshake reply in one write. A fresh socket always has
- * room for it; a short write means the peer is gone. */
-static int hs_write(struct sess *s, const void *buf, size_t len)
+ * room for it; a short write means the peer is gone. (Over TLS, bytes
+ * OpenSSL keeps go out when the socket is writable again.) */
+static int hs_write(struct chd *d, struct sess *s, const void *buf,
+		    size_t len)
 {
-	ssize_t w = send(s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	struct iovec iov = { (void *)(uintptr_t)buf, len };
+	ssize_t w = sio_writev(s, &iov, 1);
 
+	if (w == (ssize_t)len && sio_pending_out(s) && !s->want_out &&
+	    chd_epoll_mod(d, s, 1) == 0)
+		s->want_out = 1;
 	return w == (ssize_t)len ? 0 : -1;
 }
 
@@ -66,7 +73,7 @@ static void hs_refuse(struct chd *d, struct sess *s, int code,
 	log_debug(DBG_SESSION, "refusing connection fd %d (%s): code %d",
 		  s->fd, why, code);
 	if (code)
-		(void)hs_write(s, &b, 1);
+		(void)hs_write(d, s, &b, 1);
 	sess_end(d, s, SESS_END_HANDSHAKE, why);
 }
 
@@ -114,6 +121,20 @@ static int accept_limits(struct chd *d, int fd, uint32_t peer_addr)
 	return 0;
 }
 
+/* Puts s at the tail of the handshake list. Every deadline is set to
+ * the clock of its moment plus HandshakeTimeout, so the list stays
+ * sorted. */
+static void hs_append(struct chd *d, struct sess *s)
+{
+	s->hs_prev = d->hs_tail;
+	if (d->hs_tail)
+		d->hs_tail->hs_next = s;
+	else
+		d->hs_head = s;
+	d->hs_tail = s;
+	d->n_handshaking++;
+}
+
 struct sess *sess_accept(struct chd *d, int fd, uint32_t peer_addr)
 {
 	struct epoll_event ev;
@@ -151,20 +172,13 @@ struct sess *sess_accept(struct chd *d, int fd, uint32_t peer_addr)
 		free(s);
 		return NULL;
 	}
-	/* Link into the list of sessions and, at the tail, the handshake
-	 * list: deadlines are set in order, so the list stays sorted. */
+	/* Link into the list of sessions and the handshake list. */
 	s->next = d->sessions;
 	if (d->sessions)
 		d->sessions->prev = s;
 	d->sessions = s;
 	d->n_sessions++;
-	s->hs_prev = d->hs_tail;
-	if (d->hs_tail)
-		d->hs_tail->hs_next = s;
-	else
-		d->hs_head = s;
-	d->hs_tail = s;
-	d->n_handshaking++;
+	hs_append(d, s);
 	if (peer_addr && iplimit_add(&d->iplimit, peer_addr))
 		s->ip_counted = 1;
 	return s;
@@ -202,15 +216,17 @@ static int hs_accept(struct chd *d, struct sess *s)
 	size_t n;
 
 	n = wire_accept_encode(rec, s->version >= WIRE_VERSION(3, 15, 0), s->pg);
-	if (hs_write(s, rec, n) != 0) {
+	if (hs_write(d, s, rec, n) != 0) {
 		sess_end(d, s, SESS_END_HANDSHAKE, "accept record not sent");
 		return -1;
 	}
 	chd_hs_remove(d, s);
 	s->state = SESS_OPEN;
 	d->stats.opened++;
-	log_debug(DBG_SESSION, "session %s open (fd %d, %s)", s->pg, s->fd,
-		  s->membership ? "membership" : "no membership");
+	log_debug(DBG_SESSION, "session %s open (fd %d, %s%s%s%s)", s->pg,
+		  s->fd, s->membership ? "membership" : "no membership",
+		  s->tls ? ", TLS" : "", s->principal[0] ? ", principal " : "",
+		  s->principal);
 	return 0;
 }
 
@@ -257,11 +273,11 @@ static int hs_hello(struct chd *d, struct sess *s, const struct wire_connreq *r)
 	list[0] = (char)len;
 	if (len == 0) {
 		list[1] = (char)(int8_t)WIRE_REJECT_AUTH;
-		(void)hs_write(s, list, 2);
+		(void)hs_write(d, s, list, 2);
 		sess_end(d, s, SESS_END_HANDSHAKE, "no method enabled");
 		return -1;
 	}
-	if (hs_write(s, list, len + 1) != 0) {
+	if (hs_write(d, s, list, len + 1) != 0) {
 		sess_end(d, s, SESS_END_HANDSHAKE, "method list not sent");
 		return -1;
 	}
@@ -285,7 +301,7 @@ static int hs_run_methods(struct chd *d, struct sess *s)
 		case AUTH_PASS:
 			continue;
 		case AUTH_EXCHANGE:
-			if (hs_write(s, out, outlen) != 0) {
+			if (hs_write(d, s, out, outlen) != 0) {
 				sess_end(d, s, SESS_END_HANDSHAKE,
 					 "challenge not sent");
 				return -1;
@@ -369,8 +385,7 @@ static void parse_input(struct chd *d, struct sess *s, uint8_t *buf,
 /* Reads handshake bytes and advances the state machine. */
 static void hs_read(struct chd *d, struct sess *s)
 {
-	ssize_t n = recv(s->fd, s->hs + s->hs_len, sizeof(s->hs) - s->hs_len,
-			 MSG_DONTWAIT);
+	ssize_t n = sio_read(s, s->hs + s->hs_len, sizeof(s->hs) - s->hs_len);
 	size_t used;
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -562,11 +577,11 @@ static void sess_read(struct chd *d, struct sess *s)
 	ssize_t n;
 
 	if (in_place) {
-		n = recv(s->fd, s->rest + have, s->rest_cap - have, MSG_DONTWAIT);
+		n = sio_read(s, s->rest + have, s->rest_cap - have);
 	} else {
 		if (have)
 			memcpy(d->rbuf, s->rest, have);
-		n = recv(s->fd, d->rbuf + have, d->rbuf_cap - have, MSG_DONTWAIT);
+		n = sio_read(s, d->rbuf + have, d->rbuf_cap - have);
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -594,9 +609,38 @@ static void sess_read(struct chd *d, struct sess *s)
 	parse_input(d, s, d->rbuf, have);
 }
 
+/* Runs the TLS handshake of a session accepted on the TLS port. Returns
+ * 1 when the Spread handshake may go on, else 0 (waiting, or ended). */
+static int tls_step(struct chd *d, struct sess *s)
+{
+	char err[256];
+	int want_write, r = sio_tls_handshake(s, &want_write, err, sizeof(err));
+
+	if (r < 0) {
+		log_warnx("TLS handshake with %u.%u.%u.%u (fd %d) failed: %s",
+			  s->peer_addr >> 24, (s->peer_addr >> 16) & 0xff,
+			  (s->peer_addr >> 8) & 0xff, s->peer_addr & 0xff,
+			  s->fd, err);
+		sess_end(d, s, SESS_END_HANDSHAKE, "TLS handshake failed");
+		return 0;
+	}
+	if (want_write != s->want_out && chd_epoll_mod(d, s, want_write) == 0)
+		s->want_out = want_write;
+	if (r == 1) {
+		/* The Spread handshake gets its own deadline, as on the plain
+		 * port. */
+		chd_hs_remove(d, s);
+		s->deadline_ms = d->now_ms + d->conf.handshake_timeout_ms;
+		hs_append(d, s);
+	}
+	return r;
+}
+
 void sess_on_io(struct chd *d, struct sess *s, uint32_t events)
 {
 	if (s->ended)
+		return;
+	if (sio_tls_handshaking(s) && !tls_step(d, s))
 		return;
 	if (events & EPOLLOUT)
 		sess_flush(d, s);
@@ -613,6 +657,16 @@ void sess_on_io(struct chd *d, struct sess *s, uint32_t events)
 		sess_read(d, s);
 	else
 		hs_read(d, s);
+	/* TLS may hold decrypted bytes that epoll cannot see: read them
+	 * now (at most a record, so a bounded number of rounds). */
+	for (int i = 0; i < 64 && !s->ended && sio_pending_in(s); i++) {
+		if (s->state == SESS_OPEN)
+			sess_read(d, s);
+		else if (s->hs_len < sizeof(s->hs))
+			hs_read(d, s);
+		else
+			break;
+	}
 }
 
 /* Drops the first `w` bytes of the output queue. */
@@ -691,7 +745,7 @@ void sess_send(struct chd *d, struct sess *s, struct msg *m)
 
 void sess_flush(struct chd *d, struct sess *s)
 {
-	while (s->oq_len && !s->ended && !s->write_dead) {
+	while ((s->oq_len || sio_pending_out(s)) && !s->ended && !s->write_dead) {
 		struct iovec iov[SESS_IOV_MAX];
 		uint32_t n = s->oq_len < SESS_IOV_MAX ? s->oq_len : SESS_IOV_MAX;
 		size_t want = 0;
@@ -705,7 +759,7 @@ void sess_flush(struct chd *d, struct sess *s)
 			iov[i].iov_len = m->len - off;
 			want += m->len - off;
 		}
-		w = writev(s->fd, iov, (int)n);
+		w = sio_writev(s, iov, (int)n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && errno != EAGAIN) {
@@ -759,6 +813,7 @@ void sess_end(struct chd *d, struct sess *s, enum sess_end why,
 	}
 	if (s->fd >= 0) {
 		epoll_ctl(d->ep, EPOLL_CTL_DEL, s->fd, NULL);
+		sio_close(s);
 		close(s->fd);
 		s->fd = -1;
 	}
@@ -792,6 +847,7 @@ void sess_free(struct sess *s)
 	if (!s)
 		return;
 	oq_clear(s);
+	sio_close(s);
 	free(s->oq);
 	free(s->rest);
 	free(s);

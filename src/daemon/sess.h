@@ -28,6 +28,11 @@
 #include "proto/wire.h"
 
 struct chd;
+struct tls_conn;
+
+/* Longest principal name, terminator included. */
+#define SESS_PRINCIPAL_MAX 128
+_Static_assert(SESS_PRINCIPAL_MAX > AUTH_PRINCIPAL_MAX, "an HMAC principal fits");
 
 /* SESS_AUTHX: a method's exchange (HMAC) is under way. */
 enum sess_state { SESS_HELLO, SESS_AUTH, SESS_AUTHX, SESS_OPEN, SESS_CLOSED };
@@ -56,10 +61,12 @@ struct sess {
 	int membership;                /* wants membership notifications */
 	uint32_t peer_addr;            /* IPv4 host order; 0 for Unix */
 	int version;                   /* library version, WIRE_VERSION() */
-
-	/* Who the client proved to be: set by an authentication method
-	 * (HMAC: the principal), "" if none; read by authorisation. */
-	char principal[AUTH_PRINCIPAL_MAX + 1];
+	struct tls_conn *tls;          /* NULL: a plain connection (tls.h) */
+	/* Who the client proved to be ("" if nobody), read by
+	 * authorisation: the name of its verified TLS client certificate,
+	 * replaced by the principal of an authentication method (HMAC) that
+	 * the client then passes. */
+	char principal[SESS_PRINCIPAL_MAX];
 	unsigned auth_left;            /* methods still to run (CONF_AUTH_*) */
 	unsigned auth_running;         /* the method whose exchange runs */
 	uint8_t auth_nonce[AUTH_HMAC_NONCE_LEN];

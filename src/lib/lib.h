@@ -12,6 +12,7 @@
  *   sp_recv.c     SP_receive, SP_scat_receive, SP_poll, read-ahead
  *   sp_memb.c     membership-body parsers and their scatter twins
  *   sp_error.c    SP_error and chorus_strerror
+ *   sp_tls.c      TLS links ("tls:" addresses) under sp_io.c's calls
  *
  * Internal names start with lib_; public ones are SP_* (sp.h) and
  * chorus_* (chorus.h). The public headers are included with default
@@ -188,6 +189,42 @@ int lib_hmac_exchange(int fd, const struct auth_key *k,
  * Returns 0 or -1. */
 int lib_hmac_respond(const uint8_t *chal, size_t len, const struct auth_key *k,
 		     const char *private_name, uint8_t *out, size_t *outlen);
+
+/* ---- sp_tls.c ---- */
+
+#define LIB_TLS_PATH_MAX 4096
+struct lib_tls;
+
+/* The TLS link of descriptor fd, or NULL for a plain one. Lock-free. */
+struct lib_tls *lib_tls_of(int fd);
+/* Runs the TLS handshake on the connected socket fd (made non-blocking)
+ * and checks that the daemon's certificate names host. Returns 0, or
+ * COULD_NOT_CONNECT, REJECT_AUTH (a certificate was refused) or SP_BUG,
+ * with the reason for chorus_tls_error(); then fd is plain again. */
+int lib_tls_start(int fd, const char *host, const struct timespec *dl);
+/* Frees the TLS link of fd, if any, without a close_notify; the caller
+ * closes fd. */
+void lib_tls_close(int fd);
+/* Forgets, without freeing, a TLS link left on descriptor fd by a
+ * mailbox whose socket the application closed behind the library's back
+ * (a thread may still hold it); fd is a new socket now. */
+void lib_tls_forget(int fd);
+/* Whether the last TLS failure of this thread was the daemon refusing
+ * our certificate. */
+int lib_tls_auth_refused(void);
+/* Writes every byte of iov[0..n). Returns 0, or -1 (errno EIO). */
+int lib_tls_writev(struct lib_tls *t, const struct iovec *iov, int n);
+/* Reads at least one byte, at most len, waiting until the deadline
+ * (NULL: none). Returns the count, or -1 on the end, an error or the
+ * deadline. */
+ssize_t lib_tls_read(struct lib_tls *t, void *buf, size_t len,
+		     const struct timespec *dl);
+/* Reads what has arrived, at least one byte, into iov[0..n) in order:
+ * the elements after the first are filled only from bytes OpenSSL
+ * already holds. Returns the count, or -1 as lib_tls_read. */
+ssize_t lib_tls_read_some(struct lib_tls *t, const struct iovec *iov, int n);
+/* Decrypted bytes OpenSSL holds for the reader. */
+size_t lib_tls_pending(struct lib_tls *t);
 
 /* ---- sp_memb.c ---- */
 

@@ -8,8 +8,10 @@
  * must be 4..31. A verdict that is neither 1 nor negative is a protocol
  * error (CONNECTION_CLOSED).
  *
- * Extension: an address starting with '/' names the daemon's Unix socket
- * by its path. "host:port" stays refused (ILLEGAL_SPREAD), as in Spread.
+ * Extensions: an address starting with '/' names the daemon's Unix socket
+ * by its path; "tls:port@host" connects to a daemon's TLS port
+ * (sp_tls.c) and runs the handshake inside TLS. "host:port" stays refused
+ * (ILLEGAL_SPREAD), as in Spread.
  */
 #include "lib.h"
 
@@ -345,12 +347,23 @@ int SP_connect_timeout(const char *spread_name, const char *private_name,
 	struct sockaddr_storage ss;
 	struct timespec dl, *dlp = NULL;
 	char pg[WIRE_NAME_LEN];
+	const char *tls_host = NULL;
 	socklen_t len;
 	int fd = -1, ret, on = 1;
 
 	lib_init();
 	if (!mbox)
 		return ILLEGAL_SESSION;
+	if (spread_name && strncmp(spread_name, "tls:", 4) == 0) {
+		/* TLS needs a host, to check the daemon's certificate. */
+		spread_name += 4;
+		tls_host = strchr(spread_name, '@');
+		if (!tls_host || spread_name[0] < '0' || spread_name[0] > '9')
+			return ILLEGAL_SPREAD;
+		tls_host++;
+		while (*tls_host == ' ' || *tls_host == '\t')
+			tls_host++;
+	}
 	ret = lib_addr_parse(spread_name, &ss, &len);
 	if (ret < 0)
 		goto out;
@@ -363,14 +376,24 @@ int SP_connect_timeout(const char *spread_name, const char *private_name,
 	fd = socket(ss.ss_family, SOCK_STREAM, 0);
 	if (fd < 0)
 		goto out;
+	lib_tls_forget(fd);
 	if (sock_connect(fd, (struct sockaddr *)&ss, len, dlp) != 0)
 		goto out;
 	if (ss.ss_family == AF_INET) {
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
 	}
+	if (tls_host) {
+		ret = lib_tls_start(fd, tls_host, dlp);
+		if (ret != 0)
+			goto out;
+	}
 	ret = lib_handshake(fd, private_name, priority, group_membership, pg,
 			    dlp);
+	/* TLS 1.3: a daemon that refuses our certificate says so after the
+	 * handshake, in an alert that the first read meets. */
+	if (tls_host && ret == CONNECTION_CLOSED && lib_tls_auth_refused())
+		ret = REJECT_AUTH;
 	if (ret != ACCEPT_SESSION)
 		goto out;
 	ret = lib_sess_add(fd, pg);
@@ -382,8 +405,10 @@ int SP_connect_timeout(const char *spread_name, const char *private_name,
 		memcpy(private_group, pg, strlen(pg) + 1);
 	ret = ACCEPT_SESSION;
 out:
-	if (fd >= 0)
+	if (fd >= 0) {
+		lib_tls_close(fd);
 		close(fd);
+	}
 	return ret;
 }
 

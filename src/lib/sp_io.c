@@ -9,6 +9,9 @@
  * instead of SIGPIPE and the library leaves the process's signal
  * dispositions alone (where MSG_NOSIGNAL is missing, sp_session.c ignores
  * SIGPIPE as Spread does).
+ *
+ * A descriptor with a TLS link (sp_tls.c) is read and written through it
+ * instead; every call below checks first.
  */
 #include "lib.h"
 
@@ -97,8 +100,11 @@ int lib_iov_advance(struct iovec *iov, int n, size_t done)
 /* One sendmsg() per round; a short write continues where it stopped. */
 int lib_io_writev(int fd, struct iovec *iov, int n)
 {
+	struct lib_tls *t = lib_tls_of(fd);
 	int i = lib_iov_advance(iov, n, 0);
 
+	if (t)
+		return lib_tls_writev(t, iov + i, n - i);
 	while (i < n) {
 		struct msghdr mh = { .msg_iov = iov + i,
 				     .msg_iovlen = (size_t)(n - i) };
@@ -129,11 +135,20 @@ int lib_io_write(int fd, const void *buf, size_t len)
 int lib_io_readv(int fd, struct iovec *iov, int n,
 		 const struct timespec *deadline)
 {
+	struct lib_tls *t = lib_tls_of(fd);
 	int i = lib_iov_advance(iov, n, 0);
 
 	while (i < n) {
 		ssize_t r;
 
+		if (t) {
+			r = lib_tls_read(t, iov[i].iov_base, iov[i].iov_len,
+					 deadline);
+			if (r < 0)
+				return -1;
+			i += lib_iov_advance(iov + i, n - i, (size_t)r);
+			continue;
+		}
 		if (deadline && lib_io_wait(fd, POLLIN, deadline) != 0)
 			return -1;
 		r = readv(fd, iov + i, n - i);
@@ -164,6 +179,10 @@ int lib_io_read(int fd, void *buf, size_t len,
 /* Used by read-ahead: takes whatever has arrived, at least one byte. */
 ssize_t lib_io_read_some(int fd, struct iovec *iov, int n)
 {
+	struct lib_tls *t = lib_tls_of(fd);
+
+	if (t)
+		return lib_tls_read_some(t, iov, n);
 	for (;;) {
 		ssize_t r = readv(fd, iov, n);
 

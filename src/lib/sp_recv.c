@@ -393,7 +393,11 @@ int SP_poll(mailbox mbox)
 	if (ioctl(s->fd, FIONREAD, &n) < 0) {
 		ret = ILLEGAL_SESSION;
 	} else {
+		struct lib_tls *t = lib_tls_of(s->fd);
+
 		held = __atomic_load_n(&s->held, __ATOMIC_ACQUIRE);
+		if (t) /* decrypted bytes in OpenSSL's buffer */
+			held += lib_tls_pending(t);
 		ret = held > (size_t)(INT_MAX - n) ? INT_MAX : n + (int)held;
 	}
 	lib_sess_put(s);

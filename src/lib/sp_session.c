@@ -88,8 +88,10 @@ void lib_unlock(void)
  * frees s, which no table slot or thread references any more. */
 static void sess_free(struct lib_sess *s)
 {
-	if (s->fd >= 0)
+	if (s->fd >= 0) {
+		lib_tls_close(s->fd);
 		close(s->fd);
+	}
 	pthread_mutex_destroy(&s->send_lock);
 	pthread_mutex_destroy(&s->recv_lock);
 	free(s->ra_buf);

@@ -71,6 +71,9 @@ struct logd_conf {
 	int64_t fsync_ms;                    /* LOGD_FSYNC_INTERVAL */
 	int64_t status_s;                    /* periodic status line; 0: none */
 	uint32_t max_open;                   /* open log files at most */
+	/* TLS for "tls:" daemon addresses (chorus_set_tls; "": the
+	 * CHORUS_TLS_* environment variables, else none / the system CAs). */
+	char tls_ca[LOGD_PATH_MAX], tls_cert[LOGD_PATH_MAX], tls_key[LOGD_PATH_MAX];
 	int ndaemons;
 	struct logd_daemon_conf daemons[LOGD_MAX_DAEMONS];
 	int nrules;

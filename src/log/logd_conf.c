@@ -527,15 +527,19 @@ static int parse_spread(struct lexer *lx, struct logd_conf *c, int d)
 			    port);
 	if (port[0] == '/' && host[0])
 		return fail(lx, "Spread block: a socket path takes no Host");
+	if (strncmp(port, "tls:", 4) == 0 && !host[0] && !strchr(port, '@'))
+		return fail(lx, "Spread block: a TLS port (%s) needs the daemon's "
+			    "host name, to check its certificate", port);
 	if (port[0] != '/') {
-		const char *p = port;
+		const char *p = port + (strncmp(port, "tls:", 4) == 0 ? 4 : 0);
+		const char *start = p;
 
 		for (; *p >= '0' && *p <= '9'; p++)
 			;
-		if (p == port || (*p && *p != '@') || (*p == '@' && !p[1]) ||
-		    atol(port) < 1 || atol(port) > 65535 || p - port > 5)
-			return fail(lx, "Port: \"%s\" is not PORT, PORT@HOST or a socket path",
-				    port);
+		if (p == start || (*p && *p != '@') || (*p == '@' && !p[1]) ||
+		    atol(start) < 1 || atol(start) > 65535 || p - start > 5)
+			return fail(lx, "Port: \"%s\" is not PORT, PORT@HOST, "
+				    "tls:PORT@HOST or a socket path", port);
 	}
 	n = snprintf(c->daemons[d].addr, sizeof(c->daemons[d].addr), "%s%s%s", port,
 		     host[0] ? "@" : "", host);
@@ -662,6 +666,19 @@ int logd_conf_parse(const char *text, size_t len, struct logd_conf *c,
 			    number(&lx, "StatusInterval", 0, 0, 86400, &v) != 0)
 				return -1;
 			c->status_s = (int64_t)v;
+		} else if (is_kw(&lx, "TlsCAFile") || is_kw(&lx, "TlsCertificateFile") ||
+			   is_kw(&lx, "TlsKeyFile")) {
+			char *f = is_kw(&lx, "TlsCAFile") ? c->tls_ca :
+				  is_kw(&lx, "TlsKeyFile") ? c->tls_key : c->tls_cert;
+			const char *kw = f == c->tls_ca ? "TlsCAFile" :
+					 f == c->tls_key ? "TlsKeyFile" :
+					 "TlsCertificateFile";
+
+			if (equals_value(&lx, kw) != 0 ||
+			    take(&lx, kw, f, LOGD_PATH_MAX) != 0)
+				return -1;
+			if (!f[0])
+				return fail(&lx, "%s: empty", kw);
 		} else if (is_kw(&lx, "MaxOpenFiles")) {
 			if (equals_value(&lx, "MaxOpenFiles") != 0 ||
 			    number(&lx, "MaxOpenFiles", 0, 4, 65536, &v) != 0)
@@ -750,18 +767,22 @@ int logd_conf_load(const char *path, struct logd_conf *c, char *err,
 	if (!dir[0])
 		snprintf(dir, sizeof(dir), "/");
 	{
-		char *paths[LOGD_MAX_RULES + 2];
+		char *paths[LOGD_MAX_RULES + 5];
 		int n = 0;
 
 		paths[n++] = c->state_dir;
 		paths[n++] = c->quarantine;
+		paths[n++] = c->tls_ca;
+		paths[n++] = c->tls_cert;
+		paths[n++] = c->tls_key;
 		for (int i = 0; i < c->nrules; i++)
 			paths[n++] = c->rules[i].file;
 		for (int i = 0; i < n; i++) {
 			char tmp[LOGD_PATH_MAX];
 			int k;
 
-			if (paths[i][0] == '/')
+			/* (The TLS files, paths 2 to 4, may be unset.) */
+			if (paths[i][0] == '/' || (i >= 2 && i <= 4 && !paths[i][0]))
 				continue;
 			k = snprintf(tmp, sizeof(tmp), "%s/%s", dir, paths[i]);
 			if (k < 0 || (size_t)k >= sizeof(tmp)) {
@@ -852,6 +873,12 @@ void logd_conf_print(const struct logd_conf *c, FILE *fp)
 	print_kv(fp, "", "StatusInterval", num);
 	snprintf(num, sizeof(num), "%" PRIu32, c->max_open);
 	print_kv(fp, "", "MaxOpenFiles", num);
+	if (c->tls_ca[0])
+		print_kv(fp, "", "TlsCAFile", c->tls_ca);
+	if (c->tls_cert[0])
+		print_kv(fp, "", "TlsCertificateFile", c->tls_cert);
+	if (c->tls_key[0])
+		print_kv(fp, "", "TlsKeyFile", c->tls_key);
 	for (int d = 0; d < c->ndaemons; d++) {
 		fprintf(fp, "\nSpread {\n");
 		print_kv(fp, "\t", "Port", c->daemons[d].addr);

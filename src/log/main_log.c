@@ -47,10 +47,11 @@ static const char usage_text[] =
 	"                  [-d spooldir] [-m spoolmax] [-l maxline] [-b batchbytes]\n"
 	"                  [-t latency_ms] [-w window] [-a acks] [--ack-timeout ms]\n"
 	"                  [-T flush_ms] [-i status_s] [-y sync_ms] [-p]\n"
-	"                  [-u user[:group]]\n";
+	"                  [-u user[:group]] [--tls-ca file]\n"
+	"                  [--tls-cert file --tls-key file]\n";
 
 /* Long options without a short form. */
-enum { OPT_ACK_TIMEOUT = 256, OPT_HELP };
+enum { OPT_ACK_TIMEOUT = 256, OPT_HELP, OPT_TLS_CA, OPT_TLS_CERT, OPT_TLS_KEY };
 
 static void usage(void)
 {
@@ -162,8 +163,12 @@ static void check_daemon(const char *spec)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	const char *bad = daemon_syntax(spec);
+	int tls = strncmp(spec, "tls:", 4) == 0;
+	const char *bad = daemon_syntax(spec + (tls ? 4 : 0));
 
+	if (tls && !bad && !strchr(spec, '@'))
+		bad = "a TLS address needs the host, to check its certificate (tls:PORT@HOST)";
+	spec += tls ? 4 : 0;
 	if (bad) {
 		fprintf(stderr, "chorus-log: -s: bad daemon address \"%s\": %s\n", spec, bad);
 		exit(2);
@@ -193,8 +198,12 @@ static void parse_args(int argc, char **argv, struct clog_config *c)
 		{ "plain", no_argument, NULL, 'p' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, OPT_HELP },
+		{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
+		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *tls[3] = { NULL, NULL, NULL };
 	size_t payload_max;
 	uint64_t v;
 	int ch;
@@ -280,6 +289,9 @@ static void parse_args(int argc, char **argv, struct clog_config *c)
 		case 'i': c->status_ms = 1000 * parse_num("-i", optarg, 0, 86400); break;
 		case 'y': c->sync_ms = parse_num("-y", optarg, 0, 3600000); break;
 		case 'p': c->plain = 1; break;
+		case OPT_TLS_CA: tls[0] = optarg; break;
+		case OPT_TLS_CERT: tls[1] = optarg; break;
+		case OPT_TLS_KEY: tls[2] = optarg; break;
 		case 'u': {
 			char user[PD_NAME_MAX], group[PD_NAME_MAX], err[256];
 
@@ -301,6 +313,12 @@ static void parse_args(int argc, char **argv, struct clog_config *c)
 	if (optind != argc || c->ngroups == 0)
 		usage();
 	check_daemon(c->daemon);
+	/* The TLS files are read now, before privileges could be dropped. */
+	if ((tls[0] || tls[1] || tls[2] || strncmp(c->daemon, "tls:", 4) == 0) &&
+	    chorus_set_tls(tls[0], tls[1], tls[2]) != 0) {
+		fprintf(stderr, "chorus-log: TLS: %s\n", chorus_tls_error());
+		exit(2);
+	}
 	if (!c->node[0]) {
 		char host[HOST_NAME_MAX + 1] = "";
 

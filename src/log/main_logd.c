@@ -90,6 +90,7 @@ struct conn {
 	int try_failed_group;      /* the join that failed, or -1 */
 	mailbox try_mb;
 	char try_pg[MAX_GROUP_NAME];
+	char try_tls_err[200];     /* chorus_tls_error() of the attempt */
 	int try_done;              /* atomic */
 };
 
@@ -194,6 +195,7 @@ static void *conn_thread(void *arg)
 		}
 	}
 	c->try_ret = ret;
+	snprintf(c->try_tls_err, sizeof(c->try_tls_err), "%s", chorus_tls_error());
 	__atomic_store_n(&c->try_done, 1, __ATOMIC_RELEASE);
 	if (write(c->wake_fd, &one, 1) < 0) {
 		/* The pipe is full: the main loop is already awake. */
@@ -235,10 +237,12 @@ static void conn_finish(struct conn *c, int64_t now)
 	if (ret != ACCEPT_SESSION) {
 		c->failures++;
 		if (c->failures % 10 == 1)
-			log_warnx("cannot connect to the daemon %s%s%s: %s (retry in %" PRId64
-				  " ms)", c->addr, c->try_failed_group >= 0 ? " or join " : "",
+			log_warnx("cannot connect to the daemon %s%s%s: %s%s%s (retry in %"
+				  PRId64 " ms)", c->addr,
+				  c->try_failed_group >= 0 ? " or join " : "",
 				  c->try_failed_group >= 0 ? c->groups[c->try_failed_group] : "",
-				  chorus_strerror(ret), c->backoff_ms);
+				  chorus_strerror(ret), c->try_tls_err[0] ? ": " : "",
+				  c->try_tls_err, c->backoff_ms);
 		c->next_try_ms = now + c->backoff_ms;
 		/* Exponential backoff with jitter. */
 		c->backoff_ms = c->backoff_ms * 2 + (int64_t)(c->try_rand % 100);
@@ -1173,6 +1177,25 @@ static void on_signal(struct logd *d, int sfd)
 	}
 }
 
+/* Loads the TLS files when a daemon address asks for TLS or a Tls*
+ * setting is given. Returns 0, or -1 after saying why. */
+static int logd_tls_setup(const struct logd_conf *c)
+{
+	int want = c->tls_ca[0] || c->tls_cert[0] || c->tls_key[0];
+
+	for (int i = 0; i < c->ndaemons; i++)
+		want |= strncmp(c->daemons[i].addr, "tls:", 4) == 0;
+	if (!want)
+		return 0;
+	if (chorus_set_tls(c->tls_ca[0] ? c->tls_ca : NULL,
+			   c->tls_cert[0] ? c->tls_cert : NULL,
+			   c->tls_key[0] ? c->tls_key : NULL) != 0) {
+		fprintf(stderr, "chorus-logd: TLS: %s\n", chorus_tls_error());
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct logd d;
@@ -1200,6 +1223,8 @@ int main(int argc, char **argv)
 		logd_conf_print(&d.conf, stdout);
 		return fflush(stdout) == 0 ? 0 : 1;
 	}
+	if (logd_tls_setup(&d.conf) != 0)
+		return 1;
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);

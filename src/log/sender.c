@@ -217,10 +217,11 @@ static void try_connect(struct sender *s, int64_t now)
 		 * checked at startup, so ILLEGAL_SPREAD now means that its
 		 * host name does not resolve. */
 		if (s->last_connect_err_logged++ % 10 == 0)
-			log_warnx("cannot connect to the daemon %s: %s (retry in %" PRId64
-				  " ms, lines stay in the spool)", s->cfg->daemon,
+			log_warnx("cannot connect to the daemon %s: %s%s%s (retry in %"
+				  PRId64 " ms, lines stay in the spool)", s->cfg->daemon,
 				  ret == ILLEGAL_SPREAD ? "cannot resolve its host name" :
-				  chorus_strerror(ret), s->backoff_ms);
+				  chorus_strerror(ret), chorus_tls_error()[0] ? ": " : "",
+				  chorus_tls_error(), s->backoff_ms);
 		s->next_connect_ms = now_ms() + s->backoff_ms;
 		/* Exponential backoff with jitter, so that many nodes do not
 		 * reconnect in step. */

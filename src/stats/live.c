@@ -16,6 +16,7 @@
 
 #include "proto/batch.h"
 #include "sp.h"
+#include "chorus.h"
 
 static int64_t now_ms(void)
 {
@@ -97,8 +98,9 @@ int live_run(const struct live_opts *o, int (*flush)(void *arg), void *arg, char
 					close(fd);
 			}
 			if (mb < 0)
-				fprintf(stderr, "chorus-stats: cannot join %s on %s; retrying\n",
-					o->group, o->daemon);
+				fprintf(stderr, "chorus-stats: cannot join %s on %s%s%s; "
+					"retrying\n", o->group, o->daemon,
+					chorus_tls_error()[0] ? ": " : "", chorus_tls_error());
 		}
 		int64_t wait = next - t;
 		if (mb < 0 && retry - t < wait)
@@ -106,7 +108,9 @@ int live_run(const struct live_opts *o, int (*flush)(void *arg), void *arg, char
 		if (wait < 0)
 			wait = 0;
 		struct pollfd pfd = { mb, POLLIN, 0 };
-		int pr = poll(&pfd, mb >= 0 ? 1 : 0, (int)(wait > 1000 ? 1000 : wait));
+		/* Bytes the library already holds (TLS) do not wake poll(). */
+		int pr = mb >= 0 && SP_poll(mb) > 0 ? 1 :
+			 poll(&pfd, mb >= 0 ? 1 : 0, (int)(wait > 1000 ? 1000 : wait));
 		if (pr < 0 && errno != EINTR) {
 			snprintf(err, errlen, "poll: %s", strerror(errno));
 			goto out;

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chorus.h"
 #include "stats/agg.h"
 #include "stats/feed.h"
 #include "stats/input.h"
@@ -62,6 +63,8 @@ static void usage(FILE *o)
 		"      --node-token       the first word of each line is its node\n"
 		"  -s, --daemon DAEMON -g, --group GROUP   live: read the group's log lines\n"
 		"  -i, --interval SEC     live: write the reports every SEC seconds (default 60)\n"
+		"      --tls-ca FILE --tls-cert FILE --tls-key FILE   live: TLS files for a\n"
+		"                         tls:PORT@HOST daemon (default: $CHORUS_TLS_*)\n"
 		"filters:\n"
 		"      --from YYYY-MM-DD --to YYYY-MM-DD --node NAME --status CODE|Nxx\n"
 		"      --path-prefix PREFIX\n"
@@ -375,7 +378,8 @@ int main(int argc, char **argv)
 {
 	enum { O_NODE_TOKEN = 256, O_FROM, O_TO, O_NODE, O_STATUS, O_PREFIX, O_JSON, O_CSV,
 	       O_HTML, O_TEXT, O_TITLE, O_STATE, O_TOP, O_DAY_TOP, O_NODE_TOP, O_CAP, O_DAY_CAP,
-	       O_WINDOW, O_RELEASE, O_NO_RELEASES, O_NOW, O_MAX_AGE, O_OPEN_DAYS, O_4XX };
+	       O_WINDOW, O_RELEASE, O_NO_RELEASES, O_NOW, O_MAX_AGE, O_OPEN_DAYS, O_4XX,
+	       O_TLS_CA, O_TLS_CERT, O_TLS_KEY };
 	static const struct option lo[] = {
 		{ "format", 1, 0, 'f' }, { "node-name", 1, 0, 'N' },
 		{ "node-token", 0, 0, O_NODE_TOKEN }, { "daemon", 1, 0, 's' },
@@ -390,8 +394,11 @@ int main(int argc, char **argv)
 		{ "now", 1, 0, O_NOW }, { "max-age", 1, 0, O_MAX_AGE },
 		{ "max-open-days", 1, 0, O_OPEN_DAYS }, { "4xx-to-unique-count", 0, 0, O_4XX },
 		{ "quiet", 0, 0, 'q' }, { "version", 0, 0, 'V' }, { "help", 0, 0, 'h' },
+		{ "tls-ca", 1, 0, O_TLS_CA }, { "tls-cert", 1, 0, O_TLS_CERT },
+		{ "tls-key", 1, 0, O_TLS_KEY },
 		{ 0, 0, 0, 0 }
 	};
+	const char *tls[3] = { NULL, NULL, NULL };
 	struct opts op;
 	char err[512];
 	int c, user_rel = 0;
@@ -421,6 +428,9 @@ int main(int argc, char **argv)
 		case O_NODE_TOKEN: op.node_token = 1; break;
 		case 's': op.daemon = optarg; break;
 		case 'g': op.group = optarg; break;
+		case O_TLS_CA: tls[0] = optarg; break;
+		case O_TLS_CERT: tls[1] = optarg; break;
+		case O_TLS_KEY: tls[2] = optarg; break;
 		case 'i':
 			if (parse_u32(optarg, 1, 86400, &v) != 0)
 				goto bad_num;
@@ -515,6 +525,11 @@ bad_num:
 	}
 	if (op.daemon && optind < argc) {
 		fprintf(stderr, "chorus-stats: live mode reads no files\n");
+		return 2;
+	}
+	if (op.daemon && (tls[0] || tls[1] || tls[2] || strncmp(op.daemon, "tls:", 4) == 0) &&
+	    chorus_set_tls(tls[0], tls[1], tls[2]) != 0) {
+		fprintf(stderr, "chorus-stats: TLS: %s\n", chorus_tls_error());
 		return 2;
 	}
 	if (!op.json && !op.csv && !op.html)

@@ -24,6 +24,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -62,7 +63,8 @@
 #define MULTI_MAX_GROUPS 100
 
 static const char usage_text[] =
-	"usage: " PROG " [-hIqS] [-r | -u name] [-s daemon]\n";
+	"usage: " PROG " [-hIqS] [-r | -u name] [-s daemon] [--tls-ca file]\n"
+	"                   [--tls-cert file --tls-key file]\n";
 
 /* ---- input lines ---------------------------------------------------- */
 
@@ -1500,6 +1502,14 @@ static void usage(FILE *fp)
 
 int main(int argc, char **argv)
 {
+	enum { OPT_TLS_CA = 256, OPT_TLS_CERT, OPT_TLS_KEY };
+	static const struct option longopts[] = {
+		{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
+		{ "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+		{ "tls-key", required_argument, NULL, OPT_TLS_KEY },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *tls[3] = { NULL, NULL, NULL };
 	struct user u;
 	int c, r, rflag = 0, uflag = 0, force_i = 0, force_s = 0;
 
@@ -1508,8 +1518,13 @@ int main(int argc, char **argv)
 	u.name = "user";
 	u.events_on = 1;
 	u.default_service = AGREED_MESS;
-	while ((c = getopt(argc, argv, ":hIqrSs:u:")) != -1) {
+	while ((c = getopt_long(argc, argv, ":hIqrSs:u:", longopts, NULL)) != -1) {
 		switch (c) {
+		case OPT_TLS_CA:
+		case OPT_TLS_CERT:
+		case OPT_TLS_KEY:
+			tls[c - OPT_TLS_CA] = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -1573,10 +1588,17 @@ int main(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 
+	if ((tls[0] || tls[1] || tls[2] || strncmp(u.daemon, "tls:", 4) == 0) &&
+	    (r = chorus_set_tls(tls[0], tls[1], tls[2])) != 0) {
+		report(&u, "connect", r, "TLS: %s", chorus_tls_error());
+		user_free(&u);
+		return EXIT_USAGE;
+	}
 	r = SP_connect(u.daemon, u.name, 0, 1, &u.mbox, u.private_group);
 	if (r != ACCEPT_SESSION) {
-		report(&u, "connect", r, "cannot connect to '%s': %s (%d)", u.daemon,
-		       chorus_strerror(r), r);
+		report(&u, "connect", r, "cannot connect to '%s': %s (%d)%s%s", u.daemon,
+		       chorus_strerror(r), r, chorus_tls_error()[0] ? ": " : "",
+		       chorus_tls_error());
 		user_free(&u);
 		return EXIT_FAIL;
 	}

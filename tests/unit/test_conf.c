@@ -323,6 +323,22 @@ static void chk_socket_dir(const struct conf *c)
 	T_STREQ(c->unix_socket_dir, "/run/chorus");
 }
 
+static void chk_tls(const struct conf *c)
+{
+	T_EQ(c->tls_port, 4804);
+	T_STREQ(c->tls_cert_file, "/etc/chorus/server.pem");
+	T_STREQ(c->tls_key_file, "/etc/chorus/server.key");
+	T_STREQ(c->tls_client_ca_file, "/etc/chorus/clients-ca.pem");
+	T_EQ(c->tls_client_verify, CONF_TLS_VERIFY_REQUIRED);
+}
+
+static void chk_tls_optional(const struct conf *c)
+{
+	T_EQ(c->tls_port, 4804);
+	T_STREQ(c->tls_client_ca_file, "");
+	T_EQ(c->tls_client_verify, CONF_TLS_VERIFY_NONE);
+}
+
 static void chk_windows_equal(const struct conf *c)
 {
 	T_EQ(c->window, 20);
@@ -505,6 +521,12 @@ static const struct good_case good_cases[] = {
 	{ "sizes_raw", SEG_LOCAL "MaxSessionBytes = 12345678\nMaxSessions = 1000000\n",
 	  chk_sizes_raw },
 	{ "socket_dir", SEG_LOCAL "UnixSocketDir = /run/chorus\n", chk_socket_dir },
+	{ "tls", SEG_LOCAL "TlsPort = 4804\nTlsCertificateFile = /etc/chorus/server.pem\n"
+	  "TlsKeyFile = \"/etc/chorus/server.key\"\n"
+	  "TlsClientCAFile = /etc/chorus/clients-ca.pem\nTlsClientVerify = required\n",
+	  chk_tls },
+	{ "tls_no_clients", SEG_LOCAL "TlsClientVerify = none\nTlsPort = 4804\n"
+	  "TlsCertificateFile = s.pem\nTlsKeyFile = s.key\n", chk_tls_optional },
 	{ "windows_equal",
 	  SEG_LOCAL "Window = 20\nPersonalWindow = 20\nAcceleratedWindow = 0\n",
 	  chk_windows_equal },
@@ -746,6 +768,12 @@ static const struct bad_case bad_cases[] = {
 	{ L "MaxSessionBytes = K\n", 0, 4, "expected a number" },
 	{ L "UnixSocketDir = run/chorus\n", 0, 4, "must be an absolute path" },
 	{ L "RingTransport = tcp\n", 0, 4, "expected auto, broadcast, multicast or unicast" },
+	{ L "TlsPort = 4804\nTlsKeyFile = k\n", 0, 5,
+	  "TlsPort needs TlsCertificateFile and TlsKeyFile" },
+	{ L "TlsPort = 65536\n", 0, 4, "TlsPort = 65536 is out of range" },
+	{ L "TlsClientVerify = always\n", 0, 4, "expected none, optional or required" },
+	{ L "TlsClientVerify = optional\n", 0, 4,
+	  "TlsClientVerify = optional needs TlsClientCAFile" },
 	{ L "RingTransport = Unicast\n", 0, 4, "expected auto, broadcast, multicast or unicast" },
 	{ L "RingKeyFile = keys\n", 0, 4, "RingKeyFile must be an absolute path" },
 	{ L "RingEncryption = aes\n", 0, 4, "expected no, yes, aes-256-gcm or chacha20-poly1305" },
@@ -964,7 +992,12 @@ static const char golden_default[] =
 	"MaxSessionsPerIP = 1024\n"
 	"MaxAuthenticating = 1024\n"
 	"HandshakeTimeout = 1000\n"
-	"# AccessRules: none; every client may join and send to every group\n";
+	"# AccessRules: none; every client may join and send to every group\n"
+	"# TlsPort = 0\n"
+	"# TlsCertificateFile: not set\n"
+	"# TlsKeyFile: not set\n"
+	"# TlsClientCAFile: not set\n"
+	"TlsClientVerify = none\n";
 
 static void print_golden_default(void)
 {

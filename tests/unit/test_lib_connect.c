@@ -176,6 +176,49 @@ static void connect_refused(void)
 	T_EQ(SP_connect(addr, "a", 0, 1, &m, pg), COULD_NOT_CONNECT);
 }
 
+/* TLS addresses and settings that are refused before any byte of TLS,
+ * and a TLS attempt on a port that never answers. */
+static void tls_refusals(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	char addr[64], pg[MAX_GROUP_NAME];
+	sp_time to = { 0, 300000 };
+	mailbox m = -1;
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	unsetenv("CHORUS_TLS_CA");
+	unsetenv("CHORUS_TLS_CERT");
+	unsetenv("CHORUS_TLS_KEY");
+	T_STREQ(chorus_tls_error(), "");
+	T_EQ(SP_connect("tls:4803", "a", 0, 1, &m, pg), ILLEGAL_SPREAD);
+	T_EQ(SP_connect("tls:@localhost", "a", 0, 1, &m, pg), ILLEGAL_SPREAD);
+	T_EQ(SP_connect("tls:/tmp/4803", "a", 0, 1, &m, pg), ILLEGAL_SPREAD);
+	T_EQ(SP_connect("tls:4803x@localhost", "a", 0, 1, &m, pg), ILLEGAL_SPREAD);
+	T_EQ(m, -1);
+	T_EQ(chorus_set_tls(NULL, "/etc/c.pem", NULL), ILLEGAL_SPREAD);
+	T_ASSERTF(strstr(chorus_tls_error(), "needs its key") != NULL, "%s",
+		  chorus_tls_error());
+	T_EQ(chorus_set_tls("/chorus-test-no-such/ca.pem", NULL, NULL), ILLEGAL_SPREAD);
+	T_ASSERTF(strstr(chorus_tls_error(), "/chorus-test-no-such/ca.pem") != NULL,
+		  "%s", chorus_tls_error());
+	/* A listener that never accepts: the kernel completes the TCP
+	 * handshake, the TLS one never comes. */
+	T_EQ(chorus_set_tls(NULL, NULL, NULL), 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	T_ASSERT(bind(s, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	T_ASSERT(listen(s, 4) == 0);
+	T_ASSERT(getsockname(s, (struct sockaddr *)&sin, &len) == 0);
+	snprintf(addr, sizeof(addr), "tls:%u@127.0.0.1", (unsigned)ntohs(sin.sin_port));
+	T_EQ(SP_connect_timeout(addr, "a", 0, 1, &m, pg, to), COULD_NOT_CONNECT);
+	T_ASSERTF(strstr(chorus_tls_error(), "TLS handshake: timed out") != NULL, "%s",
+		  chorus_tls_error());
+	T_EQ(m, -1);
+	close(s);
+}
+
 /* Connects through a blob daemon and returns what the client sent. */
 static int blob_connect(struct fake *f, const void *reply, size_t len,
 			const char *name, int prio, int memb, mailbox *m)
@@ -721,6 +764,7 @@ int main(int argc, char **argv)
 		T_CASE(connect_unix_port_form),
 		T_CASE(connect_tcp),
 		T_CASE(connect_refused),
+		T_CASE(tls_refusals),
 		T_CASE(connect_request_bytes),
 		T_CASE(connect_name_truncated),
 		T_CASE(connect_auth_choice),

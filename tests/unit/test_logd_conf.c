@@ -231,6 +231,11 @@ static void conf_errors(void)
 		{ "Spread { Port = 70000 Log { Group = g File = x } }", "not PORT" },
 		{ "Spread { Port = 1@h Host = h Log { Group = g File = x } }", "drop Host" },
 		{ "Spread { Port = 4803x Log { Group = g File = x } }", "not PORT" },
+		{ "Spread { Port = tls:4804 Log { Group = g File = x } }",
+		  "needs the daemon's host name" },
+		{ "Spread { Port = tls:x@h Log { Group = g File = x } }", "tls:PORT@HOST" },
+		{ "TlsCAFile = \"\"\nSpread { Log { Group = g File = x } }",
+		  "line 1: TlsCAFile: empty" },
 		{ "Fsync = 0\nSpread { Log { Group = g File = x } }", "line 1: Fsync" },
 		{ "Fsync = sometimes\n", "Fsync" },
 		{ "MaxOpenFiles = 2\n", "outside 4..65536" },
@@ -295,6 +300,9 @@ static void conf_roundtrip_table(void)
 		"Spread { Log { Group = g VhostDir = /v/100% } }",
 		"Spread { Log { Group = g File = %%%g%n%Y } }",
 		"Spread { Log { Group = g File = x RotateSize = 4K Compress = gzip } }",
+		"TlsCAFile = /c/ca.pem TlsCertificateFile = c.pem TlsKeyFile = 'k y'\n"
+		"Spread { Port = tls:4804 Host = mirror.example Log { Group = g File = x } }",
+		"Spread { Port = tls:4804@10.0.0.1 Log { Group = g File = x } }",
 		"WriterId = w Spread { Port = 1 } Spread { Port = 2 Log { Group = g File = x } }",
 	};
 
@@ -302,6 +310,9 @@ static void conf_roundtrip_table(void)
 		roundtrip(cases[i]);
 	T_STREQ(c1.daemons[1].addr, "2");
 	T_EQ(c1.rules[0].daemon, 1);
+	roundtrip(cases[T_COUNT(cases) - 3]);
+	T_STREQ(c1.daemons[0].addr, "tls:4804@mirror.example");
+	T_STREQ(c1.tls_key, "k y");
 }
 
 static void conf_load_relative(void)
