@@ -411,6 +411,7 @@ void store_rollback(struct store *s)
 		struct store_stream *st = &s->streams[s->dirty_idx[i]];
 
 		st->rx.hwm = st->committed_hwm;
+		st->pending_bytes = 0;
 		st->dirty = 0;
 	}
 	s->ndirty = 0;
@@ -579,8 +580,10 @@ static int commit_record(struct store *s, int sync)
 			return ret;
 	}
 	if (s->rec_len == 0) {
-		for (uint32_t i = 0; i < s->ndirty; i++)
+		for (uint32_t i = 0; i < s->ndirty; i++) {
+			s->streams[s->dirty_idx[i]].pending_bytes = 0;
 			s->streams[s->dirty_idx[i]].dirty = 0;
+		}
 		s->ndirty = 0;
 		record_done(s);
 		return 0;
@@ -605,6 +608,7 @@ static int commit_record(struct store *s, int sync)
 		struct store_stream *st = &s->streams[s->dirty_idx[i]];
 
 		st->committed_hwm = st->rx.hwm;
+		st->pending_bytes = 0;
 		st->dirty = 0;
 	}
 	s->ndirty = 0;

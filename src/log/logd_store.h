@@ -94,6 +94,7 @@ struct store_stream {
 	struct batch_rx rx;
 	uint64_t committed_hwm;
 	uint64_t last_use;
+	uint64_t pending_bytes;     /* the shell's: stored since the last commit */
 	int dirty;
 };
 
