@@ -40,7 +40,7 @@
 #define DEFAULT_STATE_DIR "/var/lib/chorus-logd"
 #define DEFAULT_QUARANTINE "/var/log/chorus/quarantine-%g.log"
 #define DEFAULT_FSYNC_MS 100
-#define DEFAULT_COMMIT_SIZE (1u << 20)
+#define DEFAULT_COMMIT_SIZE (2u << 20)
 #define COMMIT_SIZE_MIN 4096
 #define COMMIT_SIZE_MAX (1u << 30)
 #define DEFAULT_STATUS_S 300
