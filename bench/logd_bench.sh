@@ -10,7 +10,7 @@
 # (default 3) rounds alternate the two and the medians are compared.
 # LOGD_BENCH_DIR picks the directory (default: a new one under /tmp).
 # LOGD_BENCH_WINDOW_KB (default 6144), LOGD_BENCH_FSYNC (default 100ms)
-# and LOGD_BENCH_COMMIT (the writer's CommitSize, default its own: 1M)
+# and LOGD_BENCH_COMMIT (the writer's CommitSize, default its own: 2M)
 # change the window of a stream and the writer's commit rule. The writer
 # acknowledges only at a commit; with CommitSize = 0 it commits only
 # every Fsync interval, so the figure is at most STREAMS * WINDOW per
