@@ -9,14 +9,21 @@
 # virtual disk's speed varies from run to run, so LOGD_BENCH_ROUNDS
 # (default 3) rounds alternate the two and the medians are compared.
 # LOGD_BENCH_DIR picks the directory (default: a new one under /tmp).
-# LOGD_BENCH_WINDOW_KB (default 6144) and LOGD_BENCH_FSYNC (default
-# 100ms) change the window of a stream and the writer's Fsync policy: the
-# writer acknowledges only at a commit, so with the defaults the figure
-# is at most STREAMS * WINDOW per commit cycle (~48 MiB / ~0.11 s).
+# LOGD_BENCH_WINDOW_KB (default 6144), LOGD_BENCH_FSYNC (default 100ms)
+# and LOGD_BENCH_COMMIT (the writer's CommitSize, default its own: 2M)
+# change the window of a stream and the writer's commit rule. The writer
+# acknowledges only at a commit; with CommitSize = 0 it commits only
+# every Fsync interval, so the figure is at most STREAMS * WINDOW per
+# cycle (~48 MiB / ~0.11 s = ~450 MB/s); with CommitSize it commits as
+# soon as a stream has that much waiting or the input pauses.
 # Each stream keeps at most 6 MiB unacknowledged (chorus-log keeps 32
-# batches, 4 MiB): one stream cannot go faster than its window per fsync
-# interval, and all of them together must stay below chorusd's 64 MiB
-# output queue of the writer's session, or the daemon drops the writer.
+# batches, 4 MiB), and all of them together must stay below chorusd's
+# 64 MiB output queue of the writer's session, or the daemon drops the
+# writer. The feeder and the writer use chorusd's Unix socket
+# (LOGD_BENCH_TCP=1: TCP on loopback, which costs more CPU).
+# With a fast disk dd is bound by the CPU copying into the page cache;
+# chorus-logd does that copy too, after three more copies through the
+# sockets and chorusd, on the same cores.
 B=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -26,19 +33,24 @@ N=${LOGD_BENCH_LINES:-500000}
 R=${LOGD_BENCH_ROUNDS:-3}
 W=${LOGD_BENCH_WINDOW_KB:-6144}
 F=${LOGD_BENCH_FSYNC:-100ms}
+C=${LOGD_BENCH_COMMIT:+CommitSize = $LOGD_BENCH_COMMIT}
 run=$(mktemp -d "${LOGD_BENCH_DIR:-/tmp}/chorus-logdbench-XXXXXX")
 pids=""
 trap 'for p in $pids; do kill $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$run"' EXIT
 . "$top/bench/lib.sh"
 bench_start_chorusd
+# The feeder and the writer reach chorusd by its Unix socket, as programs
+# on the daemon's host do (LOGD_BENCH_TCP=1: by TCP on loopback).
+if [ -n "$LOGD_BENCH_TCP" ]; then addr=$port@127.0.0.1; else addr=$run/$port; fi
 
 cat > "$run/logd.conf" <<CONF
 WriterId = bench
 StateDir = $run/state
 Fsync = $F
+$C
 StatusInterval = 0
 Spread {
-	Port = $port@127.0.0.1
+	Port = $addr
 	Log {
 		Group = bench
 		File = $run/logs/%g/%n.log
@@ -56,7 +68,7 @@ until grep -q "joined bench" "$run/logd.err" 2>/dev/null || [ $i -gt 200 ]; do s
 r=0
 while [ $r -lt "$R" ]; do
 	r=$((r + 1))
-	out=$("$B/bench/logd_feed" "$port@127.0.0.1" bench "$S" "$N" "$W" 300) || {
+	out=$("$B/bench/logd_feed" "$addr" bench "$S" "$N" "$W" 300) || {
 		echo "logd_bench: the feeder failed: $out"; cat "$run/logd.err"; exit 1; }
 	lines=$(echo "$out" | awk '{ print $2 }')
 	bytes=$(echo "$out" | awk '{ print $4 }')
@@ -85,7 +97,7 @@ while [ $r -lt "$R" ]; do
 		printf "logd_bench: round %d: dd bs=1M conv=fdatasync, same directory: %.1f MB/s\n", r, m * 1048576 / d / 1e6 }'
 	awk -v m="$mb" -v d="$ddsecs" 'BEGIN { printf "%.3f\n", m * 1048576 / d / 1e6 }' >> "$run/dd.mbs"
 done
-echo "logd_bench: $lines lines a round in $S streams, $((bytes / lines)) bytes each, window $W KiB a stream, Fsync = $F"
+echo "logd_bench: $lines lines a round in $S streams, $((bytes / lines)) bytes each, window $W KiB a stream, Fsync = $F${C:+, $C}, daemon at ${LOGD_BENCH_TCP:+TCP }$addr"
 grep -h "fsync latency" "$run/logd.err" | tail -1 | sed 's/^chorus-logd: /logd_bench: last round /'
 med() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 lm=$(med "$run/logd.mbs")

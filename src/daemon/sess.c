@@ -16,6 +16,7 @@
  */
 #include "sess.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -380,7 +381,7 @@ static int hs_auth(struct chd *d, struct sess *s, const uint8_t *choice)
 }
 
 static void parse_input(struct chd *d, struct sess *s, uint8_t *buf,
-			size_t have);
+			size_t have, struct msg *whole);
 
 /* Reads handshake bytes and advances the state machine. */
 static void hs_read(struct chd *d, struct sess *s)
@@ -437,7 +438,7 @@ leftover:
 		used = s->hs_len;
 		s->hs_len = 0;
 		memcpy(d->rbuf, s->hs, used);
-		parse_input(d, s, d->rbuf, used);
+		parse_input(d, s, d->rbuf, used, NULL);
 	}
 }
 
@@ -472,10 +473,14 @@ static struct msg *control_msg(const struct sess *s, uint32_t type,
 	return m;
 }
 
-/* Acts on one validated frame whose body is complete in buf. Returns 0,
- * or -1 if the session ended. */
+/* Acts on one validated frame whose body is complete in buf. If whole is
+ * not NULL it is a message buffer holding exactly this frame (body ==
+ * whole->data + WIRE_HDR_LEN): a data frame then becomes the message in
+ * place, with a reference of its own (the caller keeps its reference).
+ * Returns 0, or -1 if the session ended. */
 static int handle_frame(struct chd *d, struct sess *s, struct wire_hdr *h,
-			enum wire_kind kind, const uint8_t *body, size_t blen)
+			enum wire_kind kind, const uint8_t *body, size_t blen,
+			struct msg *whole)
 {
 	struct msg *m;
 	int err;
@@ -499,12 +504,21 @@ static int handle_frame(struct chd *d, struct sess *s, struct wire_hdr *h,
 	} else {
 		if (!access_check_frame(d, s, h, kind, body, blen))
 			return s->state == SESS_OPEN ? 0 : -1;
-		m = msg_new((uint32_t)(WIRE_HDR_LEN + blen));
+		if (whole) {
+			assert(body == whole->data + WIRE_HDR_LEN &&
+			       whole->len == WIRE_HDR_LEN + blen);
+			m = msg_ref(whole);
+		} else {
+			m = msg_new((uint32_t)(WIRE_HDR_LEN + blen));
+		}
 		if (m) {
 			memset(h->name, 0, sizeof(h->name));
 			memcpy(h->name, s->pg, strlen(s->pg));
+			/* The header in the daemon's order, over the client's
+			 * (already decoded into h) when in place. */
 			wire_hdr_encode(h, m->data);
-			memcpy(m->data + WIRE_HDR_LEN, body, blen);
+			if (!whole)
+				memcpy(m->data + WIRE_HDR_LEN, body, blen);
 		}
 	}
 	if (!m) {
@@ -516,9 +530,10 @@ static int handle_frame(struct chd *d, struct sess *s, struct wire_hdr *h,
 }
 
 /* Cuts frames out of buf[0..have), validates and handles them, and keeps
- * an incomplete last frame for the next read. */
+ * an incomplete last frame for the next read. whole: see handle_frame
+ * (buf is then whole->data, one whole frame). */
 static void parse_input(struct chd *d, struct sess *s, uint8_t *buf,
-			size_t have)
+			size_t have, struct msg *whole)
 {
 	size_t pos = 0;
 
@@ -538,7 +553,7 @@ static void parse_input(struct chd *d, struct sess *s, uint8_t *buf,
 		if (have - pos - WIRE_HDR_LEN < blen)
 			break;
 		if (handle_frame(d, s, &h, kind, buf + pos + WIRE_HDR_LEN,
-				 blen) != 0)
+				 blen, whole) != 0)
 			return;
 		pos += WIRE_HDR_LEN + blen;
 	}
@@ -555,12 +570,12 @@ static void parse_input(struct chd *d, struct sess *s, uint8_t *buf,
 			cap = WIRE_HDR_LEN + (size_t)h.num_groups * WIRE_NAME_LEN +
 			      (size_t)h.data_len;
 		}
-		s->rest = malloc(cap);
+		s->rest = msg_new((uint32_t)cap);
 		if (!s->rest) {
 			sess_end(d, s, SESS_END_NO_MEMORY, NULL);
 			return;
 		}
-		memcpy(s->rest, buf + pos, left);
+		memcpy(s->rest->data, buf + pos, left);
 		s->rest_len = left;
 		s->rest_cap = cap;
 	}
@@ -573,14 +588,14 @@ static void sess_read(struct chd *d, struct sess *s)
 {
 	int in_place = s->rest_len >= WIRE_HDR_LEN;
 	size_t have = s->rest_len;
-	uint8_t *buf;
+	struct msg *whole;
 	ssize_t n;
 
 	if (in_place) {
-		n = sio_read(s, s->rest + have, s->rest_cap - have);
+		n = sio_read(s, s->rest->data + have, s->rest_cap - have);
 	} else {
 		if (have)
-			memcpy(d->rbuf, s->rest, have);
+			memcpy(d->rbuf, s->rest->data, have);
 		n = sio_read(s, d->rbuf + have, d->rbuf_cap - have);
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -596,17 +611,17 @@ static void sess_read(struct chd *d, struct sess *s)
 			s->rest_len = have;
 			return;
 		}
-		buf = s->rest; /* one whole frame */
+		whole = s->rest; /* one whole frame */
 		s->rest = NULL;
 		s->rest_len = s->rest_cap = 0;
-		parse_input(d, s, buf, have);
-		free(buf);
+		parse_input(d, s, whole->data, have, whole);
+		msg_unref(whole);
 		return;
 	}
-	free(s->rest);
+	msg_unref(s->rest);
 	s->rest = NULL;
 	s->rest_len = s->rest_cap = 0;
-	parse_input(d, s, d->rbuf, have);
+	parse_input(d, s, d->rbuf, have, NULL);
 }
 
 /* Runs the TLS handshake of a session accepted on the TLS port. Returns
@@ -818,7 +833,7 @@ void sess_end(struct chd *d, struct sess *s, enum sess_end why,
 		s->fd = -1;
 	}
 	oq_clear(s);
-	free(s->rest);
+	msg_unref(s->rest);
 	s->rest = NULL;
 	s->rest_len = s->rest_cap = 0;
 	s->state = SESS_CLOSED;
@@ -849,6 +864,6 @@ void sess_free(struct sess *s)
 	oq_clear(s);
 	sio_close(s);
 	free(s->oq);
-	free(s->rest);
+	msg_unref(s->rest);
 	free(s);
 }

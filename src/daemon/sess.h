@@ -78,8 +78,10 @@ struct sess {
 	int64_t deadline_ms;
 	struct sess *hs_prev, *hs_next; /* daemon's handshake list */
 
-	/* Bytes of an incomplete frame carried to the next read. */
-	uint8_t *rest;
+	/* Bytes of an incomplete frame carried to the next read, in a
+	 * message buffer of rest_cap bytes (rest->data), so that a data
+	 * frame completed there becomes the message without a copy. */
+	struct msg *rest;
 	size_t rest_len, rest_cap;
 
 	/* Output queue: a ring of messages; the first has out_off bytes

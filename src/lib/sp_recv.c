@@ -32,6 +32,8 @@
 
 /* Working iovecs of one frame: old_type, names, up to 100 data elements. */
 #define RD_IOV (2 + MAX_CLIENT_SCATTER_ELEMENTS)
+#define RD_BIG 65536
+#define RD_BIG_AHEAD 4096
 
 /* Total length of iov[0..n). */
 static size_t iov_total(const struct iovec *iov, int n)
@@ -66,7 +68,10 @@ static int ra_serve(struct lib_sess *s, struct iovec *iov, int n)
 /* Reads exactly the bytes of iov[0..n) (modified, n < RD_IOV) from the
  * mailbox's stream: buffered bytes first, then the socket. With
  * read-ahead on, each socket read also takes whatever else has arrived,
- * up to the buffer's size. Receive lock held. Returns 0 or -1. */
+ * up to the buffer's size; when RD_BIG bytes or more are wanted, only up
+ * to RD_BIG_AHEAD bytes more (the next header, a few small messages), so
+ * that large messages are read into the caller's memory, not copied out
+ * of the buffer. Receive lock held. Returns 0 or -1. */
 static int rd_readv(struct lib_sess *s, struct iovec *iov, int n)
 {
 	struct iovec v[RD_IOV + 1];
@@ -83,7 +88,7 @@ static int rd_readv(struct lib_sess *s, struct iovec *iov, int n)
 
 		memcpy(v, iov + i, (size_t)m * sizeof(*v));
 		v[m].iov_base = s->ra_buf; /* empty here: ra_serve drained it */
-		v[m].iov_len = LIB_RA_CAP;
+		v[m].iov_len = want >= RD_BIG ? RD_BIG_AHEAD : LIB_RA_CAP;
 		r = lib_io_read_some(s->fd, v, m + 1);
 		if (r < 0)
 			return -1;

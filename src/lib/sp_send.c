@@ -17,13 +17,19 @@
  * Send coalescing (chorus_set_send_buffer(), an extension): frames are
  * copied into a per-mailbox buffer and written when it fills, on
  * chorus_flush(), and before any receive, poll or disconnect on the
- * mailbox, so one system call carries many messages.
+ * mailbox, so one system call carries many messages. A frame with
+ * LIB_SEND_COPY_MAX bytes of data or more is not copied: it goes out at
+ * once, behind the held frames, in the same call, from the caller's
+ * memory.
  */
 #include "lib.h"
 
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Frames with this much data or more bypass the send buffer. */
+#define LIB_SEND_COPY_MAX 65536
 
 /* The type to send for a multicast service, or 0 if the service is
  * refused. */
@@ -89,7 +95,8 @@ static int send_frame(mailbox mbox, uint32_t type, int ng, const char *one,
 		ret = ILLEGAL_SESSION;
 	} else if (lib_sess_broken(s)) {
 		ret = NET_ERROR_ON_SESSION;
-	} else if (s->sbuf && blen + (size_t)data_len <= s->sbuf_cap) {
+	} else if (s->sbuf && blen + (size_t)data_len <= s->sbuf_cap &&
+		   data_len < LIB_SEND_COPY_MAX) {
 		ret = data_len;
 		if (s->sbuf_len + blen + (size_t)data_len > s->sbuf_cap &&
 		    flush_locked(s) != 0)
@@ -100,12 +107,23 @@ static int send_frame(mailbox mbox, uint32_t type, int ng, const char *one,
 			__atomic_store_n(&s->sbuf_len, s->sbuf_len + iov[i].iov_len,
 					 __ATOMIC_RELAXED);
 		}
-	} else if ((s->sbuf_len && flush_locked(s) != 0) ||
-		   lib_io_writev(s->fd, iov, n) != 0) {
-		lib_sess_break(s);
-		ret = CONNECTION_CLOSED;
 	} else {
-		ret = data_len;
+		/* The held frames first, in the same call. */
+		struct iovec all[2 + MAX_CLIENT_SCATTER_ELEMENTS];
+		int k = 0;
+
+		if (s->sbuf_len) {
+			all[k].iov_base = s->sbuf;
+			all[k++].iov_len = s->sbuf_len;
+			__atomic_store_n(&s->sbuf_len, 0, __ATOMIC_RELAXED);
+		}
+		memcpy(all + k, iov, (size_t)n * sizeof(*iov));
+		if (lib_io_writev(s->fd, all, n + k) != 0) {
+			lib_sess_break(s);
+			ret = CONNECTION_CLOSED;
+		} else {
+			ret = data_len;
+		}
 	}
 	pthread_mutex_unlock(&s->send_lock);
 	lib_sess_put(s);

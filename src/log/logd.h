@@ -69,6 +69,7 @@ struct logd_conf {
 	char quarantine[LOGD_PATH_MAX];      /* pattern without %n */
 	enum logd_fsync fsync;
 	int64_t fsync_ms;                    /* LOGD_FSYNC_INTERVAL */
+	uint64_t commit_size;                /* early commit (bytes a stream); 0: off */
 	int64_t status_s;                    /* periodic status line; 0: none */
 	uint32_t max_open;                   /* open log files at most */
 	/* TLS for "tls:" daemon addresses (chorus_set_tls; "": the

@@ -41,6 +41,9 @@
 #define DEFAULT_STATE_DIR "/var/lib/chorus-logd"
 #define DEFAULT_QUARANTINE "/var/log/chorus/quarantine-%g.log"
 #define DEFAULT_FSYNC_MS 100
+#define DEFAULT_COMMIT_SIZE (2u << 20)
+#define COMMIT_SIZE_MIN 4096
+#define COMMIT_SIZE_MAX (1u << 30)
 #define DEFAULT_STATUS_S 300
 #define DEFAULT_MAX_OPEN 256
 #define DEFAULT_BUFFER 8192
@@ -580,6 +583,7 @@ static void defaults(struct logd_conf *c)
 	snprintf(c->quarantine, sizeof(c->quarantine), "%s", DEFAULT_QUARANTINE);
 	c->fsync = LOGD_FSYNC_INTERVAL;
 	c->fsync_ms = DEFAULT_FSYNC_MS;
+	c->commit_size = DEFAULT_COMMIT_SIZE;
 	c->status_s = DEFAULT_STATUS_S;
 	c->max_open = DEFAULT_MAX_OPEN;
 }
@@ -661,6 +665,14 @@ int logd_conf_parse(const char *text, size_t len, struct logd_conf *c,
 		} else if (is_kw(&lx, "Fsync")) {
 			if (equals_value(&lx, "Fsync") != 0 || parse_fsync(&lx, c) != 0)
 				return -1;
+		} else if (is_kw(&lx, "CommitSize")) {
+			if (equals_value(&lx, "CommitSize") != 0 ||
+			    number(&lx, "CommitSize", 1, 0, COMMIT_SIZE_MAX, &v) != 0)
+				return -1;
+			if (v && v < COMMIT_SIZE_MIN)
+				return fail(&lx, "CommitSize: 0 (commit by Fsync only) or "
+					    "at least 4K");
+			c->commit_size = v;
 		} else if (is_kw(&lx, "StatusInterval")) {
 			if (equals_value(&lx, "StatusInterval") != 0 ||
 			    number(&lx, "StatusInterval", 0, 0, 86400, &v) != 0)
@@ -869,6 +881,8 @@ void logd_conf_print(const struct logd_conf *c, FILE *fp)
 	else
 		snprintf(num, sizeof(num), "%" PRId64 "ms", c->fsync_ms);
 	print_kv(fp, "", "Fsync", num);
+	snprintf(num, sizeof(num), "%" PRIu64, c->commit_size);
+	print_kv(fp, "", "CommitSize", num);
 	snprintf(num, sizeof(num), "%" PRId64, c->status_s);
 	print_kv(fp, "", "StatusInterval", num);
 	snprintf(num, sizeof(num), "%" PRIu32, c->max_open);

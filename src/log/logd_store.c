@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,6 +64,35 @@ static int write_all(int fd, const char *p, size_t len)
 			return -EIO;
 		p += w;
 		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Writes a[0..alen) then b[0..blen) with as few calls as the kernel
+ * allows (writev). Returns 0 or a negative errno. */
+static int write_two(int fd, const char *a, size_t alen, const char *b, size_t blen)
+{
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)(uintptr_t)a, .iov_len = alen },
+		{ .iov_base = (void *)(uintptr_t)b, .iov_len = blen },
+	};
+	int i = alen ? 0 : 1;
+
+	while (i < 2) {
+		ssize_t w = writev(fd, iov + i, 2 - i);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (w == 0)
+			return -EIO;
+		for (; i < 2 && (size_t)w >= iov[i].iov_len; i++)
+			w -= (ssize_t)iov[i].iov_len;
+		if (i < 2) {
+			iov[i].iov_base = (char *)iov[i].iov_base + w;
+			iov[i].iov_len -= (size_t)w;
+		}
 	}
 	return 0;
 }
@@ -411,6 +441,7 @@ void store_rollback(struct store *s)
 		struct store_stream *st = &s->streams[s->dirty_idx[i]];
 
 		st->rx.hwm = st->committed_hwm;
+		st->pending_bytes = 0;
 		st->dirty = 0;
 	}
 	s->ndirty = 0;
@@ -494,22 +525,30 @@ int store_append(struct store *s, struct store_file *f, const char *data, size_t
 	int ret;
 
 	f->last_use = ++s->clock;
+	if (len >= STORE_DIRECT) {
+		/* Large: written from the caller's memory, after what is
+		 * buffered, without copying it into the buffer first. */
+		uint64_t base = f->size - f->buffered;
+
+		ret = write_two(f->fd, f->buf, f->buffered, data, len);
+		if (ret != 0) {
+			/* As file_flush: never a torn line; rolled back. */
+			if (ftruncate(f->fd, (off_t)base) != 0)
+				log_warn("%s: cannot cut a failed write", f->path);
+			f->size = base;
+			f->buffered = 0;
+			return ret;
+		}
+		f->size += len;
+		f->buffered = 0;
+		f->dirty = 1;
+		kick_writeback(f);
+		return 0;
+	}
 	if (len > STORE_BUF - f->buffered) {
 		ret = file_flush(f);
 		if (ret != 0)
 			return ret;
-	}
-	if (len >= STORE_BUF) {
-		ret = write_all(f->fd, data, len);
-		if (ret != 0) {
-			if (ftruncate(f->fd, (off_t)f->size) != 0)
-				log_warn("%s: cannot cut a failed write", f->path);
-			return ret;
-		}
-		f->size += len;
-		f->dirty = 1;
-		kick_writeback(f);
-		return 0;
 	}
 	memcpy(f->buf + f->buffered, data, len);
 	f->buffered += len;
@@ -579,8 +618,10 @@ static int commit_record(struct store *s, int sync)
 			return ret;
 	}
 	if (s->rec_len == 0) {
-		for (uint32_t i = 0; i < s->ndirty; i++)
+		for (uint32_t i = 0; i < s->ndirty; i++) {
+			s->streams[s->dirty_idx[i]].pending_bytes = 0;
 			s->streams[s->dirty_idx[i]].dirty = 0;
+		}
 		s->ndirty = 0;
 		record_done(s);
 		return 0;
@@ -605,6 +646,7 @@ static int commit_record(struct store *s, int sync)
 		struct store_stream *st = &s->streams[s->dirty_idx[i]];
 
 		st->committed_hwm = st->rx.hwm;
+		st->pending_bytes = 0;
 		st->dirty = 0;
 	}
 	s->ndirty = 0;

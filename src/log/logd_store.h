@@ -63,8 +63,9 @@
 #define STORE_STREAMS_MAX 65536
 #define STORE_ZIPS_MAX 1024
 #define STORE_BUF 262144            /* write buffer of one file */
+#define STORE_DIRECT (STORE_BUF / 4) /* appends this large skip the buffer */
 #define STORE_JOURNAL_MAX (16u << 20)
-#define STORE_KICK (4u << 20)        /* start writeback every 4 MiB */
+#define STORE_KICK (256u << 10)      /* start writeback every 256 KiB */
 #define STORE_KEY_MAX 96
 #define STORE_PIN_MAX (LOGD_MAX_RULES * 2 + 2) /* files one batch may pin */
 
@@ -94,6 +95,7 @@ struct store_stream {
 	struct batch_rx rx;
 	uint64_t committed_hwm;
 	uint64_t last_use;
+	uint64_t pending_bytes;     /* the shell's: stored since the last commit */
 	int dirty;
 };
 
@@ -198,8 +200,10 @@ int store_file_open(struct store *s, const char *path, const char *key,
 		    struct store_file **out);
 
 /* Appends len bytes (whole lines) to f's buffer, writing it out when
- * full. Returns 0 or a negative errno (the bytes are then not in the
- * file, and f->size is unchanged). */
+ * full; STORE_DIRECT bytes or more are written at once, after what is
+ * buffered, from data itself. Returns 0 or a negative errno (the bytes
+ * are then not in the file, nor what was buffered: the caller rolls
+ * back to the last commit). */
 int store_append(struct store *s, struct store_file *f, const char *data, size_t len);
 
 /* Writes out every buffer; fdatasync()s changed files and the journal

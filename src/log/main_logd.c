@@ -135,6 +135,7 @@ struct logd {
 	char writer_id[LOGD_ID_MAX + 1];
 	int sync;                          /* the policy fsyncs */
 	int64_t next_commit_ms;            /* interval policy: -1 when idle */
+	int commit_now;                    /* a stream reached CommitSize */
 	int64_t next_status_ms;
 	int64_t next_idle_ms;              /* next look for idle time files */
 	int write_failed;                  /* since the last good commit */
@@ -341,6 +342,7 @@ static int commit(struct logd *d)
 {
 	int ret;
 
+	d->commit_now = 0;
 	if (!store_uncommitted(d->store) && !d->nacks) {
 		d->write_failed = 0;
 		return 0;
@@ -808,6 +810,11 @@ static void on_batch(struct logd *d, int ci, const char *sender, const char *g,
 	}
 	batch_rx_commit(&st->rx, &h, lost);
 	store_stream_touch(d->store, st);
+	/* Its sender keeps a few MiB unacknowledged at most: acknowledge
+	 * well before that, so that it never waits for the interval. */
+	st->pending_bytes += h.payload_len;
+	if (d->conf.commit_size && st->pending_bytes >= d->conf.commit_size)
+		d->commit_now = 1;
 	unpin(tg, nt);
 	queue_ack(d, ci, sender, h.stream_id, h.batch_id, 0);
 	rotate_by_size(d, tg, nt);
@@ -866,32 +873,36 @@ static void on_plain(struct logd *d, int ci, const char *g, const char *msg, siz
 	}
 }
 
-/* Reads what waits on connection ci. */
-static void drain(struct logd *d, int ci)
+/* Reads what waits on connection ci, until nothing is left, DRAIN_MAX
+ * messages were read or a commit is due (d->commit_now). Returns 1 if it
+ * stopped because nothing was left (or the connection is gone), else 0. */
+static int drain(struct logd *d, int ci)
 {
 	struct conn *c = &d->conns[ci];
 
-	for (int n = 0; c->connected && n < DRAIN_MAX; n++) {
+	for (int n = 0; c->connected; n++) {
 		char sender[MAX_GROUP_NAME], groups[LOGD_MAX_RULES][MAX_GROUP_NAME];
 		service st = DROP_RECV;
 		int16 mtype = 0;
 		int ng = 0, endian = 0, ret;
 
+		if (n == DRAIN_MAX || d->commit_now)
+			return 0;
 		/* A closed connection has nothing to poll (SP_poll is 0): when
 		 * poll() said readable, receive once anyway to see the end. */
 		ret = SP_poll(c->mb);
 		if (ret < 0) {
 			conn_lost(c, "poll", ret);
-			return;
+			return 1;
 		}
 		if (ret == 0 && !c->readable)
-			return;
+			return 1;
 		c->readable = 0;
 		ret = SP_receive(c->mb, &st, sender, LOGD_MAX_RULES, &ng, groups, &mtype,
 				 &endian, MSG_MAX, d->msg);
 		if (ret < 0) {
 			conn_lost(c, "receive", ret);
-			return;
+			return 1;
 		}
 		if (!Is_regular_mess(st)) {
 			if (Is_reg_memb_mess(st) || Is_transition_mess(st))
@@ -909,6 +920,7 @@ static void drain(struct logd *d, int ci)
 				on_plain(d, ci, groups[k], d->msg, (size_t)ret);
 		}
 	}
+	return 1;
 }
 
 /* ---- Status ---- */
@@ -1246,6 +1258,7 @@ int main(int argc, char **argv)
 		struct pollfd pfd[LOGD_MAX_DAEMONS + 3];
 		int map[LOGD_MAX_DAEMONS + 3], n = 0;
 		int64_t now = now_ms(), deadline = -1, wait;
+		int idle = 1;
 
 		for (int i = 0; i < d.conf.ndaemons; i++) {
 			struct conn *c = &d.conns[i];
@@ -1255,15 +1268,21 @@ int main(int argc, char **argv)
 				conn_start(c, now);
 		}
 		for (int i = 0; i < d.conf.ndaemons; i++)
-			drain(&d, i);
+			idle &= drain(&d, i);
 		/* The policy decides when what was written is committed and
-		 * acknowledged. */
+		 * acknowledged: "never" and "batch" after every round of reads
+		 * (a round ends early when a stream reaches CommitSize); an
+		 * interval when the oldest line waiting has waited it, and,
+		 * with CommitSize, also as soon as a stream reaches CommitSize
+		 * or the input pauses (group commit: the senders wait for
+		 * acknowledgements no longer than the writes take). */
 		if (d.conf.fsync != LOGD_FSYNC_INTERVAL) {
 			commit(&d);
 		} else if (store_uncommitted(d.store) || d.nacks) {
 			if (d.next_commit_ms < 0)
 				d.next_commit_ms = now + d.conf.fsync_ms;
-			if (now >= d.next_commit_ms) {
+			if (now >= d.next_commit_ms || d.commit_now ||
+			    (idle && d.conf.commit_size)) {
 				commit(&d);
 				d.next_commit_ms = -1;
 			}

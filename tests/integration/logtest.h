@@ -249,6 +249,33 @@ LT_FN int file_has(const char *path, const char *needle)
 	return found;
 }
 
+/* The lines chorus-log left in its spool, from the last "end of input"
+ * line of its log at path ("acknowledged A, N left in the spool"), parsed
+ * whole; -1 without one. */
+LT_FN long spool_left(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	long left = -1;
+
+	if (!fp)
+		return -1;
+	while (getline(&line, &cap, fp) > 0) {
+		const char *p = strstr(line, "end of input: ");
+		long acked, n;
+		int end = 0;
+
+		if (p && (p = strstr(p, ", acknowledged ")) &&
+		    sscanf(p, ", acknowledged %ld, %ld left in the spool,%n", &acked, &n,
+			   &end) == 2 && end > 0)
+			left = n;
+	}
+	free(line);
+	fclose(fp);
+	return left;
+}
+
 LT_FN int wait_file_has(const char *path, const char *needle, int ms)
 {
 	int64_t until = t_now_ms() + ms;

@@ -783,10 +783,11 @@ static void item_63_segment_port(void)
 
 /* chorus_set_send_buffer: frames wait in the buffer until a flush, a
  * receive, a poll or a disconnect; order is kept, also around a frame
- * larger than the buffer. */
+ * larger than the buffer, and a frame of 64 KiB or more, which is not
+ * copied, goes out at once behind the held ones. */
 static void send_coalescing(void)
 {
-	static char big[5000];
+	static char big[5000], large[70000];
 	struct pair p;
 	struct rx *r;
 	char msg[16];
@@ -830,6 +831,21 @@ static void send_coalescing(void)
 	T_EQ(SP_multicast(p.a, AGREED_MESS, "g1", 5, 2, "s5"), 2);
 	T_EQ(chorus_set_send_buffer(p.a, 0), 0);
 	T_EQ(rx(p.b)->mt, 5);
+	T_EQ(chorus_set_send_buffer(p.a, 1 << 20), 0);
+	for (size_t i = 0; i < sizeof(large); i++)
+		large[i] = (char)(i % 241);
+	T_EQ(SP_multicast(p.a, AGREED_MESS, "g1", 6, 2, "s6"), 2);
+	T_ASSERT(quiet(p.b, 200)); /* held */
+	T_EQ(SP_multicast(p.a, AGREED_MESS, "g1", 7, sizeof(large), large),
+	     (int)sizeof(large));
+	r = rx(p.b);
+	T_EQ(r->mt, 6);
+	T_EQ(r->ret, 2);
+	T_MEMEQ(r->data, "s6", 2);
+	r = rx(p.b);
+	T_EQ(r->mt, 7);
+	T_EQ(r->ret, (int)sizeof(large));
+	T_MEMEQ(r->data, large, sizeof(large));
 	pair_down(&p);
 }
 

@@ -204,7 +204,7 @@ static void log_kill9_same_pipe(void)
 		kills = kill_run(&c, &k, &f, "", &seed);
 	}
 	T_EQ(clp_finish(&c, 30000), 0);
-	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(spool_left(c.err) == 0, "stderr %s", c.err);
 	check_out_ex(out1, f.count, 0, &r);
 	fprintf(stderr, "test_log_faults: chorus-log SIGKILL x%d on one pipe: %ld lines, %d "
 		"stream(s)\n", kills, f.count, r.streams);
@@ -226,7 +226,7 @@ static void two_groups_end(struct clp *c, long count, const char *what, struct h
 	char tag[120];
 
 	T_EQ(clp_finish(c, 30000), 0);
-	T_ASSERTF(file_has(c->err, ", 0 left in the spool"), "stderr %s", c->err);
+	T_ASSERTF(spool_left(c->err) == 0, "stderr %s", c->err);
 	for (int i = 0; i < 2; i++) {
 		check_out_ex(i ? out2 : out1, count, 0, &r[i]);
 		snprintf(tag, sizeof(tag), "%s, group %s", what, i ? "other" : "logs");
@@ -402,7 +402,7 @@ static void log_group_list_change(void)
 	write_lines(a.in, 0, 1000, NULL, 0);
 	T_ASSERTF(wait_line(out1, 999, 20000), "group logs did not get its lines");
 	T_EQ(clp_finish(&a, 30000), 0);
-	T_ASSERTF(file_has(a.err, ", 1000 left in the spool"), "stderr %s", a.err);
+	T_ASSERTF(spool_left(a.err) == 1000, "stderr %s", a.err);
 	/* Round 2: the new list has only other; its writer is up. A stream
 	 * directory of another node name is left alone, and said so. */
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s/logs@node9/s-1", spool);
@@ -415,7 +415,7 @@ static void log_group_list_change(void)
 	T_ASSERTF(wait_line(out2, 1199, 20000), "other did not get the new lines");
 	T_ASSERTF(wait_file_has(b.err, "drained; removed", 20000), "not drained (%s)", b.err);
 	T_EQ(clp_finish(&b, 30000), 0);
-	T_ASSERTF(file_has(b.err, ", 0 left in the spool"), "stderr %s", b.err);
+	T_ASSERTF(spool_left(b.err) == 0, "stderr %s", b.err);
 	T_ASSERTF(file_has(b.err, "/logs@node9 is not one of node node1's group directories"),
 		  "stderr %s", b.err);
 	check_out_ex(out2, 1200, 0, &r2);
@@ -426,7 +426,7 @@ static void log_group_list_change(void)
 	clp_start(&a, "a2", d.tcp_addr, NULL);
 	write_lines(a.in, 1200, 1500, NULL, 0);
 	T_EQ(clp_finish(&a, 30000), 0);
-	T_ASSERTF(file_has(a.err, ", 300 left in the spool"), "stderr %s", a.err);
+	T_ASSERTF(spool_left(a.err) == 300, "stderr %s", a.err);
 	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1b");
 	clp_start(&b, "b2", NULL, only_other);
 	T_ASSERTF(wait_line(out1, 1499, 20000), "logs's leftovers were not sent (%s)", b.err);
@@ -584,7 +584,7 @@ static void log_kill9_overlong(void)
 		kills = kill_run(&c, &k, &f, "overlong ", &seed);
 	}
 	T_EQ(clp_finish(&c, 30000), 0);
-	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(spool_left(c.err) == 0, "stderr %s", c.err);
 	cut = check_ol(out1, f.count, 1024, 1024 - 64);
 	fprintf(stderr, "test_log_faults: chorus-log SIGKILL x%d, overlong lines: %ld lines, "
 		"%ld cut, 0 lost, 0 uncut, 0 joined\n", kills, f.count, cut);
@@ -741,7 +741,7 @@ static void log_acks2(void)
 	T_ASSERT(file_num(c.err, "acknowledged ") <= 5000);
 	logsub_start(&s2, d.tcp_addr, "logs", out2, "sub2");
 	T_EQ(clp_finish(&c, 30000), 0);
-	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(spool_left(c.err) == 0, "stderr %s", c.err);
 	check_out_ex(out1, 10000, 0, &r1);
 	check_out_ex(out2, 10000, 0, &r2);
 	report("--acks 2, second subscriber down", &c, &r2);
@@ -798,7 +798,7 @@ static void log_disk_full(void)
 	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
 	clp_start(&c, "log2", d.tcp_addr, args);
 	T_EQ(clp_finish(&c, 20000), 0);
-	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(spool_left(c.err) == 0, "stderr %s", c.err);
 	check_out_ex(out1, 20000, 1, &r);
 	/* The missing lines are exactly the oldest. */
 	T_EQ(r.missing, dropped);
@@ -902,7 +902,7 @@ static void log_missing_segment(void)
 		(long)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000 % 1000);
 	T_ASSERT(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec < 2);
 	T_ASSERTF(file_has(c.err, "LOST"), "stderr %s", c.err);
-	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(spool_left(c.err) == 0, "stderr %s", c.err);
 	check_out_ex(out1, 3000, 1, &r);
 	T_ASSERT(r.missing > 0 && r.missing < 3000);
 	/* Line n was number n + 1 of the stream: the record must say so. */
@@ -958,7 +958,7 @@ static void log_daemon_hangs(void)
 	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");
 	clp_start(&c, "log2", d.tcp_addr, NULL);
 	T_EQ(clp_finish(&c, 30000), 0);
-	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(spool_left(c.err) == 0, "stderr %s", c.err);
 	check_out_ex(out1, 100000, 0, &r);
 	report("daemon stopped at end of input", &c, &r);
 	logsub_stop(&s1, SIGKILL);
@@ -1024,7 +1024,7 @@ static void log_daemon_stopped_midrun(void)
 	__atomic_store_n(&p.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	T_EQ(clp_finish(&c, 60000), 0);
-	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(spool_left(c.err) == 0, "stderr %s", c.err);
 	check_out_ex(out1, p.count, 0, &r);
 	report("daemon stopped mid-run", &c, &r);
 	logsub_stop(&s1, SIGKILL);
@@ -1129,7 +1129,7 @@ static void log_kill9_disk_full(void)
 		clp_start(&c, "last", d.tcp_addr, a2);
 	}
 	T_EQ(clp_finish(&c, 30000), 0);
-	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(spool_left(c.err) == 0, "stderr %s", c.err);
 	cut = check_ol_ex(out1, f.count, 1024, 1024 - 64, &missing);
 	fprintf(stderr, "test_log_faults: kill -9 x%d with the disk full: %ld of %ld lines "
 		"lost, %llu counted as dropped, %ld cut\n", kills, missing, f.count,
@@ -1189,7 +1189,7 @@ static void log_long_stored_line(void)
 		write_all(c.in, big, l);
 	}
 	T_EQ(clp_finish(&c, 20000), 0);
-	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(spool_left(c.err) == 0, "stderr %s", c.err);
 	T_ASSERTF(file_has(c.err, "longer than a message"), "stderr %s", c.err);
 	T_ASSERT(check_ol(out1, nb + 13, 65536, 65536 - 64) >= 1);
 	logsub_stop(&s1, SIGKILL);
@@ -1232,7 +1232,7 @@ static void log_daemon_address(void)
 		T_ASSERTF(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
 		T_ASSERT(file_has(c.err, "cannot resolve the host name"));
 		T_ASSERT(!file_has(c.err, "bad daemon address"));
-		T_ASSERT(file_has(c.err, ", 10 left in the spool"));
+		T_ASSERT(spool_left(c.err) == 10);
 	}
 	logtest_rmdir();
 }
@@ -1259,7 +1259,7 @@ static void log_unix_socket(void)
 	clp_start(&c, "log2", d.unix_addr, NULL);
 	write_lines(c.in, 1000, 2000, NULL, 0);
 	T_EQ(clp_finish(&c, 20000), 0);
-	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(spool_left(c.err) == 0, "stderr %s", c.err);
 	check_out_ex(out1, 2000, 0, &r);
 	logsub_stop(&s1, SIGKILL);
 	hd_stop(&d);
@@ -1357,7 +1357,7 @@ static void log_node_names(void)
 	}
 	write_lines(c.in, 500, 1000, NULL, 0);
 	T_EQ(clp_finish(&c, 20000), 0);
-	T_ASSERTF(file_has(c.err, ", 0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(spool_left(c.err) == 0, "stderr %s", c.err);
 	check_out_ex(out1, 1000, 0, &r);
 	logsub_stop(&s1, SIGKILL);
 	hd_stop(&d);

@@ -132,7 +132,7 @@ static void logd_basic(void)
 	lclp_start(&c, "log", "node1", d.tcp_addr, NULL);
 	write_lines(c.in, 0, 20000, NULL, 0);
 	T_EQ(clp_finish(&c, 30000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(spool_left(c.err) == 0, "stderr %s", c.err);
 	check_files(node_log("node1"), 20000, 0);
 	kill(w.pid, SIGUSR1);
 	snprintf(st, sizeof(st), "status logs: lines 20000, bytes ");
@@ -150,6 +150,43 @@ static void logd_basic(void)
 	logtest_rmdir();
 }
 
+/* Group commit: with Fsync = 60000ms the writer still commits (with an
+ * fdatasync) as soon as a stream has CommitSize bytes waiting or the
+ * input pauses, so 60000 lines (~12 MB, three times chorus-log's window
+ * of 4 MiB, so it needs at least three acknowledgements) are written
+ * and acknowledged long before the first interval ends. */
+static void logd_group_commit(void)
+{
+	struct hd d;
+	struct logdp w;
+	struct clp c;
+	long commits, fsyncs;
+
+	logtest_mkdir();
+	hd_start(&d, NULL);
+	logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", NULL,
+		       "Fsync = 60000ms\nCommitSize = 256K", NULL);
+	lclp_start(&c, "log", "node1", d.tcp_addr, NULL);
+	write_lines(c.in, 0, 60000, NULL, 0);
+	/* Within 30 s: half the interval. */
+	T_EQ(clp_finish(&c, 30000), 0);
+	T_ASSERTF(spool_left(c.err) == 0, "left in the spool: %ld (stderr %s)",
+		  spool_left(c.err), c.err);
+	check_files(node_log("node1"), 60000, 0);
+	kill(w.pid, SIGUSR1);
+	T_ASSERTF(wait_file_has(w.err, "status logs: lines 60000, bytes ", 5000),
+		  "no status in %s", w.err);
+	T_ASSERT(wait_file_has(w.err, "status: commits ", 5000));
+	commits = file_num(w.err, "status: commits ");
+	fsyncs = file_num(w.err, ", fsyncs ");
+	/* Every commit with this policy fdatasyncs. */
+	T_ASSERTF(commits >= 3 && fsyncs == commits, "commits %ld, fsyncs %ld", commits,
+		  fsyncs);
+	logdp_stop(&w, SIGTERM);
+	hd_stop(&d);
+	logtest_rmdir();
+}
+
 static struct logdp *fault_w;
 static struct hd *fault_d;
 
@@ -157,7 +194,12 @@ static struct hd *fault_d;
 #define K9_LINES 45000
 #define K9_CHUNK 1500
 #define K9_LOG "\t\tRotateSize = 1M\n\t\tCompress = zstd"
-#define K9_GLOBAL "Fsync = 250ms"
+/* Commits by the interval only (no group commit), so that the kills find
+ * uncommitted lines in the files: with early commits the writer commits
+ * whenever its input pauses, and most kills would land between commits
+ * that left nothing to cut. logd_kill9_group runs the same with them. */
+#define K9_GLOBAL "Fsync = 250ms\nCommitSize = 0"
+#define K9_GLOBAL_GROUP "Fsync = 250ms\nCommitSize = 64K"
 
 /* Node n's files in reading order (rotated .N by number, decompressed
  * if compressed, then the current one) into out. */
@@ -202,10 +244,10 @@ static long k9_uncompressed(void)
 /* kill -9 of the writer at short random moments while three chorus-log
  * processes send, with size rotation, zstd compression and SIGHUPs before
  * some of the kills; each time restarted. Every line of every node
- * exactly once and in order, across the rotated files; and the kills
- * must have hit the writer at work: some recoveries cut an
- * unacknowledged tail. Bounded: 3 x 45000 lines. */
-static void logd_kill9(void)
+ * exactly once and in order, across the rotated files; and, if
+ * want_cuts, the kills must have hit the writer at work: some recoveries
+ * cut an unacknowledged tail. Bounded: 3 x 45000 lines. */
+static void k9_run(const char *name, const char *global, int want_cuts)
 {
 	struct hd d;
 	struct logdp w;
@@ -217,7 +259,7 @@ static void logd_kill9(void)
 	srand(seed);
 	logtest_mkdir();
 	hd_start(&d, NULL);
-	logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", NULL, K9_GLOBAL, K9_LOG);
+	logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", NULL, global, K9_LOG);
 	for (int i = 0; i < K9_NODES; i++) {
 		char tag[16], node[16];
 
@@ -244,11 +286,11 @@ static void logd_kill9(void)
 		nanosleep(&nap, NULL);
 		logdp_stop(&w, SIGKILL);
 		kills++;
-		logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", NULL, K9_GLOBAL, K9_LOG);
+		logdp_start_ex(&w, d.tcp_addr, "logs", logtest_dir, "w1", NULL, global, K9_LOG);
 	}
 	for (int i = 0; i < K9_NODES; i++) {
 		T_EQ(clp_finish(&c[i], 60000), 0);
-		T_ASSERTF(file_has(c[i].err, "0 left in the spool"), "stderr %s", c[i].err);
+		T_ASSERTF(spool_left(c[i].err) == 0, "stderr %s", c[i].err);
 	}
 	/* Every rotated file gets compressed, whatever moment the kills hit
 	 * (the compression is queued in the record of the rename): wait for
@@ -269,16 +311,28 @@ static void logd_kill9(void)
 	cuts = logtest_count(w.err, "unacknowledged bytes");
 	renames = logtest_count(w.err, "recovery: finished renaming");
 	rezips = logtest_count(w.err, "recovery: compressing");
-	fprintf(stderr, "test_logd: writer SIGKILL (seed %u): %ld kills, %ld SIGHUPs, %d nodes x "
+	fprintf(stderr, "test_logd: writer SIGKILL, %s (seed %u): %ld kills, %ld SIGHUPs, %d nodes x "
 		"%d lines = %d lines checked, 0 lost, 0 duplicated; recoveries: %ld cut an "
 		"unacknowledged tail, %ld finished a rename, %ld compressed again; %lld ms\n",
-		seed, kills, hups, K9_NODES, K9_LINES, K9_NODES * K9_LINES, cuts, renames, rezips,
+		name, seed, kills, hups, K9_NODES, K9_LINES, K9_NODES * K9_LINES, cuts, renames, rezips,
 		(long long)(t_now_ms() - t0));
 	T_ASSERTF(kills >= 8, "only %ld kills", kills);
-	T_ASSERTF(cuts >= 1, "no recovery cut a tail in %ld kills: the kills missed the writer "
+	T_ASSERTF(!want_cuts || cuts >= 1, "no recovery cut a tail in %ld kills: the kills missed the writer "
 		  "at work", kills);
 	hd_stop(&d);
 	logtest_rmdir();
+}
+
+static void logd_kill9(void)
+{
+	k9_run("commits by the interval", K9_GLOBAL, 1);
+}
+
+/* The same with group commit: the kills land between commits as the
+ * writer's input pauses; every line still once. */
+static void logd_kill9_group(void)
+{
+	k9_run("group commit", K9_GLOBAL_GROUP, 0);
 }
 
 static void hup_hook(long n)
@@ -478,7 +532,7 @@ static void send_all(struct hd *d, const char *tag, long from, long to)
 	lclp_start(&c, tag, "node1", d->tcp_addr, NULL);
 	write_lines(c.in, from, to, NULL, 0);
 	T_EQ(clp_finish(&c, 30000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(spool_left(c.err) == 0, "stderr %s", c.err);
 }
 
 /* Time rotation across a restart and a SIGHUP: the file that was
@@ -602,8 +656,8 @@ static void logd_replicas(void)
 	}
 	T_EQ(clp_finish(&a, 30000), 0);
 	T_EQ(clp_finish(&b, 30000), 0);
-	T_ASSERTF(file_has(a.err, "0 left in the spool"), "stderr %s", a.err);
-	T_ASSERTF(file_has(b.err, "0 left in the spool"), "stderr %s", b.err);
+	T_ASSERTF(spool_left(a.err) == 0, "stderr %s", a.err);
+	T_ASSERTF(spool_left(b.err) == 0, "stderr %s", b.err);
 	for (int n = 1; n <= 2; n++) {
 		char node[8];
 
@@ -623,7 +677,7 @@ static void logd_replicas(void)
 		lclp_start(&a, "logc", "node1", d.tcp_addr, quick);
 		write_lines(a.in, 20000, 21000, NULL, 0);
 		T_EQ(clp_finish(&a, 30000), 0);
-		T_ASSERTF(file_has(a.err, "1000 left in the spool"), "stderr %s", a.err);
+		T_ASSERTF(spool_left(a.err) == 1000, "stderr %s", a.err);
 		T_ASSERT(file_has(node_log("node1"), "GET /req/20999 "));
 	}
 	logdp_stop(&w1, SIGTERM);
@@ -697,7 +751,7 @@ static void logd_reconnect(void)
 	lclp_start(&c, "log", "node1", d.tcp_addr, NULL);
 	write_lines(c.in, 0, 30000, daemon_kill_hook, 1000);
 	T_EQ(clp_finish(&c, 60000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(spool_left(c.err) == 0, "stderr %s", c.err);
 	check_files(node_log("node1"), 30000, 0);
 	T_ASSERT(file_has(w.err, "lost the daemon"));
 	T_EQ(logtest_count(w.err, "connected to the daemon"), 2);
@@ -1016,7 +1070,7 @@ static void logd_real_hole_behind(void)
 	write_lines(c.in, 0, HOLE_LINES, NULL, 0);
 	T_ASSERT(wait_file_has(node_log("node1"), "GET /req/5999 ", 20000));
 	T_EQ(clp_finish(&c, 30000), 0);
-	T_ASSERTF(file_has(c.err, "6000 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(spool_left(c.err) == 6000, "stderr %s", c.err);
 	/* The hole: the second of the spool's segments (at least three). */
 	snprintf(cmd, sizeof(cmd), "test $(ls %s/spool-node1/logs@node1/s-*/*.seg | wc -l) -ge 3 "
 		 "&& rm $(ls %s/spool-node1/logs@node1/s-*/*.seg | sed -n 2p)", logtest_dir,
@@ -1026,7 +1080,7 @@ static void logd_real_hole_behind(void)
 	usleep(100000);
 	logdp_start(&w2, d.tcp_addr, "logs", dir2, "w2");
 	T_EQ(clp_finish(&c, 60000), 0);
-	T_ASSERTF(file_has(c.err, "0 left in the spool"), "stderr %s", c.err);
+	T_ASSERTF(spool_left(c.err) == 0, "stderr %s", c.err);
 	check_files(node_log("node1"), HOLE_LINES, 0);
 	snprintf(f2, sizeof(f2), "%s/logs/logs/node1.log", dir2);
 	missing = lines_with_hole(f2, HOLE_LINES);
@@ -1195,11 +1249,13 @@ static const struct t_case cases[] = {
 	T_CASE(logd_check_config),
 	T_CASE(logd_usage_matches_man),
 	T_CASE(logd_basic),
+	T_CASE_TIMEOUT(logd_group_commit, 60),
 	T_CASE_TIMEOUT(logd_hole_behind, 60),
 	T_CASE_TIMEOUT(logd_real_hole_behind, 90),
 	T_CASE_TIMEOUT(logd_dead_daemon, 60),
 	T_CASE_TIMEOUT(logd_late_lines, 60),
 	T_CASE_TIMEOUT(logd_kill9, 120),
+	T_CASE_TIMEOUT(logd_kill9_group, 120),
 	T_CASE_TIMEOUT(logd_sighup, 60),
 	T_CASE_TIMEOUT(logd_size_rotation, 60),
 	T_CASE_TIMEOUT(logd_time_rotation, 60),

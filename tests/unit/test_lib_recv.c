@@ -838,6 +838,29 @@ static void recv_readahead(void)
 	T_EQ(rx(m, 0, MAXG, MAXD), 1);
 	T_EQ(r.mt, 3);
 	T_EQ(SP_poll(m), 0);
+	/* Big frames back to back (read into the caller's buffer, with a
+	 * short read-ahead), then small ones taken from the buffer. */
+	{
+		size_t small = 0;
+
+		/* Both fit in the socket's buffer: 2 x 80000 bytes. */
+		send_data(&f, SAFE_MESS, 1, g1, 4, big, 80000, 0, 0);
+		send_data(&f, SAFE_MESS, 1, g1, 5, big + 1, 79999, 0, 0);
+		for (int i = 6; i < 10; i++)
+			small += send_data(&f, SAFE_MESS, 1, g1, (int16)i, "c", 1, 0, 0);
+		T_EQ(rx(m, 0, MAXG, MAXD), 80000);
+		T_EQ(r.mt, 4);
+		T_MEMEQ(r.data, big, 80000);
+		T_EQ(rx(m, 0, MAXG, MAXD), 79999);
+		T_EQ(r.mt, 5);
+		T_MEMEQ(r.data, big + 1, 79999);
+		T_EQ(SP_poll(m), (int)small);
+		for (int i = 6; i < 10; i++) {
+			T_EQ(rx(m, 0, MAXG, MAXD), 1);
+			T_EQ(r.mt, i);
+		}
+		T_EQ(SP_poll(m), 0);
+	}
 	T_EQ(SP_disconnect(m), 0);
 	fake_close(&f);
 }

@@ -161,6 +161,7 @@ static const char native[] =
 	"User = chorus-log:adm\n"
 	"Quarantine = \"/var/log/chorus/bad nodes/%g-%Y%m%d.log\"\n"
 	"Fsync = 250ms\n"
+	"CommitSize = 512K\n"
 	"StatusInterval = 60\n"
 	"MaxOpenFiles = 1024\n"
 	"Spread {\n"
@@ -187,6 +188,7 @@ static void conf_native(void)
 	T_STREQ(c1.quarantine, "/var/log/chorus/bad nodes/%g-%Y%m%d.log");
 	T_EQ(c1.fsync, LOGD_FSYNC_INTERVAL);
 	T_EQ(c1.fsync_ms, 250);
+	T_EQ(c1.commit_size, 512u << 10);
 	T_EQ(c1.status_s, 60);
 	T_EQ(c1.max_open, 1024);
 	T_EQ(c1.rules[0].rotate_size, 512ull << 20);
@@ -202,11 +204,19 @@ static void conf_native(void)
 
 		T_EQ(logd_conf_parse(never, strlen(never), &c1, err, sizeof(err), NULL, 0), 0);
 		T_EQ(c1.fsync, LOGD_FSYNC_NEVER);
+		T_EQ(c1.commit_size, 2u << 20); /* the default */
 		T_STREQ(c1.daemons[0].addr, "4803");
 		roundtrip(never);
 		T_EQ(logd_conf_parse(batch, strlen(batch), &c1, err, sizeof(err), NULL, 0), 0);
 		T_EQ(c1.fsync, LOGD_FSYNC_BATCH);
 		roundtrip(batch);
+	}
+	{
+		static const char off[] = "CommitSize = 0\nSpread { Log { Group = g File = f } }\n";
+
+		T_EQ(logd_conf_parse(off, strlen(off), &c1, err, sizeof(err), NULL, 0), 0);
+		T_EQ(c1.commit_size, 0);
+		roundtrip(off);
 	}
 }
 
@@ -239,6 +249,9 @@ static void conf_errors(void)
 		{ "Fsync = 0\nSpread { Log { Group = g File = x } }", "line 1: Fsync" },
 		{ "Fsync = sometimes\n", "Fsync" },
 		{ "MaxOpenFiles = 2\n", "outside 4..65536" },
+		{ "CommitSize = 100\n", "CommitSize: 0 (commit by Fsync only) or at least 4K" },
+		{ "CommitSize = 2G\n", "outside 0..1073741824" },
+		{ "CommitSize = lots\n", "CommitSize: \"lots\" is not a number" },
 		{ "BufferSize = 99999999999\n", "outside" },
 		{ "BufferSize = 12Q\n", "not a size" },
 		{ "StatusInterval = -1\n", "not a number" },

@@ -2,7 +2,8 @@
  * test_logd_store.c - chorus-logd's durable store (src/log/logd_store.c)
  * and compression worker (logd_rotate.c): commit and recovery, a writer
  * process killed with SIGKILL at random moments (every acknowledged line
- * exactly once, no torn line, in order), rollback after a failed write,
+ * exactly once, no torn line, in order), rollback after a failed write
+ * (also of a large append written without the buffer),
  * torn journal records, size rotation with zstd and gzip compression,
  * and recovery of an interrupted rotation.
  */
@@ -752,11 +753,81 @@ static void store_rotate_recovery(void)
 	teardown();
 }
 
+/* Lines "line from".."line to" in one chunk for a single append (big
+ * ones take the direct path). Returns its length; out holds cap bytes. */
+static size_t chunk_lines(char *out, size_t cap, uint64_t from, uint64_t to)
+{
+	size_t n = 0;
+
+	for (uint64_t q = from; q <= to; q++) {
+		int k = snprintf(out + n, cap - n, "line %" PRIu64 "\n", q);
+
+		T_ASSERT(k > 0 && (size_t)k < cap - n);
+		n += (size_t)k;
+	}
+	return n;
+}
+
+/* Appends of STORE_DIRECT bytes or more are written from the caller's
+ * memory after what is buffered: the file keeps the order; a write that
+ * fails part way (the file size limit) leaves no torn line, and after
+ * the rollback the same lines are written once. */
+static void store_direct_append(void)
+{
+	static char big[1 << 20];
+	struct store *s;
+	struct store_stream *st;
+	struct store_file *f;
+	struct rlimit rl;
+	struct stat sb;
+	size_t n;
+	int ret;
+
+	setup();
+	s = reopen(LOGD_FSYNC_BATCH);
+	st = store_stream(s, 9, 1);
+	T_EQ(store_file_open(s, logpath, "k", &f), 0);
+	put_lines(s, f, 1, 10);
+	n = chunk_lines(big, sizeof(big), 11, 20000);
+	T_ASSERT(n >= STORE_DIRECT);
+	T_EQ(store_append(s, f, big, n), 0);
+	T_EQ(f->buffered, 0);
+	put_lines(s, f, 20001, 20005);
+	st->rx.hwm = 20005;
+	store_stream_touch(s, st);
+	T_EQ(store_commit(s, 1), 0);
+	check_lines(logpath, 20005);
+	/* A write the size limit cuts part way through the big chunk. */
+	T_EQ(stat(logpath, &sb), 0);
+	T_EQ(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	put_lines(s, f, 20006, 20010);
+	n = chunk_lines(big, sizeof(big), 20011, 40000);
+	rl.rlim_cur = (rlim_t)sb.st_size + n / 2;
+	T_EQ(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	ret = store_append(s, f, big, n);
+	T_EQ(ret, -EFBIG);
+	T_EQ(stat(logpath, &sb), 0);
+	T_EQ((uint64_t)sb.st_size, f->committed);
+	store_rollback(s);
+	rl.rlim_cur = rl.rlim_max;
+	T_EQ(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	put_lines(s, f, 20006, 20010);
+	T_EQ(store_append(s, f, big, n), 0);
+	st->rx.hwm = 40000;
+	store_stream_touch(s, st);
+	T_EQ(store_commit(s, 1), 0);
+	store_close(s);
+	check_lines(logpath, 40000);
+	teardown();
+}
+
 static const struct t_case cases[] = {
 	T_CASE(store_commit_recover),
 	T_CASE_TIMEOUT(store_kill9_batch, 60),
 	T_CASE_TIMEOUT(store_kill9_never, 60),
 	T_CASE(store_rollback_case),
+	T_CASE(store_direct_append),
 	T_CASE(store_torn_journal),
 	T_CASE(store_lock),
 	T_CASE(store_rotate_zstd),
