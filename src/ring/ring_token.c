@@ -222,6 +222,29 @@ static uint32_t sat_sub(uint32_t a, uint32_t b)
 	return a > b ? a - b : 0;
 }
 
+/*
+ * The most new messages one visit may send in the operational state: the
+ * personal window, or this daemon's share of the window by backlog if
+ * that is more. others: the messages the other members said they had
+ * waiting (the token's backlog without my share of the last rotation).
+ * Totem and Corosync take the backlog share as a further limit under the
+ * personal window; here it may lift the visit above it, so that a daemon
+ * that is the only one with messages waiting (one sender) fills the
+ * window every rotation instead of a personal window, while senders that
+ * compete still get at least a personal window each (the window, through
+ * fcc, bounds the rotation either way; docs/ring-protocol.md, deviations).
+ */
+static uint32_t personal_allowance(const struct ring *r, uint32_t others)
+{
+	uint64_t mine = r->sq_len, share;
+
+	if (mine == 0)
+		return r->cfg.personal_window;
+	share = (uint64_t)r->cfg.window * mine / (mine + others);
+	return share > r->cfg.personal_window ? (uint32_t)share :
+						 r->cfg.personal_window;
+}
+
 /* Passes r->tok (encoded in tok_pkt) to the next member, or holds it. */
 static void pass_token(struct ring *r, int idle)
 {
@@ -358,8 +381,12 @@ void rc_token_process(struct ring *r, struct ring_token *t, int created)
 	 * rotation per personal window of them (docs, deviations). */
 	allowed = r->cfg.window > t->fcc + n_retrans ?
 		  r->cfg.window - t->fcc - n_retrans : 0;
-	if (allowed > r->cfg.personal_window && r->state == RING_OPERATIONAL)
-		allowed = r->cfg.personal_window;
+	if (r->state == RING_OPERATIONAL) {
+		uint32_t personal = personal_allowance(r, t->backlog);
+
+		if (allowed > personal)
+			allowed = personal;
+	}
 	max_seq = r->stable + (b->mask + 1) / 2;
 	if (max_seq > b->base + b->mask)
 		max_seq = b->base + b->mask;
