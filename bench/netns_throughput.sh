@@ -20,7 +20,7 @@
 # BENCH_WINDOW (400: messages the sender keeps unacknowledged),
 # CLASSIC_CONF and ACCEL_CONF (the spread.conf line that selects each ring,
 # default "AcceleratedRing = no" / "AcceleratedRing = yes"; several lines
-# separated by '|').
+# separated by '|'), BENCH_RINGS (the rings to run: "classic accelerated").
 B=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -33,6 +33,7 @@ BYTES=${BENCH_BYTES:-1350}
 WIN=${BENCH_WINDOW:-400}
 CLASSIC_CONF=${CLASSIC_CONF:-AcceleratedRing = no}
 ACCEL_CONF=${ACCEL_CONF:-AcceleratedRing = yes}
+RINGS=${BENCH_RINGS:-classic accelerated}
 LAT=$B/bench/netns_lat
 UDP=$B/bench/netns_udp
 HZ=$(getconf CLK_TCK)
@@ -175,5 +176,10 @@ printf '%-12s %7s %7s %7s %7s %7s %7s | %20s | %20s\n' "" "raw" "raw" "chorus" "
 	"saturated latency" "paced latency"
 printf '%-12s %7s %7s %7s %7s %7s %7s | %6s %6s %6s | %6s %6s %6s\n' ring "MB/s" "gso" "MB/s" \
 	"msg/s" "raw" "gso" p50 p99 max p50 p99 max
-one_mode classic "$CLASSIC_CONF"
-one_mode accelerated "$ACCEL_CONF"
+for ring in $RINGS; do
+	case $ring in
+	classic) one_mode classic "$CLASSIC_CONF" ;;
+	accelerated) one_mode accelerated "$ACCEL_CONF" ;;
+	*) echo "netns_throughput: BENCH_RINGS: no ring named $ring (classic, accelerated)" ;;
+	esac
+done

@@ -9,7 +9,8 @@
  * requests, lowers or raises the token's aru (all-received-up-to), and
  * passes the token on. Flow control follows Totem: the token counts the
  * packets broadcast in the last rotation (fcc), bounded by the window;
- * each visit is bounded by the personal window. The accelerated ring
+ * each visit is bounded by the personal window, or by the daemon's share
+ * of the window by backlog where that is more. The accelerated ring
  * passes the token on before the last accel_window of a visit's messages.
  *
  * Delivery: every message is delivered in sequence order, as soon as all
