@@ -231,17 +231,25 @@ static uint32_t sat_sub(uint32_t a, uint32_t b)
  * Totem and Corosync take the backlog share as a further limit under the
  * personal window; here it may lift the visit above it, so that a daemon
  * that is the only one with messages waiting (one sender) fills the
- * window every rotation instead of a personal window, while senders that
- * compete still get at least a personal window each (the window, through
- * fcc, bounds the rotation either way; docs/ring-protocol.md, deviations).
+ * window every rotation instead of a personal window. A share above the
+ * personal window leaves room in the window for what the others have
+ * waiting, up to a personal window each, so that a daemon with a few
+ * messages is not held back a rotation behind a busy one (the window,
+ * through fcc, bounds the rotation either way; docs/ring-protocol.md,
+ * deviations).
  */
 static uint32_t personal_allowance(const struct ring *r, uint32_t others)
 {
-	uint64_t mine = r->sq_len, share;
+	uint64_t mine = r->sq_len, share, reserve;
 
 	if (mine == 0)
 		return r->cfg.personal_window;
 	share = (uint64_t)r->cfg.window * mine / (mine + others);
+	reserve = (uint64_t)(r->n_memb - 1) * r->cfg.personal_window;
+	if (reserve > others)
+		reserve = others;
+	if (share + reserve > r->cfg.window)
+		share = reserve < r->cfg.window ? r->cfg.window - reserve : 0;
 	return share > r->cfg.personal_window ? (uint32_t)share :
 						 r->cfg.personal_window;
 }
