@@ -25,7 +25,10 @@
 # queued messages per session),
 # CLASSIC_CONF and ACCEL_CONF (the spread.conf line that selects each ring,
 # default "AcceleratedRing = no" / "AcceleratedRing = yes"; several lines
-# separated by '|'), BENCH_RINGS (the rings to run: "classic accelerated").
+# separated by '|'), BENCH_RINGS (the rings to run: "classic accelerated"),
+# BENCH_ROUNDS (3: saturated floods per ring; the best is reported, as the
+# raw figure is the best of its blasts, and each round's MB/s is listed:
+# on a shared machine single runs vary by half).
 B=${1:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -39,6 +42,7 @@ WIN=${BENCH_WINDOW:-800}
 CLASSIC_CONF=${CLASSIC_CONF:-AcceleratedRing = no}
 ACCEL_CONF=${ACCEL_CONF:-AcceleratedRing = yes}
 RINGS=${BENCH_RINGS:-classic accelerated}
+ROUNDS=${BENCH_ROUNDS:-3}
 LAT=$B/bench/netns_lat
 UDP=$B/bench/netns_udp
 HZ=$(getconf CLK_TCK)
@@ -151,10 +155,26 @@ one_mode() { # LABEL CONF-LINES
 		nsh_start_daemon "$i"
 	done
 	nsh_in d1 "$B/chorus-monitor" -c "$NSH_RUN/spread.conf" -W 3 > /dev/null 2>&1
-	sat=$(flood "$M" -w "$WIN")
-	cp "$NSH_RUN/explain.out" "$NSH_RUN/explain.sat"
+	# The best of ROUNDS saturated floods, as the raw figure is the best
+	# of its blasts; every round's figure is printed.
+	sat=
+	best=0
+	rounds=
+	for k in $(seq 1 "$ROUNDS"); do
+		one=$(flood "$M" -w "$WIN")
+		case "$one" in
+		failed*) sat=$one; rounds="$rounds failed"; break ;;
+		esac
+		m=$(echo "$one" | sed -n 's/.* \([0-9.]*\) MB\/s.*/\1/p')
+		rounds="$rounds ${m:-?}"
+		if awk "BEGIN { exit !(${m:-0} > $best) }"; then
+			best=$m
+			sat=$one
+			cp "$NSH_RUN/explain.out" "$NSH_RUN/explain.sat"
+		fi
+	done
 	paced=$(flood 3000 -w "$WIN" -r 1000)
-	explain=$(cat "$NSH_RUN/explain.sat")
+	explain=$(cat "$NSH_RUN/explain.sat" 2>/dev/null)
 	for i in 1 2 3; do
 		nsh_term_daemon "$i"
 	done
@@ -168,6 +188,7 @@ one_mode() { # LABEL CONF-LINES
 		"${raw:-?}" "${gso:-?}" "$mbs" "$msgs" "$(pct "$mbs" "$raw")" "$(pct "$mbs" "$gso")" \
 		"$(echo "$sat" | field p50)" "$(echo "$sat" | field p99)" "$(echo "$sat" | field max)" \
 		"$(echo "$paced" | field p50)" "$(echo "$paced" | field p99)" "$(echo "$paced" | field max)"
+	echo "  rounds: MB/s$rounds (the best above)"
 	echo "$explain"
 	case "$paced" in failed*) echo "  paced run $paced" ;; esac
 }
@@ -175,7 +196,7 @@ one_mode() { # LABEL CONF-LINES
 echo "3 daemons in network namespaces, 1 sender on d1, 1 receiver on d2, $BYTES-byte AGREED messages"
 echo "raw = UDP goodput d1 -> d2 over the same veth path (MB/s), $BYTES-byte datagrams, sendmmsg and"
 echo "recvmmsg; gso = the same with UDP segmentation offload on the sender (best of 4 blasts each,"
-echo "before and after the daemons run); saturated: $M messages, window $WIN;"
+echo "before and after the daemons run); saturated: $M messages, window $WIN, best of $ROUNDS;"
 echo "paced: 3000 messages at 1000 msg/s; latency in microseconds, sender to receiver"
 printf '%-12s %7s %7s %7s %7s %7s %7s | %20s | %20s\n' "" "raw" "raw" "chorus" "" "of" "of" \
 	"saturated latency" "paced latency"
