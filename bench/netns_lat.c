@@ -2,9 +2,9 @@
  * netns_lat.c - throughput and latency of messages between two clients of
  * different daemons (bench/netns_throughput.sh runs them in namespaces).
  *
- *   netns_lat recv -s daemon -g group [-T seconds]
+ *   netns_lat recv -s daemon -g group [-T seconds] [-N]
  *   netns_lat send -s daemon -g group [-n messages] [-b bytes] [-t service]
- *                  [-w window] [-r msgs/s] [-T seconds]
+ *                  [-w window] [-r msgs/s] [-T seconds] [-N]
  *
  * The receiver joins the group and says "hello" (a small AGREED message to
  * the group, with SELF_DISCARD) every 200 ms until data arrives; the
@@ -16,6 +16,13 @@
  * group, SELF_DISCARD); the sender keeps at most `window` messages
  * unacknowledged (a daemon disconnects a session with too many queued
  * frames), and with -r also paces itself to that rate.
+ *
+ * Like chorus-flood, the receiver reads with the library's read-ahead and
+ * the unpaced sender writes with its send coalescing (chorus.h): a burst
+ * of up to LAT_BURST messages leaves in one write, and the sender looks
+ * for acknowledgements once a burst (a message's latency counts its wait
+ * in the burst). -N turns both off: one write per message and a look for
+ * input after each, one read per message.
  *
  * The receiver prints one line:
  *   "lat recv: N msgs of B bytes in S s: X msg/s, Y MB/s; latency us
@@ -44,6 +51,7 @@
 #define LAT_ACK 0x6b636163u   /* "cack" */
 #define LAT_MAX_BYTES 100000
 #define LAT_MAX_MSGS 10000000u
+#define LAT_BURST 32
 
 struct lat_head {
 	uint32_t magic, seq, total, pad;
@@ -109,7 +117,7 @@ static int send_small(mailbox mb, const char *group, uint32_t magic,
 			    (int)sizeof(h), (const char *)&h);
 }
 
-static int do_recv(mailbox mb, const char *group, double seconds)
+static int do_recv(mailbox mb, const char *group, double seconds, int plain)
 {
 	static char buf[LAT_MAX_BYTES + 64];
 	uint64_t *lat = NULL, first = 0, last = 0, deadline, next_hello = 0;
@@ -118,6 +126,8 @@ static int do_recv(mailbox mb, const char *group, double seconds)
 	int r;
 
 	deadline = mono_ns() + (uint64_t)(seconds * 1e9);
+	if (!plain && (r = chorus_set_readahead(mb, 1)) != 0)
+		goto fail;
 	if ((r = SP_join(mb, group)) < 0)
 		goto fail;
 	for (;;) {
@@ -206,7 +216,8 @@ fail:
 }
 
 static int do_send(mailbox mb, const char *group, uint32_t count, int bytes,
-		   service svc, uint32_t window, double rate, double seconds)
+		   service svc, uint32_t window, double rate, double seconds,
+		   int plain)
 {
 	static char buf[LAT_MAX_BYTES], rbuf[4096];
 	uint64_t deadline = mono_ns() + (uint64_t)(seconds * 1e9), start;
@@ -214,6 +225,11 @@ static int do_send(mailbox mb, const char *group, uint32_t count, int bytes,
 	int ready = 0, r;
 
 	memset(buf, 's', sizeof(buf));
+	/* Coalescing only where nothing paces the sends: a paced message
+	 * leaves at once. */
+	if (!plain && rate <= 0 &&
+	    (r = chorus_set_send_buffer(mb, (size_t)LAT_BURST * ((size_t)bytes + 128))) != 0)
+		goto fail;
 	if ((r = SP_join(mb, group)) < 0)
 		goto fail;
 	start = 0;
@@ -238,6 +254,11 @@ static int do_send(mailbox mb, const char *group, uint32_t count, int bytes,
 					      buf)) < 0)
 				goto fail;
 			sent++;
+			/* The burst goes on while there is room; SP_poll()
+			 * writes what coalescing holds. */
+			if (!plain && rate <= 0 && sent % LAT_BURST != 0 &&
+			    sent < count && sent - acked < window)
+				continue;
 			if (SP_poll(mb) <= 0)
 				continue;
 		}
@@ -274,9 +295,9 @@ fail:
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: netns_lat recv -s daemon -g group [-T seconds]\n"
+		"usage: netns_lat recv -s daemon -g group [-T seconds] [-N]\n"
 		"       netns_lat send -s daemon -g group [-n msgs] [-b bytes] "
-		"[-t agreed|safe|fifo|reliable] [-w window] [-r msgs/s] [-T s]\n");
+		"[-t agreed|safe|fifo|reliable] [-w window] [-r msgs/s] [-T s] [-N]\n");
 	exit(2);
 }
 
@@ -285,7 +306,7 @@ int main(int argc, char **argv)
 	const char *daemon = NULL, *group = "lat", *svc_name = "agreed";
 	unsigned long count = 100000, window = 400;
 	double rate = 0, seconds = 120;
-	int bytes = 1350, ch, is_recv, r;
+	int bytes = 1350, ch, is_recv, r, plain = 0;
 	char priv[MAX_GROUP_NAME], user[MAX_PRIVATE_NAME + 1];
 	service svc;
 	mailbox mb;
@@ -300,11 +321,12 @@ int main(int argc, char **argv)
 	else
 		usage();
 	optind = 2;
-	while ((ch = getopt(argc, argv, "b:g:n:r:s:t:T:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:g:n:Nr:s:t:T:w:")) != -1) {
 		switch (ch) {
 		case 'b': bytes = atoi(optarg); break;
 		case 'g': group = optarg; break;
 		case 'n': count = strtoul(optarg, NULL, 10); break;
+		case 'N': plain = 1; break;
 		case 'r': rate = atof(optarg); break;
 		case 's': daemon = optarg; break;
 		case 't': svc_name = optarg; break;
@@ -347,9 +369,9 @@ int main(int argc, char **argv)
 			chorus_strerror(r));
 		return 1;
 	}
-	r = is_recv ? do_recv(mb, group, seconds)
+	r = is_recv ? do_recv(mb, group, seconds, plain)
 		    : do_send(mb, group, (uint32_t)count, bytes, svc,
-			      (uint32_t)window, rate, seconds);
+			      (uint32_t)window, rate, seconds, plain);
 	SP_disconnect(mb);
 	return r;
 }

@@ -13,7 +13,9 @@ CPU time (user + system) a process used in the flood. Prints two lines:
         datagrams the daemons read from their sockets per client message,
         retransmitted messages, token retransmissions, duplicates received,
         send errors, client-input pauses
-  cpu:  each process's CPU use as a share of one core over SECONDS
+  cpu:  each process's CPU use as a share of one core over SECONDS, and
+        the CPU time of all of them per client message (a figure that
+        depends less on what else the machine runs than the rates do)
 
 Figures only; it never fails a run (a missing snapshot prints "?").
 """
@@ -58,9 +60,11 @@ def main():
                  delta("token_retransmits"), delta("data_duplicates"),
                  delta("send_errors"), delta("input_pauses")))
     if cpu:
-        print("  cpu:  " + ", ".join("%s %.0f%%" % (k, 100 * float(v) / secs)
-                                     for k, v in cpu)
-              + " (of one core, over %.1f s)" % secs)
+        secs_cpu = [(k, float(v or 0)) for k, v in cpu]
+        print("  cpu:  " + ", ".join("%s %.0f%%" % (k, 100 * v / secs)
+                                     for k, v in secs_cpu)
+              + " (of one core, over %.1f s); %.1f us of CPU per message"
+              % (secs, 1e6 * sum(v for _, v in secs_cpu) / msgs))
     return 0
 
 

@@ -303,10 +303,47 @@ static unsigned gather(struct net_udp *n, unsigned from, int plain_first)
 	return m;
 }
 
+/*
+ * Unicast mode sends "to every daemon" as one datagram to each, so the
+ * queue alternates between addresses and holds no run for segmentation
+ * offload. This reorders the queue by address, keeping each address's
+ * datagrams in their order: only the order towards one daemon can be
+ * seen (datagrams to different daemons race anyway). The addresses go in
+ * the order they first appear, except that the last datagram's address
+ * goes last, so that a token, which is flushed as the last datagram of
+ * the queue, still leaves after everything queued before it.
+ */
+static void group_by_dest(struct net_udp *n)
+{
+	struct iovec iov[NET_BATCH];
+	struct sockaddr_storage addr[NET_BATCH];
+	unsigned char taken[NET_BATCH] = { 0 };
+	unsigned k = 0, last = n->n_out - 1;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (unsigned i = 0; i < n->n_out; i++) {
+			if (taken[i] || (pass == 0 && same_dest(n, i, last)))
+				continue;
+			for (unsigned j = i; j < n->n_out; j++) {
+				if (taken[j] || !same_dest(n, i, j))
+					continue;
+				iov[k] = n->oiov[j];
+				addr[k++] = n->oaddr[j];
+				taken[j] = 1;
+			}
+		}
+	}
+	memcpy(n->oiov, iov, k * sizeof(iov[0]));
+	memcpy(n->oaddr, addr, k * sizeof(addr[0]));
+}
+
 void net_udp_flush(struct net_udp *n)
 {
 	unsigned done = 0; /* queued datagrams handled */
 	int plain = 0;     /* the next one goes alone (after a refusal) */
+
+	if (n->mode == NET_UNICAST && n->gso && n->n_out > 2)
+		group_by_dest(n);
 
 	while (done < n->n_out) {
 		unsigned m = gather(n, done, plain);

@@ -83,7 +83,8 @@ struct ring_config {
 	uint32_t token_hold_ms;     /* 10: idle token held by the representative */
 
 	uint32_t window;          /* 160: messages per token rotation */
-	uint32_t personal_window; /* 20: messages per token visit */
+	uint32_t personal_window; /* 20: messages per token visit (more for
+				   * a backlog share of the window) */
 	uint32_t accel_window;    /* 15: sent after the token is passed on */
 	int accelerated;          /* 0: classic Totem, 1: accelerated ring */
 

@@ -9,7 +9,8 @@
  * requests, lowers or raises the token's aru (all-received-up-to), and
  * passes the token on. Flow control follows Totem: the token counts the
  * packets broadcast in the last rotation (fcc), bounded by the window;
- * each visit is bounded by the personal window. The accelerated ring
+ * each visit is bounded by the personal window, or by the daemon's share
+ * of the window by backlog where that is more. The accelerated ring
  * passes the token on before the last accel_window of a visit's messages.
  *
  * Delivery: every message is delivered in sequence order, as soon as all
@@ -222,6 +223,37 @@ static uint32_t sat_sub(uint32_t a, uint32_t b)
 	return a > b ? a - b : 0;
 }
 
+/*
+ * The most new messages one visit may send in the operational state: the
+ * personal window, or this daemon's share of the window by backlog if
+ * that is more. others: the messages the other members said they had
+ * waiting (the token's backlog without my share of the last rotation).
+ * Totem and Corosync take the backlog share as a further limit under the
+ * personal window; here it may lift the visit above it, so that a daemon
+ * that is the only one with messages waiting (one sender) fills the
+ * window every rotation instead of a personal window. A share above the
+ * personal window leaves room in the window for what the others have
+ * waiting, up to a personal window each, so that a daemon with a few
+ * messages is not held back a rotation behind a busy one (the window,
+ * through fcc, bounds the rotation either way; docs/ring-protocol.md,
+ * deviations).
+ */
+static uint32_t personal_allowance(const struct ring *r, uint32_t others)
+{
+	uint64_t mine = r->sq_len, share, reserve;
+
+	if (mine == 0)
+		return r->cfg.personal_window;
+	share = (uint64_t)r->cfg.window * mine / (mine + others);
+	reserve = (uint64_t)(r->n_memb - 1) * r->cfg.personal_window;
+	if (reserve > others)
+		reserve = others;
+	if (share + reserve > r->cfg.window)
+		share = reserve < r->cfg.window ? r->cfg.window - reserve : 0;
+	return share > r->cfg.personal_window ? (uint32_t)share :
+						 r->cfg.personal_window;
+}
+
 /* Passes r->tok (encoded in tok_pkt) to the next member, or holds it. */
 static void pass_token(struct ring *r, int idle)
 {
@@ -358,8 +390,12 @@ void rc_token_process(struct ring *r, struct ring_token *t, int created)
 	 * rotation per personal window of them (docs, deviations). */
 	allowed = r->cfg.window > t->fcc + n_retrans ?
 		  r->cfg.window - t->fcc - n_retrans : 0;
-	if (allowed > r->cfg.personal_window && r->state == RING_OPERATIONAL)
-		allowed = r->cfg.personal_window;
+	if (r->state == RING_OPERATIONAL) {
+		uint32_t personal = personal_allowance(r, t->backlog);
+
+		if (allowed > personal)
+			allowed = personal;
+	}
 	max_seq = r->stable + (b->mask + 1) / 2;
 	if (max_seq > b->base + b->mask)
 		max_seq = b->base + b->mask;

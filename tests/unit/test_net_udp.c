@@ -5,7 +5,8 @@
  * same datagrams, in order, with their lengths and bytes (whether the
  * kernel coalesced them or not); a shorter datagram ends a run; "to
  * every daemon" reaches each peer; a datagram too long for the instance
- * is not sent.
+ * is not sent; datagrams "to every daemon" are grouped by address into
+ * runs, and a datagram queued last still leaves last to its address.
  */
 #include <arpa/inet.h>
 #include <poll.h>
@@ -139,8 +140,25 @@ static void to_every_daemon(void)
 	}
 	net_udp_flush(&n[0]);
 	T_EQ(n[0].stats.pkts_out, 200);
+	/* Queued alternately to B and C, they left in runs per address. */
+	if (n[0].gso)
+		T_ASSERTF(n[0].stats.gso_sends >= 4, "%llu segmented sends",
+			  (unsigned long long)n[0].stats.gso_sends);
 	expect(&n[1], lens, 100, A_ADDR);
 	expect(&n[2], lens, 100, A_ADDR);
+	/* A datagram to B queued last (a token) leaves after the ones to
+	 * every daemon queued before it. */
+	for (unsigned i = 0; i < 5; i++) {
+		fill(buf, lens[i], i);
+		net_udp_send(&n[0], 0xffffffffu, buf, lens[i]);
+	}
+	lens[5] = 300;
+	fill(buf, lens[5], 5);
+	net_udp_send(&n[0], B_ADDR, buf, lens[5]);
+	T_EQ(n[0].oiov[n[0].n_out - 1].iov_len, 300);
+	net_udp_flush(&n[0]);
+	expect(&n[1], lens, 6, A_ADDR);
+	expect(&n[2], lens, 5, A_ADDR);
 	/* Too long for the instance: not sent at all. */
 	net_udp_send(&n[0], B_ADDR, buf, PKT_MAX + 1);
 	T_EQ(n[0].n_out, 0);

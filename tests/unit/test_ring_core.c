@@ -4,7 +4,9 @@
  * table), one daemon alone (configuration, delivery order, services,
  * back-pressure), and bad or stale packets, each counted by its reason
  * and dropped without effect. Two cores wired back to back check that a
- * packet from an earlier incarnation is dropped.
+ * packet from an earlier incarnation is dropped, and the flow control: a
+ * lone sender fills the window each visit, and a daemon with a few
+ * messages is not held back behind one with many.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,12 +17,14 @@
 #include "ring/ring_pkt.h"
 #include "t.h"
 
+#define REC_MAX 128
+
 struct rec {
 	unsigned n_deliv, n_conf, n_sent;
 	struct ring_delivery last;
-	uint8_t data[64][16];
-	unsigned len[64];
-	enum ring_service svc[64];
+	uint8_t data[REC_MAX][16];
+	unsigned len[REC_MAX];
+	enum ring_service svc[REC_MAX];
 	int conf_trans[8];
 	unsigned conf_n[8];
 	uint8_t pkt[4][2048];
@@ -45,7 +49,7 @@ static void on_deliver(void *ctx, const struct ring_delivery *d)
 {
 	struct rec *r = ctx;
 
-	if (r->n_deliv < 64) {
+	if (r->n_deliv < REC_MAX) {
 		memcpy(r->data[r->n_deliv], d->data, d->len < 16 ? d->len : 16);
 		r->len[r->n_deliv] = (unsigned)d->len;
 		r->svc[r->n_deliv] = d->service;
@@ -421,9 +425,18 @@ static void wire_send(void *ctx, uint32_t to, const uint8_t *p, size_t len)
 	(void)to;
 }
 
+static void submit_n(struct wire *w, int i, char tag, unsigned n);
+
+/* few_not_held_back: daemon 1 queues this many messages once it has
+ * delivered the first message of daemon 0. */
+static unsigned submit_after_first;
+
 static void wire_deliver(void *ctx, const struct ring_delivery *d)
 {
 	on_deliver(ctx, d);
+	if (submit_after_first && ctx == &the_wire->rec[1] &&
+	    the_wire->rec[1].n_deliv == 1)
+		submit_n(the_wire, 1, 'B', submit_after_first);
 }
 
 static void wire_run(struct wire *w, int64_t until)
@@ -506,6 +519,96 @@ static void two_daemons_and_a_restart(void)
 		ring_destroy(w.r[i]);
 }
 
+/* Two cores wired back to back, operational, with a window of 40 and a
+ * personal window of 5 and room for 200 queued messages. */
+static void flow_wire(struct wire *w, struct ring_io *io)
+{
+	struct ring_config c;
+	struct ring_status st;
+
+	memset(w, 0, sizeof(*w));
+	the_wire = w;
+	for (int i = 0; i < 2; i++) {
+		io[i].ctx = &w->rec[i];
+		io[i].send = wire_send;
+		io[i].deliver = wire_deliver;
+		io[i].conf = on_conf;
+		io[i].event = NULL;
+		config(&c, ids[i], 2);
+		c.window = 40;
+		c.personal_window = 5;
+		c.accel_window = 0;
+		c.send_queue_max = 200;
+		T_EQ(ring_create(&c, &io[i], 0, &w->r[i]), 0);
+	}
+	wire_run(w, 3000);
+	for (int i = 0; i < 2; i++) {
+		ring_get_status(w->r[i], &st);
+		T_EQ(st.state, RING_OPERATIONAL);
+	}
+}
+
+static void submit_n(struct wire *w, int i, char tag, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++) {
+		char m[16];
+
+		snprintf(m, sizeof(m), "%c%03u", tag, k);
+		T_EQ(ring_submit(w->r[i], w->now, m, 4, RING_AGREED), 0);
+	}
+}
+
+/* With nothing queued elsewhere, a daemon's visit takes the whole window,
+ * not a personal window: 120 messages in three visits, not 24. */
+static void lone_sender_fills_window(void)
+{
+	static struct wire w;
+	struct ring_io io[2];
+	uint64_t tokens;
+
+	flow_wire(&w, io);
+	tokens = ring_get_stats(w.r[0])->tokens_out;
+	submit_n(&w, 0, 'A', 120);
+	for (int ms = 0; ms < 1000 && w.rec[1].n_deliv < 120; ms++)
+		wire_run(&w, w.now + 1);
+	T_EQ(w.rec[1].n_deliv, 120);
+	T_EQ(w.rec[0].n_deliv, 120);
+	T_ASSERTF(ring_get_stats(w.r[0])->tokens_out - tokens <= 6,
+		  "%llu token visits for 120 messages",
+		  (unsigned long long)(ring_get_stats(w.r[0])->tokens_out - tokens));
+	for (int i = 0; i < 2; i++)
+		ring_destroy(w.r[i]);
+}
+
+/* A daemon with two messages queued while the other has a long queue and
+ * filled the window gets them into the ring at its next visit once its
+ * backlog is known: the busy daemon's share leaves room for them (in the
+ * total order, both within two windows; with a share that takes all it
+ * can, the second would come after three). */
+static void few_not_held_back(void)
+{
+	static struct wire w;
+	struct ring_io io[2];
+	unsigned seen = 0, last = 0;
+
+	flow_wire(&w, io);
+	/* Daemon 1 queues its two as the busy daemon's first visit, which
+	 * took the whole window, reaches it. */
+	submit_after_first = 2;
+	submit_n(&w, 0, 'A', 150);
+	wire_run(&w, w.now + 1000);
+	T_EQ(w.rec[0].n_deliv, 152);
+	for (unsigned k = 0; k < REC_MAX; k++)
+		if (w.rec[0].data[k][0] == 'B') {
+			seen++;
+			last = k;
+		}
+	T_EQ(seen, 2);
+	T_ASSERTF(last < 82, "the second small message came %u-th", last + 1);
+	for (int i = 0; i < 2; i++)
+		ring_destroy(w.r[i]);
+}
+
 static const struct t_case cases[] = {
 	T_CASE(config_checks),
 	T_CASE(alone),
@@ -513,6 +616,8 @@ static const struct t_case cases[] = {
 	T_CASE(append_to_queued),
 	T_CASE(bad_packets),
 	T_CASE(two_daemons_and_a_restart),
+	T_CASE(lone_sender_fills_window),
+	T_CASE(few_not_held_back),
 };
 
 int main(int argc, char **argv)
