@@ -741,8 +741,27 @@ static int load_segments(struct spool *sp, char *err, size_t errlen)
 		seg_delete(sp, sp->segs[i].bytes == 0 ? i : i + 1);
 		i--;
 	}
-	for (size_t i = 0; i + 1 < sp->nsegs; i++)
-		sp->segs[i].lines = sp->segs[i + 1].first_seq - sp->segs[i].first_seq;
+	for (size_t i = 0; i + 1 < sp->nsegs; i++) {
+		struct spool_seg *s = &sp->segs[i];
+		uint64_t lines, bytes, size;
+		int r;
+
+		s->lines = sp->segs[i + 1].first_seq - s->first_seq;
+		if (!sp->segs[i + 1].after_hole)
+			continue;
+		/* Before a hole the spool made (its lines counted then), the
+		 * next name implies the hole's lines too: count what it
+		 * holds, so that dropping it never counts them again. */
+		if ((r = seg_count(s->fd, &lines, &bytes, &size)) != 0) {
+			errf(err, errlen, "%s: segment: %s", sp->dir, strerror(-r));
+			goto out;
+		}
+		if (lines <= s->lines) {
+			s->lines = lines;
+			s->bytes = bytes;
+			s->verified = 1;
+		}
+	}
 	if (sp->nsegs) {
 		struct spool_seg *last = &sp->segs[sp->nsegs - 1];
 		uint64_t size = 0;
