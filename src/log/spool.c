@@ -691,8 +691,10 @@ uint64_t spool_i_lose(struct spool *sp, uint64_t first, uint64_t end, int sent)
 }
 
 /* Loads the segments of sp->dir. Every segment but the last is taken as
- * holding the lines up to the next one's first (verified when read); the
- * last is counted, and what follows its last '\n' is the tail. */
+ * holding the lines up to the next one's first (verified when read), but
+ * one before a segment named after a hole is counted (the hole's lines
+ * were counted as dropped when it was made); the last is counted, and
+ * what follows its last '\n' is the tail. */
 static int load_segments(struct spool *sp, char *err, size_t errlen)
 {
 	DIR *d = opendir(sp->dir);
