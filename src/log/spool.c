@@ -691,8 +691,10 @@ uint64_t spool_i_lose(struct spool *sp, uint64_t first, uint64_t end, int sent)
 }
 
 /* Loads the segments of sp->dir. Every segment but the last is taken as
- * holding the lines up to the next one's first (verified when read); the
- * last is counted, and what follows its last '\n' is the tail. */
+ * holding the lines up to the next one's first (verified when read), but
+ * one before a segment named after a hole is counted (the hole's lines
+ * were counted as dropped when it was made); the last is counted, and
+ * what follows its last '\n' is the tail. */
 static int load_segments(struct spool *sp, char *err, size_t errlen)
 {
 	DIR *d = opendir(sp->dir);
@@ -741,8 +743,27 @@ static int load_segments(struct spool *sp, char *err, size_t errlen)
 		seg_delete(sp, sp->segs[i].bytes == 0 ? i : i + 1);
 		i--;
 	}
-	for (size_t i = 0; i + 1 < sp->nsegs; i++)
-		sp->segs[i].lines = sp->segs[i + 1].first_seq - sp->segs[i].first_seq;
+	for (size_t i = 0; i + 1 < sp->nsegs; i++) {
+		struct spool_seg *s = &sp->segs[i];
+		uint64_t lines, bytes, size;
+		int r;
+
+		s->lines = sp->segs[i + 1].first_seq - s->first_seq;
+		if (!sp->segs[i + 1].after_hole)
+			continue;
+		/* Before a hole the spool made (its lines counted then), the
+		 * next name implies the hole's lines too: count what it
+		 * holds, so that dropping it never counts them again. */
+		if ((r = seg_count(s->fd, &lines, &bytes, &size)) != 0) {
+			errf(err, errlen, "%s: segment: %s", sp->dir, strerror(-r));
+			goto out;
+		}
+		if (lines <= s->lines) {
+			s->lines = lines;
+			s->bytes = bytes;
+			s->verified = 1;
+		}
+	}
 	if (sp->nsegs) {
 		struct spool_seg *last = &sp->segs[sp->nsegs - 1];
 		uint64_t size = 0;

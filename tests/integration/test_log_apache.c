@@ -491,15 +491,34 @@ static double timed_run(const char *log, int n)
 
 /* The daemon is unreachable: Apache with chorus-log (spooling, retrying)
  * must serve at the rate it serves with plain file logging, within 10%.
- * A fixed number of alternating rounds, each long enough to damp the
- * noise of a busy machine, and the aggregate rate of each side (all
- * requests over all their time): no retrying until it passes. */
-#define RATE_ROUNDS 4
-#define RATE_REQUESTS 20000
+ *
+ * A wall-clock rate is only the rate the machine allowed: another
+ * process taking the CPU for a second takes that second from whichever
+ * side is running then, and an aggregate (or a best) over all rounds
+ * charges it to that side alone. So the comparison is made in pairs: a
+ * round runs both sides back to back (alternating which goes first, so
+ * that a load that rises or falls favours neither), its ratio compares
+ * two runs that saw nearly the same machine, and the test takes the
+ * median of a fixed, odd number of round ratios (never "until it
+ * passes"). A burst of load spoils the rounds it hits, whichever side
+ * it hurts, and the median ignores up to half of them. What the issue
+ * guards against is still caught: a logger that stalls Apache (a full
+ * pipe, a slow spool) does so in every round, and every round's ratio,
+ * the median included, falls far below 0.9. Each round's figures are
+ * printed. */
+#define RATE_ROUNDS 7
+#define RATE_REQUESTS 10000
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static void apache_dead_daemon_rate(void)
 {
 	char log[1024], spool[64], file[128];
-	double t_log = 0, t_file = 0, r_log, r_file;
+	double ratio[RATE_ROUNDS], median;
 
 	need_apache();
 	snprintf(spool, sizeof(spool), "/tmp/chorus-rate-XXXXXX");
@@ -509,20 +528,27 @@ static void apache_dead_daemon_rate(void)
 	snprintf(log, sizeof(log), "|%s/chorus-log -g apache -h node1 -s 1@127.0.0.1 "
 		 "-d %s -T 100 -i 0", build_dir(), spool);
 	for (int round = 0; round < RATE_ROUNDS; round++) {
-		double a = timed_run(file, RATE_REQUESTS), b = timed_run(log, RATE_REQUESTS);
+		double a, b;
 
+		if (round % 2) {
+			b = timed_run(log, RATE_REQUESTS);
+			a = timed_run(file, RATE_REQUESTS);
+		} else {
+			a = timed_run(file, RATE_REQUESTS);
+			b = timed_run(log, RATE_REQUESTS);
+		}
+		T_ASSERTF(a > 0 && b > 0, "no rate from ab (%.0f, %.0f)", a, b);
+		ratio[round] = b / a;
 		fprintf(stderr, "test_log_apache: dead daemon round %d: file %.0f req/s, "
-			"chorus-log %.0f req/s\n", round + 1, a, b);
-		t_file += RATE_REQUESTS / a;
-		t_log += RATE_REQUESTS / b;
+			"chorus-log %.0f req/s, ratio %.3f\n", round + 1, a, b, ratio[round]);
 	}
-	r_file = RATE_ROUNDS * RATE_REQUESTS / t_file;
-	r_log = RATE_ROUNDS * RATE_REQUESTS / t_log;
-	fprintf(stderr, "test_log_apache: dead daemon: chorus-log %.0f req/s, plain file "
-		"%.0f req/s, ratio %.3f (%d rounds of %d requests)\n", r_log, r_file,
-		r_log / r_file, RATE_ROUNDS, RATE_REQUESTS);
-	T_ASSERTF(r_log >= 0.9 * r_file, "chorus-log %.0f req/s, file %.0f req/s",
-		  r_log, r_file);
+	qsort(ratio, RATE_ROUNDS, sizeof(*ratio), cmp_double);
+	median = ratio[RATE_ROUNDS / 2];
+	fprintf(stderr, "test_log_apache: dead daemon: chorus-log / plain file rate, median "
+		"of %d paired rounds of %d requests: %.3f (lowest %.3f, highest %.3f)\n",
+		RATE_ROUNDS, RATE_REQUESTS, median, ratio[0], ratio[RATE_ROUNDS - 1]);
+	T_ASSERTF(median >= 0.9, "median ratio %.3f of %d rounds (lowest %.3f, highest %.3f)",
+		  median, RATE_ROUNDS, ratio[0], ratio[RATE_ROUNDS - 1]);
 	rmdir_all(spool);
 }
 

@@ -1031,6 +1031,45 @@ static void spool_missing_last(void)
 	rmroot();
 }
 
+/* A segment before a hole the spool made: after a restart its
+ * successor's name implies that it holds the hole's lines too, but they
+ * were counted when the hole was made. Dropping it for room counts only
+ * the lines it holds, so every line below the base is counted once. */
+static void spool_drop_before_hole(void)
+{
+	struct spool sp;
+	struct spool_stats st;
+	char err[256], gdir[128], path[1200];
+	uint64_t lo, hi;
+	size_t nsegs;
+
+	mkroot();
+	snprintf(gdir, sizeof(gdir), "%s/g@n", root);
+	nsegs = make_segments(gdir, 0, &lo, &hi);
+	T_ASSERTF(sp_open(&sp, gdir, 2 << 20, err, sizeof(err)) == 0, "%s", err);
+	segfile(&sp, nsegs - 1, path, sizeof(path));
+	lo = sp.segs[nsegs - 1].first_seq;
+	spool_close(&sp);
+	T_EQ(unlink(path), 0);
+	/* The hole lo .. 6000, counted; the next segment starts after it. */
+	T_ASSERTF(sp_open(&sp, gdir, 2 << 20, err, sizeof(err)) == 0, "%s", err);
+	put_klines(&sp, 6001, 6101);
+	spool_stats(&sp, &st);
+	T_EQ(st.dropped, 6001 - lo);
+	spool_close(&sp);
+	/* Another process: enough lines to drop every segment before the
+	 * hole for room. */
+	T_ASSERTF(sp_open(&sp, gdir, 2 << 20, err, sizeof(err)) == 0, "%s", err);
+	put_klines(&sp, 6101, 16001);
+	spool_stats(&sp, &st);
+	T_ASSERTF(st.base >= 6001, "base %llu", (unsigned long long)st.base);
+	T_EQ(st.dropped, st.base - 1);
+	T_EQ(st.unacked + st.dropped, 16000);
+	check_klines(&sp, st.base, 16001);
+	spool_close(&sp);
+	rmroot();
+}
+
 /* A segment also holds lines of the next one (a copy left by a crash):
  * they are read once, from the next one. */
 static void spool_overlap(void)
@@ -1800,6 +1839,7 @@ static const struct t_case cases[] = {
 	T_CASE(spool_two_and_adopt),
 	T_CASE(spool_missing_middle),
 	T_CASE(spool_missing_last),
+	T_CASE(spool_drop_before_hole),
 	T_CASE(spool_overlap),
 	T_CASE(spool_corrupt_state),
 	T_CASE(spool_rollback),
