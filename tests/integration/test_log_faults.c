@@ -952,7 +952,11 @@ static void log_daemon_hangs(void)
 	took = t_now_ms() - t0;
 	fprintf(stderr, "test_log_faults: daemon stopped: chorus-log exited %lld ms after "
 		"end of input (-T 2000)\n", (long long)took);
-	T_ASSERTF(took < 2000 + 1000 + 1500, "took %lld ms", (long long)took);
+	/* The deadline is -T plus a second; a chorus-log held by the daemon
+	 * would never exit. The rest of the bound is room for a loaded
+	 * machine, not a tolerance of the deadline (which the message
+	 * "takes no data" proves was the way out). */
+	T_ASSERTF(took < 2000 + 1000 + 4000, "took %lld ms", (long long)took);
 	T_ASSERTF(file_has(c.err, "takes no data"), "stderr %s", c.err);
 	kill(d.pid, SIGCONT);
 	logsub_start(&s1, d.tcp_addr, "logs", out1, "sub1");

@@ -1155,7 +1155,9 @@ static void logd_dead_daemon(void)
 		  w.err);
 	fprintf(stderr, "test_logd: one daemon hung: 40 lines through the other, latency "
 		"avg %lld ms, max %lld ms\n", (long long)(total / 40), (long long)worst);
-	T_ASSERTF(worst < 1500, "a line took %lld ms: the hung daemon held up the writer",
+	/* Held up by the hung daemon, a line would wait out a connect attempt
+	 * (3 s); the bound leaves a loaded machine the rest. */
+	T_ASSERTF(worst < 2500, "a line took %lld ms: the hung daemon held up the writer",
 		  (long long)worst);
 	/* SIGTERM right after an attempt connected to the hung daemon: the
 	 * writer ends at once, not when the attempt times out (3 s). */
@@ -1174,7 +1176,7 @@ static void logd_dead_daemon(void)
 		logdp_stop(&w, SIGTERM);
 		fprintf(stderr, "test_logd: SIGTERM during a connect attempt: exit in %lld ms\n",
 			(long long)(t_now_ms() - t0));
-		T_ASSERTF(t_now_ms() - t0 < 1500, "SIGTERM waited %lld ms for the connect attempt",
+		T_ASSERTF(t_now_ms() - t0 < 2500, "SIGTERM waited %lld ms for the connect attempt",
 			  (long long)(t_now_ms() - t0));
 		T_ASSERTF(file_has(w.err, "not waiting for the connection"), "%s", w.err);
 		close(fd);
