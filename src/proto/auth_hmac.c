@@ -151,8 +151,9 @@ int auth_hmac_compute(const uint8_t *secret, size_t secret_len,
 		      const struct auth_hmac_challenge *c,
 		      const char *principal, uint8_t mac[AUTH_HMAC_MAC_LEN])
 {
-	uint8_t t[sizeof(transcript_label) + AUTH_HMAC_NONCE_LEN + 3 +
-		  AUTH_HMAC_DAEMON_MAX + AUTH_HMAC_PRIVATE_MAX + AUTH_PRINCIPAL_MAX];
+	uint8_t t[sizeof(transcript_label) + AUTH_HMAC_NONCE_LEN + 4 +
+		  AUTH_HMAC_DAEMON_MAX + AUTH_HMAC_PRIVATE_MAX + AUTH_PRINCIPAL_MAX +
+		  AUTH_HMAC_BINDING_LEN];
 	size_t off = sizeof(transcript_label); /* the label and its NUL */
 	size_t dl = strnlen(c->daemon, sizeof(c->daemon));
 	size_t pl = strnlen(c->private_name, sizeof(c->private_name));
@@ -168,6 +169,13 @@ int auth_hmac_compute(const uint8_t *secret, size_t secret_len,
 	off = put_str(t, off, c->daemon, dl);
 	off = put_str(t, off, c->private_name, pl);
 	off = put_str(t, off, principal, ul);
+	/* Over TLS, the channel's binding with its length in front; a
+	 * plain connection's transcript ends with the principal. */
+	if (c->bound) {
+		t[off++] = AUTH_HMAC_BINDING_LEN;
+		memcpy(t + off, c->binding, AUTH_HMAC_BINDING_LEN);
+		off += AUTH_HMAC_BINDING_LEN;
+	}
 	if (!HMAC(EVP_sha256(), secret, (int)secret_len, t, off, mac, &mac_len) ||
 	    mac_len != AUTH_HMAC_MAC_LEN)
 		return -1;

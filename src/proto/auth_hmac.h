@@ -18,7 +18,11 @@
  * The transcript is a fixed label, the nonce, the daemon's name, the
  * private name and the principal, each of the variable fields with its
  * length in front, so a response is good for one connection to one
- * daemon and one private name only.
+ * daemon and one private name only. Over TLS both sides add the
+ * channel's binding (a TLS exporter value under AUTH_HMAC_EXPORTER_LABEL,
+ * RFC 9266 style), so an answer relayed from one TLS connection to
+ * another is worthless: whoever terminates the client's TLS cannot use
+ * its answer on a TLS connection of its own to the daemon.
  *
  * Everything here is pure (no I/O, no randomness: the nonce comes in),
  * except auth_key_file_read(), which reads a key file and refuses one
@@ -52,10 +56,18 @@
 #define AUTH_HMAC_MORE 0            /* the buffer holds a prefix: read on */
 #define AUTH_HMAC_EMALFORMED (-1)   /* not a valid message */
 
+#define AUTH_HMAC_BINDING_LEN 32 /* bytes of a TLS channel binding */
+/* The label of the TLS exporter both sides derive the binding with. */
+#define AUTH_HMAC_EXPORTER_LABEL "EXPORTER-chorus-auth-hmac-1"
+
 struct auth_hmac_challenge {
 	uint8_t nonce[AUTH_HMAC_NONCE_LEN];
 	char daemon[AUTH_HMAC_DAEMON_MAX + 1];
 	char private_name[AUTH_HMAC_PRIVATE_MAX + 1];
+	/* Not on the wire: each side sets it from its own TLS channel
+	 * (bound = 1), or leaves bound 0 on a plain connection. */
+	uint8_t binding[AUTH_HMAC_BINDING_LEN];
+	int bound;
 };
 
 struct auth_hmac_response {
@@ -98,8 +110,8 @@ size_t auth_hmac_response_encode(uint8_t *out,
 int auth_hmac_response_parse(const uint8_t *buf, size_t len,
 			     struct auth_hmac_response *r);
 
-/* Computes the MAC of the transcript of challenge c and principal with
- * the secret. Returns 0, or -1 if the crypto library failed. */
+/* Computes the MAC of the transcript of challenge c (with its channel
+ * binding when c->bound) and principal with the secret. Returns 0, or -1 if the crypto library failed. */
 int auth_hmac_compute(const uint8_t *secret, size_t secret_len,
 		      const struct auth_hmac_challenge *c,
 		      const char *principal, uint8_t mac[AUTH_HMAC_MAC_LEN]);
