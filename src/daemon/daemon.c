@@ -490,6 +490,18 @@ static int setup_order(struct chd *d, const struct ord_cb *cb, char *err,
 	d->state.incarnation = rc.incarnation;
 	d->state.high_ring_seq = saved.high_ring_seq;
 	save_state(d);
+	/* Sealed, each run must have an incarnation of its own: two runs
+	 * that share one (restarts within a second, with the wall clock
+	 * alone) would let datagrams of one be replayed as the other's. */
+	if (d->conf.ring_key_file[0] && !d->state_path[0]) {
+		char sp[sizeof(d->state_path)];
+
+		rset_state_path(d->conf.runtime_dir, d->name, sp, sizeof(sp));
+		snprintf(err, errlen, "cannot write the state file %s: with "
+			 "RingKeyFile the incarnation must grow at every start "
+			 "(make RuntimeDir writable)", sp);
+		return -1;
+	}
 	mode = rset_transport(&d->conf, d->host);
 	pkt_max = rc.max_payload + 256 > 8192 ? rc.max_payload + 256 : 8192;
 	if (net_udp_open(&d->net, mode, d->daemon_id, sg->addr, sg->port,

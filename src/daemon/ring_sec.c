@@ -550,8 +550,12 @@ enum rsec_result rsec_open(struct rsec *s, const uint8_t *in, size_t len,
 	p = find_peer(s, id);
 	same_boot = p && p->inc == inc && memcmp(p->salt, in + 12,
 						    RSEC_SALT_LEN) == 0;
-	/* Cheap checks first: nothing below trusts the header yet. */
-	if (p && !same_boot && inc < p->inc)
+	/* Cheap checks first: nothing below trusts the header yet. A boot
+	 * replaces the one known only with a higher incarnation: another
+	 * salt under the same incarnation (two runs that shared it) is
+	 * stale too, or datagrams of the two runs could be replayed in
+	 * turn, each clearing the other's window. */
+	if (p && !same_boot && inc <= p->inc)
 		return fail_open(s, RSEC_STALE);
 	if (same_boot && c <= p->top) {
 		if (p->top - c >= WINDOW_EFF)

@@ -403,6 +403,35 @@ static void sealed_key_file_checked(void)
 	sealed_keys_remove(dir);
 }
 
+/* Sealed, a daemon that cannot write its state file (so that a second
+ * run within the same second could share its incarnation) refuses to
+ * start and says why; unsealed, it runs on the wall clock. */
+static void sealed_needs_state_file(void)
+{
+	char dir[] = "/tmp/chorus-keys-XXXXXX", extra[256], conf[128], args[512];
+	const char *out;
+	FILE *fp;
+	int rc;
+
+	sealed_keys(dir, extra, sizeof(extra), 0);
+	snprintf(conf, sizeof(conf), "%s/spread.conf", dir);
+	fp = fopen(conf, "w");
+	T_ASSERT(fp);
+	fprintf(fp, "Spread_Segment 127.0.0.255:%u {\n\td1 127.0.0.1 { C 127.0.0.1 "
+		"D 127.0.0.1 }\n\td2 127.0.0.2 { C 127.0.0.2 D 127.0.0.2 }\n}\n"
+		"RingTransport = unicast\nUnixSocketDir = \"\"\n"
+		"RuntimeDir = \"%s/missing\"\n%s",
+		hd_free_port(), dir, extra);
+	fclose(fp);
+	snprintf(args, sizeof(args), "-c %s -n d1", conf);
+	out = run_prog("chorusd", args, &rc);
+	T_ASSERTF(rc == 1 && strstr(out, "cannot write the state file") &&
+		  strstr(out, "with RingKeyFile the incarnation must grow"),
+		  "%d: %s", rc, out);
+	unlink(conf);
+	sealed_keys_remove(dir);
+}
+
 /* A sender far faster than the ring: its daemon stops reading it while
  * the ring's send queue is full (counted as input pauses) and never ends
  * its session; every message arrives, in order, at a receiver on another
@@ -624,6 +653,7 @@ int main(int argc, char **argv)
 		T_CASE_TIMEOUT(sealed_agreed_order, 120),
 		T_CASE_TIMEOUT(sealed_wrong_key_stays_out, 60),
 		T_CASE_TIMEOUT(sealed_key_file_checked, 60),
+		T_CASE_TIMEOUT(sealed_needs_state_file, 60),
 	};
 
 	return t_main(argc, argv, cases, T_COUNT(cases));
