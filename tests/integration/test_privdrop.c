@@ -306,6 +306,44 @@ static void refuses_instead_of_root(void)
 	T_EQ(system(lines), 0);
 }
 
+/* EventLogFile is opened as root, before the drop: a symbolic link in
+ * its place is refused (the file it points to stays untouched), and a
+ * new log is created private to owner and group (mode 0640). */
+static void event_log_no_symlink(void)
+{
+	char dir[64], lines[256], log[128], victim[128], cmd[512];
+	const char *b = getenv("CHORUS_BUILD");
+	struct stat st;
+	FILE *fp;
+
+	if (geteuid() != 0)
+		t_skip("not root: the event log is root's concern");
+	snprintf(dir, sizeof(dir), "/tmp/test_privdrop.XXXXXX");
+	T_ASSERT(mkdtemp(dir));
+	snprintf(log, sizeof(log), "%s/events.log", dir);
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	fp = fopen(victim, "w");
+	T_ASSERT(fp);
+	fclose(fp);
+	T_EQ(symlink(victim, log), 0);
+	snprintf(lines, sizeof(lines), "UnixSocketDir = \"%s\"\nEventLogFile = \"%s\"",
+		 dir, log);
+	refused(dir, lines, "a symbolic link");
+	T_EQ(stat(victim, &st), 0);
+	T_EQ(st.st_size, 0);
+	T_EQ(unlink(log), 0);
+	/* A regular file: created 0640 whatever the umask, and written. */
+	snprintf(cmd, sizeof(cmd), "umask 0; timeout 2 %s/chorusd -c %s/spread.conf "
+		 "-n localhost >/dev/null 2>&1", b ? b : "build", dir);
+	T_EQ(WEXITSTATUS(system(cmd)), 124);
+	T_EQ(lstat(log, &st), 0);
+	T_ASSERT(S_ISREG(st.st_mode));
+	T_EQ(st.st_mode & 07777, 0640);
+	T_ASSERT(st.st_size > 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	T_EQ(system(cmd), 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
@@ -313,6 +351,7 @@ int main(int argc, char **argv)
 		T_CASE(no_user_warns),
 		T_CASE_TIMEOUT(ring_after_drop, 90),
 		T_CASE_TIMEOUT(refuses_instead_of_root, 60),
+		T_CASE_TIMEOUT(event_log_no_symlink, 30),
 	};
 
 	return t_main(argc, argv, cases, T_COUNT(cases));
