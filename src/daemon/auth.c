@@ -20,6 +20,7 @@
 #include <openssl/rand.h>
 
 #include "daemon.h"
+#include "dpriv.h"
 #include "tls.h"
 #include "util/log.h"
 
@@ -82,8 +83,8 @@ int auth_init(struct chd *d, char *err, size_t errlen)
 	}
 	if (!((c->allowed_auth | c->required_auth) & CONF_AUTH_HMAC))
 		return 0;
-	if (auth_key_file_read(c->hmac_secrets_file, &text, &len, kerr,
-			       sizeof(kerr)) != 0) {
+	if (auth_key_file_read(c->hmac_secrets_file, dpriv_service_uid(c), &text,
+			       &len, kerr, sizeof(kerr)) != 0) {
 		snprintf(err, errlen, "HmacSecretsFile %s", kerr);
 		return -1;
 	}

@@ -31,7 +31,7 @@ static int key_load(const char *path, struct auth_key *k, char *err,
 		snprintf(err, errlen, "no key file given");
 		return -1;
 	}
-	if (auth_key_file_read(path, &text, &len, err, errlen) != 0)
+	if (auth_key_file_read(path, AUTH_NO_UID, &text, &len, err, errlen) != 0)
 		return -1;
 	if (auth_keys_parse(text, len, &keys, msg, sizeof(msg)) != 0) {
 		auth_key_text_free(text, len);

@@ -378,7 +378,19 @@ void auth_key_text_free(char *text, size_t len)
 	free(text);
 }
 
-int auth_key_file_read(const char *path, char **text, size_t *len,
+int auth_key_owner_check(const char *path, uid_t owner, uid_t euid, uid_t also,
+			 char *err, size_t errlen)
+{
+	if (owner == 0 || owner == euid || (also != AUTH_NO_UID && owner == also))
+		return 0;
+	snprintf(err, errlen, "%s belongs to uid %u: a key file must belong to "
+		 "root or to the user that reads it (uid %u%s)", path,
+		 (unsigned)owner, (unsigned)euid,
+		 also != AUTH_NO_UID && also != euid ? " or the daemon's user" : "");
+	return -1;
+}
+
+int auth_key_file_read(const char *path, uid_t also, char **text, size_t *len,
 		       char *err, size_t errlen)
 {
 	struct stat st;
@@ -405,6 +417,11 @@ int auth_key_file_read(const char *path, char **text, size_t *len,
 		return key_fail(err, errlen, 0,
 				"%s: the file holds secrets but its group or others have access (mode %04o); make it 0600 or 0400",
 				path, (unsigned)(st.st_mode & 07777));
+	}
+	if (auth_key_owner_check(path, st.st_uid, geteuid(), also, err,
+				 errlen) != 0) {
+		close(fd);
+		return -1;
 	}
 	if (st.st_size > AUTH_KEY_FILE_MAX) {
 		close(fd);

@@ -36,6 +36,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define AUTH_HMAC_NAME "HMAC"       /* the method's name in the list */
 #define AUTH_HMAC_VERSION 1
@@ -141,11 +142,21 @@ const struct auth_key *auth_keys_find(const struct auth_keys *keys,
 /* Wipes one key. */
 void auth_key_clear(struct auth_key *k);
 
+/* Whether a key file owned by `owner` may be trusted by a process whose
+ * effective user is euid: the owner is root, euid, or `also` (the user
+ * a daemon runs as after giving root up; AUTH_NO_UID: none). A file of
+ * any other user is that user's to change. Returns 0, or -1 with the
+ * reason (naming path) in err. */
+#define AUTH_NO_UID ((uid_t)-1)
+int auth_key_owner_check(const char *path, uid_t owner, uid_t euid, uid_t also,
+			 char *err, size_t errlen);
+
 /* Reads a key file into a fresh buffer (the caller wipes and frees it
  * with auth_key_text_free). Refuses anything but a regular file, a file
- * that its group or others may read, write or execute, and a file over
+ * that its group or others may read, write or execute, one whose owner
+ * auth_key_owner_check refuses (with `also`), and a file over
  * AUTH_KEY_FILE_MAX bytes. Returns 0, or -1 with the reason in err. */
-int auth_key_file_read(const char *path, char **text, size_t *len,
+int auth_key_file_read(const char *path, uid_t also, char **text, size_t *len,
 		       char *err, size_t errlen);
 void auth_key_text_free(char *text, size_t len);
 

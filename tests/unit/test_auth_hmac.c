@@ -304,7 +304,8 @@ static void key_file_errors(void)
 	}
 }
 
-/* Only the owner may have any access to a key file. */
+/* Only the owner may have any access to a key file, and the owner is
+ * root, the reader or the one user named. */
 static void key_file_modes(void)
 {
 	char dir[] = "/tmp/chorus-keyt-XXXXXX", path[64], err[256], *text;
@@ -323,7 +324,7 @@ static void key_file_modes(void)
 		if ((m & 0700) != 0600 && m != 0400)
 			continue; /* owner must read it: the others below */
 		T_EQ(chmod(path, m), 0);
-		r = auth_key_file_read(path, &text, &len, err, sizeof(err));
+		r = auth_key_file_read(path, AUTH_NO_UID, &text, &len, err, sizeof(err));
 		if (m & 077) {
 			T_EQ(r, -1);
 			T_ASSERTF(strstr(err, "group or others have access") != NULL, "%s", err);
@@ -334,10 +335,27 @@ static void key_file_modes(void)
 			auth_key_text_free(text, len);
 		}
 	}
-	T_EQ(auth_key_file_read(dir, &text, &len, err, sizeof(err)), -1);
+	/* Owned by another user: refused, unless it is the one named. */
+	T_EQ(auth_key_owner_check("k", 0, 1000, AUTH_NO_UID, err, sizeof(err)), 0);
+	T_EQ(auth_key_owner_check("k", 1000, 1000, AUTH_NO_UID, err, sizeof(err)), 0);
+	T_EQ(auth_key_owner_check("k", 4242, 0, 4242, err, sizeof(err)), 0);
+	T_EQ(auth_key_owner_check("k", 4242, 0, AUTH_NO_UID, err, sizeof(err)), -1);
+	T_ASSERTF(strstr(err, "k belongs to uid 4242: a key file must belong to root "
+			 "or to the user that reads it (uid 0)"), "%s", err);
+	T_EQ(auth_key_owner_check("k", 4242, 1000, 77, err, sizeof(err)), -1);
+	if (geteuid() == 0) {
+		T_EQ(chmod(path, 0600), 0);
+		T_EQ(chown(path, 4242, 4242), 0);
+		T_EQ(auth_key_file_read(path, AUTH_NO_UID, &text, &len, err, sizeof(err)),
+		     -1);
+		T_ASSERTF(strstr(err, "belongs to uid 4242"), "%s", err);
+		T_EQ(auth_key_file_read(path, 4242, &text, &len, err, sizeof(err)), 0);
+		auth_key_text_free(text, len);
+	}
+	T_EQ(auth_key_file_read(dir, AUTH_NO_UID, &text, &len, err, sizeof(err)), -1);
 	T_ASSERTF(strstr(err, "not a regular file") != NULL, "%s", err);
 	unlink(path);
-	T_EQ(auth_key_file_read(path, &text, &len, err, sizeof(err)), -1);
+	T_EQ(auth_key_file_read(path, AUTH_NO_UID, &text, &len, err, sizeof(err)), -1);
 	T_ASSERT(strstr(err, "No such file") != NULL);
 	rmdir(dir);
 }

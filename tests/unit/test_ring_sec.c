@@ -17,6 +17,7 @@
 
 #include "daemon/ring_link.h"
 #include "daemon/ring_sec.h"
+#include "proto/auth_hmac.h"
 #include "proto/be.h"
 #include "t.h"
 
@@ -168,25 +169,34 @@ static void keys_file_mode(void)
 	T_EQ(write(fd, l, strlen(l)), (long long)strlen(l));
 	close(fd);
 	T_ASSERT(chmod(path, 0600) == 0);
-	T_ASSERTF(rsec_keys_load(path, &k, err, sizeof(err)) == 0, "%s", err);
+	T_ASSERTF(rsec_keys_load(path, AUTH_NO_UID, &k, err, sizeof(err)) == 0, "%s", err);
 	T_EQ(k.key[0].id, 1);
 	T_ASSERT(chmod(path, 0640) == 0);
-	T_EQ(rsec_keys_load(path, &k, err, sizeof(err)), -1);
+	T_EQ(rsec_keys_load(path, AUTH_NO_UID, &k, err, sizeof(err)), -1);
 	T_ASSERTF(strstr(err, "group or others") && strstr(err, "0640") &&
 		  strstr(err, "chmod 600"), "%s", err);
 	T_ASSERT(chmod(path, 0604) == 0);
-	T_EQ(rsec_keys_load(path, &k, err, sizeof(err)), -1);
+	T_EQ(rsec_keys_load(path, AUTH_NO_UID, &k, err, sizeof(err)), -1);
 	T_ASSERT(chmod(path, 0600) == 0);
+	/* Owned by another user: refused, unless it is the daemon's. */
+	if (geteuid() == 0) {
+		T_EQ(chown(path, 4242, 4242), 0);
+		T_EQ(rsec_keys_load(path, AUTH_NO_UID, &k, err, sizeof(err)), -1);
+		T_ASSERTF(strstr(err, "belongs to uid 4242"), "%s", err);
+		T_ASSERTF(rsec_keys_load(path, 4242, &k, err, sizeof(err)) == 0, "%s",
+			  err);
+		T_EQ(chown(path, 0, 0), 0);
+	}
 	fd = open(path, O_WRONLY | O_APPEND);
 	T_ASSERT(fd >= 0);
 	T_EQ(write(fd, "junk\n", 5), 5);
 	close(fd);
-	T_EQ(rsec_keys_load(path, &k, err, sizeof(err)), -1);
+	T_EQ(rsec_keys_load(path, AUTH_NO_UID, &k, err, sizeof(err)), -1);
 	T_ASSERTF(strstr(err, "line 2"), "%s", err);
 	unlink(path);
-	T_EQ(rsec_keys_load(path, &k, err, sizeof(err)), -1);
+	T_EQ(rsec_keys_load(path, AUTH_NO_UID, &k, err, sizeof(err)), -1);
 	T_ASSERTF(strstr(err, "cannot open"), "%s", err);
-	T_EQ(rsec_keys_load("/tmp", &k, err, sizeof(err)), -1);
+	T_EQ(rsec_keys_load("/tmp", AUTH_NO_UID, &k, err, sizeof(err)), -1);
 	T_ASSERTF(strstr(err, "not a regular file"), "%s", err);
 }
 
