@@ -301,12 +301,30 @@ static int raw_challenge(const struct hd *d, const char *name,
 	return fd;
 }
 
+/* SECRET_MIRROR as bytes. */
+static const uint8_t secret[16] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66,
+	0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
+
+/* Answers challenge ch on fd as mirror-1, computed here; returns the
+ * daemon's verdict byte and closes fd. */
+static int raw_answer(int fd, const struct auth_hmac_challenge *ch)
+{
+	struct auth_hmac_response r;
+	uint8_t out[AUTH_HMAC_RESPONSE_MAX], b[1];
+
+	memset(&r, 0, sizeof(r));
+	strcpy(r.principal, "mirror-1");
+	T_EQ(auth_hmac_compute(secret, sizeof(secret), ch, r.principal, r.mac), 0);
+	raw_send(fd, out, auth_hmac_response_encode(out, &r));
+	T_EQ(raw_recv(fd, b, 1, 2000), 1);
+	close(fd);
+	return (int8_t)b[0];
+}
+
 /* Answers that must fail: replayed from another connection, made for
  * another private name, malformed, cut short; each gets REJECT_AUTH. */
 static void hmac_exchange_attacks(void)
 {
-	static const uint8_t secret[16] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66,
-		0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
 	struct auth_hmac_challenge ch, ch2;
 	struct auth_hmac_response r;
 	struct keys k;
@@ -344,11 +362,7 @@ static void hmac_exchange_attacks(void)
 	/* Computed for another private name. */
 	fd = raw_challenge(&d, "p1", &ch);
 	strcpy(ch.private_name, "p2");
-	T_EQ(auth_hmac_compute(secret, sizeof(secret), &ch, r.principal, r.mac), 0);
-	raw_send(fd, out, auth_hmac_response_encode(out, &r));
-	T_EQ(raw_recv(fd, b, 1, 2000), 1);
-	T_EQ((int8_t)b[0], REJECT_AUTH);
-	close(fd);
+	T_EQ(raw_answer(fd, &ch), REJECT_AUTH);
 	/* Malformed: a bad version byte, a principal with a space. */
 	fd = raw_challenge(&d, "p3", &ch);
 	raw_send(fd, "\x02\x01x", 3);
@@ -378,14 +392,11 @@ static void hmac_exchange_attacks(void)
  * name was taken during its exchange. */
 static void name_reserved_after_auth(void)
 {
-	static const uint8_t secret[16] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66,
-		0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
 	struct auth_hmac_challenge ch;
-	struct auth_hmac_response r;
 	struct keys k;
 	struct hd d;
 	mailbox a, x;
-	uint8_t req[16], out[AUTH_HMAC_RESPONSE_MAX], b[64];
+	uint8_t req[16], b[64];
 	char pg[MAX_GROUP_NAME];
 	int hello_only, in_exchange;
 
@@ -403,13 +414,7 @@ static void name_reserved_after_auth(void)
 	T_EQ(hmac_connect(&d, k.mirror, "logger", &x, pg), REJECT_NOT_UNIQUE);
 	/* The one in the exchange answers correctly, but the name is taken
 	 * by now. */
-	memset(&r, 0, sizeof(r));
-	strcpy(r.principal, "mirror-1");
-	T_EQ(auth_hmac_compute(secret, sizeof(secret), &ch, r.principal, r.mac), 0);
-	raw_send(in_exchange, out, auth_hmac_response_encode(out, &r));
-	T_EQ(raw_recv(in_exchange, b, 1, 2000), 1);
-	T_EQ((int8_t)b[0], REJECT_NOT_UNIQUE);
-	close(in_exchange);
+	T_EQ(raw_answer(in_exchange, &ch), REJECT_NOT_UNIQUE);
 	close(hello_only);
 	/* The session that holds the name is undisturbed. */
 	join_wait(a, "g");

@@ -62,17 +62,20 @@ port=$(free_port)
 tport=$(free_port)
 cp "$c/server.pem" "$run/live.pem"
 cp "$c/server.key" "$run/live.key"
-cat > "$run/spread.conf" <<EOF
-Spread_Segment 127.0.0.255:$port {
-	localhost 127.0.0.1
+# daemon_conf FILE PORT TLSPORT CERT KEY [LINE...]: a one-daemon
+# configuration with a TLS port and the extra lines.
+daemon_conf() {
+	f=$1; p=$2; tp=$3; crt=$4; k=$5
+	shift 5
+	{
+		printf 'Spread_Segment 127.0.0.255:%s {\n\tlocalhost 127.0.0.1\n}\n' "$p"
+		printf 'UnixSocketDir = "%s"\nTlsPort = %s\n' "$run" "$tp"
+		printf 'TlsCertificateFile = "%s"\nTlsKeyFile = "%s"\n' "$crt" "$k"
+		for l in "$@"; do printf '%s\n' "$l"; done
+	} > "$f"
 }
-UnixSocketDir = "$run"
-TlsPort = $tport
-TlsCertificateFile = "$run/live.pem"
-TlsKeyFile = "$run/live.key"
-TlsClientCAFile = "$c/ca.pem"
-TlsClientVerify = required
-EOF
+daemon_conf "$run/spread.conf" "$port" "$tport" "$run/live.pem" "$run/live.key" \
+	"TlsClientCAFile = \"$c/ca.pem\"" "TlsClientVerify = required"
 "$B/chorusd" -c "$run/spread.conf" -n localhost -d session,security 2> "$run/chorusd.log" &
 dpid=$!
 if ! wait_for '[ -S "$run/$port" ]'; then
@@ -269,17 +272,8 @@ fi
 # ---- optional: client certificates asked for, not required -----------
 oport=$(free_port)
 otport=$(free_port)
-cat > "$run/optional.conf" <<EOF
-Spread_Segment 127.0.0.255:$oport {
-	localhost 127.0.0.1
-}
-UnixSocketDir = "$run"
-TlsPort = $otport
-TlsCertificateFile = "$c/server.pem"
-TlsKeyFile = "$c/server.key"
-TlsClientCAFile = "$c/ca.pem"
-TlsClientVerify = optional
-EOF
+daemon_conf "$run/optional.conf" "$oport" "$otport" "$c/server.pem" "$c/server.key" \
+	"TlsClientCAFile = \"$c/ca.pem\"" "TlsClientVerify = optional"
 "$B/chorusd" -c "$run/optional.conf" -n localhost -d session 2> "$run/optional.log" &
 opid=$!
 if ! wait_for '[ -S "$run/$oport" ]'; then
@@ -312,17 +306,8 @@ rport=$(free_port)
 printf 'mirror-1 00112233445566778899aabbccddeeff\n' > "$run/hmac.secrets"
 cp "$run/hmac.secrets" "$run/mirror.key"
 chmod 0600 "$run/hmac.secrets" "$run/mirror.key"
-cat > "$run/hmac.conf" <<EOF
-Spread_Segment 127.0.0.255:$hport {
-	localhost 127.0.0.1
-}
-UnixSocketDir = "$run"
-TlsPort = $htport
-TlsCertificateFile = "$c/server.pem"
-TlsKeyFile = "$c/server.key"
-AllowedAuthMethods = "HMAC"
-HmacSecretsFile = "$run/hmac.secrets"
-EOF
+daemon_conf "$run/hmac.conf" "$hport" "$htport" "$c/server.pem" "$c/server.key" \
+	'AllowedAuthMethods = "HMAC"' "HmacSecretsFile = \"$run/hmac.secrets\""
 "$B/chorusd" -c "$run/hmac.conf" -n localhost -d session,security 2> "$run/hmac.log" &
 opid="$opid $!"
 cat > "$run/relay.py" <<'PY'
