@@ -314,7 +314,8 @@ static int listen_unix(struct chd *d, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
 	char final[sizeof(sun.sun_path)];
-	int fd;
+	mode_t old_mask;
+	int fd, bound;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -338,8 +339,13 @@ static int listen_unix(struct chd *d, char *err, size_t errlen)
 		return -1;
 	}
 	unlink(sun.sun_path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    chmod(sun.sun_path, 0666) != 0 || listen(fd, SOMAXCONN) != 0 ||
+	/* Mode 0666 from the start, through the umask: a chmod by path, as
+	 * root in a directory DaemonUser may write, would follow whatever
+	 * that user put under the name meanwhile. */
+	old_mask = umask(0111);
+	bound = bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	umask(old_mask);
+	if (!bound || listen(fd, SOMAXCONN) != 0 ||
 	    rename(sun.sun_path, final) != 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s", final,
 			 strerror(errno));

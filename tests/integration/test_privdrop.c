@@ -149,6 +149,7 @@ static void stop_for_restart(struct hd *d)
 static void drop_then_serve_and_restart(void)
 {
 	char extra[128];
+	struct stat st;
 	struct hd d;
 
 	need_root_and_user();
@@ -158,6 +159,10 @@ static void drop_then_serve_and_restart(void)
 	T_ASSERTF(drops_soon(d.pid), "chorusd %d still has root ids", (int)d.pid);
 	round_trip(d.tcp_addr, "pd-tcp");
 	round_trip(d.unix_addr, "pd-unix");
+	/* Every local user may connect: the socket is 0666. */
+	T_EQ(lstat(d.unix_path, &st), 0);
+	T_ASSERT(S_ISSOCK(st.st_mode));
+	T_EQ(st.st_mode & 07777, 0666);
 	T_ASSERT(!hd_log_has(&d, "running as root"));
 	stop_for_restart(&d);
 	/* A restart binds the same port and socket name again. */
