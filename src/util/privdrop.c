@@ -234,20 +234,26 @@ static int split_dir(const char *dir, char *parent, char *base, size_t blen,
  * through descriptors: whoever can write the parent may swap the new
  * directory for a symbolic link or another directory at any moment, and
  * must not get root to change the mode or owner of what it points to.
- * Returns 0, 1 when base exists already, or -1. */
+ * The directory is made under a temporary name and renamed into place
+ * (never over an existing one) once it is ready, so that another process
+ * preparing the same directory never sees it half made. Returns 0, 1
+ * when base exists already, or -1. */
 static int create_at(int pfd, const char *base, const char *dir,
 		     const struct pd_ids *ids, mode_t mode, char *err,
 		     size_t errlen)
 {
+	char tmp[NAME_MAX + 1];
 	struct stat st;
 	int fd, e;
 
-	if (mkdirat(pfd, base, 0700) != 0) {
-		if (errno == EEXIST)
-			return 1;
+	if (snprintf(tmp, sizeof(tmp), ".%s.%ld", base, (long)getpid()) >=
+	    (int)sizeof(tmp))
+		return errf(err, errlen, "cannot create %s: name too long", dir);
+	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	if (mkdirat(pfd, tmp, 0700) != 0)
 		return errf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
-	}
-	fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(pfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errf(err, errlen, "%s changed while it was being created "
 			    "(%s): someone else can write its parent", dir,
@@ -260,11 +266,18 @@ static int create_at(int pfd, const char *base, const char *dir,
 	if (fchown(fd, ids->uid, ids->gid) != 0 || fchmod(fd, mode) != 0) {
 		e = errno;
 		close(fd);
-		unlinkat(pfd, base, AT_REMOVEDIR);
+		unlinkat(pfd, tmp, AT_REMOVEDIR);
 		return errf(err, errlen, "%s: cannot give it to %s:%s: %s", dir,
 			    ids->user, ids->group, strerror(e));
 	}
 	close(fd);
+	if (renameat2(pfd, tmp, pfd, base, RENAME_NOREPLACE) != 0) {
+		e = errno;
+		unlinkat(pfd, tmp, AT_REMOVEDIR);
+		if (e == EEXIST)
+			return 1; /* made by another process meanwhile */
+		return errf(err, errlen, "cannot create %s: %s", dir, strerror(e));
+	}
 	return 0;
 }
 
