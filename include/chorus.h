@@ -62,6 +62,11 @@ int chorus_set_auth_hmac(const char *key_file, char *err, size_t errlen);
  * it names (read at each connect); a file that cannot be used makes
  * SP_connect return REJECT_AUTH. */
 #define CHORUS_HMAC_KEY_ENV "CHORUS_HMAC_KEY_FILE"
+/* When this environment variable is set (to a daemon name, as in
+ * spread.conf), the HMAC method answers only a challenge from the daemon
+ * of that name; a challenge from another makes SP_connect return
+ * REJECT_AUTH. */
+#define CHORUS_HMAC_DAEMON_ENV "CHORUS_HMAC_DAEMON"
 
 /* TLS 1.3 links (libchorus(3), section TLS). A daemon address
  * "tls:PORT@HOST" makes SP_connect and SP_connect_timeout connect to the

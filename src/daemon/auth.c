@@ -20,6 +20,8 @@
 #include <openssl/rand.h>
 
 #include "daemon.h"
+#include "dpriv.h"
+#include "tls.h"
 #include "util/log.h"
 
 static const struct {
@@ -81,8 +83,8 @@ int auth_init(struct chd *d, char *err, size_t errlen)
 	}
 	if (!((c->allowed_auth | c->required_auth) & CONF_AUTH_HMAC))
 		return 0;
-	if (auth_key_file_read(c->hmac_secrets_file, &text, &len, kerr,
-			       sizeof(kerr)) != 0) {
+	if (auth_key_file_read(c->hmac_secrets_file, dpriv_service_uid(c), &text,
+			       &len, kerr, sizeof(kerr)) != 0) {
 		snprintf(err, errlen, "HmacSecretsFile %s", kerr);
 		return -1;
 	}
@@ -122,6 +124,28 @@ static const char *peer_str(const struct sess *s, char buf[24])
 	return buf;
 }
 
+/* The challenge of session s (its nonce, the names and, over TLS, the
+ * channel binding). Returns 0, or -1 if the binding failed (logged). */
+static int challenge_of(const struct chd *d, const struct sess *s,
+			struct auth_hmac_challenge *ch)
+{
+	char ps[24];
+	int b;
+
+	memset(ch, 0, sizeof(*ch));
+	memcpy(ch->nonce, s->auth_nonce, AUTH_HMAC_NONCE_LEN);
+	snprintf(ch->daemon, sizeof(ch->daemon), "%s", d->name);
+	snprintf(ch->private_name, sizeof(ch->private_name), "%s", s->name);
+	b = sio_tls_binding(s, ch->binding);
+	if (b < 0) {
+		log_warnx("HMAC authentication: no TLS channel binding from "
+			  "OpenSSL; refusing %s", peer_str(s, ps));
+		return -1;
+	}
+	ch->bound = b;
+	return 0;
+}
+
 enum auth_result auth_begin(struct chd *d, struct sess *s, unsigned m,
 			    uint8_t *out, size_t *outlen)
 {
@@ -139,15 +163,13 @@ enum auth_result auth_begin(struct chd *d, struct sess *s, unsigned m,
 				 peer_str(s, ps), s->name);
 		return AUTH_FAIL;
 	case CONF_AUTH_HMAC:
-		memset(&ch, 0, sizeof(ch));
 		if (RAND_bytes(s->auth_nonce, AUTH_HMAC_NONCE_LEN) != 1) {
 			log_warnx("HMAC authentication: no random bytes from "
 				  "OpenSSL; refusing %s", peer_str(s, ps));
 			return AUTH_FAIL;
 		}
-		memcpy(ch.nonce, s->auth_nonce, AUTH_HMAC_NONCE_LEN);
-		snprintf(ch.daemon, sizeof(ch.daemon), "%s", d->name);
-		snprintf(ch.private_name, sizeof(ch.private_name), "%s", s->name);
+		if (challenge_of(d, s, &ch) != 0)
+			return AUTH_FAIL;
 		*outlen = auth_hmac_challenge_encode(out, &ch);
 		return *outlen ? AUTH_EXCHANGE : AUTH_FAIL;
 	default:
@@ -172,11 +194,8 @@ enum auth_result auth_continue(struct chd *d, struct sess *s,
 		return AUTH_FAIL;
 	}
 	*used = (size_t)n;
-	memset(&ch, 0, sizeof(ch));
-	memcpy(ch.nonce, s->auth_nonce, AUTH_HMAC_NONCE_LEN);
-	snprintf(ch.daemon, sizeof(ch.daemon), "%s", d->name);
-	snprintf(ch.private_name, sizeof(ch.private_name), "%s", s->name);
-	v = auth_hmac_verify(&d->hmac_keys, &ch, &r);
+	v = challenge_of(d, s, &ch) != 0 ? AUTH_HMAC_FAILED :
+	    auth_hmac_verify(&d->hmac_keys, &ch, &r);
 	/* A nonce answers one response only. */
 	OPENSSL_cleanse(s->auth_nonce, sizeof(s->auth_nonce));
 	if (v == 0) {

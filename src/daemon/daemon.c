@@ -314,7 +314,8 @@ static int listen_unix(struct chd *d, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
 	char final[sizeof(sun.sun_path)];
-	int fd;
+	mode_t old_mask;
+	int fd, bound;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -338,8 +339,13 @@ static int listen_unix(struct chd *d, char *err, size_t errlen)
 		return -1;
 	}
 	unlink(sun.sun_path);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    chmod(sun.sun_path, 0666) != 0 || listen(fd, SOMAXCONN) != 0 ||
+	/* Mode 0666 from the start, through the umask: a chmod by path, as
+	 * root in a directory DaemonUser may write, would follow whatever
+	 * that user put under the name meanwhile. */
+	old_mask = umask(0111);
+	bound = bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	umask(old_mask);
+	if (!bound || listen(fd, SOMAXCONN) != 0 ||
 	    rename(sun.sun_path, final) != 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s", final,
 			 strerror(errno));
@@ -490,6 +496,18 @@ static int setup_order(struct chd *d, const struct ord_cb *cb, char *err,
 	d->state.incarnation = rc.incarnation;
 	d->state.high_ring_seq = saved.high_ring_seq;
 	save_state(d);
+	/* Sealed, each run must have an incarnation of its own: two runs
+	 * that share one (restarts within a second, with the wall clock
+	 * alone) would let datagrams of one be replayed as the other's. */
+	if (d->conf.ring_key_file[0] && !d->state_path[0]) {
+		char sp[sizeof(d->state_path)];
+
+		rset_state_path(d->conf.runtime_dir, d->name, sp, sizeof(sp));
+		snprintf(err, errlen, "cannot write the state file %s: with "
+			 "RingKeyFile the incarnation must grow at every start "
+			 "(make RuntimeDir writable)", sp);
+		return -1;
+	}
 	mode = rset_transport(&d->conf, d->host);
 	pkt_max = rc.max_payload + 256 > 8192 ? rc.max_payload + 256 : 8192;
 	if (net_udp_open(&d->net, mode, d->daemon_id, sg->addr, sg->port,

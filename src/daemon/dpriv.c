@@ -14,6 +14,18 @@
 
 #include "util/log.h"
 
+uid_t dpriv_service_uid(const struct conf *c)
+{
+	char err[256];
+	struct pd_ids ids;
+
+	if (!c->daemon_user[0] ||
+	    pd_lookup(c->daemon_user, c->daemon_group, &ids, err,
+		      sizeof(err)) != 0)
+		return (uid_t)-1;
+	return ids.uid;
+}
+
 int dpriv_prepare(const struct conf *c, unsigned euid, struct dpriv *p,
 		  char *err, size_t errlen)
 {

@@ -40,6 +40,11 @@ struct dpriv {
 int dpriv_prepare(const struct conf *c, unsigned euid, struct dpriv *p,
 		  char *err, size_t errlen);
 
+/* The user id DaemonUser names, or AUTH_NO_UID ((uid_t)-1) when none is
+ * given or it does not exist: a key file read as root before the drop
+ * may belong to that user, who reads it again after the drop. */
+uid_t dpriv_service_uid(const struct conf *c);
+
 /* Carries out the decision once the sockets are bound and the event log
  * is open: drops root (DPRIV_DROP) and logs what it did or why it did
  * not. Returns 0, or -1 with the reason (chorusd must exit). */

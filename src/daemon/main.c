@@ -4,11 +4,13 @@
  * file), shut down in order.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -143,8 +145,21 @@ static void apply_event_log(const struct conf *c, const char *name)
 	}
 	path[o] = 0;
 	{
-		FILE *fp = fopen(path, "a");
+		/* Opened as root, before the drop: never through a symbolic
+		 * link someone may have put in the log's directory, private
+		 * to the owner and group (it names clients and principals),
+		 * and only a regular file. */
+		int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+				     O_CLOEXEC | O_NOCTTY, 0640);
+		struct stat st;
+		FILE *fp;
 
+		if (fd < 0)
+			fatal("EventLogFile %s%s", path, errno == ELOOP ?
+			      " (a symbolic link: name the file itself)" : "");
+		if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+			fatalx("EventLogFile %s is not a regular file", path);
+		fp = fdopen(fd, "a");
 		if (!fp)
 			fatal("EventLogFile %s", path);
 		setvbuf(fp, NULL, _IOLBF, 0);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "dpriv.h"
 #include "ring/ring_pkt.h"
 #include "util/log.h"
 
@@ -54,7 +55,7 @@ int rlink_check_keys(const struct conf *c, const char *name, int *checked,
 		return 0;
 	expand_path(c->ring_key_file, name ? name : "", path, sizeof(path));
 	*checked = 1;
-	rc = rsec_keys_load(path, &keys, kerr, sizeof(kerr));
+	rc = rsec_keys_load(path, dpriv_service_uid(c), &keys, kerr, sizeof(kerr));
 	if (rc != 0)
 		snprintf(err, errlen, "RingKeyFile: %s", kerr);
 	memset(&keys, 0, sizeof(keys));
@@ -74,7 +75,9 @@ int rlink_setup(struct rlink *l, const struct conf *c, const char *name,
 	if (!suite)
 		return 0;
 	expand_path(c->ring_key_file, name, l->key_path, sizeof(l->key_path));
-	if (rsec_keys_load(l->key_path, &keys, kerr, sizeof(kerr)) != 0) {
+	l->key_owner = dpriv_service_uid(c);
+	if (rsec_keys_load(l->key_path, l->key_owner, &keys, kerr,
+			   sizeof(kerr)) != 0) {
 		snprintf(err, errlen, "RingKeyFile: %s", kerr);
 		return -1;
 	}
@@ -258,7 +261,8 @@ void rlink_reload(struct rlink *l)
 			 "one needs a restart)");
 		return;
 	}
-	if (rsec_keys_load(l->key_path, &keys, err, sizeof(err)) != 0) {
+	if (rsec_keys_load(l->key_path, l->key_owner, &keys, err,
+			   sizeof(err)) != 0) {
 		log_warnx("SIGHUP: %s; keeping the keys in use", err);
 		return;
 	}

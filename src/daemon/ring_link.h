@@ -41,6 +41,7 @@ struct rlink {
 	uint8_t *obuf, *ibuf;
 	size_t cap;        /* of each */
 	char key_path[CONF_PATH_MAX + 64];
+	uid_t key_owner;   /* DaemonUser, who may own the key file (dpriv.h) */
 	uint64_t unexpected; /* sealed datagrams while we are in clear */
 	struct rlink_fail fail[RLINK_LOG_SLOTS];
 	unsigned n_fail;

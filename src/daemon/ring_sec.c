@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "proto/auth_hmac.h"
 #include "proto/be.h"
 
 const char *const rsec_result_names[RSEC__COUNT] = {
@@ -203,8 +204,8 @@ fail:
 	return -1;
 }
 
-int rsec_keys_load(const char *path, struct rsec_keys *keys, char *err,
-		   size_t errlen)
+int rsec_keys_load(const char *path, uid_t also, struct rsec_keys *keys,
+		   char *err, size_t errlen)
 {
 	char buf[RSEC_KEYFILE_MAX + 1], perr[200];
 	struct stat st;
@@ -226,6 +227,8 @@ int rsec_keys_load(const char *path, struct rsec_keys *keys, char *err,
 			 path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
+	if (auth_key_owner_check(path, st.st_uid, geteuid(), also, err, errlen) != 0)
+		goto out;
 	while (got < sizeof(buf) &&
 	       (n = read(fd, buf + got, sizeof(buf) - got)) != 0) {
 		if (n < 0 && errno == EINTR)
@@ -550,8 +553,12 @@ enum rsec_result rsec_open(struct rsec *s, const uint8_t *in, size_t len,
 	p = find_peer(s, id);
 	same_boot = p && p->inc == inc && memcmp(p->salt, in + 12,
 						    RSEC_SALT_LEN) == 0;
-	/* Cheap checks first: nothing below trusts the header yet. */
-	if (p && !same_boot && inc < p->inc)
+	/* Cheap checks first: nothing below trusts the header yet. A boot
+	 * replaces the one known only with a higher incarnation: another
+	 * salt under the same incarnation (two runs that shared it) is
+	 * stale too, or datagrams of the two runs could be replayed in
+	 * turn, each clearing the other's window. */
+	if (p && !same_boot && inc <= p->inc)
 		return fail_open(s, RSEC_STALE);
 	if (same_boot && c <= p->top) {
 		if (p->top - c >= WINDOW_EFF)

@@ -53,6 +53,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define RSEC_MAGIC 0x5253u /* "RS" */
 #define RSEC_HDR_LEN 28
@@ -111,10 +112,11 @@ struct rsec;
 int rsec_keys_parse(const char *text, size_t len, struct rsec_keys *keys,
 		    char *err, size_t errlen);
 /* Reads and parses a key file. Refuses a file that is not a regular file,
- * that group or others may read or write, or that is malformed. Returns
- * 0, or -1 with a message in err. */
-int rsec_keys_load(const char *path, struct rsec_keys *keys, char *err,
-		   size_t errlen);
+ * that group or others may read or write, that belongs to another user
+ * than root, the process's and `also` (auth_key_owner_check), or that is
+ * malformed. Returns 0, or -1 with a message in err. */
+int rsec_keys_load(const char *path, uid_t also, struct rsec_keys *keys,
+		   char *err, size_t errlen);
 /* Writes "1,2 (current 2)" style text for logs. */
 void rsec_keys_describe(const struct rsec_keys *keys, char *buf, size_t cap);
 

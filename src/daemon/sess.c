@@ -209,13 +209,23 @@ static void auth_refuse(struct chd *d, struct sess *s, const char *why)
 	hs_refuse(d, s, WIRE_REJECT_AUTH, why);
 }
 
-/* Completes the handshake: sends the accept record and opens the
+/* Completes the handshake: reserves a name the client chose (only now
+ * that authentication has passed, so that a client that cannot
+ * authenticate cannot hold a name another one needs; of two that pass
+ * with one name, the first wins), sends the accept record and opens the
  * session. */
 static int hs_accept(struct chd *d, struct sess *s)
 {
 	uint8_t rec[40];
 	size_t n;
 
+	if (chd_find_session(d, s->name, strlen(s->name)) != s) {
+		if (chd_name_taken(d, s->name)) {
+			hs_refuse(d, s, WIRE_REJECT_NOT_UNIQUE, "name in use");
+			return -1;
+		}
+		chd_name_add(d, s);
+	}
 	n = wire_accept_encode(rec, s->version >= WIRE_VERSION(3, 15, 0), s->pg);
 	if (hs_write(d, s, rec, n) != 0) {
 		sess_end(d, s, SESS_END_HANDSHAKE, "accept record not sent");
@@ -244,8 +254,14 @@ static int hs_hello(struct chd *d, struct sess *s, const struct wire_connreq *r)
 	s->version = WIRE_VERSION(r->major, r->minor, r->patch);
 	s->membership = r->membership;
 	if (r->name_len == 0) {
+		/* Chosen here, so nobody can claim it first: reserved at
+		 * once, which also keeps the random names of connections
+		 * still authenticating apart. */
 		random_name(d, s);
+		chd_name_add(d, s);
 	} else {
+		/* A name in use by an open session is refused at once; the
+		 * name itself is reserved by hs_accept. */
 		if (chd_name_taken(d, r->name)) {
 			hs_refuse(d, s, WIRE_REJECT_NOT_UNIQUE, "name in use");
 			return -1;
@@ -253,7 +269,6 @@ static int hs_hello(struct chd *d, struct sess *s, const struct wire_connreq *r)
 		memcpy(s->name, r->name, (size_t)r->name_len + 1);
 	}
 	snprintf(s->pg, sizeof(s->pg), "#%s#%s", s->name, d->name);
-	chd_name_add(d, s);
 
 	if (s->version < WIRE_VERSION(3, 16, 0)) {
 		/* Libraries before 3.16 have no method exchange, so they

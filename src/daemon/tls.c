@@ -29,6 +29,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "proto/auth_hmac.h"
 #include "sess.h"
 #include "util/log.h"
 
@@ -196,6 +197,19 @@ int sio_tls_attach(struct tls_server *t, struct sess *s)
 	c->srv = t;
 	s->tls = c;
 	return 0;
+}
+
+int sio_tls_binding(const struct sess *s, uint8_t *out)
+{
+	static const char label[] = AUTH_HMAC_EXPORTER_LABEL;
+
+	if (!s->tls)
+		return 0;
+	if (!s->tls->handshake_done ||
+	    SSL_export_keying_material(s->tls->ssl, out, AUTH_HMAC_BINDING_LEN,
+				       label, sizeof(label) - 1, NULL, 0, 0) != 1)
+		return -1;
+	return 1;
 }
 
 int sio_tls_handshaking(const struct sess *s)

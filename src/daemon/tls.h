@@ -59,6 +59,12 @@ int sio_tls_handshaking(const struct sess *s);
 int sio_tls_handshake(struct sess *s, int *want_write, char *err,
 		      size_t errlen);
 
+/* The channel binding of a TLS session for the HMAC method: the TLS
+ * exporter value under AUTH_HMAC_EXPORTER_LABEL (out has
+ * AUTH_HMAC_BINDING_LEN bytes). Returns 1 with out filled, 0 for a plain
+ * session, -1 if OpenSSL failed. */
+int sio_tls_binding(const struct sess *s, uint8_t *out);
+
 /* Reads up to len bytes. Returns the count, 0 at the end of the stream,
  * or -1 with errno (EAGAIN: nothing now). */
 ssize_t sio_read(struct sess *s, void *buf, size_t len);

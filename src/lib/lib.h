@@ -184,11 +184,14 @@ void lib_hmac_copy_key(struct auth_key *k);
 int lib_hmac_exchange(int fd, const struct auth_key *k,
 		      const char *private_name, const struct timespec *dl);
 /* The pure part: answers the complete challenge chal[0..len) into out
- * (AUTH_HMAC_RESPONSE_MAX bytes). Refuses a malformed challenge and one
- * bound to another private name than the one asked for (if any).
- * Returns 0 or -1. */
+ * (AUTH_HMAC_RESPONSE_MAX bytes), with the TLS channel binding in the
+ * transcript when binding is not NULL (AUTH_HMAC_BINDING_LEN bytes).
+ * Refuses a malformed challenge, one bound to another private name than
+ * the one asked for (if any) and one from another daemon than the one
+ * expected (daemon; NULL or "": any). Returns 0 or -1. */
 int lib_hmac_respond(const uint8_t *chal, size_t len, const struct auth_key *k,
-		     const char *private_name, uint8_t *out, size_t *outlen);
+		     const char *private_name, const char *daemon,
+		     const uint8_t *binding, uint8_t *out, size_t *outlen);
 
 /* ---- sp_tls.c ---- */
 
@@ -223,6 +226,10 @@ ssize_t lib_tls_read(struct lib_tls *t, void *buf, size_t len,
  * the elements after the first are filled only from bytes OpenSSL
  * already holds. Returns the count, or -1 as lib_tls_read. */
 ssize_t lib_tls_read_some(struct lib_tls *t, const struct iovec *iov, int n);
+/* The channel binding of the HMAC method (the TLS exporter value under
+ * AUTH_HMAC_EXPORTER_LABEL, AUTH_HMAC_BINDING_LEN bytes). Returns 0 or
+ * -1. */
+int lib_tls_binding(struct lib_tls *t, uint8_t *out);
 /* Decrypted bytes OpenSSL holds for the reader. */
 size_t lib_tls_pending(struct lib_tls *t);
 

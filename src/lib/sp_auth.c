@@ -31,7 +31,7 @@ static int key_load(const char *path, struct auth_key *k, char *err,
 		snprintf(err, errlen, "no key file given");
 		return -1;
 	}
-	if (auth_key_file_read(path, &text, &len, err, errlen) != 0)
+	if (auth_key_file_read(path, AUTH_NO_UID, &text, &len, err, errlen) != 0)
 		return -1;
 	if (auth_keys_parse(text, len, &keys, msg, sizeof(msg)) != 0) {
 		auth_key_text_free(text, len);
@@ -81,7 +81,7 @@ int chorus_set_auth_hmac(const char *key_file, char *err, size_t errlen)
 
 int lib_hmac_env_key(struct auth_key *k)
 {
-	const char *path = getenv(CHORUS_HMAC_KEY_ENV);
+	const char *path = secure_getenv(CHORUS_HMAC_KEY_ENV);
 	char err[8];
 
 	if (!path || !*path)
@@ -100,8 +100,14 @@ int lib_hmac_exchange(int fd, const struct auth_key *k,
 		      const char *private_name, const struct timespec *dl)
 {
 	uint8_t buf[AUTH_HMAC_CHALLENGE_MAX], out[AUTH_HMAC_RESPONSE_MAX];
+	uint8_t binding[AUTH_HMAC_BINDING_LEN];
+	struct lib_tls *t = lib_tls_of(fd);
 	size_t have = 1 + AUTH_HMAC_NONCE_LEN + 1, n;
 	int ok = 0;
+
+	/* Over TLS the answer is bound to this TLS channel. */
+	if (t && lib_tls_binding(t, binding) != 0)
+		return 0;
 
 	/* Version and nonce, then each name by its length byte: every read
 	 * asks for bytes the daemon has certainly sent. */
@@ -119,16 +125,20 @@ int lib_hmac_exchange(int fd, const struct auth_key *k,
 	if (lib_io_read(fd, buf + have, n, dl) != 0)
 		goto out;
 	have += n;
-	if (lib_hmac_respond(buf, have, k, private_name, out, &n) != 0)
+	if (lib_hmac_respond(buf, have, k, private_name,
+			     secure_getenv(CHORUS_HMAC_DAEMON_ENV),
+			     t ? binding : NULL, out, &n) != 0)
 		goto out;
 	ok = lib_io_write(fd, out, n) == 0;
 out:
 	OPENSSL_cleanse(out, sizeof(out));
+	OPENSSL_cleanse(binding, sizeof(binding));
 	return ok;
 }
 
 int lib_hmac_respond(const uint8_t *chal, size_t len, const struct auth_key *k,
-		     const char *private_name, uint8_t *out, size_t *outlen)
+		     const char *private_name, const char *daemon,
+		     const uint8_t *binding, uint8_t *out, size_t *outlen)
 {
 	struct auth_hmac_challenge ch;
 	struct auth_hmac_response r;
@@ -142,6 +152,15 @@ int lib_hmac_respond(const uint8_t *chal, size_t len, const struct auth_key *k,
 	if (private_name && *private_name &&
 	    strncmp(private_name, ch.private_name, WIRE_MAX_PRIVATE) != 0)
 		goto out;
+	/* A client that knows which daemon it means refuses a challenge
+	 * from another one (an impostor relaying to a daemon of its own
+	 * choice). */
+	if (daemon && *daemon && strcmp(daemon, ch.daemon) != 0)
+		goto out;
+	if (binding) {
+		memcpy(ch.binding, binding, AUTH_HMAC_BINDING_LEN);
+		ch.bound = 1;
+	}
 	memcpy(r.principal, k->principal, sizeof(r.principal));
 	if (auth_hmac_compute(k->secret, k->secret_len, &ch, r.principal,
 			      r.mac) != 0)

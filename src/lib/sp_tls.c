@@ -200,7 +200,7 @@ static SSL_CTX *ctx_build(void);
 static int pick_path(char *dst, const char *v, const char *env)
 {
 	if (!v)
-		v = getenv(env);
+		v = secure_getenv(env);
 	if (!v)
 		v = "";
 	if (strlen(v) >= LIB_TLS_PATH_MAX)
@@ -559,6 +559,18 @@ ssize_t lib_tls_read_some(struct lib_tls *t, const struct iovec *iov, int n)
 		if (tls_wait(t, e, NULL, "TLS read") != 0)
 			return -1;
 	}
+}
+
+int lib_tls_binding(struct lib_tls *t, uint8_t *out)
+{
+	static const char label[] = AUTH_HMAC_EXPORTER_LABEL;
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	r = SSL_export_keying_material(t->ssl, out, AUTH_HMAC_BINDING_LEN, label,
+				       sizeof(label) - 1, NULL, 0, 0);
+	pthread_mutex_unlock(&t->lock);
+	return r == 1 ? 0 : -1;
 }
 
 size_t lib_tls_pending(struct lib_tls *t)

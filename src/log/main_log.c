@@ -372,14 +372,18 @@ static uint64_t boot_id(void)
  * spool is opened and before anything touches the network; standard
  * input is all that needed root. A user that does not exist stops
  * chorus-log rather than letting it run as root. Not started as root:
- * nothing to give up. */
+ * nothing to give up. Started as root without -u: a warning. */
 static void drop_root(const struct clog_config *c)
 {
 	char user[PD_NAME_MAX], group[PD_NAME_MAX], err[1024];
 	struct pd_ids ids;
 
-	if (!c->user)
+	if (!c->user) {
+		if (geteuid() == 0)
+			log_warnx("running as root: give -u USER to give root "
+				  "up before the spool and the network are touched");
 		return;
+	}
 	if (geteuid() != 0) {
 		log_info("-u %s: not started as root; running on as uid %u",
 			 c->user, (unsigned)getuid());

@@ -151,8 +151,9 @@ int auth_hmac_compute(const uint8_t *secret, size_t secret_len,
 		      const struct auth_hmac_challenge *c,
 		      const char *principal, uint8_t mac[AUTH_HMAC_MAC_LEN])
 {
-	uint8_t t[sizeof(transcript_label) + AUTH_HMAC_NONCE_LEN + 3 +
-		  AUTH_HMAC_DAEMON_MAX + AUTH_HMAC_PRIVATE_MAX + AUTH_PRINCIPAL_MAX];
+	uint8_t t[sizeof(transcript_label) + AUTH_HMAC_NONCE_LEN + 4 +
+		  AUTH_HMAC_DAEMON_MAX + AUTH_HMAC_PRIVATE_MAX + AUTH_PRINCIPAL_MAX +
+		  AUTH_HMAC_BINDING_LEN];
 	size_t off = sizeof(transcript_label); /* the label and its NUL */
 	size_t dl = strnlen(c->daemon, sizeof(c->daemon));
 	size_t pl = strnlen(c->private_name, sizeof(c->private_name));
@@ -168,6 +169,13 @@ int auth_hmac_compute(const uint8_t *secret, size_t secret_len,
 	off = put_str(t, off, c->daemon, dl);
 	off = put_str(t, off, c->private_name, pl);
 	off = put_str(t, off, principal, ul);
+	/* Over TLS, the channel's binding with its length in front; a
+	 * plain connection's transcript ends with the principal. */
+	if (c->bound) {
+		t[off++] = AUTH_HMAC_BINDING_LEN;
+		memcpy(t + off, c->binding, AUTH_HMAC_BINDING_LEN);
+		off += AUTH_HMAC_BINDING_LEN;
+	}
 	if (!HMAC(EVP_sha256(), secret, (int)secret_len, t, off, mac, &mac_len) ||
 	    mac_len != AUTH_HMAC_MAC_LEN)
 		return -1;
@@ -370,7 +378,19 @@ void auth_key_text_free(char *text, size_t len)
 	free(text);
 }
 
-int auth_key_file_read(const char *path, char **text, size_t *len,
+int auth_key_owner_check(const char *path, uid_t owner, uid_t euid, uid_t also,
+			 char *err, size_t errlen)
+{
+	if (owner == 0 || owner == euid || (also != AUTH_NO_UID && owner == also))
+		return 0;
+	snprintf(err, errlen, "%s belongs to uid %u: a key file must belong to "
+		 "root or to the user that reads it (uid %u%s)", path,
+		 (unsigned)owner, (unsigned)euid,
+		 also != AUTH_NO_UID && also != euid ? " or the daemon's user" : "");
+	return -1;
+}
+
+int auth_key_file_read(const char *path, uid_t also, char **text, size_t *len,
 		       char *err, size_t errlen)
 {
 	struct stat st;
@@ -397,6 +417,11 @@ int auth_key_file_read(const char *path, char **text, size_t *len,
 		return key_fail(err, errlen, 0,
 				"%s: the file holds secrets but its group or others have access (mode %04o); make it 0600 or 0400",
 				path, (unsigned)(st.st_mode & 07777));
+	}
+	if (auth_key_owner_check(path, st.st_uid, geteuid(), also, err,
+				 errlen) != 0) {
+		close(fd);
+		return -1;
 	}
 	if (st.st_size > AUTH_KEY_FILE_MAX) {
 		close(fd);

@@ -18,7 +18,11 @@
  * The transcript is a fixed label, the nonce, the daemon's name, the
  * private name and the principal, each of the variable fields with its
  * length in front, so a response is good for one connection to one
- * daemon and one private name only.
+ * daemon and one private name only. Over TLS both sides add the
+ * channel's binding (a TLS exporter value under AUTH_HMAC_EXPORTER_LABEL,
+ * RFC 9266 style), so an answer relayed from one TLS connection to
+ * another is worthless: whoever terminates the client's TLS cannot use
+ * its answer on a TLS connection of its own to the daemon.
  *
  * Everything here is pure (no I/O, no randomness: the nonce comes in),
  * except auth_key_file_read(), which reads a key file and refuses one
@@ -32,6 +36,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define AUTH_HMAC_NAME "HMAC"       /* the method's name in the list */
 #define AUTH_HMAC_VERSION 1
@@ -52,10 +57,18 @@
 #define AUTH_HMAC_MORE 0            /* the buffer holds a prefix: read on */
 #define AUTH_HMAC_EMALFORMED (-1)   /* not a valid message */
 
+#define AUTH_HMAC_BINDING_LEN 32 /* bytes of a TLS channel binding */
+/* The label of the TLS exporter both sides derive the binding with. */
+#define AUTH_HMAC_EXPORTER_LABEL "EXPORTER-chorus-auth-hmac-1"
+
 struct auth_hmac_challenge {
 	uint8_t nonce[AUTH_HMAC_NONCE_LEN];
 	char daemon[AUTH_HMAC_DAEMON_MAX + 1];
 	char private_name[AUTH_HMAC_PRIVATE_MAX + 1];
+	/* Not on the wire: each side sets it from its own TLS channel
+	 * (bound = 1), or leaves bound 0 on a plain connection. */
+	uint8_t binding[AUTH_HMAC_BINDING_LEN];
+	int bound;
 };
 
 struct auth_hmac_response {
@@ -98,8 +111,8 @@ size_t auth_hmac_response_encode(uint8_t *out,
 int auth_hmac_response_parse(const uint8_t *buf, size_t len,
 			     struct auth_hmac_response *r);
 
-/* Computes the MAC of the transcript of challenge c and principal with
- * the secret. Returns 0, or -1 if the crypto library failed. */
+/* Computes the MAC of the transcript of challenge c (with its channel
+ * binding when c->bound) and principal with the secret. Returns 0, or -1 if the crypto library failed. */
 int auth_hmac_compute(const uint8_t *secret, size_t secret_len,
 		      const struct auth_hmac_challenge *c,
 		      const char *principal, uint8_t mac[AUTH_HMAC_MAC_LEN]);
@@ -129,11 +142,21 @@ const struct auth_key *auth_keys_find(const struct auth_keys *keys,
 /* Wipes one key. */
 void auth_key_clear(struct auth_key *k);
 
+/* Whether a key file owned by `owner` may be trusted by a process whose
+ * effective user is euid: the owner is root, euid, or `also` (the user
+ * a daemon runs as after giving root up; AUTH_NO_UID: none). A file of
+ * any other user is that user's to change. Returns 0, or -1 with the
+ * reason (naming path) in err. */
+#define AUTH_NO_UID ((uid_t)-1)
+int auth_key_owner_check(const char *path, uid_t owner, uid_t euid, uid_t also,
+			 char *err, size_t errlen);
+
 /* Reads a key file into a fresh buffer (the caller wipes and frees it
  * with auth_key_text_free). Refuses anything but a regular file, a file
- * that its group or others may read, write or execute, and a file over
+ * that its group or others may read, write or execute, one whose owner
+ * auth_key_owner_check refuses (with `also`), and a file over
  * AUTH_KEY_FILE_MAX bytes. Returns 0, or -1 with the reason in err. */
-int auth_key_file_read(const char *path, char **text, size_t *len,
+int auth_key_file_read(const char *path, uid_t also, char **text, size_t *len,
 		       char *err, size_t errlen);
 void auth_key_text_free(char *text, size_t len);
 

@@ -12,6 +12,7 @@
 #include "util/privdrop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -136,6 +137,39 @@ static int writers_ok(const char *dir, const struct stat *st,
 	return 0;
 }
 
+/* Checks the directory real (an absolute path without symbolic links;
+ * modified in place) when self, and every directory above it, with
+ * writers_ok (sticky allowed). dir names what the chain leads to in a
+ * refusal. Returns 0 or -1. */
+static int chain_ok(char *real, int self, const char *dir,
+		    const struct pd_ids *ids, char *err, size_t errlen)
+{
+	struct stat st;
+
+	for (;;) {
+		char *slash = strrchr(real, '/');
+
+		if (self) {
+			if (stat(real, &st) != 0)
+				return errf(err, errlen, "%s: %s", real, strerror(errno));
+			if (writers_ok(real, &st, ids, 1, err, errlen) != 0) {
+				size_t n = strlen(err);
+
+				snprintf(err + n, errlen > n ? errlen - n : 0,
+					 "; it is a parent of %s", dir);
+				return -1;
+			}
+		}
+		self = 1;
+		if (!slash || (slash == real && real[1] == 0))
+			return 0;
+		if (slash == real)
+			slash[1] = 0;
+		else
+			*slash = 0;
+	}
+}
+
 int pd_dir_check(const char *dir, const struct pd_ids *ids, int need_write,
 		 char *err, size_t errlen)
 {
@@ -162,22 +196,87 @@ int pd_dir_check(const char *dir, const struct pd_ids *ids, int need_write,
 	 * dir away and put another in its place. */
 	if (!realpath(dir, real))
 		return errf(err, errlen, "%s: %s", dir, strerror(errno));
-	for (char *slash = strrchr(real, '/'); slash; slash = strrchr(real, '/')) {
-		if (slash == real)
-			slash[1] = 0;
-		else
-			*slash = 0;
-		if (stat(real, &st) != 0)
-			return errf(err, errlen, "%s: %s", real, strerror(errno));
-		if (writers_ok(real, &st, ids, 1, err, errlen) != 0) {
-			size_t n = strlen(err);
+	return chain_ok(real, 0, dir, ids, err, errlen);
+}
 
-			snprintf(err + n, errlen > n ? errlen - n : 0,
-				 "; it is a parent of %s", dir);
-			return -1;
-		}
-		if (slash == real)
-			break;
+/* Splits dir into its parent (resolved, into parent) and last name
+ * (into base). Returns 0 or -1. */
+static int split_dir(const char *dir, char *parent, char *base, size_t blen,
+		     char *err, size_t errlen)
+{
+	char tmp[PATH_MAX];
+	size_t n = strlen(dir);
+	char *slash;
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 0 || n >= sizeof(tmp))
+		return errf(err, errlen, "\"%s\": not a usable directory name", dir);
+	memcpy(tmp, dir, n);
+	tmp[n] = 0;
+	slash = strrchr(tmp, '/');
+	if (snprintf(base, blen, "%s", slash ? slash + 1 : tmp) >= (int)blen ||
+	    !strcmp(base, ".") || !strcmp(base, "..") || !base[0])
+		return errf(err, errlen, "\"%s\": not a usable directory name", dir);
+	if (!slash)
+		snprintf(tmp, sizeof(tmp), ".");
+	else if (slash == tmp)
+		tmp[1] = 0;
+	else
+		*slash = 0;
+	if (!realpath(tmp, parent))
+		return errf(err, errlen, "cannot create %s: %s: %s", dir, tmp,
+			    strerror(errno));
+	return 0;
+}
+
+/* Creates base in the directory pfd and gives it to ids with mode, all
+ * through descriptors: whoever can write the parent may swap the new
+ * directory for a symbolic link or another directory at any moment, and
+ * must not get root to change the mode or owner of what it points to.
+ * The directory is made under a temporary name and renamed into place
+ * (never over an existing one) once it is ready, so that another process
+ * preparing the same directory never sees it half made. Returns 0, 1
+ * when base exists already, or -1. */
+static int create_at(int pfd, const char *base, const char *dir,
+		     const struct pd_ids *ids, mode_t mode, char *err,
+		     size_t errlen)
+{
+	char tmp[NAME_MAX + 1];
+	struct stat st;
+	int fd, e;
+
+	if (snprintf(tmp, sizeof(tmp), ".%s.%ld", base, (long)getpid()) >=
+	    (int)sizeof(tmp))
+		return errf(err, errlen, "cannot create %s: name too long", dir);
+	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	if (mkdirat(pfd, tmp, 0700) != 0)
+		return errf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+	fd = openat(pfd, tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errf(err, errlen, "%s changed while it was being created "
+			    "(%s): someone else can write its parent", dir,
+			    strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+		close(fd);
+		return errf(err, errlen, "%s changed while it was being created: "
+			    "someone else can write its parent", dir);
+	}
+	if (fchown(fd, ids->uid, ids->gid) != 0 || fchmod(fd, mode) != 0) {
+		e = errno;
+		close(fd);
+		unlinkat(pfd, tmp, AT_REMOVEDIR);
+		return errf(err, errlen, "%s: cannot give it to %s:%s: %s", dir,
+			    ids->user, ids->group, strerror(e));
+	}
+	close(fd);
+	if (renameat2(pfd, tmp, pfd, base, RENAME_NOREPLACE) != 0) {
+		e = errno;
+		unlinkat(pfd, tmp, AT_REMOVEDIR);
+		if (e == EEXIST)
+			return 1; /* made by another process meanwhile */
+		return errf(err, errlen, "cannot create %s: %s", dir, strerror(e));
 	}
 	return 0;
 }
@@ -185,18 +284,23 @@ int pd_dir_check(const char *dir, const struct pd_ids *ids, int need_write,
 int pd_dir_prepare(const char *dir, const struct pd_ids *ids, mode_t mode,
 		   int need_write, char *err, size_t errlen)
 {
-	if (mkdir(dir, mode) == 0) {
-		/* mkdir's mode went through the umask; set it exactly. */
-		if (chown(dir, ids->uid, ids->gid) != 0 || chmod(dir, mode) != 0) {
-			int e = errno;
+	char parent[PATH_MAX], chain[PATH_MAX], base[NAME_MAX + 1];
+	int pfd, r;
 
-			rmdir(dir);
-			return errf(err, errlen, "%s: cannot give it to %s:%s: %s", dir,
-				    ids->user, ids->group, strerror(e));
-		}
-	} else if (errno != EEXIST) {
-		return errf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
-	}
+	if (split_dir(dir, parent, base, sizeof(base), err, errlen) != 0)
+		return -1;
+	/* The directories above first: nothing is created under a parent
+	 * that someone other than root and ids could rearrange. */
+	memcpy(chain, parent, sizeof(chain));
+	if (chain_ok(chain, 1, dir, ids, err, errlen) != 0)
+		return -1;
+	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return errf(err, errlen, "%s: %s", parent, strerror(errno));
+	r = create_at(pfd, base, dir, ids, mode, err, errlen);
+	close(pfd);
+	if (r < 0)
+		return -1;
 	return pd_dir_check(dir, ids, need_write, err, errlen);
 }
 

@@ -37,9 +37,13 @@ int pd_parse_spec(const char *spec, char *user, size_t ulen, char *group,
 int pd_lookup(const char *user, const char *group, struct pd_ids *ids,
 	      char *err, size_t errlen);
 
-/* Makes dir ready for a process running as ids: created when missing
- * (one level, mode `mode`, owner ids->uid:ids->gid; only root can do
- * that), then checked by pd_dir_check(..., need_write). */
+/* Makes dir ready for a process running as ids: the directories above
+ * it are checked first (as in pd_dir_check), then dir is created when
+ * missing (one level, mode `mode`, owner ids->uid:ids->gid; only root can
+ * do that) and changed through descriptors only, so that whoever can
+ * write the parent cannot make root change the owner or mode of anything
+ * else by swapping the new directory for a symbolic link; then it is
+ * checked by pd_dir_check(..., need_write). */
 int pd_dir_prepare(const char *dir, const struct pd_ids *ids, mode_t mode,
 		   int need_write, char *err, size_t errlen);
 

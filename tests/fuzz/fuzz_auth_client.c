@@ -51,7 +51,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	key_once();
 	/* The parser and the answer on their own. */
 	lib_hmac_copy_key(&k);
-	(void)lib_hmac_respond(data, size, &k, size % 2 ? "me" : NULL, out, &n);
+	(void)lib_hmac_respond(data, size, &k, size % 2 ? "me" : NULL,
+			       size % 3 ? "localhost" : NULL,
+			       size % 5 && size >= AUTH_HMAC_BINDING_LEN ? data : NULL,
+			       out, &n);
 	auth_key_clear(&k);
 
 	/* The whole handshake against the input as the daemon's bytes; the

@@ -301,12 +301,30 @@ static int raw_challenge(const struct hd *d, const char *name,
 	return fd;
 }
 
+/* SECRET_MIRROR as bytes. */
+static const uint8_t secret[16] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66,
+	0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
+
+/* Answers challenge ch on fd as mirror-1, computed here; returns the
+ * daemon's verdict byte and closes fd. */
+static int raw_answer(int fd, const struct auth_hmac_challenge *ch)
+{
+	struct auth_hmac_response r;
+	uint8_t out[AUTH_HMAC_RESPONSE_MAX], b[1];
+
+	memset(&r, 0, sizeof(r));
+	strcpy(r.principal, "mirror-1");
+	T_EQ(auth_hmac_compute(secret, sizeof(secret), ch, r.principal, r.mac), 0);
+	raw_send(fd, out, auth_hmac_response_encode(out, &r));
+	T_EQ(raw_recv(fd, b, 1, 2000), 1);
+	close(fd);
+	return (int8_t)b[0];
+}
+
 /* Answers that must fail: replayed from another connection, made for
  * another private name, malformed, cut short; each gets REJECT_AUTH. */
 static void hmac_exchange_attacks(void)
 {
-	static const uint8_t secret[16] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66,
-		0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
 	struct auth_hmac_challenge ch, ch2;
 	struct auth_hmac_response r;
 	struct keys k;
@@ -344,11 +362,7 @@ static void hmac_exchange_attacks(void)
 	/* Computed for another private name. */
 	fd = raw_challenge(&d, "p1", &ch);
 	strcpy(ch.private_name, "p2");
-	T_EQ(auth_hmac_compute(secret, sizeof(secret), &ch, r.principal, r.mac), 0);
-	raw_send(fd, out, auth_hmac_response_encode(out, &r));
-	T_EQ(raw_recv(fd, b, 1, 2000), 1);
-	T_EQ((int8_t)b[0], REJECT_AUTH);
-	close(fd);
+	T_EQ(raw_answer(fd, &ch), REJECT_AUTH);
 	/* Malformed: a bad version byte, a principal with a space. */
 	fd = raw_challenge(&d, "p3", &ch);
 	raw_send(fd, "\x02\x01x", 3);
@@ -371,13 +385,53 @@ static void hmac_exchange_attacks(void)
 	keys_remove(&k);
 }
 
+/* A private name is reserved only once its client has authenticated: a
+ * connection stuck before or in the exchange does not keep the client
+ * that owns the name out. Among authenticated clients the name stays
+ * unique (REJECT_NOT_UNIQUE), also for one that authenticates after the
+ * name was taken during its exchange. */
+static void name_reserved_after_auth(void)
+{
+	struct auth_hmac_challenge ch;
+	struct keys k;
+	struct hd d;
+	mailbox a, x;
+	uint8_t req[16], b[64];
+	char pg[MAX_GROUP_NAME];
+	int hello_only, in_exchange;
+
+	keys_make(&k, "AllowedAuthMethods = \"HMAC\"");
+	hd_start(&d, k.conf);
+	/* One squatter stops after the method list, one holds a challenge. */
+	hello_only = raw_tcp(&d);
+	raw_send(hello_only, req, wire_connreq_encode(req, "logger", 0, 0));
+	T_EQ(raw_recv(hello_only, b, 1, 2000), 1);
+	in_exchange = raw_challenge(&d, "logger", &ch);
+	/* The owner of the name gets in. */
+	T_EQ(hmac_connect(&d, k.logger, "logger", &a, pg), ACCEPT_SESSION);
+	T_STREQ(pg, "#logger#localhost");
+	/* A second authenticated client with the name is refused. */
+	T_EQ(hmac_connect(&d, k.mirror, "logger", &x, pg), REJECT_NOT_UNIQUE);
+	/* The one in the exchange answers correctly, but the name is taken
+	 * by now. */
+	T_EQ(raw_answer(in_exchange, &ch), REJECT_NOT_UNIQUE);
+	close(hello_only);
+	/* The session that holds the name is undisturbed. */
+	join_wait(a, "g");
+	send_to(a, "g", "still here");
+	SP_disconnect(a);
+	hd_stop(&d);
+	keys_remove(&k);
+}
+
 /* Key files others may read, or that are malformed, are refused with a
  * clear message: by the daemon at startup, by the library at once. */
-/* Runs chorusd on conf, which must fail at startup; returns the first
- * line it printed in line. */
+/* Runs chorusd on conf, which must fail at startup; returns the last
+ * line it printed (the reason it stopped; warnings may come before, such
+ * as the allocator's under the sanitizers) in line. */
 static void daemon_fails(const char *conf, const char *out, char *line, size_t cap)
 {
-	char cmd[1024];
+	char cmd[1024], buf[1024];
 	FILE *fp;
 	int st;
 
@@ -387,8 +441,11 @@ static void daemon_fails(const char *conf, const char *out, char *line, size_t c
 	T_ASSERTF(WIFEXITED(st) && WEXITSTATUS(st) != 0, "chorusd status %d", st);
 	fp = fopen(out, "r");
 	T_ASSERT(fp != NULL);
-	T_ASSERT(fgets(line, (int)cap, fp) != NULL);
+	line[0] = 0;
+	while (fgets(buf, sizeof(buf), fp))
+		snprintf(line, cap, "%s", buf);
 	fclose(fp);
+	T_ASSERT(line[0] != 0);
 }
 
 static void key_file_checks(void)
@@ -627,6 +684,7 @@ int main(int argc, char **argv)
 		T_CASE(hmac_refused),
 		T_CASE(old_clients),
 		T_CASE(hmac_exchange_attacks),
+		T_CASE(name_reserved_after_auth),
 		T_CASE(key_file_checks),
 		T_CASE(access_rules_join_send),
 		T_CASE(no_rules_allow_all),

@@ -241,6 +241,12 @@ static void refusals(void)
 	T_ASSERTF(strstr(out, "user \"chorus-no-such-user\" does not exist; "
 			 "chorus-log does not run as root instead"), "%s", out);
 	T_ASSERT(access(logtest_dir, F_OK) == 0);
+	/* chorus-log as root without -u: it runs, and says it is root. */
+	snprintf(cmd, sizeof(cmd), "timeout 10 %s -g logs -h n -d %s/rootspool "
+		 "-s 1@127.0.0.1 < /dev/null 2>&1", logtest_build_path("chorus-log"),
+		 logtest_dir);
+	T_EQ(run(cmd, out, sizeof(out)), 0);
+	T_ASSERTF(strstr(out, "running as root: give -u USER"), "%s", out);
 	snprintf(cmd, sizeof(cmd), "timeout 10 %s -g logs -u a:b:c < /dev/null 2>&1",
 		 logtest_build_path("chorus-log"));
 	T_EQ(run(cmd, out, sizeof(out)), 2);

@@ -149,6 +149,7 @@ static void stop_for_restart(struct hd *d)
 static void drop_then_serve_and_restart(void)
 {
 	char extra[128];
+	struct stat st;
 	struct hd d;
 
 	need_root_and_user();
@@ -158,6 +159,10 @@ static void drop_then_serve_and_restart(void)
 	T_ASSERTF(drops_soon(d.pid), "chorusd %d still has root ids", (int)d.pid);
 	round_trip(d.tcp_addr, "pd-tcp");
 	round_trip(d.unix_addr, "pd-unix");
+	/* Every local user may connect: the socket is 0666. */
+	T_EQ(lstat(d.unix_path, &st), 0);
+	T_ASSERT(S_ISSOCK(st.st_mode));
+	T_EQ(st.st_mode & 07777, 0666);
 	T_ASSERT(!hd_log_has(&d, "running as root"));
 	stop_for_restart(&d);
 	/* A restart binds the same port and socket name again. */
@@ -306,6 +311,44 @@ static void refuses_instead_of_root(void)
 	T_EQ(system(lines), 0);
 }
 
+/* EventLogFile is opened as root, before the drop: a symbolic link in
+ * its place is refused (the file it points to stays untouched), and a
+ * new log is created private to owner and group (mode 0640). */
+static void event_log_no_symlink(void)
+{
+	char dir[64], lines[256], log[128], victim[128], cmd[512];
+	const char *b = getenv("CHORUS_BUILD");
+	struct stat st;
+	FILE *fp;
+
+	if (geteuid() != 0)
+		t_skip("not root: the event log is root's concern");
+	snprintf(dir, sizeof(dir), "/tmp/test_privdrop.XXXXXX");
+	T_ASSERT(mkdtemp(dir));
+	snprintf(log, sizeof(log), "%s/events.log", dir);
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	fp = fopen(victim, "w");
+	T_ASSERT(fp);
+	fclose(fp);
+	T_EQ(symlink(victim, log), 0);
+	snprintf(lines, sizeof(lines), "UnixSocketDir = \"%s\"\nEventLogFile = \"%s\"",
+		 dir, log);
+	refused(dir, lines, "a symbolic link");
+	T_EQ(stat(victim, &st), 0);
+	T_EQ(st.st_size, 0);
+	T_EQ(unlink(log), 0);
+	/* A regular file: created 0640 whatever the umask, and written. */
+	snprintf(cmd, sizeof(cmd), "umask 0; timeout 2 %s/chorusd -c %s/spread.conf "
+		 "-n localhost >/dev/null 2>&1", b ? b : "build", dir);
+	T_EQ(WEXITSTATUS(system(cmd)), 124);
+	T_EQ(lstat(log, &st), 0);
+	T_ASSERT(S_ISREG(st.st_mode));
+	T_EQ(st.st_mode & 07777, 0640);
+	T_ASSERT(st.st_size > 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	T_EQ(system(cmd), 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct t_case cases[] = {
@@ -313,6 +356,7 @@ int main(int argc, char **argv)
 		T_CASE(no_user_warns),
 		T_CASE_TIMEOUT(ring_after_drop, 90),
 		T_CASE_TIMEOUT(refuses_instead_of_root, 60),
+		T_CASE_TIMEOUT(event_log_no_symlink, 30),
 	};
 
 	return t_main(argc, argv, cases, T_COUNT(cases));

@@ -356,25 +356,36 @@ static const char *run_prog(const char *prog, const char *args, int *rc)
 	return out;
 }
 
-/* A key file others may read, or a malformed one, stops chorusd at start
- * and fails `chorusd -t`, each saying why; a good one passes -t. */
-static void sealed_key_file_checked(void)
+/* Makes a fresh key directory dir (sealed_keys) with a configuration of
+ * two daemons d1 and d2 in it, RuntimeDir dir + runtime_sub; its path in
+ * conf. */
+static void sealed_conf(char *dir, const char *runtime_sub, char *conf,
+			size_t cap)
 {
-	char dir[] = "/tmp/chorus-keys-XXXXXX", extra[256], conf[128],
-		args[512], key[128];
-	const char *out;
+	char extra[256];
 	FILE *fp;
-	int rc;
 
 	sealed_keys(dir, extra, sizeof(extra), 0);
-	snprintf(conf, sizeof(conf), "%s/spread.conf", dir);
+	snprintf(conf, cap, "%s/spread.conf", dir);
 	fp = fopen(conf, "w");
 	T_ASSERT(fp);
 	fprintf(fp, "Spread_Segment 127.0.0.255:%u {\n\td1 127.0.0.1 { C 127.0.0.1 "
 		"D 127.0.0.1 }\n\td2 127.0.0.2 { C 127.0.0.2 D 127.0.0.2 }\n}\n"
-		"RingTransport = unicast\nUnixSocketDir = \"\"\nRuntimeDir = \"%s\"\n%s",
-		hd_free_port(), dir, extra);
+		"RingTransport = unicast\nUnixSocketDir = \"\"\nRuntimeDir = \"%s%s\"\n%s",
+		hd_free_port(), dir, runtime_sub, extra);
 	fclose(fp);
+}
+
+/* A key file others may read, or a malformed one, stops chorusd at start
+ * and fails `chorusd -t`, each saying why; a good one passes -t. */
+static void sealed_key_file_checked(void)
+{
+	char dir[] = "/tmp/chorus-keys-XXXXXX", conf[128], args[512], key[128];
+	const char *out;
+	FILE *fp;
+	int rc;
+
+	sealed_conf(dir, "", conf, sizeof(conf));
 	snprintf(key, sizeof(key), "%s/d1.keys", dir);
 	snprintf(args, sizeof(args), "-t -c %s -n d1", conf);
 	out = run_prog("chorusd", args, &rc);
@@ -399,6 +410,25 @@ static void sealed_key_file_checked(void)
 	out = run_prog("chorusd", args, &rc);
 	T_ASSERTF(rc == 1 && strstr(out, "d1.keys: line 2: the key must be 64 "
 				    "hexadecimal digits"), "%d: %s", rc, out);
+	unlink(conf);
+	sealed_keys_remove(dir);
+}
+
+/* Sealed, a daemon that cannot write its state file (so that a second
+ * run within the same second could share its incarnation) refuses to
+ * start and says why; unsealed, it runs on the wall clock. */
+static void sealed_needs_state_file(void)
+{
+	char dir[] = "/tmp/chorus-keys-XXXXXX", conf[128], args[512];
+	const char *out;
+	int rc;
+
+	sealed_conf(dir, "/missing", conf, sizeof(conf));
+	snprintf(args, sizeof(args), "-c %s -n d1", conf);
+	out = run_prog("chorusd", args, &rc);
+	T_ASSERTF(rc == 1 && strstr(out, "cannot write the state file") &&
+		  strstr(out, "with RingKeyFile the incarnation must grow"),
+		  "%d: %s", rc, out);
 	unlink(conf);
 	sealed_keys_remove(dir);
 }
@@ -624,6 +654,7 @@ int main(int argc, char **argv)
 		T_CASE_TIMEOUT(sealed_agreed_order, 120),
 		T_CASE_TIMEOUT(sealed_wrong_key_stays_out, 60),
 		T_CASE_TIMEOUT(sealed_key_file_checked, 60),
+		T_CASE_TIMEOUT(sealed_needs_state_file, 60),
 	};
 
 	return t_main(argc, argv, cases, T_COUNT(cases));

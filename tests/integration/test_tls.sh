@@ -20,6 +20,9 @@
 #   optional          a second chorusd with TlsClientVerify = optional:
 #                     no certificate is let in without a principal, a
 #                     valid one gives one, one of another CA is refused
+#   hmac_binding      HMAC over TLS: accepted directly, refused through a
+#                     relay that terminates TLS (channel binding), and
+#                     refused by a client pinned to another daemon name
 B=${CHORUS_BUILD:-build}
 case "$B" in /*) ;; *) B="$(pwd)/$B" ;; esac
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -59,17 +62,20 @@ port=$(free_port)
 tport=$(free_port)
 cp "$c/server.pem" "$run/live.pem"
 cp "$c/server.key" "$run/live.key"
-cat > "$run/spread.conf" <<EOF
-Spread_Segment 127.0.0.255:$port {
-	localhost 127.0.0.1
+# daemon_conf FILE PORT TLSPORT CERT KEY [LINE...]: a one-daemon
+# configuration with a TLS port and the extra lines.
+daemon_conf() {
+	f=$1; p=$2; tp=$3; crt=$4; k=$5
+	shift 5
+	{
+		printf 'Spread_Segment 127.0.0.255:%s {\n\tlocalhost 127.0.0.1\n}\n' "$p"
+		printf 'UnixSocketDir = "%s"\nTlsPort = %s\n' "$run" "$tp"
+		printf 'TlsCertificateFile = "%s"\nTlsKeyFile = "%s"\n' "$crt" "$k"
+		for l in "$@"; do printf '%s\n' "$l"; done
+	} > "$f"
 }
-UnixSocketDir = "$run"
-TlsPort = $tport
-TlsCertificateFile = "$run/live.pem"
-TlsKeyFile = "$run/live.key"
-TlsClientCAFile = "$c/ca.pem"
-TlsClientVerify = required
-EOF
+daemon_conf "$run/spread.conf" "$port" "$tport" "$run/live.pem" "$run/live.key" \
+	"TlsClientCAFile = \"$c/ca.pem\"" "TlsClientVerify = required"
 "$B/chorusd" -c "$run/spread.conf" -n localhost -d session,security 2> "$run/chorusd.log" &
 dpid=$!
 if ! wait_for '[ -S "$run/$port" ]'; then
@@ -266,17 +272,8 @@ fi
 # ---- optional: client certificates asked for, not required -----------
 oport=$(free_port)
 otport=$(free_port)
-cat > "$run/optional.conf" <<EOF
-Spread_Segment 127.0.0.255:$oport {
-	localhost 127.0.0.1
-}
-UnixSocketDir = "$run"
-TlsPort = $otport
-TlsCertificateFile = "$c/server.pem"
-TlsKeyFile = "$c/server.key"
-TlsClientCAFile = "$c/ca.pem"
-TlsClientVerify = optional
-EOF
+daemon_conf "$run/optional.conf" "$oport" "$otport" "$c/server.pem" "$c/server.key" \
+	"TlsClientCAFile = \"$c/ca.pem\"" "TlsClientVerify = optional"
 "$B/chorusd" -c "$run/optional.conf" -n localhost -d session 2> "$run/optional.log" &
 opid=$!
 if ! wait_for '[ -S "$run/$oport" ]'; then
@@ -294,4 +291,88 @@ elif [ "$r3" = 0 ] || ! grep -q "code=-9" "$run/rogue2.out"; then
 	fail optional "a client certificate of another CA was not refused: $(cat "$run/rogue2.out")"
 else
 	pass optional
+fi
+
+# ---- hmac_binding: HMAC over TLS is bound to the TLS channel ---------
+# A third chorusd allows HMAC only. Direct over TLS the client gets in; a
+# relay that terminates the client's TLS (with a certificate the client
+# trusts) and opens its own TLS link to the daemon passes the exchange
+# through unchanged, and the daemon refuses it: the answer was made for
+# the other channel. A client pinned to another daemon name refuses the
+# challenge itself.
+hport=$(free_port)
+htport=$(free_port)
+rport=$(free_port)
+printf 'mirror-1 00112233445566778899aabbccddeeff\n' > "$run/hmac.secrets"
+cp "$run/hmac.secrets" "$run/mirror.key"
+chmod 0600 "$run/hmac.secrets" "$run/mirror.key"
+daemon_conf "$run/hmac.conf" "$hport" "$htport" "$c/server.pem" "$c/server.key" \
+	'AllowedAuthMethods = "HMAC"' "HmacSecretsFile = \"$run/hmac.secrets\""
+"$B/chorusd" -c "$run/hmac.conf" -n localhost -d session,security 2> "$run/hmac.log" &
+opid="$opid $!"
+cat > "$run/relay.py" <<'PY'
+import select, socket, ssl, sys
+lport, dport, cert, key, ca, ready = sys.argv[1:]
+srv = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+srv.load_cert_chain(cert, key)
+cli = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+cli.load_verify_locations(ca)
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", int(lport)))
+ls.listen(4)
+open(ready, "w").close()
+for _ in range(4):
+    c, _ = ls.accept()
+    c.settimeout(10)
+    try:
+        a = srv.wrap_socket(c, server_side=True)
+        b = cli.wrap_socket(socket.create_connection(("127.0.0.1", int(dport)), 10),
+                            server_hostname="localhost")
+    except (OSError, ssl.SSLError):
+        c.close()
+        continue
+    peer = {a: b, b: a}
+    done = False
+    while not done:
+        r = [s for s in peer if s.pending()] or select.select(list(peer), [], [], 10)[0]
+        if not r:
+            break
+        for s in r:
+            try:
+                d = s.recv(65536)
+            except (OSError, ssl.SSLError):
+                d = b""
+            if not d:
+                done = True
+                break
+            peer[s].sendall(d)
+    a.close()
+    b.close()
+PY
+python3 "$run/relay.py" "$rport" "$htport" "$c/server.pem" "$c/server.key" \
+	"$c/ca.pem" "$run/relay.ready" 2> "$run/relay.err" &
+opid="$opid $!"
+if ! wait_for '[ -S "$run/$hport" ] && [ -e "$run/relay.ready" ]'; then
+	fail hmac_binding "chorusd or the relay did not start: $(tail -n 3 "$run/hmac.log" "$run/relay.err")"
+	exit 0
+fi
+export CHORUS_HMAC_KEY_FILE="$run/mirror.key"
+r1=$(try hdirect "$CA" "" "tls:$htport@127.0.0.1")
+r2=$(try hrelay "$CA" "" "tls:$rport@127.0.0.1")
+r3=$(CHORUS_HMAC_DAEMON=elsewhere; export CHORUS_HMAC_DAEMON; try hpinned "$CA" "" "tls:$htport@127.0.0.1")
+r4=$(CHORUS_HMAC_DAEMON=localhost; export CHORUS_HMAC_DAEMON; try hpinok "$CA" "" "tls:$htport@127.0.0.1")
+unset CHORUS_HMAC_KEY_FILE
+if [ "$r1" != 0 ]; then
+	fail hmac_binding "HMAC over TLS was refused: $(cat "$run/hdirect.out")"
+elif [ "$r2" = 0 ] || ! grep -q "code=-9" "$run/hrelay.out"; then
+	fail hmac_binding "an exchange relayed over another TLS link was not refused: $(cat "$run/hrelay.out")"
+elif ! grep -q "wrong secret for principal 'mirror-1'" "$run/hmac.log"; then
+	fail hmac_binding "the daemon did not log the relayed answer: $(grep refused "$run/hmac.log" | tail -n 2)"
+elif [ "$r3" = 0 ] || ! grep -q "code=-9" "$run/hpinned.out"; then
+	fail hmac_binding "a client pinned to another daemon answered: $(cat "$run/hpinned.out")"
+elif [ "$r4" != 0 ]; then
+	fail hmac_binding "a client pinned to this daemon was refused: $(cat "$run/hpinok.out")"
+else
+	pass hmac_binding
 fi

@@ -156,6 +156,80 @@ static const char keys_text[] =
 	"mirror-1 00112233445566778899aabbccddeeff\n"
 	"\tlogger.a@example:2  FFEEDDCCBBAA99887766554433221100ffeeddccbbaa99887766554433221100\r\n";
 
+/* Over TLS the transcript ends with the channel binding (its length,
+ * then 32 bytes); without one it ends with the principal, as above. */
+static void mac_with_channel_binding(void)
+{
+	static const uint8_t secret[20] = "0123456789abcdefghij";
+	struct auth_hmac_challenge c;
+	uint8_t t[256], want[32], got[32], plain[32];
+	unsigned int wl = 0;
+	size_t n = 0;
+
+	challenge(&c, "d1", "me");
+	T_EQ(auth_hmac_compute(secret, sizeof(secret), &c, "mirror-1", plain), 0);
+	for (int i = 0; i < AUTH_HMAC_BINDING_LEN; i++)
+		c.binding[i] = (uint8_t)(0xa0 + i);
+	/* The binding counts only when bound. */
+	T_EQ(auth_hmac_compute(secret, sizeof(secret), &c, "mirror-1", got), 0);
+	T_MEMEQ(got, plain, 32);
+	c.bound = 1;
+	memcpy(t, "chorus-auth-hmac-1", 19);
+	n = 19;
+	memcpy(t + n, c.nonce, 32);
+	n += 32;
+	memcpy(t + n, "\x02" "d1" "\x02" "me" "\x08" "mirror-1" "\x20", 16);
+	n += 16;
+	memcpy(t + n, c.binding, 32);
+	n += 32;
+	T_ASSERT(HMAC(EVP_sha256(), secret, sizeof(secret), t, n, want, &wl) != NULL);
+	T_EQ(auth_hmac_compute(secret, sizeof(secret), &c, "mirror-1", got), 0);
+	T_MEMEQ(got, want, 32);
+	T_ASSERT(memcmp(got, plain, 32) != 0);
+	/* Another channel, another MAC. */
+	c.binding[31] ^= 1;
+	T_EQ(auth_hmac_compute(secret, sizeof(secret), &c, "mirror-1", got), 0);
+	T_ASSERT(memcmp(got, want, 32) != 0);
+}
+
+/* The library's answer carries its channel's binding: it verifies
+ * against the same binding only, neither against another channel's nor
+ * without one; and a client pinned to a daemon refuses another's. */
+static void respond_bound_and_pinned(void)
+{
+	struct auth_keys keys;
+	struct auth_hmac_challenge c;
+	struct auth_hmac_response r;
+	uint8_t out[AUTH_HMAC_RESPONSE_MAX], cb[AUTH_HMAC_CHALLENGE_MAX];
+	uint8_t mine[AUTH_HMAC_BINDING_LEN], other[AUTH_HMAC_BINDING_LEN];
+	char err[128];
+	size_t n = 0, cn;
+
+	T_EQ(auth_keys_parse(keys_text, sizeof(keys_text) - 1, &keys, err, sizeof(err)), 0);
+	memset(mine, 0x5a, sizeof(mine));
+	memcpy(other, mine, sizeof(other));
+	other[0] ^= 0x80;
+	challenge(&c, "d1", "me");
+	cn = auth_hmac_challenge_encode(cb, &c);
+	T_EQ(lib_hmac_respond(cb, cn, &keys.e[0], "me", NULL, mine, out, &n), 0);
+	T_EQ(auth_hmac_response_parse(out, n, &r), (int)n);
+	T_EQ(auth_hmac_verify(&keys, &c, &r), AUTH_HMAC_BAD_MAC);
+	c.bound = 1;
+	memcpy(c.binding, other, sizeof(other));
+	T_EQ(auth_hmac_verify(&keys, &c, &r), AUTH_HMAC_BAD_MAC);
+	memcpy(c.binding, mine, sizeof(mine));
+	T_EQ(auth_hmac_verify(&keys, &c, &r), 0);
+	/* An unbound answer does not pass where the daemon binds. */
+	T_EQ(lib_hmac_respond(cb, cn, &keys.e[0], "me", NULL, NULL, out, &n), 0);
+	T_EQ(auth_hmac_response_parse(out, n, &r), (int)n);
+	T_EQ(auth_hmac_verify(&keys, &c, &r), AUTH_HMAC_BAD_MAC);
+	/* Pinned to daemon d1: d1's challenge is answered, d2's is not. */
+	T_EQ(lib_hmac_respond(cb, cn, &keys.e[0], "me", "d1", NULL, out, &n), 0);
+	T_EQ(lib_hmac_respond(cb, cn, &keys.e[0], "me", "d2", NULL, out, &n), -1);
+	T_EQ(lib_hmac_respond(cb, cn, &keys.e[0], "me", "", NULL, out, &n), 0);
+	auth_keys_clear(&keys);
+}
+
 static void verify_answers(void)
 {
 	struct auth_keys keys;
@@ -177,7 +251,7 @@ static void verify_answers(void)
 	k = keys.e[1];
 	n = 0;
 	cn = auth_hmac_challenge_encode(cb, &c);
-	T_EQ(lib_hmac_respond(cb, cn, &k, "me", out, &n), 0);
+	T_EQ(lib_hmac_respond(cb, cn, &k, "me", NULL, NULL, out, &n), 0);
 	T_ASSERT(n > 0);
 	T_EQ(auth_hmac_response_parse(out, n, &r), (int)n);
 	T_EQ(auth_hmac_verify(&keys, &c, &r), 0);
@@ -192,12 +266,12 @@ static void verify_answers(void)
 	T_EQ(auth_hmac_verify(&keys, &c, &r), AUTH_HMAC_UNKNOWN);
 	/* The library refuses a challenge bound to a name it did not ask
 	 * for, and a malformed one; it accepts any name if it asked none. */
-	T_EQ(lib_hmac_respond(cb, cn, &k, "you", out, &n), -1);
-	T_EQ(lib_hmac_respond(cb, cn, &k, "", out, &n), 0);
-	T_EQ(lib_hmac_respond(cb, cn, &k, NULL, out, &n), 0);
-	T_EQ(lib_hmac_respond(cb, cn - 1, &k, NULL, out, &n), -1);
+	T_EQ(lib_hmac_respond(cb, cn, &k, "you", NULL, NULL, out, &n), -1);
+	T_EQ(lib_hmac_respond(cb, cn, &k, "", NULL, NULL, out, &n), 0);
+	T_EQ(lib_hmac_respond(cb, cn, &k, NULL, NULL, NULL, out, &n), 0);
+	T_EQ(lib_hmac_respond(cb, cn - 1, &k, NULL, NULL, NULL, out, &n), -1);
 	cb[0] = 9;
-	T_EQ(lib_hmac_respond(cb, cn, &k, NULL, out, &n), -1);
+	T_EQ(lib_hmac_respond(cb, cn, &k, NULL, NULL, NULL, out, &n), -1);
 	auth_keys_clear(&keys);
 	T_EQ(keys.n, 0);
 	T_ASSERT(keys.e == NULL);
@@ -230,7 +304,8 @@ static void key_file_errors(void)
 	}
 }
 
-/* Only the owner may have any access to a key file. */
+/* Only the owner may have any access to a key file, and the owner is
+ * root, the reader or the one user named. */
 static void key_file_modes(void)
 {
 	char dir[] = "/tmp/chorus-keyt-XXXXXX", path[64], err[256], *text;
@@ -249,7 +324,7 @@ static void key_file_modes(void)
 		if ((m & 0700) != 0600 && m != 0400)
 			continue; /* owner must read it: the others below */
 		T_EQ(chmod(path, m), 0);
-		r = auth_key_file_read(path, &text, &len, err, sizeof(err));
+		r = auth_key_file_read(path, AUTH_NO_UID, &text, &len, err, sizeof(err));
 		if (m & 077) {
 			T_EQ(r, -1);
 			T_ASSERTF(strstr(err, "group or others have access") != NULL, "%s", err);
@@ -260,10 +335,27 @@ static void key_file_modes(void)
 			auth_key_text_free(text, len);
 		}
 	}
-	T_EQ(auth_key_file_read(dir, &text, &len, err, sizeof(err)), -1);
+	/* Owned by another user: refused, unless it is the one named. */
+	T_EQ(auth_key_owner_check("k", 0, 1000, AUTH_NO_UID, err, sizeof(err)), 0);
+	T_EQ(auth_key_owner_check("k", 1000, 1000, AUTH_NO_UID, err, sizeof(err)), 0);
+	T_EQ(auth_key_owner_check("k", 4242, 0, 4242, err, sizeof(err)), 0);
+	T_EQ(auth_key_owner_check("k", 4242, 0, AUTH_NO_UID, err, sizeof(err)), -1);
+	T_ASSERTF(strstr(err, "k belongs to uid 4242: a key file must belong to root "
+			 "or to the user that reads it (uid 0)"), "%s", err);
+	T_EQ(auth_key_owner_check("k", 4242, 1000, 77, err, sizeof(err)), -1);
+	if (geteuid() == 0) {
+		T_EQ(chmod(path, 0600), 0);
+		T_EQ(chown(path, 4242, 4242), 0);
+		T_EQ(auth_key_file_read(path, AUTH_NO_UID, &text, &len, err, sizeof(err)),
+		     -1);
+		T_ASSERTF(strstr(err, "belongs to uid 4242"), "%s", err);
+		T_EQ(auth_key_file_read(path, 4242, &text, &len, err, sizeof(err)), 0);
+		auth_key_text_free(text, len);
+	}
+	T_EQ(auth_key_file_read(dir, AUTH_NO_UID, &text, &len, err, sizeof(err)), -1);
 	T_ASSERTF(strstr(err, "not a regular file") != NULL, "%s", err);
 	unlink(path);
-	T_EQ(auth_key_file_read(path, &text, &len, err, sizeof(err)), -1);
+	T_EQ(auth_key_file_read(path, AUTH_NO_UID, &text, &len, err, sizeof(err)), -1);
 	T_ASSERT(strstr(err, "No such file") != NULL);
 	rmdir(dir);
 }
@@ -309,6 +401,8 @@ int main(int argc, char **argv)
 		T_CASE(codec_round_trip),
 		T_CASE(codec_refusals),
 		T_CASE(mac_matches_transcript),
+		T_CASE(mac_with_channel_binding),
+		T_CASE(respond_bound_and_pinned),
 		T_CASE(verify_answers),
 		T_CASE(key_file_errors),
 		T_CASE(key_file_modes),

@@ -6,10 +6,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "t.h"
@@ -236,6 +239,65 @@ static void dir_prepare_creates(void)
 	cleanup(top);
 }
 
+/* The service user owns the parent and keeps swapping the directory
+ * being created for a symbolic link to a root file: root must never
+ * change that file's owner or mode (bounded in tries and time). */
+static void dir_prepare_race(void)
+{
+	struct pd_ids ids;
+	struct stat st;
+	const char *top;
+	char err[512], par[80], d[96], moved[96], victim[96];
+	time_t end;
+	pid_t racer;
+	int fd, tries = 0;
+
+	if (geteuid() != 0)
+		t_skip("not root: the race needs root's chown to be dangerous");
+	test_ids(&ids);
+	top = scratch();
+	T_EQ(chmod(top, 0755), 0);
+	snprintf(par, sizeof(par), "%s/par", top);
+	snprintf(d, sizeof(d), "%s/d", par);
+	snprintf(moved, sizeof(moved), "%s/x", par);
+	snprintf(victim, sizeof(victim), "%s/victim", top);
+	T_EQ(mkdir(par, 0755), 0);
+	T_EQ(chown(par, ids.uid, ids.gid), 0);
+	fd = open(victim, O_CREAT | O_WRONLY, 0600);
+	T_ASSERT(fd >= 0);
+	close(fd);
+	T_EQ(chmod(victim, 0600), 0);
+	racer = fork();
+	T_ASSERT(racer >= 0);
+	if (racer == 0) {
+		if (setgid(ids.gid) != 0 || setuid(ids.uid) != 0)
+			_exit(1);
+		for (;;)
+			if (rename(d, moved) == 0) {
+				if (symlink(victim, d) != 0 && errno != EEXIST)
+					_exit(1);
+				if (rmdir(moved) != 0)
+					unlink(moved);
+			}
+	}
+	end = time(NULL) + 3;
+	for (; tries < 20000 && time(NULL) < end; tries++) {
+		pd_dir_prepare(d, &ids, 0755, 1, err, sizeof(err));
+		T_EQ(stat(victim, &st), 0);
+		if (st.st_uid != 0 || (st.st_mode & 07777) != 0600)
+			break;
+		if (unlink(d) != 0)
+			rmdir(d);
+	}
+	kill(racer, SIGKILL);
+	waitpid(racer, NULL, 0);
+	T_ASSERTF(st.st_uid == 0 && (st.st_mode & 07777) == 0600,
+		  "after %d tries root gave %s to uid %u, mode %04o", tries + 1,
+		  victim, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+	printf("  %d creations raced, the file stayed root's\n", tries);
+	cleanup(top);
+}
+
 static void drop_for_good(void)
 {
 	const char *u = plain_user();
@@ -300,6 +362,7 @@ int main(int argc, char **argv)
 		T_CASE(dir_checks),
 		T_CASE(dir_group_and_owner),
 		T_CASE(dir_prepare_creates),
+		T_CASE(dir_prepare_race),
 		T_CASE(drop_for_good),
 		T_CASE(verify_catches_root),
 	};

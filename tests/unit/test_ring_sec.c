@@ -3,7 +3,8 @@
  * file (table of accepted and refused texts, file permissions), seal and
  * open round trips in every suite, every byte of a sealed datagram
  * tampered with, an unknown key id and a wrong key, replays and the
- * window's edges (table), stale incarnations and new boots, reflected
+ * window's edges (table), stale incarnations and new boots, two runs
+ * sharing an incarnation replayed in turn, reflected
  * copies, key rotation with the windows kept, and forged datagrams that
  * must change no state.
  */
@@ -16,6 +17,7 @@
 
 #include "daemon/ring_link.h"
 #include "daemon/ring_sec.h"
+#include "proto/auth_hmac.h"
 #include "proto/be.h"
 #include "t.h"
 
@@ -167,25 +169,34 @@ static void keys_file_mode(void)
 	T_EQ(write(fd, l, strlen(l)), (long long)strlen(l));
 	close(fd);
 	T_ASSERT(chmod(path, 0600) == 0);
-	T_ASSERTF(rsec_keys_load(path, &k, err, sizeof(err)) == 0, "%s", err);
+	T_ASSERTF(rsec_keys_load(path, AUTH_NO_UID, &k, err, sizeof(err)) == 0, "%s", err);
 	T_EQ(k.key[0].id, 1);
 	T_ASSERT(chmod(path, 0640) == 0);
-	T_EQ(rsec_keys_load(path, &k, err, sizeof(err)), -1);
+	T_EQ(rsec_keys_load(path, AUTH_NO_UID, &k, err, sizeof(err)), -1);
 	T_ASSERTF(strstr(err, "group or others") && strstr(err, "0640") &&
 		  strstr(err, "chmod 600"), "%s", err);
 	T_ASSERT(chmod(path, 0604) == 0);
-	T_EQ(rsec_keys_load(path, &k, err, sizeof(err)), -1);
+	T_EQ(rsec_keys_load(path, AUTH_NO_UID, &k, err, sizeof(err)), -1);
 	T_ASSERT(chmod(path, 0600) == 0);
+	/* Owned by another user: refused, unless it is the daemon's. */
+	if (geteuid() == 0) {
+		T_EQ(chown(path, 4242, 4242), 0);
+		T_EQ(rsec_keys_load(path, AUTH_NO_UID, &k, err, sizeof(err)), -1);
+		T_ASSERTF(strstr(err, "belongs to uid 4242"), "%s", err);
+		T_ASSERTF(rsec_keys_load(path, 4242, &k, err, sizeof(err)) == 0, "%s",
+			  err);
+		T_EQ(chown(path, 0, 0), 0);
+	}
 	fd = open(path, O_WRONLY | O_APPEND);
 	T_ASSERT(fd >= 0);
 	T_EQ(write(fd, "junk\n", 5), 5);
 	close(fd);
-	T_EQ(rsec_keys_load(path, &k, err, sizeof(err)), -1);
+	T_EQ(rsec_keys_load(path, AUTH_NO_UID, &k, err, sizeof(err)), -1);
 	T_ASSERTF(strstr(err, "line 2"), "%s", err);
 	unlink(path);
-	T_EQ(rsec_keys_load(path, &k, err, sizeof(err)), -1);
+	T_EQ(rsec_keys_load(path, AUTH_NO_UID, &k, err, sizeof(err)), -1);
 	T_ASSERTF(strstr(err, "cannot open"), "%s", err);
-	T_EQ(rsec_keys_load("/tmp", &k, err, sizeof(err)), -1);
+	T_EQ(rsec_keys_load("/tmp", AUTH_NO_UID, &k, err, sizeof(err)), -1);
 	T_ASSERTF(strstr(err, "not a regular file"), "%s", err);
 }
 
@@ -370,16 +381,48 @@ static void stale_incarnation(void)
 	T_EQ(open1(b, old[1], sizeof(nw), NULL, 0), RSEC_STALE);
 	T_EQ(open1(b, old[0], sizeof(nw), NULL, 0), RSEC_STALE);
 	T_EQ(open1(b, nw, sizeof(nw), NULL, 0), RSEC_REPLAYED);
-	/* The same incarnation with another salt (a restart that could not
-	 * keep its state file) is a new boot, once it authenticates. */
+	/* The same incarnation with another salt (a second run that shared
+	 * the incarnation) does not replace the boot known: stale. */
 	seal(a3, pkt, sizeof(pkt), same);
-	T_EQ(open1(b, same, sizeof(same), pkt, sizeof(pkt)), RSEC_OK);
-	T_EQ(rsec_stats(b)->new_boots, 3);
-	T_EQ(rsec_stats(b)->failed[RSEC_STALE], 2);
+	T_EQ(open1(b, same, sizeof(same), NULL, 0), RSEC_STALE);
+	T_EQ(rsec_stats(b)->new_boots, 2);
+	T_EQ(rsec_stats(b)->failed[RSEC_STALE], 3);
 	rsec_free(a1);
 	rsec_free(a2);
 	rsec_free(a3);
 	rsec_free(b);
+}
+
+/* Two runs of a sender under one incarnation, one datagram of each
+ * replayed in turn: whichever run the receiver heard first keeps its
+ * place, and no replay is accepted, in any order and however often. */
+static void shared_incarnation_replays(void)
+{
+	uint8_t pkt[32], d1[32 + RSEC_OVERHEAD], d2[32 + RSEC_OVERHEAD];
+	struct rsec *r1 = mk(line("1", KEY1, ""), RSEC_SUITE_GMAC, A_ID, 1000, SALT_A);
+	struct rsec *r2 = mk(line("1", KEY1, ""), RSEC_SUITE_GMAC, A_ID, 1000, SALT_C);
+	int accepted = 0;
+
+	body_of(pkt, sizeof(pkt), 3);
+	seal(r1, pkt, sizeof(pkt), d1);
+	seal(r2, pkt, sizeof(pkt), d2);
+	for (int order = 0; order < 2; order++) {
+		struct rsec *b = mk(line("1", KEY1, ""), RSEC_SUITE_GMAC, B_ID, 7,
+				    SALT_B);
+		const uint8_t *first = order ? d2 : d1, *second = order ? d1 : d2;
+
+		T_EQ(open1(b, first, sizeof(d1), pkt, sizeof(pkt)), RSEC_OK);
+		for (int i = 0; i < 1000; i++) {
+			accepted += open1(b, second, sizeof(d1), NULL, 0) == RSEC_OK;
+			accepted += open1(b, first, sizeof(d1), NULL, 0) == RSEC_OK;
+		}
+		T_EQ(rsec_stats(b)->failed[RSEC_STALE], 1000);
+		T_EQ(rsec_stats(b)->failed[RSEC_REPLAYED], 1000);
+		rsec_free(b);
+	}
+	T_EQ(accepted, 0);
+	rsec_free(r1);
+	rsec_free(r2);
 }
 
 static void reflected(void)
@@ -642,6 +685,7 @@ int main(int argc, char **argv)
 		T_CASE(wrong_key),
 		T_CASE(replay_window),
 		T_CASE(stale_incarnation),
+		T_CASE(shared_incarnation_replays),
 		T_CASE(reflected),
 		T_CASE(key_rotation),
 		T_CASE(forged_no_state),
