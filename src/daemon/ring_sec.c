@@ -15,7 +15,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 
 #include "proto/auth_hmac.h"
 #include "proto/be.h"
@@ -412,6 +414,12 @@ int rsec_set_keys(struct rsec *s, const struct rsec_keys *keys, char *err,
 
 /* Runs the AEAD over a datagram: the header (and, authenticated only,
  * the body) as associated data, the body through the cipher otherwise.
+ * Authenticated, the body must follow the header in memory (in == hdr +
+ * RSEC_HDR_LEN): both go in as one run of associated data, the same bytes
+ * in the same order as two calls would give. The tag goes to and from OpenSSL as a parameter
+ * (the expected one with the nonce, when opening): under OpenSSL 3 each
+ * EVP_CIPHER_CTX_ctrl is translated into such a parameter list on every
+ * call, and each init call is a round trip through the provider.
  * Returns 1 (sealing: the tag written; opening: the tag matched) or 0. */
 static int aead(const struct rsec *s, EVP_CIPHER_CTX *ctx, int enc,
 		const uint8_t *hdr, const uint8_t *in, size_t len, uint8_t *out,
@@ -419,24 +427,28 @@ static int aead(const struct rsec *s, EVP_CIPHER_CTX *ctx, int enc,
 {
 	uint8_t iv[12], none[16];
 	int l, gmac = s->suite == RSEC_SUITE_GMAC;
+	OSSL_PARAM p[2] = {
+		OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag,
+					RSEC_TAG_LEN),
+		OSSL_PARAM_END,
+	};
 
 	nonce(iv, be_get64(hdr + 20));
-	if (len > 0x7fffffff ||
-	    EVP_CipherInit_ex(ctx, NULL, NULL, NULL, iv, enc) != 1 ||
-	    EVP_CipherUpdate(ctx, NULL, &l, hdr, RSEC_HDR_LEN) != 1)
+	if (len > 0x7fffffff - RSEC_HDR_LEN ||
+	    EVP_CipherInit_ex2(ctx, NULL, NULL, iv, enc, enc ? NULL : p) != 1)
 		return 0;
-	if (len && gmac && EVP_CipherUpdate(ctx, NULL, &l, in, (int)len) != 1)
+	if (gmac) {
+		if (EVP_CipherUpdate(ctx, NULL, &l, hdr,
+				     (int)(RSEC_HDR_LEN + len)) != 1)
+			return 0;
+	} else if (EVP_CipherUpdate(ctx, NULL, &l, hdr, RSEC_HDR_LEN) != 1 ||
+		   (len && EVP_CipherUpdate(ctx, out, &l, in, (int)len) != 1)) {
 		return 0;
-	if (len && !gmac && EVP_CipherUpdate(ctx, out, &l, in, (int)len) != 1)
-		return 0;
-	if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, RSEC_TAG_LEN,
-					tag) != 1)
-		return 0;
+	}
 	/* GCM and ChaCha20-Poly1305 write nothing here. */
 	if (EVP_CipherFinal_ex(ctx, gmac ? none : out + len, &l) != 1)
 		return 0;
-	return !enc || EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG,
-					   RSEC_TAG_LEN, tag) == 1;
+	return !enc || EVP_CIPHER_CTX_get_params(ctx, p) == 1;
 }
 
 int rsec_seal(struct rsec *s, const uint8_t *pkt, size_t len, uint8_t *out,
