@@ -248,9 +248,11 @@ int main(int argc, char **argv)
 	 * to it, and the heap is not given back to the kernel after every
 	 * burst: otherwise each large message costs fresh pages, zeroed and
 	 * faulted in one by one (half the daemon's time under load). */
+#ifndef __SANITIZE_ADDRESS__ /* AddressSanitizer has its own allocator */
 	if (mallopt(M_MMAP_THRESHOLD, MALLOC_HEAP_MSG) != 1 ||
 	    mallopt(M_TRIM_THRESHOLD, MALLOC_KEEP_FREE) != 1)
 		log_warnx("mallopt failed; large messages use fresh pages");
+#endif
 	if (chd_init(&d, &c, name, (uint16_t)port, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	if (background) {
