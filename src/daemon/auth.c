@@ -71,11 +71,37 @@ static int iplimit_init(struct iplimit *t, int max_sessions)
 	return t->slot ? 0 : -1;
 }
 
+/* Reads HmacSecretsFile into keys. Returns 0, or -1 with err. */
+static int keys_load(const struct conf *c, struct auth_keys *keys, char *err,
+		     size_t errlen)
+{
+	char *text = NULL, kerr[256];
+	size_t len = 0;
+
+	if (auth_key_file_read(c->hmac_secrets_file, dpriv_service_uid(c), &text,
+			       &len, kerr, sizeof(kerr)) != 0) {
+		snprintf(err, errlen, "HmacSecretsFile %s", kerr);
+		return -1;
+	}
+	if (auth_keys_parse(text, len, keys, kerr, sizeof(kerr)) != 0) {
+		auth_key_text_free(text, len);
+		snprintf(err, errlen, "HmacSecretsFile %s: %s", c->hmac_secrets_file,
+			 kerr);
+		return -1;
+	}
+	auth_key_text_free(text, len);
+	if (keys->n == 0) {
+		auth_keys_clear(keys);
+		snprintf(err, errlen, "HmacSecretsFile %s lists no principal",
+			 c->hmac_secrets_file);
+		return -1;
+	}
+	return 0;
+}
+
 int auth_init(struct chd *d, char *err, size_t errlen)
 {
 	const struct conf *c = &d->conf;
-	char *text = NULL, kerr[256];
-	size_t len = 0;
 
 	if (iplimit_init(&d->iplimit, d->max_sessions) != 0) {
 		snprintf(err, errlen, "out of memory");
@@ -83,26 +109,30 @@ int auth_init(struct chd *d, char *err, size_t errlen)
 	}
 	if (!((c->allowed_auth | c->required_auth) & CONF_AUTH_HMAC))
 		return 0;
-	if (auth_key_file_read(c->hmac_secrets_file, dpriv_service_uid(c), &text,
-			       &len, kerr, sizeof(kerr)) != 0) {
-		snprintf(err, errlen, "HmacSecretsFile %s", kerr);
+	if (keys_load(c, &d->hmac_keys, err, errlen) != 0)
 		return -1;
-	}
-	if (auth_keys_parse(text, len, &d->hmac_keys, kerr, sizeof(kerr)) != 0) {
-		auth_key_text_free(text, len);
-		snprintf(err, errlen, "HmacSecretsFile %s: %s", c->hmac_secrets_file,
-			 kerr);
-		return -1;
-	}
-	auth_key_text_free(text, len);
-	if (d->hmac_keys.n == 0) {
-		snprintf(err, errlen, "HmacSecretsFile %s lists no principal",
-			 c->hmac_secrets_file);
-		return -1;
-	}
 	log_info("HMAC authentication: %d principals from %s", d->hmac_keys.n,
 		 c->hmac_secrets_file);
 	return 0;
+}
+
+void auth_reload(struct chd *d)
+{
+	const struct conf *c = &d->conf;
+	struct auth_keys fresh = { NULL, 0 };
+	char err[512];
+
+	if (!((c->allowed_auth | c->required_auth) & CONF_AUTH_HMAC))
+		return;
+	if (keys_load(c, &fresh, err, sizeof(err)) != 0) {
+		log_warnx("SIGHUP: %s; keeping the %d principals loaded before", err,
+			  d->hmac_keys.n);
+		return;
+	}
+	auth_keys_clear(&d->hmac_keys);
+	d->hmac_keys = fresh;
+	log_info("SIGHUP: HMAC authentication: %d principals from %s",
+		 d->hmac_keys.n, c->hmac_secrets_file);
 }
 
 void auth_free(struct chd *d)

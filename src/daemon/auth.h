@@ -41,6 +41,10 @@ struct iplimit {
 /* Loads what the configured methods need (the HMAC key file) and sizes
  * the address table. Returns 0, or -1 with a message in err. */
 int auth_init(struct chd *d, char *err, size_t errlen);
+/* SIGHUP: reads HmacSecretsFile again. A file that fails its checks is
+ * logged and the principals loaded before are kept; an exchange under
+ * way is verified against the table in use when its answer comes. */
+void auth_reload(struct chd *d);
 void auth_free(struct chd *d);
 
 /* The bit of a method name (CONF_AUTH_*), 0 if unknown. */

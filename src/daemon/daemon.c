@@ -15,6 +15,7 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -839,14 +840,16 @@ void chd_request_reload(struct chd *d)
 	d->reload = 1;
 }
 
-/* SIGHUP: reads the ring's key file and the TLS certificate, key and
- * CA files again; a bad file keeps what was loaded before. */
+/* SIGHUP: reads the ring's key file, HmacSecretsFile and the TLS
+ * certificate, key and CA files again; a bad file keeps what was loaded
+ * before. */
 static void reload(struct chd *d)
 {
 	char err[512];
 
 	d->reload = 0;
 	rlink_reload(&d->link);
+	auth_reload(d);
 	if (!d->tls)
 		return;
 	if (tls_server_reload(d->tls, &d->conf, err, sizeof(err)) == 0)
@@ -970,9 +973,18 @@ void chd_settle(struct chd *d)
 void chd_run(struct chd *d)
 {
 	struct epoll_event evs[CHD_EVENTS];
+	sigset_t wait_mask;
 
+	/* The stop and reload signals are taken only while the loop waits:
+	 * blocked elsewhere, so one that comes while the loop works is not
+	 * lost in the gap before the wait (it would then sleep until its
+	 * next deadline). The caller blocks them before chd_run. */
+	sigprocmask(SIG_SETMASK, NULL, &wait_mask);
+	sigdelset(&wait_mask, SIGINT);
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGHUP);
 	while (!d->stop) {
-		int n = epoll_wait(d->ep, evs, CHD_EVENTS, next_timeout(d));
+		int n = epoll_pwait(d->ep, evs, CHD_EVENTS, next_timeout(d), &wait_mask);
 		int net_done = 0;
 
 		d->now_ms = clock_ms();

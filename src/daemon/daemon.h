@@ -114,7 +114,9 @@ struct chd {
  * the configured one. Returns 0, or -1 with a message in err. */
 int chd_init(struct chd *d, const struct conf *c, const char *name,
 	     uint16_t port_override, char *err, size_t errlen);
-/* Runs the loop until chd_request_stop() or a signal. */
+/* Runs the loop until chd_request_stop() or a signal. SIGINT, SIGTERM
+ * and SIGHUP, if the caller has them blocked, are taken only while the
+ * loop waits (epoll_pwait), so none is left pending until a deadline. */
 void chd_run(struct chd *d);
 void chd_request_stop(struct chd *d);
 /* Asks the loop to reload what can be reloaded (SIGHUP): the ring's key

@@ -273,7 +273,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = on_hup;
 	sigaction(SIGHUP, &sa, NULL);
-	sigprocmask(SIG_UNBLOCK, &stop_sigs, NULL);
+	/* stop_sigs stay blocked: chd_run takes them while it waits. */
 	log_info("daemon %s listening on port %u%s%s", d.name, d.port,
 		 d.unix_path[0] ? " and " : "", d.unix_path);
 	if (d.tls)

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,43 @@ static void hmac_accepted(void)
 	SP_disconnect(a);
 	SP_disconnect(b);
 	T_ASSERT(!hd_log_has(&d, "refused"));
+	hd_stop(&d);
+	keys_remove(&k);
+}
+
+/* SIGHUP reads HmacSecretsFile again: a principal added is let in, one
+ * removed is refused, an open session stays; a file that fails its
+ * checks keeps the principals loaded before. */
+static void hmac_secrets_reload(void)
+{
+	struct keys k;
+	struct hd d;
+	mailbox a, b;
+	char pg[MAX_GROUP_NAME];
+
+	keys_make(&k, "AllowedAuthMethods = \"HMAC\"");
+	hd_start(&d, k.conf);
+	T_EQ(hmac_connect(&d, k.mirror, "m1", &a, pg), ACCEPT_SESSION);
+	T_EQ(hmac_connect(&d, k.stranger, "s1", &b, pg), REJECT_AUTH);
+	/* The mirror's principal goes, the stranger's comes. */
+	write_file(k.secrets, "logger-1 " SECRET_LOGGER "\nstranger " SECRET_MIRROR "\n",
+		   0600);
+	hd_kill(&d, SIGHUP);
+	T_ASSERTF(hd_wait_log(&d, "SIGHUP: HMAC authentication: 2 principals", 5000),
+		  "no reload logged (%s)", d.log);
+	T_EQ(hmac_connect(&d, k.stranger, "s2", &b, pg), ACCEPT_SESSION);
+	SP_disconnect(b);
+	T_EQ(hmac_connect(&d, k.mirror, "m2", &b, pg), REJECT_AUTH);
+	/* A file others may read is refused: the two principals stay. */
+	T_EQ(chmod(k.secrets, 0644), 0);
+	hd_kill(&d, SIGHUP);
+	T_ASSERTF(hd_wait_log(&d, "keeping the 2 principals loaded before", 5000),
+		  "no refusal logged");
+	T_EQ(hmac_connect(&d, k.logger, "l1", &b, pg), ACCEPT_SESSION);
+	SP_disconnect(b);
+	/* The session opened before any reload is still there. */
+	T_EQ(SP_join(a, "g"), 0);
+	SP_disconnect(a);
 	hd_stop(&d);
 	keys_remove(&k);
 }
@@ -682,6 +720,7 @@ int main(int argc, char **argv)
 	static const struct t_case cases[] = {
 		T_CASE(hmac_accepted),
 		T_CASE(hmac_refused),
+		T_CASE(hmac_secrets_reload),
 		T_CASE(old_clients),
 		T_CASE(hmac_exchange_attacks),
 		T_CASE(name_reserved_after_auth),
