@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/vec.h"
 
 #define JOURNAL_HEADER "chorus-logd journal 1\n"
 
@@ -245,15 +246,8 @@ static void tfile_remove(struct store *s, const char *key);
  * next; 0 or -ENOMEM. */
 static int undo_push(struct store *s, const struct store_undo *u)
 {
-	if (s->nundo == s->undo_cap) {
-		uint32_t cap = s->undo_cap ? s->undo_cap * 2 : 16;
-		struct store_undo *v = realloc(s->undo, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		s->undo = v;
-		s->undo_cap = cap;
-	}
+	if (vec_room(&s->undo, &s->undo_cap, s->nundo, sizeof(*s->undo), 16))
+		return -ENOMEM;
 	s->undo[s->nundo] = *u;
 	s->undo[s->nundo].at = s->rec_len;
 	s->nundo++;
@@ -971,15 +965,9 @@ static int tfile_put(struct store *s, const char *key, const char *path,
 	if (!t) {
 		if (s->ntfiles >= STORE_TFILES_MAX)
 			return -ENOSPC;
-		if (s->ntfiles == s->tfiles_cap) {
-			uint32_t cap = s->tfiles_cap ? s->tfiles_cap * 2 : 64;
-			struct store_tfile *v = realloc(s->tfiles, cap * sizeof(*v));
-
-			if (!v)
-				return -ENOMEM;
-			s->tfiles = v;
-			s->tfiles_cap = cap;
-		}
+		if (vec_room(&s->tfiles, &s->tfiles_cap, s->ntfiles,
+			     sizeof(*s->tfiles), 64))
+			return -ENOMEM;
 		t = &s->tfiles[s->ntfiles++];
 		memset(t, 0, sizeof(*t));
 		snprintf(t->key, sizeof(t->key), "%s", key);

@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -552,4 +553,54 @@ int hd_status(const struct hd *d, struct status_info *si, int ms)
 	}
 	close(fd);
 	return ok;
+}
+
+void hd_need_root_and_user(struct hd_user *u)
+{
+	static const char *const names[] = { "nobody", "daemon" };
+
+	if (geteuid() != 0)
+		t_skip("not root: there are no privileges to drop");
+	for (size_t i = 0; i < T_COUNT(names); i++) {
+		struct passwd *pw = getpwnam(names[i]);
+
+		if (pw && pw->pw_uid != 0 && pw->pw_gid != 0) {
+			u->name = names[i];
+			u->uid = pw->pw_uid;
+			u->gid = pw->pw_gid;
+			return;
+		}
+	}
+	t_skip("no unprivileged user (nobody or daemon) in /etc/passwd");
+}
+
+int hd_runs_as(pid_t pid, const struct hd_user *u)
+{
+	char path[64], line[512];
+	int uid_ok = 0, gid_ok = 0, groups_ok = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fp = fopen(path, "r");
+	if (!fp)
+		return 0;
+	while (fgets(line, sizeof(line), fp)) {
+		unsigned a, b, c, d;
+
+		if (sscanf(line, "Uid: %u %u %u %u", &a, &b, &c, &d) == 4)
+			uid_ok = a == u->uid && b == u->uid && c == u->uid && d == u->uid;
+		if (sscanf(line, "Gid: %u %u %u %u", &a, &b, &c, &d) == 4)
+			gid_ok = a == u->gid && b == u->gid && c == u->gid && d == u->gid;
+		if (strncmp(line, "Groups:", 7) == 0) {
+			char *tok, *save = NULL;
+
+			groups_ok = 1;
+			for (tok = strtok_r(line + 7, " \t\n", &save); tok;
+			     tok = strtok_r(NULL, " \t\n", &save))
+				if (strcmp(tok, "0") == 0)
+					groups_ok = 0;
+		}
+	}
+	fclose(fp);
+	return uid_ok && gid_ok && groups_ok;
 }

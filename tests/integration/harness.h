@@ -43,6 +43,20 @@ extern const char *hd_unix_dir;
 /* Owner of the daemons' temporary directories, for daemons that drop
  * root (DaemonUser) and must remove their socket and write their state
  * file there; 0 (the default) leaves them to the test's user. */
+/* An unprivileged user for the privilege tests. */
+struct hd_user {
+	const char *name;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Skips the case (t_skip, saying why) unless we are root and the system
+ * has an unprivileged user, nobody or daemon; else fills u. */
+void hd_need_root_and_user(struct hd_user *u);
+/* 1 if /proc says pid runs with real, effective, saved and file-system
+ * ids all equal to u's, and with no supplementary group 0. */
+int hd_runs_as(pid_t pid, const struct hd_user *u);
+
 extern uid_t hd_dir_uid;
 extern gid_t hd_dir_gid;
 

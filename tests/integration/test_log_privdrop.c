@@ -41,61 +41,22 @@ static const char *user_name;
 static uid_t user_uid;
 static gid_t user_gid;
 
+/* Skips the case unless we are root and have an unprivileged user. */
 static void need_root_and_user(void)
 {
-	static const char *const names[] = { "nobody", "daemon" };
+	struct hd_user u;
 
-	if (geteuid() != 0)
-		t_skip("not root: nothing to drop");
-	for (size_t i = 0; i < T_COUNT(names); i++) {
-		struct passwd *pw = getpwnam(names[i]);
-
-		if (pw && pw->pw_uid != 0 && pw->pw_gid != 0) {
-			user_name = names[i];
-			user_uid = pw->pw_uid;
-			user_gid = pw->pw_gid;
-			return;
-		}
-	}
-	t_skip("no unprivileged user (nobody or daemon) in /etc/passwd");
+	hd_need_root_and_user(&u);
+	user_name = u.name;
+	user_uid = u.uid;
+	user_gid = u.gid;
 }
 
-/* 1 if /proc says pid has the user's ids (real, effective, saved,
- * file system) and not group 0. */
 static int runs_as_user(pid_t pid)
 {
-	char path[64], line[512];
-	int ok = 0, n = 0;
-	FILE *fp;
+	struct hd_user u = { user_name, user_uid, user_gid };
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	fp = fopen(path, "r");
-	if (!fp)
-		return 0;
-	while (fgets(line, sizeof(line), fp)) {
-		unsigned a, b, c, d;
-
-		if (sscanf(line, "Uid: %u %u %u %u", &a, &b, &c, &d) == 4) {
-			ok += a == user_uid && b == user_uid && c == user_uid && d == user_uid;
-			n++;
-		}
-		if (sscanf(line, "Gid: %u %u %u %u", &a, &b, &c, &d) == 4) {
-			ok += a == user_gid && b == user_gid && c == user_gid && d == user_gid;
-			n++;
-		}
-		if (strncmp(line, "Groups:", 7) == 0) {
-			char *tok, *save = NULL;
-			int root = 0;
-
-			for (tok = strtok_r(line + 7, " \t\n", &save); tok;
-			     tok = strtok_r(NULL, " \t\n", &save))
-				root |= strcmp(tok, "0") == 0;
-			ok += !root;
-			n++;
-		}
-	}
-	fclose(fp);
-	return n == 3 && ok == 3;
+	return hd_runs_as(pid, &u);
 }
 
 /* The line number (1-based) of the first line of path holding needle,

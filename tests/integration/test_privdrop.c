@@ -28,59 +28,22 @@ static gid_t user_gid;
 /* Skips the case unless we are root and have an unprivileged user. */
 static void need_root_and_user(void)
 {
-	static const char *const names[] = { "nobody", "daemon" };
+	struct hd_user u;
 
-	if (geteuid() != 0)
-		t_skip("not root: chorusd has no privileges to drop");
-	for (size_t i = 0; i < T_COUNT(names); i++) {
-		struct passwd *pw = getpwnam(names[i]);
-
-		if (pw && pw->pw_uid != 0 && pw->pw_gid != 0) {
-			user_name = names[i];
-			user_uid = pw->pw_uid;
-			user_gid = pw->pw_gid;
-			/* The daemons' directories are theirs. */
-			hd_dir_uid = user_uid;
-			hd_dir_gid = user_gid;
-			return;
-		}
-	}
-	t_skip("no unprivileged user (nobody or daemon) in /etc/passwd");
+	hd_need_root_and_user(&u);
+	user_name = u.name;
+	user_uid = u.uid;
+	user_gid = u.gid;
+	/* The daemons' directories are theirs. */
+	hd_dir_uid = user_uid;
+	hd_dir_gid = user_gid;
 }
 
-/* 1 if /proc says pid runs with real, effective, saved and file-system
- * ids all equal to the user's, and with no supplementary group 0. */
 static int runs_as_user(pid_t pid)
 {
-	char path[64], line[512];
-	int uid_ok = 0, gid_ok = 0, groups_ok = 0;
-	FILE *fp;
+	struct hd_user u = { user_name, user_uid, user_gid };
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	fp = fopen(path, "r");
-	if (!fp)
-		return 0;
-	while (fgets(line, sizeof(line), fp)) {
-		unsigned a, b, c, d;
-
-		if (sscanf(line, "Uid: %u %u %u %u", &a, &b, &c, &d) == 4)
-			uid_ok = a == user_uid && b == user_uid && c == user_uid &&
-				 d == user_uid;
-		if (sscanf(line, "Gid: %u %u %u %u", &a, &b, &c, &d) == 4)
-			gid_ok = a == user_gid && b == user_gid && c == user_gid &&
-				 d == user_gid;
-		if (strncmp(line, "Groups:", 7) == 0) {
-			char *tok, *save = NULL;
-
-			groups_ok = 1;
-			for (tok = strtok_r(line + 7, " \t\n", &save); tok;
-			     tok = strtok_r(NULL, " \t\n", &save))
-				if (strcmp(tok, "0") == 0)
-					groups_ok = 0;
-		}
-	}
-	fclose(fp);
-	return uid_ok && gid_ok && groups_ok;
+	return hd_runs_as(pid, &u);
 }
 
 /* The daemon listens a moment before it drops root: waits up to 5 s
