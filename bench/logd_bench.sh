@@ -34,6 +34,7 @@ R=${LOGD_BENCH_ROUNDS:-3}
 W=${LOGD_BENCH_WINDOW_KB:-6144}
 F=${LOGD_BENCH_FSYNC:-100ms}
 C=${LOGD_BENCH_COMMIT:+CommitSize = $LOGD_BENCH_COMMIT}
+D=${LOGD_BENCH_DIRECT:+DirectIO = yes}
 run=$(mktemp -d "${LOGD_BENCH_DIR:-/tmp}/chorus-logdbench-XXXXXX")
 pids=""
 trap 'for p in $pids; do kill $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$run"' EXIT
@@ -48,6 +49,7 @@ WriterId = bench
 StateDir = $run/state
 Fsync = $F
 $C
+$D
 StatusInterval = 0
 Spread {
 	Port = $addr
@@ -99,6 +101,7 @@ while [ $r -lt "$R" ]; do
 done
 echo "logd_bench: $lines lines a round in $S streams, $((bytes / lines)) bytes each, window $W KiB a stream, Fsync = $F${C:+, $C}, daemon at ${LOGD_BENCH_TCP:+TCP }$addr"
 grep -h "fsync latency" "$run/logd.err" | tail -1 | sed 's/^chorus-logd: /logd_bench: last round /'
+grep -h "write thread" "$run/logd.err" | tail -1 | sed 's/^chorus-logd: /logd_bench: last round /'
 med() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 lm=$(med "$run/logd.mbs")
 dm=$(med "$run/dd.mbs")

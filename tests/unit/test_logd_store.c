@@ -22,11 +22,14 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "log/logd_io.h"
 #include "log/logd_rotate.h"
 #include "log/logd_store.h"
 #include "t.h"
 
 static char dir[64], state[96], logpath[96];
+static int g_direct;    /* the _direct cases: DirectIO = yes */
+static int g_direct_ok; /* and /tmp takes O_DIRECT */
 
 static void setup(void)
 {
@@ -46,7 +49,7 @@ static void teardown(void)
 
 static struct store *reopen(enum logd_fsync policy)
 {
-	struct store_cfg cfg = { state, policy, 16 };
+	struct store_cfg cfg = { state, policy, 16, g_direct };
 	struct store *s = NULL;
 	char err[256];
 
@@ -114,12 +117,15 @@ static void store_commit_recover(void)
 		st->rx.hwm = 150;
 		store_stream_touch(s, st);
 		/* Out of the buffer into the file, but no journal record. */
-		for (uint32_t i = 0; i < s->nfiles; i++)
-			if (s->files[i]->buffered &&
-			    write(s->files[i]->fd, s->files[i]->buf, s->files[i]->buffered) < 0)
+		for (uint32_t i = 0; i < s->nfiles; i++) {
+			struct store_file *g = s->files[i];
+
+			if (g->buffered && pwrite(g->fd, g->buf, g->buffered,
+						  (off_t)g->base) < 0)
 				_exit(3);
+		}
 		/* A torn half line, as a kill in mid-write leaves it. */
-		if (write(f->fd, "line 15", 7) != 7)
+		if (pwrite(f->fd, "line 15", 7, (off_t)f->size) != 7)
 			_exit(3);
 		kill(getpid(), SIGKILL);
 	}
@@ -290,7 +296,7 @@ static void store_torn_journal(void)
 	}
 	/* Not a journal at all: a clear error. */
 	{
-		struct store_cfg cfg = { NULL, LOGD_FSYNC_NEVER, 16 };
+		struct store_cfg cfg = { NULL, LOGD_FSYNC_NEVER, 16, 0 };
 		struct store *s = NULL;
 		char jpath[128], err[256];
 		FILE *fp;
@@ -311,7 +317,7 @@ static void store_torn_journal(void)
 /* A second store on the same state directory is refused. */
 static void store_lock(void)
 {
-	struct store_cfg cfg = { NULL, LOGD_FSYNC_NEVER, 16 };
+	struct store_cfg cfg = { NULL, LOGD_FSYNC_NEVER, 16, 0 };
 	struct store *s, *s2 = NULL;
 	char err[256];
 
@@ -768,11 +774,11 @@ static size_t chunk_lines(char *out, size_t cap, uint64_t from, uint64_t to)
 	return n;
 }
 
-/* Appends of STORE_DIRECT bytes or more are written from the caller's
- * memory after what is buffered: the file keeps the order; a write that
- * fails part way (the file size limit) leaves no torn line, and after
- * the rollback the same lines are written once. */
-static void store_direct_append(void)
+/* Appends larger than a buffer go out through the write thread in
+ * order; a write that fails part way (the file size limit) is reported
+ * at the append or the commit, the rollback leaves no torn line, and
+ * after it the same lines are written once. */
+static void store_large_append(void)
 {
 	static char big[1 << 20];
 	struct store *s;
@@ -788,46 +794,101 @@ static void store_direct_append(void)
 	st = store_stream(s, 9, 1);
 	T_EQ(store_file_open(s, logpath, "k", &f), 0);
 	put_lines(s, f, 1, 10);
-	n = chunk_lines(big, sizeof(big), 11, 20000);
-	T_ASSERT(n >= STORE_DIRECT);
+	/* Larger than a buffer: spread over several, queued to the thread
+	 * as they fill. */
+	n = chunk_lines(big, sizeof(big), 11, 80000);
+	T_ASSERT(n > 2 * STORE_BUF);
 	T_EQ(store_append(s, f, big, n), 0);
-	T_EQ(f->buffered, 0);
-	put_lines(s, f, 20001, 20005);
-	st->rx.hwm = 20005;
+	T_ASSERT(f->buffered < STORE_BUF);
+	put_lines(s, f, 80001, 80005);
+	st->rx.hwm = 80005;
 	store_stream_touch(s, st);
 	T_EQ(store_commit(s, 1), 0);
-	check_lines(logpath, 20005);
-	/* A write the size limit cuts part way through the big chunk. */
+	check_lines(logpath, 80005);
+	if (g_direct_ok) {
+		struct lio_stats ls;
+
+		T_ASSERT(f->dfd >= 0);
+		lio_stats(s->io, &ls);
+		T_ASSERTF(ls.direct_bytes >= 2 * STORE_BUF && ls.direct_failed == 0,
+			  "%" PRIu64 " bytes with O_DIRECT, %" PRIu64 " redone",
+			  ls.direct_bytes, ls.direct_failed);
+	}
 	T_EQ(stat(logpath, &sb), 0);
+	T_EQ((uint64_t)sb.st_size, f->committed);
+	/* A write the size limit cuts part way through the big chunk: the
+	 * failure shows at the append or at the commit at the latest, and
+	 * the rollback cuts the file back to its committed length. */
 	T_EQ(getrlimit(RLIMIT_FSIZE, &rl), 0);
 	signal(SIGXFSZ, SIG_IGN);
-	put_lines(s, f, 20006, 20010);
-	n = chunk_lines(big, sizeof(big), 20011, 40000);
+	put_lines(s, f, 80006, 80010);
+	n = chunk_lines(big, sizeof(big), 80011, 160000);
+	st->rx.hwm = 160000;
+	store_stream_touch(s, st);
 	rl.rlim_cur = (rlim_t)sb.st_size + n / 2;
 	T_EQ(setrlimit(RLIMIT_FSIZE, &rl), 0);
 	ret = store_append(s, f, big, n);
+	if (ret == 0)
+		ret = store_commit(s, 1);
 	T_EQ(ret, -EFBIG);
+	/* Still failed: nothing more is taken until the rollback. */
+	T_EQ(store_append(s, f, "x\n", 2), -EFBIG);
+	store_rollback(s);
 	T_EQ(stat(logpath, &sb), 0);
 	T_EQ((uint64_t)sb.st_size, f->committed);
-	store_rollback(s);
+	T_EQ(st->rx.hwm, 80005);
 	rl.rlim_cur = rl.rlim_max;
 	T_EQ(setrlimit(RLIMIT_FSIZE, &rl), 0);
-	put_lines(s, f, 20006, 20010);
+	put_lines(s, f, 80006, 80010);
 	T_EQ(store_append(s, f, big, n), 0);
-	st->rx.hwm = 40000;
+	st->rx.hwm = 160000;
 	store_stream_touch(s, st);
 	T_EQ(store_commit(s, 1), 0);
 	store_close(s);
-	check_lines(logpath, 40000);
+	check_lines(logpath, 160000);
 	teardown();
 }
+
+/* The same cases with O_DIRECT writes of whole blocks: the partial last
+ * block through the page cache at a commit, read back after a rollback
+ * or a reopen. Where the file system has no O_DIRECT (tmpfs) the store
+ * writes through the page cache and the case says so. */
+static void direct_on(void)
+{
+	char p[64];
+	int fd, dfd;
+
+	g_direct = 1;
+	snprintf(p, sizeof(p), "/tmp/chorus-direct-XXXXXX");
+	fd = mkstemp(p);
+	T_ASSERT(fd >= 0);
+	dfd = open(p, O_WRONLY | O_DIRECT);
+	g_direct_ok = dfd >= 0;
+	if (dfd < 0)
+		printf("note: no O_DIRECT under /tmp (%s): through the page cache\n",
+		       strerror(errno));
+	else
+		close(dfd);
+	close(fd);
+	unlink(p);
+}
+
+#define DIRECT_CASE(fn) \
+	static void fn##_direct(void) { direct_on(); fn(); }
+DIRECT_CASE(store_commit_recover)
+DIRECT_CASE(store_kill9_batch)
+DIRECT_CASE(store_kill9_never)
+DIRECT_CASE(store_rollback_case)
+DIRECT_CASE(store_large_append)
+DIRECT_CASE(store_rotate_recovery)
+DIRECT_CASE(store_recovery_part_left)
 
 static const struct t_case cases[] = {
 	T_CASE(store_commit_recover),
 	T_CASE_TIMEOUT(store_kill9_batch, 60),
 	T_CASE_TIMEOUT(store_kill9_never, 60),
 	T_CASE(store_rollback_case),
-	T_CASE(store_direct_append),
+	T_CASE(store_large_append),
 	T_CASE(store_torn_journal),
 	T_CASE(store_lock),
 	T_CASE(store_rotate_zstd),
@@ -836,6 +897,13 @@ static const struct t_case cases[] = {
 	T_CASE(store_recovery_part_left),
 	T_CASE(store_kill_before_zip),
 	T_CASE(store_failed_commit_tables),
+	T_CASE(store_commit_recover_direct),
+	T_CASE_TIMEOUT(store_kill9_batch_direct, 60),
+	T_CASE_TIMEOUT(store_kill9_never_direct, 60),
+	T_CASE(store_rollback_case_direct),
+	T_CASE(store_large_append_direct),
+	T_CASE(store_rotate_recovery_direct),
+	T_CASE(store_recovery_part_left_direct),
 };
 
 int main(int argc, char **argv)
