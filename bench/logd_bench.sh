@@ -34,7 +34,6 @@ R=${LOGD_BENCH_ROUNDS:-3}
 W=${LOGD_BENCH_WINDOW_KB:-6144}
 F=${LOGD_BENCH_FSYNC:-100ms}
 C=${LOGD_BENCH_COMMIT:+CommitSize = $LOGD_BENCH_COMMIT}
-D=${LOGD_BENCH_DIRECT:+DirectIO = yes}
 run=$(mktemp -d "${LOGD_BENCH_DIR:-/tmp}/chorus-logdbench-XXXXXX")
 pids=""
 trap 'for p in $pids; do kill $p 2>/dev/null; done; wait 2>/dev/null; rm -rf "$run"' EXIT
@@ -49,7 +48,6 @@ WriterId = bench
 StateDir = $run/state
 Fsync = $F
 $C
-$D
 StatusInterval = 0
 Spread {
 	Port = $addr

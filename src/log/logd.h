@@ -72,7 +72,6 @@ struct logd_conf {
 	uint64_t commit_size;                /* early commit (bytes a stream); 0: off */
 	int64_t status_s;                    /* periodic status line; 0: none */
 	uint32_t max_open;                   /* open log files at most */
-	int direct;                          /* DirectIO: whole blocks O_DIRECT */
 	/* TLS for "tls:" daemon addresses (chorus_set_tls; "": the
 	 * CHORUS_TLS_* environment variables, else none / the system CAs). */
 	char tls_ca[LOGD_PATH_MAX], tls_cert[LOGD_PATH_MAX], tls_key[LOGD_PATH_MAX];

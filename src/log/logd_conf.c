@@ -691,15 +691,6 @@ int logd_conf_parse(const char *text, size_t len, struct logd_conf *c,
 				return -1;
 			if (!f[0])
 				return fail(&lx, "%s: empty", kw);
-		} else if (is_kw(&lx, "DirectIO")) {
-			char yn[8];
-
-			if (equals_value(&lx, "DirectIO") != 0 ||
-			    take(&lx, "DirectIO", yn, sizeof(yn)) != 0)
-				return -1;
-			if (strcmp(yn, "yes") != 0 && strcmp(yn, "no") != 0)
-				return fail(&lx, "DirectIO: yes or no");
-			c->direct = yn[0] == 'y';
 		} else if (is_kw(&lx, "MaxOpenFiles")) {
 			if (equals_value(&lx, "MaxOpenFiles") != 0 ||
 			    number(&lx, "MaxOpenFiles", 0, 4, 65536, &v) != 0)
@@ -896,7 +887,6 @@ void logd_conf_print(const struct logd_conf *c, FILE *fp)
 	print_kv(fp, "", "StatusInterval", num);
 	snprintf(num, sizeof(num), "%" PRIu32, c->max_open);
 	print_kv(fp, "", "MaxOpenFiles", num);
-	print_kv(fp, "", "DirectIO", c->direct ? "yes" : "no");
 	if (c->tls_ca[0])
 		print_kv(fp, "", "TlsCAFile", c->tls_ca);
 	if (c->tls_cert[0])

@@ -17,7 +17,7 @@
 #define LIO_RUN_MAX 16 /* writes joined into one call at most */
 
 struct lio_job {
-	int fd, dfd;
+	int fd;
 	char *buf;
 	size_t len;
 	uint64_t off;
@@ -45,7 +45,9 @@ struct lio {
 	struct lio_stats st;
 };
 
-int lio_pwrite_all(int fd, const char *p, size_t len, uint64_t off)
+/* pwrite() of all len bytes at off, again after EINTR and short writes.
+ * Returns 0 or a negative errno. */
+static int pwrite_all(int fd, const char *p, size_t len, uint64_t off)
 {
 	while (len) {
 		ssize_t w = pwrite(fd, p, len, (off_t)off);
@@ -108,7 +110,7 @@ static int pwritev_all(int fd, struct iovec *iov, int n, uint64_t off)
 }
 
 /* Writes a run of jobs that continue one another in one file. */
-static int write_run(const struct lio_job *job, int n, int *direct_failed)
+static int write_run(const struct lio_job *job, int n)
 {
 	struct iovec iov[LIO_RUN_MAX];
 	size_t len = 0;
@@ -118,20 +120,6 @@ static int write_run(const struct lio_job *job, int n, int *direct_failed)
 		iov[i].iov_base = job[i].buf;
 		iov[i].iov_len = job[i].len;
 		len += job[i].len;
-	}
-	if (job->dfd >= 0) {
-		ret = pwritev_all(job->dfd, iov, n, job->off);
-		/* A file system that takes O_DIRECT at open but not this
-		 * write: through the page cache instead. */
-		if (ret == -EINVAL) {
-			*direct_failed = 1;
-			for (int i = 0; i < n; i++) {
-				iov[i].iov_base = job[i].buf;
-				iov[i].iov_len = job[i].len;
-			}
-			ret = pwritev_all(job->fd, iov, n, job->off);
-		}
-		return ret;
 	}
 	ret = pwritev_all(job->fd, iov, n, job->off);
 	/* Start the writeback now, without waiting for it: the next
@@ -149,7 +137,7 @@ static void *lio_main(void *arg)
 	pthread_mutex_lock(&io->mu);
 	for (;;) {
 		struct lio_job run[LIO_RUN_MAX];
-		int n = 0, skip, ret = 0, direct_failed = 0;
+		int n = 0, skip, ret = 0;
 
 		while (!io->stop && io->njobs == 0)
 			pthread_cond_wait(&io->work, &io->mu);
@@ -163,14 +151,13 @@ static void *lio_main(void *arg)
 			io->njobs--;
 		} while (n < LIO_RUN_MAX && io->njobs &&
 			 io->q[io->head].fd == run[0].fd &&
-			 io->q[io->head].dfd == run[0].dfd &&
 			 io->q[io->head].off == run[n - 1].off + run[n - 1].len);
 		io->busy = n;
 		skip = io->err != 0;
 		pthread_mutex_unlock(&io->mu);
 
 		if (!skip)
-			ret = write_run(run, n, &direct_failed);
+			ret = write_run(run, n);
 
 		pthread_mutex_lock(&io->mu);
 		if (ret != 0 && io->err == 0) {
@@ -178,17 +165,12 @@ static void *lio_main(void *arg)
 			io->err_fd = run[0].fd;
 		}
 		for (int i = 0; i < n; i++) {
-			if (!skip && ret == 0) {
+			if (!skip && ret == 0)
 				io->st.bytes += run[i].len;
-				io->st.direct_bytes += run[i].dfd >= 0 && !direct_failed ?
-						       run[i].len : 0;
-			}
 			io->free[io->nfree++] = run[i].buf;
 		}
-		if (!skip && ret == 0) {
+		if (!skip && ret == 0)
 			io->st.writes++;
-			io->st.direct_failed += (uint64_t)direct_failed;
-		}
 		io->busy = 0;
 		io->written += (uint64_t)n;
 		pthread_cond_broadcast(&io->done);
@@ -229,7 +211,7 @@ static void *lio_syncer(void *arg)
 		for (unsigned i = 0; ret == 0 && j->sync && i < j->nfds; i++)
 			ret = fsync_ok(j->fds[i]);
 		if (ret == 0 && j->rec_len) {
-			ret = lio_pwrite_all(j->jfd, j->rec, j->rec_len, j->joff);
+			ret = pwrite_all(j->jfd, j->rec, j->rec_len, j->joff);
 			if (ret == 0 && j->sync)
 				ret = fsync_ok(j->jfd);
 			/* Never a torn record left for the next one to follow. */
@@ -255,24 +237,6 @@ static void *lio_syncer(void *arg)
 	}
 	pthread_mutex_unlock(&io->mu);
 	return NULL;
-}
-
-int lio_pread_all(int fd, char *p, size_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t r = pread(fd, p, len, (off_t)off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -EIO; /* shorter than it should be */
-		p += r;
-		off += (uint64_t)r;
-		len -= (size_t)r;
-	}
-	return 0;
 }
 
 int lio_open(struct lio **out, size_t buf_size, unsigned max_bufs)
@@ -399,7 +363,7 @@ void lio_put(struct lio *io, char *buf)
 	pthread_mutex_unlock(&io->mu);
 }
 
-int lio_write(struct lio *io, int fd, int dfd, char *buf, size_t len, uint64_t off)
+int lio_write(struct lio *io, int fd, char *buf, size_t len, uint64_t off)
 {
 	int ret;
 
@@ -410,7 +374,7 @@ int lio_write(struct lio *io, int fd, int dfd, char *buf, size_t len, uint64_t o
 	} else {
 		/* Never full: a job holds a buffer, and there are max_bufs. */
 		io->q[(io->head + io->njobs) % io->max_bufs] = (struct lio_job){
-			.fd = fd, .dfd = dfd, .buf = buf, .len = len, .off = off,
+			.fd = fd, .buf = buf, .len = len, .off = off,
 		};
 		io->njobs++;
 		io->queued++;

@@ -43,13 +43,12 @@ char *lio_get(struct lio *io);
 /* Gives back a buffer from lio_get that was not queued. */
 void lio_put(struct lio *io, char *buf);
 
-/* Queues len bytes of buf to be written to fd at offset off, through
- * dfd instead if it is not -1: the same file opened with O_DIRECT (off
- * and len then multiples of 4096; a write O_DIRECT refuses with EINVAL
- * goes through fd). Both stay open until the queue is drained. Returns
- * 0, or the error of an earlier failed write (buf is then back in the
- * pool and nothing is queued). */
-int lio_write(struct lio *io, int fd, int dfd, char *buf, size_t len, uint64_t off);
+/* Queues len bytes of buf to be written to fd (which stays open until
+ * the queue is drained) at offset off. Writes to one file are done in
+ * the order they were queued; runs that continue one another go out in
+ * one call. Returns 0, or the error of an earlier failed write (buf is
+ * then back in the pool and nothing is queued). */
+int lio_write(struct lio *io, int fd, char *buf, size_t len, uint64_t off);
 
 /* Waits until every queued write and the sync job are done. Returns 0,
  * or the negative errno of the first write or sync job that failed since
@@ -99,9 +98,8 @@ void lio_sync_wait(struct lio *io);
 int lio_fd(const struct lio *io);
 
 struct lio_stats {
-	uint64_t writes, bytes, waits;  /* waits: lio_get found none free */
-	uint64_t direct_bytes;          /* of bytes, written with O_DIRECT */
-	uint64_t direct_failed;         /* O_DIRECT writes redone through fd */
+	uint64_t writes, bytes, waits;  /* writes: calls; waits: lio_get
+					 * found none free */
 	uint64_t get_wait_us;           /* the caller's waits in lio_get */
 	uint64_t drain_wait_us;         /* and in lio_drain */
 	uint64_t sync_wait_us;          /* and in lio_sync_wait */
@@ -109,10 +107,5 @@ struct lio_stats {
 };
 
 void lio_stats(struct lio *io, struct lio_stats *out);
-
-/* pwrite()/pread() of all len bytes at off, again after EINTR and short
- * transfers. Return 0 or a negative errno (-EIO: the file ended). */
-int lio_pwrite_all(int fd, const char *p, size_t len, uint64_t off);
-int lio_pread_all(int fd, char *p, size_t len, uint64_t off);
 
 #endif

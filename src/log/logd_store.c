@@ -31,7 +31,6 @@
 #define JOURNAL_HEADER "chorus-logd journal 1\n"
 
 static int store_snapshot(struct store *s, char *err, size_t errlen);
-static void file_reset(struct store_file *f, uint64_t len);
 
 static uint64_t fnv1a(const char *p, size_t n)
 {
@@ -397,12 +396,15 @@ void store_rollback(struct store *s)
 	for (uint32_t i = 0; i < s->nfiles; i++) {
 		struct store_file *f = s->files[i];
 
-		/* Beyond what may have reached the file, nothing to cut. */
-		if (f->base + f->tail_written > f->committed &&
-		    ftruncate(f->fd, (off_t)f->committed) != 0)
-			log_warn("%s: cannot cut back to %" PRIu64 " bytes", f->path,
-				 f->committed);
-		file_reset(f, f->committed);
+		/* What was queued may have reached the file: cut. */
+		f->size -= f->buffered;
+		f->buffered = 0;
+		if (f->size != f->committed) {
+			if (ftruncate(f->fd, (off_t)f->committed) != 0)
+				log_warn("%s: cannot cut back to %" PRIu64 " bytes", f->path,
+					 f->committed);
+			f->size = f->committed;
+		}
 	}
 	for (uint32_t i = 0; i < s->ndirty; i++) {
 		struct store_stream *st = &s->streams[s->dirty_idx[i]];
@@ -451,72 +453,26 @@ static int io_failed(struct store *s)
 }
 
 /* Queues what f's buffer holds to the write thread; f takes a fresh
- * buffer. With O_DIRECT only whole blocks go: the bytes after the last
- * one move to the front of the fresh buffer, and a commit writes them
- * through the page cache (file_tail) until the block is whole. */
+ * buffer. */
 static int file_flush(struct store *s, struct store_file *f)
 {
-	size_t len = f->buffered, keep = f->dfd >= 0 ? len % STORE_ALIGN : 0;
 	char *next;
 	int ret;
 
-	len -= keep;
-	if (!len)
+	if (!f->buffered)
 		return 0;
 	next = lio_get(s->io);
 	if (!next)
 		return -ENOMEM;
-	memcpy(next, f->buf + len, keep);
 	/* The buffer goes to the thread, or back to the pool on an error:
 	 * either way it is no longer f's. */
-	ret = lio_write(s->io, f->fd, f->dfd, f->buf, len, f->base);
+	ret = lio_write(s->io, f->fd, f->buf, f->buffered, f->size - f->buffered);
 	f->buf = next;
-	f->base += len;
-	f->buffered = keep;
-	/* The part of a block a commit wrote lies below len (a block). */
-	f->tail_written = 0;
+	f->buffered = 0;
 	if (ret != 0)
 		return io_failed(s);
 	f->dirty = 1;
 	return 0;
-}
-
-/* With O_DIRECT: queues what a commit needs of the last, partial block,
- * through the page cache, from a copy (f's buffer goes on filling). */
-static int file_tail(struct store *s, struct store_file *f)
-{
-	size_t n = f->buffered - f->tail_written;
-	char *b;
-
-	if (f->dfd < 0 || n == 0)
-		return 0;
-	b = lio_get(s->io);
-	if (!b)
-		return -ENOMEM;
-	memcpy(b, f->buf + f->tail_written, n);
-	if (lio_write(s->io, f->fd, -1, b, n, f->base + f->tail_written) != 0)
-		return io_failed(s);
-	f->tail_written = f->buffered;
-	f->dirty = 1;
-	return 0;
-}
-
-/* Sets f to hold len bytes, all in the file: with O_DIRECT its buffer
- * starts at the block holding the end and holds the part of it that is
- * there (read back), so that the block can be written whole later. */
-static void file_reset(struct store_file *f, uint64_t len)
-{
-	f->size = len;
-	f->base = f->dfd >= 0 ? len - len % STORE_ALIGN : len;
-	f->buffered = f->tail_written = (size_t)(len - f->base);
-	if (f->buffered && lio_pread_all(f->fd, f->buf, f->buffered, f->base) != 0) {
-		log_warn("%s: cannot read back its last block; written through "
-			 "the page cache from now on", f->path);
-		close(f->dfd);
-		f->dfd = -1;
-		f->base = len;
-		f->buffered = f->tail_written = 0;
-	}
 }
 
 static void file_free(struct store *s, struct store_file *f)
@@ -531,8 +487,6 @@ static void file_free(struct store *s, struct store_file *f)
 	lio_drain(s->io, NULL);
 	if (f->fd >= 0)
 		close(f->fd);
-	if (f->dfd >= 0)
-		close(f->dfd);
 	lio_put(s->io, f->buf);
 	free(f);
 }
@@ -570,16 +524,14 @@ int store_uncommitted(const struct store *s)
 
 static int commit_record(struct store *s, int sync);
 
-/* Queues every buffer (with O_DIRECT, the partial blocks too). */
+/* Queues every buffer. */
 static int flush_all(struct store *s)
 {
 	int ret;
 
-	for (uint32_t i = 0; i < s->nfiles; i++) {
-		if ((ret = file_flush(s, s->files[i])) != 0 ||
-		    (ret = file_tail(s, s->files[i])) != 0)
+	for (uint32_t i = 0; i < s->nfiles; i++)
+		if ((ret = file_flush(s, s->files[i])) != 0)
 			return ret;
-	}
 	return 0;
 }
 
@@ -913,17 +865,6 @@ int store_zip_find(const struct store *s, const char *src)
 	return -1;
 }
 
-/* The file of fd opened again with O_DIRECT (through /proc, so that it
- * is the same file whatever its path names now), or -1 where the file
- * system or the system does not have it. */
-static int open_direct(int fd)
-{
-	char p[64];
-
-	snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
-	return open(p, O_WRONLY | O_DIRECT | O_CLOEXEC);
-}
-
 int store_file_open(struct store *s, const char *path, const char *key,
 		    struct store_file **out)
 {
@@ -938,7 +879,7 @@ int store_file_open(struct store *s, const char *path, const char *key,
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
-	f->fd = f->dfd = -1;
+	f->fd = -1;
 	snprintf(f->path, sizeof(f->path), "%s", path);
 	snprintf(f->key, sizeof(f->key), "%s", key);
 	f->buf = lio_get(s->io);
@@ -949,9 +890,8 @@ int store_file_open(struct store *s, const char *path, const char *key,
 	ret = make_parents(path, s->cfg.fsync != LOGD_FSYNC_NEVER);
 	if (ret != 0)
 		goto fail;
-	/* Written at the offsets the store keeps (pwrite), read back when
-	 * a partial block is needed for O_DIRECT. */
-	f->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	/* Written at the offsets the store keeps (pwrite, in order). */
+	f->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (f->fd < 0 || fstat(f->fd, &st) != 0) {
 		ret = -errno;
 		goto fail;
@@ -960,10 +900,7 @@ int store_file_open(struct store *s, const char *path, const char *key,
 		ret = -EINVAL;
 		goto fail;
 	}
-	f->committed = (uint64_t)st.st_size;
-	if (s->cfg.direct)
-		f->dfd = open_direct(f->fd);
-	file_reset(f, f->committed);
+	f->size = f->committed = (uint64_t)st.st_size;
 	/* Late lines for a file whose compression was queued: the file
 	 * lives on and is compressed when it is rotated again. */
 	if ((z = store_zip_find(s, path)) >= 0 && (ret = zip_abandon(s, z)) != 0)
@@ -985,8 +922,6 @@ int store_file_open(struct store *s, const char *path, const char *key,
 fail:
 	if (f->fd >= 0)
 		close(f->fd);
-	if (f->dfd >= 0)
-		close(f->dfd);
 	lio_put(s->io, f->buf);
 	free(f);
 	return ret;

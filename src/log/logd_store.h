@@ -68,7 +68,6 @@
 #define STORE_ZIPS_MAX 1024
 #define STORE_BUF 262144            /* write buffer of one file */
 #define STORE_INFLIGHT 32           /* buffers being written at most */
-#define STORE_ALIGN 4096            /* O_DIRECT offsets and lengths */
 #define STORE_JOURNAL_MAX (16u << 20)
 #define STORE_KEY_MAX 96
 #define STORE_PIN_MAX (LOGD_MAX_RULES * 2 + 2) /* files one batch may pin */
@@ -77,7 +76,6 @@ struct store_cfg {
 	const char *state_dir;
 	enum logd_fsync fsync;
 	uint32_t max_open;          /* open files at most (>= 4) */
-	int direct;                 /* write whole blocks with O_DIRECT */
 };
 
 /* An open log file. */
@@ -85,14 +83,11 @@ struct store_file {
 	char path[LOGD_PATH_MAX];
 	char key[STORE_KEY_MAX];    /* the shell's: which rule and node */
 	int fd;
-	int dfd;                    /* the same file with O_DIRECT, or -1 */
 	uint64_t size;              /* bytes written, buffered included */
 	uint64_t committed;         /* length in the journal */
 	uint64_t committing;        /* length in the record being synced */
 	char *buf;                  /* from the write thread's pool */
 	size_t buffered;            /* in buf, not yet queued */
-	uint64_t base;              /* where buf[0] goes in the file */
-	size_t tail_written;        /* of buf, already written (O_DIRECT) */
 	uint64_t last_use;
 	int dirty;                  /* written since the last fdatasync */
 	int pinned;                 /* the shell's: not to be evicted now */

@@ -1034,11 +1034,11 @@ static void status(struct logd *d)
 		 ss->fsync_us_max / 1000.0, d->store->nstreams, d->store->nfiles,
 		 d->store->nzips, reconnects, d->commit_errors);
 	lio_stats(d->store->io, &ls);
-	log_info("status: write thread: writes %" PRIu64 ", MB %.1f (O_DIRECT %.1f, "
-		 "redone %" PRIu64 "), waited ms for a buffer %.1f (%" PRIu64
-		 " times), for the queue %.1f, buffers %u",
-		 ls.writes, ls.bytes / 1e6, ls.direct_bytes / 1e6, ls.direct_failed,
-		 ls.get_wait_us / 1000.0, ls.waits, ls.drain_wait_us / 1000.0, ls.bufs);
+	log_info("status: write thread: writes %" PRIu64 ", MB %.1f, buffers %u; "
+		 "the loop waited ms for a buffer %.1f (%" PRIu64 " times), for "
+		 "writes %.1f, for a commit %.1f",
+		 ls.writes, ls.bytes / 1e6, ls.bufs, ls.get_wait_us / 1000.0, ls.waits,
+		 ls.drain_wait_us / 1000.0, ls.sync_wait_us / 1000.0);
 }
 
 /* ---- Setup ---- */
@@ -1204,7 +1204,6 @@ static void setup(struct logd *d)
 	sc.state_dir = d->conf.state_dir;
 	sc.fsync = d->conf.fsync;
 	sc.max_open = d->conf.max_open;
-	sc.direct = d->conf.direct;
 	if (store_open(&d->store, &sc, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	if (zq_start(&d->zq) != 0)

@@ -28,8 +28,6 @@
 #include "t.h"
 
 static char dir[64], state[96], logpath[96];
-static int g_direct;    /* the _direct cases: DirectIO = yes */
-static int g_direct_ok; /* and /tmp takes O_DIRECT */
 
 static void setup(void)
 {
@@ -49,7 +47,7 @@ static void teardown(void)
 
 static struct store *reopen(enum logd_fsync policy)
 {
-	struct store_cfg cfg = { state, policy, 16, g_direct };
+	struct store_cfg cfg = { state, policy, 16 };
 	struct store *s = NULL;
 	char err[256];
 
@@ -121,7 +119,7 @@ static void store_commit_recover(void)
 			struct store_file *g = s->files[i];
 
 			if (g->buffered && pwrite(g->fd, g->buf, g->buffered,
-						  (off_t)g->base) < 0)
+						  (off_t)(g->size - g->buffered)) < 0)
 				_exit(3);
 		}
 		/* A torn half line, as a kill in mid-write leaves it. */
@@ -296,7 +294,7 @@ static void store_torn_journal(void)
 	}
 	/* Not a journal at all: a clear error. */
 	{
-		struct store_cfg cfg = { NULL, LOGD_FSYNC_NEVER, 16, 0 };
+		struct store_cfg cfg = { NULL, LOGD_FSYNC_NEVER, 16 };
 		struct store *s = NULL;
 		char jpath[128], err[256];
 		FILE *fp;
@@ -317,7 +315,7 @@ static void store_torn_journal(void)
 /* A second store on the same state directory is refused. */
 static void store_lock(void)
 {
-	struct store_cfg cfg = { NULL, LOGD_FSYNC_NEVER, 16, 0 };
+	struct store_cfg cfg = { NULL, LOGD_FSYNC_NEVER, 16 };
 	struct store *s, *s2 = NULL;
 	char err[256];
 
@@ -805,14 +803,12 @@ static void store_large_append(void)
 	store_stream_touch(s, st);
 	T_EQ(store_commit(s, 1), 0);
 	check_lines(logpath, 80005);
-	if (g_direct_ok) {
+	{
 		struct lio_stats ls;
 
-		T_ASSERT(f->dfd >= 0);
+		/* Every byte went through the write thread. */
 		lio_stats(s->io, &ls);
-		T_ASSERTF(ls.direct_bytes >= 2 * STORE_BUF && ls.direct_failed == 0,
-			  "%" PRIu64 " bytes with O_DIRECT, %" PRIu64 " redone",
-			  ls.direct_bytes, ls.direct_failed);
+		T_EQ(ls.bytes, f->committed);
 	}
 	T_EQ(stat(logpath, &sb), 0);
 	T_EQ((uint64_t)sb.st_size, f->committed);
@@ -849,40 +845,6 @@ static void store_large_append(void)
 	teardown();
 }
 
-/* The same cases with O_DIRECT writes of whole blocks: the partial last
- * block through the page cache at a commit, read back after a rollback
- * or a reopen. Where the file system has no O_DIRECT (tmpfs) the store
- * writes through the page cache and the case says so. */
-static void direct_on(void)
-{
-	char p[64];
-	int fd, dfd;
-
-	g_direct = 1;
-	snprintf(p, sizeof(p), "/tmp/chorus-direct-XXXXXX");
-	fd = mkstemp(p);
-	T_ASSERT(fd >= 0);
-	dfd = open(p, O_WRONLY | O_DIRECT);
-	g_direct_ok = dfd >= 0;
-	if (dfd < 0)
-		printf("note: no O_DIRECT under /tmp (%s): through the page cache\n",
-		       strerror(errno));
-	else
-		close(dfd);
-	close(fd);
-	unlink(p);
-}
-
-#define DIRECT_CASE(fn) \
-	static void fn##_direct(void) { direct_on(); fn(); }
-DIRECT_CASE(store_commit_recover)
-DIRECT_CASE(store_kill9_batch)
-DIRECT_CASE(store_kill9_never)
-DIRECT_CASE(store_rollback_case)
-DIRECT_CASE(store_large_append)
-DIRECT_CASE(store_rotate_recovery)
-DIRECT_CASE(store_recovery_part_left)
-
 static const struct t_case cases[] = {
 	T_CASE(store_commit_recover),
 	T_CASE_TIMEOUT(store_kill9_batch, 60),
@@ -897,13 +859,6 @@ static const struct t_case cases[] = {
 	T_CASE(store_recovery_part_left),
 	T_CASE(store_kill_before_zip),
 	T_CASE(store_failed_commit_tables),
-	T_CASE(store_commit_recover_direct),
-	T_CASE_TIMEOUT(store_kill9_batch_direct, 60),
-	T_CASE_TIMEOUT(store_kill9_never_direct, 60),
-	T_CASE(store_rollback_case_direct),
-	T_CASE(store_large_append_direct),
-	T_CASE(store_rotate_recovery_direct),
-	T_CASE(store_recovery_part_left_direct),
 };
 
 int main(int argc, char **argv)
