@@ -635,8 +635,17 @@ int store_commit_end(struct store *s)
 	a->busy = 0;
 	if (j->cut_failed)
 		log_warnx("journal: cannot cut a failed record");
-	if (j->err != 0)
+	if (j->err != 0) {
+		/* Its streams go back on the list of changed ones, so that
+		 * the rollback takes their marks back too. */
+		for (uint32_t i = 0; i < a->nstreams; i++) {
+			struct store_stream *st = store_stream(s, a->streams[i].id, 0);
+
+			if (st)
+				store_stream_touch(s, st);
+		}
 		return j->err; /* sticky in the thread until the rollback */
+	}
 	if (j->rec_len) {
 		s->jsize += j->rec_len;
 		s->st.journal_bytes += j->rec_len;

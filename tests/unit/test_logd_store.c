@@ -361,6 +361,23 @@ static void store_async_commit(void)
 	T_EQ(st->rx.hwm, 300);
 	T_EQ(stat(logpath, &sb), 0);
 	T_EQ((uint64_t)sb.st_size, lines_bytes(1, 300));
+	/* The same with a write small enough to stay in the buffer until
+	 * the commit queues it: the commit itself fails, and the rollback
+	 * takes the marks of its record back too. */
+	rl.rlim_cur = (rlim_t)sb.st_size + 600;
+	T_EQ(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	put_lines(s, f, 301, 400);
+	st->rx.hwm = 400;
+	store_stream_touch(s, st);
+	T_EQ(store_commit_begin(s, 1), 0);
+	id = store_commit_id(s);
+	T_EQ(store_commit_end(s), -EFBIG);
+	T_ASSERT(!store_commit_ok(s, id));
+	store_rollback(s);
+	T_EQ(st->rx.hwm, 300);
+	T_EQ(st->committed_hwm, 300);
+	T_EQ(stat(logpath, &sb), 0);
+	T_EQ((uint64_t)sb.st_size, lines_bytes(1, 300));
 	rl.rlim_cur = rl.rlim_max;
 	T_EQ(setrlimit(RLIMIT_FSIZE, &rl), 0);
 	T_EQ(store_append(s, f, big, n), 0);
