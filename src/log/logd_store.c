@@ -21,10 +21,10 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "log/logd_io.h"
 #include "util/log.h"
 #include "util/vec.h"
 
@@ -65,35 +65,6 @@ static int write_all(int fd, const char *p, size_t len)
 			return -EIO;
 		p += w;
 		len -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Writes a[0..alen) then b[0..blen) with as few calls as the kernel
- * allows (writev). Returns 0 or a negative errno. */
-static int write_two(int fd, const char *a, size_t alen, const char *b, size_t blen)
-{
-	struct iovec iov[2] = {
-		{ .iov_base = (void *)(uintptr_t)a, .iov_len = alen },
-		{ .iov_base = (void *)(uintptr_t)b, .iov_len = blen },
-	};
-	int i = alen ? 0 : 1;
-
-	while (i < 2) {
-		ssize_t w = writev(fd, iov + i, 2 - i);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		if (w == 0)
-			return -EIO;
-		for (; i < 2 && (size_t)w >= iov[i].iov_len; i++)
-			w -= (ssize_t)iov[i].iov_len;
-		if (i < 2) {
-			iov[i].iov_base = (char *)iov[i].iov_base + w;
-			iov[i].iov_len -= (size_t)w;
-		}
 	}
 	return 0;
 }
@@ -417,9 +388,15 @@ void store_stream_touch(struct store *s, struct store_stream *st)
 
 void store_rollback(struct store *s)
 {
+	/* What the thread has queued goes in (or fails) first; then every
+	 * file is cut back, whatever of it was written. */
+	store_commit_end(s);
+	lio_reset(s->io);
+	s->io_warned = 0;
 	for (uint32_t i = 0; i < s->nfiles; i++) {
 		struct store_file *f = s->files[i];
 
+		/* What was queued may have reached the file: cut. */
 		f->size -= f->buffered;
 		f->buffered = 0;
 		if (f->size != f->committed) {
@@ -428,8 +405,6 @@ void store_rollback(struct store *s)
 					 f->committed);
 			f->size = f->committed;
 		}
-		if (f->kicked > f->size)
-			f->kicked = f->size;
 	}
 	for (uint32_t i = 0; i < s->ndirty; i++) {
 		struct store_stream *st = &s->streams[s->dirty_idx[i]];
@@ -461,42 +436,42 @@ struct store_file *store_find_key(struct store *s, const char *key)
 	return NULL;
 }
 
-/* Starts the kernel's writeback of what was written since the last
- * kick once STORE_KICK bytes have gathered, without waiting for it, so
- * that the fdatasync() of the next commit has little left to do and the
- * loop is not held up as long. */
-static void kick_writeback(struct store_file *f)
+/* A write of the thread failed: said once per failure, with the file's
+ * name. Returns the error; the caller rolls back. */
+static int io_failed(struct store *s)
 {
-	uint64_t flushed = f->size - f->buffered;
+	const char *path = "a log file";
+	int fd = -1, ret = lio_drain(s->io, &fd);
 
-	if (flushed < f->kicked)
-		f->kicked = flushed; /* a failed write was cut back */
-	if (flushed - f->kicked < STORE_KICK)
-		return;
-	sync_file_range(f->fd, (off64_t)f->kicked, (off64_t)(flushed - f->kicked),
-			SYNC_FILE_RANGE_WRITE);
-	f->kicked = flushed;
+	for (uint32_t i = 0; i < s->nfiles; i++)
+		if (s->files[i]->fd == fd)
+			path = s->files[i]->path;
+	if (!s->io_warned)
+		log_warnx("writing %s: %s", path, strerror(-ret));
+	s->io_warned = 1;
+	return ret;
 }
 
-static int file_flush(struct store_file *f)
+/* Queues what f's buffer holds to the write thread; f takes a fresh
+ * buffer. */
+static int file_flush(struct store *s, struct store_file *f)
 {
+	char *next;
 	int ret;
 
 	if (!f->buffered)
 		return 0;
-	ret = write_all(f->fd, f->buf, f->buffered);
-	if (ret != 0) {
-		/* Cut a partial write back, so the file never holds a torn
-		 * line; the caller rolls the transaction back. */
-		if (ftruncate(f->fd, (off_t)(f->size - f->buffered)) != 0)
-			log_warn("%s: cannot cut a failed write", f->path);
-		f->size -= f->buffered;
-		f->buffered = 0;
-		return ret;
-	}
+	next = lio_get(s->io);
+	if (!next)
+		return -ENOMEM;
+	/* The buffer goes to the thread, or back to the pool on an error:
+	 * either way it is no longer f's. */
+	ret = lio_write(s->io, f->fd, f->buf, f->buffered, f->size - f->buffered);
+	f->buf = next;
 	f->buffered = 0;
+	if (ret != 0)
+		return io_failed(s);
 	f->dirty = 1;
-	kick_writeback(f);
 	return 0;
 }
 
@@ -508,9 +483,11 @@ static void file_free(struct store *s, struct store_file *f)
 			break;
 		}
 	}
+	/* The thread may still hold writes to its descriptor. */
+	lio_drain(s->io, NULL);
 	if (f->fd >= 0)
 		close(f->fd);
-	free(f->buf);
+	lio_put(s->io, f->buf);
 	free(f);
 }
 
@@ -518,35 +495,22 @@ int store_append(struct store *s, struct store_file *f, const char *data, size_t
 {
 	int ret;
 
+	if (lio_failed(s->io) != 0)
+		return io_failed(s);
 	f->last_use = ++s->clock;
-	if (len >= STORE_DIRECT) {
-		/* Large: written from the caller's memory, after what is
-		 * buffered, without copying it into the buffer first. */
-		uint64_t base = f->size - f->buffered;
+	while (len) {
+		size_t n = STORE_BUF - f->buffered;
 
-		ret = write_two(f->fd, f->buf, f->buffered, data, len);
-		if (ret != 0) {
-			/* As file_flush: never a torn line; rolled back. */
-			if (ftruncate(f->fd, (off_t)base) != 0)
-				log_warn("%s: cannot cut a failed write", f->path);
-			f->size = base;
-			f->buffered = 0;
-			return ret;
-		}
-		f->size += len;
-		f->buffered = 0;
-		f->dirty = 1;
-		kick_writeback(f);
-		return 0;
-	}
-	if (len > STORE_BUF - f->buffered) {
-		ret = file_flush(f);
-		if (ret != 0)
+		if (n > len)
+			n = len;
+		memcpy(f->buf + f->buffered, data, n);
+		f->buffered += n;
+		f->size += n;
+		data += n;
+		len -= n;
+		if (f->buffered == STORE_BUF && (ret = file_flush(s, f)) != 0)
 			return ret;
 	}
-	memcpy(f->buf + f->buffered, data, len);
-	f->buffered += len;
-	f->size += len;
 	return 0;
 }
 
@@ -559,6 +523,169 @@ int store_uncommitted(const struct store *s)
 }
 
 static int commit_record(struct store *s, int sync);
+
+/* Queues every buffer. */
+static int flush_all(struct store *s)
+{
+	int ret;
+
+	for (uint32_t i = 0; i < s->nfiles; i++)
+		if ((ret = file_flush(s, s->files[i])) != 0)
+			return ret;
+	return 0;
+}
+
+static void fsync_stat(struct store *s, uint64_t us)
+{
+	s->st.fsyncs++;
+	s->st.fsync_us_last = us;
+	s->st.fsync_us_total += us;
+	if (us > s->st.fsync_us_max)
+		s->st.fsync_us_max = us;
+}
+
+int store_commit_begin(struct store *s, int sync)
+{
+	struct store_async *a = &s->ac;
+	int ret;
+
+	if ((ret = store_commit_end(s)) != 0)
+		return ret;
+	/* Changes of the tables ride only on a whole commit (their undo
+	 * is for a record that failed while its step waits). */
+	if (s->nundo || s->owed_len || s->rec_len)
+		return (ret = store_commit(s, sync)) != 0 ? ret : 1;
+	if (lio_failed(s->io) != 0)
+		return io_failed(s);
+	if ((ret = flush_all(s)) != 0)
+		return ret;
+	a->nfds = 0;
+	a->nstreams = 0;
+	for (uint32_t i = 0; i < s->nfiles; i++) {
+		struct store_file *f = s->files[i];
+
+		f->committing = f->size;
+		if (f->dirty && sync)
+			a->fds[a->nfds++] = f->fd;
+		f->dirty = 0;
+		if (f->size != f->committed &&
+		    (ret = rec_add(s, "F %" PRIu64 " %s\n", f->size, f->path)) != 0)
+			goto fail;
+	}
+	for (uint32_t i = 0; i < s->ndirty; i++) {
+		struct store_stream *st = &s->streams[s->dirty_idx[i]];
+
+		st->pending_bytes = 0;
+		st->dirty = 0;
+		if (st->rx.hwm == st->committed_hwm)
+			continue;
+		if ((ret = rec_add(s, "S %016" PRIx64 " %" PRIu64 " %" PRIu64 "\n",
+				   st->rx.stream_id, st->rx.hwm, st->rx.lost)) != 0)
+			goto fail;
+		a->streams[a->nstreams].id = st->rx.stream_id;
+		a->streams[a->nstreams++].hwm = st->rx.hwm;
+	}
+	s->ndirty = 0;
+	if (s->rec_len == 0 && a->nfds == 0)
+		return 1;
+	if (s->rec_len && (ret = rec_add(s, "C %016" PRIx64 "\n",
+					 fnv1a(s->rec, s->rec_len))) != 0)
+		goto fail;
+	/* The record goes to the sync thread; the store builds the next
+	 * one in the other buffer. */
+	{
+		char *r = a->rec;
+		size_t cap = a->rec_cap;
+
+		a->rec = s->rec;
+		a->rec_cap = s->rec_cap;
+		s->rec = r;
+		s->rec_cap = cap;
+	}
+	a->job = (struct lio_sync){
+		.fds = a->fds, .nfds = a->nfds, .sync = sync, .jfd = s->jfd,
+		.joff = s->jsize, .rec = a->rec, .rec_len = s->rec_len,
+	};
+	s->rec_len = 0;
+	a->sync = sync;
+	if ((ret = lio_sync_start(s->io, &a->job)) != 0)
+		return ret; /* cannot happen: none is running */
+	a->busy = 1;
+	a->id++;
+	return 0;
+fail:
+	/* Out of memory: as a failed commit (the caller rolls back). */
+	s->rec_len = 0;
+	return ret;
+}
+
+int store_commit_busy(struct store *s)
+{
+	return s->ac.busy && lio_sync_busy(s->io);
+}
+
+int store_commit_end(struct store *s)
+{
+	struct store_async *a = &s->ac;
+	struct lio_sync *j = &a->job;
+
+	if (!a->busy)
+		return 0;
+	lio_sync_wait(s->io);
+	a->busy = 0;
+	if (j->cut_failed)
+		log_warnx("journal: cannot cut a failed record");
+	if (j->err != 0) {
+		/* Its streams go back on the list of changed ones, so that
+		 * the rollback takes their marks back too. */
+		for (uint32_t i = 0; i < a->nstreams; i++) {
+			struct store_stream *st = store_stream(s, a->streams[i].id, 0);
+
+			if (st)
+				store_stream_touch(s, st);
+		}
+		return j->err; /* sticky in the thread until the rollback */
+	}
+	if (j->rec_len) {
+		s->jsize += j->rec_len;
+		s->st.journal_bytes += j->rec_len;
+		if (a->sync)
+			fsync_stat(s, j->us);
+		s->st.commits++;
+	}
+	for (uint32_t i = 0; i < s->nfiles; i++)
+		s->files[i]->committed = s->files[i]->committing;
+	for (uint32_t i = 0; i < a->nstreams; i++) {
+		struct store_stream *st = store_stream(s, a->streams[i].id, 0);
+
+		/* Evicted meanwhile: its entry is gone with its marks. */
+		if (st && a->streams[i].hwm > st->committed_hwm)
+			st->committed_hwm = a->streams[i].hwm;
+	}
+	a->ok_id = a->id;
+	if (s->jsize > STORE_JOURNAL_MAX) {
+		char err[256];
+
+		if (store_snapshot(s, err, sizeof(err)) != 0)
+			log_warnx("journal: %s", err);
+	}
+	return 0;
+}
+
+uint64_t store_commit_id(const struct store *s)
+{
+	return s->ac.id;
+}
+
+int store_commit_ok(const struct store *s, uint64_t id)
+{
+	return s->ac.ok_id >= id && !s->ac.busy;
+}
+
+int store_wake_fd(const struct store *s)
+{
+	return lio_fd(s->io);
+}
 
 /* A commit that fails leaves nothing of its record behind: entries added
  * for it (a file opened, a rename or compression intended) must not turn
@@ -579,11 +706,12 @@ static int commit_record(struct store *s, int sync)
 	int64_t t0;
 	int ret;
 
-	for (uint32_t i = 0; i < s->nfiles; i++) {
-		ret = file_flush(s->files[i]);
-		if (ret != 0)
-			return ret;
-	}
+	if ((ret = store_commit_end(s)) != 0)
+		return ret;
+	if ((ret = flush_all(s)) != 0)
+		return ret;
+	if (lio_drain(s->io, NULL) != 0)
+		return io_failed(s);
 	t0 = mono_us();
 	if (sync) {
 		for (uint32_t i = 0; i < s->nfiles; i++) {
@@ -624,15 +752,8 @@ static int commit_record(struct store *s, int sync)
 	if (ret != 0)
 		return ret;
 	record_done(s);
-	if (sync) {
-		uint64_t us = (uint64_t)(mono_us() - t0);
-
-		s->st.fsyncs++;
-		s->st.fsync_us_last = us;
-		s->st.fsync_us_total += us;
-		if (us > s->st.fsync_us_max)
-			s->st.fsync_us_max = us;
-	}
+	if (sync)
+		fsync_stat(s, (uint64_t)(mono_us() - t0));
 	s->st.commits++;
 	for (uint32_t i = 0; i < s->nfiles; i++)
 		s->files[i]->committed = s->files[i]->size;
@@ -770,7 +891,7 @@ int store_file_open(struct store *s, const char *path, const char *key,
 	f->fd = -1;
 	snprintf(f->path, sizeof(f->path), "%s", path);
 	snprintf(f->key, sizeof(f->key), "%s", key);
-	f->buf = malloc(STORE_BUF);
+	f->buf = lio_get(s->io);
 	if (!f->buf) {
 		ret = -ENOMEM;
 		goto fail;
@@ -778,7 +899,8 @@ int store_file_open(struct store *s, const char *path, const char *key,
 	ret = make_parents(path, s->cfg.fsync != LOGD_FSYNC_NEVER);
 	if (ret != 0)
 		goto fail;
-	f->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
+	/* Written at the offsets the store keeps (pwrite, in order). */
+	f->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (f->fd < 0 || fstat(f->fd, &st) != 0) {
 		ret = -errno;
 		goto fail;
@@ -787,7 +909,7 @@ int store_file_open(struct store *s, const char *path, const char *key,
 		ret = -EINVAL;
 		goto fail;
 	}
-	f->size = f->committed = f->kicked = (uint64_t)st.st_size;
+	f->size = f->committed = (uint64_t)st.st_size;
 	/* Late lines for a file whose compression was queued: the file
 	 * lives on and is compressed when it is rotated again. */
 	if ((z = store_zip_find(s, path)) >= 0 && (ret = zip_abandon(s, z)) != 0)
@@ -809,7 +931,7 @@ int store_file_open(struct store *s, const char *path, const char *key,
 fail:
 	if (f->fd >= 0)
 		close(f->fd);
-	free(f->buf);
+	lio_put(s->io, f->buf);
 	free(f);
 	return ret;
 }
@@ -1493,6 +1615,21 @@ int store_open(struct store **out, const struct store_cfg *cfg, char *err,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	/* A buffer for every file that may be open, and STORE_INFLIGHT
+	 * more for the writes under way. */
+	s->ac.fds = calloc(s->cfg.max_open + STORE_PIN_MAX, sizeof(*s->ac.fds));
+	s->ac.streams = calloc(s->streams_cap, sizeof(*s->ac.streams));
+	s->ac.rec_cap = 65536;
+	s->ac.rec = malloc(s->ac.rec_cap);
+	if (!s->ac.fds || !s->ac.streams || !s->ac.rec) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (lio_open(&s->io, STORE_BUF,
+		     s->cfg.max_open + STORE_PIN_MAX + STORE_INFLIGHT) != 0) {
+		snprintf(err, errlen, "cannot start the write thread");
+		goto fail;
+	}
 	snprintf(path, sizeof(path), "%s/lock", s->dir);
 	if (make_parents(path, 0) != 0 ||
 	    (mkdir(s->dir, 0755) != 0 && errno != EEXIST)) {
@@ -1571,6 +1708,10 @@ void store_close(struct store *s)
 		close(s->jfd);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
+	lio_close(s->io);
+	free(s->ac.fds);
+	free(s->ac.streams);
+	free(s->ac.rec);
 	free(s->files);
 	free(s->streams);
 	free(s->dirty_idx);

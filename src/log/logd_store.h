@@ -6,8 +6,9 @@
  *
  * The design (docs/logd.md has the long form):
  *
- *   - Lines are appended to the files through per-file buffers; nothing
- *     is acknowledged yet.
+ *   - Lines are appended to the files through per-file buffers, which
+ *     a write thread (logd_io.h) writes out while the loop goes on;
+ *     nothing is acknowledged yet.
  *   - store_commit() writes the buffers out, fdatasync()s the files that
  *     changed (unless the policy is "never"), then appends one record to
  *     the journal: the new committed length of every file written and the
@@ -49,7 +50,9 @@
  * Ownership: store_open() creates the store, store_close() frees it and
  * every struct store_file; a struct store_file belongs to the store and
  * is valid until store_close_file(), store_rotate() or store_close().
- * Single-threaded: only the main thread calls these functions.
+ * Only the main thread calls these functions; the write thread only
+ * writes the buffers it is given, and every function that syncs, records,
+ * cuts or closes waits for it first.
  */
 #ifndef CHORUS_LOGD_STORE_H
 #define CHORUS_LOGD_STORE_H
@@ -58,14 +61,14 @@
 #include <stdint.h>
 
 #include "log/logd.h"
+#include "log/logd_io.h"
 #include "proto/batch.h"
 
 #define STORE_STREAMS_MAX 65536
 #define STORE_ZIPS_MAX 1024
 #define STORE_BUF 262144            /* write buffer of one file */
-#define STORE_DIRECT (STORE_BUF / 4) /* appends this large skip the buffer */
+#define STORE_INFLIGHT 32           /* buffers being written at most */
 #define STORE_JOURNAL_MAX (16u << 20)
-#define STORE_KICK (256u << 10)      /* start writeback every 256 KiB */
 #define STORE_KEY_MAX 96
 #define STORE_PIN_MAX (LOGD_MAX_RULES * 2 + 2) /* files one batch may pin */
 
@@ -82,9 +85,9 @@ struct store_file {
 	int fd;
 	uint64_t size;              /* bytes written, buffered included */
 	uint64_t committed;         /* length in the journal */
-	uint64_t kicked;            /* writeback started up to here */
-	char *buf;
-	size_t buffered;
+	uint64_t committing;        /* length in the record being synced */
+	char *buf;                  /* from the write thread's pool */
+	size_t buffered;            /* in buf, not yet queued */
 	uint64_t last_use;
 	int dirty;                  /* written since the last fdatasync */
 	int pinned;                 /* the shell's: not to be evicted now */
@@ -139,6 +142,20 @@ struct store_stats {
 	uint64_t streams_evicted, truncated_bytes, files_missing;
 };
 
+/* A commit whose syncs and record run in the write thread's second
+ * thread (store_commit_begin) while the loop goes on. */
+struct store_async {
+	int busy, sync;
+	uint64_t id, ok_id;             /* last begun; last that succeeded */
+	struct lio_sync job;
+	int *fds;                       /* files to sync */
+	unsigned nfds;
+	struct { uint64_t id, hwm; } *streams; /* marks the record holds */
+	uint32_t nstreams;
+	char *rec;                      /* the record, owned here */
+	size_t rec_cap;
+};
+
 struct store {
 	struct store_cfg cfg;
 	char dir[LOGD_PATH_MAX];
@@ -163,6 +180,9 @@ struct store {
 	struct store_undo *undo;        /* table changes of rec, in order */
 	uint32_t nundo, undo_cap;
 	struct store_stats st;
+	struct lio *io;                 /* the write thread (logd_io.h) */
+	struct store_async ac;
+	int io_warned;                  /* its failure was logged */
 };
 
 /* Opens the state directory (created if missing, locked against a second
@@ -199,11 +219,11 @@ struct store_file *store_find_key(struct store *s, const char *key);
 int store_file_open(struct store *s, const char *path, const char *key,
 		    struct store_file **out);
 
-/* Appends len bytes (whole lines) to f's buffer, writing it out when
- * full; STORE_DIRECT bytes or more are written at once, after what is
- * buffered, from data itself. Returns 0 or a negative errno (the bytes
- * are then not in the file, nor what was buffered: the caller rolls
- * back to the last commit). */
+/* Appends len bytes (whole lines) to f's buffer, queueing it to the
+ * write thread whenever it is full. Returns 0 or a negative errno: a
+ * write of this or another file failed (now or since the last commit,
+ * and logged); the caller rolls back to the last commit, which cuts
+ * whatever did get written. */
 int store_append(struct store *s, struct store_file *f, const char *data, size_t len);
 
 /* Writes out every buffer; fdatasync()s changed files and the journal
@@ -211,6 +231,35 @@ int store_append(struct store *s, struct store_file *f, const char *data, size_t
  * 0 or a negative errno (nothing may be acknowledged then; the time-file
  * and compression tables are back to what the journal holds). */
 int store_commit(struct store *s, int sync);
+
+/* A commit in two halves, so that the loop reads and writes on while
+ * the files and the journal are synced (by the write thread's second
+ * thread; logd_io.h). Begin queues every buffer, takes the record of
+ * every changed file and stream (their lengths and marks now), and
+ * starts the syncs and the record's write; it first ends a commit still
+ * under way. Returns 0 when started, 1 when it is already done (nothing
+ * to record, or done at once because table changes wait in the record),
+ * or a negative errno (roll back). Lines appended after it belong to the
+ * next commit. */
+int store_commit_begin(struct store *s, int sync);
+
+/* 1 while a begun commit is still under way (it then finishes by itself;
+ * store_wake_fd becomes readable). */
+int store_commit_busy(struct store *s);
+
+/* Waits for a begun commit and applies it: the recorded lengths and marks
+ * become the committed ones. Returns 0 (also when none was begun) or a
+ * negative errno: nothing of it may be acknowledged, the caller rolls
+ * back. Every other function that commits, cuts or closes ends it first. */
+int store_commit_end(struct store *s);
+
+/* The number of the last commit begun, and whether commit id succeeded
+ * (ended, by store_commit_end or by any function that ends it). */
+uint64_t store_commit_id(const struct store *s);
+int store_commit_ok(const struct store *s, uint64_t id);
+
+/* Readable when a begun commit has finished (poll it; the store empties it). */
+int store_wake_fd(const struct store *s);
 
 /* Undoes everything since the last commit (a write failed): cuts the
  * files back to their committed lengths and the streams' high-water marks

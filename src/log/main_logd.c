@@ -41,6 +41,7 @@
 #include "chorus.h"
 #include "log/logd.h"
 #include "log/logd_rotate.h"
+#include "log/logd_io.h"
 #include "log/logd_store.h"
 #include "proto/batch.h"
 #include "util/log.h"
@@ -132,6 +133,9 @@ struct logd {
 	struct conn conns[LOGD_MAX_DAEMONS];
 	struct ack acks[ACKS_MAX];
 	int nacks;
+	struct ack iacks[ACKS_MAX];        /* waiting for the commit under way */
+	int niacks;
+	uint64_t iack_id;                  /* its number (store_commit_id) */
 	char writer_id[LOGD_ID_MAX + 1];
 	int sync;                          /* the policy fsyncs */
 	int64_t next_commit_ms;            /* interval policy: -1 when idle */
@@ -290,14 +294,14 @@ static int conn_end_attempt(struct conn *c)
 
 /* ---- Acknowledgements ---- */
 
-/* Sends every queued acknowledgement with its stream's committed
- * high-water mark, then empties the queue. Called right after a commit. */
-static void send_acks(struct logd *d)
+/* Sends n acknowledgements with their streams' committed high-water
+ * marks. Called right after a commit. */
+static void send_ack_list(struct logd *d, const struct ack *list, int n_acks)
 {
 	uint8_t buf[BATCH_ACK_MAX_LEN];
 
-	for (int i = 0; i < d->nacks; i++) {
-		struct ack *a = &d->acks[i];
+	for (int i = 0; i < n_acks; i++) {
+		const struct ack *a = &list[i];
 		struct conn *c = &d->conns[a->conn];
 		struct store_stream *st = store_stream(d->store, a->stream, 0);
 		struct batch_ack ack;
@@ -323,6 +327,12 @@ static void send_acks(struct logd *d)
 		if (ret < 0)
 			conn_lost(c, "send", ret);
 	}
+}
+
+/* Sends the queued acknowledgements and empties the queue. */
+static void send_acks(struct logd *d)
+{
+	send_ack_list(d, d->acks, d->nacks);
 	d->nacks = 0;
 }
 
@@ -337,12 +347,65 @@ static void commit_failed(struct logd *d, int ret)
 	d->nacks = 0;
 }
 
-/* Commits under the policy; on success sends the acknowledgements. */
+/* The acknowledgements of the commit under way, once it has ended
+ * (waiting for it if wait): sent if it succeeded, else dropped (rolled
+ * back: the senders resend). */
+static void commit_collect(struct logd *d, int wait)
+{
+	int ret;
+
+	if (!wait && store_commit_busy(d->store))
+		return;
+	ret = store_commit_end(d->store);
+	if (ret != 0) {
+		d->niacks = 0;
+		commit_failed(d, ret);
+		return;
+	}
+	if (d->niacks && store_commit_ok(d->store, d->iack_id))
+		send_ack_list(d, d->iacks, d->niacks);
+	d->niacks = 0;
+}
+
+/* Begins a commit under the policy (store_commit_begin): the loop reads
+ * and writes on while the files and the journal are synced; the queued
+ * acknowledgements go out when it ends (commit_collect). A commit still
+ * under way is waited for first. */
+static int commit_async(struct logd *d)
+{
+	int ret;
+
+	d->commit_now = 0;
+	commit_collect(d, 1);
+	if (!store_uncommitted(d->store) && !d->nacks) {
+		d->write_failed = 0;
+		return 0;
+	}
+	ret = store_commit_begin(d->store, d->sync);
+	if (ret < 0) {
+		commit_failed(d, ret);
+		return ret;
+	}
+	d->write_failed = 0;
+	if (ret == 1) {
+		send_acks(d);
+		return 0;
+	}
+	memcpy(d->iacks, d->acks, (size_t)d->nacks * sizeof(d->acks[0]));
+	d->niacks = d->nacks;
+	d->nacks = 0;
+	d->iack_id = store_commit_id(d->store);
+	return 0;
+}
+
+/* Commits under the policy, at once; on success sends the
+ * acknowledgements (those of a commit under way first). */
 static int commit(struct logd *d)
 {
 	int ret;
 
 	d->commit_now = 0;
+	commit_collect(d, 1);
 	if (!store_uncommitted(d->store) && !d->nacks) {
 		d->write_failed = 0;
 		return 0;
@@ -886,7 +949,9 @@ static int drain(struct logd *d, int ci)
 		int16 mtype = 0;
 		int ng = 0, endian = 0, ret;
 
-		if (n == DRAIN_MAX || d->commit_now)
+		/* A commit is due: it begins now, unless one is under way,
+		 * whose end the loop waits for reading on. */
+		if (n == DRAIN_MAX || (d->commit_now && !store_commit_busy(d->store)))
 			return 0;
 		/* A closed connection has nothing to poll (SP_poll is 0): when
 		 * poll() said readable, receive once anyway to see the end. */
@@ -929,6 +994,7 @@ static int drain(struct logd *d, int ci)
 static void status(struct logd *d)
 {
 	struct store_stats *ss = &d->store->st;
+	struct lio_stats ls;
 	uint64_t reconnects = 0;
 
 	for (int i = 0; i < d->conf.nrules; i++) {
@@ -967,6 +1033,12 @@ static void status(struct logd *d)
 		 ss->fsyncs ? ss->fsync_us_total / 1000.0 / (double)ss->fsyncs : 0.0,
 		 ss->fsync_us_max / 1000.0, d->store->nstreams, d->store->nfiles,
 		 d->store->nzips, reconnects, d->commit_errors);
+	lio_stats(d->store->io, &ls);
+	log_info("status: write thread: writes %" PRIu64 ", MB %.1f, buffers %u; "
+		 "the loop waited ms for a buffer %.1f (%" PRIu64 " times), for "
+		 "writes %.1f, for a commit %.1f",
+		 ls.writes, ls.bytes / 1e6, ls.bufs, ls.get_wait_us / 1000.0, ls.waits,
+		 ls.drain_wait_us / 1000.0, ls.sync_wait_us / 1000.0);
 }
 
 /* ---- Setup ---- */
@@ -1255,8 +1327,8 @@ int main(int argc, char **argv)
 		 d.conf.state_dir);
 	d.next_status_ms = d.conf.status_s ? now_ms() + d.conf.status_s * 1000 : -1;
 	while (!d.terminating) {
-		struct pollfd pfd[LOGD_MAX_DAEMONS + 3];
-		int map[LOGD_MAX_DAEMONS + 3], n = 0;
+		struct pollfd pfd[LOGD_MAX_DAEMONS + 4];
+		int map[LOGD_MAX_DAEMONS + 4], n = 0;
 		int64_t now = now_ms(), deadline = -1, wait;
 		int idle = 1;
 
@@ -1276,14 +1348,19 @@ int main(int argc, char **argv)
 		 * with CommitSize, also as soon as a stream reaches CommitSize
 		 * or the input pauses (group commit: the senders wait for
 		 * acknowledgements no longer than the writes take). */
-		if (d.conf.fsync != LOGD_FSYNC_INTERVAL) {
-			commit(&d);
+		/* A commit runs beside the loop (commit_async); the next one
+		 * begins after it has ended. */
+		commit_collect(&d, 0);
+		if (store_commit_busy(d.store)) {
+			/* its end wakes poll() */
+		} else if (d.conf.fsync != LOGD_FSYNC_INTERVAL) {
+			commit_async(&d);
 		} else if (store_uncommitted(d.store) || d.nacks) {
 			if (d.next_commit_ms < 0)
 				d.next_commit_ms = now + d.conf.fsync_ms;
 			if (now >= d.next_commit_ms || d.commit_now ||
 			    (idle && d.conf.commit_size)) {
-				commit(&d);
+				commit_async(&d);
 				d.next_commit_ms = -1;
 			}
 		}
@@ -1324,6 +1401,9 @@ int main(int argc, char **argv)
 		pfd[n].fd = zq_fd(d.zq);
 		pfd[n].events = POLLIN;
 		map[n++] = -2;
+		pfd[n].fd = store_wake_fd(d.store);
+		pfd[n].events = POLLIN;
+		map[n++] = -4;
 		if (d.next_commit_ms >= 0 && (deadline < 0 || d.next_commit_ms < deadline))
 			deadline = d.next_commit_ms;
 		if (d.next_status_ms >= 0 && (deadline < 0 || d.next_status_ms < deadline))

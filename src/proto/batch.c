@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "proto/be.h"
+#include "util/nlcount.h"
 
 static const char *const batch_err_names[] = {
 	"ok",
@@ -76,8 +77,7 @@ int batch_hdr_encode(const struct batch_hdr *h, uint8_t *out, size_t cap)
 
 int batch_decode(const uint8_t *msg, size_t len, struct batch_hdr *h)
 {
-	size_t hdr_len, lines = 0;
-	const char *p, *end;
+	size_t hdr_len;
 
 	memset(h, 0, sizeof(*h));
 	if (len < BATCH_FIXED_LEN)
@@ -124,17 +124,8 @@ int batch_decode(const uint8_t *msg, size_t len, struct batch_hdr *h)
 	    msg[len - 1] != '\n')
 		return BATCH_E_PAYLOAD;
 	h->payload = (const char *)msg + hdr_len;
-	p = h->payload;
-	end = p + h->payload_len;
-	while (p < end && lines <= h->count) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-
-		if (!nl)
-			break;
-		lines++;
-		p = nl + 1;
-	}
-	if (lines != h->count)
+	/* The last byte is a newline: as many newlines as lines. */
+	if (nl_count(h->payload, h->payload_len) != h->count)
 		return BATCH_E_COUNT;
 	return BATCH_OK;
 }

@@ -22,6 +22,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "log/logd_io.h"
 #include "log/logd_rotate.h"
 #include "log/logd_store.h"
 #include "t.h"
@@ -114,12 +115,15 @@ static void store_commit_recover(void)
 		st->rx.hwm = 150;
 		store_stream_touch(s, st);
 		/* Out of the buffer into the file, but no journal record. */
-		for (uint32_t i = 0; i < s->nfiles; i++)
-			if (s->files[i]->buffered &&
-			    write(s->files[i]->fd, s->files[i]->buf, s->files[i]->buffered) < 0)
+		for (uint32_t i = 0; i < s->nfiles; i++) {
+			struct store_file *g = s->files[i];
+
+			if (g->buffered && pwrite(g->fd, g->buf, g->buffered,
+						  (off_t)(g->size - g->buffered)) < 0)
 				_exit(3);
+		}
 		/* A torn half line, as a kill in mid-write leaves it. */
-		if (write(f->fd, "line 15", 7) != 7)
+		if (pwrite(f->fd, "line 15", 7, (off_t)f->size) != 7)
 			_exit(3);
 		kill(getpid(), SIGKILL);
 	}
@@ -145,11 +149,24 @@ static void store_commit_recover(void)
 /* The writer of the kill test: continues the stream from the recovered
  * high-water mark, commits every few batches, and reports each commit's
  * high-water mark on fd (the "acknowledgement"). Never returns. */
-static void writer(int fd, enum logd_fsync policy, unsigned seed)
+static size_t chunk_lines(char *out, size_t cap, uint64_t from, uint64_t to);
+
+static void report(int fd, uint64_t hwm)
+{
+	if (write(fd, &hwm, sizeof(hwm)) != sizeof(hwm))
+		_exit(4);
+}
+
+/* With async, commits run beside the appends (store_commit_begin): a
+ * commit's mark is reported when it has ended, while the lines after it
+ * are being written. */
+static void writer(int fd, enum logd_fsync policy, unsigned seed, int async)
 {
 	struct store *s = reopen(policy);
 	struct store_stream *st = store_stream(s, 0x5eed, 1);
 	struct store_file *f;
+	int sync = policy != LOGD_FSYNC_NEVER, busy = 0;
+	uint64_t pending = 0;
 
 	srand(seed);
 	if (store_file_open(s, logpath, "k", &f) != 0)
@@ -160,16 +177,37 @@ static void writer(int fd, enum logd_fsync policy, unsigned seed)
 		put_lines(s, f, from, to);
 		st->rx.hwm = to;
 		store_stream_touch(s, st);
-		if (rand() % 3 == 0) {
-			if (store_commit(s, policy != LOGD_FSYNC_NEVER) != 0)
+		if (rand() % 3 != 0)
+			continue;
+		if (!async) {
+			if (store_commit(s, sync) != 0)
 				_exit(3);
-			if (write(fd, &st->rx.hwm, sizeof(st->rx.hwm)) != sizeof(st->rx.hwm))
-				_exit(4);
+			report(fd, st->rx.hwm);
+			continue;
+		}
+		if (busy) {
+			if (store_commit_end(s) != 0 || !store_commit_ok(s, store_commit_id(s)))
+				_exit(3);
+			if (st->committed_hwm != pending)
+				_exit(5);
+			report(fd, pending);
+			busy = 0;
+		}
+		switch (store_commit_begin(s, sync)) {
+		case 0:
+			pending = st->rx.hwm;
+			busy = 1;
+			break;
+		case 1:
+			report(fd, st->rx.hwm);
+			break;
+		default:
+			_exit(3);
 		}
 	}
 }
 
-static void kill_loop(enum logd_fsync policy, int rounds)
+static void kill_loop(enum logd_fsync policy, int rounds, int async)
 {
 	uint64_t acked = 0;
 
@@ -183,7 +221,7 @@ static void kill_loop(enum logd_fsync policy, int rounds)
 		pid = fork();
 		if (pid == 0) {
 			close(fds[0]);
-			writer(fds[1], policy, (unsigned)r);
+			writer(fds[1], policy, (unsigned)r, async);
 		}
 		close(fds[1]);
 		nanosleep(&nap, NULL);
@@ -213,13 +251,142 @@ static void kill_loop(enum logd_fsync policy, int rounds)
 static void store_kill9_batch(void)
 {
 	srand(1);
-	kill_loop(LOGD_FSYNC_BATCH, 25);
+	kill_loop(LOGD_FSYNC_BATCH, 25, 0);
 }
 
 static void store_kill9_never(void)
 {
 	srand(2);
-	kill_loop(LOGD_FSYNC_NEVER, 25);
+	kill_loop(LOGD_FSYNC_NEVER, 25, 0);
+}
+
+/* The same with commits beside the appends: a kill while a commit is
+ * under way keeps either it or the one before, never a torn line. */
+static void store_kill9_async(void)
+{
+	srand(3);
+	kill_loop(LOGD_FSYNC_BATCH, 25, 1);
+}
+
+static void store_kill9_async_never(void)
+{
+	srand(4);
+	kill_loop(LOGD_FSYNC_NEVER, 25, 1);
+}
+
+/* Bytes of "line <from>\n" .. "line <to>\n". */
+static uint64_t lines_bytes(uint64_t from, uint64_t to)
+{
+	char buf[64];
+	uint64_t n = 0;
+
+	for (uint64_t q = from; q <= to; q++)
+		n += (uint64_t)snprintf(buf, sizeof(buf), "line %" PRIu64 "\n", q);
+	return n;
+}
+
+/* A commit beside the appends records the lengths and marks of the
+ * moment it began; lines after it wait for the next. A rollback while
+ * one is under way keeps it; a write that fails before it fails it. */
+static void store_async_commit(void)
+{
+	static char big[1 << 20];
+	struct store *s;
+	struct store_stream *st;
+	struct store_file *f;
+	struct rlimit rl;
+	struct stat sb;
+	uint64_t id;
+	size_t n;
+	int ret;
+
+	setup();
+	s = reopen(LOGD_FSYNC_BATCH);
+	st = store_stream(s, 0x77, 1);
+	T_EQ(store_file_open(s, logpath, "k", &f), 0);
+	put_lines(s, f, 1, 100);
+	st->rx.hwm = 100;
+	store_stream_touch(s, st);
+	T_EQ(store_commit_begin(s, 1), 0);
+	id = store_commit_id(s);
+	put_lines(s, f, 101, 200);
+	st->rx.hwm = 200;
+	store_stream_touch(s, st);
+	T_EQ(store_commit_end(s), 0);
+	T_ASSERT(store_commit_ok(s, id));
+	T_EQ(f->committed, lines_bytes(1, 100));
+	T_EQ(st->committed_hwm, 100);
+	T_EQ(store_uncommitted(s), 1);
+	/* Nothing new: done at once. */
+	T_EQ(store_commit(s, 1), 0);
+	T_EQ(st->committed_hwm, 200);
+	T_EQ(store_commit_begin(s, 1), 1);
+
+	/* A rollback while a commit is under way: that commit stands. */
+	put_lines(s, f, 201, 300);
+	st->rx.hwm = 300;
+	store_stream_touch(s, st);
+	T_EQ(store_commit_begin(s, 1), 0);
+	id = store_commit_id(s);
+	put_lines(s, f, 301, 400);
+	st->rx.hwm = 400;
+	store_stream_touch(s, st);
+	store_rollback(s);
+	T_ASSERT(store_commit_ok(s, id));
+	T_EQ(st->rx.hwm, 300);
+	T_EQ(st->committed_hwm, 300);
+	T_EQ(stat(logpath, &sb), 0);
+	T_EQ((uint64_t)sb.st_size, lines_bytes(1, 300));
+
+	/* A write that fails before the commit fails it, and the ones
+	 * after it until the rollback. */
+	T_EQ(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	n = chunk_lines(big, sizeof(big), 301, 80000);
+	rl.rlim_cur = (rlim_t)sb.st_size + n / 2;
+	T_EQ(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	ret = store_append(s, f, big, n);
+	st->rx.hwm = 80000;
+	store_stream_touch(s, st);
+	if (ret == 0)
+		ret = store_commit_begin(s, 1);
+	if (ret == 0) {
+		id = store_commit_id(s);
+		ret = store_commit_end(s);
+		T_ASSERT(!store_commit_ok(s, id));
+	}
+	T_EQ(ret, -EFBIG);
+	T_EQ(store_commit(s, 1), -EFBIG);
+	store_rollback(s);
+	T_EQ(st->rx.hwm, 300);
+	T_EQ(stat(logpath, &sb), 0);
+	T_EQ((uint64_t)sb.st_size, lines_bytes(1, 300));
+	/* The same with a write small enough to stay in the buffer until
+	 * the commit queues it: the commit itself fails, and the rollback
+	 * takes the marks of its record back too. */
+	rl.rlim_cur = (rlim_t)sb.st_size + 600;
+	T_EQ(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	put_lines(s, f, 301, 400);
+	st->rx.hwm = 400;
+	store_stream_touch(s, st);
+	T_EQ(store_commit_begin(s, 1), 0);
+	id = store_commit_id(s);
+	T_EQ(store_commit_end(s), -EFBIG);
+	T_ASSERT(!store_commit_ok(s, id));
+	store_rollback(s);
+	T_EQ(st->rx.hwm, 300);
+	T_EQ(st->committed_hwm, 300);
+	T_EQ(stat(logpath, &sb), 0);
+	T_EQ((uint64_t)sb.st_size, lines_bytes(1, 300));
+	rl.rlim_cur = rl.rlim_max;
+	T_EQ(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	T_EQ(store_append(s, f, big, n), 0);
+	st->rx.hwm = 80000;
+	store_stream_touch(s, st);
+	T_EQ(store_commit_begin(s, 1), 0);
+	store_close(s);
+	check_lines(logpath, 80000);
+	teardown();
 }
 
 /* A failed write rolls back to the last commit. */
@@ -768,11 +935,11 @@ static size_t chunk_lines(char *out, size_t cap, uint64_t from, uint64_t to)
 	return n;
 }
 
-/* Appends of STORE_DIRECT bytes or more are written from the caller's
- * memory after what is buffered: the file keeps the order; a write that
- * fails part way (the file size limit) leaves no torn line, and after
- * the rollback the same lines are written once. */
-static void store_direct_append(void)
+/* Appends larger than a buffer go out through the write thread in
+ * order; a write that fails part way (the file size limit) is reported
+ * at the append or the commit, the rollback leaves no torn line, and
+ * after it the same lines are written once. */
+static void store_large_append(void)
 {
 	static char big[1 << 20];
 	struct store *s;
@@ -788,37 +955,56 @@ static void store_direct_append(void)
 	st = store_stream(s, 9, 1);
 	T_EQ(store_file_open(s, logpath, "k", &f), 0);
 	put_lines(s, f, 1, 10);
-	n = chunk_lines(big, sizeof(big), 11, 20000);
-	T_ASSERT(n >= STORE_DIRECT);
+	/* Larger than a buffer: spread over several, queued to the thread
+	 * as they fill. */
+	n = chunk_lines(big, sizeof(big), 11, 80000);
+	T_ASSERT(n > 2 * STORE_BUF);
 	T_EQ(store_append(s, f, big, n), 0);
-	T_EQ(f->buffered, 0);
-	put_lines(s, f, 20001, 20005);
-	st->rx.hwm = 20005;
+	T_ASSERT(f->buffered < STORE_BUF);
+	put_lines(s, f, 80001, 80005);
+	st->rx.hwm = 80005;
 	store_stream_touch(s, st);
 	T_EQ(store_commit(s, 1), 0);
-	check_lines(logpath, 20005);
-	/* A write the size limit cuts part way through the big chunk. */
+	check_lines(logpath, 80005);
+	{
+		struct lio_stats ls;
+
+		/* Every byte went through the write thread. */
+		lio_stats(s->io, &ls);
+		T_EQ(ls.bytes, f->committed);
+	}
 	T_EQ(stat(logpath, &sb), 0);
+	T_EQ((uint64_t)sb.st_size, f->committed);
+	/* A write the size limit cuts part way through the big chunk: the
+	 * failure shows at the append or at the commit at the latest, and
+	 * the rollback cuts the file back to its committed length. */
 	T_EQ(getrlimit(RLIMIT_FSIZE, &rl), 0);
 	signal(SIGXFSZ, SIG_IGN);
-	put_lines(s, f, 20006, 20010);
-	n = chunk_lines(big, sizeof(big), 20011, 40000);
+	put_lines(s, f, 80006, 80010);
+	n = chunk_lines(big, sizeof(big), 80011, 160000);
+	st->rx.hwm = 160000;
+	store_stream_touch(s, st);
 	rl.rlim_cur = (rlim_t)sb.st_size + n / 2;
 	T_EQ(setrlimit(RLIMIT_FSIZE, &rl), 0);
 	ret = store_append(s, f, big, n);
+	if (ret == 0)
+		ret = store_commit(s, 1);
 	T_EQ(ret, -EFBIG);
+	/* Still failed: nothing more is taken until the rollback. */
+	T_EQ(store_append(s, f, "x\n", 2), -EFBIG);
+	store_rollback(s);
 	T_EQ(stat(logpath, &sb), 0);
 	T_EQ((uint64_t)sb.st_size, f->committed);
-	store_rollback(s);
+	T_EQ(st->rx.hwm, 80005);
 	rl.rlim_cur = rl.rlim_max;
 	T_EQ(setrlimit(RLIMIT_FSIZE, &rl), 0);
-	put_lines(s, f, 20006, 20010);
+	put_lines(s, f, 80006, 80010);
 	T_EQ(store_append(s, f, big, n), 0);
-	st->rx.hwm = 40000;
+	st->rx.hwm = 160000;
 	store_stream_touch(s, st);
 	T_EQ(store_commit(s, 1), 0);
 	store_close(s);
-	check_lines(logpath, 40000);
+	check_lines(logpath, 160000);
 	teardown();
 }
 
@@ -827,7 +1013,10 @@ static const struct t_case cases[] = {
 	T_CASE_TIMEOUT(store_kill9_batch, 60),
 	T_CASE_TIMEOUT(store_kill9_never, 60),
 	T_CASE(store_rollback_case),
-	T_CASE(store_direct_append),
+	T_CASE_TIMEOUT(store_kill9_async, 60),
+	T_CASE_TIMEOUT(store_kill9_async_never, 60),
+	T_CASE(store_async_commit),
+	T_CASE(store_large_append),
 	T_CASE(store_torn_journal),
 	T_CASE(store_lock),
 	T_CASE(store_rotate_zstd),
