@@ -308,8 +308,9 @@ static int key_ctx(const struct rsec *s, EVP_CIPHER_CTX *ctx,
 	if (ok && s->gcm && !enc) {
 		uint8_t iv[12];
 
-		/* The fixed field of the nonce (zeros); each datagram sets
-		 * the invocation field, its counter (aead_start). */
+		/* The whole nonce (length -1), zeros: the fixed field stays
+		 * zero and each datagram sets the invocation field, its
+		 * counter (aead_start). */
 		memset(iv, 0, sizeof(iv));
 		ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IV_FIXED, -1,
 					 iv) == 1;
@@ -476,7 +477,8 @@ static int aead_start(struct rsec *s, EVP_CIPHER_CTX *ctx, int enc,
 	int n = 0;
 
 	if (s->gcm && enc)
-		return s->seal_armed || seal_arm(s) == 0;
+		return be_get64(hdr + 20) == s->counter &&
+		       (s->seal_armed || seal_arm(s) == 0);
 	if (s->gcm) {
 		memcpy(iv, hdr + 20, 8);
 		p[n++] = OSSL_PARAM_construct_octet_string(
