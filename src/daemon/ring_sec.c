@@ -54,11 +54,13 @@ struct peer {
 struct rsec {
 	struct rsec_keys keys;
 	uint8_t suite;
-	const EVP_CIPHER *cipher;
+	EVP_CIPHER *cipher;        /* fetched once (rsec_new) */
+	int gcm;                   /* AES-GCM: nonces as invocation fields */
 	uint32_t my_id, inc;
 	uint8_t salt[RSEC_SALT_LEN];
 	uint64_t counter;          /* the next datagram's */
 	EVP_CIPHER_CTX *seal_ctx;  /* keyed for the current key */
+	int seal_armed;            /* gcm: seal_ctx holds the nonce of counter */
 	EVP_CIPHER_CTX *tmp;       /* for a key not yet cached */
 	struct peer *peers;        /* RSEC_MAX_PEERS; n_peers in use */
 	unsigned n_peers;
@@ -301,8 +303,18 @@ static int key_ctx(const struct rsec *s, EVP_CIPHER_CTX *ctx,
 	memcpy(msg + o + 8, salt, RSEC_SALT_LEN);
 	ok = HMAC(EVP_sha256(), key->k, RSEC_KEY_LEN, msg, sizeof(msg), dk,
 		  &dlen) != NULL && dlen == RSEC_KEY_LEN &&
-	     EVP_CipherInit_ex(ctx, s->cipher, NULL, dk, NULL, enc) == 1;
+	     EVP_CipherInit_ex2(ctx, s->cipher, dk, NULL, enc, NULL) == 1;
 	OPENSSL_cleanse(dk, sizeof(dk));
+	if (ok && s->gcm && !enc) {
+		uint8_t iv[12];
+
+		/* The whole nonce (length -1), zeros: the fixed field stays
+		 * zero and each datagram sets the invocation field, its
+		 * counter (aead_start). */
+		memset(iv, 0, sizeof(iv));
+		ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IV_FIXED, -1,
+					 iv) == 1;
+	}
 	return ok ? 0 : -1;
 }
 
@@ -310,6 +322,29 @@ static void nonce(uint8_t iv[12], uint64_t counter)
 {
 	memset(iv, 0, 4);
 	be_put64(iv + 4, counter);
+}
+
+/* AES-GCM sealing: gives the sealing context the nonce of s->counter and
+ * has OpenSSL count on from it (the TLS invocation-field mechanism, see
+ * aead_start). Returns 0 or -1. */
+static int seal_arm(struct rsec *s)
+{
+	uint8_t iv[12], got[8];
+	OSSL_PARAM p[2] = {
+		OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN,
+					got, sizeof(got)),
+		OSSL_PARAM_END,
+	};
+
+	s->seal_armed = 0;
+	nonce(iv, s->counter);
+	if (EVP_CIPHER_CTX_ctrl(s->seal_ctx, EVP_CTRL_GCM_SET_IV_FIXED, -1,
+				iv) != 1 ||
+	    EVP_CIPHER_CTX_get_params(s->seal_ctx, p) != 1 ||
+	    be_get64(got) != s->counter)
+		return -1;
+	s->seal_armed = 1;
+	return 0;
 }
 
 static void free_ctxs(struct rsec *s)
@@ -335,10 +370,18 @@ int rsec_new(const struct rsec_keys *keys, uint8_t suite, uint32_t my_id,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	/* Fetched once: a context keyed with a fetched cipher skips the
+	 * implicit fetch OpenSSL 3 does for EVP_aes_256_gcm() and the like
+	 * on every key set-up. */
 	switch (suite) {
 	case RSEC_SUITE_GMAC:
-	case RSEC_SUITE_AES_GCM: s->cipher = EVP_aes_256_gcm(); break;
-	case RSEC_SUITE_CHACHA: s->cipher = EVP_chacha20_poly1305(); break;
+	case RSEC_SUITE_AES_GCM:
+		s->cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+		s->gcm = 1;
+		break;
+	case RSEC_SUITE_CHACHA:
+		s->cipher = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+		break;
 	default: s->cipher = NULL; break;
 	}
 	s->suite = suite;
@@ -377,6 +420,7 @@ void rsec_free(struct rsec *s)
 	if (!s)
 		return;
 	free_ctxs(s);
+	EVP_CIPHER_free(s->cipher);
 	free(s->peers);
 	OPENSSL_cleanse(&s->keys, sizeof(s->keys));
 	free(s);
@@ -403,6 +447,7 @@ int rsec_set_keys(struct rsec *s, const struct rsec_keys *keys, char *err,
 		s->seal_ctx = s->tmp;
 		s->tmp = t;
 	}
+	s->seal_armed = 0;
 	s->keys = *keys;
 	/* A key id may now stand for other bytes: every cached context goes. */
 	for (unsigned i = 0; i < s->n_peers; i++)
@@ -412,31 +457,92 @@ int rsec_set_keys(struct rsec *s, const struct rsec_keys *keys, char *err,
 
 /* ---- Seal ------------------------------------------------------------ */
 
+/* Gives ctx the nonce of the datagram whose header is hdr and, opening,
+ * the tag expected. ChaCha20-Poly1305: an init call with the nonce (and
+ * the tag as a parameter). AES-GCM, where OpenSSL 3 makes each init call
+ * a round trip that asks the provider for the nonce length: the nonce is
+ * a fixed field (4 zero bytes, set when the context is keyed) and an
+ * invocation field, the counter, as TLS 1.2 uses it. Opening, the counter
+ * and the tag go in as one parameter list; sealing, the context already
+ * holds the nonce of s->counter (seal_arm, or the previous seal's
+ * aead_finish) and OpenSSL counts the invocation field on by itself. The
+ * nonce is always the header's counter: a seal checks that OpenSSL's
+ * count agrees (seal_arm, aead_finish) and re-arms otherwise. Returns 1
+ * or 0. */
+static int aead_start(struct rsec *s, EVP_CIPHER_CTX *ctx, int enc,
+		      const uint8_t *hdr, uint8_t *tag)
+{
+	uint8_t iv[12];
+	OSSL_PARAM p[3];
+	int n = 0;
+
+	if (s->gcm && enc)
+		return be_get64(hdr + 20) == s->counter &&
+		       (s->seal_armed || seal_arm(s) == 0);
+	if (s->gcm) {
+		memcpy(iv, hdr + 20, 8);
+		p[n++] = OSSL_PARAM_construct_octet_string(
+			OSSL_CIPHER_PARAM_AEAD_TLS1_SET_IV_INV, iv, 8);
+	} else {
+		nonce(iv, be_get64(hdr + 20));
+	}
+	if (!enc)
+		p[n++] = OSSL_PARAM_construct_octet_string(
+			OSSL_CIPHER_PARAM_AEAD_TAG, tag, RSEC_TAG_LEN);
+	p[n] = OSSL_PARAM_construct_end();
+	if (s->gcm)
+		return EVP_CIPHER_CTX_set_params(ctx, p) == 1;
+	return EVP_CipherInit_ex2(ctx, NULL, NULL, iv, enc, n ? p : NULL) == 1;
+}
+
+/* Sealing: takes the tag from OpenSSL and, AES-GCM, arms the nonce of the
+ * next datagram in the same parameter list (under OpenSSL 3 each such
+ * list costs a pass over every parameter the provider knows). Returns 1
+ * or 0. */
+static int aead_finish(struct rsec *s, EVP_CIPHER_CTX *ctx, uint8_t *tag)
+{
+	uint8_t next[8];
+	OSSL_PARAM p[3] = {
+		OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag,
+					RSEC_TAG_LEN),
+		OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TLS1_GET_IV_GEN,
+					next, sizeof(next)),
+		OSSL_PARAM_END,
+	};
+
+	if (!s->gcm) {
+		p[1] = p[2];
+		return EVP_CIPHER_CTX_get_params(ctx, p) == 1;
+	}
+	if (EVP_CIPHER_CTX_get_params(ctx, p) != 1)
+		return 0;
+	s->seal_armed = s->counter < UINT64_MAX &&
+			be_get64(next) == s->counter + 1;
+	return 1;
+}
+
 /* Runs the AEAD over a datagram: the header (and, authenticated only,
  * the body) as associated data, the body through the cipher otherwise.
  * Authenticated, the body must follow the header in memory (in == hdr +
  * RSEC_HDR_LEN): both go in as one run of associated data, the same bytes
- * in the same order as two calls would give. The tag goes to and from OpenSSL as a parameter
- * (the expected one with the nonce, when opening): under OpenSSL 3 each
+ * in the same order as two calls would give. The tag goes to and from
+ * OpenSSL as a parameter (aead_start, aead_finish): under OpenSSL 3 each
  * EVP_CIPHER_CTX_ctrl is translated into such a parameter list on every
- * call, and each init call is a round trip through the provider.
- * Returns 1 (sealing: the tag written; opening: the tag matched) or 0. */
-static int aead(const struct rsec *s, EVP_CIPHER_CTX *ctx, int enc,
+ * call. Returns 1 (sealing: the tag written; opening: the tag matched) or
+ * 0. */
+static int aead(struct rsec *s, EVP_CIPHER_CTX *ctx, int enc,
 		const uint8_t *hdr, const uint8_t *in, size_t len, uint8_t *out,
 		uint8_t *tag)
 {
-	uint8_t iv[12], none[16];
+	uint8_t none[16];
 	int l, gmac = s->suite == RSEC_SUITE_GMAC;
-	OSSL_PARAM p[2] = {
-		OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag,
-					RSEC_TAG_LEN),
-		OSSL_PARAM_END,
-	};
 
-	nonce(iv, be_get64(hdr + 20));
-	if (len > 0x7fffffff - RSEC_HDR_LEN ||
-	    EVP_CipherInit_ex2(ctx, NULL, NULL, iv, enc, enc ? NULL : p) != 1)
+	if (len > 0x7fffffff - RSEC_HDR_LEN || !aead_start(s, ctx, enc, hdr, tag))
 		return 0;
+	/* Sealing, the nonce is spent now: only a complete seal arms the
+	 * next one (aead_finish). */
+	if (enc)
+		s->seal_armed = 0;
 	if (gmac) {
 		if (EVP_CipherUpdate(ctx, NULL, &l, hdr,
 				     (int)(RSEC_HDR_LEN + len)) != 1)
@@ -448,7 +554,7 @@ static int aead(const struct rsec *s, EVP_CIPHER_CTX *ctx, int enc,
 	/* GCM and ChaCha20-Poly1305 write nothing here. */
 	if (EVP_CipherFinal_ex(ctx, gmac ? none : out + len, &l) != 1)
 		return 0;
-	return !enc || EVP_CIPHER_CTX_get_params(ctx, p) == 1;
+	return !enc || aead_finish(s, ctx, tag);
 }
 
 int rsec_seal(struct rsec *s, const uint8_t *pkt, size_t len, uint8_t *out,

@@ -5,8 +5,9 @@
  * tampered with, an unknown key id and a wrong key, replays and the
  * window's edges (table), stale incarnations and new boots, two runs
  * sharing an incarnation replayed in turn, reflected
- * copies, key rotation with the windows kept, and forged datagrams that
- * must change no state.
+ * copies, key rotation with the windows kept, forged datagrams that
+ * must change no state, known answers computed outside OpenSSL, and every
+ * nonce of a long run checked against a one-shot reference seal.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -14,6 +15,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "daemon/ring_link.h"
 #include "daemon/ring_sec.h"
@@ -440,7 +444,7 @@ static void reflected(void)
 /* Rotation as docs/config.md describes it, with two daemons: add key 2
  * everywhere, make it current everywhere, remove key 1. Nothing fails to
  * open at any step, and the windows survive the reloads. */
-static void key_rotation(void)
+static void key_rotation_in(uint8_t suite)
 {
 	char k1[300], k12[600], k12c[600], k2[300], err[200];
 	struct rsec_keys ks;
@@ -453,8 +457,8 @@ static void key_rotation(void)
 	snprintf(k12, sizeof(k12), "1 %s current\n2 %s\n", KEY1, KEY2);
 	snprintf(k12c, sizeof(k12c), "1 %s\n2 %s current\n", KEY1, KEY2);
 	snprintf(k2, sizeof(k2), "2 %s\n", KEY2);
-	a = mk(k1, RSEC_SUITE_CHACHA, A_ID, 5, SALT_A);
-	b = mk(k1, RSEC_SUITE_CHACHA, B_ID, 7, SALT_B);
+	a = mk(k1, suite, A_ID, 5, SALT_A);
+	b = mk(k1, suite, B_ID, 7, SALT_B);
 	body_of(pkt, sizeof(pkt), 4);
 	seal(a, pkt, sizeof(pkt), first);
 	T_EQ(open1(b, first, sizeof(first), pkt, sizeof(pkt)), RSEC_OK);
@@ -494,6 +498,174 @@ static void key_rotation(void)
 	T_EQ(rsec_stats(b)->failed[RSEC_TAG], 0);
 	rsec_free(a);
 	rsec_free(b);
+}
+
+/* In every suite: sealing contexts are handed over to opening when keys
+ * change (and back), so each suite's set-up is exercised both ways. */
+static void key_rotation(void)
+{
+	for (int s = 0; s < 3; s++)
+		key_rotation_in(suites[s]);
+}
+
+/* ---- Known answers and nonces ----------------------------------------- */
+
+/* Datagrams computed outside OpenSSL (Python's cryptography package:
+ * HMAC-SHA-256 for the derived key, then AESGCM or ChaCha20Poly1305 with
+ * the nonce 0^32 || counter), for KEY1 (id 1), sender A_ID, incarnation
+ * 5, SALT_A and the 24-byte body body_of(.., 0x33). */
+static const struct {
+	uint8_t suite;
+	uint64_t counter;
+	const char *hex;
+} kat[] = {
+	{ RSEC_SUITE_GMAC, 0, "525311010a4d0001000000050102030405060708000000000000000033404d5a6774818e9ba8b5c2cfdce9f603101d2a3744515efb4034fb75c88b2f60decc186087e97e" },
+	{ RSEC_SUITE_GMAC, 1, "525311010a4d0001000000050102030405060708000000000000000133404d5a6774818e9ba8b5c2cfdce9f603101d2a3744515eb675bcb8e7fd68731bed82e6205e14a6" },
+	{ RSEC_SUITE_GMAC, 300, "525311010a4d0001000000050102030405060708000000000000012c33404d5a6774818e9ba8b5c2cfdce9f603101d2a3744515e8e39b71a761c4d357a51fb088c0584a7" },
+	{ RSEC_SUITE_AES_GCM, 0, "525312010a4d00010000000501020304050607080000000000000000e0378e367811db3aac05bad979261bfc2e3031498fa2376095331a010423f119d9538066ba3f0d0c" },
+	{ RSEC_SUITE_AES_GCM, 1, "525312010a4d0001000000050102030405060708000000000000000187a96e5eabde035e1c52594b62a7579f2cb4568cb0e2de6a7e5dd919865e99700d5d048568a89734" },
+	{ RSEC_SUITE_AES_GCM, 300, "525312010a4d0001000000050102030405060708000000000000012c569c850f26cb38388bdb14e295b69bbe332949598b39fd6a55cab19e1f085604d4e0af622c3f93cb" },
+	{ RSEC_SUITE_CHACHA, 0, "525313010a4d00010000000501020304050607080000000000000000ee82431d46b5e043d5d58e28c3b4fd10b4912e8f6ddd5fb71b59a329ee68ffa7559aace35bb2e3db" },
+	{ RSEC_SUITE_CHACHA, 1, "525313010a4d0001000000050102030405060708000000000000000176fea6c19cd32ec49f6335ad8d5d7e9165fde5f12e0723e5aaa7acf6f06b30130f1ac309f4ca00dd" },
+	{ RSEC_SUITE_CHACHA, 300, "525313010a4d0001000000050102030405060708000000000000012cc53d59a62b7c92a727c88757ad9762f8ab974b90ab24431393307d1373a5649177ced04e61993e98" },
+};
+
+static size_t unhex(const char *h, uint8_t *out, size_t cap)
+{
+	size_t n = strlen(h) / 2;
+	unsigned v;
+
+	T_ASSERT(n <= cap);
+	for (size_t i = 0; i < n; i++) {
+		T_ASSERT(sscanf(h + 2 * i, "%2x", &v) == 1);
+		out[i] = (uint8_t)v;
+	}
+	return n;
+}
+
+static void known_answers(void)
+{
+	uint8_t pkt[24], out[24 + RSEC_OVERHEAD], want[24 + RSEC_OVERHEAD];
+	int checked = 0;
+
+	body_of(pkt, sizeof(pkt), 0x33);
+	for (int s = 0; s < 3; s++) {
+		struct rsec *a = mk(line("1", KEY1, ""), suites[s], A_ID, 5, SALT_A);
+		struct rsec *b = mk(line("1", KEY1, ""), suites[s], B_ID, 7, SALT_B);
+
+		for (uint64_t c = 0; c <= 300; c++) {
+			seal(a, pkt, sizeof(pkt), out);
+			T_EQ(be_get64(out + 20), c);
+			for (size_t i = 0; i < T_COUNT(kat); i++) {
+				if (kat[i].suite != suites[s] || kat[i].counter != c)
+					continue;
+				T_EQ(unhex(kat[i].hex, want, sizeof(want)),
+				     sizeof(want));
+				T_ASSERTF(memcmp(out, want, sizeof(want)) == 0,
+					  "suite 0x%02x counter %llu differs",
+					  suites[s], (unsigned long long)c);
+				T_EQ(open1(b, want, sizeof(want), pkt, sizeof(pkt)),
+				     RSEC_OK);
+				checked++;
+			}
+		}
+		rsec_free(a);
+		rsec_free(b);
+	}
+	T_EQ(checked, (int)T_COUNT(kat));
+}
+
+/* The datagram rsec_seal must make of a header and a body, computed the
+ * plain way: the derived key, then one AEAD run with the whole nonce
+ * given to the init call. Returns the sealed length. */
+static size_t ref_seal(const char *keyhex, const uint8_t *hdr,
+		       const uint8_t *body, size_t n, uint8_t *out)
+{
+	static const char label[] = "chorus ring key v1";
+	uint8_t key[RSEC_KEY_LEN], msg[sizeof(label) - 1 + 17], dk[32], iv[12];
+	unsigned dl = 0;
+	int l, gmac = hdr[2] == RSEC_SUITE_GMAC;
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+
+	T_EQ(unhex(keyhex, key, sizeof(key)), sizeof(key));
+	memcpy(msg, label, sizeof(label) - 1);
+	msg[sizeof(label) - 1] = hdr[2];
+	memcpy(msg + sizeof(label), hdr + 4, 16); /* sender, inc, salt */
+	T_ASSERT(HMAC(EVP_sha256(), key, sizeof(key), msg, sizeof(msg), dk,
+		      &dl) != NULL && dl == sizeof(dk));
+	memset(iv, 0, 4);
+	memcpy(iv + 4, hdr + 20, 8);
+	memcpy(out, hdr, RSEC_HDR_LEN);
+	memcpy(out + RSEC_HDR_LEN, body, n);
+	T_ASSERT(ctx != NULL);
+	T_EQ(EVP_EncryptInit_ex2(ctx, hdr[2] == RSEC_SUITE_CHACHA
+					    ? EVP_chacha20_poly1305()
+					    : EVP_aes_256_gcm(),
+				 dk, iv, NULL), 1);
+	if (gmac) {
+		T_EQ(EVP_EncryptUpdate(ctx, NULL, &l, out, (int)(RSEC_HDR_LEN + n)),
+		     1);
+	} else {
+		T_EQ(EVP_EncryptUpdate(ctx, NULL, &l, out, RSEC_HDR_LEN), 1);
+		if (n)
+			T_EQ(EVP_EncryptUpdate(ctx, out + RSEC_HDR_LEN, &l, body,
+					       (int)n), 1);
+	}
+	T_EQ(EVP_EncryptFinal_ex(ctx, out + RSEC_HDR_LEN + n, &l), 1);
+	T_EQ(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, RSEC_TAG_LEN,
+				 out + RSEC_HDR_LEN + n), 1);
+	EVP_CIPHER_CTX_free(ctx);
+	return n + RSEC_OVERHEAD;
+}
+
+/* Every datagram of a long run, across a key rotation, in every suite:
+ * its counter one more than the last one's (never reset by the new key),
+ * the bytes exactly those of the reference seal with that counter as the
+ * nonce, and each opens, in order and out of order. */
+static void nonce_sequence(void)
+{
+	enum { N = 600, ROTATE = 250 };
+	char k12[600], k12c[600], err[200];
+	struct rsec_keys ks;
+	static uint8_t dg[N][200 + RSEC_OVERHEAD];
+	static size_t dl[N];
+	uint8_t pkt[200], ref[200 + RSEC_OVERHEAD];
+
+	snprintf(k12, sizeof(k12), "1 %s current\n2 %s\n", KEY1, KEY2);
+	snprintf(k12c, sizeof(k12c), "1 %s\n2 %s current\n", KEY1, KEY2);
+	for (int s = 0; s < 3; s++) {
+		struct rsec *a = mk(k12, suites[s], A_ID, 5, SALT_A);
+		struct rsec *b = mk(k12, suites[s], B_ID, 7, SALT_B);
+
+		for (int i = 0; i < N; i++) {
+			size_t n = (size_t)(i * 7) % sizeof(pkt);
+
+			if (i == ROTATE) {
+				keys_of(k12c, &ks);
+				T_EQ(rsec_set_keys(a, &ks, err, sizeof(err)), 0);
+			}
+			body_of(pkt, n, (uint8_t)i);
+			dl[i] = (size_t)seal(a, pkt, n, dg[i]);
+			T_EQ(be_get64(dg[i] + 20), (uint64_t)i);
+			T_EQ(dg[i][3], i < ROTATE ? 1 : 2);
+			T_EQ(ref_seal(i < ROTATE ? KEY1 : KEY2, dg[i], pkt, n, ref),
+			     dl[i]);
+			T_ASSERTF(memcmp(dg[i], ref, dl[i]) == 0,
+				  "suite 0x%02x datagram %d differs from the "
+				  "reference", suites[s], i);
+		}
+		/* Backwards (all within the window), then a replay. */
+		for (int i = N - 1; i >= 0; i--) {
+			size_t n = (size_t)(i * 7) % sizeof(pkt);
+
+			body_of(pkt, n, (uint8_t)i);
+			T_EQ(open1(b, dg[i], dl[i], pkt, n), RSEC_OK);
+		}
+		T_EQ(open1(b, dg[N / 2], dl[N / 2], NULL, 0), RSEC_REPLAYED);
+		T_EQ(rsec_stats(b)->opened, N);
+		rsec_free(a);
+		rsec_free(b);
+	}
 }
 
 /* Forged datagrams with a plausible header (our suite, a key id we know,
@@ -688,6 +860,8 @@ int main(int argc, char **argv)
 		T_CASE(shared_incarnation_replays),
 		T_CASE(reflected),
 		T_CASE(key_rotation),
+		T_CASE(known_answers),
+		T_CASE(nonce_sequence),
 		T_CASE(forged_no_state),
 		T_CASE(many_senders),
 		T_CASE(link_in_clear),
