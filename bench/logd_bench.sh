@@ -69,7 +69,11 @@ until grep -q "joined bench" "$run/logd.err" 2>/dev/null || [ $i -gt 200 ]; do s
 : > "$run/ratio"
 started=1
 # One round of each; the writer is started anew for the next.
+# Each run starts on a settled file system: what the last one wrote and
+# deleted (ext4 frees and discards in the background) is done with.
+settle() { sync; sleep 1; }
 run_logd() {
+	settle
 	out=$("$B/bench/logd_feed" "$addr" bench "$S" "$N" "$W" 300) || {
 		echo "logd_bench: the feeder failed: $out"; cat "$run/logd.err"; exit 1; }
 	lines=$(echo "$out" | awk '{ print $2 }')
@@ -99,6 +103,7 @@ run_logd() {
 mb=$(( (S * N * 167 + 1048575) / 1048576 ))
 run_dd() {
 	[ -n "$bytes" ] && mb=$(( (bytes + 1048575) / 1048576 ))
+	settle
 	ddout=$(dd if=/dev/zero of="$run/dd.out" bs=1M count=$mb conv=fdatasync 2>&1 | tail -1)
 	ddsecs=$(echo "$ddout" | sed -n 's/.*copied, \([0-9.]*\) s.*/\1/p')
 	rm -f "$run/dd.out"
