@@ -99,6 +99,18 @@ static int keys_load(const struct conf *c, struct auth_keys *keys, char *err,
 	return 0;
 }
 
+int auth_check_conf(const struct conf *c, char *err, size_t errlen)
+{
+	struct auth_keys keys = { NULL, 0 };
+
+	if (!((c->allowed_auth | c->required_auth) & CONF_AUTH_HMAC))
+		return 0;
+	if (keys_load(c, &keys, err, errlen) != 0)
+		return -1;
+	auth_keys_clear(&keys);
+	return 0;
+}
+
 int auth_init(struct chd *d, char *err, size_t errlen)
 {
 	const struct conf *c = &d->conf;

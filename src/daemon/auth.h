@@ -22,6 +22,7 @@
 
 struct chd;
 struct sess;
+struct conf;
 
 /* Results of auth_begin / auth_continue. */
 enum auth_result {
@@ -41,6 +42,11 @@ struct iplimit {
 /* Loads what the configured methods need (the HMAC key file) and sizes
  * the address table. Returns 0, or -1 with a message in err. */
 int auth_init(struct chd *d, char *err, size_t errlen);
+
+/* For chorusd -t: reads and checks HmacSecretsFile (its owner and mode,
+ * its lines) when HMAC is allowed, as auth_init would, and forgets it.
+ * Returns 0, or -1 with err. */
+int auth_check_conf(const struct conf *c, char *err, size_t errlen);
 /* SIGHUP: reads HmacSecretsFile again. A file that fails its checks is
  * logged and the principals loaded before are kept; an exchange under
  * way is verified against the table in use when its answer comes. */

@@ -229,6 +229,8 @@ int main(int argc, char **argv)
 			printf("RingKeyFile not checked: its path names the "
 			       "daemon (%%h); add -n name\n");
 	}
+	if (check_only && auth_check_conf(&c, err, sizeof(err)) != 0)
+		fatalx("%s", err);
 	if (check_only || print) {
 		if (check_only)
 			printf("configuration OK\n");

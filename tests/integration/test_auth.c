@@ -467,16 +467,18 @@ static void name_reserved_after_auth(void)
 /* Runs chorusd on conf, which must fail at startup; returns the last
  * line it printed (the reason it stopped; warnings may come before, such
  * as the allocator's under the sanitizers) in line. */
-static void daemon_fails(const char *conf, const char *out, char *line, size_t cap)
+static void daemon_run(const char *opts, const char *conf, const char *out,
+		       char *line, size_t cap, int fails)
 {
 	char cmd[1024], buf[1024];
 	FILE *fp;
 	int st;
 
-	snprintf(cmd, sizeof(cmd), "'%s' -c '%s' -n localhost > '%s' 2>&1",
-		 hd_daemon_path(), conf, out);
+	snprintf(cmd, sizeof(cmd), "'%s' %s -c '%s' -n localhost > '%s' 2>&1",
+		 hd_daemon_path(), opts, conf, out);
 	st = system(cmd);
-	T_ASSERTF(WIFEXITED(st) && WEXITSTATUS(st) != 0, "chorusd status %d", st);
+	T_ASSERTF(WIFEXITED(st) && (WEXITSTATUS(st) != 0) == fails,
+		  "chorusd %s: status %d", opts, st);
 	fp = fopen(out, "r");
 	T_ASSERT(fp != NULL);
 	line[0] = 0;
@@ -484,6 +486,11 @@ static void daemon_fails(const char *conf, const char *out, char *line, size_t c
 		snprintf(line, cap, "%s", buf);
 	fclose(fp);
 	T_ASSERT(line[0] != 0);
+}
+
+static void daemon_fails(const char *conf, const char *out, char *line, size_t cap)
+{
+	daemon_run("", conf, out, line, cap, 1);
 }
 
 static void key_file_checks(void)
@@ -530,6 +537,17 @@ static void key_file_checks(void)
 	daemon_fails(conf, path, line, sizeof(line));
 	T_ASSERTF(strstr(line, "line 2: principal 'mirror-1' is listed twice"), "%s",
 		  line);
+	/* chorusd -t checks the file as a start would. */
+	daemon_run("-t", conf, path, line, sizeof(line), 1);
+	T_ASSERTF(strstr(line, "line 2: principal 'mirror-1' is listed twice"), "%s",
+		  line);
+	write_file(k.secrets, "mirror-1 " SECRET_MIRROR "\n", 0644);
+	daemon_run("-t", conf, path, line, sizeof(line), 1);
+	T_ASSERTF(strstr(line, "HmacSecretsFile") && strstr(line, "mode 0644"), "%s",
+		  line);
+	T_EQ(chmod(k.secrets, 0600), 0);
+	daemon_run("-t", conf, path, line, sizeof(line), 0);
+	T_ASSERTF(strstr(line, "configuration OK"), "%s", line);
 	unlink(conf);
 	unlink(path);
 	keys_remove(&k);
