@@ -501,6 +501,7 @@ static int handle_frame(struct chd *d, struct sess *s, struct wire_hdr *h,
 	int err;
 
 	d->stats.frames_in++;
+	s->big_frames = blen >= SESS_BIG_FRAME;
 	if (kind != WIRE_K_DATA) {
 		err = wire_check_control_group(kind, (const char *)body, s->pg);
 		if (err != WIRE_OK) {
@@ -609,9 +610,16 @@ static void sess_read(struct chd *d, struct sess *s)
 	if (in_place) {
 		n = sio_read(s, s->rest->data + have, s->rest_cap - have);
 	} else {
+		size_t want = d->rbuf_cap - have;
+
+		/* After a large frame, most likely another: its header
+		 * alone, so that parse_input gives the frame its buffer and
+		 * the body is read into it, not copied out of rbuf. */
+		if (s->big_frames)
+			want = WIRE_HDR_LEN - have;
 		if (have)
 			memcpy(d->rbuf, s->rest->data, have);
-		n = sio_read(s, d->rbuf + have, d->rbuf_cap - have);
+		n = sio_read(s, d->rbuf + have, want);
 	}
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;

@@ -32,6 +32,7 @@ struct tls_conn;
 
 /* Longest principal name, terminator included. */
 #define SESS_PRINCIPAL_MAX 128
+#define SESS_BIG_FRAME 65536 /* frames this large are read header first */
 _Static_assert(SESS_PRINCIPAL_MAX > AUTH_PRINCIPAL_MAX, "an HMAC principal fits");
 
 /* SESS_AUTHX: a method's exchange (HMAC) is under way. */
@@ -83,6 +84,9 @@ struct sess {
 	 * frame completed there becomes the message without a copy. */
 	struct msg *rest;
 	size_t rest_len, rest_cap;
+	/* The last frame was large (SESS_BIG_FRAME): the next read takes
+	 * just a header, and the body goes straight into its own buffer. */
+	int big_frames;
 
 	/* Output queue: a ring of messages; the first has out_off bytes
 	 * written already. */
