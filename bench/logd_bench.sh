@@ -69,11 +69,13 @@ until grep -q "joined bench" "$run/logd.err" 2>/dev/null || [ $i -gt 200 ]; do s
 : > "$run/ratio"
 started=1
 # One round of each; the writer is started anew for the next.
-# Each run starts on a settled file system: what the last one wrote and
-# deleted (ext4 frees and discards in the background) is done with.
-settle() { sync; sleep 1; }
+# What a round wrote is deleted only after both of its runs, so that
+# whichever goes first follows the same clean-up (deleting files frees
+# and, with the discard mount option, trims their blocks in the
+# background; 8 interleaved files cost more there than dd's one file),
+# and the second follows the other's run; the order alternates.
+settle() { sync; sleep 2; }
 run_logd() {
-	settle
 	out=$("$B/bench/logd_feed" "$addr" bench "$S" "$N" "$W" 300) || {
 		echo "logd_bench: the feeder failed: $out"; cat "$run/logd.err"; exit 1; }
 	lines=$(echo "$out" | awk '{ print $2 }')
@@ -85,11 +87,13 @@ run_logd() {
 		printf "logd_bench: round %d: chorus-logd %.0f lines/s, %.1f MB/s written and acknowledged\n", r, l / s, b / s / 1e6 }'
 	lmb=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { printf "%.3f\n", b / s / 1e6 }')
 	echo "$lmb" >> "$run/logd.mbs"
-	# The writer keeps its state; the next round's streams start anew.
 	kill -USR1 $logd
 	sleep 0.3
+}
+# The writer keeps its state; the next round's streams start anew.
+clean_up() {
 	kill $logd; wait $logd 2>/dev/null
-	rm -rf "$run/logs" "$run/state"
+	rm -rf "$run/logs" "$run/state" "$run/dd.out"
 	"$B/chorus-logd" -c "$run/logd.conf" 2>>"$run/logd.err" &
 	logd=$!
 	pids="$pids $logd"
@@ -97,16 +101,15 @@ run_logd() {
 	i=0
 	until [ "$(grep -c "joined bench" "$run/logd.err")" -ge "$started" ] || [ $i -gt 200 ]; do
 		sleep 0.05; i=$((i + 1)); done
+	settle
 }
 # dd writes as many bytes as a round of the writer (the first round's
 # size before the first writer round: the same each round).
 mb=$(( (S * N * 167 + 1048575) / 1048576 ))
 run_dd() {
 	[ -n "$bytes" ] && mb=$(( (bytes + 1048575) / 1048576 ))
-	settle
 	ddout=$(dd if=/dev/zero of="$run/dd.out" bs=1M count=$mb conv=fdatasync 2>&1 | tail -1)
 	ddsecs=$(echo "$ddout" | sed -n 's/.*copied, \([0-9.]*\) s.*/\1/p')
-	rm -f "$run/dd.out"
 	awk -v m="$mb" -v d="$ddsecs" -v r="$r" 'BEGIN {
 		printf "logd_bench: round %d: dd bs=1M conv=fdatasync, same directory: %.1f MB/s\n", r, m * 1048576 / d / 1e6 }'
 	dmb=$(awk -v m="$mb" -v d="$ddsecs" 'BEGIN { printf "%.3f\n", m * 1048576 / d / 1e6 }')
@@ -114,11 +117,13 @@ run_dd() {
 }
 bytes=""
 r=0
+settle
 while [ $r -lt "$R" ]; do
 	r=$((r + 1))
 	# The disk's speed drifts: the two take turns going first, and each
 	# round's ratio compares neighbours in time.
 	if [ $((r % 2)) -eq 1 ]; then run_logd; run_dd; else run_dd; run_logd; fi
+	clean_up
 	echo "$lmb $dmb" | awk '{ printf "%.4f\n", $1 / $2 }' >> "$run/ratio"
 done
 echo "logd_bench: $lines lines a round in $S streams, $((bytes / lines)) bytes each, window $W KiB a stream, Fsync = $F${C:+, $C}, daemon at ${LOGD_BENCH_TCP:+TCP }$addr"
