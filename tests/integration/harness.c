@@ -191,14 +191,38 @@ int hd_alive(const struct hd *d)
 	return waitpid(d->pid, &status, WNOHANG) == 0;
 }
 
+/* Removes the files a daemon of d leaves in its directory, and the
+ * directory: after a stop, or after a SIGKILL (which leaves its socket). */
+static void remove_files(const struct hd *d)
+{
+	char path[256];
+
+	if (!d->dir[0])
+		return;
+	if (d->unix_path[0])
+		unlink(d->unix_path);
+	snprintf(path, sizeof(path), "%s/spread.access_ip", d->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/chorusd-%s.state", d->dir, d->name);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/chorusd-%s.state.tmp", d->dir, d->name);
+	unlink(path);
+	unlink(d->conf);
+	unlink(d->log);
+	rmdir(d->dir);
+}
+
 void hd_stop(struct hd *d)
 {
 	int status = 0;
 	int64_t until = t_now_ms() + 10000;
 	pid_t r;
 
-	if (d->pid <= 0)
+	if (d->pid <= 0) {
+		/* Killed by the test: what it left goes. */
+		remove_files(d);
 		return;
+	}
 	if (!hd_alive(d))
 		t_fail(__FILE__, __LINE__, "chorusd had died (log %s)", d->log);
 	kill(d->pid, SIGTERM);
@@ -216,15 +240,7 @@ void hd_stop(struct hd *d)
 	if (access(d->unix_path, F_OK) == 0)
 		t_fail(__FILE__, __LINE__, "Unix socket %s left behind",
 		       d->unix_path);
-	{
-		char path[256];
-
-		snprintf(path, sizeof(path), "%s/spread.access_ip", d->dir);
-		unlink(path);
-		unlink(d->conf);
-		unlink(d->log);
-		rmdir(d->dir);
-	}
+	remove_files(d);
 }
 
 int hd_log_has(const struct hd *d, const char *needle)
@@ -505,24 +521,8 @@ void hd_kill(struct hd *d, int sig)
 
 void hd_ring_stop(struct hd_ring *r)
 {
-	for (int i = 0; i < r->n; i++) {
-		char path[256];
-
-		if (r->d[i].pid <= 0) {
-			unlink(r->d[i].conf);
-			unlink(r->d[i].log);
-		}
-		snprintf(path, sizeof(path), "%s/chorusd-%s.state", r->d[i].dir,
-			 r->d[i].name);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/chorusd-%s.state.tmp",
-			 r->d[i].dir, r->d[i].name);
-		unlink(path);
-		if (r->d[i].pid > 0)
-			hd_stop(&r->d[i]);
-		else
-			rmdir(r->d[i].dir);
-	}
+	for (int i = 0; i < r->n; i++)
+		hd_stop(&r->d[i]);
 }
 
 int hd_status(const struct hd *d, struct status_info *si, int ms)
