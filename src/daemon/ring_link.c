@@ -213,11 +213,33 @@ int rlink_open(struct rlink *l, int64_t now_ms, uint32_t from,
 			     "sealed, but this daemon has no RingKeyFile");
 		return 0;
 	}
-	r = rsec_open(l->sec, *pkt, *len, l->ibuf, l->cap, pkt, len, &sender);
-	if (r == RSEC_OK)
+	{
+		const uint8_t *in = *pkt;
+		size_t in_len = *len;
+		struct ring_hdr h;
+		uint32_t inc;
+
+		r = rsec_open(l->sec, in, in_len, l->ibuf, l->cap, pkt, len, &sender);
+		if (r != RSEC_OK) {
+			note_failure(l, now_ms, from, in, in_len, r, NULL);
+			return 0;
+		}
+		/* The ring packet must name the sender and boot its seal
+		 * names (a packet the core cannot read is the core's to drop).
+		 * With one key a segment any key holder can claim any id, but
+		 * a packet that does so under its own seal is never right. */
+		inc = (uint32_t)in[8] << 24 | (uint32_t)in[9] << 16 |
+		      (uint32_t)in[10] << 8 | in[11];
+		if (ring_pkt_get_hdr(*pkt, *len, &h) == 0 &&
+		    (h.sender != sender || h.sender_inc != inc)) {
+			l->mismatched++;
+			note_failure(l, now_ms, from, in, in_len, RSEC_TAG,
+				     "the ring packet names another sender or boot "
+				     "than its seal");
+			return 0;
+		}
 		return 1;
-	note_failure(l, now_ms, from, *pkt, *len, r, NULL);
-	return 0;
+	}
 }
 
 void rlink_tick(struct rlink *l, int64_t now_ms)
@@ -280,7 +302,7 @@ void rlink_counters(const struct rlink *l, uint64_t *forged,
 {
 	const struct rsec_stats *s;
 
-	*forged = l->unexpected;
+	*forged = l->unexpected + l->mismatched;
 	*replayed = *stale = 0;
 	if (!l->sec)
 		return;

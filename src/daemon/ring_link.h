@@ -43,6 +43,7 @@ struct rlink {
 	char key_path[CONF_PATH_MAX + 64];
 	uid_t key_owner;   /* DaemonUser, who may own the key file (dpriv.h) */
 	uint64_t unexpected; /* sealed datagrams while we are in clear */
+	uint64_t mismatched; /* opened, but the packet names another sender */
 	struct rlink_fail fail[RLINK_LOG_SLOTS];
 	unsigned n_fail;
 	uint64_t fail_others; /* failures from addresses beyond the slots */

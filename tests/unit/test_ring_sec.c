@@ -23,6 +23,7 @@
 #include "daemon/ring_sec.h"
 #include "proto/auth_hmac.h"
 #include "proto/be.h"
+#include "ring/ring_pkt.h"
 #include "t.h"
 
 #define A_ID 0x0a4d0001u
@@ -834,6 +835,30 @@ static void link_sealed(void)
 	T_EQ(rlink_open(&lb, 0, A_ID, &p, &len), 0);
 	rlink_counters(&lb, &f, &r, &st);
 	T_EQ(f, 1);
+	/* A ring packet must name the sender and boot of its seal (A_ID,
+	 * 3): one that names another id or boot is dropped as forged. */
+	{
+		struct ring_hdr h;
+		const struct { uint32_t id, inc; int ok; } t[] = {
+			{ A_ID, 3, 1 }, { B_ID, 3, 0 }, { A_ID, 4, 0 }, { A_ID, 3, 1 },
+		};
+
+		memset(&h, 0, sizeof(h));
+		h.type = RING_PKT_PROBE;
+		for (size_t i = 0; i < T_COUNT(t); i++) {
+			h.sender = t[i].id;
+			h.sender_inc = t[i].inc;
+			ring_pkt_put_hdr(pkt, &h);
+			p = pkt;
+			len = sizeof(pkt);
+			T_EQ(rlink_seal(&la, &p, &len), 0);
+			T_EQ(rlink_open(&lb, 0, A_ID, &p, &len), t[i].ok);
+		}
+		rlink_counters(&lb, &f, &r, &st);
+		T_EQ(f, 3);
+		T_EQ(r + st, 0);
+		T_EQ(lb.mismatched, 2);
+	}
 	rlink_close(&la);
 	rlink_close(&lb);
 	/* A missing key file stops the daemon at start, with the path. */
