@@ -45,9 +45,7 @@ struct lio {
 	struct lio_stats st;
 };
 
-/* pwrite() of all len bytes at off, again after EINTR and short writes.
- * Returns 0 or a negative errno. */
-static int pwrite_all(int fd, const char *p, size_t len, uint64_t off)
+int lio_pwrite_all(int fd, const char *p, size_t len, uint64_t off)
 {
 	while (len) {
 		ssize_t w = pwrite(fd, p, len, (off_t)off);
@@ -211,7 +209,7 @@ static void *lio_syncer(void *arg)
 		for (unsigned i = 0; ret == 0 && j->sync && i < j->nfds; i++)
 			ret = fsync_ok(j->fds[i]);
 		if (ret == 0 && j->rec_len) {
-			ret = pwrite_all(j->jfd, j->rec, j->rec_len, j->joff);
+			ret = lio_pwrite_all(j->jfd, j->rec, j->rec_len, j->joff);
 			if (ret == 0 && j->sync)
 				ret = fsync_ok(j->jfd);
 			/* Never a torn record left for the next one to follow. */
@@ -398,14 +396,20 @@ int lio_drain(struct lio *io, int *fd)
 	return ret;
 }
 
-int lio_failed(struct lio *io)
+/* *v, read under the lock. */
+static int locked_read(struct lio *io, const int *v)
 {
 	int ret;
 
 	pthread_mutex_lock(&io->mu);
-	ret = io->err;
+	ret = *v;
 	pthread_mutex_unlock(&io->mu);
 	return ret;
+}
+
+int lio_failed(struct lio *io)
+{
+	return locked_read(io, &io->err);
 }
 
 void lio_reset(struct lio *io)
@@ -437,12 +441,7 @@ int lio_sync_start(struct lio *io, struct lio_sync *job)
 
 int lio_sync_busy(struct lio *io)
 {
-	int ret;
-
-	pthread_mutex_lock(&io->mu);
-	ret = io->sbusy;
-	pthread_mutex_unlock(&io->mu);
-	return ret;
+	return locked_read(io, &io->sbusy);
 }
 
 void lio_sync_wait(struct lio *io)

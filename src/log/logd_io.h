@@ -108,4 +108,9 @@ struct lio_stats {
 
 void lio_stats(struct lio *io, struct lio_stats *out);
 
+/* pwrite() of all len bytes at off, again after EINTR and short writes
+ * (on an O_APPEND descriptor the bytes go to its end). Returns 0 or a
+ * negative errno. */
+int lio_pwrite_all(int fd, const char *p, size_t len, uint64_t off);
+
 #endif

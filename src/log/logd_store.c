@@ -51,24 +51,6 @@ static int64_t mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* Writes all len bytes; returns 0 or a negative errno. */
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		if (w == 0)
-			return -EIO;
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* fsync()s the directory holding path (after a create or rename in it). */
 static int sync_parent(const char *path)
 {
@@ -287,7 +269,7 @@ static int rec_write(struct store *s, int sync)
 	h = fnv1a(s->rec, s->rec_len);
 	ret = rec_add(s, "C %016" PRIx64 "\n", h);
 	if (ret == 0)
-		ret = write_all(s->jfd, s->rec, s->rec_len);
+		ret = lio_pwrite_all(s->jfd, s->rec, s->rec_len, s->jsize);
 	if (ret == 0 && sync && fdatasync(s->jfd) != 0)
 		ret = -errno;
 	if (ret != 0) {
@@ -1472,7 +1454,7 @@ static int store_snapshot(struct store *s, char *err, size_t errlen)
 		ret = rec_add(s, "C %016" PRIx64 "\n", h);
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (ret != 0 || fd < 0 || write_all(fd, s->rec, s->rec_len) != 0 ||
+	if (ret != 0 || fd < 0 || lio_pwrite_all(fd, s->rec, s->rec_len, 0) != 0 ||
 	    fdatasync(fd) != 0 || rename(tmp, path) != 0) {
 		snprintf(err, errlen, "writing %s: %s", tmp, strerror(errno));
 		if (fd >= 0)

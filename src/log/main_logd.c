@@ -367,11 +367,12 @@ static void commit_collect(struct logd *d, int wait)
 	d->niacks = 0;
 }
 
-/* Begins a commit under the policy (store_commit_begin): the loop reads
- * and writes on while the files and the journal are synced; the queued
- * acknowledgements go out when it ends (commit_collect). A commit still
- * under way is waited for first. */
-static int commit_async(struct logd *d)
+/* Commits under the policy and sends the queued acknowledgements (those
+ * of a commit under way first). With async the commit only begins
+ * (store_commit_begin): the loop reads and writes on while the files and
+ * the journal are synced, and the acknowledgements go out when it ends
+ * (commit_collect); a commit still under way is waited for first. */
+static int commit_as(struct logd *d, int async)
 {
 	int ret;
 
@@ -381,43 +382,27 @@ static int commit_async(struct logd *d)
 		d->write_failed = 0;
 		return 0;
 	}
-	ret = store_commit_begin(d->store, d->sync);
+	ret = async ? store_commit_begin(d->store, d->sync) :
+		      store_commit(d->store, d->sync);
 	if (ret < 0) {
 		commit_failed(d, ret);
 		return ret;
 	}
 	d->write_failed = 0;
-	if (ret == 1) {
-		send_acks(d);
+	if (ret == 0 && async) {
+		memcpy(d->iacks, d->acks, (size_t)d->nacks * sizeof(d->acks[0]));
+		d->niacks = d->nacks;
+		d->nacks = 0;
+		d->iack_id = store_commit_id(d->store);
 		return 0;
 	}
-	memcpy(d->iacks, d->acks, (size_t)d->nacks * sizeof(d->acks[0]));
-	d->niacks = d->nacks;
-	d->nacks = 0;
-	d->iack_id = store_commit_id(d->store);
+	send_acks(d);
 	return 0;
 }
 
-/* Commits under the policy, at once; on success sends the
- * acknowledgements (those of a commit under way first). */
 static int commit(struct logd *d)
 {
-	int ret;
-
-	d->commit_now = 0;
-	commit_collect(d, 1);
-	if (!store_uncommitted(d->store) && !d->nacks) {
-		d->write_failed = 0;
-		return 0;
-	}
-	ret = store_commit(d->store, d->sync);
-	if (ret != 0) {
-		commit_failed(d, ret);
-		return ret;
-	}
-	d->write_failed = 0;
-	send_acks(d);
-	return 0;
+	return commit_as(d, 0);
 }
 
 /* ---- Files ---- */
@@ -1348,19 +1333,19 @@ int main(int argc, char **argv)
 		 * with CommitSize, also as soon as a stream reaches CommitSize
 		 * or the input pauses (group commit: the senders wait for
 		 * acknowledgements no longer than the writes take). */
-		/* A commit runs beside the loop (commit_async); the next one
+		/* A commit runs beside the loop (commit_as); the next one
 		 * begins after it has ended. */
 		commit_collect(&d, 0);
 		if (store_commit_busy(d.store)) {
 			/* its end wakes poll() */
 		} else if (d.conf.fsync != LOGD_FSYNC_INTERVAL) {
-			commit_async(&d);
+			commit_as(&d, 1);
 		} else if (store_uncommitted(d.store) || d.nacks) {
 			if (d.next_commit_ms < 0)
 				d.next_commit_ms = now + d.conf.fsync_ms;
 			if (now >= d.next_commit_ms || d.commit_now ||
 			    (idle && d.conf.commit_size)) {
-				commit_async(&d);
+				commit_as(&d, 1);
 				d.next_commit_ms = -1;
 			}
 		}
